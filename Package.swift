@@ -1,0 +1,40 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "runner",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "runner", targets: ["runner"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CLua",
+            pkgConfig: "lua5.4",
+            providers: [.apt(["liblua5.4-dev"]), .brew(["lua"])]
+        ),
+        .target(
+            name: "Pipeline",
+            dependencies: [.product(name: "Logging", package: "swift-log")]
+        ),
+        .target(
+            name: "LuaBridge",
+            dependencies: ["CLua", "Pipeline"]
+        ),
+        .executableTarget(
+            name: "runner",
+            dependencies: [
+                "Pipeline", "LuaBridge",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline"]),
+        .testTarget(name: "LuaBridgeTests", dependencies: ["LuaBridge", "Pipeline"]),
+        .testTarget(name: "RunnerTests", dependencies: ["Pipeline"]),
+    ]
+)

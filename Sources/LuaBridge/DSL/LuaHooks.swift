@@ -1,0 +1,48 @@
+import Pipeline
+
+/// The Lua side of a pipeline's callbacks: ignore predicates, `check`, `after`.
+/// Lives with its `LuaState` on the run loop's thread.
+final class LuaHooks: PipelineHooks {
+    let state: LuaState
+    private var predicates: [LuaFunction] = []
+    var checks: [String: LuaFunction] = [:]
+    var afters: [String: LuaFunction] = [:]
+
+    init(state: LuaState) {
+        self.state = state
+    }
+
+    func addPredicate(_ f: LuaFunction, pipeline: String) -> Int {
+        predicates.append(f)
+        return predicates.count - 1
+    }
+
+    func ignores(pipeline: String, predicate index: Int, path: String, isDirectory: Bool) throws -> Bool {
+        try state.call(predicates[index], [.text(path), .boolean(isDirectory)]).first?.isTruthy ?? false
+    }
+
+    func check(pipeline: String, batch: ChangeBatch) throws -> String? {
+        guard let f = checks[pipeline] else { return nil }
+        var t = LuaTable()
+        t["pipeline"] = .text(pipeline)
+        var paths = LuaTable()
+        paths.array = batch.paths.map { .text($0) }
+        t["paths"] = .table(paths)
+        t["full"] = .boolean(batch.fullRescan)
+        let results = try state.call(f, [.table(t)])
+        // Only an explicit false holds the batch: a callback that returns nothing lets it go.
+        guard case .boolean(false) = results.first ?? .nil else { return nil }
+        return results.dropFirst().first?.stringValue ?? "check returned false"
+    }
+
+    func after(pipeline: String, target: String, result: TargetResult) throws {
+        guard let f = afters[pipeline] else { return }
+        var r = LuaTable()
+        r["status"] = .text(result.status.rawValue)
+        r["written"] = .integer(Int64(result.written))
+        r["deleted"] = .integer(Int64(result.deleted))
+        r["bytes"] = .integer(result.bytes)
+        if let m = result.message { r["message"] = .text(m) }
+        try state.call(f, [.text(target), .table(r)])
+    }
+}

@@ -1,0 +1,342 @@
+import CLua
+import Foundation
+import Pipeline
+
+/// The owner of one Lua 5.4 state.
+///
+/// Every call into Lua is protected (`lua_pcall` with a traceback handler) and Lua
+/// errors come back as thrown `LuaError`s. Swift functions exposed to Lua run
+/// behind a C trampoline: they report failure by throwing, and the trampoline raises
+/// the Lua error after the Swift frame has returned, so `lua_error`'s longjmp never
+/// crosses Swift code. While converting values, only raw accessors (`lua_rawget`,
+/// `lua_next`) are used, so no metamethod can raise in the middle of Swift.
+///
+/// The state is confined to the thread that created it: it is not `Sendable`.
+public final class LuaState {
+    /// A Swift function callable from Lua: arguments in, results out; a thrown error becomes a Lua error.
+    public typealias SwiftFunction = (LuaCall) throws -> [LuaValue]
+
+    let L: OpaquePointer
+    private var functions: [Int64: SwiftFunction] = [:]
+    private var nextFunctionID: Int64 = 1
+    /// The Swift error behind the Lua error currently unwinding, so that typed errors
+    /// (configuration errors with their own location) survive the trip through Lua.
+    private var pendingError: (message: String, error: any Error)?
+    /// Source text of every chunk this state loaded from a file, by display path.
+    public private(set) var loadedSources: [(path: String, text: String)] = []
+
+    /// A fresh state with the standard libraries open.
+    public init() {
+        guard let L = luaL_newstate() else { fatalError("lua: out of memory creating a state") }
+        self.L = L
+        luaL_openlibs(L)
+        runner_lua_extraspace(L).pointee = Unmanaged.passUnretained(self).toOpaque()
+        installSearcher()
+    }
+
+    deinit {
+        lua_close(L)
+    }
+
+    // MARK: Running code
+
+    /// Loads and runs a Lua file; returns what the chunk returned.
+    @discardableResult
+    public func runFile(_ path: String) throws -> [LuaValue] {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw LuaError(kind: .file, file: path, line: nil, message: "cannot read file")
+        }
+        loadedSources.append((path, String(decoding: data, as: UTF8.self)))
+        try load(data: data, chunkName: "@" + path)
+        return try protectedCall(nargs: 0)
+    }
+
+    /// Loads and runs Lua source text under a chunk name (shown in errors).
+    @discardableResult
+    public func run(_ source: String, name: String = "=(string)") throws -> [LuaValue] {
+        try load(data: Data(source.utf8), chunkName: name)
+        return try protectedCall(nargs: 0)
+    }
+
+    /// Calls a Lua function with arguments; returns its results.
+    @discardableResult
+    public func call(_ function: LuaFunction, _ arguments: [LuaValue] = []) throws -> [LuaValue] {
+        precondition(function.state === self, "a LuaFunction can only be called on the state that made it")
+        guard lua_checkstack(L, Int32(arguments.count) + 2) != 0 else {
+            throw LuaError(kind: .memory, file: nil, line: nil, message: "Lua stack overflow")
+        }
+        lua_rawgeti(L, runner_lua_registryindex(), lua_Integer(function.reference))
+        for a in arguments { try push(a, on: L) }
+        return try protectedCall(nargs: Int32(arguments.count))
+    }
+
+    private func load(data: Data, chunkName: String) throws {
+        let status = data.withUnsafeBytes { buf in
+            runner_lua_loadbuffer(L, buf.baseAddress?.assumingMemoryBound(to: CChar.self), buf.count, chunkName)
+        }
+        if status != LUA_OK {
+            let message = popString()
+            throw LuaError(kind: status == LUA_ERRSYNTAX ? .syntax : .memory, raw: message)
+        }
+    }
+
+    /// Runs the function below `nargs` arguments on the stack, protected.
+    private func protectedCall(nargs: Int32) throws -> [LuaValue] {
+        let base = lua_gettop(L) - nargs - 1
+        pendingError = nil
+        let status = runner_lua_pcall(L, nargs, LUA_MULTRET)
+        if status != LUA_OK {
+            let message = popString()
+            if let pending = pendingError, message.hasPrefix(pending.message) {
+                pendingError = nil
+                throw pending.error
+            }
+            throw LuaError(kind: status == LUA_ERRMEM ? .memory : .runtime, raw: message)
+        }
+        defer { lua_settop(L, base) }
+        var results: [LuaValue] = []
+        let top = lua_gettop(L)
+        if top > base {
+            for i in (base + 1)...top { results.append(try value(at: i, on: L)) }
+        }
+        return results
+    }
+
+    private func popString() -> String {
+        var len = 0
+        let s: String
+        if let p = runner_lua_tolstring(L, -1, &len) {
+            s = String(decoding: UnsafeRawBufferPointer(start: p, count: len), as: UTF8.self)
+        } else {
+            s = "(error object is not a string)"
+        }
+        runner_lua_pop(L, 1)
+        return s
+    }
+
+    // MARK: Globals and Swift functions
+
+    /// Sets a global variable.
+    public func setGlobal(_ name: String, _ value: LuaValue) throws {
+        try push(value, on: L)
+        lua_setglobal(L, name)
+    }
+
+    /// Reads a global variable.
+    public func global(_ name: String) throws -> LuaValue {
+        lua_getglobal(L, name)
+        defer { runner_lua_pop(L, 1) }
+        return try value(at: -1, on: L)
+    }
+
+    /// Wraps a Swift closure as a Lua function value.
+    public func function(_ body: @escaping SwiftFunction) -> LuaValue {
+        let id = nextFunctionID
+        nextFunctionID += 1
+        functions[id] = body
+        runner_lua_pushswiftfunction(L, luaSwiftDispatch, lua_Integer(id))
+        let ref = luaL_ref(L, runner_lua_registryindex())
+        return .function(LuaFunction(state: self, reference: ref))
+    }
+
+    /// Registers a global Swift function.
+    public func register(_ name: String, _ body: @escaping SwiftFunction) throws {
+        try setGlobal(name, function(body))
+    }
+
+    /// Sets `package.path` to `dir/?.lua;dir/?/init.lua` for each directory, in order.
+    public func setPackagePath(_ directories: [String]) {
+        let path = directories.flatMap { ["\($0)/?.lua", "\($0)/?/init.lua"] }.joined(separator: ";")
+        lua_getglobal(L, "package")
+        lua_pushstring(L, path)
+        lua_setfield(L, -2, "path")
+        runner_lua_pop(L, 1)
+    }
+
+    /// Replaces Lua's file searcher with one that also records the source text, so
+    /// rules written in plugins can be traced to their file and line.
+    private func installSearcher() {
+        let searcher = function { [unowned self] call in
+            guard let name = call.arguments.first?.stringValue else { return [.nil] }
+            let T = call.thread
+            lua_getglobal(T, "package")
+            lua_getfield(T, -1, "path")
+            let path = lua_tolstring(T, -1, nil).map { String(cString: $0) } ?? ""
+            runner_lua_pop(T, 2)
+            var tried: [String] = []
+            for template in path.split(separator: ";") {
+                let file = template.replacingOccurrences(of: "?", with: name.replacingOccurrences(of: ".", with: "/"))
+                guard let data = FileManager.default.contents(atPath: file) else {
+                    tried.append("\n\tno file '\(file)'")
+                    continue
+                }
+                self.loadedSources.append((file, String(decoding: data, as: UTF8.self)))
+                try self.load(data: data, chunkName: "@" + file)
+                let ref = luaL_ref(self.L, runner_lua_registryindex())
+                return [.function(LuaFunction(state: self, reference: ref)), .text(file)]
+            }
+            return [.text(tried.joined())]
+        }
+        lua_getglobal(L, "package")
+        lua_getfield(L, -1, "searchers")
+        try? push(searcher, on: L)
+        lua_rawseti(L, -2, 2)
+        runner_lua_pop(L, 2)
+    }
+
+    /// Called by the C trampoline for every Swift function call from Lua.
+    fileprivate func dispatch(_ T: OpaquePointer) -> Int32 {
+        let id = lua_tointegerx(T, runner_lua_upvalueindex(2), nil)
+        guard let body = functions[id] else {
+            lua_pushstring(T, "runner: Swift function \(id) is gone")
+            return -1
+        }
+        do {
+            var args: [LuaValue] = []
+            let n = lua_gettop(T)
+            if n > 0 { for i in 1...n { args.append(try value(at: i, on: T)) } }
+            let call = LuaCall(state: self, thread: T, arguments: args)
+            let results = try body(call)
+            guard lua_checkstack(T, Int32(results.count) + 1) != 0 else {
+                throw LuaError(kind: .memory, file: nil, line: nil, message: "Lua stack overflow")
+            }
+            for r in results { try push(r, on: T) }
+            return Int32(results.count)
+        } catch {
+            let message: String
+            if let luaError = error as? LuaError {
+                message = luaError.description
+            } else if error is ConfigError {
+                message = String(describing: error)
+            } else {
+                // A plain Swift error gets the caller's position, as luaL_error would add it.
+                let here = LuaCall(state: self, thread: T, arguments: []).callerLocation
+                message = here.map { "\($0.file):\($0.line): \(error)" } ?? "\(error)"
+            }
+            pendingError = (message, error)
+            lua_pushstring(T, message)
+            return -1
+        }
+    }
+
+    // MARK: Conversion
+
+    func push(_ value: LuaValue, on T: OpaquePointer) throws {
+        guard lua_checkstack(T, 3) != 0 else {
+            throw LuaError(kind: .memory, file: nil, line: nil, message: "Lua stack overflow")
+        }
+        switch value {
+        case .nil: lua_pushnil(T)
+        case .boolean(let b): lua_pushboolean(T, b ? 1 : 0)
+        case .integer(let i): lua_pushinteger(T, lua_Integer(i))
+        case .number(let d): lua_pushnumber(T, d)
+        case .string(let bytes):
+            bytes.withUnsafeBufferPointer { buf in
+                _ = buf.baseAddress.map { lua_pushlstring(T, UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self), buf.count) }
+                    ?? lua_pushlstring(T, "", 0)
+            }
+        case .table(let table):
+            lua_createtable(T, Int32(table.array.count), Int32(table.fields.count))
+            for (i, v) in table.array.enumerated() {
+                try push(v, on: T)
+                lua_rawseti(T, -2, lua_Integer(i + 1))
+            }
+            for (k, v) in table.fields {
+                switch k {
+                case .string(let b): try push(.string(b), on: T)
+                case .integer(let i): lua_pushinteger(T, lua_Integer(i))
+                case .number(let d): lua_pushnumber(T, d)
+                case .boolean(let b): lua_pushboolean(T, b ? 1 : 0)
+                }
+                try push(v, on: T)
+                lua_rawset(T, -3)
+            }
+        case .function(let f):
+            precondition(f.state === self, "a LuaFunction can only be pushed on the state that made it")
+            lua_rawgeti(T, runner_lua_registryindex(), lua_Integer(f.reference))
+        }
+    }
+
+    func value(at index: Int32, on T: OpaquePointer) throws -> LuaValue {
+        var visiting = Set<UnsafeRawPointer>()
+        return try value(at: lua_absindex(T, index), on: T, visiting: &visiting)
+    }
+
+    private func value(at index: Int32, on T: OpaquePointer, visiting: inout Set<UnsafeRawPointer>) throws -> LuaValue {
+        switch lua_type(T, index) {
+        case LUA_TNIL, LUA_TNONE:
+            return .nil
+        case LUA_TBOOLEAN:
+            return .boolean(lua_toboolean(T, index) != 0)
+        case LUA_TNUMBER:
+            if lua_isinteger(T, index) != 0 { return .integer(Int64(lua_tointegerx(T, index, nil))) }
+            return .number(lua_tonumberx(T, index, nil))
+        case LUA_TSTRING:
+            var len = 0
+            let p = runner_lua_tolstring(T, index, &len)!
+            return .string(Array(UnsafeRawBufferPointer(start: p, count: len)))
+        case LUA_TFUNCTION:
+            lua_pushvalue(T, index)
+            return .function(LuaFunction(state: self, reference: luaL_ref(T, runner_lua_registryindex())))
+        case LUA_TTABLE:
+            guard let identity = lua_topointer(T, index) else { return .table(LuaTable()) }
+            guard visiting.insert(identity).inserted else {
+                throw LuaError(kind: .runtime, file: nil, line: nil, message: "table refers to itself (a cycle cannot be converted)")
+            }
+            defer { visiting.remove(identity) }
+            guard lua_checkstack(T, 4) != 0 else {
+                throw LuaError(kind: .memory, file: nil, line: nil, message: "table nested too deeply")
+            }
+            var integerKeyed: [Int64: LuaValue] = [:]
+            var table = LuaTable()
+            lua_pushnil(T)
+            while lua_next(T, index) != 0 {
+                let v: LuaValue
+                do { v = try value(at: lua_gettop(T), on: T, visiting: &visiting) } catch {
+                    runner_lua_pop(T, 2)
+                    throw error
+                }
+                switch lua_type(T, -2) {
+                case LUA_TSTRING:
+                    var len = 0
+                    let p = runner_lua_tolstring(T, -2, &len)!
+                    table.fields[.string(Array(UnsafeRawBufferPointer(start: p, count: len)))] = v
+                case LUA_TNUMBER:
+                    if lua_isinteger(T, -2) != 0 {
+                        integerKeyed[Int64(lua_tointegerx(T, -2, nil))] = v
+                    } else {
+                        table.fields[.number(lua_tonumberx(T, -2, nil))] = v
+                    }
+                case LUA_TBOOLEAN:
+                    table.fields[.boolean(lua_toboolean(T, -2) != 0)] = v
+                default:
+                    break  // tables, functions as keys: not part of any configuration
+                }
+                runner_lua_pop(T, 1)
+            }
+            var i: Int64 = 1
+            while let v = integerKeyed.removeValue(forKey: i) {
+                table.array.append(v)
+                i += 1
+            }
+            for (k, v) in integerKeyed { table.fields[.integer(k)] = v }
+            return .table(table)
+        default:
+            let name = String(cString: lua_typename(T, lua_type(T, index)))
+            throw LuaError(kind: .runtime, file: nil, line: nil, message: "cannot use a \(name) value here")
+        }
+    }
+
+    func release(_ reference: Int32) {
+        luaL_unref(L, runner_lua_registryindex(), reference)
+    }
+}
+
+@available(*, unavailable, message: "a LuaState is confined to one thread")
+extension LuaState: Sendable {}
+
+/// The C entry point behind every Swift function: finds the state and the closure.
+private func luaSwiftDispatch(_ T: OpaquePointer?) -> Int32 {
+    guard let T, let raw = runner_lua_extraspace(T).pointee else { return 0 }
+    return Unmanaged<LuaState>.fromOpaque(raw).takeUnretainedValue().dispatch(T)
+}

@@ -1,0 +1,79 @@
+import Foundation
+
+/// One `pipeline "name" { ... }`: what to watch, what to drop, where to send it.
+public struct PipelineConfig: Sendable {
+    /// How a batch is rolled out across the targets.
+    public enum Rollout: String, Sendable { case all, canary }
+
+    /// Sender credentials (`auth = { user = ..., secret_file = ... }`).
+    public struct Auth: Sendable, Equatable {
+        /// The user the receiver knows.
+        public var user: String
+        /// A file holding the bare secret, mode 0600.
+        public var secretFile: String
+        /// Sender credentials.
+        public init(user: String, secretFile: String) {
+            self.user = user
+            self.secretFile = secretFile
+        }
+    }
+
+    /// One destination of the pipeline: the URI and the group it came from (if any).
+    public struct Destination: Sendable, Equatable {
+        /// Where to send.
+        public var uri: TargetURI
+        /// The group that named it, or nil when `to` named the URI directly.
+        public var group: String?
+        /// Variables of that group.
+        public var vars: [String: String]
+        /// A destination.
+        public init(uri: TargetURI, group: String?, vars: [String: String] = [:]) {
+            self.uri = uri
+            self.group = group
+            self.vars = vars
+        }
+    }
+
+    /// The pipeline's name.
+    public var name: String
+    /// The watched directory, absolute and without a trailing slash.
+    public var source: String
+    /// Ignore rules in the order written (last match wins).
+    public var ignore: [IgnoreRule]
+    /// Seconds of quiet before a batch is cut.
+    public var delay: Double
+    /// Seconds after the first change at which a batch is cut even if changes keep coming.
+    public var maxDelay: Double
+    /// The destinations, groups expanded, in order, without duplicates.
+    public var destinations: [Destination]
+    /// Sender credentials for `runner://` and `ssh://` targets.
+    public var auth: Auth?
+    /// Delete files on the targets that are gone from the source.
+    public var delete: Bool
+    /// How batches roll out.
+    public var rollout: Rollout
+    /// Whether a `check` callback is set.
+    public var hasCheck: Bool
+    /// Whether an `after` callback is set.
+    public var hasAfter: Bool
+    /// Where the pipeline was declared.
+    public var location: SourceLocation
+
+    /// A pipeline with defaults for what is not given.
+    public init(name: String, source: String, ignore: [IgnoreRule] = [], delay: Double = 0.2, maxDelay: Double? = nil,
+                destinations: [Destination], auth: Auth? = nil, delete: Bool = false, rollout: Rollout = .all,
+                hasCheck: Bool = false, hasAfter: Bool = false, location: SourceLocation) {
+        self.name = name
+        self.source = source
+        self.ignore = ignore
+        self.delay = delay
+        self.maxDelay = maxDelay ?? max(2.0, delay * 10)
+        self.destinations = destinations
+        self.auth = auth
+        self.delete = delete
+        self.rollout = rollout
+        self.hasCheck = hasCheck
+        self.hasAfter = hasAfter
+        self.location = location
+    }
+}

@@ -1,0 +1,43 @@
+/// One `module "name" { ... }` of a receiver: a served directory and what runs after a sync.
+public struct ReceiverModule: Sendable {
+    /// An entry of `on_sync`: an action spec table (`{ kind = "...", ... }`) or a Lua function.
+    public enum Action: Sendable, Equatable {
+        /// A native action by kind, with its string parameters.
+        case spec(kind: String, parameters: [String: String])
+        /// A Lua function, by where it was defined.
+        case function(SourceLocation?)
+    }
+
+    /// The module's name, as targets name it.
+    public var name: String
+    /// The served directory, absolute.
+    public var path: String
+    /// Users allowed to push.
+    public var authUsers: [String]
+    /// The `user:secret` file, mode 0600.
+    public var secrets: String?
+    /// CIDRs or addresses allowed to connect (empty: all).
+    public var hostsAllow: [String]
+    /// CIDRs or addresses refused.
+    public var hostsDeny: [String]
+    /// Refuse writes.
+    public var readOnly: Bool
+    /// What runs after each applied batch, in order.
+    public var onSync: [Action]
+    /// Where the module was declared.
+    public var location: SourceLocation
+
+    /// A module.
+    public init(name: String, path: String, authUsers: [String] = [], secrets: String? = nil, hostsAllow: [String] = [],
+                hostsDeny: [String] = [], readOnly: Bool = false, onSync: [Action] = [], location: SourceLocation) {
+        self.name = name
+        self.path = path
+        self.authUsers = authUsers
+        self.secrets = secrets
+        self.hostsAllow = hostsAllow
+        self.hostsDeny = hostsDeny
+        self.readOnly = readOnly
+        self.onSync = onSync
+        self.location = location
+    }
+}

@@ -1,0 +1,213 @@
+/// One gitignore-style pattern, compiled: `*`, `?`, `[...]`, `**`, a leading `/`
+/// anchoring to the source root, a trailing `/` for directories only, `!` to re-include.
+///
+/// Paths are matched as bytes, relative to the source root, `/`-separated.
+public struct GlobPattern: Sendable, Equatable {
+    enum Token: Sendable, Equatable {
+        case literal(UInt8)
+        case any                                  // ?
+        case star                                 // *
+        case set(ranges: [ClosedRange<UInt8>], negated: Bool)
+    }
+
+    enum Segment: Sendable, Equatable {
+        case doubleStar
+        case tokens([Token])
+    }
+
+    /// The pattern as written.
+    public let text: String
+    /// `!pattern`: a match re-includes the path.
+    public let negated: Bool
+    /// `pattern/`: only directories match.
+    public let directoryOnly: Bool
+    /// Whether the pattern is tied to the source root (it has a `/` before its end).
+    public let anchored: Bool
+    let segments: [Segment]
+
+    /// Compiles a pattern; throws for an empty one.
+    public init(_ text: String) throws(ConfigError) {
+        self.text = text
+        var bytes = Array(text.utf8)
+        // Trailing spaces are dropped unless escaped, as git does.
+        while let last = bytes.last, last == UInt8(ascii: " ") {
+            if bytes.count >= 2 && bytes[bytes.count - 2] == UInt8(ascii: "\\") { break }
+            bytes.removeLast()
+        }
+        var negated = false
+        if bytes.first == UInt8(ascii: "!") {
+            negated = true
+            bytes.removeFirst()
+        }
+        var directoryOnly = false
+        if bytes.count > 1, bytes.last == UInt8(ascii: "/") {
+            directoryOnly = true
+            bytes.removeLast()
+        }
+        var anchored = false
+        if bytes.first == UInt8(ascii: "/") {
+            anchored = true
+            bytes.removeFirst()
+        }
+        guard !bytes.isEmpty, bytes != [UInt8(ascii: "/")] else {
+            throw ConfigError("empty ignore pattern '\(text)'")
+        }
+        let parts = GlobPattern.splitSegments(bytes)
+        if parts.count > 1 { anchored = true }
+        self.negated = negated
+        self.directoryOnly = directoryOnly
+        self.anchored = anchored
+        self.segments = parts.map { part in
+            part == Array("**".utf8) ? .doubleStar : .tokens(GlobPattern.tokenize(part))
+        }
+    }
+
+    /// Whether the pattern matches a path (relative to the root, no leading `/`).
+    /// `negated` is not applied here: the filter decides what a match means.
+    public func matches(_ path: [UInt8], isDirectory: Bool) -> Bool {
+        if directoryOnly && !isDirectory { return false }
+        let components = path.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: true)
+        guard !components.isEmpty else { return false }
+        if !anchored {
+            // No slash in the pattern: it matches the name at any depth.
+            guard case .tokens(let tokens) = segments[0] else { return true }
+            return GlobPattern.match(tokens, components[components.count - 1])
+        }
+        return matchSegments(segments[...], components[...])
+    }
+
+    private func matchSegments(_ segs: ArraySlice<Segment>, _ comps: ArraySlice<ArraySlice<UInt8>>) -> Bool {
+        guard let first = segs.first else { return comps.isEmpty }
+        switch first {
+        case .doubleStar:
+            let rest = segs.dropFirst()
+            // A trailing "/**" matches everything inside, but not the directory itself.
+            let minimum = rest.isEmpty ? 1 : 0
+            if comps.count < minimum { return false }
+            var skip = minimum
+            while skip <= comps.count {
+                if matchSegments(rest, comps.dropFirst(skip)) { return true }
+                skip += 1
+            }
+            return false
+        case .tokens(let tokens):
+            guard let c = comps.first, GlobPattern.match(tokens, c) else { return false }
+            return matchSegments(segs.dropFirst(), comps.dropFirst())
+        }
+    }
+
+    /// Wildcard match of one path component, with backtracking over the last `*`.
+    static func match(_ tokens: [Token], _ name: ArraySlice<UInt8>) -> Bool {
+        let name = Array(name)
+        var t = 0, n = 0
+        var starT = -1, starN = 0
+        while n < name.count {
+            if t < tokens.count {
+                switch tokens[t] {
+                case .star:
+                    starT = t; starN = n; t += 1
+                    continue
+                case .any:
+                    t += 1; n += 1
+                    continue
+                case .literal(let b) where b == name[n]:
+                    t += 1; n += 1
+                    continue
+                case .set(let ranges, let negated) where ranges.contains(where: { $0.contains(name[n]) }) != negated:
+                    t += 1; n += 1
+                    continue
+                default:
+                    break
+                }
+            }
+            guard starT >= 0 else { return false }
+            t = starT + 1
+            starN += 1
+            n = starN
+        }
+        while t < tokens.count, tokens[t] == .star { t += 1 }
+        return t == tokens.count
+    }
+
+    /// Splits at unescaped `/`.
+    private static func splitSegments(_ bytes: [UInt8]) -> [[UInt8]] {
+        var parts: [[UInt8]] = [[]]
+        var i = 0
+        var inSet = false
+        while i < bytes.count {
+            let b = bytes[i]
+            if b == UInt8(ascii: "\\"), i + 1 < bytes.count {
+                parts[parts.count - 1].append(b)
+                parts[parts.count - 1].append(bytes[i + 1])
+                i += 2
+                continue
+            }
+            if b == UInt8(ascii: "[") { inSet = true }
+            if b == UInt8(ascii: "]") { inSet = false }
+            if b == UInt8(ascii: "/") && !inSet {
+                parts.append([])
+            } else {
+                parts[parts.count - 1].append(b)
+            }
+            i += 1
+        }
+        return parts.filter { !$0.isEmpty }
+    }
+
+    private static func tokenize(_ bytes: [UInt8]) -> [Token] {
+        var tokens: [Token] = []
+        var i = 0
+        while i < bytes.count {
+            let b = bytes[i]
+            switch b {
+            case UInt8(ascii: "\\") where i + 1 < bytes.count:
+                tokens.append(.literal(bytes[i + 1]))
+                i += 2
+            case UInt8(ascii: "*"):
+                if tokens.last != .star { tokens.append(.star) }
+                i += 1
+            case UInt8(ascii: "?"):
+                tokens.append(.any)
+                i += 1
+            case UInt8(ascii: "["):
+                if let (set, next) = parseSet(bytes, from: i) {
+                    tokens.append(set)
+                    i = next
+                } else {
+                    tokens.append(.literal(b))  // an unclosed '[' is a plain character
+                    i += 1
+                }
+            default:
+                tokens.append(.literal(b))
+                i += 1
+            }
+        }
+        return tokens
+    }
+
+    private static func parseSet(_ bytes: [UInt8], from start: Int) -> (Token, Int)? {
+        var i = start + 1
+        var negated = false
+        if i < bytes.count, bytes[i] == UInt8(ascii: "!") || bytes[i] == UInt8(ascii: "^") {
+            negated = true
+            i += 1
+        }
+        var ranges: [ClosedRange<UInt8>] = []
+        var first = true
+        while i < bytes.count {
+            var c = bytes[i]
+            if c == UInt8(ascii: "]") && !first { return (.set(ranges: ranges, negated: negated), i + 1) }
+            first = false
+            if c == UInt8(ascii: "\\"), i + 1 < bytes.count { i += 1; c = bytes[i] }
+            if i + 2 < bytes.count, bytes[i + 1] == UInt8(ascii: "-"), bytes[i + 2] != UInt8(ascii: "]") {
+                let hi = bytes[i + 2]
+                if c <= hi { ranges.append(c...hi) }
+                i += 3
+            } else {
+                ranges.append(c...c)
+                i += 1
+            }
+        }
+        return nil
+    }
+}

@@ -1,0 +1,36 @@
+/// The callbacks a pipeline's configuration supplies (Lua functions, through the
+/// bridge). They are called on the run loop's thread, per batch, never per event.
+public protocol PipelineHooks: AnyObject {
+    /// Evaluates ignore predicate number `index` of a pipeline for a path.
+    func ignores(pipeline: String, predicate index: Int, path: String, isDirectory: Bool) throws -> Bool
+    /// `check(batch)`: nil lets the batch go; a reason holds it.
+    func check(pipeline: String, batch: ChangeBatch) throws -> String?
+    /// `after(host, result)`, once per target after its result came back.
+    func after(pipeline: String, target: String, result: TargetResult) throws
+}
+
+/// The result of one batch on one target, as `after` and the log see it.
+public struct TargetResult: Sendable, Equatable {
+    /// How the batch ended on the target.
+    public enum Status: String, Sendable { case applied, unchanged, failed, held }
+
+    /// How the batch ended.
+    public var status: Status
+    /// Files and links written.
+    public var written: Int
+    /// Paths deleted.
+    public var deleted: Int
+    /// Bytes of content written.
+    public var bytes: Int64
+    /// What went wrong, for `failed` and `held`.
+    public var message: String?
+
+    /// A result.
+    public init(status: Status, written: Int = 0, deleted: Int = 0, bytes: Int64 = 0, message: String? = nil) {
+        self.status = status
+        self.written = written
+        self.deleted = deleted
+        self.bytes = bytes
+        self.message = message
+    }
+}

@@ -1,0 +1,270 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Logging
+
+/// Runs one pipeline: watch the source, filter, coalesce into batches, and bring
+/// every target up to date with each batch. Single-threaded: the run loop drives it.
+public final class PipelineRunner {
+    /// The pipeline's configuration.
+    public let config: PipelineConfig
+    /// The pipeline's filter.
+    public let filter: Filter
+    private let hooks: (any PipelineHooks)?
+    private let logger: Logger
+    private let dryRun: Bool
+    private let print: (String) -> Void
+    private var watcher: InotifyWatcher?
+    private var coalescer: Coalescer
+    private let targets: [(destination: PipelineConfig.Destination, target: LocalTarget)]
+    private var batchNumber = 0
+    /// Paths to try again (a failed target, a file that changed while read, a held batch).
+    private var retry = Set<String>()
+    private var retryFullRescan = false
+    private var retryAt: Double?
+    private var retryBackoff = 1.0
+    /// Whether any batch failed on any target since the start.
+    public private(set) var hadFailure = false
+
+    /// A runner. Only `file://` targets are supported so far: others are refused here.
+    public init(config: PipelineConfig, hooks: (any PipelineHooks)?, logger: Logger, dryRun: Bool,
+                print: @escaping (String) -> Void) throws(ConfigError) {
+        self.config = config
+        self.hooks = hooks
+        self.logger = logger
+        self.dryRun = dryRun
+        self.print = print
+        let name = config.name
+        self.filter = Filter(rules: config.ignore, evaluate: hooks.map { h in
+            { [weak h] index, path, isDirectory in
+                try h?.ignores(pipeline: name, predicate: index, path: path, isDirectory: isDirectory) ?? false
+            }
+        })
+        self.coalescer = Coalescer(delay: config.delay, maxDelay: config.maxDelay)
+        var targets: [(PipelineConfig.Destination, LocalTarget)] = []
+        for d in config.destinations {
+            guard case .file(let path) = d.uri else {
+                throw ConfigError("pipeline '\(config.name)': target \(d.uri) is not supported yet (only file:// targets in this version)",
+                                  at: config.location, hint: "runner:// and ssh:// land with the receiver daemon")
+            }
+            if path == config.source || path.hasPrefix(config.source + "/") || config.source.hasPrefix(path + "/") {
+                throw ConfigError("pipeline '\(config.name)': target \(d.uri) overlaps the source \(config.source)", at: config.location)
+            }
+            targets.append((d, LocalTarget(root: path)))
+        }
+        self.targets = targets
+    }
+
+    /// The inotify descriptor to poll, once watching.
+    public var fileDescriptor: Int32? { watcher?.fileDescriptor }
+
+    /// Starts watching the source. Call before the initial sync, so that nothing
+    /// changed during the sync can be missed.
+    public func startWatching() throws(WatchError) {
+        let filter = self.filter
+        watcher = try InotifyWatcher(root: config.source) { path in
+            !((try? filter.isIgnored(path, isDirectory: true)) ?? false)
+        }
+        logger.info("watching", metadata: ["pipeline": "\(config.name)", "source": "\(config.source)",
+                                          "directories": "\(watcher!.watchCount)"])
+    }
+
+    /// Brings every target up to date with the whole source. Returns false when a target failed.
+    @discardableResult
+    public func initialSync(stop: StopSignal) -> Bool {
+        process(ChangeBatch(paths: [], fullRescan: true), initial: true, stop: stop)
+    }
+
+    /// Reads pending watch events into the current batch.
+    public func readEvents(now: Double) {
+        guard let watcher else { return }
+        let events: [WatchEvent]
+        do { events = try watcher.read() } catch {
+            logger.error("\(error)", metadata: ["pipeline": "\(config.name)"])
+            coalescer.addRescan(at: now)
+            return
+        }
+        for event in events {
+            switch event.kind {
+            case .overflow:
+                logger.warning("inotify queue overflowed: rescanning the tree", metadata: ["pipeline": "\(config.name)"])
+                coalescer.addRescan(at: now)
+            case .moved(let from):
+                note(from, isDirectory: event.isDirectory, now: now)
+                note(event.path, isDirectory: event.isDirectory, now: now)
+            default:
+                if event.path.isEmpty && event.kind == .deleted {
+                    logger.error("the source directory was deleted or moved away", metadata: ["pipeline": "\(config.name)"])
+                    continue
+                }
+                note(event.path, isDirectory: event.isDirectory, now: now)
+            }
+        }
+    }
+
+    private func note(_ path: String, isDirectory: Bool, now: Double) {
+        do {
+            let decision = try filter.decide(path, isDirectory: isDirectory)
+            if decision.ignored {
+                coalescer.addIgnored(path, reason: decision.explanation, at: now, startsBatch: dryRun)
+                return
+            }
+        } catch {
+            // A failing predicate must not lose a change: log it and send the path.
+            logger.error("ignore rule failed for \(path): \(error)", metadata: ["pipeline": "\(config.name)"])
+        }
+        coalescer.add(path, at: now)
+    }
+
+    /// When this pipeline next needs the loop's attention.
+    public var deadline: Double? {
+        switch (coalescer.deadline, retryAt) {
+        case let (a?, b?): return min(a, b)
+        case let (a?, nil): return a
+        case let (nil, b?): return b
+        default: return nil
+        }
+    }
+
+    /// Cuts and processes a batch if one is due.
+    public func flushIfDue(now: Double, stop: StopSignal) {
+        if let at = retryAt, now >= at {
+            retryAt = nil
+            for p in retry { coalescer.add(p, at: now - coalescer.delay) }
+            if retryFullRescan { coalescer.addRescan(at: now - coalescer.delay) }
+            retry.removeAll()
+            retryFullRescan = false
+        }
+        guard let batch = coalescer.cut(at: now) else { return }
+        if process(batch, initial: false, stop: stop) { retryBackoff = 1.0 }
+    }
+
+    /// Processes a batch on every target; returns false when one failed.
+    private func process(_ batch: ChangeBatch, initial: Bool, stop: StopSignal) -> Bool {
+        if !initial { batchNumber += 1 }
+        let label = initial ? "initial sync" : "batch \(batchNumber)"
+        if dryRun { return describe(batch, label: label) }
+        if batch.paths.isEmpty && !batch.fullRescan { return true }
+
+        if let hooks, config.hasCheck, !initial {
+            do {
+                if let reason = try hooks.check(pipeline: config.name, batch: batch) {
+                    logger.warning("\(label) held by check: \(reason)", metadata: ["pipeline": "\(config.name)"])
+                    scheduleRetry(batch.paths, fullRescan: batch.fullRescan, now: Clock.now)
+                    for (d, _) in targets { runAfter(d, TargetResult(status: .held, message: reason)) }
+                    return true
+                }
+            } catch {
+                logger.error("\(label): check failed: \(error)", metadata: ["pipeline": "\(config.name)"])
+                scheduleRetry(batch.paths, fullRescan: batch.fullRescan, now: Clock.now)
+                return false
+            }
+        }
+
+        var ok = true
+        for (destination, target) in targets {
+            let started = Clock.now
+            let result: TargetResult
+            do {
+                let planner = SyncPlanner(source: config.source, target: target.root, filter: filter, delete: config.delete)
+                let plan = try planner.plan(paths: batch.fullRescan ? nil : batch.paths)
+                for path in plan.skipped {
+                    logger.warning("not a file, directory or symlink: skipped", metadata: ["pipeline": "\(config.name)", "path": "\(path)"])
+                }
+                let outcome = try target.apply(plan, from: config.source, cancelled: { stop.isRequested })
+                if !outcome.retry.isEmpty { scheduleRetry(outcome.retry, fullRescan: false, now: Clock.now) }
+                let changed = outcome.written + outcome.deleted + outcome.updated > 0
+                result = TargetResult(status: changed ? .applied : .unchanged, written: outcome.written,
+                                      deleted: outcome.deleted, bytes: outcome.bytes)
+                logger.info("\(label): \(result.status.rawValue)", metadata: [
+                    "pipeline": "\(config.name)", "target": "\(destination.uri)", "written": "\(outcome.written)",
+                    "deleted": "\(outcome.deleted)", "bytes": "\(outcome.bytes)",
+                    "ms": "\(Int((Clock.now - started) * 1000))",
+                ])
+            } catch {
+                ok = false
+                hadFailure = true
+                result = TargetResult(status: .failed, message: "\(error)")
+                logger.error("\(label) failed: \(error)", metadata: ["pipeline": "\(config.name)", "target": "\(destination.uri)"])
+                if !stop.isRequested { scheduleRetry(batch.paths, fullRescan: batch.fullRescan || initial, now: Clock.now) }
+            }
+            runAfter(destination, result)
+            if stop.isRequested { break }
+        }
+        return ok
+    }
+
+    private func runAfter(_ destination: PipelineConfig.Destination, _ result: TargetResult) {
+        guard let hooks, config.hasAfter else { return }
+        do {
+            try hooks.after(pipeline: config.name, target: destination.uri.description, result: result)
+        } catch {
+            logger.error("after hook failed: \(error)", metadata: ["pipeline": "\(config.name)", "target": "\(destination.uri)"])
+        }
+    }
+
+    private func scheduleRetry(_ paths: [String], fullRescan: Bool, now: Double) {
+        retry.formUnion(paths)
+        retryFullRescan = retryFullRescan || fullRescan
+        retryAt = now + retryBackoff
+        retryBackoff = min(retryBackoff * 2, 30)
+    }
+
+    /// `--dry-run`: prints what the batch would do, touching nothing.
+    private func describe(_ batch: ChangeBatch, label: String) -> Bool {
+        var lines = ["\(label) (\(config.name)):"]
+        var ignored = batch.ignored
+        var ok = true
+        var planned: [(String, SyncPlan)] = []
+        for (destination, target) in targets {
+            do {
+                let planner = SyncPlanner(source: config.source, target: target.root, filter: filter, delete: config.delete)
+                let plan = try planner.plan(paths: batch.fullRescan ? nil : batch.paths)
+                planned.append((destination.uri.description, plan))
+            } catch {
+                ok = false
+                lines.append("  error planning for \(destination.uri): \(error)")
+            }
+        }
+        if let first = planned.first { ignored += first.1.ignored }
+        var fates: [String: [String]] = [:]
+        var order: [String] = []
+        for (uri, plan) in planned {
+            for op in plan.operations {
+                let what: String
+                switch op {
+                case .copy(_, let info): what = "send (\(info.size) bytes)"
+                case .directory: what = "make directory"
+                case .attributes: what = "set mode/times"
+                case .symlink(_, let dest, _): what = "link -> \(dest)"
+                case .delete: what = "delete"
+                }
+                if fates[op.path] == nil { order.append(op.path) }
+                fates[op.path, default: []].append("\(what) to \(uri)")
+            }
+        }
+        for path in order { lines.append("  \(path.isEmpty ? "." : path): \(fates[path]!.joined(separator: "; "))") }
+        for path in batch.paths where fates[path] == nil && !ignored.contains(where: { $0.path == path }) {
+            lines.append("  \(path): up to date on all targets")
+        }
+        var seen = Set<String>()
+        for (path, reason) in ignored.sorted(by: { $0.path < $1.path }) where seen.insert(path).inserted {
+            lines.append("  \(path): \(reason)")
+        }
+        if config.hasCheck && !batch.paths.isEmpty { lines.append("  would call check(batch) first") }
+        if config.hasAfter && !order.isEmpty { lines.append("  would call after(host, result) for each target") }
+        if lines.count == 1 { lines.append("  nothing to do") }
+        print(lines.joined(separator: "\n"))
+        return ok
+    }
+}
+
+/// Monotonic seconds, for deadlines.
+public enum Clock {
+    /// Seconds on CLOCK_MONOTONIC.
+    public static var now: Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+}

@@ -1,0 +1,112 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What `lstat(2)` says about a path, reduced to what syncing compares.
+public struct FileInfo: Sendable, Equatable {
+    /// The kinds of file a tree can hold.
+    public enum Kind: Sendable, Equatable { case file, directory, symlink, other }
+
+    /// The kind of file.
+    public var kind: Kind
+    /// Permission bits, including setuid, setgid and sticky (`st_mode & 07777`).
+    public var mode: UInt32
+    /// Size in bytes.
+    public var size: Int64
+    /// Modification time, seconds.
+    public var mtimeSeconds: Int
+    /// Modification time, nanoseconds within the second.
+    public var mtimeNanoseconds: Int
+    /// Inode number.
+    public var inode: UInt64
+    /// Device number.
+    public var device: UInt64
+
+    /// `lstat` of a path, or nil when it does not exist (or cannot be examined).
+    public static func lstat(_ path: String) -> FileInfo? {
+        var st = stat()
+        guard Glibc.lstat(path, &st) == 0 else { return nil }
+        return FileInfo(st)
+    }
+
+    /// From a `stat` structure.
+    public init(_ st: stat) {
+        switch st.st_mode & S_IFMT {
+        case S_IFREG: kind = .file
+        case S_IFDIR: kind = .directory
+        case S_IFLNK: kind = .symlink
+        default: kind = .other
+        }
+        mode = UInt32(st.st_mode & 0o7777)
+        size = Int64(st.st_size)
+        mtimeSeconds = st.st_mtim.tv_sec
+        mtimeNanoseconds = st.st_mtim.tv_nsec
+        inode = UInt64(st.st_ino)
+        device = UInt64(st.st_dev)
+    }
+
+    /// Same content for the quick check: size and modification time to the nanosecond.
+    public func sameContent(as other: FileInfo) -> Bool {
+        kind == other.kind && size == other.size && mtimeSeconds == other.mtimeSeconds
+            && mtimeNanoseconds == other.mtimeNanoseconds
+    }
+
+    var timespec: timespec { Glibc.timespec(tv_sec: mtimeSeconds, tv_nsec: mtimeNanoseconds) }
+}
+
+/// Small file-system helpers on paths, reporting errors with the path.
+enum FS {
+    static func errorText(_ e: Int32 = errno) -> String { String(cString: strerror(e)) }
+
+    /// Entry names of a directory (without `.` and `..`), sorted; empty when unreadable.
+    static func list(_ path: String) -> [String] {
+        guard let d = opendir(path) else { return [] }
+        defer { closedir(d) }
+        var names: [String] = []
+        while let entry = readdir(d) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names.sorted()
+    }
+
+    static func readLink(_ path: String) -> String? {
+        var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let n = readlink(path, &buf, buf.count - 1)
+        guard n >= 0 else { return nil }
+        return String(decoding: buf[..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// Removes a path and, for a directory, everything below it. Symlinks are removed, not followed.
+    static func removeTree(_ path: String) throws(TransferError) {
+        guard let info = FileInfo.lstat(path) else { return }
+        if info.kind == .directory {
+            for name in list(path) { try removeTree(path + "/" + name) }
+            guard rmdir(path) == 0 || errno == ENOENT else { throw TransferError("rmdir failed: \(errorText())", path: path) }
+        } else {
+            guard unlink(path) == 0 || errno == ENOENT else { throw TransferError("unlink failed: \(errorText())", path: path) }
+        }
+    }
+
+    static func join(_ base: String, _ relative: String) -> String {
+        relative.isEmpty ? base : base + "/" + relative
+    }
+}
+
+/// A transfer failure, naming the path and what failed.
+public struct TransferError: Error, Sendable, CustomStringConvertible {
+    /// What failed.
+    public var message: String
+    /// The path concerned.
+    public var path: String
+
+    /// A transfer error.
+    public init(_ message: String, path: String) {
+        self.message = message
+        self.path = path
+    }
+
+    public var description: String { "\(path): \(message)" }
+}

@@ -1,0 +1,39 @@
+/// What a target needs so that it equals the source for a set of paths.
+public struct SyncPlan: Sendable {
+    /// One step of a plan. Paths are relative to the source and target roots.
+    public enum Operation: Sendable, Equatable {
+        /// Create (or fix the mode of) a directory.
+        case directory(path: String, info: FileInfo)
+        /// Send a regular file's content.
+        case copy(path: String, info: FileInfo)
+        /// Only the mode or times differ.
+        case attributes(path: String, info: FileInfo)
+        /// Create a symbolic link (kept as a link, never followed).
+        case symlink(path: String, destination: String, info: FileInfo)
+        /// Remove the path (recursively for a directory).
+        case delete(path: String)
+
+        /// The path the operation concerns.
+        public var path: String {
+            switch self {
+            case .directory(let p, _), .copy(let p, _), .attributes(let p, _), .symlink(let p, _, _), .delete(let p): return p
+            }
+        }
+    }
+
+    /// The operations, in the order they are applied.
+    public var operations: [Operation] = []
+    /// Source entries that cannot be synced (devices, FIFOs, sockets).
+    public var skipped: [String] = []
+    /// Entries the filter dropped while walking, with the reason (for `--dry-run`).
+    public var ignored: [(path: String, reason: String)] = []
+
+    /// A plan.
+    public init(operations: [Operation] = [], skipped: [String] = []) {
+        self.operations = operations
+        self.skipped = skipped
+    }
+
+    /// Whether the target already matches.
+    public var isEmpty: Bool { operations.isEmpty }
+}

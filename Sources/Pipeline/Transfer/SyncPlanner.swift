@@ -1,0 +1,94 @@
+/// Compares a source tree with a local target tree and plans what the target needs.
+///
+/// The planner looks at the source as it is now, so a batch of paths only says
+/// *where* to look: a path that is gone is deleted, a directory is compared as a
+/// whole subtree, a file is sent when its size or modification time differ.
+public struct SyncPlanner {
+    /// The source root, absolute.
+    public let source: String
+    /// The target root, absolute.
+    public let target: String
+    /// Decides what is ignored; ignored paths are neither sent nor deleted.
+    public let filter: Filter
+    /// Delete target entries that the source does not have.
+    public let delete: Bool
+
+    /// A planner.
+    public init(source: String, target: String, filter: Filter, delete: Bool) {
+        self.source = source
+        self.target = target
+        self.filter = filter
+        self.delete = delete
+    }
+
+    /// Plans for the given paths, or for the whole tree when `paths` is nil.
+    public func plan(paths: [String]?) throws -> SyncPlan {
+        var plan = SyncPlan()
+        var deletes: [SyncPlan.Operation] = []
+        for root in SyncPlanner.outermost(paths ?? [""]) {
+            try visit(root, into: &plan, deletes: &deletes, checkFilter: !root.isEmpty)
+        }
+        plan.operations += deletes
+        return plan
+    }
+
+    /// Drops paths that lie under another path of the set: visiting the ancestor covers them.
+    static func outermost(_ paths: [String]) -> [String] {
+        var result: [String] = []
+        for p in paths.sorted() {
+            if let last = result.last, last.isEmpty || p == last || p.hasPrefix(last + "/") { continue }
+            result.append(p)
+        }
+        return result
+    }
+
+    private func visit(_ path: String, into plan: inout SyncPlan, deletes: inout [SyncPlan.Operation], checkFilter: Bool) throws {
+        let src = FileInfo.lstat(FS.join(source, path))
+        if checkFilter && !path.isEmpty {
+            // Ancestors are checked too: a batch path may sit under an ignored directory.
+            let decision = try filter.decide(path, isDirectory: src?.kind == .directory)
+            if decision.ignored {
+                plan.ignored.append((path, decision.explanation))
+                return
+            }
+        }
+        let dst = FileInfo.lstat(FS.join(target, path))
+        guard let src else {
+            if delete, dst != nil, !path.isEmpty { deletes.append(.delete(path: path)) }
+            return
+        }
+        switch src.kind {
+        case .directory:
+            if dst?.kind != .directory || dst?.mode != src.mode
+                || dst?.mtimeSeconds != src.mtimeSeconds || dst?.mtimeNanoseconds != src.mtimeNanoseconds {
+                plan.operations.append(.directory(path: path, info: src))
+            }
+            var names = Set(FS.list(FS.join(source, path)))
+            if delete, dst?.kind == .directory { names.formUnion(FS.list(FS.join(target, path))) }
+            for name in names.sorted() {
+                let child = path.isEmpty ? name : path + "/" + name
+                let childSrc = FileInfo.lstat(FS.join(source, child))
+                let childIsDir = (childSrc ?? FileInfo.lstat(FS.join(target, child)))?.kind == .directory
+                let decision = try filter.decide(child, isDirectory: childIsDir)
+                if decision.ignored {
+                    plan.ignored.append((child, decision.explanation))
+                    continue
+                }
+                try visit(child, into: &plan, deletes: &deletes, checkFilter: false)
+            }
+        case .file:
+            if let dst, dst.kind == .file, dst.sameContent(as: src) {
+                if dst.mode != src.mode { plan.operations.append(.attributes(path: path, info: src)) }
+            } else {
+                plan.operations.append(.copy(path: path, info: src))
+            }
+        case .symlink:
+            let link = FS.readLink(FS.join(source, path)) ?? ""
+            if dst?.kind != .symlink || FS.readLink(FS.join(target, path)) != link {
+                plan.operations.append(.symlink(path: path, destination: link, info: src))
+            }
+        case .other:
+            plan.skipped.append(path)
+        }
+    }
+}

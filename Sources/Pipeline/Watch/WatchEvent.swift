@@ -1,0 +1,30 @@
+/// A change the watcher saw, as a path relative to the watched root.
+public struct WatchEvent: Sendable, Equatable {
+    /// What happened to the path.
+    public enum Kind: Sendable, Equatable {
+        /// Created or written (closed after writing).
+        case written
+        /// Removed, or moved out of the tree.
+        case deleted
+        /// Moved within the tree; `path` is the new name.
+        case moved(from: String)
+        /// Mode, owner or times changed.
+        case attributes
+        /// The kernel queue overflowed: anything may have changed; rescan everything.
+        case overflow
+    }
+
+    /// The path, relative to the root (empty for the root itself or an overflow).
+    public var path: String
+    /// What happened.
+    public var kind: Kind
+    /// Whether the path is a directory.
+    public var isDirectory: Bool
+
+    /// An event.
+    public init(path: String, kind: Kind, isDirectory: Bool) {
+        self.path = path
+        self.kind = kind
+        self.isDirectory = isDirectory
+    }
+}

@@ -1,0 +1,59 @@
+import ArgumentParser
+import Foundation
+import LuaBridge
+import Logging
+import Pipeline
+
+extension Runner {
+    /// `runner check P.lua`: load and validate without running anything.
+    struct Check: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Load and validate a pipeline or receiver script, its secrets files and its targets.")
+
+        @Argument(help: "The pipeline or receiver script.")
+        var script: String
+
+        @OptionGroup var common: CommonOptions
+
+        func run() throws {
+            withExitCodes {
+                let logger = makeLogger(common)
+                let (_, configuration, _) = try loadConfiguration(script, logger: logger)
+                var lines: [String] = []
+                for p in configuration.pipelines {
+                    if let auth = p.auth {
+                        _ = try SecretsFile.readSenderSecret(auth.secretFile, user: auth.user, at: p.location)
+                    }
+                    let needsAuth = p.destinations.contains { if case .file = $0.uri { return false } else { return true } }
+                    if needsAuth && p.auth == nil {
+                        lines.append("warning: pipeline '\(p.name)' has runner:// or ssh:// targets but no auth")
+                    }
+                    let targets = p.destinations.map { $0.uri.description }.joined(separator: ", ")
+                    lines.append("pipeline '\(p.name)': \(p.source) -> \(targets) (\(p.ignore.count) ignore rules, delay \(p.delay)s)")
+                }
+                for m in configuration.modules {
+                    var isDirectory: ObjCBool = false
+                    guard FileManager.default.fileExists(atPath: m.path, isDirectory: &isDirectory), isDirectory.boolValue else {
+                        throw ConfigError("module '\(m.name)': path \(m.path) is not a directory", at: m.location)
+                    }
+                    if let secrets = m.secrets {
+                        let users = try SecretsFile.readReceiverSecrets(secrets, at: m.location)
+                        for u in m.authUsers where users[u] == nil {
+                            throw ConfigError("module '\(m.name)': auth user '\(u)' has no line in \(secrets)", at: m.location,
+                                              hint: "add a line \(u):<secret> to \(secrets)")
+                        }
+                    } else if !m.authUsers.isEmpty {
+                        throw ConfigError("module '\(m.name)': auth_users is set but secrets is not", at: m.location)
+                    }
+                    lines.append("module '\(m.name)': \(m.path) (\(m.onSync.count) on_sync actions)")
+                }
+                if configuration.pipelines.isEmpty && configuration.modules.isEmpty {
+                    throw ConfigError("declares no pipeline and no module", at: SourceLocation(file: script, line: 0))
+                }
+                print("\(script): ok")
+                for l in lines { print("  " + l) }
+                return 0
+            }
+        }
+    }
+}

@@ -1,0 +1,55 @@
+import ArgumentParser
+import Foundation
+import LuaBridge
+import Logging
+import Pipeline
+
+extension Runner {
+    /// `runner explain P.lua PATH...`: which rule ignores a path, like `git check-ignore -v`.
+    struct Explain: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Say for each path whether a pipeline ignores it, and by which rule (file and line).")
+
+        @Argument(help: "The pipeline script.")
+        var script: String
+
+        @Argument(help: "Paths relative to the pipeline's source (or absolute, inside it). A trailing / means a directory.")
+        var paths: [String]
+
+        @Option(help: "Only this pipeline (default: every pipeline in the script).")
+        var pipeline: String?
+
+        @OptionGroup var common: CommonOptions
+
+        func run() throws {
+            withExitCodes {
+                let logger = makeLogger(common)
+                let (_, configuration, hooks) = try loadConfiguration(script, logger: logger)
+                var pipelines = configuration.pipelines
+                if let pipeline {
+                    pipelines = pipelines.filter { $0.name == pipeline }
+                    guard !pipelines.isEmpty else {
+                        throw ValidationError("no pipeline '\(pipeline)' in \(script)")
+                    }
+                }
+                guard !pipelines.isEmpty else { throw ConfigError("declares no pipeline", at: SourceLocation(file: script, line: 0)) }
+                for p in pipelines {
+                    let filter = Filter(rules: p.ignore) { index, path, isDirectory in
+                        try hooks.ignores(pipeline: p.name, predicate: index, path: path, isDirectory: isDirectory)
+                    }
+                    for raw in paths {
+                        var path = raw
+                        if path.hasPrefix(p.source + "/") { path.removeFirst(p.source.count + 1) }
+                        var isDirectory = path.hasSuffix("/")
+                        while path.hasSuffix("/") { path.removeLast() }
+                        if !isDirectory, FileInfo.lstat(p.source + "/" + path)?.kind == .directory { isDirectory = true }
+                        let decision = try filter.decide(path, isDirectory: isDirectory)
+                        let prefix = pipelines.count > 1 ? "\(p.name): " : ""
+                        print("\(prefix)\(raw): \(decision.explanation)")
+                    }
+                }
+                return 0
+            }
+        }
+    }
+}

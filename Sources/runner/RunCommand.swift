@@ -1,0 +1,80 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import LuaBridge
+import Logging
+import Pipeline
+
+extension Runner {
+    /// `runner run P.lua`: the service.
+    struct Run: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Sync every pipeline once, then watch and push each batch of changes.")
+
+        @Argument(help: "The pipeline script.")
+        var script: String
+
+        @Flag(help: "Print each batch (every path, the rule that dropped it or the targets it would go to) and touch nothing.")
+        var dryRun = false
+
+        @Flag(help: "Sync once and exit; the exit status is the result.")
+        var once = false
+
+        @OptionGroup var common: CommonOptions
+
+        func run() throws {
+            withExitCodes {
+                var logger = makeLogger(common)
+                let (_, configuration, hooks) = try loadConfiguration(script, logger: logger)
+                if common.logLevel == nil, let level = Logger.Level(rawValue: configuration.settings.logLevel) {
+                    logger.logLevel = level
+                }
+                guard !configuration.pipelines.isEmpty else {
+                    throw ConfigError("declares no pipeline", at: SourceLocation(file: script, line: 0),
+                                      hint: "add pipeline \"name\" { source = ..., to = ... }")
+                }
+                let runners = try configuration.pipelines.map { p in
+                    try PipelineRunner(config: p, hooks: hooks, logger: logger, dryRun: dryRun) { text in
+                        FileHandle.standardOutput.write(Data((text + "\n").utf8))
+                    }
+                }
+                let stop = StopSignal()
+                let signals = trapSignals(stop: stop, logger: logger)
+                defer { withExtendedLifetime(signals) {} }
+                let loop = RunLoop(pipelines: runners, stop: stop, logger: logger)
+                if once {
+                    return loop.runOnce() ? 0 : Exit.runtimeFailure
+                }
+                do {
+                    try loop.run()
+                } catch {
+                    logger.critical("\(error)")
+                    return Exit.runtimeFailure
+                }
+                return 0
+            }
+        }
+    }
+}
+
+/// SIGINT and SIGTERM request a clean stop; SIGHUP is logged (reloading comes later).
+/// The handlers run on a dispatch queue, never inside a signal context.
+func trapSignals(stop: StopSignal, logger: Logger) -> [any DispatchSourceSignal] {
+    let queue = DispatchQueue(label: "runner.signals")
+    var sources: [any DispatchSourceSignal] = []
+    for sig in [SIGINT, SIGTERM, SIGHUP] {
+        signal(sig, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: sig, queue: queue)
+        source.setEventHandler {
+            if sig == SIGHUP {
+                logger.warning("SIGHUP: reloading the configuration is not supported yet; restart runner to apply changes")
+            } else {
+                logger.notice("signal \(sig == SIGINT ? "SIGINT" : "SIGTERM"): stopping")
+                stop.request()
+            }
+        }
+        source.resume()
+        sources.append(source)
+    }
+    return sources
+}

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs exactly what runner's build, tests and demo need, skipping what is present.
+# Idempotent: safe to run on every `make demo` / `make test` / CI run.
+set -euo pipefail
+
+packages=(
+  liblua5.4-dev   # CLua: the Lua 5.4 the bridge embeds
+  pkg-config      # SwiftPM finds lua5.4 through it
+  rsync           # torture tests use real rsync as a writer
+  git             # torture tests: git checkout in the source
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]} == 0)); then
+  echo "install-deps: all present (${packages[*]})"
+  exit 0
+fi
+
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+# apt-get update only when the package lists do not know a missing package yet.
+if ! apt-cache show "${missing[@]}" >/dev/null 2>&1; then
+  $SUDO apt-get update -qq
+fi
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
