@@ -33,8 +33,10 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline"]),
-        .testTarget(name: "LuaBridgeTests", dependencies: ["LuaBridge", "Pipeline"]),
-        .testTarget(name: "RunnerTests", dependencies: ["Pipeline"]),
+        // Shared by the test targets: temp dirs, tree comparison, polling, the built binary.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "TestSupport"]),
+        .testTarget(name: "LuaBridgeTests", dependencies: ["LuaBridge", "Pipeline", "TestSupport"]),
+        .testTarget(name: "RunnerTests", dependencies: ["Pipeline", "TestSupport"]),
     ]
 )

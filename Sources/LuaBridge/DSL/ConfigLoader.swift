@@ -66,7 +66,7 @@ public final class ConfigLoader {
         } catch let error as LuaError {
             // Lua's own errors (syntax, runtime) are configuration errors with their place.
             let at = error.file.map { SourceLocation(file: $0, line: error.line ?? 0) } ?? SourceLocation(file: file, line: 0)
-            throw ConfigError(error.message, at: at)
+            throw ConfigError(error.message, at: at, hint: ConfigLoader.misspeltGlobalHint(error.message))
         }
         index = SourceIndex(state.loadedSources)
         if let pending = pendingDeclarations.values.sorted(by: { $0.at.line < $1.at.line }).first {
@@ -77,6 +77,13 @@ public final class ConfigLoader {
         for raw in rawPipelines { pipelines.append(try buildPipeline(raw.name, raw.table, at: raw.at)) }
         let configuration = Configuration(file: file, settings: settings, groups: groups, pipelines: pipelines, modules: modules)
         return (configuration, hooks)
+    }
+
+    /// For "attempt to call a nil value (global 'pipline')": did you mean 'pipeline'?
+    static func misspeltGlobalHint(_ message: String) -> String? {
+        guard let start = message.range(of: "(global '"), let end = message[start.upperBound...].firstIndex(of: "'") else { return nil }
+        let name = String(message[start.upperBound..<end])
+        return ConfigError.suggestion(for: name, among: ["settings", "group", "pipeline", "module", "runner", "require"])
     }
 
     // MARK: The DSL functions

@@ -21,13 +21,18 @@ final class LuaHooks: PipelineHooks {
         try state.call(predicates[index], [.text(path), .boolean(isDirectory)]).first?.isTruthy ?? false
     }
 
-    func check(pipeline: String, batch: ChangeBatch) throws -> String? {
+    /// The batch as Lua sees it: `paths` that exist in the source (created or
+    /// changed), `deleted` ones that are gone, and `full` for a whole-tree sync.
+    func check(pipeline: String, source: String, batch: ChangeBatch) throws -> String? {
         guard let f = checks[pipeline] else { return nil }
         var t = LuaTable()
         t["pipeline"] = .text(pipeline)
-        var paths = LuaTable()
-        paths.array = batch.paths.map { .text($0) }
+        var paths = LuaTable(), deleted = LuaTable()
+        for p in batch.paths {
+            if FileInfo.lstat(source + "/" + p) == nil { deleted.array.append(.text(p)) } else { paths.array.append(.text(p)) }
+        }
         t["paths"] = .table(paths)
+        t["deleted"] = .table(deleted)
         t["full"] = .boolean(batch.fullRescan)
         let results = try state.call(f, [.table(t)])
         // Only an explicit false holds the batch: a callback that returns nothing lets it go.

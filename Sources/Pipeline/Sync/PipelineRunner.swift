@@ -136,7 +136,7 @@ public final class PipelineRunner {
             retryFullRescan = false
         }
         guard let batch = coalescer.cut(at: now) else { return }
-        if process(batch, initial: false, stop: stop) { retryBackoff = 1.0 }
+        if process(batch, initial: false, stop: stop) && retry.isEmpty && !retryFullRescan { retryBackoff = 1.0 }
     }
 
     /// Processes a batch on every target; returns false when one failed.
@@ -148,7 +148,7 @@ public final class PipelineRunner {
 
         if let hooks, config.hasCheck, !initial {
             do {
-                if let reason = try hooks.check(pipeline: config.name, batch: batch) {
+                if let reason = try hooks.check(pipeline: config.name, source: config.source, batch: batch) {
                     logger.warning("\(label) held by check: \(reason)", metadata: ["pipeline": "\(config.name)"])
                     scheduleRetry(batch.paths, fullRescan: batch.fullRescan, now: Clock.now)
                     for (d, _) in targets { runAfter(d, TargetResult(status: .held, message: reason)) }

@@ -1,0 +1,210 @@
+import Foundation
+import LuaBridge
+import Logging
+import Pipeline
+import TestSupport
+import Testing
+
+/// The DSL: what loads, and a clear error with file and line for each mistake.
+@Suite struct ConfigLoaderTests {
+    static let plugins = RunnerProcess.packageRoot + "/plugins"
+
+    func load(_ lua: String, in dir: TemporaryDirectory) throws -> Configuration {
+        let file = try dir.write("pipeline.lua", lua)
+        let loader = ConfigLoader(file: file, logger: Logger(label: "test"), pluginDirectories: [dir.path, Self.plugins])
+        return try loader.load().0
+    }
+
+    /// Loads and returns the error, which must be a ConfigError.
+    func failure(_ lua: String) throws -> ConfigError {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        try FileManager.default.createDirectory(atPath: dir.at("src"), withIntermediateDirectories: true)
+        do {
+            _ = try load(lua, in: dir)
+        } catch let error as ConfigError {
+            return error
+        }
+        Issue.record("loaded without error")
+        return ConfigError("none")
+    }
+
+    @Test func theDesignExampleLoads() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        try FileManager.default.createDirectory(atPath: dir.at("src"), withIntermediateDirectories: true)
+        let config = try load("""
+            local tempfiles = require "tempfiles"
+            settings { log = "info", status = "127.0.0.1:9873" }
+            group "functional" {
+              "runner://10.0.0.11:8730/fpm", "runner://10.0.0.12:8730/fpm",
+              vars = { APP_MODE = "functional" },
+            }
+            group "regression" { "ssh://deploy@10.0.1.21/fpm", vars = { APP_MODE = "regression" } }
+            group "local"      { "file:///srv/mirror/fpm.d" }
+            pipeline "php-env" {
+              source = "src",
+              ignore = { tempfiles.all, "*.bak", "/drafts/" , function(path) return path:find("~$") end },
+              delay  = 0.2,
+              to     = { "functional", "regression" },
+              auth   = { user = "sync", secret_file = "/etc/runner/sync.secret" },
+              delete = true,
+              rollout = "canary",
+              check  = function(batch) return true end,
+              after  = function(host, result) end,
+            }
+            """, in: dir)
+        #expect(config.settings.status == "127.0.0.1:9873")
+        #expect(config.groups.map(\.name) == ["functional", "regression", "local"])
+        let p = try #require(config.pipelines.first)
+        #expect(p.source == dir.at("src"))
+        #expect(p.destinations.map(\.uri.description) == ["runner://10.0.0.11:8730/fpm", "runner://10.0.0.12:8730/fpm", "ssh://deploy@10.0.1.21/fpm"])
+        #expect(p.destinations.first?.vars == ["APP_MODE": "functional"])
+        #expect(p.rollout == .canary && p.delete && p.hasCheck && p.hasAfter)
+        #expect(p.auth == .init(user: "sync", secretFile: "/etc/runner/sync.secret"))
+        #expect(p.ignore.contains { $0.ruleSet == "tempfiles.rsync" })
+        #expect(p.ignore.last?.text == "function")
+    }
+
+    @Test func theReceiverExampleLoads() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let config = try load("""
+            settings { listen = "0.0.0.0:8730", max_connections = 50 }
+            module "fpm" {
+              path        = "/usr/local/webserver/php/etc/fpm.d",
+              auth_users  = { "sync" },
+              secrets     = "/etc/runner/receiver.secrets",
+              hosts_allow = { "10.0.0.0/8", "127.0.0.1" },
+              read_only   = false,
+              on_sync     = { { kind = "phpfpm.reload", service = "php8.2-fpm" }, function() end },
+            }
+            """, in: dir)
+        let m = try #require(config.modules.first)
+        #expect(m.authUsers == ["sync"] && m.hostsAllow == ["10.0.0.0/8", "127.0.0.1"])
+        #expect(m.onSync.first == .spec(kind: "phpfpm.reload", parameters: ["service": "php8.2-fpm"]))
+        #expect(config.settings.maxConnections == 50)
+    }
+
+    @Test func theSamplesLoad() throws {
+        let file = RunnerProcess.packageRoot + "/samples/local.lua"
+        let loader = ConfigLoader(file: file, logger: Logger(label: "test"), pluginDirectories: [RunnerProcess.packageRoot + "/samples", Self.plugins])
+        let config = try loader.load().0
+        #expect(config.pipelines.map(\.name) == ["php-env"])
+    }
+
+    @Test func unknownKeyNamesItsLineAndSuggests() throws {
+        let e = try failure("""
+            pipeline "p" {
+              source = "src",
+              to = "file:///tmp/x",
+              dealy = 0.5,
+            }
+            """)
+        #expect(e.message.contains("unknown key 'dealy'"))
+        #expect(e.location?.line == 4)
+        #expect(e.hint == "did you mean 'delay'?")
+    }
+
+    @Test func wrongTypeSaysWhatWasExpected() throws {
+        let e = try failure("pipeline \"p\" {\n  source = \"src\", to = \"file:///tmp/x\",\n  delay = \"fast\",\n}\n")
+        #expect(e.message.contains("'delay' must be a number, got string"))
+        #expect(e.location?.line == 3)
+    }
+
+    @Test func missingSource() throws {
+        let e = try failure("\n\npipeline \"p\" { to = \"file:///tmp/x\" }\n")
+        #expect(e.message.contains("'source' is missing"))
+        #expect(e.location?.line == 3)
+    }
+
+    @Test func sourceMustBeADirectory() throws {
+        let e = try failure("pipeline \"p\" { source = \"nope\", to = \"file:///tmp/x\" }")
+        #expect(e.message.contains("does not exist"))
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        try dir.write("afile", "x")
+        do {
+            _ = try load("pipeline \"p\" { source = \"afile\", to = \"file:///tmp/x\" }", in: dir)
+            Issue.record("a file was accepted as source")
+        } catch let error as ConfigError {
+            #expect(error.message.contains("is not a directory"))
+        }
+    }
+
+    @Test func undefinedGroupSuggestsTheClosestOne() throws {
+        let e = try failure("""
+            group "functional" { "file:///tmp/f" }
+            pipeline "p" {
+              source = "src",
+              to = { "fucntional" },
+            }
+            """)
+        #expect(e.message.contains("undefined group 'fucntional'"))
+        #expect(e.location?.line == 4)
+        #expect(e.hint == "did you mean 'functional'?")
+    }
+
+    @Test func invalidTargetURINamesTheLine() throws {
+        let e = try failure("group \"g\" {\n  \"runner://host:70000/fpm\",\n}\n")
+        #expect(e.message.contains("not 1-65535"))
+        #expect(e.location?.line == 2)
+    }
+
+    @Test func duplicateNamesPointAtBoth() throws {
+        let e = try failure("group \"g\" { \"file:///tmp/a\" }\ngroup \"g\" { \"file:///tmp/b\" }\n")
+        #expect(e.message.contains("declared twice"))
+        #expect(e.message.contains(":1)"))
+        #expect(e.location?.line == 2)
+        let p = try failure("""
+            pipeline "p" { source = "src", to = "file:///tmp/a" }
+            pipeline "p" { source = "src", to = "file:///tmp/b" }
+            """)
+        #expect(p.message.contains("pipeline 'p' is declared twice"))
+    }
+
+    @Test func aDeclarationWithoutBodyIsCaught() throws {
+        let e = try failure("local g = group \"forgotten\"\n")
+        #expect(e.message.contains("has no { ... } body"))
+    }
+
+    @Test func luaTypoGivesFileAndLine() throws {
+        let e = try failure("settings { log = \"info\" }\npipline \"p\" { }\n")
+        #expect(e.location?.line == 2)
+        #expect(e.message.contains("pipline"))
+    }
+
+    @Test func badIgnoreEntries() throws {
+        let e = try failure("pipeline \"p\" { source = \"src\", to = \"file:///tmp/x\", ignore = { 42 } }")
+        #expect(e.message.contains("an ignore rule must be"))
+        let empty = try failure("pipeline \"p\" { source = \"src\", to = \"file:///tmp/x\", ignore = { \"\" } }")
+        #expect(empty.message.contains("empty ignore pattern"))
+    }
+
+    @Test func predicatesAndHooksAreCalledThroughTheBridge() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        try FileManager.default.createDirectory(atPath: dir.at("src"), withIntermediateDirectories: true)
+        let file = try dir.write("pipeline.lua", """
+            seen = {}
+            pipeline "p" {
+              source = "src", to = "file:///tmp/x",
+              ignore = { function(path, is_dir) return path:find("~$") or is_dir end },
+              check = function(batch) if #batch.paths > 1 then return false, "too many" end end,
+              after = function(host, result) seen[#seen + 1] = host .. ":" .. result.status end,
+            }
+            """)
+        let loader = ConfigLoader(file: file, logger: Logger(label: "test"), pluginDirectories: [dir.path])
+        let (config, hooks) = try loader.load()
+        #expect(try hooks.ignores(pipeline: "p", predicate: 0, path: "a~", isDirectory: false))
+        #expect(try !hooks.ignores(pipeline: "p", predicate: 0, path: "a", isDirectory: false))
+        #expect(try hooks.ignores(pipeline: "p", predicate: 0, path: "d", isDirectory: true))
+        try dir.write("src/a", "")
+        try dir.write("src/b", "")
+        #expect(try hooks.check(pipeline: "p", source: dir.at("src"), batch: ChangeBatch(paths: ["a", "gone"])) == nil)
+        #expect(try hooks.check(pipeline: "p", source: dir.at("src"), batch: ChangeBatch(paths: ["a", "b"])) == "too many")
+        try hooks.after(pipeline: "p", target: "file:///tmp/x", result: TargetResult(status: .applied))
+        #expect(try loader.state.run("return seen[1]").first?.stringValue == "file:///tmp/x:applied")
+        #expect(config.pipelines.first?.ignore.first?.location?.line == 4)
+    }
+}

@@ -1,0 +1,126 @@
+import Foundation
+import Pipeline
+import TestSupport
+import Testing
+
+/// Planning against a real source tree and applying to a real target directory.
+@Suite struct LocalTargetTests {
+    func sync(_ source: String, _ target: String, rules: [String] = [], delete: Bool = true, paths: [String]? = nil) throws -> LocalTarget.Outcome {
+        let filter = Filter(rules: try rules.map { try IgnoreRule.glob($0) })
+        let plan = try SyncPlanner(source: source, target: target, filter: filter, delete: delete).plan(paths: paths)
+        return try LocalTarget(root: target).apply(plan, from: source)
+    }
+
+    @Test func fullSyncCopiesContentModesLinksAndTimes() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        try dir.write("src/a.conf", "a\n", mode: 0o640)
+        try dir.write("src/sub/deep/b.conf", "b\n", mode: 0o755)
+        try dir.write("src/.hidden", "h")
+        symlink("a.conf", dir.at("src/link"))
+        symlink("/etc/passwd", dir.at("src/outside-link"))
+        chmod(dir.at("src/sub"), 0o750)
+        try sync(dir.at("src"), dir.at("dst"))
+        #expect(TreeSnapshot(dir.at("src")) == TreeSnapshot(dir.at("dst")))
+        // The link is kept as a link, never followed.
+        #expect((try? FileManager.default.destinationOfSymbolicLink(atPath: dir.at("dst/outside-link"))) == "/etc/passwd")
+        let s = FileInfo.lstat(dir.at("src/sub/deep/b.conf"))!, d = FileInfo.lstat(dir.at("dst/sub/deep/b.conf"))!
+        #expect(s.mtimeSeconds == d.mtimeSeconds && s.mtimeNanoseconds == d.mtimeNanoseconds)
+        let sd = FileInfo.lstat(dir.at("src/sub"))!, dd = FileInfo.lstat(dir.at("dst/sub"))!
+        #expect(sd.mtimeSeconds == dd.mtimeSeconds && sd.mtimeNanoseconds == dd.mtimeNanoseconds)
+    }
+
+    @Test func secondSyncWritesNothing() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        try dir.write("src/a", "1")
+        try dir.write("src/d/b", "2")
+        try sync(dir.at("src"), dir.at("dst"))
+        let again = try sync(dir.at("src"), dir.at("dst"))
+        #expect(again.written == 0 && again.deleted == 0 && again.updated == 0)
+    }
+
+    @Test func sameSizeRewriteIsSent() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        try dir.write("src/a", "old!")
+        try sync(dir.at("src"), dir.at("dst"))
+        try dir.write("src/a", "new!")
+        try sync(dir.at("src"), dir.at("dst"), paths: ["a"])
+        #expect(try String(contentsOfFile: dir.at("dst/a"), encoding: .utf8) == "new!")
+    }
+
+    @Test func extrasAreDeletedOnlyWithDeleteAndIgnoredOnesAreKept() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        try dir.write("src/a", "1")
+        try dir.write("dst/extra", "x")
+        try dir.write("dst/extradir/f", "x")
+        try dir.write("dst/local.bak", "kept: ignored paths are not the sync's to delete")
+        try sync(dir.at("src"), dir.at("dst"), rules: ["*.bak"], delete: false)
+        #expect(FileManager.default.fileExists(atPath: dir.at("dst/extra")))
+        try sync(dir.at("src"), dir.at("dst"), rules: ["*.bak"], delete: true)
+        #expect(!FileManager.default.fileExists(atPath: dir.at("dst/extra")))
+        #expect(!FileManager.default.fileExists(atPath: dir.at("dst/extradir")))
+        #expect(FileManager.default.fileExists(atPath: dir.at("dst/local.bak")))
+    }
+
+    @Test func ignoredSourcePathsAreNotSent() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        try dir.write("src/a.conf", "1")
+        try dir.write("src/.a.conf.swp", "swap")
+        try dir.write("src/drafts/x.conf", "draft")
+        try sync(dir.at("src"), dir.at("dst"), rules: [".*.swp", "/drafts/"])
+        #expect(TreeSnapshot(dir.at("dst")).entries.keys.sorted() == ["a.conf"])
+    }
+
+    @Test func fileAndDirectoryMayTradePlaces() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        try dir.write("src/x", "file")
+        try dir.write("src/y/inner", "dir")
+        try sync(dir.at("src"), dir.at("dst"))
+        try FileManager.default.removeItem(atPath: dir.at("src/x"))
+        try FileManager.default.removeItem(atPath: dir.at("src/y"))
+        try dir.write("src/x/inner", "now a dir")
+        try dir.write("src/y", "now a file")
+        try sync(dir.at("src"), dir.at("dst"), paths: ["x", "y"])
+        #expect(TreeSnapshot(dir.at("src")) == TreeSnapshot(dir.at("dst")))
+    }
+
+    @Test func batchPathsOnlyTouchThosePaths() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        try dir.write("src/a", "1")
+        try dir.write("src/b", "1")
+        try sync(dir.at("src"), dir.at("dst"))
+        try dir.write("src/a", "22")
+        try dir.write("src/b", "22")
+        try sync(dir.at("src"), dir.at("dst"), paths: ["a"])
+        #expect(try String(contentsOfFile: dir.at("dst/a"), encoding: .utf8) == "22")
+        #expect(try String(contentsOfFile: dir.at("dst/b"), encoding: .utf8) == "1")
+    }
+
+    @Test func stagingIsOutsideTheTargetAndGoneAfterwards() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        try dir.write("src/a", "1")
+        let target = LocalTarget(root: dir.at("dst"))
+        #expect(target.stagingRoot == dir.at(".dst.runner-staging"))
+        try sync(dir.at("src"), dir.at("dst"))
+        #expect(!FileManager.default.fileExists(atPath: target.stagingRoot))
+    }
+
+    @Test func cancelledBatchLeavesTargetUntouched() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        try dir.write("src/a", "1")
+        let filter = Filter(rules: [])
+        let plan = try SyncPlanner(source: dir.at("src"), target: dir.at("dst"), filter: filter, delete: true).plan(paths: nil)
+        let target = LocalTarget(root: dir.at("dst"))
+        #expect(throws: TransferError.self) { try target.apply(plan, from: dir.at("src"), cancelled: { true }) }
+        #expect(TreeSnapshot(dir.at("dst")).entries.isEmpty)
+        #expect(!FileManager.default.fileExists(atPath: target.stagingRoot))
+    }
+}

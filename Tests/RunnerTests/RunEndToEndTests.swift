@@ -1,0 +1,158 @@
+import Foundation
+import Pipeline
+import TestSupport
+import Testing
+
+/// `runner run` through the built binary, on real directories with real inotify.
+@Suite struct RunEndToEndTests {
+    /// A source tree, a target path and a pipeline script in one temp dir.
+    struct Fixture {
+        let dir: TemporaryDirectory
+        var source: String { dir.at("src") }
+        var target: String { dir.at("dst") }
+        var script: String { dir.at("pipeline.lua") }
+
+        init(delay: Double = 0.05, extra: String = "") throws {
+            dir = try TemporaryDirectory()
+            try FileManager.default.createDirectory(atPath: dir.at("src"), withIntermediateDirectories: true)
+            try dir.write("pipeline.lua", """
+                local tempfiles = require "tempfiles"
+                pipeline "t" {
+                  source = "src",
+                  to = "file://\(dir.at("dst"))",
+                  ignore = { tempfiles.all, "*.bak", "/drafts/" },
+                  delay = \(delay),
+                  delete = true,
+                  \(extra)
+                }
+                """)
+        }
+
+        /// The source minus what the pipeline ignores.
+        var expected: TreeSnapshot {
+            TreeSnapshot(source) { path in
+                let name = (path as NSString).lastPathComponent
+                return name.hasSuffix(".bak") || path == "drafts" || name.hasSuffix(".swp") || name == "4913"
+                    || name.range(of: #"^\..*\.[A-Za-z0-9]{6}$"#, options: .regularExpression) != nil
+            }
+        }
+
+        func inSync() -> Bool { expected == TreeSnapshot(target) }
+    }
+
+    @Test func onceMakesTargetEqualToSourceMinusIgnored() async throws {
+        let f = try Fixture()
+        defer { f.dir.remove() }
+        try f.dir.write("src/www.conf", "[www]\n")
+        try f.dir.write("src/api.conf", "[api]\n", mode: 0o600)
+        try f.dir.write("src/sub/deep/x.conf", "x", mode: 0o755)
+        try f.dir.write("src/old.bak", "ignored")
+        try f.dir.write("src/.www.conf.swp", "ignored")
+        try f.dir.write("src/drafts/d.conf", "ignored")
+        try f.dir.write("dst/stale.conf", "deleted by delete = true")
+        let r = try await RunnerProcess.run(["run", f.script, "--once"], logDirectory: f.dir.path)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(f.inSync(), "\(f.expected.differences(from: TreeSnapshot(f.target)))")
+        #expect(TreeSnapshot(f.target).entries.keys.sorted() == ["api.conf", "sub", "sub/deep", "sub/deep/x.conf", "www.conf"])
+    }
+
+    @Test func dryRunWritesNothingAndSaysWhy() async throws {
+        let f = try Fixture()
+        defer { f.dir.remove() }
+        try f.dir.write("src/www.conf", "[www]\n")
+        try f.dir.write("src/.www.conf.Ab12Cd", "rsync temp")
+        let r = try await RunnerProcess.run(["run", f.script, "--once", "--dry-run"], logDirectory: f.dir.path)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: f.target))
+        #expect(r.stdout.contains("www.conf: send (6 bytes) to file://\(f.target)"), "\(r.stdout)")
+        #expect(r.stdout.contains(".www.conf.Ab12Cd: ignored by tempfiles.rsync"), "\(r.stdout)")
+    }
+
+    @Test func runningPipelinePicksUpCreateEditReplaceAndDelete() async throws {
+        let f = try Fixture()
+        defer { f.dir.remove() }
+        try f.dir.write("src/www.conf", "v1\n")
+        try f.dir.write("src/gone.conf", "bye\n")
+        let runner = try RunnerProcess(["run", f.script], logDirectory: f.dir.path)
+        #expect(await runner.waitForLog("ready"), "\(runner.stderr)")
+        #expect(await eventually { f.inSync() })
+
+        // Create.
+        try f.dir.write("src/new.conf", "new\n")
+        #expect(await eventually { f.inSync() }, "create: \(runner.stderr)")
+        // In-place edit (same inode).
+        let h = try #require(FileHandle(forWritingAtPath: f.dir.at("src/www.conf")))
+        h.seekToEndOfFile()
+        h.write(Data("edited in place\n".utf8))
+        try h.close()
+        #expect(await eventually { f.inSync() }, "edit: \(runner.stderr)")
+        // Replace by rename, with an rsync-style temp name that must never arrive.
+        try f.dir.write("src/.www.conf.Q1w2E3", "replaced\n")
+        #expect(rename(f.dir.at("src/.www.conf.Q1w2E3"), f.dir.at("src/www.conf")) == 0)
+        #expect(await eventually { f.inSync() }, "replace: \(runner.stderr)")
+        // Delete.
+        try FileManager.default.removeItem(atPath: f.dir.at("src/gone.conf"))
+        #expect(await eventually { f.inSync() }, "delete: \(runner.stderr)")
+        // The file replaced by rename is still watched: a later in-place edit arrives.
+        let h2 = try #require(FileHandle(forWritingAtPath: f.dir.at("src/www.conf")))
+        h2.write(Data("X".utf8))
+        try h2.close()
+        #expect(await eventually { f.inSync() }, "edit after replace: \(runner.stderr)")
+
+        runner.signal(SIGTERM)
+        #expect(await runner.waitForExit() == 0)
+        #expect(!FileManager.default.fileExists(atPath: f.dir.at(".dst.runner-staging")))
+    }
+
+    @Test func newDirectoryWithFilesWrittenAtOnceArrives() async throws {
+        let f = try Fixture()
+        defer { f.dir.remove() }
+        let runner = try RunnerProcess(["run", f.script], logDirectory: f.dir.path)
+        #expect(await runner.waitForLog("ready"))
+        try FileManager.default.createDirectory(atPath: f.dir.at("src/a/b/c"), withIntermediateDirectories: true)
+        try f.dir.write("src/a/b/c/f.conf", "deep\n")
+        try f.dir.write("src/a/b/c/.f.conf.swp", "noise")
+        #expect(await eventually { f.inSync() }, "\(runner.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: f.dir.at("dst/a/b/c/.f.conf.swp")))
+        runner.signal(SIGINT)
+        #expect(await runner.waitForExit() == 0)
+    }
+
+    @Test func tempFilesAloneNeverStartABatch() async throws {
+        let f = try Fixture()
+        defer { f.dir.remove() }
+        try f.dir.write("src/a.conf", "a")
+        let runner = try RunnerProcess(["run", f.script], logDirectory: f.dir.path)
+        #expect(await runner.waitForLog("ready"))
+        try f.dir.write("src/.a.conf.swp", "swap")
+        try f.dir.write("src/4913", "")
+        // A real change afterwards is the first batch: the noise before it made none.
+        try f.dir.write("src/b.conf", "b")
+        #expect(await eventually { f.inSync() })
+        #expect(await runner.waitForLog("batch 1:"))
+        runner.signal(SIGTERM)
+        #expect(await runner.waitForExit() == 0)
+        #expect(!runner.stderr.contains("batch 2:"), "\(runner.stderr)")
+    }
+
+    @Test func checkHoldsABatchAndAfterSeesEachResult() async throws {
+        let f = try Fixture(extra: """
+            check = function(batch)
+              for _, p in ipairs(batch.paths) do if p:find("hold") then return false, "held: " .. p end end
+            end,
+            after = function(host, result) runner.log("notice", "after " .. result.status .. " " .. result.written) end,
+            """)
+        defer { f.dir.remove() }
+        let runner = try RunnerProcess(["run", f.script], logDirectory: f.dir.path)
+        #expect(await runner.waitForLog("ready"))
+        try f.dir.write("src/hold.conf", "x")
+        #expect(await runner.waitForLog("held by check: held: hold.conf"))
+        #expect(!FileManager.default.fileExists(atPath: f.dir.at("dst/hold.conf")))
+        try FileManager.default.removeItem(atPath: f.dir.at("src/hold.conf"))
+        try f.dir.write("src/ok.conf", "x")
+        #expect(await runner.waitForLog("after applied 1"), "\(runner.stderr)")
+        #expect(await eventually { f.inSync() })
+        runner.signal(SIGTERM)
+        #expect(await runner.waitForExit() == 0)
+    }
+}
