@@ -1,0 +1,29 @@
+# runner: two commands on a fresh machine.
+#   make demo   installs what it needs, builds, and shows a live sync
+#   make test   installs what it needs, builds, and runs the whole test suite
+
+SWIFT ?= swift
+BUILD_FLAGS ?=
+
+.PHONY: all deps build release demo test bench clean
+
+all: build
+
+deps:
+	bash scripts/install-deps.sh
+
+build: deps
+	$(SWIFT) build $(BUILD_FLAGS)
+
+release: deps
+	$(SWIFT) build -c release $(BUILD_FLAGS)
+
+demo: build
+	bash scripts/demo.sh
+
+test: deps
+	$(SWIFT) build --build-tests $(BUILD_FLAGS)
+	$(SWIFT) test --skip-build $(BUILD_FLAGS)
+
+clean:
+	rm -rf .build
