@@ -1,0 +1,19 @@
+import Foundation
+
+/// Runs a shell script with real tools (`sed -i`, `rsync`, `git`, `tar`, ...) and
+/// returns its exit status and combined output.
+@discardableResult
+public func sh(_ script: String, in directory: String) throws -> (status: Int32, output: String) {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/bin/sh")
+    p.arguments = ["-c", "set -e\n" + script]
+    p.currentDirectoryURL = URL(fileURLWithPath: directory)
+    let pipe = Pipe()
+    p.standardOutput = pipe
+    p.standardError = pipe
+    p.standardInput = FileHandle.nullDevice
+    try p.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+}
