@@ -187,25 +187,3 @@ import Testing
             """, prepare: Self.pools)
     }
 }
-
-/// Overflow of the kernel queue: a rescan, never silence. Changes a system-wide
-/// limit for a moment, so it runs alone.
-@Suite(.serialized) struct WatcherOverflowTests {
-    @Test func overflowLeadsToARescanAndNothingIsLost() async throws {
-        let limitFile = "/proc/sys/fs/inotify/max_queued_events"
-        let original = try String(contentsOfFile: limitFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
-        // A tiny queue for the runner's inotify instance (the limit applies when it is created).
-        let lowered = (try? "64".write(toFile: limitFile, atomically: false, encoding: .utf8)) != nil
-        let c: WatcherTortureTests.Case
-        do {
-            defer { try? original.write(toFile: limitFile, atomically: false, encoding: .utf8) }
-            c = try await WatcherTortureTests.Case(delay: 0.5)
-        }
-        // Without the sysctl (not root), a burst large enough for the default queue.
-        let count = lowered ? 2000 : 50000
-        try c.run("mkdir burst && cd burst && i=0; while [ $i -lt \(count) ]; do : > f$i; i=$((i+1)); done")
-        #expect(try await c.converges(timeout: 60), "\(c.runner.stderr.suffix(2000))")
-        #expect(c.runner.stderr.contains("overflow"), "no overflow was forced")
-        #expect(await c.finish() == 0)
-    }
-}
