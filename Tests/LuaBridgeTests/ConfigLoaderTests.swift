@@ -118,18 +118,23 @@ import Testing
         #expect(e.location?.line == 3)
     }
 
-    @Test func sourceMustBeADirectory() throws {
+    @Test func sourceMustBeADirectoryOrAFile() throws {
         let e = try failure("pipeline \"p\" { source = \"nope\", to = \"file:///tmp/x\" }")
         #expect(e.message.contains("does not exist"))
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        try dir.write("afile", "x")
+        mkfifo(dir.at("fifo"), 0o600)
         do {
-            _ = try load("pipeline \"p\" { source = \"afile\", to = \"file:///tmp/x\" }", in: dir)
-            Issue.record("a file was accepted as source")
+            _ = try load("pipeline \"p\" { source = \"fifo\", to = \"file:///tmp/x\" }", in: dir)
+            Issue.record("a FIFO was accepted as source")
         } catch let error as ConfigError {
-            #expect(error.message.contains("is not a directory"))
+            #expect(error.message.contains("neither a directory nor a regular file"))
         }
+        // A single file: its directory is watched, and only the file is synced.
+        try dir.write("sub/www.conf", "x")
+        let single = try load("pipeline \"p\" { source = \"sub/www.conf\", to = \"file:///tmp/x\" }", in: dir)
+        #expect(single.pipelines.first?.source == dir.at("sub"))
+        #expect(single.pipelines.first?.sourceFile == "www.conf")
     }
 
     @Test func undefinedGroupSuggestsTheClosestOne() throws {

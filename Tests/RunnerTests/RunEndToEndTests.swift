@@ -155,4 +155,45 @@ import Testing
         runner.signal(SIGTERM)
         #expect(await runner.waitForExit() == 0)
     }
+
+    @Test func singleFileSourceWatchesItsDirectoryAndSyncsOnlyTheFile() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        try dir.write("etc/www.conf", "v1\n")
+        try dir.write("etc/other.conf", "not part of the pipeline\n")
+        try dir.write("p.lua", """
+            local tempfiles = require "tempfiles"
+            pipeline "one" { source = "etc/www.conf", to = "file://\(dir.at("dst"))", ignore = { tempfiles.all }, delay = 0.05, delete = true }
+            """)
+        try dir.write("dst/unrelated", "kept: delete only concerns the file")
+        let runner = try RunnerProcess(["run", dir.at("p.lua")], logDirectory: dir.path)
+        #expect(await runner.waitForLog("ready"))
+        func mirrored(_ text: String) -> Bool { (try? String(contentsOfFile: dir.at("dst/www.conf"), encoding: .utf8)) == text }
+        #expect(await eventually { mirrored("v1\n") })
+        // Replaced by rename (sed -i), then edited in place: both arrive.
+        #expect(try sh("sed -i 's/v1/v2/' www.conf", in: dir.at("etc")).status == 0)
+        #expect(await eventually { mirrored("v2\n") })
+        #expect(try sh("echo v3 >> www.conf && echo x >> other.conf", in: dir.at("etc")).status == 0)
+        #expect(await eventually { mirrored("v2\nv3\n") })
+        runner.signal(SIGTERM)
+        #expect(await runner.waitForExit() == 0)
+        #expect(TreeSnapshot(dir.at("dst")).entries.keys.sorted() == ["unrelated", "www.conf"])
+    }
+
+    @Test func fileWrittenByAWriterThatKeepsItOpenIsSentOnceStable() async throws {
+        let f = try Fixture()
+        defer { f.dir.remove() }
+        let runner = try RunnerProcess(["run", f.script], logDirectory: f.dir.path)
+        #expect(await runner.waitForLog("ready"))
+        FileManager.default.createFile(atPath: f.dir.at("src/open.log"), contents: nil)
+        let h = try #require(FileHandle(forWritingAtPath: f.dir.at("src/open.log")))
+        defer { try? h.close() }
+        h.write(Data("part one\n".utf8))
+        h.write(Data("part two\n".utf8))
+        // No close: the file still arrives whole once it stopped changing.
+        #expect(await eventually { (try? String(contentsOfFile: f.dir.at("dst/open.log"), encoding: .utf8)) == "part one\npart two\n" },
+                "\(runner.stderr)")
+        runner.signal(SIGTERM)
+        #expect(await runner.waitForExit() == 0)
+    }
 }

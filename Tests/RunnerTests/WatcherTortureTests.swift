@@ -16,7 +16,7 @@ import Testing
         var source: String { dir.at("src") }
         var target: String { dir.at("dst") }
 
-        init(delay: Double = 0.05, prepare: (TemporaryDirectory) throws -> Void = { _ in }) async throws {
+        init(delay: Double = 0.05, extra: String = "", prepare: (TemporaryDirectory) throws -> Void = { _ in }) async throws {
             dir = try TemporaryDirectory()
             try FileManager.default.createDirectory(atPath: dir.at("src"), withIntermediateDirectories: true)
             try FileManager.default.createDirectory(atPath: dir.at("dst"), withIntermediateDirectories: true)
@@ -29,6 +29,7 @@ import Testing
                   ignore = { tempfiles.all, "/.git/" },
                   delay = \(delay),
                   delete = true,
+                  \(extra)
                 }
                 """)
             targetWatcher = try InotifyWatcher(root: dir.at("dst"))

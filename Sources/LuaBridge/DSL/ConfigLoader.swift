@@ -163,7 +163,7 @@ public final class ConfigLoader {
 
     static let settingsKeys = ["log", "status", "listen", "max_connections"]
     static let groupKeys = ["vars"]
-    static let pipelineKeys = ["source", "ignore", "delay", "max_delay", "to", "auth", "delete", "rollout", "check", "after"]
+    static let pipelineKeys = ["source", "ignore", "delay", "max_delay", "scan_interval", "to", "auth", "delete", "rollout", "check", "after"]
     static let moduleKeys = ["path", "auth_users", "secrets", "hosts_allow", "hosts_deny", "read_only", "on_sync"]
     static let authKeys = ["user", "secret_file"]
 
@@ -302,12 +302,17 @@ public final class ConfigLoader {
         guard let rawSource = try string(t, "source", what, at: at) else {
             throw ConfigError("\(what): 'source' is missing", at: at, hint: "source = \"/path/to/watched/dir\"")
         }
-        let source = try resolveDirectory(rawSource, what: what, key: "source", at: at)
+        let (source, sourceFile) = try resolveSource(rawSource, what: what, at: at)
 
         let delay = try number(t, "delay", what, at: at) ?? 0.2
         let maxDelay = try number(t, "max_delay", what, at: at)
         if let maxDelay, maxDelay < delay {
             throw ConfigError("\(what): 'max_delay' (\(maxDelay)) is less than 'delay' (\(delay))", at: index.locateKey("max_delay", after: at))
+        }
+
+        let scanInterval = try number(t, "scan_interval", what, at: at) ?? 10
+        guard scanInterval >= 0.05 else {
+            throw ConfigError("\(what): 'scan_interval' must be at least 0.05 seconds", at: index.locateKey("scan_interval", after: at))
         }
 
         guard let to = try strings(t, "to", what, at: at), !to.isEmpty else {
@@ -369,7 +374,8 @@ public final class ConfigLoader {
             }
         }
 
-        return PipelineConfig(name: name, source: source, ignore: rules, delay: delay, maxDelay: maxDelay,
+        return PipelineConfig(name: name, source: source, sourceFile: sourceFile, ignore: rules, delay: delay,
+                              maxDelay: maxDelay, scanInterval: scanInterval,
                               destinations: destinations, auth: auth, delete: try bool(t, "delete", what, at: at) ?? false,
                               rollout: rollout, hasCheck: hooks.checks[name] != nil, hasAfter: hooks.afters[name] != nil,
                               location: at)
@@ -447,19 +453,24 @@ public final class ConfigLoader {
         return URL(fileURLWithPath: file).deletingLastPathComponent().appendingPathComponent(path).standardizedFileURL.path
     }
 
-    private func resolveDirectory(_ raw: String, what: String, key: String, at: SourceLocation) throws -> String {
+    /// The source as (directory, file name when the source is a single file), symlinks resolved.
+    private func resolveSource(_ raw: String, what: String, at: SourceLocation) throws -> (String, String?) {
         let path = resolvePath(raw)
-        var isDirectory: ObjCBool = false
-        let where_ = index.locateKey(key, after: at)
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw ConfigError("\(what): '\(key)' \(path) does not exist", at: where_)
+        let here = index.locateKey("source", after: at)
+        guard let real = realpath(path, nil) else {
+            throw ConfigError("\(what): 'source' \(path) does not exist", at: here)
         }
-        guard isDirectory.boolValue else {
-            throw ConfigError("\(what): '\(key)' \(path) is not a directory", at: where_)
+        let resolved = String(cString: real)
+        free(real)
+        switch FileInfo.lstat(resolved)?.kind {
+        case .directory?:
+            return (resolved, nil)
+        case .file?:
+            let url = URL(fileURLWithPath: resolved)
+            return (url.deletingLastPathComponent().path, url.lastPathComponent)
+        default:
+            throw ConfigError("\(what): 'source' \(path) is neither a directory nor a regular file", at: here)
         }
-        guard let real = realpath(path, nil) else { return path }
-        defer { free(real) }
-        return String(cString: real)
     }
 }
 

@@ -38,12 +38,17 @@ public struct PipelineConfig: Sendable {
     public var name: String
     /// The watched directory, absolute and without a trailing slash.
     public var source: String
+    /// When the pipeline's source is a single file: its name in `source` (the
+    /// parent directory is watched and everything else in it is left alone).
+    public var sourceFile: String?
     /// Ignore rules in the order written (last match wins).
     public var ignore: [IgnoreRule]
     /// Seconds of quiet before a batch is cut.
     public var delay: Double
     /// Seconds after the first change at which a batch is cut even if changes keep coming.
     public var maxDelay: Double
+    /// Seconds between scans of directories that could not be watched (watch limit).
+    public var scanInterval: Double
     /// The destinations, groups expanded, in order, without duplicates.
     public var destinations: [Destination]
     /// Sender credentials for `runner://` and `ssh://` targets.
@@ -60,11 +65,14 @@ public struct PipelineConfig: Sendable {
     public var location: SourceLocation
 
     /// A pipeline with defaults for what is not given.
-    public init(name: String, source: String, ignore: [IgnoreRule] = [], delay: Double = 0.2, maxDelay: Double? = nil,
+    public init(name: String, source: String, sourceFile: String? = nil, ignore: [IgnoreRule] = [], delay: Double = 0.2,
+                maxDelay: Double? = nil, scanInterval: Double = 10,
                 destinations: [Destination], auth: Auth? = nil, delete: Bool = false, rollout: Rollout = .all,
                 hasCheck: Bool = false, hasAfter: Bool = false, location: SourceLocation) {
         self.name = name
         self.source = source
+        self.sourceFile = sourceFile
+        self.scanInterval = scanInterval
         self.ignore = ignore
         self.delay = delay
         self.maxDelay = maxDelay ?? max(2.0, delay * 10)

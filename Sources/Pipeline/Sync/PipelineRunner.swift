@@ -23,6 +23,11 @@ public final class PipelineRunner {
     private var retryFullRescan = false
     private var retryAt: Double?
     private var retryBackoff = 1.0
+    /// Files written but not closed yet: last stat seen, first and last event time.
+    private var openWrites: [String: (stamp: FileInfo?, since: Double, lastEvent: Double)] = [:]
+    /// When the directories the watch limit left unwatched are scanned next.
+    private var nextScan: Double?
+    private var limitReported = false
     /// Whether any batch failed on any target since the start.
     public private(set) var hadFailure = false
 
@@ -60,14 +65,36 @@ public final class PipelineRunner {
 
     /// Starts watching the source. Call before the initial sync, so that nothing
     /// changed during the sync can be missed.
-    public func startWatching() throws(WatchError) {
+    public func startWatching(now: Double = Clock.now) throws(WatchError) {
         let filter = self.filter
+        let singleFile = config.sourceFile != nil
         watcher = try InotifyWatcher(root: config.source) { path in
-            !((try? filter.isIgnored(path, isDirectory: true)) ?? false)
+            !singleFile && !((try? filter.isIgnored(path, isDirectory: true)) ?? false)
         }
         logger.info("watching", metadata: ["pipeline": "\(config.name)", "source": "\(config.source)",
                                           "directories": "\(watcher!.watchCount)"])
+        reportUnwatched(now: now)
     }
+
+    /// The watch limit was reached: say so once, with the fix, and scan what is unwatched.
+    private func reportUnwatched(now: Double) {
+        guard let watcher, !watcher.unwatched.isEmpty else { return }
+        if nextScan == nil { nextScan = now + config.scanInterval }
+        guard !limitReported else { return }
+        limitReported = true
+        let limit = (try? String(contentsOfFile: "/proc/sys/fs/inotify/max_user_watches", encoding: .utf8))?
+            .trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"
+        let needed = watcher.directoriesInTree()
+        let suggested = max(8192, (needed + watcher.watchCount) * 2)
+        logger.error("""
+            inotify watch limit reached (fs.inotify.max_user_watches = \(limit)): this tree needs \(needed) watches. \
+            Raise it with: sysctl -w fs.inotify.max_user_watches=\(suggested) (persist it in /etc/sysctl.d/). \
+            Until then \(watcher.unwatched.count) unwatched directories are scanned every \(config.scanInterval)s
+            """, metadata: ["pipeline": "\(config.name)"])
+    }
+
+    /// Paths that make up a full sync: the whole tree, or the single source file.
+    private var fullSyncPaths: [String]? { config.sourceFile.map { [$0] } }
 
     /// Brings every target up to date with the whole source. Returns false when a target failed.
     @discardableResult
@@ -88,46 +115,69 @@ public final class PipelineRunner {
             switch event.kind {
             case .overflow:
                 logger.warning("inotify queue overflowed: rescanning the tree", metadata: ["pipeline": "\(config.name)"])
+                openWrites.removeAll()
                 coalescer.addRescan(at: now)
             case .moved(let from):
-                note(from, isDirectory: event.isDirectory, now: now)
-                note(event.path, isDirectory: event.isDirectory, now: now)
-            default:
+                openWrites[from] = nil
+                openWrites[event.path] = nil
+                if !ignored(from, isDirectory: event.isDirectory, now: now) { coalescer.add(from, at: now) }
+                if !ignored(event.path, isDirectory: event.isDirectory, now: now) { coalescer.add(event.path, at: now) }
+            case .created, .modified:
+                // Possibly still being written: wait for close, or for it to stop changing.
+                guard !ignored(event.path, isDirectory: false, now: now) else { continue }
+                if event.kind == .created, let kind = FileInfo.lstat(FS.join(config.source, event.path))?.kind, kind != .file {
+                    coalescer.add(event.path, at: now)  // a symlink or special file is complete when it appears
+                    continue
+                }
+                let since = openWrites[event.path]?.since ?? now
+                openWrites[event.path] = (nil, since, now)
+                coalescer.touch(at: now)
+            case .written, .deleted, .attributes:
                 if event.path.isEmpty && event.kind == .deleted {
                     logger.error("the source directory was deleted or moved away", metadata: ["pipeline": "\(config.name)"])
                     continue
                 }
-                note(event.path, isDirectory: event.isDirectory, now: now)
+                if event.kind != .attributes { openWrites[event.path] = nil }
+                if !ignored(event.path, isDirectory: event.isDirectory, now: now) { coalescer.add(event.path, at: now) }
             }
         }
+        reportUnwatched(now: now)
     }
 
-    private func note(_ path: String, isDirectory: Bool, now: Double) {
+    /// Whether the filter drops a path (recorded for `--dry-run`). A failing predicate
+    /// must not lose a change: it is logged and the path is kept.
+    private func ignored(_ path: String, isDirectory: Bool, now: Double) -> Bool {
+        if let only = config.sourceFile { return path != only }
         do {
             let decision = try filter.decide(path, isDirectory: isDirectory)
             if decision.ignored {
                 coalescer.addIgnored(path, reason: decision.explanation, at: now, startsBatch: dryRun)
-                return
+                return true
             }
         } catch {
-            // A failing predicate must not lose a change: log it and send the path.
             logger.error("ignore rule failed for \(path): \(error)", metadata: ["pipeline": "\(config.name)"])
         }
-        coalescer.add(path, at: now)
+        return false
     }
+
+    /// How long a file written without a close must stay unchanged before it is sent.
+    private var settle: Double { max(config.delay, 0.3) }
 
     /// When this pipeline next needs the loop's attention.
     public var deadline: Double? {
-        switch (coalescer.deadline, retryAt) {
-        case let (a?, b?): return min(a, b)
-        case let (a?, nil): return a
-        case let (nil, b?): return b
-        default: return nil
-        }
+        let settling = openWrites.values.map { $0.lastEvent + settle }.min()
+        return [coalescer.deadline, retryAt, nextScan, settling].compactMap { $0 }.min()
     }
 
     /// Cuts and processes a batch if one is due.
     public func flushIfDue(now: Double, stop: StopSignal) {
+        settleOpenWrites(now: now)
+        if let at = nextScan, now >= at, let watcher {
+            for path in watcher.rewatchUnwatched() {
+                if path.isEmpty { coalescer.addRescan(at: now - coalescer.delay) } else { coalescer.add(path, at: now - coalescer.delay) }
+            }
+            nextScan = watcher.unwatched.isEmpty ? nil : now + config.scanInterval
+        }
         if let at = retryAt, now >= at {
             retryAt = nil
             for p in retry { coalescer.add(p, at: now - coalescer.delay) }
@@ -137,6 +187,21 @@ public final class PipelineRunner {
         }
         guard let batch = coalescer.cut(at: now) else { return }
         if process(batch, initial: false, stop: stop) && retry.isEmpty && !retryFullRescan { retryBackoff = 1.0 }
+    }
+
+    /// Files written without a close go into the batch once their size and mtime held
+    /// still for `settle` (or, for a writer that never stops, once every `maxDelay`).
+    private func settleOpenWrites(now: Double) {
+        for (path, w) in openWrites where now - w.lastEvent >= settle {
+            let info = FileInfo.lstat(FS.join(config.source, path))
+            let stable = info == nil || (w.stamp.map { info!.sameContent(as: $0) } ?? false)
+            if stable || now - w.since >= config.maxDelay {
+                openWrites[path] = nil
+                coalescer.add(path, at: now - coalescer.delay)
+            } else {
+                openWrites[path] = (info, w.since, now)
+            }
+        }
     }
 
     /// Processes a batch on every target; returns false when one failed.
@@ -167,7 +232,7 @@ public final class PipelineRunner {
             let result: TargetResult
             do {
                 let planner = SyncPlanner(source: config.source, target: target.root, filter: filter, delete: config.delete)
-                let plan = try planner.plan(paths: batch.fullRescan ? nil : batch.paths)
+                let plan = try planner.plan(paths: batch.fullRescan ? fullSyncPaths : batch.paths)
                 for path in plan.skipped {
                     logger.warning("not a file, directory or symlink: skipped", metadata: ["pipeline": "\(config.name)", "path": "\(path)"])
                 }
@@ -176,7 +241,7 @@ public final class PipelineRunner {
                 let changed = outcome.written + outcome.deleted + outcome.updated > 0
                 result = TargetResult(status: changed ? .applied : .unchanged, written: outcome.written,
                                       deleted: outcome.deleted, bytes: outcome.bytes)
-                logger.info("\(label): \(result.status.rawValue)", metadata: [
+                logger.log(level: changed || initial ? .info : .debug, "\(label): \(result.status.rawValue)", metadata: [
                     "pipeline": "\(config.name)", "target": "\(destination.uri)", "written": "\(outcome.written)",
                     "deleted": "\(outcome.deleted)", "bytes": "\(outcome.bytes)",
                     "ms": "\(Int((Clock.now - started) * 1000))",
@@ -188,7 +253,7 @@ public final class PipelineRunner {
                 logger.error("\(label) failed: \(error)", metadata: ["pipeline": "\(config.name)", "target": "\(destination.uri)"])
                 if !stop.isRequested { scheduleRetry(batch.paths, fullRescan: batch.fullRescan || initial, now: Clock.now) }
             }
-            runAfter(destination, result)
+            if result.status != .unchanged || initial { runAfter(destination, result) }
             if stop.isRequested { break }
         }
         return ok
@@ -219,7 +284,7 @@ public final class PipelineRunner {
         for (destination, target) in targets {
             do {
                 let planner = SyncPlanner(source: config.source, target: target.root, filter: filter, delete: config.delete)
-                let plan = try planner.plan(paths: batch.fullRescan ? nil : batch.paths)
+                let plan = try planner.plan(paths: batch.fullRescan ? fullSyncPaths : batch.paths)
                 planned.append((destination.uri.description, plan))
             } catch {
                 ok = false

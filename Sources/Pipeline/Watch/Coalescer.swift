@@ -37,6 +37,11 @@ public struct Coalescer: Sendable {
         touch(now)
     }
 
+    /// Extends the pending batch's quiet period without adding a path (a write in progress).
+    public mutating func touch(at now: Double) {
+        if firstEvent != nil { lastEvent = now }
+    }
+
     private mutating func touch(_ now: Double) {
         if firstEvent == nil { firstEvent = now }
         lastEvent = now

@@ -16,8 +16,11 @@ public final class InotifyWatcher {
     private var paths: [Int32: String] = [:]      // wd -> relative directory path ("" = root)
     private var watches: [String: Int32] = [:]    // relative directory path -> wd
     private var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+    /// Directories left unwatched because the watch limit was reached; the owner scans them periodically.
+    public private(set) var unwatched = Set<String>()
 
     // <sys/inotify.h>; spelled out because the header's enum-style flags import unevenly.
+    static let inModify: UInt32 = 0x0000_0002
     static let inCloseWrite: UInt32 = 0x0000_0008
     static let inAttrib: UInt32 = 0x0000_0004
     static let inMovedFrom: UInt32 = 0x0000_0040
@@ -32,7 +35,7 @@ public final class InotifyWatcher {
     static let inDontFollow: UInt32 = 0x0200_0000
     static let inExclUnlink: UInt32 = 0x0400_0000
     static let inIsDir: UInt32 = 0x4000_0000
-    static let watchMask: UInt32 = inCloseWrite | inAttrib | inMovedFrom | inMovedTo | inCreate | inDelete
+    static let watchMask: UInt32 = inModify | inCloseWrite | inAttrib | inMovedFrom | inMovedTo | inCreate | inDelete
         | inDeleteSelf | inMoveSelf | inOnlyDir | inDontFollow | inExclUnlink
 
     /// Starts watching `root` and every directory below it for which `shouldWatch`
@@ -44,10 +47,41 @@ public final class InotifyWatcher {
         self.root = root
         self.shouldWatch = shouldWatch
         try addTree("")
-        guard watches[""] != nil else {
+        guard watches[""] != nil || unwatched.contains("") else {
             close(fd)
             throw WatchError("cannot watch the source directory", path: root)
         }
+    }
+
+    /// Tries again to watch the directories left unwatched (the limit may have been
+    /// raised) and returns those that were unwatched: the caller syncs them as wholes,
+    /// since anything may have changed in them.
+    public func rewatchUnwatched() -> [String] {
+        let paths = unwatched.sorted()
+        unwatched.removeAll()
+        for p in paths where FileInfo.lstat(p.isEmpty ? root : root + "/" + p)?.kind == .directory {
+            try? addTree(p)
+        }
+        return paths
+    }
+
+    /// How many directories the tree has (each needs a watch), for the watch-limit message.
+    public func directoriesInTree() -> Int {
+        func count(_ dir: String) -> Int {
+            var n = 1
+            guard let d = opendir(dir) else { return n }
+            defer { closedir(d) }
+            while let entry = readdir(d) {
+                let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
+                if name == "." || name == ".." { continue }
+                let child = dir + "/" + name
+                if entry.pointee.d_type == UInt8(DT_DIR) || (entry.pointee.d_type == UInt8(DT_UNKNOWN) && FileInfo.lstat(child)?.kind == .directory) {
+                    n += count(child)
+                }
+            }
+            return n
+        }
+        return count(root)
     }
 
     deinit {
@@ -131,7 +165,9 @@ public final class InotifyWatcher {
         }
         if mask & Self.inCreate != 0 {
             if isDirectory { try? addTree(path) }
-            events.append(WatchEvent(path: path, kind: .written, isDirectory: isDirectory))
+            events.append(WatchEvent(path: path, kind: isDirectory ? .written : .created, isDirectory: isDirectory))
+        } else if mask & Self.inModify != 0 {
+            events.append(WatchEvent(path: path, kind: .modified, isDirectory: false))
         } else if mask & Self.inCloseWrite != 0 {
             events.append(WatchEvent(path: path, kind: .written, isDirectory: false))
         } else if mask & Self.inDelete != 0 {
@@ -152,8 +188,9 @@ public final class InotifyWatcher {
             let e = errno
             if e == ENOENT || e == ENOTDIR { return }  // gone or replaced already; its parent reports it
             if e == ENOSPC {
-                throw WatchError("inotify watch limit reached at \(watches.count) watches",
-                                 path: full, hint: "raise fs.inotify.max_user_watches: sysctl -w fs.inotify.max_user_watches=\(max(8192, watches.count * 2))")
+                // The watch limit: not a full disk. The subtree is scanned periodically instead.
+                unwatched.insert(relative)
+                return
             }
             throw WatchError("inotify_add_watch failed: \(String(cString: strerror(e)))", path: full)
         }
@@ -184,6 +221,7 @@ public final class InotifyWatcher {
     /// Drops the watches of a directory that left the tree, and of everything below it.
     private func forgetTree(_ relative: String) {
         let prefix = relative + "/"
+        unwatched = unwatched.filter { $0 != relative && !$0.hasPrefix(prefix) }
         for (path, wd) in watches where path == relative || path.hasPrefix(prefix) {
             inotify_rm_watch(fileDescriptor, wd)
             watches[path] = nil

@@ -2,8 +2,12 @@
 public struct WatchEvent: Sendable, Equatable {
     /// What happened to the path.
     public enum Kind: Sendable, Equatable {
-        /// Created or written (closed after writing).
+        /// Written and closed, moved in, or a directory created: complete, ready to send.
         case written
+        /// A non-directory appeared; a writer may still be filling it (wait for close or stability).
+        case created
+        /// Data written by a writer that has not closed the file yet.
+        case modified
         /// Removed, or moved out of the tree.
         case deleted
         /// Moved within the tree; `path` is the new name.
