@@ -27,5 +27,10 @@ test: deps
 	# Alone: these lower system-wide inotify limits for a moment.
 	$(SWIFT) test --skip-build --filter SystemLimitTests $(BUILD_FLAGS)
 
+# Side by side with the peers (inotifywait; rsync, rdiff and lsyncd as they land).
+bench: release
+	bash scripts/install-deps.sh --bench
+	python3 scripts/bench.py
+
 clean:
 	rm -rf .build

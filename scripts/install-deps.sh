@@ -8,7 +8,15 @@ packages=(
   pkg-config      # SwiftPM finds lua5.4 through it
   rsync           # torture tests use real rsync as a writer
   git             # torture tests: git checkout in the source
+  vim-tiny        # torture tests: a real vim save (the test skips without /usr/bin/vim)
 )
+# `make bench` also needs the peers it is measured against.
+if [[ "${1:-}" == "--bench" ]]; then
+  packages+=(
+    inotify-tools # inotifywait: the watcher baseline
+    python3       # the bench driver
+  )
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -1,5 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import LuaBridge
 import Logging
 import Pipeline
@@ -32,8 +35,7 @@ extension Runner {
                     lines.append("pipeline '\(p.name)': \(p.source) -> \(targets) (\(p.ignore.count) ignore rules, delay \(p.delay)s)")
                 }
                 for m in configuration.modules {
-                    var isDirectory: ObjCBool = false
-                    guard FileManager.default.fileExists(atPath: m.path, isDirectory: &isDirectory), isDirectory.boolValue else {
+                    guard FileInfo.lstat(m.path)?.kind == .directory else {
                         throw ConfigError("module '\(m.name)': path \(m.path) is not a directory", at: m.location)
                     }
                     if let secrets = m.secrets {

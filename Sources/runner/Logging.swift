@@ -1,6 +1,8 @@
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+import FoundationEssentials
 import Logging
-import Synchronization
 
 /// Builds the process logger: stderr, text or JSON lines.
 func makeLogger(_ options: CommonOptions) -> Logger {
@@ -25,7 +27,7 @@ struct StderrLogHandler: LogHandler {
     func log(event: LogEvent) {
         var all = metadata
         if let extra = event.metadata { all.merge(extra) { $1 } }
-        let time = Date().formatted(.iso8601.year().month().day().timeSeparator(.colon).time(includingFractionalSeconds: true))
+        let time = StderrLogHandler.timestamp()
         var line: String
         switch format {
         case .text:
@@ -34,9 +36,22 @@ struct StderrLogHandler: LogHandler {
         case .json:
             var object: [String: String] = ["time": time, "level": "\(event.level)", "msg": "\(event.message)"]
             for (k, v) in all { object[k] = "\(v)" }
-            let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
-            line = String(decoding: data, as: UTF8.self)
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            line = (try? encoder.encode(object)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
         }
-        FileHandle.standardError.write(Data((line + "\n").utf8))
+        Output.err(line + "\n")
+    }
+
+    /// UTC time with milliseconds, `2026-11-27T07:02:16.255Z` (strftime: Foundation's formatter is slow).
+    static func timestamp() -> String {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        var t = ts.tv_sec
+        var parts = tm()
+        gmtime_r(&t, &parts)
+        var buf = [CChar](repeating: 0, count: 32)
+        let n = strftime(&buf, buf.count, "%Y-%m-%dT%H:%M:%S", &parts)
+        return String(decoding: buf[..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) + "." + String(1000 + ts.tv_nsec / 1_000_000).dropFirst() + "Z"
     }
 }

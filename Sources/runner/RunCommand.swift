@@ -1,6 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import ArgumentParser
 import Dispatch
-import Foundation
+import FoundationEssentials
 import LuaBridge
 import Logging
 import Pipeline
@@ -35,7 +38,7 @@ extension Runner {
                 }
                 let runners = try configuration.pipelines.map { p in
                     try PipelineRunner(config: p, hooks: hooks, logger: logger, dryRun: dryRun) { text in
-                        FileHandle.standardOutput.write(Data((text + "\n").utf8))
+                        Output.out(text + "\n")
                     }
                 }
                 let stop = StopSignal()

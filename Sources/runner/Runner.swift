@@ -1,5 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import LuaBridge
 import Logging
 import Pipeline
@@ -48,15 +51,15 @@ func withExitCodes(_ body: () throws -> Int32) -> Never {
     do {
         exit(try body())
     } catch let error as ConfigError {
-        FileHandle.standardError.write(Data("runner: \(error)\n".utf8))
+        Output.err("runner: \(error)\n")
         exit(Exit.configError)
     } catch let error as LuaError {
-        FileHandle.standardError.write(Data("runner: \(error)\n".utf8))
+        Output.err("runner: \(error)\n")
         exit(Exit.configError)
     } catch let error as ExitCode {
         exit(error.rawValue)
     } catch {
-        FileHandle.standardError.write(Data("runner: \(error)\n".utf8))
+        Output.err("runner: \(error)\n")
         exit(Exit.runtimeFailure)
     }
 }

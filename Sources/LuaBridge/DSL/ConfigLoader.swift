@@ -1,4 +1,7 @@
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+import FoundationEssentials
 import Logging
 import Pipeline
 
@@ -81,7 +84,7 @@ public final class ConfigLoader {
 
     /// For "attempt to call a nil value (global 'pipline')": did you mean 'pipeline'?
     static func misspeltGlobalHint(_ message: String) -> String? {
-        guard let start = message.range(of: "(global '"), let end = message[start.upperBound...].firstIndex(of: "'") else { return nil }
+        guard let start = message.firstRange(of: "(global '"), let end = message[start.upperBound...].firstIndex(of: "'") else { return nil }
         let name = String(message[start.upperBound..<end])
         return ConfigError.suggestion(for: name, among: ["settings", "group", "pipeline", "module", "runner", "require"])
     }

@@ -41,13 +41,13 @@ struct SourceIndex {
     }
 
     private static func escaped(_ s: String) -> String {
-        s.replacingOccurrences(of: "\\", with: "\\\\")
+        s.replacing("\\", with: "\\\\")
     }
 
     /// Whether the line has `key =` (not `==`) with `key` as a whole word.
     static func line(_ line: Substring, assigns key: String) -> Bool {
         var rest = line[...]
-        while let r = rest.range(of: key) {
+        while let r = rest.firstRange(of: key) {
             let before = r.lowerBound == line.startIndex ? nil : line[line.index(before: r.lowerBound)]
             let wordBefore = before.map { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "." || $0 == "\"" } ?? false
             var after = line[r.upperBound...].drop(while: { $0 == " " || $0 == "\t" })

@@ -18,7 +18,7 @@ public struct LuaError: Error, CustomStringConvertible {
     public init(kind: Kind, raw: String) {
         self.kind = kind
         var text = raw
-        if let r = text.range(of: "\nstack traceback:") {
+        if let r = text.firstRange(of: "\nstack traceback:") {
             traceback = String(text[r.lowerBound...]).trimmingPrefix("\n")
             text = String(text[..<r.lowerBound])
         }

@@ -1,5 +1,5 @@
 import CLua
-import Foundation
+import FoundationEssentials
 import Pipeline
 
 /// The owner of one Lua 5.4 state.
@@ -165,7 +165,7 @@ public final class LuaState {
             runner_lua_pop(T, 2)
             var tried: [String] = []
             for template in path.split(separator: ";") {
-                let file = template.replacingOccurrences(of: "?", with: name.replacingOccurrences(of: ".", with: "/"))
+                let file = String(template).replacing("?", with: name.replacing(".", with: "/"))
                 guard let data = FileManager.default.contents(atPath: file) else {
                     tried.append("\n\tno file '\(file)'")
                     continue

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// One `pipeline "name" { ... }`: what to watch, what to drop, where to send it.
 public struct PipelineConfig: Sendable {

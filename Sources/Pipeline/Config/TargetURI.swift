@@ -17,7 +17,7 @@ public enum TargetURI: Sendable, Hashable, CustomStringConvertible {
             ConfigError("invalid target '\(text)': \(why)",
                         hint: "targets look like runner://host[:port]/module, ssh://[user@]host/module or file:///abs/path")
         }
-        guard let schemeEnd = text.range(of: "://") else { throw bad("no scheme") }
+        guard let schemeEnd = text.firstRange(of: "://") else { throw bad("no scheme") }
         let scheme = String(text[..<schemeEnd.lowerBound])
         let rest = String(text[schemeEnd.upperBound...])
         switch scheme {

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import FoundationEssentials
 import Logging
 
 /// Runs one pipeline: watch the source, filter, coalesce into batches, and bring
@@ -83,7 +84,7 @@ public final class PipelineRunner {
         guard !limitReported else { return }
         limitReported = true
         let limit = (try? String(contentsOfFile: "/proc/sys/fs/inotify/max_user_watches", encoding: .utf8))?
-            .trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"
+            .split(whereSeparator: \.isWhitespace).first.map(String.init) ?? "?"
         let needed = watcher.directoriesInTree()
         let suggested = max(8192, (needed + watcher.watchCount) * 2)
         logger.error("""
@@ -186,6 +187,9 @@ public final class PipelineRunner {
             retryFullRescan = false
         }
         guard let batch = coalescer.cut(at: now) else { return }
+        // The monotonic time lets `make bench` measure event-to-batch latency from outside.
+        logger.debug("batch cut", metadata: ["pipeline": "\(config.name)", "paths": "\(batch.paths.count)",
+                                            "full": "\(batch.fullRescan)", "mono": "\(Clock.now)"])
         if process(batch, initial: false, stop: stop) && retry.isEmpty && !retryFullRescan { retryBackoff = 1.0 }
     }
 

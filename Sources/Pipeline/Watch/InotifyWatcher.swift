@@ -91,11 +91,13 @@ public final class InotifyWatcher {
     /// Number of directories watched.
     public var watchCount: Int { watches.count }
 
-    /// Reads every queued event and returns them as path events (may be empty).
+    /// Reads queued events and returns them as path events (may be empty). Reads at
+    /// most 4 MiB of records per call, so that a burst cannot keep the caller from
+    /// cutting batches; the rest stays queued for the next call.
     public func read() throws(WatchError) -> [WatchEvent] {
         var events: [WatchEvent] = []
         var pendingMoves: [UInt32: (path: String, isDirectory: Bool)] = [:]
-        while true {
+        for _ in 0..<64 {
             let n = buffer.withUnsafeMutableBytes { Glibc.read(fileDescriptor, $0.baseAddress, $0.count) }
             if n < 0 {
                 if errno == EAGAIN || errno == EWOULDBLOCK { break }

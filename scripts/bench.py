@@ -1,0 +1,252 @@
+#!/usr/bin/env python3
+"""make bench: runner's watcher side by side with inotifywait, in one run.
+
+Prints `name: value` lines and `ratio` lines (runner / peer; < 1 is better for
+times and memory, > 1 for throughput). Uses the release build of runner.
+
+  latency    write -> batch cut (runner, delay = 0) vs write -> event line (inotifywait -m)
+  setup      10,000 directories and 100,000 files: time to watches established, and RSS
+  burst      50,000 new files: time until runner cut batches covering all of them, vs
+             inotifywait printing all their events
+"""
+import os, re, select, shutil, statistics, subprocess, sys, tempfile, time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RUNNER = os.environ.get("RUNNER_BIN", os.path.join(ROOT, ".build/release/runner"))
+ENV = dict(os.environ, RUNNER_PLUGIN_PATH=os.path.join(ROOT, "plugins"))
+
+
+def out(name, value):
+    print(f"{name}: {value}", flush=True)
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return 0
+
+
+class Lines:
+    """Reads a child's stream line by line with a deadline (no sleeps)."""
+
+    def __init__(self, stream):
+        self.fd = stream.fileno()
+        os.set_blocking(self.fd, False)
+        self.buf = b""
+
+    def next(self, deadline):
+        while b"\n" not in self.buf:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            r, _, _ = select.select([self.fd], [], [], left)
+            if r:
+                chunk = os.read(self.fd, 1 << 16)
+                if not chunk:
+                    return None
+                self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        return line.decode(errors="replace")
+
+    def until(self, pattern, timeout):
+        deadline = time.monotonic() + timeout
+        while True:
+            line = self.next(deadline)
+            if line is None:
+                raise TimeoutError(f"no line matching {pattern!r}")
+            if re.search(pattern, line):
+                return line
+
+
+def pipeline(work, source, delay=0, dry=False):
+    script = os.path.join(work, "bench.lua")
+    with open(script, "w") as f:
+        f.write(f'''
+local tempfiles = require "tempfiles"
+pipeline "bench" {{
+  source = "{source}", to = "file://{work}/dst", ignore = {{ tempfiles.all }},
+  delay = {delay}, max_delay = 1,
+}}
+''')
+    return script
+
+
+def start_runner(script, *extra):
+    p = subprocess.Popen([RUNNER, "run", script, "--log-level", "debug", *extra], env=ENV,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return p, Lines(p.stderr)
+
+
+def start_inotifywait(path):
+    p = subprocess.Popen(["inotifywait", "-r", "-m", "--format", "%w%f %e", path],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    Lines(p.stderr).until(r"Watches established", 60)
+    return p, Lines(p.stdout)
+
+
+def stop(p):
+    p.terminate()
+    try:
+        p.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        p.kill()
+
+
+def percentile(values, q):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
+
+
+def bench_latency(work, n=200):
+    src = os.path.join(work, "lat")
+    os.makedirs(src)
+    ours = []
+    p, lines = start_runner(pipeline(work, src, delay=0))
+    lines.until(r"\bready\b", 30)
+    for i in range(n):
+        t0 = time.monotonic()
+        with open(os.path.join(src, f"f{i % 20}.conf"), "w") as f:
+            f.write(f"value {i}\n")
+        line = lines.until(r"batch cut", 10)
+        ours.append(float(re.search(r"mono=([0-9.]+)", line).group(1)) - t0)
+        lines.until(r"batch \d+: applied", 10)  # idle again before the next write
+    stop(p)
+
+    peer = []
+    p, lines = start_inotifywait(src)
+    for i in range(n):
+        t0 = time.monotonic()
+        with open(os.path.join(src, f"f{i % 20}.conf"), "w") as f:
+            f.write(f"value {i}\n")
+        lines.until(r"CLOSE_WRITE", 10)
+        peer.append(time.monotonic() - t0)
+    stop(p)
+    for name, values in (("runner", ours), ("inotifywait", peer)):
+        out(f"latency.{name}.p50_ms", f"{percentile(values, 0.5) * 1000:.3f}")
+        out(f"latency.{name}.p99_ms", f"{percentile(values, 0.99) * 1000:.3f}")
+    out("latency.ratio.p50", f"{percentile(ours, 0.5) / percentile(peer, 0.5):.2f}")
+    out("latency.ratio.p99", f"{percentile(ours, 0.99) / percentile(peer, 0.99):.2f}")
+
+
+def make_tree(root, dirs=10000, files=100000):
+    # 100 top directories x 100 subdirectories; 10 files in each leaf.
+    per_leaf = files // dirs
+    made = 0
+    for a in range(100):
+        for b in range(dirs // 100):
+            d = os.path.join(root, f"d{a:03}", f"e{b:03}")
+            os.makedirs(d, exist_ok=True)
+            for c in range(per_leaf):
+                with open(os.path.join(d, f"pool{c}.conf"), "w") as f:
+                    f.write("x")
+                made += 1
+    return made
+
+
+def bench_setup(work):
+    tree = os.path.join(work, "tree")
+    files = make_tree(tree)
+    dirs = sum(1 for _ in os.walk(tree))
+    out("setup.tree", f"{dirs} directories, {files} files")
+
+    t0 = time.monotonic()
+    p, lines = start_runner(pipeline(work, tree), "--dry-run")
+    line = lines.until(r"\bwatching\b", 120)
+    ours_t = time.monotonic() - t0
+    ours_rss = rss_kib(p.pid)
+    watched = re.search(r"directories=(\d+)", line).group(1)
+    stop(p)
+
+    t0 = time.monotonic()
+    p = subprocess.Popen(["inotifywait", "-r", "-m", tree], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    Lines(p.stderr).until(r"Watches established", 120)
+    peer_t = time.monotonic() - t0
+    peer_rss = rss_kib(p.pid)
+    stop(p)
+    out("setup.runner.watches", watched)
+    out("setup.runner.seconds", f"{ours_t:.3f}")
+    out("setup.runner.rss_kib", ours_rss)
+    out("setup.inotifywait.seconds", f"{peer_t:.3f}")
+    out("setup.inotifywait.rss_kib", peer_rss)
+    out("setup.ratio.seconds", f"{ours_t / peer_t:.2f}")
+    out("setup.ratio.rss", f"{ours_rss / peer_rss:.2f}")
+    shutil.rmtree(tree)
+
+
+def burst(dirpath, n):
+    for i in range(n):
+        with open(os.path.join(dirpath, f"b{i}.conf"), "w") as f:
+            f.write("b")
+
+
+def bench_burst(work, n=50000):
+    src = os.path.join(work, "burst-src")
+    os.makedirs(os.path.join(src, "b"))
+    p, lines = start_runner(pipeline(work, src, delay=0), "--dry-run")
+    lines.until(r"\bready\b", 30)
+    t0 = time.monotonic()
+    burst(os.path.join(src, "b"), n)
+    written = time.monotonic()
+    out("burst.write_seconds", f"{written - t0:.3f}")
+    seen, full, overflows = 0, False, 0
+    deadline = time.monotonic() + 300
+    while seen < n and not (full and time.monotonic() > written):
+        line = lines.next(deadline)
+        if line is None:
+            break
+        if "overflow" in line:
+            overflows += 1
+        if "batch cut" in line:
+            seen += int(re.search(r"paths=(\d+)", line).group(1))
+            if "full=true" in line:
+                full = True
+    ours = time.monotonic() - t0
+    stop(p)
+    shutil.rmtree(src)
+
+    os.makedirs(os.path.join(src, "b"))
+    p, lines = start_inotifywait(src)
+    t0 = time.monotonic()
+    burst(os.path.join(src, "b"), n)
+    # inotifywait has no rescan: after an overflow the lost events never come. Count
+    # what arrives until it has been quiet for 2 s.
+    closes, last = 0, time.monotonic()
+    while closes < n:
+        line = lines.next(time.monotonic() + 2)
+        if line is None:
+            break
+        last = time.monotonic()
+        if "CLOSE_WRITE" in line:
+            closes += 1
+    peer = last - t0
+    stop(p)
+    out("burst.files", n)
+    out("burst.runner.seconds", f"{ours:.3f}")
+    out("burst.runner.files_per_s", f"{n / ours:.0f}")
+    out("burst.runner.overflows", overflows)
+    out("burst.inotifywait.seconds", f"{peer:.3f}")
+    out("burst.inotifywait.files_per_s", f"{closes / peer:.0f}")
+    out("burst.inotifywait.files_lost", n - closes)
+    out("burst.ratio.files_per_s", f"{(n / ours) / (closes / peer):.2f}")
+
+
+def main():
+    if not os.access(RUNNER, os.X_OK):
+        sys.exit(f"bench: {RUNNER} is missing: run `swift build -c release` first")
+    work = tempfile.mkdtemp(prefix="runner-bench.")
+    try:
+        which = sys.argv[1:] or ["latency", "setup", "burst"]
+        if "latency" in which:
+            bench_latency(work)
+        if "burst" in which:
+            bench_burst(work)
+        if "setup" in which:
+            bench_setup(work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
