@@ -10,6 +10,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
     ],
     targets: [
         .systemLibrary(
@@ -17,9 +18,11 @@ let package = Package(
             pkgConfig: "lua5.4",
             providers: [.apt(["liblua5.4-dev"]), .brew(["lua"])]
         ),
+        .systemLibrary(name: "CXXHash", pkgConfig: "libxxhash", providers: [.apt(["libxxhash-dev"]), .brew(["xxhash"])]),
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"]), .brew(["zstd"])]),
         .target(
             name: "Pipeline",
-            dependencies: [.product(name: "Logging", package: "swift-log")]
+            dependencies: ["CXXHash", "CZstd", .product(name: "Logging", package: "swift-log")]
         ),
         .target(
             name: "LuaBridge",
@@ -35,7 +38,10 @@ let package = Package(
         ),
         // Shared by the test targets: temp dirs, tree comparison, polling, the built binary.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "TestSupport"]),
+        .testTarget(
+            name: "PipelineTests",
+            dependencies: ["Pipeline", "TestSupport", .product(name: "PropertyBased", package: "swift-property-based")]
+        ),
         .testTarget(name: "LuaBridgeTests", dependencies: ["LuaBridge", "Pipeline", "TestSupport"]),
         .testTarget(name: "RunnerTests", dependencies: ["Pipeline", "TestSupport"]),
     ]

@@ -5,6 +5,8 @@ set -euo pipefail
 
 packages=(
   liblua5.4-dev   # CLua: the Lua 5.4 the bridge embeds
+  libxxhash-dev   # CXXHash: xxh3-128 strong sums
+  libzstd-dev     # CZstd: literal compression in deltas
   pkg-config      # SwiftPM finds lua5.4 through it
   rsync           # torture tests use real rsync as a writer
   git             # torture tests: git checkout in the source
@@ -14,6 +16,7 @@ packages=(
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(
     inotify-tools # inotifywait: the watcher baseline
+    rdiff         # librsync's CLI: the delta baseline
     python3       # the bench driver
   )
 fi

@@ -1,0 +1,195 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Buffered reads from a file descriptor, with the bounded primitives the formats need.
+final class ByteReader {
+    let fd: Int32
+    let name: String
+    private var buffer: UnsafeMutableRawBufferPointer
+    private var start = 0
+    private var end = 0
+    private var eof = false
+
+    init(fd: Int32, name: String, capacity: Int = 1 << 20) {
+        self.fd = fd
+        self.name = name
+        buffer = .allocate(byteCount: capacity, alignment: 16)
+    }
+
+    deinit { buffer.deallocate() }
+
+    /// Fills the buffer so that at least `count` bytes are available, unless EOF comes first.
+    private func fill(_ count: Int) throws(DeltaError) {
+        if end - start >= count || eof { return }
+        if start > 0 {
+            buffer.baseAddress!.copyMemory(from: buffer.baseAddress! + start, byteCount: end - start)
+            end -= start
+            start = 0
+        }
+        while end - start < count && !eof {
+            let n = Glibc.read(fd, buffer.baseAddress! + end, buffer.count - end)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw DeltaError("read failed: \(String(cString: strerror(errno)))", path: name)
+            }
+            if n == 0 { eof = true }
+            end += n
+        }
+    }
+
+    /// Whether the input has ended (no bytes left).
+    func atEnd() throws(DeltaError) -> Bool {
+        try fill(1)
+        return end == start
+    }
+
+    func byte() throws(DeltaError) -> UInt8 {
+        try fill(1)
+        guard end > start else { throw DeltaError("truncated input", path: name) }
+        defer { start += 1 }
+        return buffer[start]
+    }
+
+    func u32() throws(DeltaError) -> UInt32 {
+        try fill(4)
+        guard end - start >= 4 else { throw DeltaError("truncated input", path: name) }
+        defer { start += 4 }
+        return UInt32(littleEndian: buffer.loadUnaligned(fromByteOffset: start, as: UInt32.self))
+    }
+
+    func u64() throws(DeltaError) -> UInt64 {
+        try fill(8)
+        guard end - start >= 8 else { throw DeltaError("truncated input", path: name) }
+        defer { start += 8 }
+        return UInt64(littleEndian: buffer.loadUnaligned(fromByteOffset: start, as: UInt64.self))
+    }
+
+    /// An unsigned LEB128 varint, at most 10 bytes and no overflow.
+    func varint() throws(DeltaError) -> UInt64 {
+        var value: UInt64 = 0
+        var shift: UInt64 = 0
+        while true {
+            let b = try byte()
+            if shift == 63 && b > 1 { throw DeltaError("varint overflows 64 bits", path: name) }
+            value |= UInt64(b & 0x7f) << shift
+            if b & 0x80 == 0 { return value }
+            shift += 7
+            if shift > 63 { throw DeltaError("varint longer than 10 bytes", path: name) }
+        }
+    }
+
+    /// Passes exactly `count` bytes to `body`, in pieces; the caller has bounded `count`.
+    func bytes(_ count: Int, _ body: (UnsafeRawBufferPointer) throws(DeltaError) -> Void) throws(DeltaError) {
+        var left = count
+        while left > 0 {
+            try fill(min(left, buffer.count))
+            let available = min(left, end - start)
+            guard available > 0 else { throw DeltaError("truncated input", path: name) }
+            try body(UnsafeRawBufferPointer(rebasing: buffer[start..<(start + available)]))
+            start += available
+            left -= available
+        }
+    }
+
+    /// Up to `count` bytes into `destination`, fewer only at the end of the input.
+    func readUpTo(into destination: UnsafeMutableRawPointer, _ count: Int) throws(DeltaError) -> Int {
+        var offset = 0
+        while offset < count {
+            try fill(min(count - offset, buffer.count))
+            let available = min(count - offset, end - start)
+            if available == 0 { break }
+            (destination + offset).copyMemory(from: buffer.baseAddress! + start, byteCount: available)
+            start += available
+            offset += available
+        }
+        return offset
+    }
+
+    /// Exactly `count` bytes into `destination` (which holds at least that many).
+    func read(into destination: UnsafeMutableRawPointer, _ count: Int) throws(DeltaError) {
+        var offset = 0
+        try bytes(count) { (chunk: UnsafeRawBufferPointer) throws(DeltaError) in
+            destination.advanced(by: offset).copyMemory(from: chunk.baseAddress!, byteCount: chunk.count)
+            offset += chunk.count
+        }
+    }
+}
+
+/// Buffered writes to a file descriptor.
+final class ByteWriter {
+    let fd: Int32
+    let name: String
+    private var buffer: UnsafeMutableRawBufferPointer
+    private var count = 0
+    /// Bytes written so far (flushed or not).
+    private(set) var total: Int64 = 0
+
+    init(fd: Int32, name: String, capacity: Int = 1 << 20) {
+        self.fd = fd
+        self.name = name
+        buffer = .allocate(byteCount: capacity, alignment: 16)
+    }
+
+    deinit { buffer.deallocate() }
+
+    func write(_ bytes: UnsafeRawBufferPointer) throws(DeltaError) {
+        total += Int64(bytes.count)
+        if count + bytes.count > buffer.count { try flush() }
+        if bytes.count >= buffer.count {
+            try writeAll(bytes)
+            return
+        }
+        (buffer.baseAddress! + count).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
+        count += bytes.count
+    }
+
+    func write(_ bytes: [UInt8]) throws(DeltaError) {
+        // Array's withUnsafeBytes rethrows untyped errors: carry the typed one out.
+        var failure: DeltaError?
+        bytes.withUnsafeBytes { raw in
+            do throws(DeltaError) { try write(raw) } catch { failure = error }
+        }
+        if let failure { throw failure }
+    }
+
+    func byte(_ b: UInt8) throws(DeltaError) { try write([b]) }
+
+    func u32(_ v: UInt32) throws(DeltaError) {
+        try withUnsafeBytes(of: v.littleEndian) { (raw) throws(DeltaError) in try write(raw) }
+    }
+
+    func u64(_ v: UInt64) throws(DeltaError) {
+        try withUnsafeBytes(of: v.littleEndian) { (raw) throws(DeltaError) in try write(raw) }
+    }
+
+    func varint(_ value: UInt64) throws(DeltaError) {
+        var v = value
+        var out: [UInt8] = []
+        repeat {
+            var b = UInt8(v & 0x7f)
+            v >>= 7
+            if v != 0 { b |= 0x80 }
+            out.append(b)
+        } while v != 0
+        try write(out)
+    }
+
+    func flush() throws(DeltaError) {
+        guard count > 0 else { return }
+        try writeAll(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
+        count = 0
+    }
+
+    private func writeAll(_ bytes: UnsafeRawBufferPointer) throws(DeltaError) {
+        var offset = 0
+        while offset < bytes.count {
+            let n = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw DeltaError("write failed: \(String(cString: strerror(errno)))", path: name)
+            }
+            offset += n
+        }
+    }
+}

@@ -1,0 +1,118 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CZstd
+
+/// Rebuilds a file from a basis (read with positioned reads) and a delta, checking
+/// every length, count and block index before use, and the whole-file XXH3-128 and
+/// size at the end. A failure throws; the caller discards the output.
+final class DeltaPatcher {
+    private let basis: Int32
+    private let basisName: String
+    private let basisSize: Int64
+
+    init(basis: Int32, name: String) throws(DeltaError) {
+        self.basis = basis
+        basisName = name
+        var st = stat()
+        guard fstat(basis, &st) == 0 else { throw DeltaError("cannot stat the basis: \(String(cString: strerror(errno)))", path: name) }
+        basisSize = Int64(st.st_size)
+    }
+
+    /// Applies the delta read from `reader`, writing the new file to `writer`.
+    func apply(reading reader: ByteReader, writingTo writer: ByteWriter) throws(DeltaError) -> DeltaStats {
+        var magic: [UInt8] = []
+        for _ in 0..<4 { magic.append(try reader.byte()) }
+        guard magic == DeltaFormat.magic else { throw DeltaError("not a runner delta (bad magic)", path: reader.name) }
+        let version = try reader.byte()
+        guard version == DeltaFormat.version else { throw DeltaError("delta version \(version) is not supported", path: reader.name) }
+        // Flags and reserved bytes: none defined in version 1.
+        guard try reader.byte() == 0, try reader.byte() == 0, try reader.byte() == 0 else {
+            throw DeltaError("unknown flags in the delta header", path: reader.name)
+        }
+        let L = Int(try reader.u32())
+        let count = Int(try reader.u32())
+        let expectedBasis = Int64(bitPattern: try reader.u64())
+        guard (1...DeltaLimits.maxBlockLength).contains(L) else {
+            throw DeltaError("block length \(L) is out of range", path: reader.name)
+        }
+        guard (0...DeltaLimits.maxFileSize).contains(expectedBasis), count <= DeltaLimits.maxBlockCount,
+              Int64(count) == (expectedBasis + Int64(L) - 1) / Int64(L) else {
+            throw DeltaError("block count \(count) does not fit basis size \(expectedBasis)", path: reader.name)
+        }
+        guard expectedBasis == basisSize else {
+            throw DeltaError("wrong basis: the delta was made for \(expectedBasis) bytes, the basis has \(basisSize)", path: basisName)
+        }
+
+        let hash = StrongHash.Stream()
+        var stats = DeltaStats()
+        let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: DeltaLimits.maxLiteral, alignment: 64)
+        defer { chunk.deallocate() }
+        let packed = UnsafeMutableRawBufferPointer.allocate(byteCount: ZSTD_compressBound(DeltaLimits.maxLiteral), alignment: 64)
+        defer { packed.deallocate() }
+        let dctx = ZSTD_createDCtx()
+        defer { ZSTD_freeDCtx(dctx) }
+
+        func emit(_ bytes: UnsafeRawBufferPointer) throws(DeltaError) {
+            guard stats.newSize + Int64(bytes.count) <= DeltaLimits.maxFileSize else {
+                throw DeltaError("output would exceed \(DeltaLimits.maxFileSize) bytes", path: reader.name)
+            }
+            hash.update(bytes)
+            try writer.write(bytes)
+            stats.newSize += Int64(bytes.count)
+        }
+
+        while true {
+            let op = try reader.byte()
+            switch op {
+            case DeltaFormat.copy:
+                let start = try reader.varint(), n = try reader.varint()
+                guard start < UInt64(count), n >= 1, n <= UInt64(count) - start else {
+                    throw DeltaError("copy of blocks \(start)+\(n) is outside the basis's \(count) blocks", path: reader.name)
+                }
+                var offset = Int64(start) * Int64(L)
+                let stop = min(basisSize, Int64(start + n) * Int64(L))
+                stats.copiedBytes += stop - offset
+                while offset < stop {
+                    let want = Int(min(Int64(chunk.count), stop - offset))
+                    let got = pread(basis, chunk.baseAddress, want, off_t(offset))
+                    if got < 0 && errno == EINTR { continue }
+                    guard got > 0 else { throw DeltaError("basis read failed at \(offset)", path: basisName) }
+                    try emit(UnsafeRawBufferPointer(rebasing: chunk[0..<got]))
+                    offset += Int64(got)
+                }
+            case DeltaFormat.literal:
+                let n = try reader.varint()
+                guard n >= 1, n <= UInt64(DeltaLimits.maxLiteral) else {
+                    throw DeltaError("literal length \(n) is out of range", path: reader.name)
+                }
+                stats.literalBytes += Int64(n)
+                try reader.bytes(Int(n)) { (piece: UnsafeRawBufferPointer) throws(DeltaError) in try emit(piece) }
+            case DeltaFormat.zstdLiteral:
+                let n = try reader.varint(), c = try reader.varint()
+                guard n >= 1, n <= UInt64(DeltaLimits.maxLiteral), c >= 1, c <= UInt64(packed.count) else {
+                    throw DeltaError("compressed literal \(n)/\(c) is out of range", path: reader.name)
+                }
+                try reader.read(into: packed.baseAddress!, Int(c))
+                let out = ZSTD_decompressDCtx(dctx, chunk.baseAddress, Int(n), packed.baseAddress, Int(c))
+                guard ZSTD_isError(out) == 0, out == Int(n) else {
+                    throw DeltaError("corrupt compressed literal", path: reader.name)
+                }
+                stats.literalBytes += Int64(n)
+                try emit(UnsafeRawBufferPointer(rebasing: chunk[0..<Int(n)]))
+            case DeltaFormat.end:
+                let size = Int64(bitPattern: try reader.u64())
+                var digest: [UInt8] = []
+                for _ in 0..<16 { digest.append(try reader.byte()) }
+                guard try reader.atEnd() else { throw DeltaError("trailing bytes after the end of the delta", path: reader.name) }
+                guard size == stats.newSize, digest == hash.finish() else {
+                    throw DeltaError("the rebuilt file does not match the delta's checksum (wrong basis or corrupt delta)", path: basisName)
+                }
+                try writer.flush()
+                return stats
+            default:
+                throw DeltaError("unknown operation 0x\(String(op, radix: 16))", path: reader.name)
+            }
+        }
+    }
+}
