@@ -17,6 +17,8 @@ if [[ "${1:-}" == "--bench" ]]; then
   packages+=(
     inotify-tools # inotifywait: the watcher baseline
     rdiff         # librsync's CLI: the delta baseline
+    xxhash        # xxhsum -H3: the hashing reference
+    time          # GNU time: peak RSS of each tool
     python3       # the bench driver
   )
 fi

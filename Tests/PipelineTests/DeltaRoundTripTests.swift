@@ -103,4 +103,17 @@ import Testing
         #expect(stats.literalBytes < (3 << 20) + 3 * Int64(Signature.blockLength(forFileSize: Int64(basis.count))))
         #expect(stats.storedLiteralBytes < 64 * 1024, "3 MiB of one byte compresses")
     }
+
+    @Test func wholeFileWithoutABasisIsCompressedAndRebuiltFromNothing() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let text = Array(String(repeating: "pm.max_children = 5\nenv[APP_MODE] = functional\n", count: 200).utf8)
+        try Data(text).write(to: URL(fileURLWithPath: dir.at("new")))
+        FileManager.default.createFile(atPath: dir.at("empty"), contents: nil)
+        let stats = try DeltaFiles.delta(signature: nil, new: dir.at("new"), output: dir.at("delta"))
+        #expect(stats.literalBytes == Int64(text.count))
+        #expect(stats.deltaBytes < Int64(text.count) / 10)
+        try DeltaFiles.patch(basis: dir.at("empty"), delta: dir.at("delta"), output: dir.at("out"))
+        #expect(Array(try Data(contentsOf: URL(fileURLWithPath: dir.at("out")))) == text)
+    }
 }

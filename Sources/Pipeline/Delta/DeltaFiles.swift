@@ -19,12 +19,16 @@ public enum DeltaFiles {
         }
     }
 
-    /// Writes the delta of `new` against the signature in `signature` to `output`.
+    /// Writes the delta of `new` against the signature in `signature` to `output`;
+    /// with no signature, the whole file (what patching an empty basis rebuilds).
     @discardableResult
-    public static func delta(signature: String, new: String, output: String) throws(DeltaError) -> DeltaStats {
-        let sigInput = try openInput(signature)
-        defer { if sigInput != 0 { close(sigInput) } }
-        let sig = try Signature.read(from: ByteReader(fd: sigInput, name: signature))
+    public static func delta(signature: String?, new: String, output: String) throws(DeltaError) -> DeltaStats {
+        var sig = Signature.none
+        if let signature {
+            let sigInput = try openInput(signature)
+            defer { if sigInput != 0 { close(sigInput) } }
+            sig = try Signature.read(from: ByteReader(fd: sigInput, name: signature))
+        }
         let newInput = try openInput(new)
         defer { if newInput != 0 { close(newInput) } }
         var stats = DeltaStats()

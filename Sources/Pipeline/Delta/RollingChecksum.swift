@@ -21,23 +21,28 @@ public struct RollingChecksum: Sendable, Equatable {
         b = b &- UInt32(truncatingIfNeeded: length) &* UInt32(out) &+ a
     }
 
-    /// (a, b) of a block, 16 bytes at a time: for each chunk, `b` gains 16·a plus the
-    /// chunk's bytes weighted 16, 15, ... 1, and `a` gains their sum.
+    /// (a, b) of a block. Sequentially, `a += x; b += a` per byte gives
+    /// b = Σ (n − i)·x_i. Here 16 lanes keep S = Σ chunks and P = Σ of the running S;
+    /// then a = Σ S and b = 16·Σ P − Σ j·S[j], all mod 2^32 like the rolling update,
+    /// two vector adds per 16 bytes. A tail shorter than 16 continues the recurrence.
     @inline(__always)
     static func sums(_ bytes: UnsafeRawBufferPointer) -> (UInt32, UInt32) {
-        var a: UInt32 = 0, b: UInt32 = 0
         let n = bytes.count
-        var i = 0
-        let weights = SIMD16<UInt16>(16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1)
-        while i + 16 <= n {
-            let v = SIMD16<UInt16>(truncatingIfNeeded: bytes.loadUnaligned(fromByteOffset: i, as: SIMD16<UInt8>.self))
-            // Each weighted lane is at most 255·16 = 4080; the sum of 16 fits in 32 bits.
-            let weighted = SIMD16<UInt32>(truncatingIfNeeded: v &* weights).wrappedSum()
-            let sum = SIMD16<UInt32>(truncatingIfNeeded: v).wrappedSum()
-            b = b &+ (a << 4) &+ weighted
-            a = a &+ sum
-            i += 16
+        let chunks = n / 16
+        var a: UInt32 = 0, b: UInt32 = 0
+        if chunks > 0 {
+            var s = SIMD16<UInt32>(repeating: 0), p = SIMD16<UInt32>(repeating: 0)
+            var offset = 0
+            for _ in 0..<chunks {
+                s &+= SIMD16<UInt32>(truncatingIfNeeded: bytes.loadUnaligned(fromByteOffset: offset, as: SIMD16<UInt8>.self))
+                p &+= s
+                offset += 16
+            }
+            let lane = SIMD16<UInt32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
+            a = s.wrappedSum()
+            b = (p.wrappedSum() &<< 4) &- (s &* lane).wrappedSum()
         }
+        var i = chunks * 16
         while i < n {
             a = a &+ UInt32(bytes[i])
             b = b &+ a

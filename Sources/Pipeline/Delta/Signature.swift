@@ -23,6 +23,10 @@ public struct Signature: Sendable, Equatable {
     /// Number of blocks.
     public var blockCount: Int { weak.count }
 
+    /// The signature of no basis: a delta against it is the whole file, compressed
+    /// where that helps (the small-file fast path: no signature round trip).
+    public static let none = Signature(blockLength: 700, strongLength: 4, fileSize: 0, weak: [], strong: [])
+
     /// Block length for a file size: about √size, a multiple of 8, between 700 and 128 KiB (as rsync).
     public static func blockLength(forFileSize size: Int64) -> Int {
         guard size > 700 * 700 else { return 700 }
