@@ -22,10 +22,7 @@ demo: build
 	bash scripts/demo.sh
 
 test: deps
-	$(SWIFT) build --build-tests $(BUILD_FLAGS)
-	$(SWIFT) test --skip-build --skip SystemLimitTests $(BUILD_FLAGS)
-	# Alone: these lower system-wide inotify limits for a moment.
-	$(SWIFT) test --skip-build --filter SystemLimitTests $(BUILD_FLAGS)
+	bash scripts/test.sh
 
 # Side by side with the peers (inotifywait; rsync, rdiff and lsyncd as they land).
 bench: release

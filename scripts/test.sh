@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# make test: build, run the suites in parallel, then the system-limit suite alone,
+# and close with one summary line over both runs.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+log=$(mktemp /tmp/runner-test-log.XXXXXX)
+trap 'rm -f "$log"' EXIT
+
+swift build --build-tests || exit 1
+status=0
+swift test --skip-build --skip SystemLimitTests 2>&1 | tee -a "$log" || status=1
+# Alone: these lower system-wide inotify limits for a moment.
+swift test --skip-build --filter SystemLimitTests 2>&1 | tee -a "$log" || status=1
+
+total=$(grep -oE "Test run with [0-9]+ tests?" "$log" | grep -oE "[0-9]+" | awk '{s += $1} END {print s + 0}')
+failed=$(grep -cE "^✘ Test .* failed" "$log")
+echo
+echo "tests: $((total - failed)) passed, $failed failed"
+exit $status
