@@ -332,6 +332,7 @@ def bench_delta(work):
                 # receiver's patch, which replaces the destination.
                 dest = os.path.join(work, "dest")
                 shutil.copyfile(basis, dest)
+                os.sync()  # no writeback of the set-up copy during the timed run
                 t1, r1, _ = timed([RUNNER, "delta", "signature", dest, sig])
                 t2, r2, _ = timed(["sh", "-c", f'"{RUNNER}" delta delta {sig} {new} - | "{RUNNER}" delta patch {dest} - {dest}'])
                 assert filecmp.cmp(dest, new, shallow=False), "runner delta round trip failed"
@@ -342,6 +343,7 @@ def bench_delta(work):
                 for f in (rebuilt + ".rdiff",):
                     if os.path.exists(f):
                         os.unlink(f)
+                os.sync()
                 t1, r1, _ = timed(["rdiff", "-f", "signature", basis, sig + ".rdiff"])
                 t2, r2, _ = timed(["rdiff", "-f", "delta", sig + ".rdiff", new, delta + ".rdiff"])
                 t3, r3, _ = timed(["rdiff", "-f", "patch", basis, delta + ".rdiff", rebuilt + ".rdiff"])
@@ -350,14 +352,17 @@ def bench_delta(work):
             def rsync_local():
                 dest = os.path.join(work, "dest")
                 shutil.copyfile(basis, dest)
+                os.sync()
                 t, r, stats = timed(["rsync", "-I", "--no-whole-file", "--stats", new, dest])
                 return t, r, rsync_sent(stats)
 
             def rsync_daemon():
                 shutil.copyfile(basis, os.path.join(module, "file"))
+                os.sync()
                 t, r, stats = timed(["rsync", "-I", "--no-whole-file", "--stats", new, f"rsync://127.0.0.1:{port}/bench/file"])
                 return t, r, rsync_sent(stats)
 
+            reps = 1 if case == "d" else 5
             t, rss, t_delta, nbytes = median_run(ours, reps)
             rt, rrss, rbytes = median_run(rdiff, reps)
             lt, lrss, lbytes = median_run(rsync_local, reps)

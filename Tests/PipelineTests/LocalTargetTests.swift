@@ -106,7 +106,7 @@ import Testing
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         try dir.write("src/a", "1")
-        let target = LocalTarget(root: dir.at("dst"))
+        let target = try LocalTarget(root: dir.at("dst"))
         #expect(target.stagingRoot == dir.at(".dst.runner-staging"))
         try sync(dir.at("src"), dir.at("dst"))
         #expect(!FileManager.default.fileExists(atPath: target.stagingRoot))
@@ -118,9 +118,37 @@ import Testing
         try dir.write("src/a", "1")
         let filter = Filter(rules: [])
         let plan = try SyncPlanner(source: dir.at("src"), target: dir.at("dst"), filter: filter, delete: true).plan(paths: nil)
-        let target = LocalTarget(root: dir.at("dst"))
+        let target = try LocalTarget(root: dir.at("dst"))
         #expect(throws: TransferError.self) { try target.apply(plan, from: dir.at("src"), cancelled: { true }) }
         #expect(TreeSnapshot(dir.at("dst")).entries.isEmpty)
         #expect(!FileManager.default.fileExists(atPath: target.stagingRoot))
+    }
+}
+
+/// The target side trusts nothing it finds: symlinks are replaced, never followed.
+@Suite struct TargetSafetyTests {
+    @Test func symlinkedDirectoryInTheTargetIsReplacedNotFollowed() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        try dir.write("src/sub/x.conf", "inside")
+        try dir.write("outside/sentinel", "untouched")
+        try FileManager.default.createDirectory(atPath: dir.at("dst"), withIntermediateDirectories: true)
+        symlink(dir.at("outside"), dir.at("dst/sub"))
+        let before = TreeSnapshot(dir.at("outside"))
+        let plan = try SyncPlanner(source: dir.at("src"), target: dir.at("dst"), filter: Filter(rules: []), delete: true).plan(paths: nil)
+        try LocalTarget(root: dir.at("dst")).apply(plan, from: dir.at("src"))
+        #expect(TreeSnapshot(dir.at("outside")) == before)
+        #expect(TreeSnapshot(dir.at("src")) == TreeSnapshot(dir.at("dst")))
+    }
+
+    @Test(arguments: ["", "/etc/passwd", "..", "a/../../b", "a//b", "./a", "a/.", "a\0b", String(repeating: "x", count: 256),
+                      String(repeating: "a/", count: 2049) + "a"])
+    func unsafePathsAreRejected(_ raw: String) {
+        #expect(throws: TransferError.self) { try RelativePath(validating: raw) }
+    }
+
+    @Test(arguments: ["a", "a/b/c.conf", ".hidden", "..double-dot-prefix", "sp ace/ü.conf", String(repeating: "x", count: 255)])
+    func ordinaryPathsAreAccepted(_ raw: String) throws {
+        #expect(try RelativePath(validating: raw).description == raw)
     }
 }

@@ -197,3 +197,35 @@ import Testing
         #expect(await runner.waitForExit() == 0)
     }
 }
+
+/// A crash in the middle of a commit: the next start puts the old tree back, never a mix.
+@Suite struct CrashRecoveryTests {
+    @Test func killedMidCommitLeavesTheOldTreeAfterRecovery() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        for i in 0..<10 { try dir.write("src/f\(i).conf", "v1 \(i)\n") }
+        try dir.write("src/gone.conf", "deleted in the second batch\n")
+        try dir.write("p.lua", "pipeline \"c\" { source = \"src\", to = \"file://\(dir.at("dst"))\", delete = true }\n")
+        let first = try await RunnerProcess.run(["run", dir.at("p.lua"), "--once"], logDirectory: dir.path)
+        #expect(first.status == 0, "\(first.stderr)")
+        let old = TreeSnapshot(dir.at("dst"))
+
+        for i in 0..<10 { try dir.write("src/f\(i).conf", "v2 \(i), longer\n") }
+        try FileManager.default.removeItem(atPath: dir.at("src/gone.conf"))
+        try dir.write("src/new/dir/n.conf", "new\n")
+        let crashed = try await RunnerProcess.run(["run", dir.at("p.lua"), "--once"],
+                                                  environment: ["RUNNER_TEST_CRASH_AFTER_RENAMES": "5"], logDirectory: dir.path)
+        #expect(crashed.status == SIGKILL, "the hook kills the process mid-commit")
+        let mixed = TreeSnapshot(dir.at("dst"))
+        #expect(mixed != old && mixed != TreeSnapshot(dir.at("src")), "the crash left a half-applied batch")
+
+        // Opening the target again rolls the batch back.
+        _ = try LocalTarget(root: dir.at("dst"))
+        #expect(TreeSnapshot(dir.at("dst")) == old, "\(TreeSnapshot(dir.at("dst")).differences(from: old))")
+        #expect(!FileManager.default.fileExists(atPath: dir.at(".dst.runner-staging")))
+
+        let again = try await RunnerProcess.run(["run", dir.at("p.lua"), "--once"], logDirectory: dir.path)
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(TreeSnapshot(dir.at("dst")) == TreeSnapshot(dir.at("src")))
+    }
+}

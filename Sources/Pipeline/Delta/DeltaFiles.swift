@@ -90,7 +90,7 @@ public enum DeltaFiles {
         var template = Array((path + ".runner-tmp.XXXXXX").utf8CString)
         let fd = mkstemp(&template)
         guard fd >= 0 else { throw DeltaError("cannot create a temporary file: \(String(cString: strerror(errno)))", path: path) }
-        let temporary = String(cString: template)
+        let temporary = String(decoding: template.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
         do throws(DeltaError) {
             try body(ByteWriter(fd: fd, name: path))
             guard fchmod(fd, 0o644) == 0, close(fd) == 0 else { throw DeltaError("cannot finish writing", path: path) }

@@ -32,9 +32,10 @@ public final class PipelineRunner {
     /// Whether any batch failed on any target since the start.
     public private(set) var hadFailure = false
 
-    /// A runner. Only `file://` targets are supported so far: others are refused here.
+    /// A runner. Only `file://` targets are supported so far: others are refused here
+    /// (a `ConfigError`); a target whose interrupted batch cannot be rolled back is a `TransferError`.
     public init(config: PipelineConfig, hooks: (any PipelineHooks)?, logger: Logger, dryRun: Bool,
-                print: @escaping (String) -> Void) throws(ConfigError) {
+                print: @escaping (String) -> Void) throws {
         self.config = config
         self.hooks = hooks
         self.logger = logger
@@ -56,7 +57,8 @@ public final class PipelineRunner {
             if path == config.source || path.hasPrefix(config.source + "/") || config.source.hasPrefix(path + "/") {
                 throw ConfigError("pipeline '\(config.name)': target \(d.uri) overlaps the source \(config.source)", at: config.location)
             }
-            targets.append((d, LocalTarget(root: path)))
+            // Opening a target rolls back a batch a crash interrupted there.
+            targets.append((d, try LocalTarget(root: path, recover: !dryRun)))
         }
         self.targets = targets
     }

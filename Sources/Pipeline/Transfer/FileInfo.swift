@@ -90,6 +90,43 @@ enum FS {
         }
     }
 
+    /// `mkdir -p` with a mode for what it creates.
+    static func makeDirectories(_ path: String, mode: UInt32) throws(TransferError) {
+        if FileInfo.lstat(path)?.kind == .directory { return }
+        var prefix = ""
+        for part in path.split(separator: "/") {
+            prefix += "/" + part
+            if FileInfo.lstat(prefix)?.kind == .directory { continue }
+            guard mkdir(prefix, mode_t(mode | 0o700)) == 0 || errno == EEXIST else {
+                throw TransferError("mkdir failed: \(errorText())", path: prefix)
+            }
+        }
+    }
+
+    /// Copies the rest of `input` to `output` with read/write.
+    static func copyByReading(_ input: Int32, _ output: Int32, path: String) throws(TransferError) -> Int64 {
+        var buffer = [UInt8](repeating: 0, count: 256 * 1024)
+        var total: Int64 = 0
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(input, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw TransferError("read failed: \(errorText())", path: path)
+            }
+            if n == 0 { return total }
+            var done = 0
+            while done < n {
+                let w = buffer.withUnsafeBytes { write(output, $0.baseAddress! + done, n - done) }
+                if w < 0 {
+                    if errno == EINTR { continue }
+                    throw TransferError("write failed: \(errorText())", path: path)
+                }
+                done += w
+            }
+            total += Int64(n)
+        }
+    }
+
     static func join(_ base: String, _ relative: String) -> String {
         relative.isEmpty ? base : base + "/" + relative
     }

@@ -2,24 +2,51 @@
 import Glibc
 #endif
 
-/// A `file://` target: a directory on this host, updated through a staging
-/// directory beside it (same file system, outside the tree) and `rename(2)`, so a
-/// reader of the target sees each file either old or new, never half-written.
+/// A `file://` target: a directory on this host, updated one batch at a time.
+///
+/// A batch is staged beside the target (same file system, outside the tree), then a
+/// journal is written and synced, then entries are renamed into place (what they
+/// replace moves into staging), then the journal is removed: that is the commit
+/// point. A failure before it rolls the batch back; a process that died mid-commit
+/// leaves the journal, and the next `LocalTarget` for the directory rolls back
+/// before anything else. Readers see each file old or new, and after a crash the
+/// tree is the old one, never a mix. The target side is reached only through
+/// descriptors with `O_NOFOLLOW`, so a symlink in the target is never followed.
 public final class LocalTarget {
     /// The target directory, absolute.
     public let root: String
-    /// Where files are staged before they are renamed into place.
+    /// Where batches are staged before they are renamed into place.
     public let stagingRoot: String
     private var batchCounter = 0
+    /// Test hook: after this many commit renames the process kills itself, to test
+    /// crash recovery with a real crash (`RUNNER_TEST_CRASH_AFTER_RENAMES`).
+    private let crashAfterRenames: Int? = getenv("RUNNER_TEST_CRASH_AFTER_RENAMES").flatMap { Int(String(cString: $0)) }
 
-    /// A local target. Leftover staging from an earlier run is removed.
-    public init(root: String) {
+    /// A local target. An interrupted batch found in staging is rolled back first,
+    /// unless `recover` is false (`--dry-run` touches nothing).
+    public init(root: String, recover: Bool = true) throws(TransferError) {
         self.root = root
         let slash = root.lastIndex(of: "/")!
         let parent = root[..<slash].isEmpty ? "/" : String(root[..<slash])
         let name = root[root.index(after: slash)...]
         stagingRoot = (parent == "/" ? "" : parent) + "/.\(name).runner-staging"
-        try? FS.removeTree(stagingRoot)
+        if recover { try self.recover() }
+    }
+
+    /// Rolls back every journaled batch left in staging, then removes staging.
+    private func recover() throws(TransferError) {
+        guard FileInfo.lstat(stagingRoot)?.kind == .directory, FileInfo.lstat(root)?.kind == .directory else {
+            try? FS.removeTree(stagingRoot)
+            return
+        }
+        let tree = try TreeDirectory(root)
+        for name in FS.list(stagingRoot) where name.hasPrefix("batch-") {
+            let staging = try TreeDirectory(stagingRoot + "/" + name)
+            if let journal = try BatchJournal.read(in: staging) {
+                try rollback(journal, tree: tree, staging: staging)
+            }
+        }
+        try FS.removeTree(stagingRoot)
     }
 
     /// What applying a plan did.
@@ -36,86 +63,175 @@ public final class LocalTarget {
         public var retry: [String] = []
     }
 
-    /// Applies a plan: stages every file, then renames them in, then deletes, then
-    /// sets directory modes and times (children first, since writing a child changes
-    /// its directory's time). `cancelled` is asked before the first rename: a
+    /// Applies a plan as one batch. `cancelled` is asked before the commit: a
     /// cancelled batch leaves the target untouched and no staging behind.
     public func apply(_ plan: SyncPlan, from source: String, cancelled: () -> Bool = { false }) throws(TransferError) -> Outcome {
         var outcome = Outcome()
-        try makeDirectories(root, mode: FileInfo.lstat(source)?.mode ?? 0o755)
+        try FS.makeDirectories(root, mode: FileInfo.lstat(source)?.mode ?? 0o755)
         batchCounter += 1
-        let staging = stagingRoot + "/batch-\(getpid())-\(batchCounter)"
-        try makeDirectories(staging, mode: 0o700)
+        let stagingPath = stagingRoot + "/batch-\(getpid())-\(batchCounter)"
+        try FS.makeDirectories(stagingPath, mode: 0o700)
         defer {
-            try? FS.removeTree(staging)
+            try? FS.removeTree(stagingPath)
             rmdir(stagingRoot)  // only when empty: another batch may be staging
         }
+        let staging = try TreeDirectory(stagingPath)
+        let tree = try TreeDirectory(root)
 
-        // Stage.
-        var staged: [(path: String, file: String)] = []
+        // Stage, and journal what the commit will do.
+        var journal = BatchJournal()
+        var directories: [(RelativePath, FileInfo)] = []
+        var attributes: [(RelativePath, FileInfo)] = []
+        var rootInfo: FileInfo?
         for (index, op) in plan.operations.enumerated() {
-            let stagedFile = staging + "/\(index)"
+            if case .directory(let p, let info) = op, p.isEmpty {
+                rootInfo = info  // the root exists already: only its mode and times are set, last
+                continue
+            }
+            let path = try RelativePath(validating: op.path)
             switch op {
-            case .copy(let path, _):
-                if let bytes = try stageCopy(from: FS.join(source, path), to: stagedFile) {
+            case .copy(let p, _):
+                if let bytes = try stageCopy(from: FS.join(source, p), into: staging, as: "new-\(index)") {
                     outcome.bytes += bytes
-                    staged.append((path, stagedFile))
+                    journal.entries.append(.replace(path: path, index: index))
                 } else {
-                    outcome.retry.append(path)
+                    outcome.retry.append(p)
                 }
-            case .symlink(let path, let destination, let info):
-                guard symlink(destination, stagedFile) == 0 else {
-                    throw TransferError("symlink failed: \(FS.errorText())", path: stagedFile)
+            case .symlink(_, let destination, let info):
+                guard symlinkat(destination, staging.rootFD, "new-\(index)") == 0 else {
+                    throw TransferError("symlink failed: \(FS.errorText())", path: stagingPath)
                 }
                 var times = [info.timespec, info.timespec]
-                utimensat(AT_FDCWD, stagedFile, &times, AT_SYMLINK_NOFOLLOW)
-                staged.append((path, stagedFile))
-            default:
-                break
+                utimensat(staging.rootFD, "new-\(index)", &times, AT_SYMLINK_NOFOLLOW)
+                journal.entries.append(.replace(path: path, index: index))
+            case .delete:
+                journal.entries.append(.remove(path: path, index: index))
+            case .directory(_, let info):
+                let old = tree.info(path)
+                let created = old?.kind != .directory
+                journal.entries.append(.directory(path: path, index: index, created: created, oldMode: old?.mode ?? 0,
+                                                  oldSeconds: old?.mtimeSeconds ?? 0, oldNanoseconds: old?.mtimeNanoseconds ?? 0))
+                directories.append((path, info))
+            case .attributes(_, let info):
+                let old = tree.info(path)
+                journal.entries.append(.attributes(path: path, oldMode: old?.mode ?? info.mode, oldSeconds: old?.mtimeSeconds ?? 0,
+                                                   oldNanoseconds: old?.mtimeNanoseconds ?? 0))
+                attributes.append((path, info))
             }
         }
         if cancelled() { throw TransferError("batch abandoned before commit (shutdown)", path: root) }
+        defer {
+            if let info = rootInfo {
+                fchmod(tree.rootFD, mode_t(info.mode))
+                var times = [info.timespec, info.timespec]
+                futimens(tree.rootFD, &times)
+            }
+        }
+        guard !journal.entries.isEmpty else { return outcome }
+        try journal.write(in: staging)
 
-        // Commit.
-        var directories: [(String, FileInfo)] = []
-        for op in plan.operations {
-            if case .directory(let path, let info) = op {
-                let full = FS.join(root, path)
-                if let existing = FileInfo.lstat(full), existing.kind != .directory { try FS.removeTree(full) }
-                try makeParents(of: path, source: source)
-                if FileInfo.lstat(full) == nil, mkdir(full, mode_t(info.mode | 0o700)) != 0 {
-                    throw TransferError("mkdir failed: \(FS.errorText())", path: full)
+        do throws(TransferError) {
+            var renames = 0
+            func renamed() {
+                renames += 1
+                if let limit = crashAfterRenames, renames >= limit { kill(getpid(), SIGKILL) }
+            }
+            for entry in journal.entries {
+                switch entry {
+                case let .directory(path, index, created, _, _, _):
+                    guard created else { continue }
+                    if tree.info(path) != nil {
+                        try TreeDirectory.rename(tree, path, to: staging, try RelativePath(validating: "old-\(index)"))
+                        renamed()
+                    }
+                    let parent = try tree.openDirectory(path.parent, create: true)
+                    defer { close(parent) }
+                    guard mkdirat(parent, path.name, 0o700) == 0 || errno == EEXIST else {
+                        throw TransferError("mkdir failed: \(FS.errorText())", path: "\(root)/\(path)")
+                    }
+                    outcome.updated += 1
+                case let .replace(path, index):
+                    if let existing = tree.info(path) {
+                        // A directory in the way moves out whole; a file is simply replaced by the rename.
+                        if existing.kind == .directory {
+                            try TreeDirectory.rename(tree, path, to: staging, try RelativePath(validating: "old-\(index)"))
+                        } else {
+                            let parent = try tree.openDirectory(path.parent, create: false)
+                            defer { close(parent) }
+                            // Keep the old file for a rollback: a hard link costs no copy.
+                            guard linkat(parent, path.name, staging.rootFD, "old-\(index)", 0) == 0 else {
+                                throw TransferError("cannot keep the old file: \(FS.errorText())", path: "\(root)/\(path)")
+                            }
+                        }
+                    }
+                    try TreeDirectory.rename(staging, try RelativePath(validating: "new-\(index)"), to: tree, path, createParents: true)
+                    renamed()
+                    outcome.written += 1
+                case let .remove(path, index):
+                    guard tree.info(path) != nil else { continue }
+                    try TreeDirectory.rename(tree, path, to: staging, try RelativePath(validating: "old-\(index)"))
+                    renamed()
+                    outcome.deleted += 1
+                case .attributes:
+                    break
                 }
-                directories.append((path, info))
+            }
+            for (path, info) in attributes {
+                try setAttributes(tree, path, mode: info.mode, seconds: info.mtimeSeconds, nanoseconds: info.mtimeNanoseconds)
                 outcome.updated += 1
             }
-        }
-        for (path, file) in staged {
-            let full = FS.join(root, path)
-            try makeParents(of: path, source: source)
-            if let existing = FileInfo.lstat(full), existing.kind == .directory { try FS.removeTree(full) }
-            guard rename(file, full) == 0 else { throw TransferError("rename into place failed: \(FS.errorText())", path: full) }
-            outcome.written += 1
-        }
-        for op in plan.operations {
-            switch op {
-            case .attributes(let path, let info):
-                try setAttributes(FS.join(root, path), info)
-                outcome.updated += 1
-            case .delete(let path):
-                try FS.removeTree(FS.join(root, path))
-                outcome.deleted += 1
-            default:
-                break
+            // Children first: writing a child changes its directory's time.
+            for (path, info) in directories.reversed() {
+                try setAttributes(tree, path, mode: info.mode, seconds: info.mtimeSeconds, nanoseconds: info.mtimeNanoseconds)
             }
+        } catch {
+            try? rollback(journal, tree: tree, staging: staging)
+            throw error
         }
-        for (path, info) in directories.reversed() { try setAttributes(FS.join(root, path), info) }
+        // The commit point: without a journal, there is nothing to roll back.
+        unlinkat(staging.rootFD, BatchJournal.fileName, 0)
         return outcome
+    }
+
+    /// Undoes a journaled batch, newest entry first. Every step looks at the disk,
+    /// so it is right wherever the commit stopped, and safe to run twice.
+    private func rollback(_ journal: BatchJournal, tree: TreeDirectory, staging: TreeDirectory) throws(TransferError) {
+        func inStaging(_ name: String) -> Bool {
+            var st = stat()
+            return fstatat(staging.rootFD, name, &st, AT_SYMLINK_NOFOLLOW) == 0
+        }
+        for entry in journal.entries.reversed() {
+            switch entry {
+            case let .replace(path, index):
+                // Placed means the new entry left staging; old-<i> is what was there
+                // (a hard link to the old file, or the directory that was moved out).
+                if !inStaging("new-\(index)") { try tree.removeTree(path) }
+                if inStaging("old-\(index)"), tree.info(path) == nil {
+                    try TreeDirectory.rename(staging, try RelativePath(validating: "old-\(index)"), to: tree, path)
+                }
+            case let .remove(path, index):
+                if inStaging("old-\(index)") {
+                    try TreeDirectory.rename(staging, try RelativePath(validating: "old-\(index)"), to: tree, path)
+                }
+            case let .directory(path, index, created, oldMode, oldSeconds, oldNanoseconds):
+                if created {
+                    if tree.info(path)?.kind == .directory { try tree.removeTree(path) }
+                    if inStaging("old-\(index)") {
+                        try TreeDirectory.rename(staging, try RelativePath(validating: "old-\(index)"), to: tree, path)
+                    }
+                } else {
+                    try? setAttributes(tree, path, mode: oldMode, seconds: oldSeconds, nanoseconds: oldNanoseconds)
+                }
+            case let .attributes(path, oldMode, oldSeconds, oldNanoseconds):
+                try? setAttributes(tree, path, mode: oldMode, seconds: oldSeconds, nanoseconds: oldNanoseconds)
+            }
+        }
+        unlinkat(staging.rootFD, BatchJournal.fileName, 0)
     }
 
     /// Copies a file into staging with the source's mode and times. Returns nil when
     /// the source changed while it was read (or vanished): it must not be shipped torn.
-    private func stageCopy(from path: String, to staged: String) throws(TransferError) -> Int64? {
+    private func stageCopy(from path: String, into staging: TreeDirectory, as name: String) throws(TransferError) -> Int64? {
         let input = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
         guard input >= 0 else {
             if errno == ENOENT || errno == ELOOP { return nil }
@@ -124,16 +240,16 @@ public final class LocalTarget {
         defer { close(input) }
         var before = stat()
         fstat(input, &before)
-        let output = open(staged, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard output >= 0 else { throw TransferError("create in staging failed: \(FS.errorText())", path: staged) }
+        let output = openat(staging.rootFD, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard output >= 0 else { throw TransferError("create in staging failed: \(FS.errorText())", path: staging.root) }
         defer { close(output) }
         var total: Int64 = 0
         while true {
             let n = sendfile(output, input, nil, 1 << 30)
             if n < 0 {
                 if errno == EINTR { continue }
-                if errno == EXDEV || errno == ENOSYS || errno == EINVAL || errno == EOPNOTSUPP {
-                    total += try copyByReading(input, output, path: path)
+                if errno == EINVAL || errno == ENOSYS {
+                    total += try FS.copyByReading(input, output, path: path)
                     break
                 }
                 throw TransferError("copy failed: \(FS.errorText())", path: path)
@@ -143,74 +259,25 @@ public final class LocalTarget {
         }
         var after = stat()
         fstat(input, &after)
-        let a = FileInfo(before), b = FileInfo(after)
-        guard a == b, b.size == total else { return nil }
+        let b = FileInfo(after)
+        guard FileInfo(before) == b, b.size == total else { return nil }
         fchmod(output, mode_t(b.mode))
         var times = [b.timespec, b.timespec]
         futimens(output, &times)
         return total
     }
 
-    private func copyByReading(_ input: Int32, _ output: Int32, path: String) throws(TransferError) -> Int64 {
-        var buffer = [UInt8](repeating: 0, count: 256 * 1024)
-        var total: Int64 = 0
-        while true {
-            let n = buffer.withUnsafeMutableBytes { read(input, $0.baseAddress, $0.count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw TransferError("read failed: \(FS.errorText())", path: path)
-            }
-            if n == 0 { return total }
-            var done = 0
-            while done < n {
-                let w = buffer.withUnsafeBytes { write(output, $0.baseAddress! + done, n - done) }
-                if w < 0 {
-                    if errno == EINTR { continue }
-                    throw TransferError("write failed: \(FS.errorText())", path: path)
-                }
-                done += w
-            }
-            total += Int64(n)
+    private func setAttributes(_ tree: TreeDirectory, _ path: RelativePath, mode: UInt32, seconds: Int, nanoseconds: Int) throws(TransferError) {
+        let parent = try tree.openDirectory(path.parent, create: false)
+        defer { close(parent) }
+        var st = stat()
+        guard fstatat(parent, path.name, &st, AT_SYMLINK_NOFOLLOW) == 0 else { return }
+        if st.st_mode & S_IFMT != S_IFLNK, fchmodat(parent, path.name, mode_t(mode), 0) != 0 {
+            throw TransferError("chmod failed: \(FS.errorText())", path: "\(root)/\(path)")
         }
-    }
-
-    private func setAttributes(_ full: String, _ info: FileInfo) throws(TransferError) {
-        if info.kind != .symlink, chmod(full, mode_t(info.mode)) != 0 {
-            throw TransferError("chmod failed: \(FS.errorText())", path: full)
-        }
-        var times = [info.timespec, info.timespec]
-        if utimensat(AT_FDCWD, full, &times, AT_SYMLINK_NOFOLLOW) != 0 {
-            throw TransferError("setting times failed: \(FS.errorText())", path: full)
-        }
-    }
-
-    /// Creates the target's missing parent directories of `path`, with the source's modes;
-    /// a non-directory in the way is replaced.
-    private func makeParents(of path: String, source: String) throws(TransferError) {
-        var prefix = ""
-        for part in path.split(separator: "/").dropLast() {
-            prefix = prefix.isEmpty ? String(part) : prefix + "/" + part
-            let full = FS.join(root, prefix)
-            if let existing = FileInfo.lstat(full) {
-                if existing.kind == .directory { continue }
-                try FS.removeTree(full)
-            }
-            let mode = FileInfo.lstat(FS.join(source, prefix))?.mode ?? 0o755
-            guard mkdir(full, mode_t(mode | 0o700)) == 0 || errno == EEXIST else {
-                throw TransferError("mkdir failed: \(FS.errorText())", path: full)
-            }
-        }
-    }
-
-    private func makeDirectories(_ path: String, mode: UInt32) throws(TransferError) {
-        if FileInfo.lstat(path)?.kind == .directory { return }
-        var prefix = ""
-        for part in path.split(separator: "/") {
-            prefix += "/" + part
-            if FileInfo.lstat(prefix)?.kind == .directory { continue }
-            guard mkdir(prefix, mode_t(mode | 0o700)) == 0 || errno == EEXIST else {
-                throw TransferError("mkdir failed: \(FS.errorText())", path: prefix)
-            }
+        var times = [timespec(tv_sec: seconds, tv_nsec: nanoseconds), timespec(tv_sec: seconds, tv_nsec: nanoseconds)]
+        if utimensat(parent, path.name, &times, AT_SYMLINK_NOFOLLOW) != 0 {
+            throw TransferError("setting times failed: \(FS.errorText())", path: "\(root)/\(path)")
         }
     }
 }

@@ -1,0 +1,119 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What a batch's commit does to the tree, written (and fsynced) before the first
+/// rename, so that a receiver that died mid-commit can put the old tree back.
+///
+/// Each entry can be undone from what is on disk: staged file `new-<i>` still in
+/// staging means it was not placed yet; `old-<i>` in staging holds what was there.
+struct BatchJournal {
+    enum Entry: Equatable {
+        /// Staged `new-<index>` replaces (or creates) the path; what was there goes to `old-<index>`.
+        case replace(path: RelativePath, index: Int)
+        /// The path moves to `old-<index>`.
+        case remove(path: RelativePath, index: Int)
+        /// A directory made by the batch (absent before), or one whose mode/times change.
+        case directory(path: RelativePath, index: Int, created: Bool, oldMode: UInt32, oldSeconds: Int, oldNanoseconds: Int)
+        /// Only mode and times change; the old ones are kept to restore them.
+        case attributes(path: RelativePath, oldMode: UInt32, oldSeconds: Int, oldNanoseconds: Int)
+    }
+
+    var entries: [Entry] = []
+
+    static let fileName = "journal"
+
+    /// One line per entry: fields separated by tabs, the path hex-encoded (it may hold any byte but NUL).
+    func encoded() -> String {
+        entries.map { e -> String in
+            switch e {
+            case let .replace(p, i): return "replace\t\(i)\t\(BatchJournal.hex(p))"
+            case let .remove(p, i): return "remove\t\(i)\t\(BatchJournal.hex(p))"
+            case let .directory(p, i, created, m, s, n): return "directory\t\(i)\t\(created ? 1 : 0)\t\(m)\t\(s)\t\(n)\t\(BatchJournal.hex(p))"
+            case let .attributes(p, m, s, n): return "attributes\t\(m)\t\(s)\t\(n)\t\(BatchJournal.hex(p))"
+            }
+        }.joined(separator: "\n") + "\n"
+    }
+
+    static func decode(_ text: String) throws(TransferError) -> BatchJournal {
+        var journal = BatchJournal()
+        for line in text.split(separator: "\n") {
+            let f = line.split(separator: "\t").map(String.init)
+            func path(_ s: String) throws(TransferError) -> RelativePath { try RelativePath(validating: unhex(s)) }
+            func int(_ s: String) throws(TransferError) -> Int {
+                guard let v = Int(s) else { throw TransferError("corrupt journal line", path: String(line)) }
+                return v
+            }
+            switch (f.first, f.count) {
+            case ("replace", 3): journal.entries.append(.replace(path: try path(f[2]), index: try int(f[1])))
+            case ("remove", 3): journal.entries.append(.remove(path: try path(f[2]), index: try int(f[1])))
+            case ("directory", 7):
+                journal.entries.append(.directory(path: try path(f[6]), index: try int(f[1]), created: f[2] == "1",
+                                                  oldMode: UInt32(try int(f[3])), oldSeconds: try int(f[4]), oldNanoseconds: try int(f[5])))
+            case ("attributes", 5):
+                journal.entries.append(.attributes(path: try path(f[4]), oldMode: UInt32(try int(f[1])), oldSeconds: try int(f[2]),
+                                                   oldNanoseconds: try int(f[3])))
+            default:
+                throw TransferError("corrupt journal line", path: String(line))
+            }
+        }
+        return journal
+    }
+
+    private static func hex(_ p: RelativePath) -> String {
+        p.description.utf8.map { b in String(b, radix: 16).count == 1 ? "0" + String(b, radix: 16) : String(b, radix: 16) }.joined()
+    }
+
+    private static func unhex(_ s: String) -> String {
+        var bytes: [UInt8] = []
+        var i = s.startIndex
+        while i < s.endIndex, let j = s.index(i, offsetBy: 2, limitedBy: s.endIndex) {
+            if let b = UInt8(s[i..<j], radix: 16) { bytes.append(b) }
+            i = j
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Writes the journal durably: a temporary file, fsync, rename, fsync of the directory.
+    func write(in staging: TreeDirectory) throws(TransferError) {
+        let text = Array(encoded().utf8)
+        let fd = openat(staging.rootFD, BatchJournal.fileName + ".tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard fd >= 0 else { throw TransferError("cannot write the journal: \(FS.errorText())", path: staging.root) }
+        var offset = 0
+        while offset < text.count {
+            let n = text.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, text.count - offset) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                let e = FS.errorText()
+                close(fd)
+                throw TransferError("cannot write the journal: \(e)", path: staging.root)
+            }
+            offset += n
+        }
+        guard fsync(fd) == 0 else {
+            let e = FS.errorText()
+            close(fd)
+            throw TransferError("cannot sync the journal: \(e)", path: staging.root)
+        }
+        close(fd)
+        guard renameat(staging.rootFD, BatchJournal.fileName + ".tmp", staging.rootFD, BatchJournal.fileName) == 0 else {
+            throw TransferError("cannot commit the journal: \(FS.errorText())", path: staging.root)
+        }
+        fsync(staging.rootFD)
+    }
+
+    /// Reads the journal of a staging directory, if it has one.
+    static func read(in staging: TreeDirectory) throws(TransferError) -> BatchJournal? {
+        let fd = openat(staging.rootFD, fileName, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = buf.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if n <= 0 { break }
+            bytes += buf[..<n]
+        }
+        return try decode(String(decoding: bytes, as: UTF8.self))
+    }
+}
