@@ -29,8 +29,6 @@ public final class PipelineRunner {
     /// When the directories the watch limit left unwatched are scanned next.
     private var nextScan: Double?
     private var limitReported = false
-    /// Whether any batch failed on any target since the start.
-    public private(set) var hadFailure = false
 
     /// A runner. Only `file://` targets are supported so far: others are refused here
     /// (a `ConfigError`); a target whose interrupted batch cannot be rolled back is a `TransferError`.
@@ -154,6 +152,7 @@ public final class PipelineRunner {
         do {
             let decision = try filter.decide(path, isDirectory: isDirectory)
             if decision.ignored {
+                logger.trace("ignored", metadata: ["pipeline": "\(config.name)", "path": "\(path)", "why": "\(decision.explanation)"])
                 coalescer.addIgnored(path, reason: decision.explanation, at: now, startsBatch: dryRun)
                 return true
             }
@@ -254,7 +253,6 @@ public final class PipelineRunner {
                 ])
             } catch {
                 ok = false
-                hadFailure = true
                 result = TargetResult(status: .failed, message: "\(error)")
                 logger.error("\(label) failed: \(error)", metadata: ["pipeline": "\(config.name)", "target": "\(destination.uri)"])
                 if !stop.isRequested { scheduleRetry(batch.paths, fullRescan: batch.fullRescan || initial, now: Clock.now) }
