@@ -36,15 +36,15 @@ extension Runner {
                     throw ConfigError("declares no pipeline", at: SourceLocation(file: script, line: 0),
                                       hint: "add pipeline \"name\" { source = ..., to = ... }")
                 }
-                let runners = try configuration.pipelines.map { p in
-                    try PipelineRunner(config: p, hooks: hooks, logger: logger, dryRun: dryRun) { text in
-                        Output.out(text + "\n")
-                    }
-                }
-                let stop = StopSignal()
-                let signals = trapSignals(stop: stop, logger: logger)
+                let runners = try makeRunners(configuration, hooks, logger)
+                let control = RunControl()
+                let signals = trapSignals(control: control, logger: logger)
                 defer { withExtendedLifetime(signals) {} }
-                let loop = RunLoop(pipelines: runners, stop: stop, logger: logger)
+                let loop = RunLoop(pipelines: runners, control: control, logger: logger) { [script] in
+                    let (_, fresh, freshHooks) = try loadConfiguration(script, logger: logger)
+                    guard !fresh.pipelines.isEmpty else { throw ConfigError("declares no pipeline", at: SourceLocation(file: script, line: 0)) }
+                    return try makeRunners(fresh, freshHooks, logger)
+                }
                 if once {
                     return loop.runOnce() ? 0 : Exit.runtimeFailure
                 }
@@ -57,12 +57,20 @@ extension Runner {
                 return 0
             }
         }
+
+        private func makeRunners(_ configuration: Configuration, _ hooks: any PipelineHooks, _ logger: Logger) throws -> [PipelineRunner] {
+            try configuration.pipelines.map { p in
+                try PipelineRunner(config: p, hooks: hooks, logger: logger, dryRun: dryRun) { text in
+                    Output.out(text + "\n")
+                }
+            }
+        }
     }
 }
 
-/// SIGINT and SIGTERM request a clean stop; SIGHUP is logged (reloading comes later).
+/// SIGINT and SIGTERM request a clean stop; SIGHUP a reload of the configuration.
 /// The handlers run on a dispatch queue, never inside a signal context.
-func trapSignals(stop: StopSignal, logger: Logger) -> [any DispatchSourceSignal] {
+func trapSignals(control: RunControl, logger: Logger) -> [any DispatchSourceSignal] {
     let queue = DispatchQueue(label: "runner.signals")
     var sources: [any DispatchSourceSignal] = []
     for sig in [SIGINT, SIGTERM, SIGHUP] {
@@ -70,10 +78,10 @@ func trapSignals(stop: StopSignal, logger: Logger) -> [any DispatchSourceSignal]
         let source = DispatchSource.makeSignalSource(signal: sig, queue: queue)
         source.setEventHandler {
             if sig == SIGHUP {
-                logger.warning("SIGHUP: reloading the configuration is not supported yet; restart runner to apply changes")
+                control.requestReload()
             } else {
                 logger.notice("signal \(sig == SIGINT ? "SIGINT" : "SIGTERM"): stopping")
-                stop.request()
+                control.requestStop()
             }
         }
         source.resume()

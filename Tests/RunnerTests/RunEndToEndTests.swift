@@ -238,3 +238,37 @@ import Testing
         #expect(TreeSnapshot(dir.at("dst")) == TreeSnapshot(dir.at("src")))
     }
 }
+
+/// SIGHUP reloads the pipeline script; a broken script is refused and the running one goes on.
+@Suite struct ReloadTests {
+    @Test func sighupAppliesANewScriptAndKeepsTheOldOneWhenTheNewIsBroken() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        try FileManager.default.createDirectory(atPath: dir.at("src"), withIntermediateDirectories: true)
+        func script(ignoring pattern: String) -> String {
+            "pipeline \"r\" { source = \"src\", to = \"file://\(dir.at("dst"))\", ignore = { \"\(pattern)\" }, delay = 0.05, delete = true }\n"
+        }
+        try dir.write("p.lua", script(ignoring: "*.a"))
+        let runner = try RunnerProcess(["run", dir.at("p.lua")], logDirectory: dir.path)
+        #expect(await runner.waitForLog("ready"))
+        func synced(_ name: String) -> Bool { FileManager.default.fileExists(atPath: dir.at("dst/\(name)")) }
+
+        try dir.write("p.lua", script(ignoring: "*.b"))
+        runner.signal(SIGHUP)
+        #expect(await runner.waitForLog("reloaded"), "\(runner.stderr)")
+        try dir.write("src/x.a", "now synced")
+        try dir.write("src/x.b", "now ignored")
+        try dir.write("src/marker", "")
+        #expect(await eventually { synced("x.a") && synced("marker") })
+        #expect(!synced("x.b"))
+
+        try dir.write("p.lua", "pipeline \"r\" {\n  source = \n")
+        runner.signal(SIGHUP)
+        #expect(await runner.waitForLog("reload failed"), "\(runner.stderr)")
+        #expect(runner.stderr.contains("p.lua:3:"), "the error names file and line: \(runner.stderr)")
+        try dir.write("src/y.a", "still synced by the running script")
+        #expect(await eventually { synced("y.a") })
+        runner.signal(SIGTERM)
+        #expect(await runner.waitForExit() == 0)
+    }
+}

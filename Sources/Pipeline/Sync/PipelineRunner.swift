@@ -99,8 +99,8 @@ public final class PipelineRunner {
 
     /// Brings every target up to date with the whole source. Returns false when a target failed.
     @discardableResult
-    public func initialSync(stop: StopSignal) -> Bool {
-        process(ChangeBatch(paths: [], fullRescan: true), initial: true, stop: stop)
+    public func initialSync(control: RunControl) -> Bool {
+        process(ChangeBatch(paths: [], fullRescan: true), initial: true, control: control)
     }
 
     /// Reads pending watch events into the current batch.
@@ -172,7 +172,7 @@ public final class PipelineRunner {
     }
 
     /// Cuts and processes a batch if one is due.
-    public func flushIfDue(now: Double, stop: StopSignal) {
+    public func flushIfDue(now: Double, control: RunControl) {
         settleOpenWrites(now: now)
         if let at = nextScan, now >= at, let watcher {
             for path in watcher.rewatchUnwatched() {
@@ -191,7 +191,7 @@ public final class PipelineRunner {
         // The monotonic time lets `make bench` measure event-to-batch latency from outside.
         logger.debug("batch cut", metadata: ["pipeline": "\(config.name)", "paths": "\(batch.paths.count)",
                                             "full": "\(batch.fullRescan)", "mono": "\(Clock.now)"])
-        if process(batch, initial: false, stop: stop) && retry.isEmpty && !retryFullRescan { retryBackoff = 1.0 }
+        if process(batch, initial: false, control: control) && retry.isEmpty && !retryFullRescan { retryBackoff = 1.0 }
     }
 
     /// Files written without a close go into the batch once their size and mtime held
@@ -210,7 +210,7 @@ public final class PipelineRunner {
     }
 
     /// Processes a batch on every target; returns false when one failed.
-    private func process(_ batch: ChangeBatch, initial: Bool, stop: StopSignal) -> Bool {
+    private func process(_ batch: ChangeBatch, initial: Bool, control: RunControl) -> Bool {
         if !initial { batchNumber += 1 }
         let label = initial ? "initial sync" : "batch \(batchNumber)"
         if dryRun { return describe(batch, label: label) }
@@ -241,7 +241,7 @@ public final class PipelineRunner {
                 for path in plan.skipped {
                     logger.warning("not a file, directory or symlink: skipped", metadata: ["pipeline": "\(config.name)", "path": "\(path)"])
                 }
-                let outcome = try target.apply(plan, from: config.source, cancelled: { stop.isRequested })
+                let outcome = try target.apply(plan, from: config.source, cancelled: { control.isStopRequested })
                 if !outcome.retry.isEmpty { scheduleRetry(outcome.retry, fullRescan: false, now: Clock.now) }
                 let changed = outcome.written + outcome.deleted + outcome.updated > 0
                 result = TargetResult(status: changed ? .applied : .unchanged, written: outcome.written,
@@ -255,10 +255,10 @@ public final class PipelineRunner {
                 ok = false
                 result = TargetResult(status: .failed, message: "\(error)")
                 logger.error("\(label) failed: \(error)", metadata: ["pipeline": "\(config.name)", "target": "\(destination.uri)"])
-                if !stop.isRequested { scheduleRetry(batch.paths, fullRescan: batch.fullRescan || initial, now: Clock.now) }
+                if !control.isStopRequested { scheduleRetry(batch.paths, fullRescan: batch.fullRescan || initial, now: Clock.now) }
             }
             if result.status != .unchanged || initial { runAfter(destination, result) }
-            if stop.isRequested { break }
+            if control.isStopRequested { break }
         }
         return ok
     }

@@ -3,36 +3,38 @@ import Glibc
 #endif
 import Logging
 
-/// Drives pipelines on one thread: polls their inotify descriptors and the stop
-/// signal, and cuts batches when their deadlines come.
-public struct RunLoop {
-    let pipelines: [PipelineRunner]
-    let stop: StopSignal
-    let logger: Logger
+/// Drives pipelines on one thread: polls their inotify descriptors and the control
+/// pipe, cuts batches when their deadlines come, and reloads on request.
+public final class RunLoop {
+    private var pipelines: [PipelineRunner]
+    private let control: RunControl
+    private let logger: Logger
+    private let reload: (() throws -> [PipelineRunner])?
 
-    /// A loop over pipelines.
-    public init(pipelines: [PipelineRunner], stop: StopSignal, logger: Logger) {
+    /// A loop over pipelines; `reload` builds fresh ones from the configuration (SIGHUP).
+    public init(pipelines: [PipelineRunner], control: RunControl, logger: Logger,
+                reload: (() throws -> [PipelineRunner])? = nil) {
         self.pipelines = pipelines
-        self.stop = stop
+        self.control = control
         self.logger = logger
+        self.reload = reload
     }
 
     /// `--once`: one full sync of every pipeline. Returns whether all targets succeeded.
     public func runOnce() -> Bool {
         var ok = true
-        for p in pipelines where !stop.isRequested {
-            ok = p.initialSync(stop: stop) && ok
+        for p in pipelines where !control.isStopRequested {
+            ok = p.initialSync(control: control) && ok
         }
-        return ok && !stop.isRequested
+        return ok && !control.isStopRequested
     }
 
     /// The service: watch, initial sync, then batches until a stop is requested.
     public func run() throws(WatchError) {
-        for p in pipelines { try p.startWatching() }
-        for p in pipelines where !stop.isRequested { p.initialSync(stop: stop) }
+        try start(pipelines)
         logger.info("ready", metadata: ["pipelines": "\(pipelines.count)"])
-        while !stop.isRequested {
-            var fds = [pollfd(fd: stop.readDescriptor, events: Int16(POLLIN), revents: 0)]
+        while !control.isStopRequested {
+            var fds = [pollfd(fd: control.readDescriptor, events: Int16(POLLIN), revents: 0)]
             for p in pipelines { if let fd = p.fileDescriptor { fds.append(pollfd(fd: fd, events: Int16(POLLIN), revents: 0)) } }
             let now = Clock.now
             let next = pipelines.compactMap(\.deadline).min()
@@ -42,7 +44,11 @@ public struct RunLoop {
                 logger.error("poll failed: \(String(cString: strerror(errno)))")
                 return
             }
-            if stop.isRequested { break }
+            if control.isStopRequested { break }
+            if control.takeReloadRequest() {
+                reloadConfiguration()
+                continue
+            }
             let after = Clock.now
             for p in pipelines {
                 if let fd = p.fileDescriptor, fds.contains(where: { $0.fd == fd && $0.revents != 0 }) {
@@ -50,9 +56,31 @@ public struct RunLoop {
                 }
             }
             for p in pipelines {
-                p.flushIfDue(now: Clock.now, stop: stop)
+                p.flushIfDue(now: Clock.now, control: control)
             }
         }
         logger.info("stopping")
+    }
+
+    /// Watches first, then the initial sync, so that nothing changed during the sync is missed.
+    private func start(_ runners: [PipelineRunner]) throws(WatchError) {
+        for p in runners { try p.startWatching() }
+        for p in runners where !control.isStopRequested { p.initialSync(control: control) }
+    }
+
+    /// SIGHUP: the new configuration takes over only if it loads and its watches
+    /// start; otherwise the running one goes on. Changes pending in the old
+    /// pipelines are covered by the new ones' initial sync.
+    private func reloadConfiguration() {
+        guard let reload else { return }
+        logger.notice("SIGHUP: reloading the configuration")
+        do {
+            let fresh = try reload()
+            try start(fresh)
+            pipelines = fresh
+            logger.notice("reloaded", metadata: ["pipelines": "\(fresh.count)"])
+        } catch {
+            logger.error("reload failed; the running configuration stays: \(error)")
+        }
     }
 }
