@@ -1,0 +1,192 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Commits a staged batch into a tree, or rolls it back.
+///
+/// The journal is written and synced before the first rename; then each change is
+/// renamed into place (what it replaces is kept in staging); then the journal is
+/// removed: that is the commit point. A failure before it rolls the batch back; a
+/// process that died mid-commit leaves the journal, and `rollBackInterrupted` puts
+/// the old tree back. The tree is reached only through descriptors with
+/// `O_NOFOLLOW`, so a symlink in it is never followed.
+final class BatchApplier {
+    /// One change; a `place` takes its content from staging's `new-<index>`, where
+    /// index is the change's position in the batch.
+    enum Change {
+        case place(RelativePath)
+        case remove(RelativePath)
+        case directory(RelativePath, FileInfo)
+        case attributes(RelativePath, FileInfo)
+    }
+
+    /// What a commit did.
+    struct Counts: Equatable { var written = 0, deleted = 0, updated = 0 }
+
+    let tree: TreeDirectory
+    let staging: TreeDirectory
+    /// Test hook: after this many commit renames the process kills itself, to test
+    /// crash recovery with a real crash (`RUNNER_TEST_CRASH_AFTER_RENAMES`).
+    private let crashAfterRenames: Int? = getenv("RUNNER_TEST_CRASH_AFTER_RENAMES").flatMap { Int(String(cString: $0)) }
+
+    init(tree: TreeDirectory, staging: TreeDirectory) {
+        self.tree = tree
+        self.staging = staging
+    }
+
+    /// The staging name of the content for change `index`.
+    static func stagedName(_ index: Int) -> String { "new-\(index)" }
+
+    /// Commits the changes; `rootInfo` sets the tree root's own mode and times last.
+    func commit(_ changes: [Change], rootInfo: FileInfo?) throws(TransferError) -> Counts {
+        var journal = BatchJournal()
+        var directories: [(RelativePath, FileInfo)] = []
+        var attributes: [(RelativePath, FileInfo)] = []
+        for (index, change) in changes.enumerated() {
+            switch change {
+            case .place(let path):
+                journal.entries.append(.replace(path: path, index: index))
+            case .remove(let path):
+                journal.entries.append(.remove(path: path, index: index))
+            case .directory(let path, let info):
+                let old = tree.info(path)
+                journal.entries.append(.directory(path: path, index: index, created: old?.kind != .directory, oldMode: old?.mode ?? 0,
+                                                  oldSeconds: old?.mtimeSeconds ?? 0, oldNanoseconds: old?.mtimeNanoseconds ?? 0))
+                directories.append((path, info))
+            case .attributes(let path, let info):
+                let old = tree.info(path)
+                journal.entries.append(.attributes(path: path, oldMode: old?.mode ?? info.mode, oldSeconds: old?.mtimeSeconds ?? 0,
+                                                   oldNanoseconds: old?.mtimeNanoseconds ?? 0))
+                attributes.append((path, info))
+            }
+        }
+        defer {
+            if let info = rootInfo {
+                fchmod(tree.rootFD, mode_t(info.mode))
+                var times = [info.timespec, info.timespec]
+                futimens(tree.rootFD, &times)
+            }
+        }
+        var counts = Counts()
+        guard !journal.entries.isEmpty else { return counts }
+        try journal.write(in: staging)
+
+        do throws(TransferError) {
+            var renames = 0
+            func renamed() {
+                renames += 1
+                if let limit = crashAfterRenames, renames >= limit { kill(getpid(), SIGKILL) }
+            }
+            for entry in journal.entries {
+                switch entry {
+                case let .directory(path, index, created, _, _, _):
+                    guard created else { continue }
+                    if tree.info(path) != nil {
+                        try TreeDirectory.rename(tree, path, to: staging, try RelativePath(validating: "old-\(index)"))
+                        renamed()
+                    }
+                    let parent = try tree.openDirectory(path.parent, create: true)
+                    defer { close(parent) }
+                    guard mkdirat(parent, path.name, 0o700) == 0 || errno == EEXIST else {
+                        throw TransferError("mkdir failed: \(FS.errorText())", path: "\(tree.root)/\(path)")
+                    }
+                    counts.updated += 1
+                case let .replace(path, index):
+                    if let existing = tree.info(path) {
+                        // A directory in the way moves out whole; a file is simply replaced by the rename.
+                        if existing.kind == .directory {
+                            try TreeDirectory.rename(tree, path, to: staging, try RelativePath(validating: "old-\(index)"))
+                        } else {
+                            let parent = try tree.openDirectory(path.parent, create: false)
+                            defer { close(parent) }
+                            // Keep the old file for a rollback: a hard link costs no copy.
+                            guard linkat(parent, path.name, staging.rootFD, "old-\(index)", 0) == 0 else {
+                                throw TransferError("cannot keep the old file: \(FS.errorText())", path: "\(tree.root)/\(path)")
+                            }
+                        }
+                    }
+                    try TreeDirectory.rename(staging, try RelativePath(validating: BatchApplier.stagedName(index)), to: tree, path,
+                                             createParents: true)
+                    renamed()
+                    counts.written += 1
+                case let .remove(path, index):
+                    guard tree.info(path) != nil else { continue }
+                    try TreeDirectory.rename(tree, path, to: staging, try RelativePath(validating: "old-\(index)"))
+                    renamed()
+                    counts.deleted += 1
+                case .attributes:
+                    break
+                }
+            }
+            for (path, info) in attributes {
+                try setAttributes(path, mode: info.mode, seconds: info.mtimeSeconds, nanoseconds: info.mtimeNanoseconds)
+                counts.updated += 1
+            }
+            // Children first: writing a child changes its directory's time.
+            for (path, info) in directories.reversed() {
+                try setAttributes(path, mode: info.mode, seconds: info.mtimeSeconds, nanoseconds: info.mtimeNanoseconds)
+            }
+        } catch {
+            try? rollback(journal)
+            throw error
+        }
+        // The commit point: without a journal, there is nothing to roll back.
+        unlinkat(staging.rootFD, BatchJournal.fileName, 0)
+        return counts
+    }
+
+    /// Rolls back the batch whose journal is in staging, if there is one (a crash mid-commit).
+    func rollBackInterrupted() throws(TransferError) {
+        if let journal = try BatchJournal.read(in: staging) { try rollback(journal) }
+    }
+
+    /// Undoes a journaled batch, newest entry first. Every step looks at the disk,
+    /// so it is right wherever the commit stopped, and safe to run twice.
+    private func rollback(_ journal: BatchJournal) throws(TransferError) {
+        func inStaging(_ name: String) -> Bool {
+            var st = stat()
+            return fstatat(staging.rootFD, name, &st, AT_SYMLINK_NOFOLLOW) == 0
+        }
+        for entry in journal.entries.reversed() {
+            switch entry {
+            case let .replace(path, index):
+                // Placed means the new entry left staging; old-<i> is what was there
+                // (a hard link to the old file, or the directory that was moved out).
+                if !inStaging("new-\(index)") { try tree.removeTree(path) }
+                if inStaging("old-\(index)"), tree.info(path) == nil {
+                    try TreeDirectory.rename(staging, try RelativePath(validating: "old-\(index)"), to: tree, path)
+                }
+            case let .remove(path, index):
+                if inStaging("old-\(index)") {
+                    try TreeDirectory.rename(staging, try RelativePath(validating: "old-\(index)"), to: tree, path)
+                }
+            case let .directory(path, index, created, oldMode, oldSeconds, oldNanoseconds):
+                if created {
+                    if tree.info(path)?.kind == .directory { try tree.removeTree(path) }
+                    if inStaging("old-\(index)") {
+                        try TreeDirectory.rename(staging, try RelativePath(validating: "old-\(index)"), to: tree, path)
+                    }
+                } else {
+                    try? setAttributes(path, mode: oldMode, seconds: oldSeconds, nanoseconds: oldNanoseconds)
+                }
+            case let .attributes(path, oldMode, oldSeconds, oldNanoseconds):
+                try? setAttributes(path, mode: oldMode, seconds: oldSeconds, nanoseconds: oldNanoseconds)
+            }
+        }
+        unlinkat(staging.rootFD, BatchJournal.fileName, 0)
+    }
+
+    private func setAttributes(_ path: RelativePath, mode: UInt32, seconds: Int, nanoseconds: Int) throws(TransferError) {
+        let parent = try tree.openDirectory(path.parent, create: false)
+        defer { close(parent) }
+        var st = stat()
+        guard fstatat(parent, path.name, &st, AT_SYMLINK_NOFOLLOW) == 0 else { return }
+        if st.st_mode & S_IFMT != S_IFLNK, fchmodat(parent, path.name, mode_t(mode), 0) != 0 {
+            throw TransferError("chmod failed: \(FS.errorText())", path: "\(tree.root)/\(path)")
+        }
+        var times = [timespec(tv_sec: seconds, tv_nsec: nanoseconds), timespec(tv_sec: seconds, tv_nsec: nanoseconds)]
+        if utimensat(parent, path.name, &times, AT_SYMLINK_NOFOLLOW) != 0 {
+            throw TransferError("setting times failed: \(FS.errorText())", path: "\(tree.root)/\(path)")
+        }
+    }
+}
