@@ -152,3 +152,47 @@ import Testing
         #expect(try RelativePath(validating: raw).description == raw)
     }
 }
+
+/// Batches whose paths sit under something unexpected on the target.
+@Suite struct TargetAncestorTests {
+    @Test func batchPathUnderASymlinkOnTheTargetReplacesTheLinkAndLeavesItsDestinationAlone() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        try dir.write("src/sub/x.conf", "v1")
+        try dir.write("outside/x.conf", "v1")  // same size and content: a planner that followed the link would skip
+        let t = try #require(FileInfo.lstat(dir.at("src/sub/x.conf")))
+        var times = [timespec(tv_sec: t.mtimeSeconds, tv_nsec: t.mtimeNanoseconds), timespec(tv_sec: t.mtimeSeconds, tv_nsec: t.mtimeNanoseconds)]
+        utimensat(AT_FDCWD, dir.at("outside/x.conf"), &times, 0)
+        try FileManager.default.createDirectory(atPath: dir.at("dst"), withIntermediateDirectories: true)
+        symlink(dir.at("outside"), dir.at("dst/sub"))
+        let before = TreeSnapshot(dir.at("outside"))
+        let plan = try SyncPlanner(source: dir.at("src"), target: dir.at("dst"), filter: Filter(rules: []), delete: true)
+            .plan(paths: ["sub/x.conf"])
+        try LocalTarget(root: dir.at("dst")).apply(plan, from: dir.at("src"))
+        #expect(TreeSnapshot(dir.at("dst")) == TreeSnapshot(dir.at("src")))
+        #expect(TreeSnapshot(dir.at("outside")) == before)
+    }
+
+    @Test func batchPathWhoseParentIsMissingOnTheTargetCreatesItWithTheSourceMode() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        try dir.write("src/a/b/c.conf", "x")
+        chmod(dir.at("src/a"), 0o750)
+        try FileManager.default.createDirectory(atPath: dir.at("dst"), withIntermediateDirectories: true)
+        let plan = try SyncPlanner(source: dir.at("src"), target: dir.at("dst"), filter: Filter(rules: []), delete: true)
+            .plan(paths: ["a/b/c.conf"])
+        try LocalTarget(root: dir.at("dst")).apply(plan, from: dir.at("src"))
+        #expect(TreeSnapshot(dir.at("dst")) == TreeSnapshot(dir.at("src")))
+    }
+
+    @Test func targetRootMayBeASymlinkToADirectory() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        try dir.write("src/a.conf", "x")
+        try FileManager.default.createDirectory(atPath: dir.at("real"), withIntermediateDirectories: true)
+        symlink(dir.at("real"), dir.at("dst"))
+        let plan = try SyncPlanner(source: dir.at("src"), target: dir.at("dst"), filter: Filter(rules: []), delete: true).plan(paths: nil)
+        try LocalTarget(root: dir.at("dst")).apply(plan, from: dir.at("src"))
+        #expect(TreeSnapshot(dir.at("real")) == TreeSnapshot(dir.at("src")))
+    }
+}

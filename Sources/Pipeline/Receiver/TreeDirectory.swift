@@ -9,9 +9,11 @@ final class TreeDirectory {
     let root: String
     let rootFD: Int32
 
+    /// Opens the root. The root itself comes from configuration and may be a symlink
+    /// (`/srv/mirror -> /data/mirror`); nothing below it is followed.
     init(_ root: String) throws(TransferError) {
         self.root = root
-        rootFD = open(root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        rootFD = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard rootFD >= 0 else { throw TransferError("cannot open directory: \(FS.errorText())", path: root) }
     }
 

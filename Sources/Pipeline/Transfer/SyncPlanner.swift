@@ -25,11 +25,23 @@ public struct SyncPlanner {
     public func plan(paths: [String]?) throws -> SyncPlan {
         var plan = SyncPlan()
         var deletes: [SyncPlan.Operation] = []
-        for root in SyncPlanner.outermost(paths ?? [""]) {
-            try visit(root, into: &plan, deletes: &deletes, checkFilter: !root.isEmpty)
+        for root in SyncPlanner.outermost((paths ?? [""]).map(syncRoot)) {
+            try visit(root, into: &plan, deletes: &deletes, checkFilter: !root.isEmpty, targetParentIsDirectory: true)
         }
         plan.operations += deletes
         return plan
+    }
+
+    /// Where to sync from for a changed path: the path itself, or its highest
+    /// ancestor that is not a real directory on the target (missing, a file, or a
+    /// symlink, which is never followed): that ancestor is synced whole instead.
+    private func syncRoot(_ path: String) -> String {
+        var prefix = ""
+        for part in path.split(separator: "/").dropLast() {
+            prefix = prefix.isEmpty ? String(part) : prefix + "/" + part
+            if FileInfo.lstat(FS.join(target, prefix))?.kind != .directory { return prefix }
+        }
+        return path
     }
 
     /// Drops paths that lie under another path of the set: visiting the ancestor covers them.
@@ -42,7 +54,10 @@ public struct SyncPlanner {
         return result
     }
 
-    private func visit(_ path: String, into plan: inout SyncPlan, deletes: inout [SyncPlan.Operation], checkFilter: Bool) throws {
+    /// `targetParentIsDirectory` false means the target has no real directory here
+    /// (a file or a symlink that will be replaced): nothing below it is looked at.
+    private func visit(_ path: String, into plan: inout SyncPlan, deletes: inout [SyncPlan.Operation], checkFilter: Bool,
+                       targetParentIsDirectory: Bool) throws {
         let src = FileInfo.lstat(FS.join(source, path))
         if checkFilter && !path.isEmpty {
             // Ancestors are checked too: a batch path may sit under an ignored directory.
@@ -52,7 +67,7 @@ public struct SyncPlanner {
                 return
             }
         }
-        let dst = FileInfo.lstat(FS.join(target, path))
+        let dst = targetParentIsDirectory ? FileInfo.lstat(FS.join(target, path)) : nil
         guard let src else {
             if delete, dst != nil, !path.isEmpty { deletes.append(.delete(path: path)) }
             return
@@ -74,7 +89,7 @@ public struct SyncPlanner {
                     plan.ignored.append((child, decision.explanation))
                     continue
                 }
-                try visit(child, into: &plan, deletes: &deletes, checkFilter: false)
+                try visit(child, into: &plan, deletes: &deletes, checkFilter: false, targetParentIsDirectory: dst?.kind == .directory)
             }
         case .file:
             if let dst, dst.kind == .file, dst.sameContent(as: src) {
