@@ -10,7 +10,9 @@ packages=(
   pkg-config      # SwiftPM finds lua5.4 through it
   rsync           # torture tests use real rsync as a writer
   git             # torture tests: git checkout in the source
-  vim-tiny        # torture tests: a real vim save (the test skips without /usr/bin/vim)
+  vim-tiny        # torture tests: a real vim save
+  openssh-server  # ssh:// tests: a real sshd on a loopback port
+  openssh-client  # ssh:// targets run the system ssh
 )
 # `make bench` also needs the peers it is measured against.
 if [[ "${1:-}" == "--bench" ]]; then

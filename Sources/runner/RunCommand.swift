@@ -71,6 +71,8 @@ extension Runner {
 /// SIGINT and SIGTERM request a clean stop; SIGHUP a reload of the configuration.
 /// The handlers run on a dispatch queue, never inside a signal context.
 func trapSignals(control: RunControl, logger: Logger) -> [any DispatchSourceSignal] {
+    // A receiver that went away must be an error on the connection, not a SIGPIPE death.
+    signal(SIGPIPE, SIG_IGN)
     let queue = DispatchQueue(label: "runner.signals")
     var sources: [any DispatchSourceSignal] = []
     for sig in [SIGINT, SIGTERM, SIGHUP] {

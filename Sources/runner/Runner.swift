@@ -18,7 +18,7 @@ struct Runner: ParsableCommand {
             2 configuration error (Lua, secrets, targets), 64 usage error.
             """,
         version: RunnerVersion.current,
-        subcommands: [Run.self, Check.self, Explain.self, Delta.self]
+        subcommands: [Run.self, Check.self, Explain.self, Receive.self, Delta.self]
     )
 }
 
@@ -56,6 +56,9 @@ func withExitCodes(_ body: () throws -> Int32) -> Never {
     } catch let error as LuaError {
         Output.err("runner: \(error)\n")
         exit(Exit.configError)
+    } catch let error as TransferError {
+        Output.err("runner: \(error)\n")
+        exit(Exit.runtimeFailure)
     } catch let error as DeltaError {
         Output.err("runner: \(error)\n")
         exit(Exit.runtimeFailure)

@@ -166,7 +166,8 @@ public final class ConfigLoader {
 
     static let settingsKeys = ["log", "status", "listen", "max_connections"]
     static let groupKeys = ["vars"]
-    static let pipelineKeys = ["source", "ignore", "delay", "max_delay", "scan_interval", "to", "auth", "delete", "rollout", "check", "after"]
+    static let pipelineKeys = ["source", "ignore", "delay", "max_delay", "scan_interval", "to", "auth", "delete", "rollout", "check", "after", "ssh"]
+    static let sshKeys = ["command", "runner", "receiver"]
     static let moduleKeys = ["path", "auth_users", "secrets", "hosts_allow", "hosts_deny", "read_only", "on_sync"]
     static let authKeys = ["user", "secret_file"]
 
@@ -377,11 +378,29 @@ public final class ConfigLoader {
             }
         }
 
-        return PipelineConfig(name: name, source: source, sourceFile: sourceFile, ignore: rules, delay: delay,
+        var ssh = PipelineConfig.SSH()
+        switch t["ssh"] {
+        case .nil: break
+        case .table(let o):
+            let here = index.locateKey("ssh", after: at)
+            try checkKeys(o, known: ConfigLoader.sshKeys, what: "\(what) ssh", at: here)
+            if let command = try strings(o, "command", "\(what) ssh", at: here) {
+                // One string is split at white space; a list is taken as it is.
+                ssh.command = command.count == 1 ? command[0].split(whereSeparator: \.isWhitespace).map(String.init) : command
+                guard !ssh.command.isEmpty else { throw ConfigError("\(what): ssh.command is empty", at: here) }
+            }
+            if let runner = try string(o, "runner", "\(what) ssh", at: here) { ssh.runner = runner }
+            if let receiver = try string(o, "receiver", "\(what) ssh", at: here) { ssh.receiver = receiver }
+        case let v: throw wrongType(what, "ssh", expected: "a table { command = ..., runner = ..., receiver = ... }", got: v, at: at)
+        }
+
+        var config = PipelineConfig(name: name, source: source, sourceFile: sourceFile, ignore: rules, delay: delay,
                               maxDelay: maxDelay, scanInterval: scanInterval,
                               destinations: destinations, auth: auth, delete: try bool(t, "delete", what, at: at) ?? false,
                               rollout: rollout, hasCheck: hooks.checks[name] != nil, hasAfter: hooks.afters[name] != nil,
                               location: at)
+        config.ssh = ssh
+        return config
     }
 
     /// Flattens `ignore`: strings are globs, functions are predicates, tables are

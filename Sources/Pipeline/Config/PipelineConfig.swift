@@ -34,6 +34,18 @@ public struct PipelineConfig: Sendable {
         }
     }
 
+    /// How `ssh://` targets are reached.
+    public struct SSH: Sendable, Equatable {
+        /// The ssh command and its options (`ssh -i key`).
+        public var command: [String] = ["ssh"]
+        /// The runner binary on the far side.
+        public var runner: String = "runner"
+        /// The receiver script on the far side.
+        public var receiver: String = "/etc/runner/receiver.lua"
+        /// Defaults.
+        public init() {}
+    }
+
     /// The pipeline's name.
     public var name: String
     /// The watched directory, absolute and without a trailing slash.
@@ -57,6 +69,8 @@ public struct PipelineConfig: Sendable {
     public var delete: Bool
     /// How batches roll out.
     public var rollout: Rollout
+    /// How `ssh://` targets are reached.
+    public var ssh = SSH()
     /// Whether a `check` callback is set.
     public var hasCheck: Bool
     /// Whether an `after` callback is set.

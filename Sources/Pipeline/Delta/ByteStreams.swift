@@ -2,19 +2,33 @@
 import Glibc
 #endif
 
-/// Buffered reads from a file descriptor, with the bounded primitives the formats need.
+/// Buffered reads from a file descriptor (or any source of bytes), with the bounded
+/// primitives the formats need.
 final class ByteReader {
-    let fd: Int32
+    /// Fills a buffer with up to its size; returns the count, 0 at the end.
+    typealias Source = (UnsafeMutableRawBufferPointer) throws(DeltaError) -> Int
+
     let name: String
+    private let source: Source
     private var buffer: UnsafeMutableRawBufferPointer
     private var start = 0
     private var end = 0
     private var eof = false
 
-    init(fd: Int32, name: String, capacity: Int = 1 << 20) {
-        self.fd = fd
+    init(name: String, capacity: Int = 1 << 20, source: @escaping Source) {
         self.name = name
+        self.source = source
         buffer = .allocate(byteCount: capacity, alignment: 16)
+    }
+
+    convenience init(fd: Int32, name: String, capacity: Int = 1 << 20) {
+        self.init(name: name, capacity: capacity) { (into) throws(DeltaError) in
+            while true {
+                let n = Glibc.read(fd, into.baseAddress, into.count)
+                if n >= 0 { return n }
+                if errno != EINTR { throw DeltaError("read failed: \(String(cString: strerror(errno)))", path: name) }
+            }
+        }
     }
 
     deinit { buffer.deallocate() }
@@ -28,11 +42,7 @@ final class ByteReader {
             start = 0
         }
         while end - start < count && !eof {
-            let n = Glibc.read(fd, buffer.baseAddress! + end, buffer.count - end)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw DeltaError("read failed: \(String(cString: strerror(errno)))", path: name)
-            }
+            let n = try source(UnsafeMutableRawBufferPointer(rebasing: buffer[end...]))
             if n == 0 { eof = true }
             end += n
         }
@@ -116,19 +126,36 @@ final class ByteReader {
     }
 }
 
-/// Buffered writes to a file descriptor.
+/// Buffered writes to a file descriptor (or any sink of bytes).
 final class ByteWriter {
-    let fd: Int32
+    /// Takes a chunk of bytes, all of it.
+    typealias Sink = (UnsafeRawBufferPointer) throws(DeltaError) -> Void
+
     let name: String
+    private let sink: Sink
     private var buffer: UnsafeMutableRawBufferPointer
     private var count = 0
     /// Bytes written so far (flushed or not).
     private(set) var total: Int64 = 0
 
-    init(fd: Int32, name: String, capacity: Int = 1 << 20) {
-        self.fd = fd
+    init(name: String, capacity: Int = 1 << 20, sink: @escaping Sink) {
         self.name = name
+        self.sink = sink
         buffer = .allocate(byteCount: capacity, alignment: 16)
+    }
+
+    convenience init(fd: Int32, name: String, capacity: Int = 1 << 20) {
+        self.init(name: name, capacity: capacity) { (bytes) throws(DeltaError) in
+            var offset = 0
+            while offset < bytes.count {
+                let n = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw DeltaError("write failed: \(String(cString: strerror(errno)))", path: name)
+                }
+                offset += n
+            }
+        }
     }
 
     deinit { buffer.deallocate() }
@@ -182,14 +209,6 @@ final class ByteWriter {
     }
 
     private func writeAll(_ bytes: UnsafeRawBufferPointer) throws(DeltaError) {
-        var offset = 0
-        while offset < bytes.count {
-            let n = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw DeltaError("write failed: \(String(cString: strerror(errno)))", path: name)
-            }
-            offset += n
-        }
+        if bytes.count > 0 { try sink(bytes) }
     }
 }

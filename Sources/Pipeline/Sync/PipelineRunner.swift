@@ -17,7 +17,13 @@ public final class PipelineRunner {
     private let print: (String) -> Void
     private var watcher: InotifyWatcher?
     private var coalescer: Coalescer
-    private let targets: [(destination: PipelineConfig.Destination, target: LocalTarget)]
+    private let targets: [(destination: PipelineConfig.Destination, target: Target)]
+
+    /// Where a destination's batches go.
+    private enum Target {
+        case local(LocalTarget)
+        case remote(RemoteTarget)
+    }
     private var batchNumber = 0
     /// Paths to try again (a failed target, a file that changed while read, a held batch).
     private var retry = Set<String>()
@@ -30,8 +36,8 @@ public final class PipelineRunner {
     private var nextScan: Double?
     private var limitReported = false
 
-    /// A runner. Only `file://` targets are supported so far: others are refused here
-    /// (a `ConfigError`); a target whose interrupted batch cannot be rolled back is a `TransferError`.
+    /// A runner. `runner://` targets are not supported yet: they are refused here (a
+    /// `ConfigError`); a local target whose interrupted batch cannot be rolled back is a `TransferError`.
     public init(config: PipelineConfig, hooks: (any PipelineHooks)?, logger: Logger, dryRun: Bool,
                 print: @escaping (String) -> Void) throws {
         self.config = config
@@ -46,17 +52,24 @@ public final class PipelineRunner {
             }
         })
         self.coalescer = Coalescer(delay: config.delay, maxDelay: config.maxDelay)
-        var targets: [(PipelineConfig.Destination, LocalTarget)] = []
+        var targets: [(PipelineConfig.Destination, Target)] = []
         for d in config.destinations {
-            guard case .file(let path) = d.uri else {
-                throw ConfigError("pipeline '\(config.name)': target \(d.uri) is not supported yet (only file:// targets in this version)",
-                                  at: config.location, hint: "runner:// and ssh:// land with the receiver daemon")
+            switch d.uri {
+            case .file(let path):
+                if path == config.source || path.hasPrefix(config.source + "/") || config.source.hasPrefix(path + "/") {
+                    throw ConfigError("pipeline '\(config.name)': target \(d.uri) overlaps the source \(config.source)", at: config.location)
+                }
+                // Opening a target rolls back a batch a crash interrupted there.
+                targets.append((d, .local(try LocalTarget(root: path, recover: !dryRun))))
+            case let .ssh(user, host, port, module):
+                let ssh = config.ssh
+                let command = RemoteTarget.sshCommand(user: user, host: host, port: port, module: module, ssh: ssh.command,
+                                                      runner: ssh.runner, receiver: ssh.receiver)
+                targets.append((d, .remote(RemoteTarget(uri: d.uri, command: command))))
+            case .runner:
+                throw ConfigError("pipeline '\(config.name)': target \(d.uri) is not supported yet (runner:// needs the receiver daemon)",
+                                  at: config.location, hint: "use ssh:// or file:// targets for now")
             }
-            if path == config.source || path.hasPrefix(config.source + "/") || config.source.hasPrefix(path + "/") {
-                throw ConfigError("pipeline '\(config.name)': target \(d.uri) overlaps the source \(config.source)", at: config.location)
-            }
-            // Opening a target rolls back a batch a crash interrupted there.
-            targets.append((d, try LocalTarget(root: path, recover: !dryRun)))
         }
         self.targets = targets
     }
@@ -236,12 +249,18 @@ public final class PipelineRunner {
             let started = Clock.now
             let result: TargetResult
             do {
-                let planner = SyncPlanner(source: config.source, target: target.root, filter: filter, delete: config.delete)
-                let plan = try planner.plan(paths: batch.fullRescan ? fullSyncPaths : batch.paths)
-                for path in plan.skipped {
-                    logger.warning("not a file, directory or symlink: skipped", metadata: ["pipeline": "\(config.name)", "path": "\(path)"])
+                let paths = batch.fullRescan ? fullSyncPaths : batch.paths
+                let outcome: LocalTarget.Outcome
+                switch target {
+                case .local(let local):
+                    let plan = try SyncPlanner(source: config.source, target: local.root, filter: filter, delete: config.delete).plan(paths: paths)
+                    warnSkipped(plan)
+                    outcome = try local.apply(plan, from: config.source, cancelled: { control.isStopRequested })
+                case .remote(let remote):
+                    let (plan, listing) = try remote.plan(paths: paths, source: config.source, filter: filter, delete: config.delete)
+                    warnSkipped(plan)
+                    outcome = try remote.apply(plan, listing: listing, from: config.source, cancelled: { control.isStopRequested })
                 }
-                let outcome = try target.apply(plan, from: config.source, cancelled: { control.isStopRequested })
                 if !outcome.retry.isEmpty { scheduleRetry(outcome.retry, fullRescan: false, now: Clock.now) }
                 let changed = outcome.written + outcome.deleted + outcome.updated > 0
                 result = TargetResult(status: changed ? .applied : .unchanged, written: outcome.written,
@@ -261,6 +280,27 @@ public final class PipelineRunner {
             if control.isStopRequested { break }
         }
         return ok
+    }
+
+    private func warnSkipped(_ plan: SyncPlan) {
+        for path in plan.skipped {
+            logger.warning("not a file, directory or symlink: skipped", metadata: ["pipeline": "\(config.name)", "path": "\(path)"])
+        }
+    }
+
+    /// Plans a batch for one target without changing it (`--dry-run`).
+    private func plan(_ target: Target, paths: [String]?) throws -> SyncPlan {
+        switch target {
+        case .local(let local):
+            return try SyncPlanner(source: config.source, target: local.root, filter: filter, delete: config.delete).plan(paths: paths)
+        case .remote(let remote):
+            return try remote.plan(paths: paths, source: config.source, filter: filter, delete: config.delete).0
+        }
+    }
+
+    /// Ends remote sessions (at shutdown).
+    public func disconnect() {
+        for (_, target) in targets { if case .remote(let r) = target { r.disconnect() } }
     }
 
     private func runAfter(_ destination: PipelineConfig.Destination, _ result: TargetResult) {
@@ -287,9 +327,7 @@ public final class PipelineRunner {
         var planned: [(String, SyncPlan)] = []
         for (destination, target) in targets {
             do {
-                let planner = SyncPlanner(source: config.source, target: target.root, filter: filter, delete: config.delete)
-                let plan = try planner.plan(paths: batch.fullRescan ? fullSyncPaths : batch.paths)
-                planned.append((destination.uri.description, plan))
+                planned.append((destination.uri.description, try plan(target, paths: batch.fullRescan ? fullSyncPaths : batch.paths)))
             } catch {
                 ok = false
                 lines.append("  error planning for \(destination.uri): \(error)")

@@ -26,6 +26,7 @@ public final class RunLoop {
         for p in pipelines where !control.isStopRequested {
             ok = p.initialSync(control: control) && ok
         }
+        for p in pipelines { p.disconnect() }
         return ok && !control.isStopRequested
     }
 
@@ -59,6 +60,7 @@ public final class RunLoop {
                 p.flushIfDue(now: Clock.now, control: control)
             }
         }
+        for p in pipelines { p.disconnect() }
         logger.info("stopping")
     }
 
@@ -77,6 +79,7 @@ public final class RunLoop {
         do {
             let fresh = try reload()
             try start(fresh)
+            for p in pipelines { p.disconnect() }
             pipelines = fresh
             logger.notice("reloaded", metadata: ["pipelines": "\(fresh.count)"])
         } catch {

@@ -29,6 +29,17 @@ public struct FileInfo: Sendable, Equatable {
         return FileInfo(st)
     }
 
+    /// From its parts (a listing received from a peer has no inode or device).
+    public init(kind: Kind, mode: UInt32, size: Int64, mtimeSeconds: Int, mtimeNanoseconds: Int, inode: UInt64 = 0, device: UInt64 = 0) {
+        self.kind = kind
+        self.mode = mode
+        self.size = size
+        self.mtimeSeconds = mtimeSeconds
+        self.mtimeNanoseconds = mtimeNanoseconds
+        self.inode = inode
+        self.device = device
+    }
+
     /// From a `stat` structure.
     public init(_ st: stat) {
         switch st.st_mode & S_IFMT {

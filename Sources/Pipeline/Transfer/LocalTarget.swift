@@ -58,15 +58,9 @@ public final class LocalTarget {
     public func apply(_ plan: SyncPlan, from source: String, cancelled: () -> Bool = { false }) throws(TransferError) -> Outcome {
         var outcome = Outcome()
         try FS.makeDirectories(root, mode: FileInfo.lstat(source)?.mode ?? 0o755)
-        batchCounter += 1
-        let stagingPath = stagingRoot + "/batch-\(getpid())-\(batchCounter)"
-        try FS.makeDirectories(stagingPath, mode: 0o700)
-        defer {
-            try? FS.removeTree(stagingPath)
-            rmdir(stagingRoot)  // only when empty: another batch may be staging
-        }
-        let staging = try TreeDirectory(stagingPath)
-        let applier = BatchApplier(tree: try TreeDirectory(root), staging: staging)
+        let batch = try beginBatch()
+        let staging = batch.staging
+        let stagingPath = staging.root
 
         var changes: [BatchApplier.Change] = []
         var rootInfo: FileInfo?
@@ -101,11 +95,20 @@ public final class LocalTarget {
             }
         }
         if cancelled() { throw TransferError("batch abandoned before commit (shutdown)", path: root) }
-        let counts = try applier.commit(changes, rootInfo: rootInfo)
+        let counts = try batch.applier.commit(changes, rootInfo: rootInfo)
         outcome.written = counts.written
         outcome.deleted = counts.deleted
         outcome.updated = counts.updated
         return outcome
+    }
+
+    /// A new staging directory for one batch, removed when the value goes away.
+    func beginBatch() throws(TransferError) -> StagedBatch {
+        batchCounter += 1
+        let path = stagingRoot + "/batch-\(getpid())-\(batchCounter)"
+        try FS.makeDirectories(path, mode: 0o700)
+        let staging = try TreeDirectory(path)
+        return StagedBatch(stagingRoot: stagingRoot, staging: staging, applier: BatchApplier(tree: try TreeDirectory(root), staging: staging))
     }
 
     /// Copies a file into staging with the source's mode and times. Returns nil when
@@ -144,5 +147,24 @@ public final class LocalTarget {
         var times = [b.timespec, b.timespec]
         futimens(output, &times)
         return total
+    }
+}
+
+/// One batch's staging directory and the applier that commits it; the directory
+/// (and the staging root, when no other batch uses it) goes when this does.
+final class StagedBatch {
+    let stagingRoot: String
+    let staging: TreeDirectory
+    let applier: BatchApplier
+
+    init(stagingRoot: String, staging: TreeDirectory, applier: BatchApplier) {
+        self.stagingRoot = stagingRoot
+        self.staging = staging
+        self.applier = applier
+    }
+
+    deinit {
+        try? FS.removeTree(staging.root)
+        rmdir(stagingRoot)
     }
 }

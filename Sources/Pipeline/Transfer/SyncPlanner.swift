@@ -1,4 +1,23 @@
-/// Compares a source tree with a local target tree and plans what the target needs.
+/// What the planner needs to know of a target tree: a local directory, or the
+/// listing a receiver sent. Paths are relative to the target root.
+public protocol TargetView {
+    /// The entry at a path (not following a final symlink), or nil.
+    func info(_ path: String) -> FileInfo?
+    /// Names in a directory, sorted.
+    func list(_ path: String) -> [String]
+    /// A symlink's destination.
+    func readLink(_ path: String) -> String?
+}
+
+/// A target directory on this host.
+struct LocalTreeView: TargetView {
+    let root: String
+    func info(_ path: String) -> FileInfo? { FileInfo.lstat(FS.join(root, path)) }
+    func list(_ path: String) -> [String] { FS.list(FS.join(root, path)) }
+    func readLink(_ path: String) -> String? { FS.readLink(FS.join(root, path)) }
+}
+
+/// Compares a source tree with a target tree and plans what the target needs.
 ///
 /// The planner looks at the source as it is now, so a batch of paths only says
 /// *where* to look: a path that is gone is deleted, a directory is compared as a
@@ -6,17 +25,22 @@
 public struct SyncPlanner {
     /// The source root, absolute.
     public let source: String
-    /// The target root, absolute.
-    public let target: String
+    /// The target tree.
+    public let target: any TargetView
     /// Decides what is ignored; ignored paths are neither sent nor deleted.
     public let filter: Filter
     /// Delete target entries that the source does not have.
     public let delete: Bool
 
-    /// A planner.
+    /// A planner for a target directory on this host.
     public init(source: String, target: String, filter: Filter, delete: Bool) {
+        self.init(source: source, view: LocalTreeView(root: target), filter: filter, delete: delete)
+    }
+
+    /// A planner for any target tree.
+    public init(source: String, view: any TargetView, filter: Filter, delete: Bool) {
         self.source = source
-        self.target = target
+        self.target = view
         self.filter = filter
         self.delete = delete
     }
@@ -39,7 +63,7 @@ public struct SyncPlanner {
         var prefix = ""
         for part in path.split(separator: "/").dropLast() {
             prefix = prefix.isEmpty ? String(part) : prefix + "/" + part
-            if FileInfo.lstat(FS.join(target, prefix))?.kind != .directory { return prefix }
+            if target.info(prefix)?.kind != .directory { return prefix }
         }
         return path
     }
@@ -67,7 +91,7 @@ public struct SyncPlanner {
                 return
             }
         }
-        let dst = targetParentIsDirectory ? FileInfo.lstat(FS.join(target, path)) : nil
+        let dst = targetParentIsDirectory ? target.info(path) : nil
         guard let src else {
             if delete, dst != nil, !path.isEmpty { deletes.append(.delete(path: path)) }
             return
@@ -79,11 +103,11 @@ public struct SyncPlanner {
                 plan.operations.append(.directory(path: path, info: src))
             }
             var names = Set(FS.list(FS.join(source, path)))
-            if delete, dst?.kind == .directory { names.formUnion(FS.list(FS.join(target, path))) }
+            if delete, dst?.kind == .directory { names.formUnion(target.list(path)) }
             for name in names.sorted() {
                 let child = path.isEmpty ? name : path + "/" + name
                 let childSrc = FileInfo.lstat(FS.join(source, child))
-                let childIsDir = (childSrc ?? FileInfo.lstat(FS.join(target, child)))?.kind == .directory
+                let childIsDir = (childSrc ?? target.info(child))?.kind == .directory
                 let decision = try filter.decide(child, isDirectory: childIsDir)
                 if decision.ignored {
                     plan.ignored.append((child, decision.explanation))
@@ -99,7 +123,7 @@ public struct SyncPlanner {
             }
         case .symlink:
             let link = FS.readLink(FS.join(source, path)) ?? ""
-            if dst?.kind != .symlink || FS.readLink(FS.join(target, path)) != link {
+            if dst?.kind != .symlink || target.readLink(path) != link {
                 plan.operations.append(.symlink(path: path, destination: link, info: src))
             }
         case .other:

@@ -1,0 +1,352 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Logging
+
+/// One sender's session with a receiver module, over a byte stream (stdin/stdout for
+/// `runner receive`): handshake, listings, signatures, then batches staged outside
+/// the module and committed through the journal.
+///
+/// Nothing from the wire is trusted: every frame length is checked against the
+/// negotiated limit, every path must be a `RelativePath`, the tree is reached only
+/// through `O_NOFOLLOW` descriptors (a symlink sent in a batch is stored as a link,
+/// and a later entry under it is refused), and a failed batch is rolled back.
+public final class ReceiverSession {
+    private let module: ReceiverModule
+    private let target: LocalTarget
+    private let reader: FrameReader
+    private let writer: FrameWriter
+    private let logger: Logger
+
+    /// A session serving `module` on the given descriptors. Opening the module rolls
+    /// back a batch an earlier receiver left half-committed.
+    public init(module: ReceiverModule, input: Int32, output: Int32, logger: Logger) throws(TransferError) {
+        self.module = module
+        guard FileInfo.lstat(module.path)?.kind == .directory || FileInfo.lstat(module.path)?.kind == .symlink else {
+            throw TransferError("the module directory does not exist", path: module.path)
+        }
+        target = try LocalTarget(root: module.path)
+        reader = FrameReader(fd: input, name: "sender")
+        writer = FrameWriter(fd: output, name: "sender")
+        self.logger = logger
+    }
+
+    /// Serves until the sender says goodbye or closes; a protocol violation is
+    /// answered with an error frame and thrown.
+    public func run() throws(WireError) {
+        do throws(WireError) {
+            try handshake()
+            while let (type, payload) = try reader.next() {
+                switch type {
+                case .scan: try scan(payload)
+                case .signatures: try signatures(payload)
+                case .batch: try batch(payload)
+                case .bye: return
+                default: throw WireError("unexpected \(type) frame")
+                }
+                try writer.flush()
+            }
+        } catch {
+            logger.error("session ended: \(error)", metadata: ["module": "\(module.name)"])
+            try? writer.send(.error) { $0.string(String(error.message.prefix(1000))) }
+            try? writer.flush()
+            throw error
+        }
+    }
+
+    private func handshake() throws(WireError) {
+        let (type, payload) = try reader.expect()
+        guard type == .hello else { throw WireError("expected hello, got \(type)") }
+        var r = PayloadReader(payload)
+        guard try r.u32() == 0x5052_4E52 else { throw WireError("not a runner sender (bad magic)") }  // "RNRP"
+        let version = UInt16(truncatingIfNeeded: try r.u32())
+        let maxFrame = Int(try r.u32())
+        let name = try r.string(limit: 64)
+        try r.end()
+        guard version == WireLimits.version else { throw WireError("protocol version \(version) is not supported (this receiver speaks \(WireLimits.version))") }
+        guard name == module.name else { throw WireError("unknown module") }
+        let agreed = min(max(maxFrame, 4096), WireLimits.ceiling)
+        reader.limits.maxFrame = agreed
+        writer.limits.maxFrame = agreed
+        try writer.send(.welcome) { b in
+            b.u32(UInt32(WireLimits.version))
+            b.u32(UInt32(agreed))
+            b.u32(UInt32(RelativePath.maxLength))
+        }
+        try writer.flush()
+    }
+
+    private static func path(_ raw: String) throws(WireError) -> RelativePath? {
+        if raw.isEmpty { return nil }
+        do { return try RelativePath(validating: raw) } catch { throw WireError(error.description) }
+    }
+
+    /// Lists each requested path's ancestors (stopping at the first that is not a
+    /// directory), then the path and, for a directory, everything below it.
+    private func scan(_ payload: [UInt8]) throws(WireError) {
+        var r = PayloadReader(payload)
+        let count = try r.varint()
+        guard count <= 100_000 else { throw WireError("scan of \(count) paths is over the limit") }
+        var paths: [RelativePath?] = []
+        for _ in 0..<count { paths.append(try Self.path(try r.string())) }
+        try r.end()
+        let tree: TreeDirectory
+        do { tree = try TreeDirectory(module.path) } catch { throw WireError(error.description) }
+        var sent = Set<String>()
+        func send(_ p: String, _ info: FileInfo, link: String?) throws(WireError) {
+            guard sent.insert(p).inserted else { return }
+            try writer.send(.entry) { WireEntry(path: p, info: info, link: link).encode(&$0) }
+        }
+        for path in paths {
+            var components: [String] = []
+            var reachable = true
+            for c in path?.components.dropLast() ?? [] {
+                components.append(c)
+                let p = try Self.path(components.joined(separator: "/"))!
+                guard let info = tree.info(p) else { reachable = false; break }
+                try send(p.description, info, link: nil)
+                if info.kind != .directory { reachable = false; break }
+            }
+            if reachable { try walk(tree, path, send: send) }
+        }
+        try writer.send(.scanEnd)
+    }
+
+    private func walk(_ tree: TreeDirectory, _ path: RelativePath?, send: (String, FileInfo, String?) throws(WireError) -> Void) throws(WireError) {
+        let fd: Int32
+        if let path {
+            guard let info = tree.info(path) else { return }
+            var link: String?
+            if info.kind == .symlink { link = readLink(tree, path) }
+            try send(path.description, info, link)
+            guard info.kind == .directory, let opened = try? tree.openDirectory(path.components[...], create: false) else { return }
+            fd = opened
+        } else {
+            var st = stat()
+            fstat(tree.rootFD, &st)
+            try send("", FileInfo(st), nil)
+            fd = dup(tree.rootFD)
+        }
+        guard let d = fdopendir(fd) else { close(fd); return }
+        var names: [String] = []
+        while let entry = readdir(d) {
+            let n = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
+            if n != "." && n != ".." { names.append(n) }
+        }
+        closedir(d)
+        for n in names.sorted() {
+            let child = path.map { "\($0)/\(n)" } ?? n
+            try walk(tree, try Self.path(child), send: send)
+        }
+    }
+
+    private func readLink(_ tree: TreeDirectory, _ path: RelativePath) -> String? {
+        guard let parent = try? tree.openDirectory(path.parent, create: false) else { return nil }
+        defer { close(parent) }
+        var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let n = readlinkat(parent, path.name, &buf, buf.count - 1)
+        guard n >= 0 else { return nil }
+        return String(decoding: buf[..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// Opens a regular file of the module for reading, without following symlinks; nil when there is none.
+    private func openBasis(_ path: RelativePath) -> Int32? {
+        guard let tree = try? TreeDirectory(module.path), let parent = try? tree.openDirectory(path.parent, create: false) else { return nil }
+        defer { close(parent) }
+        let fd = openat(parent, path.name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
+        guard fd >= 0 else { return nil }
+        var st = stat()
+        guard fstat(fd, &st) == 0, st.st_mode & S_IFMT == S_IFREG else {
+            close(fd)
+            return nil
+        }
+        return fd
+    }
+
+    /// Sends the signature of each requested file that exists as a regular file.
+    private func signatures(_ payload: [UInt8]) throws(WireError) {
+        var r = PayloadReader(payload)
+        let count = try r.varint()
+        guard count <= 100_000 else { throw WireError("signature request of \(count) paths is over the limit") }
+        var paths: [RelativePath] = []
+        for _ in 0..<count {
+            guard let p = try Self.path(try r.string()) else { throw WireError("empty path") }
+            paths.append(p)
+        }
+        try r.end()
+        let chunk = writer.limits.maxFrame - 64
+        for (index, path) in paths.enumerated() {
+            guard let fd = openBasis(path) else {
+                try writer.send(.signatureEnd) { $0.varint(UInt64(index)); $0.u8(0) }
+                continue
+            }
+            defer { close(fd) }
+            var st = stat()
+            fstat(fd, &st)
+            let writer = self.writer
+            var failure: WireError?
+            let sink = ByteWriter(name: "signature", capacity: chunk) { (bytes) throws(DeltaError) in
+                do throws(WireError) {
+                    try writer.send(.signatureData) { $0.varint(UInt64(index)); $0.raw(bytes) }
+                } catch {
+                    failure = error
+                    throw DeltaError(error.message)
+                }
+            }
+            do throws(DeltaError) {
+                let sig = try Signature.compute(reading: ByteReader(fd: fd, name: path.description), fileSize: Int64(st.st_size))
+                try sig.write(to: sink)
+                try sink.flush()
+            } catch {
+                throw failure ?? WireError("signature of \(path): \(error.message)")
+            }
+            try writer.send(.signatureEnd) { $0.varint(UInt64(index)); $0.u8(1) }
+        }
+    }
+
+    /// Receives one batch: entries are staged outside the module until COMMIT, then
+    /// committed through the journal; the result goes back to the sender.
+    private func batch(_ payload: [UInt8]) throws(WireError) {
+        var r = PayloadReader(payload)
+        let id = try r.u64()
+        try r.end()
+        guard !module.readOnly else { throw WireError("module '\(module.name)' is read-only") }
+        let staged: StagedBatch
+        do { staged = try target.beginBatch() } catch { throw WireError(error.description) }
+        var changes: [BatchApplier.Change] = []
+        var rootInfo: FileInfo?
+        var bytes: Int64 = 0
+        while true {
+            let (type, payload) = try reader.expect()
+            var r = PayloadReader(payload)
+            let name = BatchApplier.stagedName(changes.count)
+            switch type {
+            case .directory, .attributes:
+                let raw = try r.string()
+                let info = try Self.attributes(&r, kind: type == .directory ? .directory : .file)
+                try r.end()
+                if let path = try Self.path(raw) {
+                    changes.append(type == .directory ? .directory(path, info) : .attributes(path, info))
+                } else {
+                    rootInfo = info
+                }
+            case .delete:
+                guard let path = try Self.path(try r.string()) else { throw WireError("the module root cannot be deleted") }
+                try r.end()
+                changes.append(.remove(path))
+            case .symlink:
+                guard let path = try Self.path(try r.string()) else { throw WireError("empty path") }
+                let destination = try r.string()
+                let seconds = Int(try r.i64()), nanoseconds = Int(try r.u32() % 1_000_000_000)
+                try r.end()
+                guard !destination.isEmpty, !destination.utf8.contains(0) else { throw WireError("bad symlink destination for \(path)") }
+                // Stored as a link and never followed: where it points is the tree's reader's business.
+                guard symlinkat(destination, staged.staging.rootFD, name) == 0 else {
+                    throw WireError("cannot stage symlink \(path): \(String(cString: strerror(errno)))")
+                }
+                var times = [timespec(tv_sec: seconds, tv_nsec: nanoseconds), timespec(tv_sec: seconds, tv_nsec: nanoseconds)]
+                utimensat(staged.staging.rootFD, name, &times, AT_SYMLINK_NOFOLLOW)
+                changes.append(.place(path))
+            case .file:
+                guard let path = try Self.path(try r.string()) else { throw WireError("empty path") }
+                let info = try Self.attributes(&r, kind: .file)
+                let hasBasis = try r.u8() == 1
+                try r.end()
+                if let written = try receiveFile(path, info: info, hasBasis: hasBasis, into: staged.staging, as: name) {
+                    bytes += written
+                    changes.append(.place(path))
+                }
+            case .commit:
+                try r.end()
+                let result: BatchApplier.Counts
+                do {
+                    result = try staged.applier.commit(changes, rootInfo: rootInfo)
+                } catch {
+                    logger.error("batch \(id) rolled back: \(error)", metadata: ["module": "\(module.name)"])
+                    try writer.send(.result) { $0.u8(2); $0.varint(0); $0.varint(0); $0.string(String(error.description.prefix(1000))) }
+                    return
+                }
+                logger.info("batch \(id) applied", metadata: ["module": "\(module.name)", "written": "\(result.written)",
+                                                              "deleted": "\(result.deleted)", "bytes": "\(bytes)"])
+                try writer.send(.result) { b in
+                    b.u8(result.written + result.deleted + result.updated > 0 ? 0 : 1)
+                    b.varint(UInt64(result.written))
+                    b.varint(UInt64(result.deleted))
+                    b.string("")
+                }
+                return
+            default:
+                throw WireError("unexpected \(type) frame in a batch")
+            }
+        }
+    }
+
+    private static func attributes(_ r: inout PayloadReader, kind: FileInfo.Kind) throws(WireError) -> FileInfo {
+        let mode = try r.u32() & 0o7777
+        let seconds = Int(try r.i64())
+        let nanoseconds = Int(try r.u32() % 1_000_000_000)
+        return FileInfo(kind: kind, mode: mode, size: 0, mtimeSeconds: seconds, mtimeNanoseconds: nanoseconds)
+    }
+
+    /// Rebuilds a file from DATA frames (a delta against the module's current file,
+    /// or against nothing) into staging. Returns nil when the sender discarded it
+    /// (the source changed while it was read).
+    private func receiveFile(_ path: RelativePath, info: FileInfo, hasBasis: Bool, into staging: TreeDirectory, as name: String) throws(WireError) -> Int64? {
+        let basis = hasBasis ? openBasis(path) : nil
+        let basisFD = basis ?? open("/dev/null", O_RDONLY | O_CLOEXEC)
+        defer { close(basisFD) }
+        let out = openat(staging.rootFD, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard out >= 0 else { throw WireError("cannot stage \(path): \(String(cString: strerror(errno)))") }
+        defer { close(out) }
+        let reader = self.reader
+        var keep: Bool?
+        var failure: WireError?
+        var pending: [UInt8] = []
+        var pendingOffset = 0
+        let frames = ByteReader(name: "delta of \(path)", capacity: 1 << 16) { (into) throws(DeltaError) in
+            do throws(WireError) {
+                while pendingOffset == pending.count {
+                    if keep != nil { return 0 }
+                    let (type, payload) = try reader.expect()
+                    switch type {
+                    case .data:
+                        pending = payload
+                        pendingOffset = 0
+                    case .fileEnd:
+                        var r = PayloadReader(payload)
+                        keep = try r.u8() == 1
+                        try r.end()
+                    default:
+                        throw WireError("unexpected \(type) frame inside a file")
+                    }
+                }
+                let n = min(into.count, pending.count - pendingOffset)
+                pending.withUnsafeBytes { into.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[pendingOffset..<(pendingOffset + n)])) }
+                pendingOffset += n
+                return n
+            } catch {
+                failure = error
+                throw DeltaError(error.message)
+            }
+        }
+        let stats: DeltaStats
+        do throws(DeltaError) {
+            let patcher = try DeltaPatcher(basis: basisFD, name: "\(module.path)/\(path)")
+            stats = try patcher.apply(reading: frames, writingTo: ByteWriter(fd: out, name: "staging"))
+        } catch {
+            throw failure ?? WireError("\(path): \(error.message)")
+        }
+        // The delta ends before FILE_END: read up to it.
+        if keep == nil { _ = try? frames.atEnd() }
+        if let failure { throw failure }
+        guard let keep else { throw WireError("\(path): missing end of file") }
+        guard keep else {
+            unlinkat(staging.rootFD, name, 0)
+            return nil
+        }
+        fchmod(out, mode_t(info.mode))
+        var times = [info.timespec, info.timespec]
+        futimens(out, &times)
+        return stats.newSize
+    }
+}
