@@ -22,7 +22,7 @@ public final class RunnerProcess: @unchecked Sendable {
     }
 
     /// Starts `runner` with arguments; output goes to files in `logDirectory`.
-    public init(_ arguments: [String], environment: [String: String] = [:], logDirectory: String) throws {
+    public init(_ arguments: [String], environment: [String: String] = [:], logDirectory: String, stdin: String? = nil) throws {
         stdoutPath = logDirectory + "/runner.stdout.\(UUID().uuidString)"
         stderrPath = logDirectory + "/runner.stderr.\(UUID().uuidString)"
         _ = FileManager.default.createFile(atPath: stdoutPath, contents: nil)
@@ -35,14 +35,14 @@ public final class RunnerProcess: @unchecked Sendable {
         process.environment = env
         process.standardOutput = FileHandle(forWritingAtPath: stdoutPath)
         process.standardError = FileHandle(forWritingAtPath: stderrPath)
-        process.standardInput = FileHandle.nullDevice
+        process.standardInput = stdin.flatMap { FileHandle(forReadingAtPath: $0) } ?? FileHandle.nullDevice
         try process.run()
     }
 
     /// Runs `runner` to completion and returns status, stdout and stderr.
-    public static func run(_ arguments: [String], environment: [String: String] = [:], logDirectory: String,
+    public static func run(_ arguments: [String], environment: [String: String] = [:], logDirectory: String, stdin: String? = nil,
                            timeout: Double = 60) async throws -> (status: Int32, stdout: String, stderr: String) {
-        let p = try RunnerProcess(arguments, environment: environment, logDirectory: logDirectory)
+        let p = try RunnerProcess(arguments, environment: environment, logDirectory: logDirectory, stdin: stdin)
         let status = await p.waitForExit(timeout: timeout)
         return (status ?? -1, p.stdout, p.stderr)
     }

@@ -1,0 +1,113 @@
+import Foundation
+import Pipeline
+import TestSupport
+import Testing
+
+/// Raw bytes to `runner receive`: every hostile input is refused or rolled back, and
+/// afterwards the module tree and a sentinel outside it are byte-identical and no
+/// staging is left.
+@Suite struct HostilePeerTests {
+    // The wire format, spelled out independently of the implementation.
+    static func le32(_ v: UInt32) -> [UInt8] { withUnsafeBytes(of: v.littleEndian, Array.init) }
+    static func le64(_ v: UInt64) -> [UInt8] { withUnsafeBytes(of: v.littleEndian, Array.init) }
+    static func varint(_ v: UInt64) -> [UInt8] {
+        var v = v, out: [UInt8] = []
+        repeat { var b = UInt8(v & 0x7f); v >>= 7; if v != 0 { b |= 0x80 }; out.append(b) } while v != 0
+        return out
+    }
+    static func string(_ s: String) -> [UInt8] { varint(UInt64(s.utf8.count)) + Array(s.utf8) }
+    static func frame(_ type: UInt8, _ payload: [UInt8] = []) -> [UInt8] { le32(UInt32(payload.count + 1)) + [type] + payload }
+    static func hello(module: String = "fpm", magic: UInt32 = 0x5052_4E52) -> [UInt8] {
+        frame(0x01, le32(magic) + le32(1) + le32(1 << 20) + string(module))
+    }
+    static func attrs() -> [UInt8] { le32(0o644) + le64(1_700_000_000) + le32(0) }
+    static func file(_ path: String, delta: [UInt8]) -> [UInt8] {
+        frame(0x32, string(path) + attrs() + [0]) + frame(0x33, delta) + frame(0x34, [1])
+    }
+    static func batch(_ ops: [UInt8]) -> [UInt8] { frame(0x30, le64(1)) + ops + frame(0x38) }
+
+    struct Setup {
+        let dir: TemporaryDirectory
+        let wholeFile: [UInt8]
+
+        init() throws {
+            dir = try TemporaryDirectory()
+            try dir.write("module/www.conf", "[www]\n")
+            try dir.write("module/sub/a.conf", "a\n")
+            try dir.write("outside/sentinel", "must not change\n")
+            try dir.write("receiver.lua", "module \"fpm\" { path = \"\(dir.at("module"))\" }\n")
+            try dir.write("payload", "evil\n")
+            try DeltaFiles.delta(signature: nil, new: dir.at("payload"), output: dir.at("payload.delta"))
+            wholeFile = Array(try Data(contentsOf: URL(fileURLWithPath: dir.at("payload.delta"))))
+        }
+
+        /// Feeds `bytes` to a receiver; returns its exit status and stderr.
+        func feed(_ bytes: [UInt8]) async throws -> (Int32, String) {
+            try Data(bytes).write(to: URL(fileURLWithPath: dir.at("input")))
+            let r = try await RunnerProcess.run(["receive", dir.at("receiver.lua"), "--module", "fpm"], logDirectory: dir.path,
+                                                stdin: dir.at("input"))
+            return (r.status, r.stderr)
+        }
+    }
+
+    @Test func eachHostileInputChangesNothing() async throws {
+        let s = try Setup()
+        defer { s.dir.remove() }
+        let module = TreeSnapshot(s.dir.at("module"))
+        let outside = TreeSnapshot(s.dir.at("outside"))
+        let h = Self.hello()
+        let cases: [(String, [UInt8], String)] = [
+            ("0xFFFFFFFF length", Self.le32(0xFFFF_FFFF) + [0x01], "frame length"),
+            ("truncated frame", Self.le32(100) + [0x01, 1, 2, 3], "connection"),
+            ("bad magic", Self.hello(magic: 0xDEAD_BEEF), "bad magic"),
+            ("other module", Self.hello(module: "secret"), "unknown module"),
+            ("unknown frame type", h + Self.frame(0x7E), "unknown frame type"),
+            ("dot-dot path", h + Self.batch(Self.file("../escape.conf", delta: s.wholeFile)), "'..' component"),
+            ("deep dot-dot path", h + Self.batch(Self.file("sub/../../escape.conf", delta: s.wholeFile)), "'..' component"),
+            ("absolute path", h + Self.batch(Self.file("/etc/evil.conf", delta: s.wholeFile)), "absolute"),
+            ("NUL in a path", h + Self.batch(Self.file("a\u{0}b", delta: s.wholeFile)), "NUL"),
+            ("empty component", h + Self.batch(Self.file("sub//a.conf", delta: s.wholeFile)), "empty component"),
+            ("over-long name", h + Self.batch(Self.file(String(repeating: "n", count: 300), delta: s.wholeFile)), "longer than"),
+            ("over-long path string", h + Self.frame(0x10, Self.varint(1) + Self.varint(1 << 20)), "over the limit"),
+            ("delete the root", h + Self.batch(Self.frame(0x36, Self.string(""))), "root cannot be deleted"),
+            ("huge scan count", h + Self.frame(0x10, Self.varint(1 << 40)), "over the limit"),
+            ("corrupt delta", h + Self.batch(Self.file("x.conf", delta: Array(s.wholeFile.dropLast(3)) + [0, 0, 0])), "does not match"),
+            ("delta copying from no basis", h + Self.batch(Self.file("x.conf", delta: Array("RNDL".utf8) + [1, 0, 0, 0] + Self.le32(700)
+                + Self.le32(0) + Self.le64(0) + [1] + Self.varint(0) + Self.varint(1))), "outside the basis"),
+            ("data after the delta", h + Self.batch(Self.frame(0x32, Self.string("x.conf") + Self.attrs() + [0])
+                + Self.frame(0x33, s.wholeFile + [9]) + Self.frame(0x34, [1])), "trailing"),
+            ("frame outside a file", h + Self.batch(Self.frame(0x33, [1, 2, 3])), "unexpected"),
+        ]
+        for (name, bytes, expected) in cases {
+            let (status, stderr) = try await s.feed(bytes)
+            #expect(status == 1, "\(name): exit \(status)")
+            #expect(stderr.contains(expected), "\(name): \(stderr)")
+            #expect(TreeSnapshot(s.dir.at("module")) == module, "\(name) changed the module")
+            #expect(TreeSnapshot(s.dir.at("outside")) == outside, "\(name) changed the outside")
+            #expect(!FileManager.default.fileExists(atPath: s.dir.at(".module.runner-staging")), "\(name) left staging")
+        }
+    }
+
+    @Test func symlinkOutOfTheModuleThenAFileUnderItIsRolledBack() async throws {
+        let s = try Setup()
+        defer { s.dir.remove() }
+        let module = TreeSnapshot(s.dir.at("module"))
+        let outside = TreeSnapshot(s.dir.at("outside"))
+        let link = Self.frame(0x35, Self.string("d") + Self.string(s.dir.at("outside")) + Self.le64(1_700_000_000) + Self.le32(0))
+        let (status, stderr) = try await s.feed(Self.hello() + Self.batch(link + Self.file("d/sentinel", delta: s.wholeFile)) + Self.frame(0x04))
+        #expect(status == 0, "the session itself is fine: \(stderr)")
+        #expect(stderr.contains("rolled back"), "\(stderr)")
+        #expect(TreeSnapshot(s.dir.at("module")) == module)
+        #expect(TreeSnapshot(s.dir.at("outside")) == outside)
+        #expect(!FileManager.default.fileExists(atPath: s.dir.at(".module.runner-staging")))
+    }
+
+    @Test func aWellFormedBatchIsApplied() async throws {
+        // The same bytes as the hostile cases, correct this time: the harness can tell success from refusal.
+        let s = try Setup()
+        defer { s.dir.remove() }
+        let (status, stderr) = try await s.feed(Self.hello() + Self.batch(Self.file("new.conf", delta: s.wholeFile)) + Self.frame(0x04))
+        #expect(status == 0, "\(stderr)")
+        #expect((try? String(contentsOfFile: s.dir.at("module/new.conf"), encoding: .utf8)) == "evil\n")
+    }
+}
