@@ -92,3 +92,46 @@ enum DeltaRoundTripData {
         }
     }
 }
+
+/// Faults on the ssh transport: a receiver killed mid-commit, a sender killed mid-batch.
+@Suite struct SSHFaultTests {
+    @Test func receiverKilledDuringTheRenamesIsRolledBackAndTheSenderCatchesUp() async throws {
+        let s = try SSHTransportTests.Setup()
+        defer { s.dir.remove() }
+        for i in 0..<8 { try s.dir.write("src/f\(i).conf", "v1 \(i)\n") }
+        let first = try await RunnerProcess.run(["run", s.dir.at("p.lua"), "--once"], logDirectory: s.dir.path)
+        #expect(first.status == 0, "\(first.stderr)")
+        for i in 0..<8 { try s.dir.write("src/f\(i).conf", "v2 \(i), longer\n") }
+
+        // The receiver (through ssh's SendEnv) kills itself after 3 renames of the commit.
+        try s.dir.write("crash.lua", try String(contentsOfFile: s.dir.at("p.lua"), encoding: .utf8)
+            .replacingOccurrences(of: "-o ConnectTimeout=5", with: "-o ConnectTimeout=5 -o SendEnv=RUNNER_TEST_CRASH_AFTER_RENAMES"))
+        let crashed = try await RunnerProcess.run(["run", s.dir.at("crash.lua"), "--once"],
+                                                  environment: ["RUNNER_TEST_CRASH_AFTER_RENAMES": "3"], logDirectory: s.dir.path)
+        #expect(crashed.status == 1, "the batch failed: \(crashed.stderr)")
+        #expect(FileManager.default.fileExists(atPath: s.dir.at(".module.runner-staging")), "the killed receiver left its journal")
+
+        // The next session rolls the half-committed batch back first, then applies the new one.
+        let again = try await RunnerProcess.run(["run", s.dir.at("p.lua"), "--once"], logDirectory: s.dir.path)
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(s.inSync())
+        #expect(!FileManager.default.fileExists(atPath: s.dir.at(".module.runner-staging")))
+    }
+
+    @Test func senderKilledMidBatchLeavesTheReceiverTreeAsItWas() async throws {
+        let s = try SSHTransportTests.Setup()
+        defer { s.dir.remove() }
+        try s.dir.write("module/keep.conf", "old\n")
+        let before = TreeSnapshot(s.module)
+        try Data(DeltaRoundTripData.bytes(64 << 20)).write(to: URL(fileURLWithPath: s.dir.at("src/huge.bin")))
+        try s.dir.write("src/keep.conf", "new\n")
+        let runner = try RunnerProcess(["run", s.dir.at("p.lua"), "--once"], logDirectory: s.dir.path)
+        // Kill the sender once the receiver is staging the batch.
+        #expect(await eventually { (try? FileManager.default.contentsOfDirectory(atPath: s.dir.at(".module.runner-staging")))?.isEmpty == false })
+        runner.signal(SIGKILL)
+        _ = await runner.waitForExit()
+        // The receiver sees its input end mid-batch: it abandons the batch and removes its staging.
+        #expect(await eventually { !FileManager.default.fileExists(atPath: s.dir.at(".module.runner-staging")) })
+        #expect(TreeSnapshot(s.module) == before)
+    }
+}
