@@ -35,17 +35,9 @@ extension Runner {
                     lines.append("pipeline '\(p.name)': \(p.source) -> \(targets) (\(p.ignore.count) ignore rules, delay \(p.delay)s)")
                 }
                 for m in configuration.modules {
-                    guard FileInfo.lstat(m.path)?.kind == .directory else {
-                        throw ConfigError("module '\(m.name)': path \(m.path) is not a directory", at: m.location)
-                    }
-                    if let secrets = m.secrets {
-                        let users = try SecretsFile.readReceiverSecrets(secrets, at: m.location)
-                        for u in m.authUsers where users[u] == nil {
-                            throw ConfigError("module '\(m.name)': auth user '\(u)' has no line in \(secrets)", at: m.location,
-                                              hint: "add a line \(u):<secret> to \(secrets)")
-                        }
-                    } else if !m.authUsers.isEmpty {
-                        throw ConfigError("module '\(m.name)': auth_users is set but secrets is not", at: m.location)
+                    try ModuleCheck.verify(m)
+                    if m.authUsers.isEmpty && !m.readOnly {
+                        lines.append("warning: module '\(m.name)' is writable without auth_users (anyone allowed by hosts_allow can push)")
                     }
                     lines.append("module '\(m.name)': \(m.path) (\(m.onSync.count) on_sync actions)")
                 }

@@ -18,7 +18,7 @@ import Testing
     static func string(_ s: String) -> [UInt8] { varint(UInt64(s.utf8.count)) + Array(s.utf8) }
     static func frame(_ type: UInt8, _ payload: [UInt8] = []) -> [UInt8] { le32(UInt32(payload.count + 1)) + [type] + payload }
     static func hello(module: String = "fpm", magic: UInt32 = 0x5052_4E52) -> [UInt8] {
-        frame(0x01, le32(magic) + le32(1) + le32(1 << 20) + string(module))
+        frame(0x01, le32(magic) + le32(1) + le32(1 << 20) + string(module) + string(""))
     }
     static func attrs() -> [UInt8] { le32(0o644) + le64(1_700_000_000) + le32(0) }
     static func file(_ path: String, delta: [UInt8]) -> [UInt8] {

@@ -27,6 +27,12 @@ import Testing
                 """)
         }
 
+        /// Stops sshd (its pid file is in the directory) and removes everything.
+        func remove() {
+            sshd.stop()
+            dir.remove()
+        }
+
         func inSync() -> Bool {
             TreeSnapshot(source) { ($0 as NSString).lastPathComponent.hasSuffix(".swp") } == TreeSnapshot(module)
         }
@@ -34,7 +40,7 @@ import Testing
 
     @Test func onceSyncsEveryKindOfEntryAndSendsDeltas() async throws {
         let s = try Setup()
-        defer { s.dir.remove() }
+        defer { s.remove() }
         try s.dir.write("src/www.conf", "[www]\nenv[APP_MODE] = functional\n", mode: 0o640)
         try s.dir.write("src/sub/deep/x.conf", "x", mode: 0o600)
         try Data(DeltaRoundTripData.bytes(300_000)).write(to: URL(fileURLWithPath: s.dir.at("src/big.bin")))
@@ -59,7 +65,7 @@ import Testing
 
     @Test func liveRunPicksUpChangesAndCatchesUpAfterTheReceiverWasUnreachable() async throws {
         let s = try Setup()
-        defer { s.dir.remove() }
+        defer { s.remove() }
         try s.dir.write("src/a.conf", "v1\n")
         let runner = try RunnerProcess(["run", s.dir.at("p.lua")], logDirectory: s.dir.path)
         defer { runner.signal(SIGKILL) }
@@ -97,7 +103,7 @@ enum DeltaRoundTripData {
 @Suite struct SSHFaultTests {
     @Test func receiverKilledDuringTheRenamesIsRolledBackAndTheSenderCatchesUp() async throws {
         let s = try SSHTransportTests.Setup()
-        defer { s.dir.remove() }
+        defer { s.remove() }
         for i in 0..<8 { try s.dir.write("src/f\(i).conf", "v1 \(i)\n") }
         let first = try await RunnerProcess.run(["run", s.dir.at("p.lua"), "--once"], logDirectory: s.dir.path)
         #expect(first.status == 0, "\(first.stderr)")
@@ -120,7 +126,7 @@ enum DeltaRoundTripData {
 
     @Test func senderKilledMidBatchLeavesTheReceiverTreeAsItWas() async throws {
         let s = try SSHTransportTests.Setup()
-        defer { s.dir.remove() }
+        defer { s.remove() }
         try s.dir.write("module/keep.conf", "old\n")
         let before = TreeSnapshot(s.module)
         try Data(DeltaRoundTripData.bytes(64 << 20)).write(to: URL(fileURLWithPath: s.dir.at("src/huge.bin")))

@@ -164,7 +164,7 @@ public final class ConfigLoader {
 
     // MARK: Keys and types
 
-    static let settingsKeys = ["log", "status", "listen", "max_connections"]
+    static let settingsKeys = ["log", "status", "listen", "max_connections", "handshake_timeout", "idle_timeout"]
     static let groupKeys = ["vars"]
     static let pipelineKeys = ["source", "ignore", "delay", "max_delay", "scan_interval", "to", "auth", "delete", "rollout", "check", "after", "ssh"]
     static let sshKeys = ["command", "runner", "receiver"]
@@ -260,10 +260,14 @@ public final class ConfigLoader {
             }
             settings.maxConnections = Int(n)
         }
+        if let t = try number(t, "handshake_timeout", what, at: at) { settings.handshakeTimeout = max(0.1, t) }
+        if let t = try number(t, "idle_timeout", what, at: at) { settings.idleTimeout = max(0.1, t) }
     }
 
+    /// `host:port`; `listen` may use port 0 (the kernel picks one, and the daemon logs it).
     private func checkAddress(_ text: String, key: String, at: SourceLocation) throws {
-        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (1...65535).contains(port),
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
+              ((key == "listen" ? 0 : 1)...65535).contains(port),
               colon != text.startIndex else {
             throw ConfigError("settings: '\(key)' must be host:port, got '\(text)'", at: index.locateKey(key, after: at))
         }

@@ -18,43 +18,105 @@ public final class ReceiverSession {
     private let writer: FrameWriter
     private let logger: Logger
 
-    /// A session serving `module` on the given descriptors. Opening the module rolls
-    /// back a batch an earlier receiver left half-committed.
-    public init(module: ReceiverModule, input: Int32, output: Int32, logger: Logger) throws(TransferError) {
+    /// How the sender reached us, which decides how the module is chosen and checked.
+    public enum Mode: Sendable {
+        /// Over ssh (`runner receive --module M`): the module is fixed, ssh authenticated the user.
+        case ssh(module: String)
+        /// A connection accepted by `runner serve`: the module comes from the sender's
+        /// hello and is checked against the peer's address (and, with auth, the user).
+        case daemon(peer: String, handshakeTimeout: Double, idleTimeout: Double)
+    }
+
+    private init(module: ReceiverModule, target: LocalTarget, reader: FrameReader, writer: FrameWriter, logger: Logger) {
         self.module = module
-        guard FileInfo.lstat(module.path)?.kind == .directory || FileInfo.lstat(module.path)?.kind == .symlink else {
-            throw TransferError("the module directory does not exist", path: module.path)
-        }
-        target = try LocalTarget(root: module.path)
-        reader = FrameReader(fd: input, name: "sender")
-        writer = FrameWriter(fd: output, name: "sender")
+        self.target = target
+        self.reader = reader
+        self.writer = writer
         self.logger = logger
     }
 
-    /// Serves until the sender says goodbye or closes; a protocol violation is
-    /// answered with an error frame and thrown.
-    public func run() throws(WireError) {
+    /// Serves one sender on the given descriptors until it says goodbye or closes; a
+    /// protocol violation or a refusal is answered with an error frame and thrown.
+    public static func serve(modules: [ReceiverModule], mode: Mode, input: Int32, output: Int32, logger: Logger) throws(WireError) {
+        let reader = FrameReader(fd: input, name: "sender")
+        let writer = FrameWriter(fd: output, name: "sender")
         do throws(WireError) {
-            try handshake()
-            while let (type, payload) = try reader.next() {
-                switch type {
-                case .scan: try scan(payload)
-                case .signatures: try signatures(payload)
-                case .batch: try batch(payload)
-                case .bye: return
-                default: throw WireError("unexpected \(type) frame")
-                }
-                try writer.flush()
+            if case .daemon(_, let handshakeTimeout, _) = mode { setReceiveTimeout(input, handshakeTimeout) }
+            let module = try handshake(modules: modules, mode: mode, reader: reader, writer: writer, logger: logger)
+            if case .daemon(_, _, let idleTimeout) = mode { setReceiveTimeout(input, idleTimeout) }
+            let target: LocalTarget
+            // Opening the module rolls back a batch an earlier receiver left half-committed.
+            do { target = try LocalTarget(root: module.path) } catch { throw WireError(error.description) }
+            try writer.send(.welcome) { b in
+                b.u32(UInt32(WireLimits.version))
+                b.u32(UInt32(writer.limits.maxFrame))
+                b.u32(UInt32(RelativePath.maxLength))
             }
+            try writer.flush()
+            try ReceiverSession(module: module, target: target, reader: reader, writer: writer, logger: logger).run()
         } catch {
-            logger.error("session ended: \(error)", metadata: ["module": "\(module.name)"])
+            logger.error("session ended: \(error)")
             try? writer.send(.error) { $0.string(String(error.message.prefix(1000))) }
             try? writer.flush()
             throw error
         }
     }
 
-    private func handshake() throws(WireError) {
+    /// Challenge-response against the module's secrets. Wrong user, wrong secret and a
+    /// bad answer look the same to the sender, and each failure costs it a second.
+    private static func authenticate(module: ReceiverModule, user: String, peer: String, reader: FrameReader, writer: FrameWriter,
+                                     logger: Logger) throws(WireError) {
+        let nonce = AuthProof.nonce()
+        try writer.send(.challenge) { b in nonce.withUnsafeBytes { b.raw($0) } }
+        try writer.flush()
+        let (type, payload) = try reader.expect()
+        guard type == .auth, payload.count == 32 else { throw WireError("expected an auth answer") }
+        var reason: String?
+        if !module.authUsers.contains(user) {
+            reason = "user '\(user)' is not in auth_users"
+        } else {
+            do {
+                let secrets = try SecretsFile.readReceiverSecrets(module.secrets ?? "", at: module.location)
+                if let secret = secrets[user] {
+                    if !AuthProof.verify(payload, secret: secret, nonce: nonce, module: module.name, user: user) { reason = "wrong secret for '\(user)'" }
+                } else {
+                    reason = "no secret for '\(user)'"
+                }
+            } catch {
+                reason = "secrets: \(error)"
+            }
+        }
+        if let reason {
+            logger.warning("refused: \(reason)", metadata: ["peer": "\(peer)", "module": "\(module.name)"])
+            sleep(1)
+            throw WireError("access denied")
+        }
+        logger.info("authenticated", metadata: ["peer": "\(peer)", "module": "\(module.name)", "user": "\(user)"])
+    }
+
+    /// A read that waits longer than this fails (a slow or silent peer is dropped).
+    private static func setReceiveTimeout(_ fd: Int32, _ seconds: Double) {
+        var tv = timeval(tv_sec: Int(seconds), tv_usec: Int((seconds - seconds.rounded(.down)) * 1_000_000))
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    private func run() throws(WireError) {
+        while let (type, payload) = try reader.next() {
+            switch type {
+            case .scan: try scan(payload)
+            case .signatures: try signatures(payload)
+            case .batch: try batch(payload)
+            case .bye: return
+            default: throw WireError("unexpected \(type) frame")
+            }
+            try writer.flush()
+        }
+    }
+
+    /// Reads the sender's hello and picks the module. Every refusal a stranger could
+    /// learn from (unknown module, address not allowed) reads the same: access denied.
+    private static func handshake(modules: [ReceiverModule], mode: Mode, reader: FrameReader, writer: FrameWriter,
+                                  logger: Logger) throws(WireError) -> ReceiverModule {
         let (type, payload) = try reader.expect()
         guard type == .hello else { throw WireError("expected hello, got \(type)") }
         var r = PayloadReader(payload)
@@ -62,18 +124,32 @@ public final class ReceiverSession {
         let version = UInt16(truncatingIfNeeded: try r.u32())
         let maxFrame = Int(try r.u32())
         let name = try r.string(limit: 64)
+        let user = try r.string(limit: 64)
         try r.end()
         guard version == WireLimits.version else { throw WireError("protocol version \(version) is not supported (this receiver speaks \(WireLimits.version))") }
-        guard name == module.name else { throw WireError("unknown module") }
         let agreed = min(max(maxFrame, 4096), WireLimits.ceiling)
         reader.limits.maxFrame = agreed
         writer.limits.maxFrame = agreed
-        try writer.send(.welcome) { b in
-            b.u32(UInt32(WireLimits.version))
-            b.u32(UInt32(agreed))
-            b.u32(UInt32(RelativePath.maxLength))
+        switch mode {
+        case .ssh(let fixed):
+            guard name == fixed, let module = modules.first(where: { $0.name == fixed }) else { throw WireError("unknown module") }
+            return module
+        case .daemon(let peer, _, _):
+            guard let module = modules.first(where: { $0.name == name }) else {
+                logger.warning("refused: no module '\(name)'", metadata: ["peer": "\(peer)", "user": "\(user)"])
+                throw WireError("access denied")
+            }
+            let allow = module.hostsAllow.compactMap { try? AddressRule(parsing: $0) }
+            let deny = module.hostsDeny.compactMap { try? AddressRule(parsing: $0) }
+            guard AddressRule.allows(peer, allow: allow, deny: deny) else {
+                logger.warning("refused: address not allowed", metadata: ["peer": "\(peer)", "module": "\(name)"])
+                throw WireError("access denied")
+            }
+            if !module.authUsers.isEmpty {
+                try authenticate(module: module, user: user, peer: peer, reader: reader, writer: writer, logger: logger)
+            }
+            return module
         }
-        try writer.flush()
     }
 
     private static func path(_ raw: String) throws(WireError) -> RelativePath? {

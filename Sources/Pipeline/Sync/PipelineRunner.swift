@@ -36,8 +36,8 @@ public final class PipelineRunner {
     private var nextScan: Double?
     private var limitReported = false
 
-    /// A runner. `runner://` targets are not supported yet: they are refused here (a
-    /// `ConfigError`); a local target whose interrupted batch cannot be rolled back is a `TransferError`.
+    /// A runner. A bad `secret_file` is a `ConfigError`; a local target whose
+    /// interrupted batch cannot be rolled back is a `TransferError`.
     public init(config: PipelineConfig, hooks: (any PipelineHooks)?, logger: Logger, dryRun: Bool,
                 print: @escaping (String) -> Void) throws {
         self.config = config
@@ -67,8 +67,11 @@ public final class PipelineRunner {
                                                       runner: ssh.runner, receiver: ssh.receiver)
                 targets.append((d, .remote(RemoteTarget(uri: d.uri, command: command))))
             case .runner:
-                throw ConfigError("pipeline '\(config.name)': target \(d.uri) is not supported yet (runner:// needs the receiver daemon)",
-                                  at: config.location, hint: "use ssh:// or file:// targets for now")
+                var credentials: (user: String, secret: String)?
+                if let auth = config.auth {
+                    credentials = (auth.user, try SecretsFile.readSenderSecret(auth.secretFile, user: auth.user, at: config.location))
+                }
+                targets.append((d, .remote(RemoteTarget(uri: d.uri, command: [], credentials: credentials))))
             }
         }
         self.targets = targets

@@ -2,26 +2,28 @@
 import Glibc
 #endif
 
-/// A target reached through the wire protocol over a child process's standard input
-/// and output: for `ssh://`, the system `ssh` running `runner receive` on the far
-/// side. The connection is made on first use and dropped on any error, so the next
-/// batch (a retry) reconnects.
+/// A target reached through the wire protocol: over TCP to `runner serve` for
+/// `runner://`, or over a child process's standard input and output for `ssh://`
+/// (the system `ssh` running `runner receive` on the far side). The connection is made
+/// on first use and dropped on any error, so the next batch (a retry) reconnects.
 public final class RemoteTarget {
     /// The target, for logs and hooks.
     public let uri: TargetURI
-    /// The command that reaches the receiver (`ssh ... runner receive R.lua --module M`).
+    /// The command that reaches the receiver (`ssh ... runner receive R.lua --module M`); empty for TCP.
     public let command: [String]
+    /// The user and secret for `runner://` (the secret never crosses the wire).
+    private let credentials: (user: String, secret: String)?
     private var connection: Connection?
     private var batchID: UInt64 = 0
 
     private final class Connection {
-        let pid: pid_t
+        let pid: pid_t?
         let reader: FrameReader
         let writer: FrameWriter
         let input: Int32
         let output: Int32
 
-        init(pid: pid_t, input: Int32, output: Int32) {
+        init(pid: pid_t?, input: Int32, output: Int32) {
             self.pid = pid
             self.input = input
             self.output = output
@@ -32,6 +34,7 @@ public final class RemoteTarget {
         deinit {
             close(output)
             close(input)
+            guard let pid else { return }
             var status: Int32 = 0
             // The receiver exits when its input closes; do not wait on a hung one forever.
             for _ in 0..<200 {
@@ -43,10 +46,11 @@ public final class RemoteTarget {
         }
     }
 
-    /// A remote target reached by `command`.
-    public init(uri: TargetURI, command: [String]) {
+    /// A remote target reached by `command` (ssh), or over TCP when `command` is empty.
+    public init(uri: TargetURI, command: [String], credentials: (user: String, secret: String)? = nil) {
         self.uri = uri
         self.command = command
+        self.credentials = credentials
     }
 
     /// The ssh command line for an `ssh://` target.
@@ -60,37 +64,25 @@ public final class RemoteTarget {
 
     private func connect() throws(WireError) -> Connection {
         if let connection { return connection }
-        var toChild: [Int32] = [-1, -1], fromChild: [Int32] = [-1, -1]
-        guard pipe(&toChild) == 0, pipe(&fromChild) == 0 else { throw WireError("pipe: \(String(cString: strerror(errno)))") }
-        _ = fcntl(toChild[1], F_SETFD, FD_CLOEXEC)
-        _ = fcntl(fromChild[0], F_SETFD, FD_CLOEXEC)
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_adddup2(&actions, toChild[0], 0)
-        posix_spawn_file_actions_adddup2(&actions, fromChild[1], 1)
-        posix_spawn_file_actions_addclose(&actions, toChild[0])
-        posix_spawn_file_actions_addclose(&actions, fromChild[1])
-        let argv = command.map { strdup($0) } + [nil]
-        defer { for p in argv { free(p) } }
-        var pid = pid_t()
-        let rc = posix_spawnp(&pid, command[0], &actions, nil, argv, environ)
-        close(toChild[0])
-        close(fromChild[1])
-        guard rc == 0 else {
-            close(toChild[1])
-            close(fromChild[0])
-            throw WireError("cannot run \(command[0]): \(String(cString: strerror(rc)))")
+        let c: Connection
+        if case .runner(let host, let port, _) = uri {
+            let fd = try RemoteTarget.tcpConnect(host: host, port: port)
+            c = Connection(pid: nil, input: fd, output: dup(fd))
+        } else {
+            c = try spawn()
         }
-        let c = Connection(pid: pid, input: fromChild[0], output: toChild[1])
         try c.writer.send(.hello) { b in
             b.u32(0x5052_4E52)  // "RNRP"
             b.u32(UInt32(WireLimits.version))
             b.u32(UInt32(c.writer.limits.maxFrame))
             b.string(moduleName)
+            b.string(user)
         }
         try c.writer.flush()
-        let (type, payload) = try c.reader.expect()
+        var (type, payload) = try c.reader.expect()
+        if type == .challenge {
+            (type, payload) = try answer(payload, over: c)
+        }
         guard type == .welcome else { throw WireError("expected welcome, got \(type)") }
         var r = PayloadReader(payload)
         let version = try r.u32()
@@ -103,6 +95,78 @@ public final class RemoteTarget {
         c.writer.limits.maxFrame = maxFrame
         connection = c
         return c
+    }
+
+    /// Answers the receiver's challenge: HMAC-SHA256 of its fresh nonce, bound to the module and user.
+    private func answer(_ challenge: [UInt8], over c: Connection) throws(WireError) -> (FrameType, [UInt8]) {
+        var r = PayloadReader(challenge)
+        let nonce = Array(r.rest())
+        guard nonce.count == 32 else { throw WireError("malformed challenge") }
+        guard let credentials else { throw WireError("the receiver asks for auth: set auth = { user = ..., secret_file = ... }") }
+        let proof = AuthProof.response(secret: credentials.secret, nonce: nonce, module: moduleName, user: credentials.user)
+        try c.writer.send(.auth) { b in proof.withUnsafeBytes { b.raw($0) } }
+        try c.writer.flush()
+        return try c.reader.expect()
+    }
+
+    /// Connects with a 10 s deadline; TCP_NODELAY, since a batch is a conversation of small frames.
+    private static func tcpConnect(host: String, port: Int) throws(WireError) -> Int32 {
+        var hints = addrinfo()
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var list: UnsafeMutablePointer<addrinfo>?
+        let rc = getaddrinfo(host, String(port), &hints, &list)
+        guard rc == 0, let first = list else { throw WireError("cannot resolve \(host): \(String(cString: gai_strerror(rc)))") }
+        defer { freeaddrinfo(list) }
+        var lastError = "no address"
+        var ai: UnsafeMutablePointer<addrinfo>? = first
+        while let a = ai {
+            ai = a.pointee.ai_next
+            let fd = socket(a.pointee.ai_family, a.pointee.ai_socktype | Int32(SOCK_CLOEXEC.rawValue), a.pointee.ai_protocol)
+            guard fd >= 0 else { continue }
+            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+            if Glibc.connect(fd, a.pointee.ai_addr, a.pointee.ai_addrlen) != 0 && errno != EINPROGRESS {
+                lastError = String(cString: strerror(errno))
+                close(fd)
+                continue
+            }
+            var p = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+            var error: Int32 = 0
+            var length = socklen_t(MemoryLayout<Int32>.size)
+            if poll(&p, 1, 10_000) != 1 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) != 0 || error != 0 {
+                lastError = error != 0 ? String(cString: strerror(error)) : "timed out"
+                close(fd)
+                continue
+            }
+            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
+            var one: Int32 = 1
+            setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+            var tv = timeval(tv_sec: 600, tv_usec: 0)
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+            return fd
+        }
+        throw WireError("cannot connect to \(host):\(port): \(lastError)")
+    }
+
+    private func spawn() throws(WireError) -> Connection {
+        var toChild: [Int32] = [-1, -1], fromChild: [Int32] = [-1, -1]
+        guard pipe(&toChild) == 0, pipe(&fromChild) == 0 else { throw WireError("pipe: \(String(cString: strerror(errno)))") }
+        _ = fcntl(toChild[1], F_SETFD, FD_CLOEXEC)
+        _ = fcntl(fromChild[0], F_SETFD, FD_CLOEXEC)
+        let spawned = ChildProcess.spawn(command, stdin: toChild[0], stdout: fromChild[1], search: true)
+        close(toChild[0])
+        close(fromChild[1])
+        guard case .success(let pid) = spawned else {
+            close(toChild[1])
+            close(fromChild[0])
+            if case .failure(let e) = spawned { throw WireError("cannot run \(command[0]): \(e)") }
+            throw WireError("cannot run \(command[0])")
+        }
+        return Connection(pid: pid, input: fromChild[0], output: toChild[1])
+    }
+
+    private var user: String {
+        if case .ssh(let user, _, _, _) = uri { return user ?? "" }
+        return credentials?.user ?? ""
     }
 
     private var moduleName: String {

@@ -1,0 +1,153 @@
+import Foundation
+@testable import Pipeline
+import TestSupport
+import Testing
+
+/// `runner serve` on 127.0.0.1 with runner:// senders: round trips, auth, address
+/// rules, connection limits and slow peers. After each refusal the daemon still serves.
+@Suite struct DaemonTests {
+    struct Setup {
+        let dir: TemporaryDirectory
+        var source: String { dir.at("src") }
+        var module: String { dir.at("module") }
+
+        init(settings: String = "", module extra: String = "") throws {
+            dir = try TemporaryDirectory()
+            try FileManager.default.createDirectory(atPath: dir.at("src"), withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(atPath: dir.at("module"), withIntermediateDirectories: true)
+            try dir.write("secrets", "sync:s3cret\nother:0ther\n", mode: 0o600)
+            try dir.write("sync.secret", "s3cret\n", mode: 0o600)
+            try dir.write("receiver.lua", """
+                settings { listen = "127.0.0.1:0", handshake_timeout = 1, \(settings) }
+                module "fpm" { path = "module", auth_users = { "sync" }, secrets = "secrets", \(extra) }
+                module "other" { path = "module", auth_users = { "other" }, secrets = "secrets" }
+                """)
+        }
+
+        func pipeline(port: Int, user: String = "sync", secretFile: String = "sync.secret", module: String = "fpm") throws {
+            try dir.write("p.lua", """
+                pipeline "d" {
+                  source = "src", to = "runner://127.0.0.1:\(port)/\(module)", delete = true, delay = 0.05,
+                  auth = { user = "\(user)", secret_file = "\(secretFile)" },
+                }
+                """)
+        }
+
+        func once() async throws -> (status: Int32, stdout: String, stderr: String) {
+            try await RunnerProcess.run(["run", dir.at("p.lua"), "--once"], logDirectory: dir.path)
+        }
+    }
+
+    @Test func liveRunThroughTheDaemon() async throws {
+        let s = try Setup()
+        defer { s.dir.remove() }
+        try s.dir.write("src/www.conf", "[www]\n", mode: 0o640)
+        try s.dir.write("src/sub/x.conf", "x")
+        let daemon = try await ServeProcess(script: s.dir.at("receiver.lua"), logDirectory: s.dir.path)
+        try s.pipeline(port: daemon.port)
+        let runner = try RunnerProcess(["run", s.dir.at("p.lua")], logDirectory: s.dir.path)
+        #expect(await runner.waitForLog("ready"), "\(runner.stderr)")
+        #expect(await eventually { TreeSnapshot(s.source) == TreeSnapshot(s.module) }, "\(runner.stderr)")
+        try s.dir.write("src/new.conf", "new")
+        #expect(try sh("sed -i 's/www/pool/' www.conf && rm sub/x.conf && ln -s www.conf link && chmod 600 new.conf", in: s.source).status == 0)
+        #expect(await eventually { TreeSnapshot(s.source) == TreeSnapshot(s.module) }, "\(runner.stderr)")
+        runner.signal(SIGTERM)
+        #expect(await runner.waitForExit() == 0)
+        #expect(await daemon.stop() == 0)
+    }
+
+    @Test func wrongSecretUnknownUserAndOtherModuleAllReadTheSame() async throws {
+        let s = try Setup()
+        defer { s.dir.remove() }
+        try s.dir.write("src/a.conf", "a")
+        try s.dir.write("wrong.secret", "nope\n", mode: 0o600)
+        let daemon = try await ServeProcess(script: s.dir.at("receiver.lua"), logDirectory: s.dir.path)
+        for (user, file, module) in [("sync", "wrong.secret", "fpm"), ("nobody", "sync.secret", "fpm"), ("sync", "sync.secret", "other"),
+                                     ("sync", "sync.secret", "missing")] {
+            try s.pipeline(port: daemon.port, user: user, secretFile: file, module: module)
+            let r = try await s.once()
+            #expect(r.status == 1)
+            #expect(r.stderr.contains("the peer refused: access denied"), "\(user)/\(module): \(r.stderr)")
+        }
+        #expect(TreeSnapshot(s.module).entries.isEmpty)
+        // And the daemon still serves the right credentials.
+        try s.pipeline(port: daemon.port)
+        #expect(try await s.once().status == 0)
+        #expect(TreeSnapshot(s.module) == TreeSnapshot(s.source))
+        _ = await daemon.stop()
+    }
+
+    static func hello(_ module: String, _ user: String) -> [UInt8] {
+        let payload = HostilePeerTests.le32(0x5052_4E52) + HostilePeerTests.le32(1) + HostilePeerTests.le32(1 << 20)
+            + HostilePeerTests.string(module) + HostilePeerTests.string(user)
+        return HostilePeerTests.frame(0x01, payload)
+    }
+
+    @Test func aRecordedAnswerDoesNotOpenAnotherConnection() async throws {
+        let s = try Setup()
+        defer { s.dir.remove() }
+        let daemon = try await ServeProcess(script: s.dir.at("receiver.lua"), logDirectory: s.dir.path)
+        let first = try RawConnection(port: daemon.port)
+        first.write(Self.hello("fpm", "sync"))
+        let challenge = try #require(first.readFrame())
+        #expect(challenge.type == 0x05 && challenge.payload.count == 32)
+        let answer = AuthProof.response(secret: "s3cret", nonce: challenge.payload, module: "fpm", user: "sync")
+        first.write(HostilePeerTests.frame(0x06, answer))
+        #expect(first.readFrame()?.type == 0x02, "the genuine answer is welcomed")
+
+        let replay = try RawConnection(port: daemon.port)
+        replay.write(Self.hello("fpm", "sync"))
+        let second = try #require(replay.readFrame())
+        #expect(second.payload != challenge.payload, "each connection gets a fresh nonce")
+        replay.write(HostilePeerTests.frame(0x06, answer))
+        let refused = try #require(replay.readFrame())
+        #expect(refused.type == 0x03)
+        #expect(String(decoding: refused.payload.dropFirst(), as: UTF8.self).contains("access denied"))
+        _ = await daemon.stop()
+    }
+
+    @Test func deniedAddressIsRefusedBeforeAuth() async throws {
+        let s = try Setup(module: "hosts_deny = { \"127.0.0.0/8\" },")
+        defer { s.dir.remove() }
+        let daemon = try await ServeProcess(script: s.dir.at("receiver.lua"), logDirectory: s.dir.path)
+        let c = try RawConnection(port: daemon.port)
+        c.write(Self.hello("fpm", "sync"))
+        let reply = try #require(c.readFrame())
+        #expect(reply.type == 0x03, "an error, not a challenge")
+        #expect(await daemon.process.waitForLog("refused: address not allowed"))
+        _ = await daemon.stop()
+    }
+
+    @Test func silentPeersAreDroppedAndTheConnectionLimitHolds() async throws {
+        let s = try Setup(settings: "max_connections = 3,")
+        defer { s.dir.remove() }
+        try s.dir.write("src/a.conf", "a")
+        let daemon = try await ServeProcess(script: s.dir.at("receiver.lua"), logDirectory: s.dir.path)
+        // Slow loris: connections that say nothing are closed after the handshake timeout.
+        let silent = try (0..<3).map { _ in try RawConnection(port: daemon.port) }
+        #expect(await daemon.process.waitForLog("session ended"), "\(daemon.process.stderr)")
+        for c in silent { _ = c.readAll(timeout: 5) }
+
+        // 1,000 connections at once over a limit of 3: the extra ones are turned away.
+        var flood: [RawConnection] = []
+        for _ in 0..<1000 { if let c = try? RawConnection(port: daemon.port, wait: false) { flood.append(c) } }
+        #expect(await daemon.process.waitForLog("refused: too many connections"), "\(daemon.process.stderr.suffix(2000))")
+        flood.removeAll()
+        // The daemon still serves once the flood is gone.
+        try s.pipeline(port: daemon.port)
+        #expect(await eventually(timeout: 20) {
+            (try? sh("\(RunnerProcess.binary) run \(s.dir.at("p.lua")) --once", in: s.dir.path).status) == 0
+        })
+        #expect(TreeSnapshot(s.module) == TreeSnapshot(s.source))
+        _ = await daemon.stop()
+    }
+
+    @Test func secretsReadableByOthersStopTheDaemonFromStarting() async throws {
+        let s = try Setup()
+        defer { s.dir.remove() }
+        chmod(s.dir.at("secrets"), 0o644)
+        let r = try await RunnerProcess.run(["serve", s.dir.at("receiver.lua")], logDirectory: s.dir.path)
+        #expect(r.status == 2)
+        #expect(r.stderr.contains("chmod 600"), "\(r.stderr)")
+    }
+}
