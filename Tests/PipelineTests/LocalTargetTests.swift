@@ -35,6 +35,9 @@ import Testing
         defer { dir.remove() }
         try dir.write("src/a", "1")
         try dir.write("src/d/b", "2")
+        // Older than the quick check's racy window (a file written this very second is re-sent).
+        var past = [timespec(tv_sec: 1_700_000_000, tv_nsec: 5), timespec(tv_sec: 1_700_000_000, tv_nsec: 5)]
+        for f in ["src/a", "src/d/b", "src/d", "src"] { utimensat(AT_FDCWD, dir.at(f), &past, 0) }
         try sync(dir.at("src"), dir.at("dst"))
         let again = try sync(dir.at("src"), dir.at("dst"))
         #expect(again.written == 0 && again.deleted == 0 && again.updated == 0)
@@ -194,5 +197,27 @@ import Testing
         let plan = try SyncPlanner(source: dir.at("src"), target: dir.at("dst"), filter: Filter(rules: []), delete: true).plan(paths: nil)
         try LocalTarget(root: dir.at("dst")).apply(plan, from: dir.at("src"))
         #expect(TreeSnapshot(dir.at("real")) == TreeSnapshot(dir.at("src")))
+    }
+}
+
+/// The quick check must not skip a file rewritten with the same size within one clock tick.
+@Suite struct QuickCheckTests {
+    @Test func sameSizeRewriteWithTheSameMtimeIsStillSent() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        try dir.write("src/a.conf", "old!")
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        var times = [now, now]
+        utimensat(AT_FDCWD, dir.at("src/a.conf"), &times, 0)
+        let filter = Filter(rules: [])
+        let first = try SyncPlanner(source: dir.at("src"), target: dir.at("dst"), filter: filter, delete: true).plan(paths: nil)
+        try LocalTarget(root: dir.at("dst")).apply(first, from: dir.at("src"))
+        // Same size, same mtime to the nanosecond: what a coarse clock gives two quick writes.
+        try dir.write("src/a.conf", "new!")
+        utimensat(AT_FDCWD, dir.at("src/a.conf"), &times, 0)
+        let second = try SyncPlanner(source: dir.at("src"), target: dir.at("dst"), filter: filter, delete: true).plan(paths: ["a.conf"])
+        try LocalTarget(root: dir.at("dst")).apply(second, from: dir.at("src"))
+        #expect(try String(contentsOfFile: dir.at("dst/a.conf"), encoding: .utf8) == "new!")
     }
 }

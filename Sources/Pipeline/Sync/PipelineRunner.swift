@@ -277,7 +277,10 @@ public final class PipelineRunner {
                 ok = false
                 result = TargetResult(status: .failed, message: "\(error)")
                 logger.error("\(label) failed: \(error)", metadata: ["pipeline": "\(config.name)", "target": "\(destination.uri)"])
-                if !control.isStopRequested { scheduleRetry(batch.paths, fullRescan: batch.fullRescan || initial, now: Clock.now) }
+                // After a remote failure the next session starts with a full resync (quick
+                // check, deltas for what differs): the receiver may have lost more than this batch.
+                let remote: Bool = { if case .remote = target { return true } else { return false } }()
+                if !control.isStopRequested { scheduleRetry(batch.paths, fullRescan: batch.fullRescan || initial || remote, now: Clock.now) }
             }
             if result.status != .unchanged || initial { runAfter(destination, result) }
             if control.isStopRequested { break }

@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// What the planner needs to know of a target tree: a local directory, or the
 /// listing a receiver sent. Paths are relative to the target root.
 public protocol TargetView {
@@ -68,6 +72,16 @@ public struct SyncPlanner {
         return path
     }
 
+    /// Whether a file's modification time is too recent to trust the quick check.
+    /// File systems stamp times from a clock that ticks every few milliseconds, so a
+    /// same-size rewrite within one tick keeps size and mtime: such a file is sent
+    /// (as a delta, where that is cheap) rather than skipped — git's "racily clean".
+    static func isRacy(_ info: FileInfo) -> Bool {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return now.tv_sec - info.mtimeSeconds <= 2
+    }
+
     /// Drops paths that lie under another path of the set: visiting the ancestor covers them.
     static func outermost(_ paths: [String]) -> [String] {
         var result: [String] = []
@@ -116,7 +130,7 @@ public struct SyncPlanner {
                 try visit(child, into: &plan, deletes: &deletes, checkFilter: false, targetParentIsDirectory: dst?.kind == .directory)
             }
         case .file:
-            if let dst, dst.kind == .file, dst.sameContent(as: src) {
+            if let dst, dst.kind == .file, dst.sameContent(as: src), !SyncPlanner.isRacy(src) {
                 if dst.mode != src.mode { plan.operations.append(.attributes(path: path, info: src)) }
             } else {
                 plan.operations.append(.copy(path: path, info: src))
