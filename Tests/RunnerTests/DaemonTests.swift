@@ -151,3 +151,41 @@ import Testing
         #expect(r.stderr.contains("chmod 600"), "\(r.stderr)")
     }
 }
+
+/// A receiver whose file system fills up while staging: the batch fails, the module
+/// is as it was, staging is gone, and the daemon serves the next batch that fits.
+@Suite(.serialized) struct DiskFullTests {
+    @Test func enospcDuringStagingChangesNothing() async throws {
+        let s = try DaemonTests.Setup()
+        defer { s.dir.remove() }
+        // A 2 MiB tmpfs holds the module and its staging (they must share a file system).
+        let mount = s.dir.at("small")
+        try FileManager.default.createDirectory(atPath: mount, withIntermediateDirectories: true)
+        guard try sh("mount -t tmpfs -o size=2m tmpfs \(mount)", in: s.dir.path).status == 0 else {
+            Issue.record("needs root to mount a tmpfs")
+            return
+        }
+        defer { _ = try? sh("umount \(mount)", in: s.dir.path) }
+        try s.dir.write("small/module/keep.conf", "old\n")
+        try s.dir.write("receiver.lua", """
+            settings { listen = "127.0.0.1:0" }
+            module "fpm" { path = "small/module", auth_users = { "sync" }, secrets = "secrets" }
+            """)
+        let before = TreeSnapshot(s.dir.at("small/module"))
+        let daemon = try await ServeProcess(script: s.dir.at("receiver.lua"), logDirectory: s.dir.path)
+        try s.pipeline(port: daemon.port)
+        try s.dir.write("src/keep.conf", "new\n")
+        try Data(DeltaRoundTripData.bytes(3 << 20)).write(to: URL(fileURLWithPath: s.dir.at("src/too-big.bin")))
+        let full = try await s.once()
+        #expect(full.status == 1, "\(full.stderr)")
+        #expect(full.stderr.contains("No space left on device"), "\(full.stderr)")
+        #expect(TreeSnapshot(s.dir.at("small/module")) == before)
+        #expect(await eventually { !FileManager.default.fileExists(atPath: s.dir.at("small/.module.runner-staging")) })
+
+        try FileManager.default.removeItem(atPath: s.dir.at("src/too-big.bin"))
+        let fits = try await s.once()
+        #expect(fits.status == 0, "\(fits.stderr)")
+        #expect(TreeSnapshot(s.dir.at("small/module")) == TreeSnapshot(s.source))
+        _ = await daemon.stop()
+    }
+}
