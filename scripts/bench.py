@@ -8,6 +8,10 @@ times and memory, > 1 for throughput). Uses the release build of runner.
   setup      10,000 directories and 100,000 files: time to watches established, and RSS
   burst      50,000 new files: time until runner cut batches covering all of them, vs
              inotifywait printing all their events
+  e2e        write in the source -> visible at the receiver (delay = 0), p50/p90/max over
+             30 creates, in-place modifies and `mv tmp file`, and a 2,000-file burst: runner
+             run -> runner serve on 127.0.0.1 vs lsyncd 2.2 (default.rsync to an rsync daemon
+             on 127.0.0.1), stock and tuned (TCP_NODELAY); RSS of both sides
   delta      a 256 MiB random file against (a) 100 scattered 1-byte changes, (b) 4 MiB
              inserted in the middle, (c) identical, (d) fully different: runner delta
              (signature + delta + patch) vs rdiff (the same three) vs rsync -I
@@ -391,18 +395,172 @@ def bench_delta(work):
         os.unlink(os.path.join(work, name))
 
 
+def rss_now_kib(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except FileNotFoundError:
+        pass
+    return 0
+
+
+def tree_rss_kib(pid):
+    """RSS of a process and its children (a daemon and its sessions)."""
+    total = rss_now_kib(pid)
+    try:
+        for child in open(f"/proc/{pid}/task/{pid}/children").read().split():
+            total += tree_rss_kib(int(child))
+    except FileNotFoundError:
+        pass
+    return total
+
+
+def wait_for(predicate, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+    return False
+
+
+def content_is(path, data):
+    try:
+        with open(path, "rb") as f:
+            return f.read() == data
+    except OSError:
+        return False
+
+
+def e2e_measure(src, dst, label):
+    """Latency write -> visible at the receiver for create, modify, mv tmp file (30 each),
+    then a 2,000-file burst; prints p50/p90/max."""
+    results = {}
+    for kind in ("create", "modify", "mv"):
+        samples = []
+        for i in range(30):
+            name = f"{kind}{i}.conf"
+            data = f"{kind} {i} {time.monotonic()}\n".encode()
+            if kind == "modify":
+                with open(os.path.join(src, name), "wb") as f:
+                    f.write(b"before\n")
+                wait_for(lambda: content_is(os.path.join(dst, name), b"before\n"))
+                time.sleep(0.05)  # let the previous batch finish: we time one change, not a queue
+            t0 = time.monotonic()
+            if kind == "mv":
+                tmp = os.path.join(src, f".{name}.tmp123")
+                with open(tmp, "wb") as f:
+                    f.write(data)
+                os.rename(tmp, os.path.join(src, name))
+            else:
+                with open(os.path.join(src, name), "r+b" if kind == "modify" else "wb") as f:
+                    f.write(data)
+                    f.truncate()
+            if not wait_for(lambda: content_is(os.path.join(dst, name), data), 10):
+                samples.append(float("inf"))
+                continue
+            samples.append(time.monotonic() - t0)
+            time.sleep(0.02)
+        results[kind] = samples
+        out(f"e2e.{label}.{kind}.p50_ms", f"{percentile(samples, 0.5) * 1000:.2f}")
+        out(f"e2e.{label}.{kind}.p90_ms", f"{percentile(samples, 0.9) * 1000:.2f}")
+        out(f"e2e.{label}.{kind}.max_ms", f"{max(samples) * 1000:.2f}")
+    burst_dir = os.path.join(src, "burst")
+    os.makedirs(burst_dir)
+    t0 = time.monotonic()
+    for i in range(2000):
+        with open(os.path.join(burst_dir, f"b{i}.conf"), "w") as f:
+            f.write("b")
+    written = time.monotonic()
+    target = os.path.join(dst, "burst")
+    ok = wait_for(lambda: os.path.isdir(target) and len(os.listdir(target)) >= 2000, 60)
+    done = time.monotonic()
+    out(f"e2e.{label}.burst2000.applied_after_last_write_s", f"{done - written:.3f}" if ok else "timeout")
+    out(f"e2e.{label}.burst2000.total_s", f"{done - t0:.3f}" if ok else "timeout")
+    return results, (done - written if ok else float("inf"))
+
+
+def bench_e2e(work):
+    # runner: runner serve on loopback, runner run to runner://, delay 0.
+    base = os.path.join(work, "e2e-runner")
+    src, module = os.path.join(base, "src"), os.path.join(base, "module")
+    os.makedirs(src)
+    os.makedirs(module)
+    with open(os.path.join(base, "secrets"), "w") as f:
+        f.write("sync:bench\n")
+    os.chmod(os.path.join(base, "secrets"), 0o600)
+    with open(os.path.join(base, "sync.secret"), "w") as f:
+        f.write("bench\n")
+    os.chmod(os.path.join(base, "sync.secret"), 0o600)
+    with open(os.path.join(base, "receiver.lua"), "w") as f:
+        f.write('settings { listen = "127.0.0.1:0", log = "warning" }\n'
+                f'module "bench" {{ path = "{module}", auth_users = {{ "sync" }}, secrets = "{base}/secrets" }}\n')
+    serve = subprocess.Popen([RUNNER, "serve", os.path.join(base, "receiver.lua"), "--log-level", "notice"], env=ENV,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    port = int(Lines(serve.stderr).until(r"listening on 127.0.0.1:", 30).rsplit(":", 1)[1])
+    with open(os.path.join(base, "p.lua"), "w") as f:
+        f.write(f'local tempfiles = require "tempfiles"\n'
+                f'pipeline "bench" {{ source = "{src}", to = "runner://127.0.0.1:{port}/bench", delay = 0, delete = true,\n'
+                f'  ignore = {{ tempfiles.all, "*.tmp123" }}, auth = {{ user = "sync", secret_file = "{base}/sync.secret" }} }}\n')
+    run = subprocess.Popen([RUNNER, "run", os.path.join(base, "p.lua"), "--log-level", "info"], env=ENV,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    Lines(run.stderr).until(r"\bready\b", 30)
+    ours, ours_burst = e2e_measure(src, module, "runner")
+    out("e2e.runner.rss_kib.sender", rss_now_kib(run.pid))
+    out("e2e.runner.rss_kib.receiver_daemon_and_session", tree_rss_kib(serve.pid))
+    stop(run)
+    stop(serve)
+
+    if not shutil.which("lsyncd"):
+        out("e2e.lsyncd", "not installed")
+        return
+    for form in ("stock", "tuned"):
+        base = os.path.join(work, f"e2e-lsyncd-{form}")
+        src, module = os.path.join(base, "src"), os.path.join(base, "module")
+        os.makedirs(src)
+        os.makedirs(module)
+        port = 18800 + (0 if form == "stock" else 1) + os.getpid() % 500
+        conf = os.path.join(base, "rsyncd.conf")
+        with open(conf, "w") as f:
+            f.write("use chroot = no\n" + ("socket options = TCP_NODELAY\n" if form == "tuned" else "")
+                    + f"[bench]\npath = {module}\nread only = no\nuid = root\ngid = root\n")
+        rsyncd = subprocess.Popen(["rsync", "--daemon", "--no-detach", f"--config={conf}", f"--port={port}", "--address=127.0.0.1"])
+        wait_for(lambda: subprocess.run(["rsync", f"rsync://127.0.0.1:{port}/"], capture_output=True).returncode == 0, 10)
+        extra = ', _extra = { "--sockopts=TCP_NODELAY" }' if form == "tuned" else ""
+        lconf = os.path.join(base, "lsyncd.lua")
+        with open(lconf, "w") as f:
+            f.write(f'settings {{ nodaemon = true, logfile = "{base}/lsyncd.log", statusFile = "{base}/lsyncd.status" }}\n'
+                    f'sync {{ default.rsync, source = "{src}/", target = "rsync://127.0.0.1:{port}/bench/", delay = 0,\n'
+                    f'  exclude = {{ "*.tmp123" }}, rsync = {{ archive = true{extra} }} }}\n')
+        lsyncd = subprocess.Popen(["lsyncd", lconf], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # lsyncd does an initial full rsync first; wait for it to be watching.
+        wait_for(lambda: os.path.exists(os.path.join(base, "lsyncd.log"))
+                 and "Normal: Finished" in open(os.path.join(base, "lsyncd.log")).read(), 30)
+        theirs, theirs_burst = e2e_measure(src, module, f"lsyncd_{form}")
+        out(f"e2e.lsyncd_{form}.rss_kib.lsyncd", rss_now_kib(lsyncd.pid))
+        out(f"e2e.lsyncd_{form}.rss_kib.rsync_daemon", tree_rss_kib(rsyncd.pid))
+        for kind in ("create", "modify", "mv"):
+            out(f"e2e.ratio.{kind}.p50_vs_lsyncd_{form}", f"{percentile(ours[kind], 0.5) / percentile(theirs[kind], 0.5):.3f}")
+        out(f"e2e.ratio.burst_vs_lsyncd_{form}", f"{ours_burst / theirs_burst:.3f}")
+        stop(lsyncd)
+        stop(rsyncd)
+
+
 def main():
     if not os.access(RUNNER, os.X_OK):
         sys.exit(f"bench: {RUNNER} is missing: run `swift build -c release` first")
     work = tempfile.mkdtemp(prefix="runner-bench.")
     try:
-        which = sys.argv[1:] or ["latency", "setup", "burst", "delta"]
+        which = sys.argv[1:] or ["latency", "setup", "burst", "e2e", "delta"]
         if "latency" in which:
             bench_latency(work)
         if "burst" in which:
             bench_burst(work)
         if "setup" in which:
             bench_setup(work)
+        if "e2e" in which:
+            bench_e2e(work)
         if "delta" in which:
             bench_delta(work)
     finally:

@@ -21,6 +21,7 @@ if [[ "${1:-}" == "--bench" ]]; then
     rdiff         # librsync's CLI: the delta baseline
     xxhash        # xxhsum -H3: the hashing reference
     time          # GNU time: peak RSS of each tool
+    lsyncd        # the end-to-end baseline (with rsync's daemon)
     python3       # the bench driver
   )
 fi
