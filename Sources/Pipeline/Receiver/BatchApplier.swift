@@ -69,7 +69,7 @@ final class BatchApplier {
         }
         var counts = Counts()
         guard !journal.entries.isEmpty else { return counts }
-        try journal.write(in: staging)
+        if needsJournal(journal) { try journal.write(in: staging) }
 
         do throws(TransferError) {
             var renames = 0
@@ -133,6 +133,18 @@ final class BatchApplier {
         // The commit point: without a journal, there is nothing to roll back.
         unlinkat(staging.rootFD, BatchJournal.fileName, 0)
         return counts
+    }
+
+    /// A batch of one rename is atomic by itself (a crash leaves the old entry or the
+    /// new one), so it skips the journal and its fsyncs — the common one-file batch.
+    /// Replacing a directory takes two renames, and needs it.
+    private func needsJournal(_ journal: BatchJournal) -> Bool {
+        guard journal.entries.count == 1 else { return true }
+        switch journal.entries[0] {
+        case .remove: return false
+        case .replace(let path, _): return tree.info(path)?.kind == .directory
+        default: return true
+        }
     }
 
     /// Rolls back the batch whose journal is in staging, if there is one (a crash mid-commit).
