@@ -142,6 +142,19 @@ import Testing
         _ = await daemon.stop()
     }
 
+    @Test func readOnlyModuleRefusesBatches() async throws {
+        let s = try Setup(module: "read_only = true,")
+        defer { s.dir.remove() }
+        try s.dir.write("src/a.conf", "a")
+        let daemon = try await ServeProcess(script: s.dir.at("receiver.lua"), logDirectory: s.dir.path)
+        try s.pipeline(port: daemon.port)
+        let r = try await s.once()
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("read-only"), "\(r.stderr)")
+        #expect(TreeSnapshot(s.module).entries.isEmpty)
+        _ = await daemon.stop()
+    }
+
     @Test func secretsReadableByOthersStopTheDaemonFromStarting() async throws {
         let s = try Setup()
         defer { s.dir.remove() }
