@@ -191,15 +191,7 @@ final class ByteWriter {
     }
 
     func varint(_ value: UInt64) throws(DeltaError) {
-        var v = value
-        var out: [UInt8] = []
-        repeat {
-            var b = UInt8(v & 0x7f)
-            v >>= 7
-            if v != 0 { b |= 0x80 }
-            out.append(b)
-        } while v != 0
-        try write(out)
+        try write(Varint.encode(value))
     }
 
     func flush() throws(DeltaError) {
@@ -210,5 +202,20 @@ final class ByteWriter {
 
     private func writeAll(_ bytes: UnsafeRawBufferPointer) throws(DeltaError) {
         if bytes.count > 0 { try sink(bytes) }
+    }
+}
+
+/// Unsigned LEB128, as the delta format and the wire protocol write lengths.
+enum Varint {
+    static func encode(_ value: UInt64) -> [UInt8] {
+        var v = value
+        var out: [UInt8] = []
+        repeat {
+            var b = UInt8(v & 0x7f)
+            v >>= 7
+            if v != 0 { b |= 0x80 }
+            out.append(b)
+        } while v != 0
+        return out
     }
 }

@@ -29,21 +29,15 @@ public final class ReceiverDaemon {
         if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
         var v4 = sockaddr_in(), v6 = sockaddr_in6()
         let fd: Int32
-        var bound: Int32
+        let bound: Int32
         if inet_pton(AF_INET, host, &v4.sin_addr) == 1 {
-            fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-            var one: Int32 = 1
-            setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
             v4.sin_family = sa_family_t(AF_INET)
             v4.sin_port = port.bigEndian
-            bound = withUnsafePointer(to: &v4) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+            (fd, bound) = ReceiverDaemon.bound(AF_INET, &v4)
         } else if inet_pton(AF_INET6, host, &v6.sin6_addr) == 1 {
-            fd = socket(AF_INET6, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-            var one: Int32 = 1
-            setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
             v6.sin6_family = sa_family_t(AF_INET6)
             v6.sin6_port = port.bigEndian
-            bound = withUnsafePointer(to: &v6) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) } }
+            (fd, bound) = ReceiverDaemon.bound(AF_INET6, &v6)
         } else {
             throw ConfigError("listen '\(listen)': '\(host)' is not an IP address")
         }
@@ -57,6 +51,18 @@ public final class ReceiverDaemon {
     }
 
     deinit { close(listenFD) }
+
+    /// A socket of the family bound to the address (sockaddr_in or sockaddr_in6): (fd, bind's result).
+    private static func bound<Address>(_ family: Int32, _ address: inout Address) -> (Int32, Int32) {
+        let fd = socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { return (fd, -1) }
+        var one: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        let rc = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<Address>.size)) }
+        }
+        return (fd, rc)
+    }
 
     /// Accepts until a stop is requested, then ends the sessions still running.
     public func run(control: RunControl) {

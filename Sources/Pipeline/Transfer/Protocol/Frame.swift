@@ -107,15 +107,7 @@ struct PayloadBuilder {
     mutating func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { bytes += $0 } }
     mutating func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { bytes += $0 } }
     mutating func i64(_ v: Int64) { u64(UInt64(bitPattern: v)) }
-    mutating func varint(_ v: UInt64) {
-        var v = v
-        repeat {
-            var b = UInt8(v & 0x7f)
-            v >>= 7
-            if v != 0 { b |= 0x80 }
-            bytes.append(b)
-        } while v != 0
-    }
+    mutating func varint(_ v: UInt64) { bytes += Varint.encode(v) }
     mutating func string(_ s: String) {
         let b = Array(s.utf8)
         varint(UInt64(b.count))
