@@ -496,16 +496,20 @@ def bench_e2e(work):
     with open(os.path.join(base, "receiver.lua"), "w") as f:
         f.write('settings { listen = "127.0.0.1:0", log = "warning" }\n'
                 f'module "bench" {{ path = "{module}", auth_users = {{ "sync" }}, secrets = "{base}/secrets" }}\n')
+    # Logs go to files: a pipe nobody reads would stall a process once it is full.
+    serve_log = os.path.join(base, "serve.log")
     serve = subprocess.Popen([RUNNER, "serve", os.path.join(base, "receiver.lua"), "--log-level", "notice"], env=ENV,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    port = int(Lines(serve.stderr).until(r"listening on 127.0.0.1:", 30).rsplit(":", 1)[1])
+                             stdout=subprocess.DEVNULL, stderr=open(serve_log, "w"))
+    wait_for(lambda: "listening on 127.0.0.1:" in open(serve_log).read(), 30)
+    port = int(re.search(r"listening on 127\.0\.0\.1:(\d+)", open(serve_log).read()).group(1))
     with open(os.path.join(base, "p.lua"), "w") as f:
         f.write(f'local tempfiles = require "tempfiles"\n'
                 f'pipeline "bench" {{ source = "{src}", to = "runner://127.0.0.1:{port}/bench", delay = 0, delete = true,\n'
                 f'  ignore = {{ tempfiles.all, "*.tmp123" }}, auth = {{ user = "sync", secret_file = "{base}/sync.secret" }} }}\n')
+    run_log = os.path.join(base, "run.log")
     run = subprocess.Popen([RUNNER, "run", os.path.join(base, "p.lua"), "--log-level", "info"], env=ENV,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    Lines(run.stderr).until(r"\bready\b", 30)
+                           stdout=subprocess.DEVNULL, stderr=open(run_log, "w"))
+    wait_for(lambda: "ready" in open(run_log).read(), 30)
     ours, ours_burst = e2e_measure(src, module, "runner")
     out("e2e.runner.rss_kib.sender", rss_now_kib(run.pid))
     out("e2e.runner.rss_kib.receiver_daemon_and_session", tree_rss_kib(serve.pid))

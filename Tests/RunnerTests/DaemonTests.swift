@@ -142,6 +142,17 @@ import Testing
         _ = await daemon.stop()
     }
 
+    @Test func durableModuleSyncsAndApplies() async throws {
+        let s = try Setup(module: "fsync = true,")
+        defer { s.dir.remove() }
+        for i in 0..<5 { try s.dir.write("src/d\(i)/f.conf", "\(i)") }
+        let daemon = try await ServeProcess(script: s.dir.at("receiver.lua"), logDirectory: s.dir.path)
+        try s.pipeline(port: daemon.port)
+        #expect(try await s.once().status == 0)
+        #expect(TreeSnapshot(s.module) == TreeSnapshot(s.source))
+        _ = await daemon.stop()
+    }
+
     @Test func readOnlyModuleRefusesBatches() async throws {
         let s = try Setup(module: "read_only = true,")
         defer { s.dir.remove() }

@@ -168,7 +168,7 @@ public final class ConfigLoader {
     static let groupKeys = ["vars"]
     static let pipelineKeys = ["source", "ignore", "delay", "max_delay", "scan_interval", "to", "auth", "delete", "rollout", "check", "after", "ssh"]
     static let sshKeys = ["command", "runner", "receiver"]
-    static let moduleKeys = ["path", "auth_users", "secrets", "hosts_allow", "hosts_deny", "read_only", "on_sync"]
+    static let moduleKeys = ["path", "auth_users", "secrets", "hosts_allow", "hosts_deny", "read_only", "fsync", "on_sync"]
     static let authKeys = ["user", "secret_file"]
 
     private func checkKeys(_ table: LuaTable, known: [String], what: String, at: SourceLocation, allowArray: Bool = false) throws {
@@ -466,11 +466,13 @@ public final class ConfigLoader {
             }
         case let v: throw wrongType(what, "on_sync", expected: "a list of actions", got: v, at: at)
         }
-        return ReceiverModule(
+        var module = ReceiverModule(
             name: name, path: resolvePath(path), authUsers: try strings(t, "auth_users", what, at: at) ?? [],
             secrets: try string(t, "secrets", what, at: at).map(resolvePath), hostsAllow: try strings(t, "hosts_allow", what, at: at) ?? [],
             hostsDeny: try strings(t, "hosts_deny", what, at: at) ?? [], readOnly: try bool(t, "read_only", what, at: at) ?? false,
             onSync: actions, location: at)
+        module.fsync = try bool(t, "fsync", what, at: at) ?? false
+        return module
     }
 
     /// Relative paths are relative to the configuration file's folder.

@@ -25,13 +25,16 @@ final class BatchApplier {
 
     let tree: TreeDirectory
     let staging: TreeDirectory
+    /// Sync staged files, the journal and the touched directories (survives a power loss).
+    let durable: Bool
     /// Test hook: after this many commit renames the process kills itself, to test
     /// crash recovery with a real crash (`RUNNER_TEST_CRASH_AFTER_RENAMES`).
     private let crashAfterRenames: Int? = getenv("RUNNER_TEST_CRASH_AFTER_RENAMES").flatMap { Int(String(cString: $0)) }
 
-    init(tree: TreeDirectory, staging: TreeDirectory) {
+    init(tree: TreeDirectory, staging: TreeDirectory, durable: Bool = false) {
         self.tree = tree
         self.staging = staging
+        self.durable = durable
     }
 
     /// The staging name of the content for change `index`.
@@ -69,7 +72,8 @@ final class BatchApplier {
         }
         var counts = Counts()
         guard !journal.entries.isEmpty else { return counts }
-        if needsJournal(journal) { try journal.write(in: staging) }
+        if durable { syncStaged(changes) }
+        if needsJournal(journal) { try journal.write(in: staging, sync: durable) }
 
         do throws(TransferError) {
             var renames = 0
@@ -130,9 +134,39 @@ final class BatchApplier {
             try? rollback(journal)
             throw error
         }
+        if durable { syncDirectories(changes) }
         // The commit point: without a journal, there is nothing to roll back.
         unlinkat(staging.rootFD, BatchJournal.fileName, 0)
         return counts
+    }
+
+    /// fsync of every staged file, before anything is renamed into the tree.
+    private func syncStaged(_ changes: [Change]) {
+        for (index, change) in changes.enumerated() {
+            guard case .place = change else { continue }
+            let fd = openat(staging.rootFD, BatchApplier.stagedName(index), O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+            if fd >= 0 {
+                fsync(fd)
+                close(fd)
+            }
+        }
+    }
+
+    /// fsync of the directories whose entries the batch renamed, so the renames are durable.
+    private func syncDirectories(_ changes: [Change]) {
+        var parents = Set<[String]>()
+        for change in changes {
+            switch change {
+            case .place(let p), .remove(let p), .directory(let p, _): parents.insert(Array(p.parent))
+            case .attributes: break
+            }
+        }
+        for parent in parents {
+            if let fd = try? tree.openDirectory(parent[...], create: false) {
+                fsync(fd)
+                close(fd)
+            }
+        }
     }
 
     /// A batch of one rename is atomic by itself (a crash leaves the old entry or the

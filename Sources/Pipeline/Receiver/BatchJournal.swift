@@ -2,8 +2,9 @@
 import Glibc
 #endif
 
-/// What a batch's commit does to the tree, written (and fsynced) before the first
-/// rename, so that a receiver that died mid-commit can put the old tree back.
+/// What a batch's commit does to the tree, written before the first rename (and
+/// fsynced when the target is durable), so that a receiver that died mid-commit can
+/// put the old tree back.
 ///
 /// Each entry can be undone from what is on disk: staged file `new-<i>` still in
 /// staging means it was not placed yet; `old-<i>` in staging holds what was there.
@@ -74,8 +75,9 @@ struct BatchJournal {
         return String(decoding: bytes, as: UTF8.self)
     }
 
-    /// Writes the journal durably: a temporary file, fsync, rename, fsync of the directory.
-    func write(in staging: TreeDirectory) throws(TransferError) {
+    /// Writes the journal: a temporary file and a rename; with `sync`, fsyncs of the
+    /// file and of the directory, so that it survives a power loss too.
+    func write(in staging: TreeDirectory, sync: Bool) throws(TransferError) {
         let text = Array(encoded().utf8)
         let fd = openat(staging.rootFD, BatchJournal.fileName + ".tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard fd >= 0 else { throw TransferError("cannot write the journal: \(FS.errorText())", path: staging.root) }
@@ -90,7 +92,7 @@ struct BatchJournal {
             }
             offset += n
         }
-        guard fsync(fd) == 0 else {
+        guard !sync || fsync(fd) == 0 else {
             let e = FS.errorText()
             close(fd)
             throw TransferError("cannot sync the journal: \(e)", path: staging.root)
@@ -99,7 +101,7 @@ struct BatchJournal {
         guard renameat(staging.rootFD, BatchJournal.fileName + ".tmp", staging.rootFD, BatchJournal.fileName) == 0 else {
             throw TransferError("cannot commit the journal: \(FS.errorText())", path: staging.root)
         }
-        fsync(staging.rootFD)
+        if sync { fsync(staging.rootFD) }
     }
 
     /// Reads the journal of a staging directory, if it has one.

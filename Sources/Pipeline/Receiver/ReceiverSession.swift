@@ -46,7 +46,7 @@ public final class ReceiverSession {
             if case .daemon(_, _, let idleTimeout) = mode { setReceiveTimeout(input, idleTimeout) }
             let target: LocalTarget
             // Opening the module rolls back a batch an earlier receiver left half-committed.
-            do { target = try LocalTarget(root: module.path) } catch { throw WireError(error.description) }
+            do { target = try LocalTarget(root: module.path, durable: module.fsync) } catch { throw WireError(error.description) }
             try writer.send(.welcome) { b in
                 b.u32(UInt32(WireLimits.version))
                 b.u32(UInt32(writer.limits.maxFrame))

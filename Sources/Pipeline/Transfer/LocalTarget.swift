@@ -14,11 +14,14 @@ public final class LocalTarget {
     /// Where batches are staged before they are renamed into place.
     public let stagingRoot: String
     private var batchCounter = 0
+    /// Whether commits are synced to disk (survive a power loss, not only a crash).
+    public let durable: Bool
 
     /// A local target. An interrupted batch found in staging is rolled back first,
     /// unless `recover` is false (`--dry-run` touches nothing).
-    public init(root: String, recover: Bool = true) throws(TransferError) {
+    public init(root: String, recover: Bool = true, durable: Bool = false) throws(TransferError) {
         self.root = root
+        self.durable = durable
         let slash = root.lastIndex(of: "/")!
         let parent = root[..<slash].isEmpty ? "/" : String(root[..<slash])
         let name = root[root.index(after: slash)...]
@@ -108,7 +111,7 @@ public final class LocalTarget {
         let path = stagingRoot + "/batch-\(getpid())-\(batchCounter)"
         try FS.makeDirectories(path, mode: 0o700)
         let staging = try TreeDirectory(path)
-        return StagedBatch(stagingRoot: stagingRoot, staging: staging, applier: BatchApplier(tree: try TreeDirectory(root), staging: staging))
+        return StagedBatch(stagingRoot: stagingRoot, staging: staging, applier: BatchApplier(tree: try TreeDirectory(root), staging: staging, durable: durable))
     }
 
     /// Copies a file into staging with the source's mode and times. Returns nil when
