@@ -124,15 +124,12 @@ public final class ReceiverDaemon {
         }
     }
 
-    /// An error frame, best effort, for a connection turned away before a session.
+    /// An error frame, best effort, for a connection turned away before a session
+    /// (SIGPIPE is ignored: a peer already gone is a failed write, nothing more).
     private static func refuse(_ fd: Int32, _ message: String) {
-        var b = PayloadBuilder()
-        b.string(message)
-        var frame = PayloadBuilder()
-        frame.u32(UInt32(b.bytes.count + 1))
-        frame.u8(FrameType.error.rawValue)
-        let bytes = frame.bytes + b.bytes
-        _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        let writer = FrameWriter(fd: fd, name: "peer")
+        try? writer.send(.error) { $0.string(message) }
+        try? writer.flush()
     }
 
     private static func text(of storage: inout sockaddr_storage) -> String {

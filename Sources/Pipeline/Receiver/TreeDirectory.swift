@@ -74,7 +74,8 @@ final class TreeDirectory {
         try TreeDirectory.removeEntry(dir, path.name, shown: "\(root)/\(path)")
     }
 
-    private static func removeEntry(_ dir: Int32, _ name: String, shown: String) throws(TransferError) {
+    /// Removes `name` in the directory `dir` (recursively, never following a symlink); absent is fine.
+    static func removeEntry(_ dir: Int32, _ name: String, shown: String) throws(TransferError) {
         var st = stat()
         guard fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) == 0 else { return }
         if st.st_mode & S_IFMT == S_IFDIR {

@@ -253,16 +253,17 @@ public final class PipelineRunner {
             let result: TargetResult
             do {
                 let paths = batch.fullRescan ? fullSyncPaths : batch.paths
+                let (plan, listing) = try self.plan(target, paths: paths)
+                for path in plan.skipped {
+                    logger.warning("not a file, directory or symlink: skipped", metadata: ["pipeline": "\(config.name)", "path": "\(path)"])
+                }
                 let outcome: LocalTarget.Outcome
                 switch target {
                 case .local(let local):
-                    let plan = try SyncPlanner(source: config.source, target: local.root, filter: filter, delete: config.delete).plan(paths: paths)
-                    warnSkipped(plan)
                     outcome = try local.apply(plan, from: config.source, cancelled: { control.isStopRequested })
                 case .remote(let remote):
-                    let (plan, listing) = try remote.plan(paths: paths, source: config.source, filter: filter, delete: config.delete)
-                    warnSkipped(plan)
-                    outcome = try remote.apply(plan, listing: listing, from: config.source, cancelled: { control.isStopRequested })
+                    outcome = try remote.apply(plan, listing: listing ?? RemoteListing(), from: config.source,
+                                               cancelled: { control.isStopRequested })
                 }
                 if !outcome.retry.isEmpty { scheduleRetry(outcome.retry, fullRescan: false, now: Clock.now) }
                 let changed = outcome.written + outcome.deleted + outcome.updated > 0
@@ -288,19 +289,15 @@ public final class PipelineRunner {
         return ok
     }
 
-    private func warnSkipped(_ plan: SyncPlan) {
-        for path in plan.skipped {
-            logger.warning("not a file, directory or symlink: skipped", metadata: ["pipeline": "\(config.name)", "path": "\(path)"])
-        }
-    }
-
-    /// Plans a batch for one target without changing it (`--dry-run`).
-    private func plan(_ target: Target, paths: [String]?) throws -> SyncPlan {
+    /// Plans a batch for one target without changing it; a remote target also returns
+    /// the receiver's listing the plan was made against (the apply step needs it).
+    private func plan(_ target: Target, paths: [String]?) throws -> (SyncPlan, RemoteListing?) {
         switch target {
         case .local(let local):
-            return try SyncPlanner(source: config.source, target: local.root, filter: filter, delete: config.delete).plan(paths: paths)
+            return (try SyncPlanner(source: config.source, target: local.root, filter: filter, delete: config.delete).plan(paths: paths), nil)
         case .remote(let remote):
-            return try remote.plan(paths: paths, source: config.source, filter: filter, delete: config.delete).0
+            let (plan, listing) = try remote.plan(paths: paths, source: config.source, filter: filter, delete: config.delete)
+            return (plan, listing)
         }
     }
 
@@ -333,7 +330,7 @@ public final class PipelineRunner {
         var planned: [(String, SyncPlan)] = []
         for (destination, target) in targets {
             do {
-                planned.append((destination.uri.description, try plan(target, paths: batch.fullRescan ? fullSyncPaths : batch.paths)))
+                planned.append((destination.uri.description, try plan(target, paths: batch.fullRescan ? fullSyncPaths : batch.paths).0))
             } catch {
                 ok = false
                 lines.append("  error planning for \(destination.uri): \(error)")

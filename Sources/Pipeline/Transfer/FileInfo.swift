@@ -92,13 +92,15 @@ enum FS {
 
     /// Removes a path and, for a directory, everything below it. Symlinks are removed, not followed.
     static func removeTree(_ path: String) throws(TransferError) {
-        guard let info = FileInfo.lstat(path) else { return }
-        if info.kind == .directory {
-            for name in list(path) { try removeTree(path + "/" + name) }
-            guard rmdir(path) == 0 || errno == ENOENT else { throw TransferError("rmdir failed: \(errorText())", path: path) }
-        } else {
-            guard unlink(path) == 0 || errno == ENOENT else { throw TransferError("unlink failed: \(errorText())", path: path) }
+        guard let slash = path.lastIndex(of: "/") else { throw TransferError("not an absolute path", path: path) }
+        let parent = path[..<slash].isEmpty ? "/" : String(path[..<slash])
+        let dir = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard dir >= 0 else {
+            if errno == ENOENT { return }
+            throw TransferError("open failed: \(errorText())", path: parent)
         }
+        defer { close(dir) }
+        try TreeDirectory.removeEntry(dir, String(path[path.index(after: slash)...]), shown: path)
     }
 
     /// `mkdir -p` with a mode for what it creates.
