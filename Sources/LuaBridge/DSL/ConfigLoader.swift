@@ -24,6 +24,7 @@ public final class ConfigLoader {
     private var pendingDeclarations: [String: (kind: String, name: String, at: SourceLocation)] = [:]
     private var declarationCounter = 0
     private var index = SourceIndex([])
+    private var indexedSources = 0
     let hooks: LuaHooks
 
     /// The directories plugins are looked up in, after the script's own folder.
@@ -71,7 +72,7 @@ public final class ConfigLoader {
             let at = error.file.map { SourceLocation(file: $0, line: error.line ?? 0) } ?? SourceLocation(file: file, line: 0)
             throw ConfigError(error.message, at: at, hint: ConfigLoader.misspeltGlobalHint(error.message))
         }
-        index = SourceIndex(state.loadedSources)
+        refreshIndex()
         if let pending = pendingDeclarations.values.sorted(by: { $0.at.line < $1.at.line }).first {
             throw ConfigError("\(pending.kind) '\(pending.name)' has no { ... } body", at: pending.at,
                               hint: "write \(pending.kind) \"\(pending.name)\" { ... }")
@@ -136,12 +137,20 @@ public final class ConfigLoader {
         try state.run("package.loaded.runner = runner", name: "=runner")
     }
 
+    /// Re-reads the loaded sources into the index only when a plugin was loaded since:
+    /// every declaration needs it, and the sources are split into lines each time.
+    private func refreshIndex() {
+        guard state.loadedSources.count != indexedSources else { return }
+        index = SourceIndex(state.loadedSources)
+        indexedSources = state.loadedSources.count
+    }
+
     private func location(_ call: LuaCall) -> SourceLocation {
         call.callerLocation.map { SourceLocation(file: $0.file, line: $0.line) } ?? SourceLocation(file: file, line: 0)
     }
 
     private func declare(_ kind: String, name: String, table: LuaTable, at: SourceLocation) throws {
-        index = SourceIndex(state.loadedSources)
+        refreshIndex()
         switch kind {
         case "group":
             if let first = groups.first(where: { $0.name == name }) {

@@ -14,6 +14,8 @@ import Logging
 public final class ReceiverSession {
     private let module: ReceiverModule
     private let target: LocalTarget
+    /// The module's directory, opened once for the session's listings and bases.
+    private let tree: TreeDirectory
     private let reader: FrameReader
     private let writer: FrameWriter
     private let logger: Logger
@@ -27,9 +29,11 @@ public final class ReceiverSession {
         case daemon(peer: String, handshakeTimeout: Double, idleTimeout: Double)
     }
 
-    private init(module: ReceiverModule, target: LocalTarget, reader: FrameReader, writer: FrameWriter, logger: Logger) {
+    private init(module: ReceiverModule, target: LocalTarget, tree: TreeDirectory, reader: FrameReader, writer: FrameWriter,
+                 logger: Logger) {
         self.module = module
         self.target = target
+        self.tree = tree
         self.reader = reader
         self.writer = writer
         self.logger = logger
@@ -44,16 +48,21 @@ public final class ReceiverSession {
             if case .daemon(_, let handshakeTimeout, _) = mode { setReceiveTimeout(input, handshakeTimeout) }
             let module = try handshake(modules: modules, mode: mode, reader: reader, writer: writer, logger: logger)
             if case .daemon(_, _, let idleTimeout) = mode { setReceiveTimeout(input, idleTimeout) }
-            let target: LocalTarget
-            // Opening the module rolls back a batch an earlier receiver left half-committed.
-            do { target = try LocalTarget(root: module.path, durable: module.fsync) } catch { throw WireError(error.description) }
+            let target: LocalTarget, tree: TreeDirectory
+            do {
+                // Opening the module rolls back a batch an earlier receiver left half-committed.
+                target = try LocalTarget(root: module.path, durable: module.fsync)
+                tree = try TreeDirectory(module.path)
+            } catch {
+                throw WireError(error.description)
+            }
             try writer.send(.welcome) { b in
                 b.u32(UInt32(WireLimits.version))
                 b.u32(UInt32(writer.limits.maxFrame))
                 b.u32(UInt32(RelativePath.maxLength))
             }
             try writer.flush()
-            try ReceiverSession(module: module, target: target, reader: reader, writer: writer, logger: logger).run()
+            try ReceiverSession(module: module, target: target, tree: tree, reader: reader, writer: writer, logger: logger).run()
         } catch {
             logger.error("session ended: \(error)")
             try? writer.send(.error) { $0.string(String(error.message.prefix(1000))) }
@@ -166,8 +175,6 @@ public final class ReceiverSession {
         var paths: [RelativePath?] = []
         for _ in 0..<count { paths.append(try Self.path(try r.string())) }
         try r.end()
-        let tree: TreeDirectory
-        do { tree = try TreeDirectory(module.path) } catch { throw WireError(error.description) }
         var sent = Set<String>()
         func send(_ p: String, _ info: FileInfo, link: String?) throws(WireError) {
             guard sent.insert(p).inserted else { return }
@@ -183,17 +190,17 @@ public final class ReceiverSession {
                 try send(p.description, info, link: nil)
                 if info.kind != .directory { reachable = false; break }
             }
-            if reachable { try walk(tree, path, send: send) }
+            if reachable { try walk(path, send: send) }
         }
         try writer.send(.scanEnd)
     }
 
-    private func walk(_ tree: TreeDirectory, _ path: RelativePath?, send: (String, FileInfo, String?) throws(WireError) -> Void) throws(WireError) {
+    private func walk(_ path: RelativePath?, send: (String, FileInfo, String?) throws(WireError) -> Void) throws(WireError) {
         let fd: Int32
         if let path {
             guard let info = tree.info(path) else { return }
             var link: String?
-            if info.kind == .symlink { link = readLink(tree, path) }
+            if info.kind == .symlink { link = readLink(path) }
             try send(path.description, info, link)
             guard info.kind == .directory, let opened = try? tree.openDirectory(path.components[...], create: false) else { return }
             fd = opened
@@ -212,11 +219,11 @@ public final class ReceiverSession {
         closedir(d)
         for n in names.sorted() {
             let child = path.map { "\($0)/\(n)" } ?? n
-            try walk(tree, try Self.path(child), send: send)
+            try walk(try Self.path(child), send: send)
         }
     }
 
-    private func readLink(_ tree: TreeDirectory, _ path: RelativePath) -> String? {
+    private func readLink(_ path: RelativePath) -> String? {
         guard let parent = try? tree.openDirectory(path.parent, create: false) else { return nil }
         defer { close(parent) }
         var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
@@ -227,7 +234,7 @@ public final class ReceiverSession {
 
     /// Opens a regular file of the module for reading, without following symlinks; nil when there is none.
     private func openBasis(_ path: RelativePath) -> Int32? {
-        guard let tree = try? TreeDirectory(module.path), let parent = try? tree.openDirectory(path.parent, create: false) else { return nil }
+        guard let parent = try? tree.openDirectory(path.parent, create: false) else { return nil }
         defer { close(parent) }
         let fd = openat(parent, path.name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else { return nil }

@@ -72,15 +72,15 @@ public struct SyncPlanner {
         return path
     }
 
-    /// Whether a file's modification time is too recent to trust the quick check.
+    /// Files modified at or after this second are too recent to trust the quick check.
     /// File systems stamp times from a clock that ticks every few milliseconds, so a
     /// same-size rewrite within one tick keeps size and mtime: such a file is sent
     /// (as a delta, where that is cheap) rather than skipped — git's "racily clean".
-    static func isRacy(_ info: FileInfo) -> Bool {
+    private let racySince: Int = {
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
-        return now.tv_sec - info.mtimeSeconds <= 2
-    }
+        return now.tv_sec - 2
+    }()
 
     /// Drops paths that lie under another path of the set: visiting the ancestor covers them.
     static func outermost(_ paths: [String]) -> [String] {
@@ -130,7 +130,7 @@ public struct SyncPlanner {
                 try visit(child, into: &plan, deletes: &deletes, checkFilter: false, targetParentIsDirectory: dst?.kind == .directory)
             }
         case .file:
-            if let dst, dst.kind == .file, dst.sameContent(as: src), !SyncPlanner.isRacy(src) {
+            if let dst, dst.kind == .file, dst.sameContent(as: src), src.mtimeSeconds < racySince {
                 if dst.mode != src.mode { plan.operations.append(.attributes(path: path, info: src)) }
             } else {
                 plan.operations.append(.copy(path: path, info: src))
