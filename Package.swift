@@ -10,7 +10,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
-        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        // 4.x, not 3.x: 3.x imports all of Foundation, which links ICU's 34 MB of data.
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
     ],
     targets: [
@@ -39,6 +40,12 @@ let package = Package(
                 "Pipeline", "LuaBridge",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            // lld instead of gold: packed relative relocations (DT_RELR) keep a position-
+            // independent binary without the ~1 MB relocation table ld.so reads at every start.
+            linkerSettings: [
+                .unsafeFlags(["-use-ld=lld"]),
+                .unsafeFlags(["-Xlinker", "-z", "-Xlinker", "pack-relative-relocs"], .when(configuration: .release)),
             ]
         ),
         // Shared by the test targets: temp dirs, tree comparison, polling, the built binary.
