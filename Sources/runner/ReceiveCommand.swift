@@ -16,35 +16,22 @@ extension Runner {
         var script: String
 
         @Option(help: "The module to serve.")
-        var module: String?
-
-        @Option(help: .hidden)
-        var connectionFrom: String?
+        var module: String
 
         @OptionGroup var common: CommonOptions
 
         func run() throws {
             withExitCodes {
-                var logger = makeLogger(common)
+                let logger = makeLogger(common)
                 let (_, configuration, _) = try loadConfiguration(script, logger: logger)
-                let mode: ReceiverSession.Mode
-                if let peer = connectionFrom {
-                    // A connection `runner serve` accepted and handed over on stdin/stdout.
-                    logger[metadataKey: "peer"] = "\(peer)"
-                    mode = .daemon(peer: peer, handshakeTimeout: configuration.settings.handshakeTimeout,
-                                   idleTimeout: configuration.settings.idleTimeout)
-                } else {
-                    guard let module else { throw ValidationError("--module is required") }
-                    guard configuration.modules.contains(where: { $0.name == module }) else {
-                        throw ConfigError("no module '\(module)'", at: SourceLocation(file: script, line: 0),
-                                          hint: ConfigError.suggestion(for: module, among: configuration.modules.map(\.name)))
-                    }
-                    mode = .ssh(module: module)
+                guard configuration.modules.contains(where: { $0.name == module }) else {
+                    throw ConfigError("no module '\(module)'", at: SourceLocation(file: script, line: 0),
+                                      hint: ConfigError.suggestion(for: module, among: configuration.modules.map(\.name)))
                 }
                 // A sender that goes away must not kill us with SIGPIPE mid-commit.
                 signal(SIGPIPE, SIG_IGN)
                 do {
-                    try ReceiverSession.serve(modules: configuration.modules, mode: mode, input: 0, output: 1, logger: logger)
+                    try ReceiverSession.serve(modules: configuration.modules, mode: .ssh(module: module), input: 0, output: 1, logger: logger)
                 } catch {
                     return Exit.runtimeFailure
                 }

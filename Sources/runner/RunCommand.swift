@@ -2,7 +2,6 @@
 import Glibc
 #endif
 import ArgumentParser
-import Dispatch
 import FoundationEssentials
 import LuaBridge
 import Logging
@@ -37,9 +36,7 @@ extension Runner {
                                       hint: "add pipeline \"name\" { source = ..., to = ... }")
                 }
                 let runners = try makeRunners(configuration, hooks, logger)
-                let control = RunControl()
-                let signals = trapSignals(control: control, logger: logger)
-                defer { withExtendedLifetime(signals) {} }
+                let control = RunControl(logger: logger)
                 let loop = RunLoop(pipelines: runners, control: control, logger: logger) { [script] in
                     let (_, fresh, freshHooks) = try loadConfiguration(script, logger: logger)
                     guard !fresh.pipelines.isEmpty else { throw ConfigError("declares no pipeline", at: SourceLocation(file: script, line: 0)) }
@@ -66,28 +63,4 @@ extension Runner {
             }
         }
     }
-}
-
-/// SIGINT and SIGTERM request a clean stop; SIGHUP a reload of the configuration.
-/// The handlers run on a dispatch queue, never inside a signal context.
-func trapSignals(control: RunControl, logger: Logger) -> [any DispatchSourceSignal] {
-    // A receiver that went away must be an error on the connection, not a SIGPIPE death.
-    signal(SIGPIPE, SIG_IGN)
-    let queue = DispatchQueue(label: "runner.signals")
-    var sources: [any DispatchSourceSignal] = []
-    for sig in [SIGINT, SIGTERM, SIGHUP] {
-        signal(sig, SIG_IGN)
-        let source = DispatchSource.makeSignalSource(signal: sig, queue: queue)
-        source.setEventHandler {
-            if sig == SIGHUP {
-                control.requestReload()
-            } else {
-                logger.notice("signal \(sig == SIGINT ? "SIGINT" : "SIGTERM"): stopping")
-                control.requestStop()
-            }
-        }
-        source.resume()
-        sources.append(source)
-    }
-    return sources
 }

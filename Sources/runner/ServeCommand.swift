@@ -20,26 +20,79 @@ extension Runner {
         func run() throws {
             withExitCodes {
                 var logger = makeLogger(common)
-                let (_, configuration, _) = try loadConfiguration(script, logger: logger)
-                if common.logLevel == nil, let level = Logger.Level(rawValue: configuration.settings.logLevel) { logger.logLevel = level }
-                guard !configuration.modules.isEmpty else {
-                    throw ConfigError("declares no module", at: SourceLocation(file: script, line: 0), hint: "add module \"name\" { path = ... }")
-                }
-                for m in configuration.modules { try ModuleCheck.verify(m) }
-                let executable = String(cString: realpath("/proc/self/exe", nil))
-                let script = self.script.hasPrefix("/") ? self.script : String(cString: getcwd(nil, 0)) + "/" + self.script
-                let format = common.logFormat.rawValue
-                let daemon = try ReceiverDaemon(listen: configuration.settings.listen, maxConnections: configuration.settings.maxConnections,
-                                                logger: logger) { peer in
-                    [executable, "receive", script, "--connection-from", peer, "--log-format", format]
-                }
-                let control = RunControl()
-                let signals = trapSignals(control: control, logger: logger)
-                defer { withExtendedLifetime(signals) {} }
-                daemon.run(control: control)
+                let served = try ServedConfiguration(script: script, logger: logger)
+                let settings = served.configuration.settings
+                if common.logLevel == nil, let level = Logger.Level(rawValue: settings.logLevel) { logger.logLevel = level }
+                let control = RunControl(logger: logger)
+                let daemon = try ReceiverDaemon(listen: settings.listen, maxConnections: settings.maxConnections, logger: logger)
+                daemon.run(control: control, refresh: { forced in
+                    served.refresh(force: forced, logger: logger)
+                }, session: { connection, peer in
+                    var logger = logger
+                    logger[metadataKey: "peer"] = "\(peer)"
+                    let settings = served.configuration.settings
+                    let mode = ReceiverSession.Mode.daemon(peer: peer, handshakeTimeout: settings.handshakeTimeout,
+                                                           idleTimeout: settings.idleTimeout)
+                    do {
+                        try ReceiverSession.serve(modules: served.configuration.modules, mode: mode, input: connection,
+                                                  output: connection, logger: logger)
+                        return 0
+                    } catch {
+                        return Exit.runtimeFailure
+                    }
+                })
                 return 0
             }
         }
+    }
+}
+
+/// The receiver script as the daemon serves it: loaded at start-up (a broken one is a
+/// configuration error), and again on SIGHUP or when the file changed before a
+/// connection (a broken one is then logged and the one in use goes on).
+final class ServedConfiguration {
+    private let script: String
+    private var stamp: [Int]
+    /// Kept alive with the configuration: the Lua functions it holds live in its state.
+    private var loader: ConfigLoader
+    private(set) var configuration: Configuration
+
+    init(script: String, logger: Logger) throws {
+        self.script = script
+        stamp = ServedConfiguration.stamp(of: script)
+        (loader, configuration) = try ServedConfiguration.load(script, logger: logger)
+    }
+
+    func refresh(force: Bool, logger: Logger) {
+        let now = ServedConfiguration.stamp(of: script)
+        guard force || now != stamp else { return }
+        stamp = now
+        do {
+            let (freshLoader, fresh) = try ServedConfiguration.load(script, logger: logger)
+            if fresh.settings.listen != configuration.settings.listen || fresh.settings.maxConnections != configuration.settings.maxConnections {
+                logger.warning("listen and max_connections changes apply at the next start")
+            }
+            (loader, configuration) = (freshLoader, fresh)
+            logger.notice("reloaded \(script)")
+        } catch {
+            logger.error("reload refused, serving the previous configuration: \(error)")
+        }
+    }
+
+    private static func load(_ script: String, logger: Logger) throws -> (ConfigLoader, Configuration) {
+        let (loader, configuration, _) = try loadConfiguration(script, logger: logger)
+        guard !configuration.modules.isEmpty else {
+            throw ConfigError("declares no module", at: SourceLocation(file: script, line: 0), hint: "add module \"name\" { path = ... }")
+        }
+        for m in configuration.modules { try ModuleCheck.verify(m) }
+        return (loader, configuration)
+    }
+
+    /// Device, inode, size and modification time: a save by rename or in place both change it.
+    private static func stamp(of path: String) -> [Int] {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return [] }
+        return [Int(st.st_dev), Int(st.st_ino), Int(st.st_size), st.st_mtim.tv_sec, st.st_mtim.tv_nsec]
     }
 }
 

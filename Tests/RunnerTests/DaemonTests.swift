@@ -166,6 +166,82 @@ import Testing
         _ = await daemon.stop()
     }
 
+    @Test func sessionKilledWhileStagingLeavesTheModuleAsItWas() async throws {
+        let s = try Setup()
+        defer { s.dir.remove() }
+        try s.dir.write("src/a.conf", "a v1\n")
+        try s.dir.write("src/b.conf", "b v1\n")
+        let daemon = try await ServeProcess(script: s.dir.at("receiver.lua"), logDirectory: s.dir.path)
+        try s.pipeline(port: daemon.port)
+        #expect(try await s.once().status == 0)
+        let before = TreeSnapshot(s.module)
+
+        // A sender that stages one file of its batch and then stalls.
+        try s.dir.write("payload", "staged but never committed\n")
+        try DeltaFiles.delta(signature: nil, new: s.dir.at("payload"), output: s.dir.at("payload.delta"))
+        let delta = Array(try Data(contentsOf: URL(fileURLWithPath: s.dir.at("payload.delta"))))
+        let c = try RawConnection(port: daemon.port)
+        c.write(Self.hello("fpm", "sync"))
+        let challenge = try #require(c.readFrame())
+        c.write(HostilePeerTests.frame(0x06, AuthProof.response(secret: "s3cret", nonce: challenge.payload, module: "fpm", user: "sync")))
+        #expect(c.readFrame()?.type == 0x02)
+        c.write(HostilePeerTests.frame(0x30, HostilePeerTests.le64(7)) + HostilePeerTests.file("a.conf", delta: delta))
+        let staging = s.dir.at(".module.runner-staging")
+        #expect(await eventually { ((try? FileManager.default.subpathsOfDirectory(atPath: staging)) ?? []).count > 0 })
+
+        let pid = daemon.process.process.processIdentifier
+        let children = (try? String(contentsOfFile: "/proc/\(pid)/task/\(pid)/children", encoding: .utf8)) ?? ""
+        let session = try #require(children.split(separator: " ").compactMap { Int32($0) }.first, "no session process")
+        kill(session, SIGKILL)
+        #expect(c.readAll(timeout: 5).isEmpty, "the connection closes")
+        #expect(FileManager.default.fileExists(atPath: staging), "killed mid-staging")
+        #expect(TreeSnapshot(s.module) == before)
+
+        // The next session clears the leftover staging and applies a real batch.
+        try s.dir.write("src/a.conf", "a v2\n")
+        #expect(try await s.once().status == 0)
+        #expect(TreeSnapshot(s.module) == TreeSnapshot(s.source))
+        #expect(!FileManager.default.fileExists(atPath: staging))
+        #expect(await daemon.stop() == 0)
+    }
+
+    @Test func changedReceiverScriptAppliesToTheNextConnectionAndABrokenOneIsRefused() async throws {
+        let s = try Setup(module: "read_only = true,")
+        defer { s.dir.remove() }
+        try s.dir.write("src/a.conf", "a")
+        let daemon = try await ServeProcess(script: s.dir.at("receiver.lua"), logDirectory: s.dir.path)
+        try s.pipeline(port: daemon.port)
+        #expect(try await s.once().status == 1)
+        let writable = """
+            settings { listen = "127.0.0.1:0", handshake_timeout = 1 }
+            module "fpm" { path = "module", auth_users = { "sync" }, secrets = "secrets" }
+            """
+        try s.dir.write("receiver.lua", writable)
+        #expect(try await s.once().status == 0)
+        #expect(TreeSnapshot(s.module) == TreeSnapshot(s.source))
+
+        // A broken script is refused with its line; the daemon serves the previous one.
+        try s.dir.write("receiver.lua", writable + "\nmodule \"x\" { pth = \"module\" }\n")
+        try s.dir.write("src/b.conf", "b")
+        #expect(try await s.once().status == 0)
+        #expect(TreeSnapshot(s.module) == TreeSnapshot(s.source))
+        #expect(daemon.process.stderr.contains("reload refused"), "\(daemon.process.stderr)")
+        #expect(daemon.process.stderr.contains("receiver.lua:3"), "\(daemon.process.stderr)")
+
+        // SIGHUP reloads even when the file did not change since the daemon looked.
+        try s.dir.write("receiver.lua", writable.replacingOccurrences(of: "secrets = \"secrets\"", with: "secrets = \"secrets\", read_only = true"))
+        try s.dir.write("src/c.conf", "c")
+        let reloads = { daemon.process.stderr.components(separatedBy: "reloaded").count - 1 }
+        #expect(reloads() == 1)
+        daemon.process.signal(SIGHUP)
+        #expect(await eventually { reloads() == 2 }, "\(daemon.process.stderr)")
+        let r = try await s.once()
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("read-only"), "\(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: s.dir.at("module/c.conf")))
+        #expect(await daemon.stop() == 0)
+    }
+
     @Test func secretsReadableByOthersStopTheDaemonFromStarting() async throws {
         let s = try Setup()
         defer { s.dir.remove() }

@@ -3,24 +3,23 @@ import Glibc
 #endif
 import Logging
 
-/// `runner serve`: accepts TCP connections and hands each to its own
-/// `runner receive --connection-from PEER` process on stdin/stdout, as rsync's daemon
-/// forks per connection. A session that crashes or is killed takes nothing else with
-/// it, the blocking session code needs no event loop, and the daemon itself stays small.
+/// `runner serve`: accepts TCP connections and serves each in a child process forked
+/// for it, as rsync's daemon does. A session that crashes or is killed takes nothing
+/// else with it, the blocking session code needs no event loop, and the child shares
+/// the daemon's loaded configuration and code pages instead of starting afresh.
+/// Forking is safe because the daemon is single-threaded (`RunControl` reads signals
+/// from a signalfd; nothing else starts a thread).
 public final class ReceiverDaemon {
     private let listenFD: Int32
     /// The address actually listened on (`host:port`, the port resolved when 0 was asked).
     public let address: String
     private let maxConnections: Int
-    private let sessionCommand: (String) -> [String]
     private let logger: Logger
     private var sessions: [pid_t: String] = [:]
 
-    /// Listens on `listen` (`host:port`, `[v6]:port`); `sessionCommand(peer)` is the
-    /// argv of the process that serves one connection.
-    public init(listen: String, maxConnections: Int, logger: Logger, sessionCommand: @escaping (String) -> [String]) throws(ConfigError) {
+    /// Listens on `listen` (`host:port`, `[v6]:port`).
+    public init(listen: String, maxConnections: Int, logger: Logger) throws(ConfigError) {
         self.maxConnections = maxConnections
-        self.sessionCommand = sessionCommand
         self.logger = logger
         guard let colon = listen.lastIndex(of: ":"), let port = UInt16(listen[listen.index(after: colon)...]) else {
             throw ConfigError("listen '\(listen)' is not host:port")
@@ -65,7 +64,10 @@ public final class ReceiverDaemon {
     }
 
     /// Accepts until a stop is requested, then ends the sessions still running.
-    public func run(control: RunControl) {
+    /// `refresh(reloadRequested)` runs in the daemon on SIGHUP (true) and before each
+    /// session (false), so that a changed configuration reaches the next connection;
+    /// `session(connection, peer)` runs in the forked child and returns its exit status.
+    public func run(control: RunControl, refresh: (_ reloadRequested: Bool) -> Void, session: (_ connection: Int32, _ peer: String) -> Int32) {
         logger.notice("listening on \(address)")
         while !control.isStopRequested {
             var fds = [pollfd(fd: listenFD, events: Int16(POLLIN), revents: 0),
@@ -73,7 +75,7 @@ public final class ReceiverDaemon {
             _ = poll(&fds, 2, 1000)
             reap()
             if control.isStopRequested { break }
-            _ = control.takeReloadRequest()
+            if control.takeReloadRequest() { refresh(true) }
             guard fds[0].revents & Int16(POLLIN) != 0 else { continue }
             var storage = sockaddr_storage()
             var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
@@ -91,10 +93,19 @@ public final class ReceiverDaemon {
                 close(client)
                 continue
             }
-            if let pid = spawn(sessionCommand(peer), socket: client) {
-                sessions[pid] = peer
-            } else {
+            refresh(false)
+            switch fork() {
+            case 0:
+                control.releaseInChild()
+                close(listenFD)
+                let status = session(client, peer)
+                fflush(nil)
+                _exit(status)
+            case -1:
+                logger.error("cannot start a session: fork: \(String(cString: strerror(errno)))", metadata: ["peer": "\(peer)"])
                 ReceiverDaemon.refuse(client, "the receiver cannot start a session")
+            case let pid:
+                sessions[pid] = peer
             }
             close(client)
         }
@@ -112,15 +123,6 @@ public final class ReceiverDaemon {
             let pid = waitpid(-1, &status, WNOHANG)
             if pid <= 0 { return }
             sessions[pid] = nil
-        }
-    }
-
-    private func spawn(_ argv: [String], socket: Int32) -> pid_t? {
-        switch ChildProcess.spawn(argv, stdin: socket, stdout: socket, search: false) {
-        case .success(let pid): return pid
-        case .failure(let e):
-            logger.error("cannot start a session: \(e)")
-            return nil
         }
     }
 

@@ -1,58 +1,75 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CLinux
+import Logging
 import Synchronization
 
-/// Requests to stop or to reload, raised from signal handlers and seen by the run
-/// loop: flags for code in the middle of a batch, and a pipe the loop polls.
+/// Requests to stop (SIGINT, SIGTERM) or to reload (SIGHUP), as flags for code in the
+/// middle of a batch and a descriptor the loops poll.
+///
+/// The signals are blocked and read from a signalfd rather than caught by a handler
+/// thread: the process stays single-threaded, so `runner serve` can fork a session
+/// safely, and no code ever runs in a signal context.
 public final class RunControl: Sendable {
     private let stop = Atomic<Bool>(false)
     private let reload = Atomic<Bool>(false)
-    /// Read end of the wake-up pipe, for `poll`.
+    /// The signalfd, for `poll`: readable while a signal is pending.
     public let readDescriptor: Int32
-    private let writeDescriptor: Int32
+    private let logger: Logger
 
-    /// A control with its own pipe.
-    public init() {
-        var fds: [Int32] = [-1, -1]
-        if pipe(&fds) != 0 { fatalError("pipe: \(String(cString: strerror(errno)))") }
-        for fd in fds {
-            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
-            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
-        }
-        readDescriptor = fds[0]
-        writeDescriptor = fds[1]
+    private static var trapped: sigset_t {
+        var set = sigset_t()
+        sigemptyset(&set)
+        for sig in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&set, sig) }
+        return set
     }
 
-    deinit {
-        close(readDescriptor)
-        close(writeDescriptor)
+    /// Takes over SIGINT, SIGTERM and SIGHUP for the process, and ignores SIGPIPE (a
+    /// peer that went away is an error on its connection, not a death). Create it on
+    /// the main thread before any other thread starts, so that every thread inherits
+    /// the blocked mask.
+    public init(logger: Logger) {
+        self.logger = logger
+        signal(SIGPIPE, SIG_IGN)
+        var set = RunControl.trapped
+        pthread_sigmask(SIG_BLOCK, &set, nil)
+        readDescriptor = signalfd(-1, &set, Int32(SFD_NONBLOCK | SFD_CLOEXEC))
+        if readDescriptor < 0 { fatalError("signalfd: \(String(cString: strerror(errno)))") }
     }
 
-    /// Asks the loop to stop (safe from any thread).
-    public func requestStop() {
-        stop.store(true, ordering: .sequentiallyConsistent)
-        wake()
-    }
-
-    /// Asks the loop to reload the configuration (safe from any thread).
-    public func requestReload() {
-        reload.store(true, ordering: .sequentiallyConsistent)
-        wake()
-    }
+    deinit { close(readDescriptor) }
 
     /// Whether a stop was requested.
-    public var isStopRequested: Bool { stop.load(ordering: .sequentiallyConsistent) }
+    public var isStopRequested: Bool {
+        drain()
+        return stop.load(ordering: .sequentiallyConsistent)
+    }
 
-    /// Whether a reload was requested since the last call; empties the wake-up pipe.
+    /// Whether a reload was requested since the last call.
     public func takeReloadRequest() -> Bool {
-        var buffer = [UInt8](repeating: 0, count: 64)
-        while read(readDescriptor, &buffer, buffer.count) > 0 {}
+        drain()
         return reload.exchange(false, ordering: .sequentiallyConsistent)
     }
 
-    private func wake() {
-        var byte: UInt8 = 1
-        _ = write(writeDescriptor, &byte, 1)
+    /// In a child forked from this process: the signals behave as by default again.
+    public func releaseInChild() {
+        var set = RunControl.trapped
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
+        close(readDescriptor)
+    }
+
+    private func drain() {
+        var info = signalfd_siginfo()
+        let size = MemoryLayout<signalfd_siginfo>.size
+        while read(readDescriptor, &info, size) == size {
+            let sig = Int32(info.ssi_signo)
+            if sig == SIGHUP {
+                reload.store(true, ordering: .sequentiallyConsistent)
+            } else {
+                logger.notice("signal \(sig == SIGINT ? "SIGINT" : "SIGTERM"): stopping")
+                stop.store(true, ordering: .sequentiallyConsistent)
+            }
+        }
     }
 }

@@ -1,0 +1,22 @@
+#ifndef RUNNER_CLINUX_SHIM_H
+#define RUNNER_CLINUX_SHIM_H
+// Linux interfaces Glibc's Swift module leaves out: signalfd, and openat2, which glibc
+// 2.36 has no wrapper for (a variadic syscall() cannot be called from Swift).
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/signalfd.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <linux/openat2.h>
+
+/// openat2(2) resolving strictly beneath `dirfd`, never through a symlink or `..`
+/// out of it: -1 with errno set on failure (ENOSYS on kernels before 5.6).
+static inline int runner_openat_beneath(int dirfd, const char *path, int flags, unsigned int mode) {
+    struct open_how how = {
+        .flags = (unsigned long long)flags,
+        .mode = (flags & O_CREAT) ? mode : 0,
+        .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+    };
+    return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof how);
+}
+#endif
