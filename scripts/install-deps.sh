@@ -13,6 +13,7 @@ packages=(
   vim-tiny        # torture tests: a real vim save
   openssh-server  # ssh:// tests: a real sshd on a loopback port
   openssh-client  # ssh:// targets run the system ssh
+  python3         # a test's gated receiver wrapper (passes the first bytes at once)
 )
 # `make bench` also needs the peers it is measured against.
 if [[ "${1:-}" == "--bench" ]]; then
@@ -22,7 +23,6 @@ if [[ "${1:-}" == "--bench" ]]; then
     xxhash        # xxhsum -H3: the hashing reference
     time          # GNU time: peak RSS of each tool
     lsyncd        # the end-to-end baseline (with rsync's daemon)
-    python3       # the bench driver
   )
 fi
 

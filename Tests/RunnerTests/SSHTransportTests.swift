@@ -129,13 +129,29 @@ enum DeltaRoundTripData {
         defer { s.remove() }
         try s.dir.write("module/keep.conf", "old\n")
         let before = TreeSnapshot(s.module)
-        try Data(DeltaRoundTripData.bytes(64 << 20)).write(to: URL(fileURLWithPath: s.dir.at("src/huge.bin")))
+        try Data(DeltaRoundTripData.bytes(8 << 20)).write(to: URL(fileURLWithPath: s.dir.at("src/huge.bin")))
         try s.dir.write("src/keep.conf", "new\n")
+        // The receiver gets the first 2 MB of the session, then nothing until the gate
+        // opens: the batch is caught mid-staging however fast the machine is (head -c
+        // would hold the bytes back until it has them all).
+        try s.dir.write("gated-runner", """
+            #!/bin/sh
+            { python3 -c '
+            import os
+            n = 2000000
+            while n > 0:
+                b = os.read(0, min(n, 65536))
+                if not b: break
+                os.write(1, b); n -= len(b)'
+              while [ ! -e \(s.dir.at("gate")) ]; do sleep 0.02; done; cat; } | exec \(RunnerProcess.binary) "$@"
+            """, mode: 0o755)
+        try s.dir.write("p.lua", try String(contentsOfFile: s.dir.at("p.lua"), encoding: .utf8)
+            .replacingOccurrences(of: "runner = \"\(RunnerProcess.binary)\"", with: "runner = \"\(s.dir.at("gated-runner"))\""))
         let runner = try RunnerProcess(["run", s.dir.at("p.lua"), "--once"], logDirectory: s.dir.path)
-        // Kill the sender once the receiver is staging the batch.
         #expect(await eventually { (try? FileManager.default.contentsOfDirectory(atPath: s.dir.at(".module.runner-staging")))?.isEmpty == false })
         runner.signal(SIGKILL)
         _ = await runner.waitForExit()
+        try s.dir.write("gate", "")
         // The receiver sees its input end mid-batch: it abandons the batch and removes its staging.
         #expect(await eventually { !FileManager.default.fileExists(atPath: s.dir.at(".module.runner-staging")) })
         #expect(TreeSnapshot(s.module) == before)
