@@ -406,12 +406,25 @@ def rss_now_kib(pid):
     return 0
 
 
-def tree_rss_kib(pid):
-    """RSS of a process and its children (a daemon and its sessions)."""
-    total = rss_now_kib(pid)
+def pss_now_kib(pid):
+    """Proportional set size: shared pages (the binary's code, shared by a daemon and
+    the sessions it forks) are split between the processes that map them."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except FileNotFoundError:
+        pass
+    return 0
+
+
+def tree_kib(pid, measure=rss_now_kib):
+    """RSS (or PSS) of a process and its children (a daemon and its sessions)."""
+    total = measure(pid)
     try:
         for child in open(f"/proc/{pid}/task/{pid}/children").read().split():
-            total += tree_rss_kib(int(child))
+            total += tree_kib(int(child), measure)
     except FileNotFoundError:
         pass
     return total
@@ -511,8 +524,12 @@ def bench_e2e(work):
                            stdout=subprocess.DEVNULL, stderr=open(run_log, "w"))
     wait_for(lambda: "ready" in open(run_log).read(), 30)
     ours, ours_burst = e2e_measure(src, module, "runner")
-    out("e2e.runner.rss_kib.sender", rss_now_kib(run.pid))
-    out("e2e.runner.rss_kib.receiver_daemon_and_session", tree_rss_kib(serve.pid))
+    memory = {"sender": (rss_now_kib(run.pid), pss_now_kib(run.pid)),
+              "receiver": (tree_kib(serve.pid), tree_kib(serve.pid, pss_now_kib))}
+    out("e2e.runner.rss_kib.sender", memory["sender"][0])
+    out("e2e.runner.pss_kib.sender", memory["sender"][1])
+    out("e2e.runner.rss_kib.receiver_daemon_and_session", memory["receiver"][0])
+    out("e2e.runner.pss_kib.receiver_daemon_and_session", memory["receiver"][1])
     stop(run)
     stop(serve)
 
@@ -542,8 +559,15 @@ def bench_e2e(work):
         wait_for(lambda: os.path.exists(os.path.join(base, "lsyncd.log"))
                  and "Normal: Finished" in open(os.path.join(base, "lsyncd.log")).read(), 30)
         theirs, theirs_burst = e2e_measure(src, module, f"lsyncd_{form}")
-        out(f"e2e.lsyncd_{form}.rss_kib.lsyncd", rss_now_kib(lsyncd.pid))
-        out(f"e2e.lsyncd_{form}.rss_kib.rsync_daemon", tree_rss_kib(rsyncd.pid))
+        theirs_memory = {"sender": (rss_now_kib(lsyncd.pid), pss_now_kib(lsyncd.pid)),
+                         "receiver": (tree_kib(rsyncd.pid), tree_kib(rsyncd.pid, pss_now_kib))}
+        out(f"e2e.lsyncd_{form}.rss_kib.lsyncd", theirs_memory["sender"][0])
+        out(f"e2e.lsyncd_{form}.pss_kib.lsyncd", theirs_memory["sender"][1])
+        out(f"e2e.lsyncd_{form}.rss_kib.rsync_daemon", theirs_memory["receiver"][0])
+        out(f"e2e.lsyncd_{form}.pss_kib.rsync_daemon", theirs_memory["receiver"][1])
+        for side in ("sender", "receiver"):
+            for i, kind in enumerate(("rss", "pss")):
+                out(f"e2e.ratio.{kind}.{side}_vs_lsyncd_{form}", f"{memory[side][i] / max(1, theirs_memory[side][i]):.2f}")
         for kind in ("create", "modify", "mv"):
             out(f"e2e.ratio.{kind}.p50_vs_lsyncd_{form}", f"{percentile(ours[kind], 0.5) / percentile(theirs[kind], 0.5):.3f}")
         out(f"e2e.ratio.burst_vs_lsyncd_{form}", f"{ours_burst / theirs_burst:.3f}")
