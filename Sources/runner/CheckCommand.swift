@@ -34,12 +34,18 @@ extension Runner {
                     let targets = p.destinations.map { $0.uri.description }.joined(separator: ", ")
                     lines.append("pipeline '\(p.name)': \(p.source) -> \(targets) (\(p.ignore.count) ignore rules, delay \(p.delay)s)")
                 }
+                var problems: [String] = []
                 for m in configuration.modules {
                     try ModuleCheck.verify(m)
                     if m.authUsers.isEmpty && !m.readOnly {
                         lines.append("warning: module '\(m.name)' is writable without auth_users (anyone allowed by hosts_allow can push)")
                     }
                     lines.append("module '\(m.name)': \(m.path) (\(m.onSync.count) on_sync actions)")
+                    lines += try ModuleActions.describe(m).enumerated().map { "  on_sync \($0.offset + 1): \($0.element)" }
+                    problems += try ModuleActions.problems(m)
+                }
+                if !problems.isEmpty {
+                    throw ConfigError(problems.joined(separator: "\n  "), at: SourceLocation(file: script, line: 0))
                 }
                 if configuration.pipelines.isEmpty && configuration.modules.isEmpty {
                     throw ConfigError("declares no pipeline and no module", at: SourceLocation(file: script, line: 0))

@@ -23,7 +23,7 @@ extension Runner {
         func run() throws {
             withExitCodes {
                 let logger = makeLogger(common)
-                let (_, configuration, _) = try loadConfiguration(script, logger: logger)
+                let (_, configuration, hooks) = try loadConfiguration(script, logger: logger)
                 guard configuration.modules.contains(where: { $0.name == module }) else {
                     throw ConfigError("no module '\(module)'", at: SourceLocation(file: script, line: 0),
                                       hint: ConfigError.suggestion(for: module, among: configuration.modules.map(\.name)))
@@ -31,7 +31,8 @@ extension Runner {
                 // A sender that goes away must not kill us with SIGPIPE mid-commit.
                 signal(SIGPIPE, SIG_IGN)
                 do {
-                    try ReceiverSession.serve(modules: configuration.modules, mode: .ssh(module: module), input: 0, output: 1, logger: logger)
+                    try ReceiverSession.serve(modules: configuration.modules, mode: .ssh(module: module), input: 0, output: 1, logger: logger,
+                                              actionHooks: hooks as? ActionHooks)
                 } catch {
                     return Exit.runtimeFailure
                 }

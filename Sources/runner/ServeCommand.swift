@@ -35,7 +35,7 @@ extension Runner {
                                                            idleTimeout: settings.idleTimeout)
                     do {
                         try ReceiverSession.serve(modules: served.configuration.modules, mode: mode, input: connection,
-                                                  output: connection, logger: logger)
+                                                  output: connection, logger: logger, actionHooks: served.hooks)
                         return 0
                     } catch {
                         return Exit.runtimeFailure
@@ -56,11 +56,13 @@ final class ServedConfiguration {
     /// Kept alive with the configuration: the Lua functions it holds live in its state.
     private var loader: ConfigLoader
     private(set) var configuration: Configuration
+    /// Runs the Lua functions of the modules' `on_sync`.
+    private(set) var hooks: ActionHooks?
 
     init(script: String, logger: Logger) throws {
         self.script = script
         stamp = ServedConfiguration.stamp(of: script)
-        (loader, configuration) = try ServedConfiguration.load(script, logger: logger)
+        (loader, configuration, hooks) = try ServedConfiguration.load(script, logger: logger)
     }
 
     func refresh(force: Bool, logger: Logger) {
@@ -68,24 +70,27 @@ final class ServedConfiguration {
         guard force || now != stamp else { return }
         stamp = now
         do {
-            let (freshLoader, fresh) = try ServedConfiguration.load(script, logger: logger)
+            let (freshLoader, fresh, freshHooks) = try ServedConfiguration.load(script, logger: logger)
             if fresh.settings.listen != configuration.settings.listen || fresh.settings.maxConnections != configuration.settings.maxConnections {
                 logger.warning("listen and max_connections changes apply at the next start")
             }
-            (loader, configuration) = (freshLoader, fresh)
+            (loader, configuration, hooks) = (freshLoader, fresh, freshHooks)
             logger.notice("reloaded \(script)")
         } catch {
             logger.error("reload refused, serving the previous configuration: \(error)")
         }
     }
 
-    private static func load(_ script: String, logger: Logger) throws -> (ConfigLoader, Configuration) {
-        let (loader, configuration, _) = try loadConfiguration(script, logger: logger)
+    private static func load(_ script: String, logger: Logger) throws -> (ConfigLoader, Configuration, ActionHooks?) {
+        let (loader, configuration, hooks) = try loadConfiguration(script, logger: logger)
         guard !configuration.modules.isEmpty else {
             throw ConfigError("declares no module", at: SourceLocation(file: script, line: 0), hint: "add module \"name\" { path = ... }")
         }
-        for m in configuration.modules { try ModuleCheck.verify(m) }
-        return (loader, configuration)
+        for m in configuration.modules {
+            try ModuleCheck.verify(m)
+            for problem in try ModuleActions.problems(m) { logger.warning("\(problem)") }
+        }
+        return (loader, configuration, hooks as? ActionHooks)
     }
 
     /// Device, inode, size and modification time: a save by rename or in place both change it.
@@ -111,6 +116,7 @@ enum ModuleCheck {
                               at: m.location, hint: "serve a directory inside the mount, e.g. \(m.path)/data")
         }
         for rule in m.hostsAllow + m.hostsDeny { _ = try AddressRule(parsing: rule) }
+        _ = try ModuleActions.describe(m)
         if let secrets = m.secrets {
             let users = try SecretsFile.readReceiverSecrets(secrets, at: m.location)
             for u in m.authUsers where users[u] == nil {

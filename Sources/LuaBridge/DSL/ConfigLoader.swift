@@ -461,13 +461,29 @@ public final class ConfigLoader {
         case .table(let list):
             for item in list.array {
                 switch item {
-                case .function(let f): actions.append(.function(f.definedAt.map { SourceLocation(file: $0.file, line: $0.line) }))
+                case .function(let f):
+                    let number = hooks.addModuleAction(f, module: name)
+                    actions.append(.function(index: number, f.definedAt.map { SourceLocation(file: $0.file, line: $0.line) }))
                 case .table(let spec):
                     guard let kind = spec["kind"].stringValue else {
                         throw ConfigError("\(what): an on_sync action table needs a 'kind'", at: index.locateKey("on_sync", after: at))
                     }
-                    var parameters: [String: String] = [:]
-                    for (k, v) in spec.fields where k.description != "kind" { parameters[k.description] = v.stringValue ?? v.scalarText }
+                    var parameters: [String: ReceiverModule.ActionValue] = [:]
+                    for (k, v) in spec.fields where k.description != "kind" {
+                        switch v {
+                        case .table(let t) where t.fields.isEmpty:
+                            parameters[k.description] = .list(t.array.map { $0.stringValue ?? $0.scalarText })
+                        case .table(let t) where t.array.isEmpty:
+                            var map: [String: String] = [:]
+                            for (mk, mv) in t.fields { map[mk.description] = mv.stringValue ?? mv.scalarText }
+                            parameters[k.description] = .map(map)
+                        case .table:
+                            throw ConfigError("\(what): on_sync \(kind): '\(k.description)' mixes a list and NAME = value pairs",
+                                              at: index.locateKey("on_sync", after: at))
+                        default:
+                            parameters[k.description] = .text(v.stringValue ?? v.scalarText)
+                        }
+                    }
                     actions.append(.spec(kind: kind, parameters: parameters))
                 default:
                     throw ConfigError("\(what): on_sync entries must be actions or functions, got \(item.typeName)", at: index.locateKey("on_sync", after: at))

@@ -2,9 +2,10 @@ import Pipeline
 
 /// The Lua side of a pipeline's callbacks: ignore predicates, `check`, `after`.
 /// Lives with its `LuaState` on the run loop's thread.
-final class LuaHooks: PipelineHooks {
+final class LuaHooks: PipelineHooks, ActionHooks {
     let state: LuaState
     private var predicates: [LuaFunction] = []
+    private var moduleActions: [String: [LuaFunction]] = [:]
     var checks: [String: LuaFunction] = [:]
     var afters: [String: LuaFunction] = [:]
 
@@ -15,6 +16,25 @@ final class LuaHooks: PipelineHooks {
     func addPredicate(_ f: LuaFunction, pipeline: String) -> Int {
         predicates.append(f)
         return predicates.count - 1
+    }
+
+    func addModuleAction(_ f: LuaFunction, module: String) -> Int {
+        moduleActions[module, default: []].append(f)
+        return moduleActions[module]!.count - 1
+    }
+
+    /// `function(batch)` of a module's on_sync, with `{ module =, path =, paths = { ... } }`:
+    /// false (or false, "why") or an error fails it; anything else succeeds.
+    func runAction(module: String, index: Int, paths: [String]) throws -> String? {
+        guard let f = moduleActions[module]?[index] else { return "no such Lua action" }
+        var t = LuaTable()
+        t["module"] = .text(module)
+        var list = LuaTable()
+        list.array = paths.map { .text($0) }
+        t["paths"] = .table(list)
+        let results = try state.call(f, [.table(t)])
+        guard case .boolean(false) = results.first ?? .nil else { return nil }
+        return results.dropFirst().first?.stringValue ?? "returned false"
     }
 
     func ignores(pipeline: String, predicate index: Int, path: String, isDirectory: Bool) throws -> Bool {
@@ -48,6 +68,17 @@ final class LuaHooks: PipelineHooks {
         r["deleted"] = .integer(Int64(result.deleted))
         r["bytes"] = .integer(result.bytes)
         if let m = result.message { r["message"] = .text(m) }
+        var actions = LuaTable()
+        for a in result.actions {
+            var t = LuaTable()
+            t["name"] = .text(a.name)
+            t["outcome"] = .text(a.outcome.rawValue)
+            t["summary"] = .text(a.summary)
+            if let s = a.exitStatus { t["exit"] = .integer(Int64(s)) }
+            t["output"] = .text(a.output)
+            actions.array.append(.table(t))
+        }
+        r["actions"] = .table(actions)
         try state.call(f, [.text(target), .table(r)])
     }
 }

@@ -2,10 +2,17 @@
 public struct ReceiverModule: Sendable {
     /// An entry of `on_sync`: an action spec table (`{ kind = "...", ... }`) or a Lua function.
     public enum Action: Sendable, Equatable {
-        /// A native action by kind, with its string parameters.
-        case spec(kind: String, parameters: [String: String])
-        /// A Lua function, by where it was defined.
-        case function(SourceLocation?)
+        /// A native action by kind, with its parameters.
+        case spec(kind: String, parameters: [String: ActionValue])
+        /// A Lua function (number `index` among the module's functions), by where it was defined.
+        case function(index: Int, SourceLocation?)
+    }
+
+    /// A parameter of an action spec, as Lua wrote it: a scalar (as text), a list, or a map.
+    public enum ActionValue: Sendable, Equatable {
+        case text(String)
+        case list([String])
+        case map([String: String])
     }
 
     /// The module's name, as targets name it.

@@ -40,8 +40,14 @@ final class BatchApplier {
     /// The staging name of the content for change `index`.
     static func stagedName(_ index: Int) -> String { "new-\(index)" }
 
+    /// The journal of a batch committed with `holding`, until `release` or `rollBackHeld`.
+    private var held: BatchJournal?
+
     /// Commits the changes; `rootInfo` sets the tree root's own mode and times last.
-    func commit(_ changes: [Change], rootInfo: FileInfo?) throws(TransferError) -> Counts {
+    /// With `holding`, the commit point waits: the journal and the replaced files stay
+    /// in staging (a crash now still rolls back) until `release()` makes the batch
+    /// final or `rollBackHeld()` undoes it — what post-sync validation needs.
+    func commit(_ changes: [Change], rootInfo: FileInfo?, holding: Bool = false) throws(TransferError) -> Counts {
         var journal = BatchJournal()
         var directories: [(RelativePath, FileInfo)] = []
         var attributes: [(RelativePath, FileInfo)] = []
@@ -73,7 +79,7 @@ final class BatchApplier {
         var counts = Counts()
         guard !journal.entries.isEmpty else { return counts }
         if durable { syncStaged(changes) }
-        if needsJournal(journal) { try journal.write(in: staging, sync: durable) }
+        if holding || needsJournal(journal) { try journal.write(in: staging, sync: durable) }
 
         do throws(TransferError) {
             var renames = 0
@@ -134,10 +140,42 @@ final class BatchApplier {
             try? rollback(journal)
             throw error
         }
-        if durable { syncDirectories(changes) }
-        // The commit point: without a journal, there is nothing to roll back.
-        unlinkat(staging.rootFD, BatchJournal.fileName, 0)
+        if durable {
+            syncDirectories(changes.compactMap { c -> RelativePath? in
+                switch c {
+                case .place(let p), .remove(let p), .directory(let p, _): return p
+                case .attributes: return nil
+                }
+            })
+        }
+        if holding {
+            held = journal
+        } else {
+            // The commit point: without a journal, there is nothing to roll back.
+            unlinkat(staging.rootFD, BatchJournal.fileName, 0)
+        }
         return counts
+    }
+
+    /// Makes a held batch final (its commit point).
+    func release() {
+        guard held != nil else { return }
+        held = nil
+        unlinkat(staging.rootFD, BatchJournal.fileName, 0)
+    }
+
+    /// Puts back what a held batch replaced.
+    func rollBackHeld() throws(TransferError) {
+        guard let journal = held else { return }
+        held = nil
+        try rollback(journal)
+        if durable {
+            syncDirectories(journal.entries.map { e -> RelativePath in
+                switch e {
+                case let .replace(p, _), let .remove(p, _), let .directory(p, _, _, _, _, _), let .attributes(p, _, _, _): return p
+                }
+            })
+        }
     }
 
     /// fsync of every staged file, before anything is renamed into the tree.
@@ -153,15 +191,8 @@ final class BatchApplier {
     }
 
     /// fsync of the directories whose entries the batch renamed, so the renames are durable.
-    private func syncDirectories(_ changes: [Change]) {
-        var parents = Set<[String]>()
-        for change in changes {
-            switch change {
-            case .place(let p), .remove(let p), .directory(let p, _): parents.insert(Array(p.parent))
-            case .attributes: break
-            }
-        }
-        for parent in parents {
+    private func syncDirectories(_ paths: [RelativePath]) {
+        for parent in Set(paths.map { Array($0.parent) }) {
             if let fd = try? tree.openDirectory(parent[...], create: false) {
                 fsync(fd)
                 close(fd)

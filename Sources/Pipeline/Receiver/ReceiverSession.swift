@@ -19,6 +19,8 @@ public final class ReceiverSession {
     private let reader: FrameReader
     private let writer: FrameWriter
     private let logger: Logger
+    /// The module's `on_sync`, run after each batch that changed something.
+    private let actions: [any SyncAction]
 
     /// How the sender reached us, which decides how the module is chosen and checked.
     public enum Mode: Sendable {
@@ -30,8 +32,9 @@ public final class ReceiverSession {
     }
 
     private init(module: ReceiverModule, target: LocalTarget, tree: TreeDirectory, reader: FrameReader, writer: FrameWriter,
-                 logger: Logger) {
+                 logger: Logger, actions: [any SyncAction]) {
         self.module = module
+        self.actions = actions
         self.target = target
         self.tree = tree
         self.reader = reader
@@ -41,14 +44,22 @@ public final class ReceiverSession {
 
     /// Serves one sender on the given descriptors until it says goodbye or closes; a
     /// protocol violation or a refusal is answered with an error frame and thrown.
-    public static func serve(modules: [ReceiverModule], mode: Mode, input: Int32, output: Int32, logger: Logger) throws(WireError) {
+    /// `actionHooks` runs the Lua functions of the modules' `on_sync`.
+    public static func serve(modules: [ReceiverModule], mode: Mode, input: Int32, output: Int32, logger: Logger,
+                             actionHooks: ActionHooks? = nil) throws(WireError) {
         let reader = FrameReader(fd: input, name: "sender")
         let writer = FrameWriter(fd: output, name: "sender")
         do throws(WireError) {
             if case .daemon(_, let handshakeTimeout, _) = mode { setReceiveTimeout(input, handshakeTimeout) }
             let module = try handshake(modules: modules, mode: mode, reader: reader, writer: writer, logger: logger)
             if case .daemon(_, _, let idleTimeout) = mode { setReceiveTimeout(input, idleTimeout) }
-            let target: LocalTarget, tree: TreeDirectory
+            let target: LocalTarget, tree: TreeDirectory, actions: [any SyncAction]
+            do throws(ConfigError) {
+                actions = try ModuleActions.make(module, hooks: actionHooks)
+            } catch {
+                logger.error("module '\(module.name)': \(error)")
+                throw WireError("the receiver's module '\(module.name)' is misconfigured")
+            }
             do {
                 // Opening the module rolls back a batch an earlier receiver left half-committed.
                 target = try LocalTarget(root: module.path, durable: module.fsync)
@@ -62,7 +73,8 @@ public final class ReceiverSession {
                 b.u32(UInt32(RelativePath.maxLength))
             }
             try writer.flush()
-            try ReceiverSession(module: module, target: target, tree: tree, reader: reader, writer: writer, logger: logger).run()
+            try ReceiverSession(module: module, target: target, tree: tree, reader: reader, writer: writer, logger: logger,
+                                actions: actions).run()
         } catch {
             logger.error("session ended: \(error)")
             try? writer.send(.error) { $0.string(String(error.message.prefix(1000))) }
@@ -341,26 +353,61 @@ public final class ReceiverSession {
                 }
             case .commit:
                 try r.end()
-                let result: BatchApplier.Counts
-                do {
-                    result = try staged.applier.commit(changes, rootInfo: rootInfo)
-                } catch {
-                    logger.error("batch \(id) rolled back: \(error)", metadata: ["module": "\(module.name)"])
-                    try writer.send(.result) { $0.u8(2); $0.varint(0); $0.varint(0); $0.string(String(error.description.prefix(1000))) }
-                    return
-                }
-                logger.info("batch \(id) applied", metadata: ["module": "\(module.name)", "written": "\(result.written)",
-                                                              "deleted": "\(result.deleted)", "bytes": "\(bytes)"])
-                try writer.send(.result) { b in
-                    b.u8(result.written + result.deleted + result.updated > 0 ? 0 : 1)
-                    b.varint(UInt64(result.written))
-                    b.varint(UInt64(result.deleted))
-                    b.string("")
-                }
+                try commit(id: id, staged: staged, changes: changes, rootInfo: rootInfo, bytes: bytes)
                 return
             default:
                 throw WireError("unexpected \(type) frame in a batch")
             }
+        }
+    }
+
+    /// Result codes of the result frame.
+    enum ResultStatus: UInt8 { case applied = 0, unchanged = 1, rolledBack = 2, rejectedByAction = 3 }
+
+    /// Commits a staged batch, runs the module's actions when it changed something
+    /// (holding the commit point until they pass), and sends the result.
+    private func commit(id: UInt64, staged: StagedBatch, changes: [BatchApplier.Change], rootInfo: FileInfo?, bytes: Int64) throws(WireError) {
+        let counts: BatchApplier.Counts
+        let hold = !actions.isEmpty
+        do {
+            counts = try staged.applier.commit(changes, rootInfo: rootInfo, holding: hold)
+        } catch {
+            logger.error("batch \(id) rolled back: \(error)", metadata: ["module": "\(module.name)"])
+            try sendResult(.rolledBack, written: 0, deleted: 0, message: error.description, actions: [])
+            return
+        }
+        let changed = counts.written + counts.deleted + counts.updated > 0
+        var results: [ActionResult] = []
+        if hold && changed {
+            let undo = BatchUndo { () throws(TransferError) in try staged.applier.rollBackHeld() }
+            let paths = changes.compactMap { c -> String? in
+                switch c {
+                case .place(let p), .remove(let p), .directory(let p, _): return p.description
+                case .attributes: return nil
+                }
+            }
+            results = ModuleActions.run(actions, context: ActionContext(module: module, paths: paths, logger: logger, undo: undo))
+            if undo.done {
+                let why = results.first { $0.outcome != .ok && $0.outcome != .skipped }.map { "\($0.name): \($0.summary)" } ?? "an action failed"
+                logger.error("batch \(id) rolled back: \(why)", metadata: ["module": "\(module.name)"])
+                try sendResult(.rejectedByAction, written: 0, deleted: 0, message: why, actions: results)
+                return
+            }
+        }
+        staged.applier.release()
+        logger.info("batch \(id) applied", metadata: ["module": "\(module.name)", "written": "\(counts.written)",
+                                                      "deleted": "\(counts.deleted)", "bytes": "\(bytes)"])
+        try sendResult(changed ? .applied : .unchanged, written: counts.written, deleted: counts.deleted, message: "", actions: results)
+    }
+
+    private func sendResult(_ status: ResultStatus, written: Int, deleted: Int, message: String, actions: [ActionResult]) throws(WireError) {
+        try writer.send(.result) { b in
+            b.u8(status.rawValue)
+            b.varint(UInt64(written))
+            b.varint(UInt64(deleted))
+            b.string(String(message.prefix(1000)))
+            b.varint(UInt64(actions.count))
+            for a in actions { a.encode(&b) }
         }
     }
 

@@ -267,13 +267,28 @@ public final class PipelineRunner {
                 }
                 if !outcome.retry.isEmpty { scheduleRetry(outcome.retry, fullRescan: false, now: Clock.now) }
                 let changed = outcome.written + outcome.deleted + outcome.updated > 0
-                result = TargetResult(status: changed ? .applied : .unchanged, written: outcome.written,
-                                      deleted: outcome.deleted, bytes: outcome.bytes)
-                logger.log(level: changed || initial ? .info : .debug, "\(label): \(result.status.rawValue)", metadata: [
+                let metadata: Logger.Metadata = [
                     "pipeline": "\(config.name)", "target": "\(destination.uri)", "written": "\(outcome.written)",
-                    "deleted": "\(outcome.deleted)", "bytes": "\(outcome.bytes)",
-                    "ms": "\(Int((Clock.now - started) * 1000))",
-                ])
+                    "deleted": "\(outcome.deleted)", "bytes": "\(outcome.bytes)", "ms": "\(Int((Clock.now - started) * 1000))",
+                ]
+                if let why = outcome.rolledBack {
+                    // The content itself was refused: sending it again changes nothing until the source does.
+                    ok = false
+                    result = TargetResult(status: .rolledBack, message: why, actions: outcome.actions)
+                    logger.error("\(label): rolled back: \(why)", metadata: metadata)
+                } else {
+                    result = TargetResult(status: changed ? .applied : .unchanged, written: outcome.written,
+                                          deleted: outcome.deleted, bytes: outcome.bytes, actions: outcome.actions)
+                    let failed = outcome.actions.filter { $0.outcome != .ok && $0.outcome != .skipped }
+                    let done = outcome.actions.filter { $0.outcome == .ok }.map(\.summary)
+                    let text = ([result.status.rawValue] + done).joined(separator: ", ")
+                    if failed.isEmpty {
+                        logger.log(level: changed || initial ? .info : .debug, "\(label): \(text)", metadata: metadata)
+                    } else {
+                        ok = false
+                        logger.error("\(label): \(text); \(failed.map { "\($0.name): \($0.summary)" }.joined(separator: "; "))", metadata: metadata)
+                    }
+                }
             } catch {
                 ok = false
                 result = TargetResult(status: .failed, message: "\(error)")

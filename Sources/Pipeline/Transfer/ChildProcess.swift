@@ -2,20 +2,24 @@
 import Glibc
 #endif
 
-/// Starts child processes (ssh for `ssh://` targets, one `runner receive` per
-/// daemon connection) with the given descriptors as stdin and stdout.
+/// Starts child processes (ssh for `ssh://` targets, the commands of actions) with
+/// the given descriptors as stdin and stdout.
 enum ChildProcess {
     /// Spawns `argv` (searched on PATH when `search`), returning its pid or errno.
     /// The child starts with no blocked signals and default dispositions for those
-    /// this process ignores (SIGTERM, SIGINT, SIGHUP go to a dispatch source; SIGPIPE
-    /// is an error on write): both would otherwise survive exec, and a child that
-    /// cannot be stopped with SIGTERM outlives its parent's shutdown.
-    static func spawn(_ argv: [String], stdin: Int32, stdout: Int32, search: Bool) -> Result<pid_t, Errno> {
+    /// this process blocks or ignores (SIGTERM, SIGINT, SIGHUP go to RunControl's
+    /// signalfd; SIGPIPE is an error on write): both would otherwise survive exec, and a
+    /// child that cannot be stopped with SIGTERM outlives its parent's shutdown.
+    /// `processGroup` puts it in a group of its own (to end it and what it started);
+    /// `environment` is added to ours.
+    static func spawn(_ argv: [String], stdin: Int32, stdout: Int32, stderr: Int32? = nil, search: Bool,
+                      processGroup: Bool = false, environment: [String: String] = [:]) -> Result<pid_t, Errno> {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_adddup2(&actions, stdin, 0)
         posix_spawn_file_actions_adddup2(&actions, stdout, 1)
+        if let stderr { posix_spawn_file_actions_adddup2(&actions, stderr, 2) }
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
@@ -26,12 +30,27 @@ enum ChildProcess {
         var unblocked = sigset_t()
         sigemptyset(&unblocked)
         posix_spawnattr_setsigmask(&attributes, &unblocked)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+        var flags = POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK
+        if processGroup {
+            flags |= POSIX_SPAWN_SETPGROUP
+            posix_spawnattr_setpgroup(&attributes, 0)
+        }
+        posix_spawnattr_setflags(&attributes, Int16(flags))
         let args = argv.map { strdup($0) } + [nil]
         defer { for a in args { free(a) } }
+        var env: [UnsafeMutablePointer<CChar>?] = []
+        var p = environ
+        while let entry = p.pointee {
+            let text = String(cString: entry)
+            if let eq = text.firstIndex(of: "="), environment[String(text[..<eq])] != nil {} else { env.append(strdup(entry)) }
+            p += 1
+        }
+        for (k, v) in environment { env.append(strdup("\(k)=\(v)")) }
+        env.append(nil)
+        defer { for e in env { free(e) } }
         var pid = pid_t()
-        let rc = search ? posix_spawnp(&pid, argv[0], &actions, &attributes, args, environ)
-                        : posix_spawn(&pid, argv[0], &actions, &attributes, args, environ)
+        let rc = search ? posix_spawnp(&pid, argv[0], &actions, &attributes, args, env)
+                        : posix_spawn(&pid, argv[0], &actions, &attributes, args, env)
         return rc == 0 ? .success(pid) : .failure(Errno(rc))
     }
 

@@ -54,6 +54,10 @@ public final class LocalTarget {
         public var bytes: Int64 = 0
         /// Files that changed while being read: not sent now, to be sent in a later batch.
         public var retry: [String] = []
+        /// What the receiver's post-sync actions did.
+        public var actions: [ActionResult] = []
+        /// Why the receiver rolled the batch back after an action refused it, if it did.
+        public var rolledBack: String?
     }
 
     /// Applies a plan as one batch. `cancelled` is asked before the commit: a

@@ -303,7 +303,17 @@ public final class RemoteTarget {
         outcome.written = Int(try r.varint())
         outcome.deleted = Int(try r.varint())
         let message = try r.string(limit: 4096)
-        guard status != 2 else { throw TransferError("the receiver rolled the batch back: \(message)", path: "\(uri)") }
+        if r.remaining > 0 {
+            let count = try r.varint()
+            guard count <= 1000 else { throw WireError("\(count) action results is over the limit") }
+            for _ in 0..<count { outcome.actions.append(try ActionResult.decode(&r)) }
+        }
+        try r.end()
+        switch status {
+        case 2: throw TransferError("the receiver rolled the batch back: \(message)", path: "\(uri)")
+        case 3: outcome.rolledBack = message
+        default: break
+        }
         return outcome
     }
 

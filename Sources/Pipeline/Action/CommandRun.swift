@@ -1,0 +1,125 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Runs a command to completion or to its deadline, with stdout and stderr captured
+/// together (the end of it is kept) and stdin from /dev/null. The command gets its own
+/// process group, so a timeout ends it and everything it started: SIGTERM, then
+/// SIGKILL a second later.
+struct CommandRun {
+    /// How the command ended.
+    enum Ending: Equatable {
+        case exited(Int32)
+        case signalled(Int32)
+        case timedOut
+        case notStarted(String)
+    }
+
+    let ending: Ending
+    /// Everything it wrote, up to the last `ActionResult.outputLimit` bytes.
+    let output: String
+
+    var succeeded: Bool { ending == .exited(0) }
+
+    var exitStatus: Int32? {
+        switch ending {
+        case .exited(let s): return s
+        case .signalled(let s): return 128 + s
+        default: return nil
+        }
+    }
+
+    /// How it ended, in words: "exit status 78", "killed by signal 9", "timed out after 5s".
+    func describe(timeout: Double) -> String {
+        switch ending {
+        case .exited(let s): return "exit status \(s)"
+        case .signalled(let s): return "killed by signal \(s)"
+        case .timedOut: return "timed out after \(Duration.text(timeout))"
+        case .notStarted(let why): return "could not start: \(why)"
+        }
+    }
+
+    /// Runs `argv` (searched on PATH) with `environment` added to ours.
+    init(_ argv: [String], environment: [String: String] = [:], timeout: Double) {
+        var pipeFDs: [Int32] = [-1, -1]
+        guard !argv.isEmpty, pipe(&pipeFDs) == 0 else {
+            ending = .notStarted(argv.isEmpty ? "empty command" : String(cString: strerror(errno)))
+            output = ""
+            return
+        }
+        for fd in pipeFDs { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        let null = open("/dev/null", O_RDONLY | O_CLOEXEC)
+        let spawned = ChildProcess.spawn(argv, stdin: null, stdout: pipeFDs[1], stderr: pipeFDs[1], search: true,
+                                         processGroup: true, environment: environment)
+        close(null)
+        close(pipeFDs[1])
+        let reader = pipeFDs[0]
+        defer { close(reader) }
+        guard case .success(let pid) = spawned else {
+            if case .failure(let e) = spawned { ending = .notStarted(e.description) } else { ending = .notStarted("?") }
+            output = ""
+            return
+        }
+        var captured: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 16384)
+        let deadline = Clock.now + timeout
+        var open = true
+        var timedOut = false
+        var killAt: Double?
+        var status: Int32 = 0
+        while true {
+            let now = Clock.now
+            if !timedOut, now >= deadline {
+                timedOut = true
+                kill(-pid, SIGTERM)
+                killAt = now + 1
+            }
+            if let k = killAt, now >= k {
+                kill(-pid, SIGKILL)
+                killAt = nil
+            }
+            if open {
+                var p = pollfd(fd: reader, events: Int16(POLLIN), revents: 0)
+                let wait = min(max(0, (killAt ?? deadline) - now), 0.05)
+                if poll(&p, 1, Int32(wait * 1000) + 1) > 0 {
+                    let n = read(reader, &buffer, buffer.count)
+                    if n > 0 {
+                        captured += buffer[..<n]
+                        if captured.count > 2 * ActionResult.outputLimit { captured.removeFirst(captured.count - ActionResult.outputLimit) }
+                    } else if n == 0 || errno != EINTR {
+                        open = false
+                    }
+                }
+            } else {
+                usleep(5000)
+            }
+            // The command is done when it exited; a grandchild that keeps the pipe open
+            // does not hold us (its group is ended below).
+            if waitpid(pid, &status, WNOHANG) == pid { break }
+        }
+        // Leftovers of the group (a daemon it started in the background) get the same end.
+        kill(-pid, timedOut ? SIGKILL : 0)
+        while open {
+            var p = pollfd(fd: reader, events: Int16(POLLIN), revents: 0)
+            guard poll(&p, 1, 0) > 0 else { break }
+            let n = read(reader, &buffer, buffer.count)
+            if n <= 0 { break }
+            captured += buffer[..<n]
+        }
+        output = ActionResult.tail(String(decoding: captured, as: UTF8.self))
+        if timedOut {
+            ending = .timedOut
+        } else if status & 0x7f == 0 {
+            ending = .exited((status >> 8) & 0xff)
+        } else {
+            ending = .signalled(status & 0x7f)
+        }
+    }
+}
+
+/// Seconds as logs show them: "5s", "0.5s".
+enum Duration {
+    static func text(_ seconds: Double) -> String {
+        seconds == seconds.rounded() ? "\(Int(seconds))s" : "\(seconds)s"
+    }
+}
