@@ -14,6 +14,8 @@ packages=(
   openssh-server  # ssh:// tests: a real sshd on a loopback port
   openssh-client  # ssh:// targets run the system ssh
   python3         # a test's gated receiver wrapper (passes the first bytes at once)
+  php-fpm         # post-sync action tests and the demo: a real php-fpm to validate and reload
+  libfcgi-bin     # cgi-fcgi: the tests' own FastCGI client, independent of runner's
 )
 # `make bench` also needs the peers it is measured against.
 if [[ "${1:-}" == "--bench" ]]; then

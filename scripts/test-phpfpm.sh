@@ -31,7 +31,15 @@ env[APP_MODE] = initial
 CONF
 fi
 printf '<?php echo getenv("APP_MODE"), "\\n";\n' > "$dir/www/env.php"
-"$bin" -R --fpm-config "$dir/php-fpm.conf"
+# No descriptor of ours goes with it: a daemon holding our caller's output pipe (or
+# any pipe it leaked to us) would keep that caller waiting for EOF forever.
+(
+  for fd in /proc/self/fd/*; do
+    n=${fd##*/}
+    if ((n > 2)); then eval "exec $n>&-" 2>/dev/null || true; fi
+  done
+  exec "$bin" -R --fpm-config "$dir/php-fpm.conf" </dev/null >/dev/null 2>&1
+) || { cat "$dir/php-fpm.log" >&2; exit 1; }
 for _ in $(seq 100); do
   if [[ -s "$dir/php-fpm.pid" ]] && (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
     echo "$bin"

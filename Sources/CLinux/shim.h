@@ -1,13 +1,19 @@
 #ifndef RUNNER_CLINUX_SHIM_H
 #define RUNNER_CLINUX_SHIM_H
-// Linux interfaces Glibc's Swift module leaves out: signalfd, and openat2, which glibc
-// 2.36 has no wrapper for (a variadic syscall() cannot be called from Swift).
+// Linux interfaces Glibc's Swift module leaves out: signalfd, posix_spawn's closefrom,
+// and openat2, which glibc 2.36 has no wrapper for (a variadic syscall() cannot be
+// called from Swift).
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <linux/openat2.h>
+#include <spawn.h>
+
+// glibc 2.34+ has it; its header shows it only under _GNU_SOURCE, which Swift's Glibc
+// module is built without.
+extern int posix_spawn_file_actions_addclosefrom_np(posix_spawn_file_actions_t *actions, int from);
 
 /// openat2(2) resolving strictly beneath `dirfd`, never through a symlink or `..`
 /// out of it: -1 with errno set on failure (ENOSYS on kernels before 5.6).

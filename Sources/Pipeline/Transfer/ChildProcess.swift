@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CLinux
 
 /// Starts child processes (ssh for `ssh://` targets, the commands of actions) with
 /// the given descriptors as stdin and stdout.
@@ -10,6 +11,7 @@ enum ChildProcess {
     /// this process blocks or ignores (SIGTERM, SIGINT, SIGHUP go to RunControl's
     /// signalfd; SIGPIPE is an error on write): both would otherwise survive exec, and a
     /// child that cannot be stopped with SIGTERM outlives its parent's shutdown.
+    /// Only descriptors 0-2 are passed on.
     /// `processGroup` puts it in a group of its own (to end it and what it started);
     /// `environment` is added to ours.
     static func spawn(_ argv: [String], stdin: Int32, stdout: Int32, stderr: Int32? = nil, search: Bool,
@@ -20,6 +22,9 @@ enum ChildProcess {
         posix_spawn_file_actions_adddup2(&actions, stdin, 0)
         posix_spawn_file_actions_adddup2(&actions, stdout, 1)
         if let stderr { posix_spawn_file_actions_adddup2(&actions, stderr, 2) }
+        // Nothing else of ours goes with it: a daemon it starts (php-fpm restarted by an
+        // action) must not hold a pipe or socket of ours open for its whole life.
+        posix_spawn_file_actions_addclosefrom_np(&actions, 3)
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
