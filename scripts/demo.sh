@@ -1,15 +1,21 @@
 #!/usr/bin/env bash
 # make demo: a live sync of a sample tree with the sample pipeline (samples/local.lua).
 # Shows the initial sync, an in-place edit, a temp file being ignored, a file replaced
-# by rename (as rsync and sed -i do), and a clean stop. Ends by itself.
+# by rename (as rsync and sed -i do), and a clean stop. Then the php-fpm case: a
+# `runner serve` on 127.0.0.1 in front of a real php-fpm, a changed env value served a
+# moment later, and a broken pool file rolled back with php-fpm still up. Ends by itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 bin="$root/.build/debug/runner"
 work=$(mktemp -d /tmp/runner-demo.XXXXXX)
 runner_pid=""
+serve_pid=""
 cleanup() {
-  if [[ -n "$runner_pid" ]] && kill -0 "$runner_pid" 2>/dev/null; then kill -TERM "$runner_pid"; wait "$runner_pid" || true; fi
+  for pid in "$runner_pid" "$serve_pid"; do
+    if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then kill -TERM "$pid"; wait "$pid" || true; fi
+  done
+  if [[ -s "$work/host/php-fpm.pid" ]]; then kill -QUIT "$(cat "$work/host/php-fpm.pid")" 2>/dev/null || true; fi
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -81,4 +87,57 @@ wait "$runner_pid"; status=$?
 runner_pid=""
 echo "runner exited with status $status"
 ls -a "$work" | grep -q runner-staging && { echo "demo: staging left behind" >&2; exit 1; }
+
+step "the php-fpm case: a php-fpm of its own on 127.0.0.1, its pool directory served by runner serve"
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+bash scripts/test-phpfpm.sh "$work/host" "$port"
+fpm_request() { SCRIPT_FILENAME="$work/host/www/env.php" REQUEST_METHOD=GET cgi-fcgi -bind -connect "127.0.0.1:$port" | tail -1; }
+mkdir -p "$work/pools"
+cp "$work/host/pool.d/www.conf" "$work/pools/"
+printf 'sync:demo-secret\n' > "$work/receiver.secrets"; chmod 600 "$work/receiver.secrets"
+printf 'demo-secret\n' > "$work/sync.secret"; chmod 600 "$work/sync.secret"
+cat > "$work/receiver.lua" <<LUA
+local phpfpm = require "phpfpm"
+settings { listen = "127.0.0.1:0" }
+module "fpm" {
+  path = "$work/host/pool.d", auth_users = { "sync" }, secrets = "$work/receiver.secrets",
+  on_sync = { phpfpm.reload { pidfile = "$work/host/php-fpm.pid", check_address = "127.0.0.1:$port",
+                              check_script = "$work/host/www/env.php", args = { "-R" } } },
+}
+LUA
+"$bin" check "$work/receiver.lua"
+"$bin" serve "$work/receiver.lua" 2>> "$work/serve.log" &
+serve_pid=$!
+for _ in $(seq 1 200); do grep -q "listening on" "$work/serve.log" 2>/dev/null && break; sleep 0.05; done
+serve_port=$(grep -o 'listening on 127.0.0.1:[0-9]*' "$work/serve.log" | cut -d: -f2)
+cat > "$work/php.lua" <<LUA
+local tempfiles = require "tempfiles"
+pipeline "pools" {
+  source = "$work/pools", to = "runner://127.0.0.1:$serve_port/fpm", delete = true, delay = 0.1,
+  ignore = { tempfiles.all }, auth = { user = "sync", secret_file = "$work/sync.secret" },
+}
+LUA
+: > "$work/runner.log"
+"$bin" run "$work/php.lua" 2>> "$work/runner.log" &
+runner_pid=$!
+for _ in $(seq 1 200); do grep -q "ready" "$work/runner.log" 2>/dev/null && break; sleep 0.05; done
+echo "php-fpm serves APP_MODE = $(fpm_request)"
+
+step "change env[APP_MODE] on the source: synced, validated (php-fpm -t), one reload, verified"
+: > "$work/runner.log"
+sed -i 's/APP_MODE] = initial/APP_MODE] = demo/' "$work/pools/www.conf"
+for _ in $(seq 1 200); do [[ "$(fpm_request)" == "demo" ]] && break; sleep 0.05; done
+echo "php-fpm serves APP_MODE = $(fpm_request)"
+cat "$work/runner.log"
+[[ "$(fpm_request)" == "demo" ]] || { echo "demo: php-fpm does not serve the new value" >&2; exit 1; }
+
+step "push a broken pool file: php-fpm -t refuses it, the batch is rolled back, php-fpm stays up"
+master=$(cat "$work/host/php-fpm.pid")
+: > "$work/runner.log"
+echo 'env[BROKEN = x' >> "$work/pools/www.conf"
+for _ in $(seq 1 200); do grep -q "rolled back" "$work/runner.log" && break; sleep 0.05; done
+cat "$work/runner.log"
+grep -q "rolled back" "$work/runner.log" || { echo "demo: the broken file was not rolled back" >&2; exit 1; }
+echo "on the receiver, www.conf still ends with: $(tail -1 "$work/host/pool.d/www.conf")"
+echo "php-fpm master $master alive: $(kill -0 "$master" && echo yes), serving APP_MODE = $(fpm_request)"
 echo "demo: done"
