@@ -49,6 +49,11 @@ import Testing
         #expect(try await s.once().status == 0)
         let reloads = s.php.reloads
         #expect(try sh("sed -i 's/env\\[APP_MODE\\] = initial/env[APP_MODE] = changed/' www.conf", in: s.source).status == 0)
+        // --dry-run names the receiver's actions and runs none of them.
+        let dry = try await RunnerProcess.run(["run", s.dir.at("p.lua"), "--once", "--dry-run"], logDirectory: s.dir.path)
+        #expect(dry.stdout.contains("then on runner://127.0.0.1:\(s.daemon.port)/fpm: php-fpm reload (rolls the batch back on failure)"),
+                "\(dry.stdout) \(dry.stderr)")
+        #expect(s.php.reloads == reloads && s.php.request(s.php.envScript) == "initial")
         let r = try await s.once()
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stderr.contains("applied, php-fpm reloaded"), "\(r.stderr)")

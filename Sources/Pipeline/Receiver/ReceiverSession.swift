@@ -127,6 +127,12 @@ public final class ReceiverSession {
             case .scan: try scan(payload)
             case .signatures: try signatures(payload)
             case .batch: try batch(payload)
+            case .actions:
+                try PayloadReader(payload).end()
+                try writer.send(.actionList) { b in
+                    b.varint(UInt64(actions.count))
+                    for a in actions { b.string(a.validates ? "\(a.name) (rolls the batch back on failure)" : a.name) }
+                }
             case .bye: return
             default: throw WireError("unexpected \(type) frame")
             }

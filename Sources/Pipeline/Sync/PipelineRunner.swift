@@ -369,6 +369,15 @@ public final class PipelineRunner {
             }
         }
         for path in order { lines.append("  \(path.isEmpty ? "." : path): \(fates[path]!.joined(separator: "; "))") }
+        for (destination, target) in targets {
+            guard case .remote(let remote) = target,
+                  planned.contains(where: { $0.0 == destination.uri.description && !$0.1.operations.isEmpty }) else { continue }
+            do {
+                for action in try remote.describeActions() { lines.append("  then on \(destination.uri): \(action)") }
+            } catch {
+                lines.append("  then on \(destination.uri): actions unknown (\(error))")
+            }
+        }
         for path in batch.paths where fates[path] == nil && !ignored.contains(where: { $0.path == path }) {
             lines.append("  \(path): up to date on all targets")
         }

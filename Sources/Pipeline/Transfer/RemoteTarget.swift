@@ -210,6 +210,27 @@ public final class RemoteTarget {
         }
     }
 
+    /// What the receiver's module runs after each batch (for `--dry-run`), one line each.
+    func describeActions() throws -> [String] {
+        do {
+            let c = try connect()
+            try c.writer.send(.actions)
+            try c.writer.flush()
+            let (type, payload) = try c.reader.expect()
+            guard type == .actionList else { throw WireError("expected the action list, got \(type)") }
+            var r = PayloadReader(payload)
+            let count = try r.varint()
+            guard count <= 1000 else { throw WireError("\(count) actions is over the limit") }
+            var lines: [String] = []
+            for _ in 0..<count { lines.append(try r.string(limit: 4096)) }
+            try r.end()
+            return lines
+        } catch {
+            disconnect()
+            throw error
+        }
+    }
+
     /// Sends a planned batch (deltas against the receiver's files where it has them)
     /// and returns what the receiver committed.
     func apply(_ plan: SyncPlan, listing: RemoteListing, from source: String, cancelled: () -> Bool) throws -> LocalTarget.Outcome {
