@@ -205,6 +205,27 @@ import Testing
         #expect(await daemon.stop() == 0)
     }
 
+    @Test(arguments: [
+        ("function(batch) return false, 'refused ' .. batch.paths[1] end", "refused a.conf"),
+        ("function(batch) error('boom') end", "boom"),
+        ("{ kind = 'exec', argv = { 'sh', '-c', 'echo bad config >&2; exit 3' }, validate = true }", "exit status 3: bad config"),
+    ])
+    func validatingActionThatFailsRollsTheBatchBack(action: String, message: String) async throws {
+        let s = try Setup(module: "on_sync = { \(action) },")
+        defer { s.dir.remove() }
+        try s.dir.write("module/a.conf", "old\n")
+        let before = TreeSnapshot(s.module)
+        try s.dir.write("src/a.conf", "new\n")
+        let daemon = try await ServeProcess(script: s.dir.at("receiver.lua"), logDirectory: s.dir.path)
+        try s.pipeline(port: daemon.port)
+        let r = try await s.once()
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("rolled back:") && r.stderr.contains(message), "\(r.stderr)")
+        #expect(TreeSnapshot(s.module) == before)
+        #expect(!FileManager.default.fileExists(atPath: s.dir.at(".module.runner-staging")))
+        #expect(await daemon.stop() == 0)
+    }
+
     @Test func changedReceiverScriptAppliesToTheNextConnectionAndABrokenOneIsRefused() async throws {
         let s = try Setup(module: "read_only = true,")
         defer { s.dir.remove() }

@@ -97,8 +97,9 @@ struct CommandRun {
             // does not hold us (its group is ended below).
             if waitpid(pid, &status, WNOHANG) == pid { break }
         }
-        // Leftovers of the group (a daemon it started in the background) get the same end.
-        kill(-pid, timedOut ? SIGKILL : 0)
+        // A command that timed out takes what it started with it; one that finished may
+        // leave a daemon behind on purpose (php-fpm started again), which stays.
+        if timedOut { kill(-pid, SIGKILL) }
         while open {
             var p = pollfd(fd: reader, events: Int16(POLLIN), revents: 0)
             guard poll(&p, 1, 0) > 0 else { break }
