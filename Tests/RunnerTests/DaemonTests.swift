@@ -213,9 +213,11 @@ import Testing
     func validatingActionThatFailsRollsTheBatchBack(action: String, message: String) async throws {
         let s = try Setup(module: "on_sync = { \(action) },")
         defer { s.dir.remove() }
+        // Sizes differ: two files written in one clock tick with one size would look the
+        // same to the quick check once the 2 s racy window has passed (a loaded machine).
         try s.dir.write("module/a.conf", "old\n")
         let before = TreeSnapshot(s.module)
-        try s.dir.write("src/a.conf", "new\n")
+        try s.dir.write("src/a.conf", "new content\n")
         let daemon = try await ServeProcess(script: s.dir.at("receiver.lua"), logDirectory: s.dir.path)
         try s.pipeline(port: daemon.port)
         let r = try await s.once()

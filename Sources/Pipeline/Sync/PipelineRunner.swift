@@ -115,8 +115,19 @@ public final class PipelineRunner {
 
     /// Brings every target up to date with the whole source. Returns false when a target failed.
     @discardableResult
-    public func initialSync(control: RunControl) -> Bool {
-        process(ChangeBatch(paths: [], fullRescan: true), initial: true, control: control)
+    /// With `untilSettled` (`--once`), files that changed while they were read are sent
+    /// again, a few times, instead of being left for a later batch that will not come.
+    public func initialSync(control: RunControl, untilSettled: Bool = false) -> Bool {
+        var ok = process(ChangeBatch(paths: [], fullRescan: true), initial: true, control: control)
+        var attempts = 0
+        while untilSettled, ok, !retry.isEmpty, !retryFullRescan, attempts < 5, !control.isStopRequested {
+            attempts += 1
+            let paths = retry.sorted()
+            retry.removeAll()
+            retryAt = nil
+            ok = process(ChangeBatch(paths: paths, fullRescan: false), initial: false, control: control)
+        }
+        return ok && (!untilSettled || retry.isEmpty)
     }
 
     /// Reads pending watch events into the current batch.

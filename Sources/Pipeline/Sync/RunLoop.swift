@@ -24,7 +24,7 @@ public final class RunLoop {
     public func runOnce() -> Bool {
         var ok = true
         for p in pipelines where !control.isStopRequested {
-            ok = p.initialSync(control: control) && ok
+            ok = p.initialSync(control: control, untilSettled: true) && ok
         }
         for p in pipelines { p.disconnect() }
         return ok && !control.isStopRequested
