@@ -1,5 +1,6 @@
 #ifndef RUNNER_CLUA_SHIM_H
 #define RUNNER_CLUA_SHIM_H
+#include <time.h>
 
 // Lua 5.4 for Swift. Swift cannot see function-like macros, so they are
 // re-exposed as static inline functions. The other job of this header is to
@@ -48,6 +49,29 @@ static inline int runner_lua_pcall(lua_State *L, int nargs, int nresults) {
     int status = lua_pcall(L, nargs, nresults, base);
     lua_remove(L, base);
     return status;
+}
+
+/// A call that runs past its deadline (CLOCK_MONOTONIC seconds, kept in the registry)
+/// raises "timed out" from a count hook, every 10,000 instructions: a Lua action with
+/// a loop that never ends cannot hold a receiver session forever.
+static void runner_lua_deadline_hook(lua_State *L, lua_Debug *ar) {
+    (void)ar;
+    lua_getfield(L, LUA_REGISTRYINDEX, "runner.deadline");
+    double deadline = lua_tonumber(L, -1);
+    lua_pop(L, 1);
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (deadline > 0 && (double)now.tv_sec + (double)now.tv_nsec / 1e9 > deadline) {
+        luaL_error(L, "timed out");
+    }
+}
+
+/// Sets the deadline of the calls that follow (0: none).
+static inline void runner_lua_setdeadline(lua_State *L, double deadline) {
+    lua_pushnumber(L, deadline);
+    lua_setfield(L, LUA_REGISTRYINDEX, "runner.deadline");
+    if (deadline > 0) lua_sethook(L, runner_lua_deadline_hook, LUA_MASKCOUNT, 10000);
+    else lua_sethook(L, NULL, 0, 0);
 }
 
 /// A Swift function callable from Lua. Returns the number of results it

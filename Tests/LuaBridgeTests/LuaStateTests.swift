@@ -1,3 +1,4 @@
+import Foundation
 import LuaBridge
 import Pipeline
 import TestSupport
@@ -21,6 +22,25 @@ import Testing
         }
         // The state is still usable after the error.
         #expect(try lua.run("return 1 + 1").first?.numberValue == 2)
+    }
+
+    @Test func callPastItsTimeoutIsStoppedAndTheStateStaysUsable() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let file = try dir.write("loop.lua", "return function(n) if n then return n + 1 end while true do end end\n")
+        let lua = LuaState()
+        guard case .function(let f) = try lua.runFile(file).first ?? .nil else {
+            Issue.record("no function returned")
+            return
+        }
+        let started = Date()
+        #expect { try lua.call(f, [], timeout: 0.2) } throws: { "\($0)".contains("timed out") }
+        #expect(Date().timeIntervalSince(started) < 5)
+        // The deadline is gone after the call: a slow call without one is not cut short.
+        guard case .integer(2) = try lua.call(f, [.integer(1)]).first ?? .nil else {
+            Issue.record("the state is not usable after a timeout")
+            return
+        }
     }
 
     @Test func runtimeErrorInsideACallbackNamesFileAndLineAndHasATraceback() throws {

@@ -209,9 +209,10 @@ import Testing
         ("function(batch) return false, 'refused ' .. batch.paths[1] end", "refused a.conf"),
         ("function(batch) error('boom') end", "boom"),
         ("{ kind = 'exec', argv = { 'sh', '-c', 'echo bad config >&2; exit 3' }, validate = true }", "exit status 3: bad config"),
+        ("function(batch) while true do end end", "timed out after 1s"),
     ])
     func validatingActionThatFailsRollsTheBatchBack(action: String, message: String) async throws {
-        let s = try Setup(module: "on_sync = { \(action) },")
+        let s = try Setup(module: "on_sync = { \(action) }, function_timeout = 1,")
         defer { s.dir.remove() }
         // Sizes differ: two files written in one clock tick with one size would look the
         // same to the quick check once the 2 s racy window has passed (a loaded machine).

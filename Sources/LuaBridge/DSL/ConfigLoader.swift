@@ -177,7 +177,7 @@ public final class ConfigLoader {
     static let groupKeys = ["vars"]
     static let pipelineKeys = ["source", "ignore", "delay", "max_delay", "scan_interval", "to", "auth", "delete", "rollout", "check", "after", "ssh"]
     static let sshKeys = ["command", "runner", "receiver"]
-    static let moduleKeys = ["path", "auth_users", "secrets", "hosts_allow", "hosts_deny", "read_only", "fsync", "on_sync"]
+    static let moduleKeys = ["path", "auth_users", "secrets", "hosts_allow", "hosts_deny", "read_only", "fsync", "on_sync", "function_timeout"]
     static let authKeys = ["user", "secret_file"]
 
     private func checkKeys(_ table: LuaTable, known: [String], what: String, at: SourceLocation, allowArray: Bool = false) throws {
@@ -497,6 +497,14 @@ public final class ConfigLoader {
             hostsDeny: try strings(t, "hosts_deny", what, at: at) ?? [], readOnly: try bool(t, "read_only", what, at: at) ?? false,
             onSync: actions, location: at)
         module.fsync = try bool(t, "fsync", what, at: at) ?? false
+        switch t["function_timeout"] {
+        case .nil: break
+        case let v:
+            guard let seconds = v.numberValue, seconds > 0 else {
+                throw wrongType(what, "function_timeout", expected: "a positive number of seconds", got: v, at: at)
+            }
+            module.functionTimeout = seconds
+        }
         return module
     }
 

@@ -25,14 +25,14 @@ final class LuaHooks: PipelineHooks, ActionHooks {
 
     /// `function(batch)` of a module's on_sync, with `{ module =, path =, paths = { ... } }`:
     /// false (or false, "why") or an error fails it; anything else succeeds.
-    func runAction(module: String, index: Int, paths: [String]) throws -> String? {
+    func runAction(module: String, index: Int, paths: [String], timeout: Double) throws -> String? {
         guard let f = moduleActions[module]?[index] else { return "no such Lua action" }
         var t = LuaTable()
         t["module"] = .text(module)
         var list = LuaTable()
         list.array = paths.map { .text($0) }
         t["paths"] = .table(list)
-        let results = try state.call(f, [.table(t)])
+        let results = try state.call(f, [.table(t)], timeout: timeout)
         guard case .boolean(false) = results.first ?? .nil else { return nil }
         return results.dropFirst().first?.stringValue ?? "returned false"
     }

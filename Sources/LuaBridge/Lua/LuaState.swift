@@ -60,8 +60,15 @@ public final class LuaState {
 
     /// Calls a Lua function with arguments; returns its results.
     @discardableResult
-    public func call(_ function: LuaFunction, _ arguments: [LuaValue] = []) throws -> [LuaValue] {
+    /// With a `timeout` (seconds), Lua code still running after it raises "timed out".
+    public func call(_ function: LuaFunction, _ arguments: [LuaValue] = [], timeout: Double? = nil) throws -> [LuaValue] {
         precondition(function.state === self, "a LuaFunction can only be called on the state that made it")
+        if let timeout {
+            var now = timespec()
+            clock_gettime(CLOCK_MONOTONIC, &now)
+            runner_lua_setdeadline(L, Double(now.tv_sec) + Double(now.tv_nsec) / 1e9 + timeout)
+        }
+        defer { if timeout != nil { runner_lua_setdeadline(L, 0) } }
         guard lua_checkstack(L, Int32(arguments.count) + 2) != 0 else {
             throw LuaError(kind: .memory, file: nil, line: nil, message: "Lua stack overflow")
         }

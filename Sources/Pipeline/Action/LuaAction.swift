@@ -11,12 +11,17 @@ struct LuaAction: SyncAction {
     func run(_ context: ActionContext) -> ActionResult {
         guard let hooks else { return ActionResult(name: name, outcome: .failed, summary: "no Lua state to run it in") }
         do {
-            if let why = try hooks.runAction(module: context.module.name, index: index, paths: context.paths) {
+            let timeout = context.module.functionTimeout
+            if let why = try hooks.runAction(module: context.module.name, index: index, paths: context.paths, timeout: timeout) {
                 return ActionResult(name: name, outcome: .failed, summary: why)
             }
             return ActionResult(name: name, outcome: .ok, summary: "ok")
         } catch {
-            return ActionResult(name: name, outcome: .failed, summary: "\(error)")
+            let text = "\(error)"
+            if text.contains("timed out") {
+                return ActionResult(name: name, outcome: .timedOut, summary: "timed out after \(Duration.text(context.module.functionTimeout))")
+            }
+            return ActionResult(name: name, outcome: .failed, summary: text)
         }
     }
 

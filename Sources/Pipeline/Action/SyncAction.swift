@@ -41,9 +41,10 @@ final class BatchUndo {
 
 /// Lua functions in `on_sync`, called through the bridge (Pipeline knows nothing of Lua).
 public protocol ActionHooks: AnyObject {
-    /// Runs function number `index` of the module's `on_sync` functions for a batch;
-    /// nil when it succeeded, the reason when it returned false or raised an error.
-    func runAction(module: String, index: Int, paths: [String]) throws -> String?
+    /// Runs function number `index` of the module's `on_sync` functions for a batch,
+    /// stopped after `timeout` seconds; nil when it succeeded, the reason when it
+    /// returned false or raised an error (a timeout raises one).
+    func runAction(module: String, index: Int, paths: [String], timeout: Double) throws -> String?
 }
 
 /// Builds and runs a module's actions.

@@ -34,6 +34,8 @@ public struct ReceiverModule: Sendable {
     public var fsync: Bool = false
     /// What runs after each applied batch, in order.
     public var onSync: [Action]
+    /// Seconds a Lua function of `on_sync` may run before it is stopped (and fails).
+    public var functionTimeout: Double = 30
     /// Where the module was declared.
     public var location: SourceLocation
 
