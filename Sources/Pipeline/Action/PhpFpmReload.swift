@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import FoundationEssentials
 
 /// The native php-fpm reload (`phpfpm.reload { ... }` in plugins/phpfpm.lua):
 ///
@@ -164,19 +165,18 @@ struct PhpFpmReload: SyncAction {
 
     /// php-fpm renames its master "php-fpm: master process (/etc/php/8.2/fpm/php-fpm.conf)".
     static func configOfMaster(_ pid: pid_t) -> String? {
-        guard let title = FS.readSmallFile("/proc/\(pid)/cmdline"), let open = title.firstIndex(of: "("),
+        guard let title = try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8), let open = title.firstIndex(of: "("),
               let close = title.lastIndex(of: ")"), open < close else { return nil }
         return String(title[title.index(after: open)..<close])
     }
 
     static func children(of pid: pid_t) -> [pid_t] {
-        (FS.readSmallFile("/proc/\(pid)/task/\(pid)/children") ?? "").split(separator: " ").compactMap { pid_t($0) }
+        ((try? String(contentsOfFile: "/proc/\(pid)/task/\(pid)/children", encoding: .utf8)) ?? "").split(separator: " ").compactMap { pid_t($0) }
     }
 
     static func parent(of pid: pid_t) -> pid_t? {
-        guard let stat = FS.readSmallFile("/proc/\(pid)/stat"), let close = stat.lastIndex(of: ")") else { return nil }
-        let fields = stat[stat.index(after: close)...].split(separator: " ")
-        return fields.count > 1 ? pid_t(fields[1]) : nil
+        guard let fields = Pidfile.statFields(pid), fields.count > 1 else { return nil }
+        return pid_t(fields[1])
     }
 }
 

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import FoundationEssentials
 
 /// `{ kind = "signal", pidfile = "/run/x.pid", signal = "HUP" }`: signals the process
 /// whose pid the file holds (read at each batch: a restarted daemon has a new pid).
@@ -41,22 +42,28 @@ struct SignalAction: SyncAction {
     }
 }
 
-/// A daemon's pid file.
+/// A daemon's pid file, and what /proc says of a process.
 enum Pidfile {
     /// The pid in the file, if that process is alive (and not a zombie).
     static func read(_ path: String) -> pid_t? {
-        guard let text = FS.readSmallFile(path), let pid = pid_t(text.split(whereSeparator: { $0.isWhitespace }).first ?? ""), pid > 0,
-              isAlive(pid) else { return nil }
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8),
+              let pid = pid_t(text.split(whereSeparator: { $0.isWhitespace }).first ?? ""), pid > 0, isAlive(pid) else { return nil }
         return pid
     }
 
     static func isAlive(_ pid: pid_t) -> Bool {
         guard kill(pid, 0) == 0 || errno == EPERM else { return false }
         // A zombie still answers kill(0): its state in /proc/PID/stat says Z.
-        if let stat = FS.readSmallFile("/proc/\(pid)/stat"), let close = stat.lastIndex(of: ")") {
-            let state = stat[stat.index(after: close)...].first(where: { !$0.isWhitespace })
-            return state != "Z" && state != "X"
+        guard let state = statFields(pid)?.first else { return true }
+        return state != "Z" && state != "X"
+    }
+
+    /// The fields of /proc/PID/stat after the command name (which may hold spaces and
+    /// parentheses): the state first, then the parent's pid.
+    static func statFields(_ pid: pid_t) -> [Substring]? {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else {
+            return nil
         }
-        return true
+        return stat[stat.index(after: close)...].split(separator: " ")
     }
 }

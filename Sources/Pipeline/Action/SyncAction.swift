@@ -81,7 +81,11 @@ public enum ModuleActions {
 
     /// One line per action, for `--dry-run` and `runner check`.
     public static func describe(_ module: ReceiverModule) throws(ConfigError) -> [String] {
-        try make(module, hooks: nil).map { $0.validates ? "\($0.name) (rolls the batch back on failure)" : $0.name }
+        describe(try make(module, hooks: nil))
+    }
+
+    static func describe(_ actions: [any SyncAction]) -> [String] {
+        actions.map { $0.validates ? "\($0.name) (rolls the batch back on failure)" : $0.name }
     }
 
     /// Runs the actions in order after a committed batch; the first failure skips the

@@ -18,6 +18,14 @@ final class BatchApplier {
         case remove(RelativePath)
         case directory(RelativePath, FileInfo)
         case attributes(RelativePath, FileInfo)
+
+        /// The entry the commit renames or creates; nil for a change of mode and times only.
+        var renamed: RelativePath? {
+            switch self {
+            case .place(let p), .remove(let p), .directory(let p, _): return p
+            case .attributes: return nil
+            }
+        }
     }
 
     /// What a commit did.
@@ -40,8 +48,9 @@ final class BatchApplier {
     /// The staging name of the content for change `index`.
     static func stagedName(_ index: Int) -> String { "new-\(index)" }
 
-    /// The journal of a batch committed with `holding`, until `release` or `rollBackHeld`.
-    private var held: BatchJournal?
+    /// A batch committed with `holding`, until `release` or `rollBackHeld`: its journal,
+    /// and the entries it renamed (their directories are synced again after a rollback).
+    private var held: (journal: BatchJournal, renamed: [RelativePath])?
 
     /// Commits the changes; `rootInfo` sets the tree root's own mode and times last.
     /// With `holding`, the commit point waits: the journal and the replaced files stay
@@ -140,16 +149,9 @@ final class BatchApplier {
             try? rollback(journal)
             throw error
         }
-        if durable {
-            syncDirectories(changes.compactMap { c -> RelativePath? in
-                switch c {
-                case .place(let p), .remove(let p), .directory(let p, _): return p
-                case .attributes: return nil
-                }
-            })
-        }
+        if durable { syncDirectories(changes.compactMap(\.renamed)) }
         if holding {
-            held = journal
+            held = (journal, changes.compactMap(\.renamed))
         } else {
             // The commit point: without a journal, there is nothing to roll back.
             unlinkat(staging.rootFD, BatchJournal.fileName, 0)
@@ -166,16 +168,10 @@ final class BatchApplier {
 
     /// Puts back what a held batch replaced.
     func rollBackHeld() throws(TransferError) {
-        guard let journal = held else { return }
+        guard let (journal, renamed) = held else { return }
         held = nil
         try rollback(journal)
-        if durable {
-            syncDirectories(journal.entries.map { e -> RelativePath in
-                switch e {
-                case let .replace(p, _), let .remove(p, _), let .directory(p, _, _, _, _, _), let .attributes(p, _, _, _): return p
-                }
-            })
-        }
+        if durable { syncDirectories(renamed) }
     }
 
     /// fsync of every staged file, before anything is renamed into the tree.

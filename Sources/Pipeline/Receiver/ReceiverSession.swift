@@ -129,9 +129,10 @@ public final class ReceiverSession {
             case .batch: try batch(payload)
             case .actions:
                 try PayloadReader(payload).end()
+                let lines = ModuleActions.describe(actions)
                 try writer.send(.actionList) { b in
-                    b.varint(UInt64(actions.count))
-                    for a in actions { b.string(a.validates ? "\(a.name) (rolls the batch back on failure)" : a.name) }
+                    b.varint(UInt64(lines.count))
+                    for line in lines { b.string(line) }
                 }
             case .bye: return
             default: throw WireError("unexpected \(type) frame")
@@ -386,12 +387,7 @@ public final class ReceiverSession {
         var results: [ActionResult] = []
         if hold && changed {
             let undo = BatchUndo { () throws(TransferError) in try staged.applier.rollBackHeld() }
-            let paths = changes.compactMap { c -> String? in
-                switch c {
-                case .place(let p), .remove(let p), .directory(let p, _): return p.description
-                case .attributes: return nil
-                }
-            }
+            let paths = changes.compactMap(\.renamed).map(\.description)
             results = ModuleActions.run(actions, context: ActionContext(module: module, paths: paths, logger: logger, undo: undo))
             if undo.done {
                 let why = results.first { $0.outcome != .ok && $0.outcome != .skipped }.map { "\($0.name): \($0.summary)" } ?? "an action failed"

@@ -33,11 +33,7 @@ final class TreeDirectory {
             let fd = runner_openat_beneath(rootFD, components.joined(separator: "/"), O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0)
             if fd >= 0 { return fd }
             // Missing directories to create: the walk below makes them one by one.
-            if errno != ENOENT || !create {
-                let e = errno
-                let why = e == ELOOP || e == ENOTDIR || e == EXDEV ? "a symlink or a non-directory is in the way" : String(cString: strerror(e))
-                throw TransferError(why, path: root + "/" + components.joined(separator: "/"))
-            }
+            if errno != ENOENT || !create { throw TreeDirectory.unreachable(errno, root + "/" + components.joined(separator: "/")) }
         }
         var fd = dup(rootFD)
         var walked = root
@@ -54,13 +50,17 @@ final class TreeDirectory {
             }
             let e = errno
             close(fd)
-            guard next >= 0 else {
-                let why = e == ELOOP || e == ENOTDIR ? "a symlink or a non-directory is in the way" : String(cString: strerror(e))
-                throw TransferError(why, path: walked)
-            }
+            guard next >= 0 else { throw TreeDirectory.unreachable(e, walked) }
             fd = next
         }
         return fd
+    }
+
+    /// Why a directory could not be opened: openat2's EXDEV (out of the tree) reads
+    /// like the walk's ELOOP and ENOTDIR.
+    private static func unreachable(_ e: Int32, _ path: String) -> TransferError {
+        TransferError(e == ELOOP || e == ENOTDIR || e == EXDEV ? "a symlink or a non-directory is in the way" : String(cString: strerror(e)),
+                      path: path)
     }
 
     /// Whether openat2 works here; asked once.

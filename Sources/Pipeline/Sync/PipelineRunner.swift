@@ -114,9 +114,9 @@ public final class PipelineRunner {
     private var fullSyncPaths: [String]? { config.sourceFile.map { [$0] } }
 
     /// Brings every target up to date with the whole source. Returns false when a target failed.
-    @discardableResult
     /// With `untilSettled` (`--once`), files that changed while they were read are sent
     /// again, a few times, instead of being left for a later batch that will not come.
+    @discardableResult
     public func initialSync(control: RunControl, untilSettled: Bool = false) -> Bool {
         var ok = process(ChangeBatch(paths: [], fullRescan: true), initial: true, control: control)
         var attempts = 0

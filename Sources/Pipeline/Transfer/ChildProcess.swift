@@ -43,11 +43,12 @@ enum ChildProcess {
         posix_spawnattr_setflags(&attributes, Int16(flags))
         let args = argv.map { strdup($0) } + [nil]
         defer { for a in args { free(a) } }
+        // Ours, less the names `environment` sets anew.
         var env: [UnsafeMutablePointer<CChar>?] = []
         var p = environ
         while let entry = p.pointee {
-            let text = String(cString: entry)
-            if let eq = text.firstIndex(of: "="), environment[String(text[..<eq])] != nil {} else { env.append(strdup(entry)) }
+            let name = String(cString: entry).split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
+            if environment[name] == nil { env.append(strdup(entry)) }
             p += 1
         }
         for (k, v) in environment { env.append(strdup("\(k)=\(v)")) }

@@ -83,21 +83,6 @@ enum FS {
         return names.sorted()
     }
 
-    /// A small text file (a pid file, /proc/PID/stat), up to 64 KiB; nil when unreadable.
-    static func readSmallFile(_ path: String) -> String? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var buf = [UInt8](repeating: 0, count: 65536)
-        var used = 0
-        while used < buf.count {
-            let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress! + used, $0.count - used) }
-            if n <= 0 { break }
-            used += n
-        }
-        return String(decoding: buf[..<used], as: UTF8.self)
-    }
-
     /// A regular file we may execute.
     static func isExecutable(_ path: String) -> Bool {
         var st = stat()
