@@ -44,8 +44,12 @@ SUDO=""
 if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
-# apt-get update only when the package lists do not know a missing package yet.
+# apt-get update only when the package lists do not know a missing package yet (apt-cache
+# show can succeed on a stale cache, so a failed install also updates and tries once more).
 if ! apt-cache show "${missing[@]}" >/dev/null 2>&1; then
   $SUDO apt-get update -qq
 fi
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+if ! $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"; then
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
