@@ -6,21 +6,6 @@ import Testing
 
 /// patch(basis, delta(signature(basis), new)) == new, for random files and edits.
 @Suite struct DeltaRoundTripTests {
-    /// Deterministic bytes (SplitMix64), so that a failing case can be replayed.
-    static func bytes(_ count: Int, seed: UInt64) -> [UInt8] {
-        var state = seed &+ 0x9E37_79B9_7F4A_7C15
-        var out = [UInt8](); out.reserveCapacity(count)
-        while out.count < count {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            z ^= z >> 31
-            withUnsafeBytes(of: z) { out += $0.prefix(count - out.count) }
-        }
-        return out
-    }
-
     /// Applies one edit, chosen by `code`: insert, delete, overwrite, move a range,
     /// truncate, append, or duplicate a range.
     static func edit(_ data: [UInt8], code: Int, seed: UInt64) -> [UInt8] {
@@ -29,15 +14,15 @@ import Testing
         let n = (code / 7 / 5003) % 300 + 1
         let end = min(d.count, pos + n)
         switch code % 7 {
-        case 0: d.insert(contentsOf: bytes(n, seed: seed &+ UInt64(code)), at: pos)
+        case 0: d.insert(contentsOf: deterministicBytes(n, seed: seed &+ UInt64(code)), at: pos)
         case 1: d.removeSubrange(pos..<end)
-        case 2: d.replaceSubrange(pos..<end, with: bytes(end - pos, seed: seed &+ UInt64(code)))
+        case 2: d.replaceSubrange(pos..<end, with: deterministicBytes(end - pos, seed: seed &+ UInt64(code)))
         case 3:
             let range = Array(d[pos..<end])
             d.removeSubrange(pos..<end)
             d.insert(contentsOf: range, at: (code / 3) % (d.count + 1))
         case 4: d.removeSubrange(pos...)
-        case 5: d += bytes(n, seed: seed &+ UInt64(code))
+        case 5: d += deterministicBytes(n, seed: seed &+ UInt64(code))
         default: d.insert(contentsOf: Array(d[pos..<end]), at: (code / 11) % (d.count + 1))
         }
         return d
@@ -58,12 +43,14 @@ import Testing
         defer { dir.remove() }
         await propertyCheck(count: 300, input: Gen.int(in: 0...6000), Gen.int(in: 0...999_999).array(of: 0...6),
                             Gen.element(of: [1, 2, 7, 64, 700, 4096]), Gen.int(in: 0...Int(Int32.max))) { size, codes, blockLength, seed in
-            let basis = Self.bytes(size, seed: UInt64(seed))
+            let basis = deterministicBytes(size, seed: UInt64(seed))
             let new = codes.reduce(basis) { Self.edit($0, code: $1, seed: UInt64(seed)) }
-            let (out, stats) = try Self.roundTrip(basis: basis, new: new, blockLength: blockLength, in: dir)
-            #expect(out == new)
-            #expect(stats.newSize == Int64(new.count))
-            #expect(stats.copiedBytes + stats.literalBytes == Int64(new.count))
+            failOnThrow {
+                let (out, stats) = try Self.roundTrip(basis: basis, new: new, blockLength: blockLength, in: dir)
+                #expect(out == new)
+                #expect(stats.newSize == Int64(new.count))
+                #expect(stats.copiedBytes + stats.literalBytes == Int64(new.count))
+            }
         }
     }
 
@@ -71,10 +58,12 @@ import Testing
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         await propertyCheck(count: 100, input: Gen.int(in: 0...20000), Gen.element(of: [1, 7, 64, 700]), Gen.int(in: 0...Int(Int32.max))) { size, blockLength, seed in
-            let data = Self.bytes(size, seed: UInt64(seed))
-            let (out, stats) = try Self.roundTrip(basis: data, new: data, blockLength: blockLength, in: dir)
-            #expect(out == data)
-            #expect(stats.literalBytes == 0)
+            let data = deterministicBytes(size, seed: UInt64(seed))
+            failOnThrow {
+                let (out, stats) = try Self.roundTrip(basis: data, new: data, blockLength: blockLength, in: dir)
+                #expect(out == data)
+                #expect(stats.literalBytes == 0)
+            }
         }
     }
 
@@ -82,8 +71,8 @@ import Testing
     func sizesAroundTheBlockLength(_ size: Int) throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        let basis = Self.bytes(size, seed: 7)
-        for new in [basis, basis + [1], Array(basis.dropLast()), [0] + basis, Self.bytes(size, seed: 8), []] {
+        let basis = deterministicBytes(size, seed: 7)
+        for new in [basis, basis + [1], Array(basis.dropLast()), [0] + basis, deterministicBytes(size, seed: 8), []] {
             let (out, _) = try Self.roundTrip(basis: basis, new: new, blockLength: nil, in: dir)
             #expect(out == new, "basis \(size) bytes, new \(new.count) bytes")
         }
@@ -94,7 +83,7 @@ import Testing
         // compressible insert stored smaller than it is.
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        let basis = Self.bytes(24 << 20, seed: 1)
+        let basis = deterministicBytes(24 << 20, seed: 1)
         var new = basis
         new.insert(contentsOf: [UInt8](repeating: 0x41, count: 3 << 20), at: 10 << 20)
         new[20 << 20] ^= 0xFF
