@@ -13,7 +13,7 @@ import Testing
 
         init() throws {
             dir = try TemporaryDirectory()
-            let basis = DeltaRoundTripTests.bytes(5000, seed: 3)
+            let basis = deterministicBytes(5000, seed: 3)
             var new = basis
             new.replaceSubrange(1000..<1010, with: [UInt8](repeating: 9, count: 40))
             try Data(basis).write(to: URL(fileURLWithPath: dir.at("basis")))
@@ -40,8 +40,13 @@ import Testing
             return nil
         }
 
-        /// A delta header for this basis followed by `ops`.
-        func header() -> [UInt8] { Array(delta.prefix(24)) }
+        /// The delta's header (magic, version 2, no flags, block length 64 and basis size
+        /// 5000 as varints, the 8-byte seed), to put hostile operations after.
+        func header() -> [UInt8] {
+            let spelled = Array("RNDL".utf8) + [2, 0] + DeltaHostileInputTests.varint(64) + DeltaHostileInputTests.varint(5000)
+            #expect(Array(delta.prefix(spelled.count)) == spelled)
+            return Array(delta.prefix(spelled.count + 8))
+        }
     }
 
     static func varint(_ v: UInt64) -> [UInt8] {
@@ -98,12 +103,12 @@ import Testing
     @Test func wrongBasisIsRefused() throws {
         let s = try Setup()
         defer { s.dir.remove() }
-        try Data(DeltaRoundTripTests.bytes(4000, seed: 4)).write(to: URL(fileURLWithPath: s.dir.at("small")))
+        try Data(deterministicBytes(4000, seed: 4)).write(to: URL(fileURLWithPath: s.dir.at("small")))
         let size = try s.patchFails(s.delta, basis: s.dir.at("small"))
         #expect(size.map { "\($0)".contains("wrong basis") } == true)
-        try Data(DeltaRoundTripTests.bytes(5000, seed: 5)).write(to: URL(fileURLWithPath: s.dir.at("same-size")))
+        try Data(deterministicBytes(5000, seed: 5)).write(to: URL(fileURLWithPath: s.dir.at("same-size")))
         let content = try s.patchFails(s.delta, basis: s.dir.at("same-size"))
-        #expect(content.map { "\($0)".contains("does not match") } == true)
+        #expect(content.map { "\($0)".contains("fails the delta's whole-file check") } == true)
     }
 
     @Test func hostileSignaturesAreRefused() throws {
@@ -112,16 +117,18 @@ import Testing
         func le32(_ v: UInt32) -> [UInt8] { withUnsafeBytes(of: v.littleEndian, Array.init) }
         func le64(_ v: UInt64) -> [UInt8] { withUnsafeBytes(of: v.littleEndian, Array.init) }
         let head = Array("RNSG".utf8)
+        let seed = le64(42)
         let cases: [([UInt8], String)] = [
             (Array("XXXX".utf8) + Array(s.signature.dropFirst(4)), "bad magic"),
-            (head + [2, 8, 0, 0] + le32(64) + le64(5000) + le32(79), "version"),
-            (head + [1, 0, 0, 0] + le32(64) + le64(5000) + le32(79), "strong sum length"),
-            (head + [1, 17, 0, 0] + le32(64) + le64(5000) + le32(79), "strong sum length"),
-            (head + [1, 8, 0, 0] + le32(0) + le64(5000) + le32(79), "block length"),
-            (head + [1, 8, 0, 0] + le32(1 << 21) + le64(5000) + le32(1), "block length"),
-            (head + [1, 8, 0, 0] + le32(64) + le64(5000) + le32(0xFFFF_FFFF), "block count"),
-            (head + [1, 8, 0, 0] + le32(1) + le64(1 << 39) + le32(0xFFFF_FFFF), "block count"),
-            (head + [1, 8, 0, 0] + le32(64) + le64(UInt64.max) + le32(1), "file size"),
+            (head + [1, 8, 0, 0] + le32(64) + le64(5000) + le32(79) + seed, "version"),
+            (head + [2, 0, 0, 0] + le32(64) + le64(5000) + le32(79) + seed, "strong sum length"),
+            (head + [2, 4, 0, 0] + le32(64) + le64(5000) + le32(79) + seed, "strong sum length"),
+            (head + [2, 17, 0, 0] + le32(64) + le64(5000) + le32(79) + seed, "strong sum length"),
+            (head + [2, 8, 0, 0] + le32(0) + le64(5000) + le32(79) + seed, "block length"),
+            (head + [2, 8, 0, 0] + le32(1 << 21) + le64(5000) + le32(1) + seed, "block length"),
+            (head + [2, 8, 0, 0] + le32(64) + le64(5000) + le32(0xFFFF_FFFF) + seed, "block count"),
+            (head + [2, 8, 0, 0] + le32(1) + le64(1 << 39) + le32(0xFFFF_FFFF) + seed, "block count"),
+            (head + [2, 8, 0, 0] + le32(64) + le64(UInt64.max) + le32(1) + seed, "file size"),
             (Array(s.signature.dropLast(3)), "truncated"),
             (s.signature + [0], "trailing"),
         ]

@@ -78,7 +78,7 @@ import Testing
     }
 
     static func hello(_ module: String, _ user: String) -> [UInt8] {
-        let payload = HostilePeerTests.le32(0x5052_4E52) + HostilePeerTests.le32(1) + HostilePeerTests.le32(1 << 20)
+        let payload = HostilePeerTests.le32(0x5052_4E52) + HostilePeerTests.le32(2) + HostilePeerTests.le32(1 << 20)
             + HostilePeerTests.string(module) + HostilePeerTests.string(user)
         return HostilePeerTests.frame(0x01, payload)
     }

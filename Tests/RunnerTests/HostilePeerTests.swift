@@ -18,11 +18,11 @@ import Testing
     static func string(_ s: String) -> [UInt8] { varint(UInt64(s.utf8.count)) + Array(s.utf8) }
     static func frame(_ type: UInt8, _ payload: [UInt8] = []) -> [UInt8] { le32(UInt32(payload.count + 1)) + [type] + payload }
     static func hello(module: String = "fpm", magic: UInt32 = 0x5052_4E52) -> [UInt8] {
-        frame(0x01, le32(magic) + le32(1) + le32(1 << 20) + string(module) + string(""))
+        frame(0x01, le32(magic) + le32(2) + le32(1 << 20) + string(module) + string(""))
     }
     static func attrs() -> [UInt8] { le32(0o644) + le64(1_700_000_000) + le32(0) }
-    static func file(_ path: String, delta: [UInt8]) -> [UInt8] {
-        frame(0x32, string(path) + attrs() + [0]) + frame(0x33, delta) + frame(0x34, [1])
+    static func file(_ path: String, delta: [UInt8], basis: Bool = false) -> [UInt8] {
+        frame(0x32, string(path) + attrs() + [basis ? 1 : 0]) + frame(0x33, delta) + frame(0x34, [1])
     }
     static func batch(_ ops: [UInt8]) -> [UInt8] { frame(0x30, le64(1)) + ops + frame(0x38) }
 
@@ -71,9 +71,15 @@ import Testing
             ("over-long path string", h + Self.frame(0x10, Self.varint(1) + Self.varint(1 << 20)), "over the limit"),
             ("delete the root", h + Self.batch(Self.frame(0x36, Self.string(""))), "root cannot be deleted"),
             ("huge scan count", h + Self.frame(0x10, Self.varint(1 << 40)), "over the limit"),
-            ("corrupt delta", h + Self.batch(Self.file("x.conf", delta: Array(s.wholeFile.dropLast(3)) + [0, 0, 0])), "does not match"),
-            ("delta copying from no basis", h + Self.batch(Self.file("x.conf", delta: Array("RNDL".utf8) + [1, 0, 0, 0] + Self.le32(700)
-                + Self.le32(0) + Self.le64(0) + [1] + Self.varint(0) + Self.varint(1))), "outside the basis"),
+            ("corrupt delta", h + Self.batch(Self.file("x.conf", delta: Array(s.wholeFile.dropLast(3)) + [0, 0, 0])),
+             "fails the delta's whole-file check"),
+            ("delta copying from no basis", h + Self.batch(Self.file("x.conf", delta: Array("RNDL".utf8) + [2, 0] + Self.varint(700)
+                + Self.varint(0) + Self.le64(0) + [1] + Self.varint(0) + Self.varint(1))), "outside the basis"),
+            // A delta against www.conf that fails its check earns a REDO for www.conf only, whole.
+            ("redo of a file not asked for", h + Self.batch(Self.file("www.conf", delta: s.wholeFile, basis: true) + Self.frame(0x38)
+                + Self.file("sub/a.conf", delta: s.wholeFile)), "was not asked for again whole"),
+            ("redo against a basis again", h + Self.batch(Self.file("www.conf", delta: s.wholeFile, basis: true) + Self.frame(0x38)
+                + Self.file("www.conf", delta: s.wholeFile, basis: true)), "was not asked for again whole"),
             ("data after the delta", h + Self.batch(Self.frame(0x32, Self.string("x.conf") + Self.attrs() + [0])
                 + Self.frame(0x33, s.wholeFile + [9]) + Self.frame(0x34, [1])), "trailing"),
             ("frame outside a file", h + Self.batch(Self.frame(0x33, [1, 2, 3])), "unexpected"),

@@ -2,13 +2,16 @@
 /// the signature's index plus a window buffer, whatever the file size.
 ///
 /// One pass with the rolling weak sum: where the window's weak sum is in the index
-/// and its XXH3 strong sum agrees, a block is copied (runs of consecutive blocks
+/// and its seeded XXH3 strong sum agrees, a block is copied (runs of consecutive blocks
 /// merge into one operation) and the window jumps a block; otherwise the window
-/// rolls one byte and that byte becomes literal data.
+/// rolls one byte and that byte becomes literal data. The window's strong sum is
+/// computed once, however many blocks share its weak sum.
 final class DeltaEncoder {
     private let sig: Signature
     private let writer: ByteWriter
     private let compressor = LiteralCompressor()
+    /// Keys the whole-file sum: chosen here, after the basis and the new file exist.
+    private let fileSeed: UInt64
     // The index lives in raw memory: the hot loop runs once per byte of unmatched
     // data, and array bounds checks and retains there cost more than the work.
     private let heads: UnsafeMutablePointer<Int32>
@@ -16,7 +19,11 @@ final class DeltaEncoder {
     private let filter: UnsafeMutablePointer<UInt64>
     private let chain: UnsafeMutablePointer<Int32>
     private let weak: UnsafeMutablePointer<UInt32>
-    private let strong: UnsafeMutablePointer<UInt8>
+    /// Each block's strong sum as two words: its first 8 bytes, and the rest (up to 8 more).
+    private let strongLow: UnsafeMutablePointer<UInt64>
+    private let strongHigh: UnsafeMutablePointer<UInt64>
+    /// The bits of a digest's high word that the signature kept.
+    private let highMask: UInt64
     private let indexed: Int
     private let headCount: Int
     private let shift: UInt32
@@ -24,9 +31,14 @@ final class DeltaEncoder {
     private var runCount = 0
     private(set) var stats = DeltaStats()
 
-    init(signature: Signature, writer: ByteWriter) {
+    /// Candidates with the window's weak sum tried per position: a basis built to share
+    /// one weak sum costs at most this many word compares per byte.
+    private static let maxCandidates = 64
+
+    init(signature: Signature, writer: ByteWriter, seed: UInt64 = StrongHash.randomSeed()) {
         sig = signature
         self.writer = writer
+        fileSeed = seed
         // Full-length blocks only: the short last block is matched at the end of the input.
         indexed = signature.fileSize % Int64(signature.blockLength) == 0 ? signature.blockCount : max(0, signature.blockCount - 1)
         // 16 slots per block: a random window finds an empty slot ~94% of the time,
@@ -39,12 +51,26 @@ final class DeltaEncoder {
         heads.initialize(repeating: -1, count: headCount)
         filter = .allocate(capacity: max(1, headCount / 64))
         filter.initialize(repeating: 0, count: max(1, headCount / 64))
-        chain = .allocate(capacity: max(1, signature.blockCount))
-        chain.initialize(repeating: -1, count: max(1, signature.blockCount))
-        weak = .allocate(capacity: max(1, signature.blockCount))
-        strong = .allocate(capacity: max(1, signature.strong.count))
-        for (i, w) in signature.weak.enumerated() { weak[i] = w }
-        for (i, b) in signature.strong.enumerated() { strong[i] = b }
+        let blocks = max(1, signature.blockCount)
+        chain = .allocate(capacity: blocks)
+        chain.initialize(repeating: -1, count: blocks)
+        weak = .allocate(capacity: blocks)
+        strongLow = .allocate(capacity: blocks)
+        strongHigh = .allocate(capacity: blocks)
+        let length = signature.strongLength
+        highMask = length >= 16 ? ~0 : (1 << UInt64(8 * (length - 8))) &- 1
+        signature.strong.withUnsafeBytes { sums in
+            for i in 0..<signature.blockCount {
+                weak[i] = signature.weak[i]
+                var low: UInt64 = 0, high: UInt64 = 0
+                for j in 0..<length {
+                    let byte = UInt64(sums[i * length + j])
+                    if j < 8 { low |= byte << UInt64(8 * j) } else { high |= byte << UInt64(8 * (j - 8)) }
+                }
+                strongLow[i] = low
+                strongHigh[i] = high
+            }
+        }
         // Insert in reverse so that chains list blocks in file order.
         for i in stride(from: indexed - 1, through: 0, by: -1) {
             let h = Int((weak[i] &* 0x9E37_79B1) >> shift)
@@ -59,7 +85,8 @@ final class DeltaEncoder {
         filter.deallocate()
         chain.deallocate()
         weak.deallocate()
-        strong.deallocate()
+        strongLow.deallocate()
+        strongHigh.deallocate()
     }
 
     /// The streaming window over the new file: `buffer[0..<end]` holds input, the
@@ -88,17 +115,18 @@ final class DeltaEncoder {
     /// Reads the new file to its end and writes the whole delta.
     func encode(reading reader: ByteReader) throws(DeltaError) {
         let L = sig.blockLength
+        let hash = StrongHash.Stream(seed: fileSeed)
+        try writer.write(DeltaFormat.magic)
+        try writer.write([DeltaFormat.version, 0])
+        try writer.varint(UInt64(L))
+        try writer.varint(UInt64(sig.fileSize))
+        try writer.u64(fileSeed)
+        guard sig.blockCount > 0 else { return try encodeWhole(reading: reader, hash: hash) }
+
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(8 << 20, 4 * L + DeltaLimits.maxLiteral), alignment: 64)
         defer { buffer.deallocate() }
         var w = Window(buffer: buffer)
         let base = w.base
-        let hash = StrongHash.Stream()
-
-        try writer.write(DeltaFormat.magic)
-        try writer.write([DeltaFormat.version, 0, 0, 0])
-        try writer.u32(UInt32(L))
-        try writer.u32(UInt32(sig.blockCount))
-        try writer.u64(UInt64(sig.fileSize))
 
         var expected = -1  // the block after the last match: tried first
         var a: UInt32 = 0, b: UInt32 = 0
@@ -158,31 +186,59 @@ final class DeltaEncoder {
             let q = w.end - lastLength
             let window = UnsafeRawBufferPointer(start: base + q, count: lastLength)
             let last = sig.blockCount - 1
-            if RollingChecksum(window).value == weak[last], strongMatches(window, block: last) {
+            if RollingChecksum(window).value == weak[last], strongAgrees(StrongHash.digest(window, seed: sig.seed), block: last) {
                 try literal(UnsafeRawBufferPointer(start: base + w.lit, count: q - w.lit))
                 try copy(last)
                 w.lit = w.end
             }
         }
         try literal(UnsafeRawBufferPointer(start: base + w.lit, count: w.end - w.lit))
+        try finish(size: w.total, hash: hash)
+    }
+
+    /// No basis: the whole file as literal data, without rolling a window over it.
+    private func encodeWhole(reading reader: ByteReader, hash: StrongHash.Stream) throws(DeltaError) {
+        let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: DeltaLimits.maxLiteral, alignment: 64)
+        defer { chunk.deallocate() }
+        var total: Int64 = 0
+        while true {
+            let n = try reader.readUpTo(into: chunk.baseAddress!, chunk.count)
+            let piece = UnsafeRawBufferPointer(rebasing: chunk[0..<n])
+            hash.update(piece)
+            try literal(piece)
+            total += Int64(n)
+            if n < chunk.count { break }
+        }
+        try finish(size: total, hash: hash)
+    }
+
+    private func finish(size: Int64, hash: StrongHash.Stream) throws(DeltaError) {
         try flushRun()
         try writer.byte(DeltaFormat.end)
-        try writer.u64(UInt64(w.total))
-        try writer.write(hash.finish())
+        try writer.varint(UInt64(size))
+        try writer.write(hash.finish().bytes)
         try writer.flush()
-        stats.newSize = w.total
+        stats.newSize = size
         stats.deltaBytes = writer.total
     }
 
     @inline(__always)
     private func match(_ value: UInt32, _ window: UnsafeRawBufferPointer, expected: Int) -> Int? {
-        if expected >= 0, weak[expected] == value, strongMatches(window, block: expected) { return expected }
+        // The window's strong sum, computed at the first candidate whose weak sum agrees.
+        var digest: StrongHash.Digest?
+        if expected >= 0, weak[expected] == value {
+            let d = StrongHash.digest(window, seed: sig.seed)
+            if strongAgrees(d, block: expected) { return expected }
+            digest = d
+        }
         var i = heads[Int((value &* 0x9E37_79B1) >> shift)]
         var tries = 0
-        while i >= 0, tries < 64 {
+        while i >= 0, tries < Self.maxCandidates {
             let block = Int(i)
             if weak[block] == value, block != expected {
-                if strongMatches(window, block: block) { return block }
+                let d = digest ?? StrongHash.digest(window, seed: sig.seed)
+                if strongAgrees(d, block: block) { return block }
+                digest = d
                 tries += 1
             }
             i = chain[block]
@@ -191,8 +247,8 @@ final class DeltaEncoder {
     }
 
     @inline(__always)
-    private func strongMatches(_ window: UnsafeRawBufferPointer, block: Int) -> Bool {
-        StrongHash.matches(window, strong + block * sig.strongLength, count: sig.strongLength)
+    private func strongAgrees(_ digest: StrongHash.Digest, block: Int) -> Bool {
+        strongLow[block] == digest.low && strongHigh[block] == digest.high & highMask
     }
 
     private func copy(_ block: Int) throws(DeltaError) {
@@ -216,21 +272,27 @@ final class DeltaEncoder {
         runCount = 0
     }
 
+    /// Literal data, in operations of at most `DeltaLimits.maxLiteral` bytes each.
     private func literal(_ bytes: UnsafeRawBufferPointer) throws(DeltaError) {
         guard bytes.count > 0 else { return }
         try flushRun()
-        stats.literalBytes += Int64(bytes.count)
-        if let packed = compressor.compress(bytes) {
-            try writer.byte(DeltaFormat.zstdLiteral)
-            try writer.varint(UInt64(bytes.count))
-            try writer.varint(UInt64(packed.count))
-            try writer.write(packed)
-            stats.storedLiteralBytes += Int64(packed.count)
-        } else {
-            try writer.byte(DeltaFormat.literal)
-            try writer.varint(UInt64(bytes.count))
-            try writer.write(bytes)
-            stats.storedLiteralBytes += Int64(bytes.count)
+        var offset = 0
+        while offset < bytes.count {
+            let piece = UnsafeRawBufferPointer(rebasing: bytes[offset..<min(bytes.count, offset + DeltaLimits.maxLiteral)])
+            offset += piece.count
+            stats.literalBytes += Int64(piece.count)
+            if let packed = compressor.compress(piece) {
+                try writer.byte(DeltaFormat.zstdLiteral)
+                try writer.varint(UInt64(piece.count))
+                try writer.varint(UInt64(packed.count))
+                try writer.write(packed)
+                stats.storedLiteralBytes += Int64(packed.count)
+            } else {
+                try writer.byte(DeltaFormat.literal)
+                try writer.varint(UInt64(piece.count))
+                try writer.write(piece)
+                stats.storedLiteralBytes += Int64(piece.count)
+            }
         }
     }
 }

@@ -1,14 +1,18 @@
 /// The delta format (little-endian, versioned):
 ///
-///     "RNDL" version:u8 flags:u8 reserved:u16 blockLength:u32 blockCount:u32 basisSize:u64
+///     "RNDL" version:u8 flags:u8 blockLength:varint basisSize:varint seed:u64
 ///     op*  where op is one of
 ///       0x01 COPY    start:varint count:varint         blocks start ..< start+count of the basis
 ///       0x02 LITERAL length:varint bytes
 ///       0x03 ZSTD    length:varint compressed:varint bytes   (a zstd frame of `length` bytes)
-///       0x00 END     size:u64 xxh3-128:16                     of the file the delta rebuilds
+///       0x00 END     size:varint xxh3-128:16                  of the file the delta rebuilds
+///
+/// The whole-file sum is keyed with `seed`, fresh for each delta, so that content
+/// written to collide with a basis cannot also pass this check. Literal lengths are at
+/// most `DeltaLimits.maxLiteral`. An identical file costs about 40 bytes.
 enum DeltaFormat {
     static let magic: [UInt8] = Array("RNDL".utf8)
-    static let version: UInt8 = 1
+    static let version: UInt8 = 2
     static let end: UInt8 = 0
     static let copy: UInt8 = 1
     static let literal: UInt8 = 2

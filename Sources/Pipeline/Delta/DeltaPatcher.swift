@@ -26,25 +26,28 @@ final class DeltaPatcher {
         guard magic == DeltaFormat.magic else { throw DeltaError("not a runner delta (bad magic)", path: reader.name) }
         let version = try reader.byte()
         guard version == DeltaFormat.version else { throw DeltaError("delta version \(version) is not supported", path: reader.name) }
-        // Flags and reserved bytes: none defined in version 1.
-        guard try reader.byte() == 0, try reader.byte() == 0, try reader.byte() == 0 else {
-            throw DeltaError("unknown flags in the delta header", path: reader.name)
+        // Flags: none defined in version 2.
+        guard try reader.byte() == 0 else { throw DeltaError("unknown flags in the delta header", path: reader.name) }
+        let blockLength = try reader.varint()
+        let basisLength = try reader.varint()
+        let seed = try reader.u64()
+        guard (1...UInt64(DeltaLimits.maxBlockLength)).contains(blockLength) else {
+            throw DeltaError("block length \(blockLength) is out of range", path: reader.name)
         }
-        let L = Int(try reader.u32())
-        let count = Int(try reader.u32())
-        let expectedBasis = Int64(bitPattern: try reader.u64())
-        guard (1...DeltaLimits.maxBlockLength).contains(L) else {
-            throw DeltaError("block length \(L) is out of range", path: reader.name)
+        guard basisLength <= UInt64(DeltaLimits.maxFileSize) else {
+            throw DeltaError("basis size \(basisLength) is out of range", path: reader.name)
         }
-        guard (0...DeltaLimits.maxFileSize).contains(expectedBasis), count <= DeltaLimits.maxBlockCount,
-              Int64(count) == (expectedBasis + Int64(L) - 1) / Int64(L) else {
-            throw DeltaError("block count \(count) does not fit basis size \(expectedBasis)", path: reader.name)
+        let L = Int(blockLength), expectedBasis = Int64(basisLength)
+        let count = Int((expectedBasis + Int64(L) - 1) / Int64(L))
+        guard count <= DeltaLimits.maxBlockCount else {
+            throw DeltaError("\(count) blocks of \(L) bytes is over the limit of \(DeltaLimits.maxBlockCount)", path: reader.name)
         }
         guard expectedBasis == basisSize else {
-            throw DeltaError("wrong basis: the delta was made for \(expectedBasis) bytes, the basis has \(basisSize)", path: basisName)
+            throw DeltaError("wrong basis: the delta was made for \(expectedBasis) bytes, the basis has \(basisSize)",
+                             path: basisName, kind: .basisMismatch)
         }
 
-        let hash = StrongHash.Stream()
+        let hash = StrongHash.Stream(seed: seed)
         var stats = DeltaStats()
         let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: DeltaLimits.maxLiteral, alignment: 64)
         defer { chunk.deallocate() }
@@ -101,12 +104,16 @@ final class DeltaPatcher {
                 stats.literalBytes += Int64(n)
                 try emit(UnsafeRawBufferPointer(rebasing: chunk[0..<Int(n)]))
             case DeltaFormat.end:
-                let size = Int64(bitPattern: try reader.u64())
+                let size = try reader.varint()
                 var digest: [UInt8] = []
                 for _ in 0..<16 { digest.append(try reader.byte()) }
                 guard try reader.atEnd() else { throw DeltaError("trailing bytes after the end of the delta", path: reader.name) }
-                guard size == stats.newSize, digest == hash.finish() else {
-                    throw DeltaError("the rebuilt file does not match the delta's checksum (wrong basis or corrupt delta)", path: basisName)
+                guard size == UInt64(stats.newSize), digest == hash.finish().bytes else {
+                    // The delta itself parsed: what it copied from the basis is not what the
+                    // sender matched (the basis changed, or two blocks share their sums).
+                    throw DeltaError("the rebuilt file fails the delta's whole-file check: the basis differs from the one "
+                                     + "the signature was made from, or one of its blocks has the same sums as the new data",
+                                     path: basisName, kind: .basisMismatch)
                 }
                 try writer.flush()
                 return stats

@@ -1,13 +1,17 @@
 /// The signature of a basis file: its block length, and per block the rolling weak
-/// sum and a truncated XXH3-128 strong sum. What the receiver sends so the sender
-/// can find the blocks it already has.
+/// sum and a truncated, seeded XXH3-128 strong sum. What the receiver sends so the
+/// sender can find the blocks it already has.
 ///
-/// Format (little-endian): `RNSG`, version 1, strong length (u8), 2 reserved bytes,
-/// block length (u32), file size (u64), block count (u32), then per block the weak
-/// sum (u32) and the strong sum (strong length bytes).
+/// Format (little-endian): `RNSG`, version 2, strong length (u8), 2 reserved bytes,
+/// block length (u32), file size (u64), block count (u32), seed (u64), then per block
+/// the weak sum (u32) and the strong sum (strong length bytes).
 public struct Signature: Sendable, Equatable {
     static let magic: [UInt8] = Array("RNSG".utf8)
-    static let version: UInt8 = 1
+    static let version: UInt8 = 2
+    /// Strong sum bytes kept per block. With a random seed, a block that is not the
+    /// basis's passes for it with odds of 2^-64 per candidate, and then the whole-file
+    /// check catches it: 8 bytes keep signatures small without leaving a hole.
+    static let defaultStrongLength = 8
 
     /// Bytes per block (the last block may be shorter).
     public let blockLength: Int
@@ -15,6 +19,8 @@ public struct Signature: Sendable, Equatable {
     public let strongLength: Int
     /// Size of the basis file.
     public let fileSize: Int64
+    /// The seed of the strong sums, random for each signature.
+    public let seed: UInt64
     /// Weak sums, one per block.
     public private(set) var weak: [UInt32]
     /// Strong sums, `strongLength` bytes per block, concatenated.
@@ -25,60 +31,78 @@ public struct Signature: Sendable, Equatable {
 
     /// The signature of no basis: a delta against it is the whole file, compressed
     /// where that helps (the small-file fast path: no signature round trip).
-    public static let none = Signature(blockLength: 700, strongLength: 4, fileSize: 0, weak: [], strong: [])
+    public static let none = Signature(blockLength: 1, strongLength: defaultStrongLength, fileSize: 0, seed: 0, weak: [], strong: [])
 
-    /// Block length for a file size: about √size, a multiple of 8, between 700 and 128 KiB (as rsync).
+    /// Block length for a file size. Small files (the pool configs this tool exists
+    /// for) get 128-byte blocks, so a one-line edit costs about a block of literal data;
+    /// from 16 KiB on, about √size (a multiple of 8, as rsync) up to 128 KiB; and never
+    /// so short that the file would need more than `DeltaLimits.maxBlockCount` blocks.
     public static func blockLength(forFileSize size: Int64) -> Int {
-        guard size > 700 * 700 else { return 700 }
-        let root = Int(Double(size).squareRoot()) & ~7
-        return min(root, 1 << 17)
+        let root = Int(Double(max(0, size)).squareRoot()) & ~7
+        return max(min(max(root, 128), 1 << 17), minimumBlockLength(forFileSize: size))
     }
 
-    /// Strong sum length for a file: rsync's estimate of the bits needed for a tiny
-    /// chance of a false match over the file, at least 4 bytes.
-    public static func strongLength(fileSize: Int64, blockLength: Int) -> Int {
-        var b = 10
-        var l = fileSize
-        while l > 1 { l >>= 1; b += 2 }
-        var c = blockLength
-        while c > 1 && b > 0 { c >>= 1; b -= 1 }
-        return min(16, max(4, (b + 1 - 32 + 7) / 8))
+    /// The shortest block length that keeps a file within `DeltaLimits.maxBlockCount` blocks.
+    public static func minimumBlockLength(forFileSize size: Int64) -> Int {
+        Int(max(1, (size + Int64(DeltaLimits.maxBlockCount) - 1) / Int64(DeltaLimits.maxBlockCount)))
     }
 
-    /// Computes the signature of a file descriptor's content, streaming.
-    static func compute(reading reader: ByteReader, fileSize: Int64, blockLength: Int? = nil) throws(DeltaError) -> Signature {
+    /// Computes the signature of a file's content, streaming. `fileSize` is what the
+    /// caller knows of it (the block count is checked against the limit before any
+    /// reading, and again as blocks come in, should the file grow meanwhile).
+    static func compute(reading reader: ByteReader, fileSize: Int64, blockLength: Int? = nil,
+                        seed: UInt64 = StrongHash.randomSeed()) throws(DeltaError) -> Signature {
         let length = blockLength ?? Signature.blockLength(forFileSize: fileSize)
-        let strongLength = Signature.strongLength(fileSize: fileSize, blockLength: length)
-        var sig = Signature(blockLength: length, strongLength: strongLength, fileSize: 0, weak: [], strong: [])
+        try checkBlockCount(fileSize: fileSize, blockLength: length, path: reader.name)
+        var sig = Signature(blockLength: length, strongLength: defaultStrongLength, fileSize: 0, seed: seed, weak: [], strong: [])
+        let expected = Int((fileSize + Int64(length) - 1) / Int64(length))
+        sig.weak.reserveCapacity(expected)
+        sig.strong.reserveCapacity(expected * sig.strongLength)
         let block = UnsafeMutableRawBufferPointer.allocate(byteCount: length, alignment: 16)
         defer { block.deallocate() }
         var size: Int64 = 0
         while true {
             let filled = try reader.readUpTo(into: block.baseAddress!, length)
             if filled == 0 { break }
-            sig.append(UnsafeRawBufferPointer(rebasing: block[0..<filled]))
             size += Int64(filled)
+            if sig.weak.count == DeltaLimits.maxBlockCount || size > DeltaLimits.maxFileSize {
+                try checkBlockCount(fileSize: size, blockLength: length, path: reader.name)
+            }
+            sig.append(UnsafeRawBufferPointer(rebasing: block[0..<filled]))
             if filled < length { break }
         }
-        sig.setFileSize(size)
-        return sig
+        return Signature(blockLength: length, strongLength: sig.strongLength, fileSize: size, seed: seed, weak: sig.weak,
+                         strong: sig.strong)
     }
 
-    init(blockLength: Int, strongLength: Int, fileSize: Int64, weak: [UInt32], strong: [UInt8]) {
+    /// Refuses a block length that would give a file more blocks than a signature may hold.
+    static func checkBlockCount(fileSize: Int64, blockLength: Int, path: String?) throws(DeltaError) {
+        guard fileSize <= DeltaLimits.maxFileSize else {
+            throw DeltaError("the file has \(fileSize) bytes, over the limit of \(DeltaLimits.maxFileSize)", path: path)
+        }
+        let count = (fileSize + Int64(blockLength) - 1) / Int64(blockLength)
+        guard count <= Int64(DeltaLimits.maxBlockCount) else {
+            throw DeltaError("block length \(blockLength) gives \(count) blocks for \(fileSize) bytes, over the limit of "
+                             + "\(DeltaLimits.maxBlockCount) blocks: use a block length of at least "
+                             + "\(minimumBlockLength(forFileSize: fileSize))", path: path)
+        }
+    }
+
+    init(blockLength: Int, strongLength: Int, fileSize: Int64, seed: UInt64, weak: [UInt32], strong: [UInt8]) {
         self.blockLength = blockLength
         self.strongLength = strongLength
         self.fileSize = fileSize
+        self.seed = seed
         self.weak = weak
         self.strong = strong
     }
 
-    private mutating func setFileSize(_ size: Int64) {
-        self = Signature(blockLength: blockLength, strongLength: strongLength, fileSize: size, weak: weak, strong: strong)
-    }
-
     mutating func append(_ block: UnsafeRawBufferPointer) {
         weak.append(RollingChecksum(block).value)
-        strong += StrongHash.digest(block).prefix(strongLength)
+        let d = StrongHash.digest(block, seed: seed)
+        for i in 0..<strongLength {
+            strong.append(UInt8(truncatingIfNeeded: i < 8 ? d.low >> UInt64(8 * i) : d.high >> UInt64(8 * (i - 8))))
+        }
     }
 
     /// Writes the signature.
@@ -88,10 +112,17 @@ public struct Signature: Sendable, Equatable {
         try writer.u32(UInt32(blockLength))
         try writer.u64(UInt64(fileSize))
         try writer.u32(UInt32(weak.count))
-        for i in 0..<weak.count {
-            try writer.u32(weak[i])
-            try writer.write(Array(strong[(i * strongLength)..<((i + 1) * strongLength)]))
+        try writer.u64(seed)
+        var failure: DeltaError?
+        strong.withUnsafeBytes { sums in
+            do throws(DeltaError) {
+                for i in 0..<weak.count {
+                    try writer.u32(weak[i])
+                    try writer.write(UnsafeRawBufferPointer(rebasing: sums[(i * strongLength)..<((i + 1) * strongLength)]))
+                }
+            } catch { failure = error }
         }
+        if let failure { throw failure }
     }
 
     /// Reads a signature, checking every field against `DeltaLimits` before allocating.
@@ -108,6 +139,7 @@ public struct Signature: Sendable, Equatable {
         let blockLength = Int(try reader.u32())
         let fileSize = Int64(bitPattern: try reader.u64())
         let count = Int(try reader.u32())
+        let seed = try reader.u64()
         guard DeltaLimits.strongLengthRange.contains(strongLength) else {
             throw DeltaError("strong sum length \(strongLength) is out of range", path: reader.name)
         }
@@ -121,13 +153,19 @@ public struct Signature: Sendable, Equatable {
         guard count <= DeltaLimits.maxBlockCount, Int64(count) == expectedCount else {
             throw DeltaError("block count \(count) does not fit file size \(fileSize) and block length \(blockLength)", path: reader.name)
         }
-        var weak = [UInt32](); weak.reserveCapacity(count)
-        var strong = [UInt8](); strong.reserveCapacity(count * strongLength)
-        for _ in 0..<count {
-            weak.append(try reader.u32())
-            for _ in 0..<strongLength { strong.append(try reader.byte()) }
+        var weak = [UInt32](repeating: 0, count: count)
+        var strong = [UInt8](repeating: 0, count: count * strongLength)
+        var failure: DeltaError?
+        strong.withUnsafeMutableBytes { sums in
+            do throws(DeltaError) {
+                for i in 0..<count {
+                    weak[i] = try reader.u32()
+                    try reader.read(into: sums.baseAddress! + i * strongLength, strongLength)
+                }
+            } catch { failure = error }
         }
+        if let failure { throw failure }
         guard try reader.atEnd() else { throw DeltaError("trailing bytes after the signature", path: reader.name) }
-        return Signature(blockLength: blockLength, strongLength: strongLength, fileSize: fileSize, weak: weak, strong: strong)
+        return Signature(blockLength: blockLength, strongLength: strongLength, fileSize: fileSize, seed: seed, weak: weak, strong: strong)
     }
 }

@@ -1,39 +1,53 @@
 import CXXHash
 
-/// XXH3-128: strong block sums (truncated per signature) and whole-file sums.
+/// XXH3-128, always keyed with a seed: strong block sums (truncated per signature) and
+/// whole-file sums.
+///
+/// Why a seed: unkeyed, XXH3 is easy to collide on purpose. A 64-bit lane whose low
+/// half equals the secret's adds nothing to the product term, so moving 2^32 between
+/// such lanes of two stripes (and back between two more, which keeps rsync's weak sum)
+/// gives two blocks with equal weak sums and equal full 128-bit sums, found in no time;
+/// at an offset that is a multiple of 1024 they also give two files with one whole-file
+/// sum. A random seed changes the secret, so no one can aim at it in advance.
 public enum StrongHash {
-    /// The 16-byte digest of a buffer, low 64 bits first, little-endian.
-    public static func digest(_ bytes: UnsafeRawBufferPointer) -> [UInt8] {
-        bytes16(XXH3_128bits(bytes.baseAddress, bytes.count))
-    }
+    /// A 128-bit digest: `low` holds the first 8 bytes of the little-endian encoding.
+    public struct Digest: Sendable, Equatable {
+        /// The low 64 bits.
+        public var low: UInt64
+        /// The high 64 bits.
+        public var high: UInt64
 
-    static func bytes16(_ h: XXH128_hash_t) -> [UInt8] {
-        var out = [UInt8](repeating: 0, count: 16)
-        withUnsafeBytes(of: h.low64.littleEndian) { for i in 0..<8 { out[i] = $0[i] } }
-        withUnsafeBytes(of: h.high64.littleEndian) { for i in 0..<8 { out[8 + i] = $0[i] } }
-        return out
-    }
-
-    /// Whether the first `count` bytes of the digest of `bytes` equal `expected[0..<count]`.
-    @inline(__always)
-    static func matches(_ bytes: UnsafeRawBufferPointer, _ expected: UnsafePointer<UInt8>, count: Int) -> Bool {
-        let h = XXH3_128bits(bytes.baseAddress, bytes.count)
-        var low = h.low64.littleEndian, high = h.high64.littleEndian
-        return withUnsafeBytes(of: &low) { l in
-            withUnsafeBytes(of: &high) { hi in
-                for i in 0..<count where (i < 8 ? l[i] : hi[i - 8]) != expected[i] { return false }
-                return true
+        /// The 16 bytes, low 64 bits first, little-endian.
+        public var bytes: [UInt8] {
+            var out = [UInt8](repeating: 0, count: 16)
+            for i in 0..<8 {
+                out[i] = UInt8(truncatingIfNeeded: low >> (8 * UInt64(i)))
+                out[8 + i] = UInt8(truncatingIfNeeded: high >> (8 * UInt64(i)))
             }
+            return out
         }
+    }
+
+    /// The digest of a buffer.
+    @inline(__always)
+    public static func digest(_ bytes: UnsafeRawBufferPointer, seed: UInt64) -> Digest {
+        let h = XXH3_128bits_withSeed(bytes.baseAddress, bytes.count, seed)
+        return Digest(low: h.low64, high: h.high64)
+    }
+
+    /// A fresh random seed (getrandom(2) through the system generator).
+    public static func randomSeed() -> UInt64 {
+        var generator = SystemRandomNumberGenerator()
+        return generator.next()
     }
 
     /// A streaming XXH3-128.
     final class Stream {
         private let state: OpaquePointer
 
-        init() {
+        init(seed: UInt64) {
             state = XXH3_createState()
-            XXH3_128bits_reset(state)
+            XXH3_128bits_reset_withSeed(state, seed)
         }
 
         deinit { XXH3_freeState(state) }
@@ -42,6 +56,9 @@ public enum StrongHash {
             if bytes.count > 0 { XXH3_128bits_update(state, bytes.baseAddress, bytes.count) }
         }
 
-        func finish() -> [UInt8] { StrongHash.bytes16(XXH3_128bits_digest(state)) }
+        func finish() -> Digest {
+            let h = XXH3_128bits_digest(state)
+            return Digest(low: h.low64, high: h.high64)
+        }
     }
 }

@@ -296,7 +296,8 @@ public final class ReceiverSession {
                 }
             }
             do throws(DeltaError) {
-                let sig = try Signature.compute(reading: ByteReader(fd: fd, name: path.description), fileSize: Int64(st.st_size))
+                let sig = try Signature.compute(reading: ByteReader(fd: fd, name: path.description), fileSize: Int64(st.st_size),
+                                                seed: Self.signatureSeed())
                 try sig.write(to: sink)
                 try sink.flush()
             } catch {
@@ -304,6 +305,16 @@ public final class ReceiverSession {
             }
             try writer.send(.signatureEnd) { $0.varint(UInt64(index)); $0.u8(1) }
         }
+    }
+
+    /// The seed of a signature: random, so that no one can write blocks that collide under
+    /// it in advance. A debug build (the tests') takes it from `RUNNER_DEBUG_SIGNATURE_SEED`
+    /// when set, so that a test can plant such blocks and watch the transfer recover.
+    private static func signatureSeed() -> UInt64 {
+        #if DEBUG
+        if let fixed = getenv("RUNNER_DEBUG_SIGNATURE_SEED").flatMap({ UInt64(String(cString: $0)) }) { return fixed }
+        #endif
+        return StrongHash.randomSeed()
     }
 
     /// Receives one batch: entries are staged outside the module until COMMIT, then
@@ -318,6 +329,9 @@ public final class ReceiverSession {
         var changes: [BatchApplier.Change] = []
         var rootInfo: FileInfo?
         var bytes: Int64 = 0
+        // Files whose delta failed its whole-file check, and once asked for, the request.
+        var redo = Set<RelativePath>()
+        var redoing: [RelativePath]?
         while true {
             let (type, payload) = try reader.expect()
             var r = PayloadReader(payload)
@@ -354,12 +368,34 @@ public final class ReceiverSession {
                 let info = try Self.attributes(&r, kind: .file)
                 let hasBasis = try r.u8() == 1
                 try r.end()
-                if let written = try receiveFile(path, info: info, hasBasis: hasBasis, into: staged.staging, as: name) {
+                if redoing != nil {
+                    guard !hasBasis, redo.contains(path) else { throw WireError("\(path) was not asked for again whole") }
+                    redo.remove(path)
+                }
+                switch try receiveFile(path, info: info, hasBasis: hasBasis, into: staged.staging, as: name) {
+                case .staged(let written):
                     bytes += written
                     changes.append(.place(path))
+                case .discarded:
+                    break
+                case .basisMismatch(let why):
+                    logger.warning("batch \(id): \(path): \(why); asking for the whole file",
+                                   metadata: ["module": "\(module.name)"])
+                    redo.insert(path)
                 }
             case .commit:
                 try r.end()
+                if redoing == nil, !redo.isEmpty {
+                    // A delta that met another basis than its signature's: the sender sends
+                    // those files again whole, which cannot fail that way, in this same batch.
+                    redoing = redo.sorted { $0.description < $1.description }
+                    try writer.send(.redo) { b in
+                        b.varint(UInt64(redoing!.count))
+                        for p in redoing! { b.string(p.description) }
+                    }
+                    try writer.flush()
+                    continue
+                }
                 try commit(id: id, staged: staged, changes: changes, rootInfo: rootInfo, bytes: bytes)
                 return
             default:
@@ -420,10 +456,21 @@ public final class ReceiverSession {
         return FileInfo(kind: kind, mode: mode, size: 0, mtimeSeconds: seconds, mtimeNanoseconds: nanoseconds)
     }
 
+    /// What became of a file sent in a batch.
+    private enum Received {
+        /// Rebuilt into staging, this many bytes.
+        case staged(Int64)
+        /// The sender discarded it (the source changed while it was read).
+        case discarded
+        /// Its delta parsed but rebuilt another file than the sender's: the basis here is
+        /// not the one the signature was made from, or a block shares its sums.
+        case basisMismatch(String)
+    }
+
     /// Rebuilds a file from DATA frames (a delta against the module's current file,
-    /// or against nothing) into staging. Returns nil when the sender discarded it
-    /// (the source changed while it was read).
-    private func receiveFile(_ path: RelativePath, info: FileInfo, hasBasis: Bool, into staging: TreeDirectory, as name: String) throws(WireError) -> Int64? {
+    /// or against nothing) into staging.
+    private func receiveFile(_ path: RelativePath, info: FileInfo, hasBasis: Bool, into staging: TreeDirectory,
+                             as name: String) throws(WireError) -> Received {
         let basis = hasBasis ? openBasis(path) : nil
         let basisFD = basis ?? open("/dev/null", O_RDONLY | O_CLOEXEC)
         defer { close(basisFD) }
@@ -435,22 +482,28 @@ public final class ReceiverSession {
         var failure: WireError?
         var pending: [UInt8] = []
         var pendingOffset = 0
+        /// The next DATA payload; false at FILE_END.
+        func nextData() throws(WireError) -> Bool {
+            let (type, payload) = try reader.expect()
+            switch type {
+            case .data:
+                pending = payload
+                pendingOffset = 0
+                return true
+            case .fileEnd:
+                var r = PayloadReader(payload)
+                keep = try r.u8() == 1
+                try r.end()
+                return false
+            default:
+                throw WireError("unexpected \(type) frame inside a file")
+            }
+        }
         let frames = ByteReader(name: "delta of \(path)", capacity: 1 << 16) { (into) throws(DeltaError) in
             do throws(WireError) {
                 while pendingOffset == pending.count {
                     if keep != nil { return 0 }
-                    let (type, payload) = try reader.expect()
-                    switch type {
-                    case .data:
-                        pending = payload
-                        pendingOffset = 0
-                    case .fileEnd:
-                        var r = PayloadReader(payload)
-                        keep = try r.u8() == 1
-                        try r.end()
-                    default:
-                        throw WireError("unexpected \(type) frame inside a file")
-                    }
+                    if try !nextData() { return 0 }
                 }
                 let n = min(into.count, pending.count - pendingOffset)
                 pending.withUnsafeBytes { into.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[pendingOffset..<(pendingOffset + n)])) }
@@ -461,24 +514,24 @@ public final class ReceiverSession {
                 throw DeltaError(error.message)
             }
         }
-        let stats: DeltaStats
+        var result: Received
         do throws(DeltaError) {
             let patcher = try DeltaPatcher(basis: basisFD, name: "\(module.path)/\(path)")
-            stats = try patcher.apply(reading: frames, writingTo: ByteWriter(fd: out, name: "staging"))
+            result = .staged(try patcher.apply(reading: frames, writingTo: ByteWriter(fd: out, name: "staging")).newSize)
         } catch {
-            throw failure ?? WireError("\(path): \(error.message)")
+            if let failure { throw failure }
+            guard error.kind == .basisMismatch, hasBasis else { throw WireError("\(path): \(error.message)") }
+            result = .basisMismatch(error.message)
         }
-        // The delta ends before FILE_END: read up to it.
-        if keep == nil { _ = try? frames.atEnd() }
-        if let failure { throw failure }
-        guard let keep else { throw WireError("\(path): missing end of file") }
-        guard keep else {
+        // Read up to FILE_END: a delta that ended (or failed) before it leaves frames behind.
+        while keep == nil { _ = try nextData() }
+        guard keep == true, case .staged = result else {
             unlinkat(staging.rootFD, name, 0)
-            return nil
+            return keep == true ? result : .discarded
         }
         fchmod(out, mode_t(info.mode))
         var times = [info.timespec, info.timespec]
         futimens(out, &times)
-        return stats.newSize
+        return result
     }
 }

@@ -277,6 +277,11 @@ public final class PipelineRunner {
                                                cancelled: { control.isStopRequested })
                 }
                 if !outcome.retry.isEmpty { scheduleRetry(outcome.retry, fullRescan: false, now: Clock.now) }
+                if !outcome.resent.isEmpty {
+                    let paths = outcome.resent.joined(separator: ", ")
+                    logger.notice("\(label): sent again whole: \(paths) (the delta rebuilt another file at the receiver: its copy changed meanwhile, or a block had the same sums)",
+                                  metadata: ["pipeline": "\(config.name)", "target": "\(destination.uri)"])
+                }
                 let changed = outcome.written + outcome.deleted + outcome.updated > 0
                 let metadata: Logger.Metadata = [
                     "pipeline": "\(config.name)", "target": "\(destination.uri)", "written": "\(outcome.written)",

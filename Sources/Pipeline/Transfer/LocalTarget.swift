@@ -54,6 +54,9 @@ public final class LocalTarget {
         public var bytes: Int64 = 0
         /// Files that changed while being read: not sent now, to be sent in a later batch.
         public var retry: [String] = []
+        /// Files sent again whole in the same batch, because their delta rebuilt another
+        /// file at the receiver (its copy changed meanwhile, or a block shared its sums).
+        public var resent: [String] = []
         /// What the receiver's post-sync actions did.
         public var actions: [ActionResult] = []
         /// Why the receiver rolled the batch back after an action refused it, if it did.

@@ -258,7 +258,6 @@ public final class RemoteTarget {
 
         batchID &+= 1
         try c.writer.send(.batch) { $0.u64(batchID) }
-        let chunk = c.writer.limits.maxFrame - 16
         for op in plan.operations {
             switch op {
             case .directory(let path, let info), .attributes(let path, let info):
@@ -277,47 +276,40 @@ public final class RemoteTarget {
                     b.u32(UInt32(info.mtimeNanoseconds))
                 }
             case .copy(let path, _):
-                let fd = open(FS.join(source, path), O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
-                guard fd >= 0 else {
-                    outcome.retry.append(path)  // gone or replaced since the plan: the next batch has it
-                    continue
+                if let bytes = try sendFile(path, from: source, signature: signatures[path], over: c) {
+                    outcome.bytes += bytes
+                } else {
+                    outcome.retry.append(path)
                 }
-                defer { close(fd) }
-                var before = stat()
-                fstat(fd, &before)
-                let info = FileInfo(before)
-                let signature = signatures[path]
-                try c.writer.send(.file) { b in
-                    b.string(path)
-                    Self.attributes(&b, info)
-                    b.u8(signature == nil ? 0 : 1)
-                }
-                let writer = c.writer
-                var failure: WireError?
-                let frames = ByteWriter(name: "delta of \(path)", capacity: chunk) { (bytes) throws(DeltaError) in
-                    do throws(WireError) { try writer.send(.data) { $0.raw(bytes) } } catch {
-                        failure = error
-                        throw DeltaError(error.message)
-                    }
-                }
-                let encoder = DeltaEncoder(signature: signature ?? .none, writer: frames)
-                do throws(DeltaError) {
-                    try encoder.encode(reading: ByteReader(fd: fd, name: FS.join(source, path)))
-                } catch {
-                    if let failure { throw failure }
-                    throw TransferError(error.message, path: FS.join(source, path))
-                }
-                var after = stat()
-                fstat(fd, &after)
-                // A file that changed while it was read is discarded by the receiver and sent again later.
-                let keep = FileInfo(after) == info && encoder.stats.newSize == info.size
-                try c.writer.send(.fileEnd) { $0.u8(keep ? 1 : 0) }
-                if keep { outcome.bytes += encoder.stats.deltaBytes } else { outcome.retry.append(path) }
             }
         }
         try c.writer.send(.commit)
         try c.writer.flush()
-        let (type, payload) = try c.reader.expect()
+        var (type, payload) = try c.reader.expect()
+        if type == .redo {
+            // Files whose delta rebuilt something else at the receiver go again whole.
+            var r = PayloadReader(payload)
+            let count = try r.varint()
+            guard count >= 1, count <= UInt64(signatures.count) else { throw WireError("a redo of \(count) files is out of range") }
+            for _ in 0..<count {
+                let path = try r.string()
+                guard signatures[path] != nil, !outcome.resent.contains(path) else {
+                    throw WireError("the receiver asked again for \(path), which it had no delta for")
+                }
+                outcome.resent.append(path)
+            }
+            try r.end()
+            for path in outcome.resent {
+                if let bytes = try sendFile(path, from: source, signature: nil, over: c) {
+                    outcome.bytes += bytes
+                } else {
+                    outcome.retry.append(path)
+                }
+            }
+            try c.writer.send(.commit)
+            try c.writer.flush()
+            (type, payload) = try c.reader.expect()
+        }
         guard type == .result else { throw WireError("expected a result, got \(type)") }
         var r = PayloadReader(payload)
         let status = try r.u8()
@@ -336,6 +328,43 @@ public final class RemoteTarget {
         default: break
         }
         return outcome
+    }
+
+    /// Sends one file as a delta against `signature` (or whole); returns the delta's size,
+    /// or nil when the file is gone or changed while it was read (a later batch sends it).
+    private func sendFile(_ path: String, from source: String, signature: Signature?, over c: Connection) throws -> Int64? {
+        let fd = open(FS.join(source, path), O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { return nil }  // gone or replaced since the plan
+        defer { close(fd) }
+        var before = stat()
+        fstat(fd, &before)
+        let info = FileInfo(before)
+        try c.writer.send(.file) { b in
+            b.string(path)
+            Self.attributes(&b, info)
+            b.u8(signature == nil ? 0 : 1)
+        }
+        let writer = c.writer
+        var failure: WireError?
+        let frames = ByteWriter(name: "delta of \(path)", capacity: c.writer.limits.maxFrame - 16) { (bytes) throws(DeltaError) in
+            do throws(WireError) { try writer.send(.data) { $0.raw(bytes) } } catch {
+                failure = error
+                throw DeltaError(error.message)
+            }
+        }
+        let encoder = DeltaEncoder(signature: signature ?? .none, writer: frames)
+        do throws(DeltaError) {
+            try encoder.encode(reading: ByteReader(fd: fd, name: FS.join(source, path)))
+        } catch {
+            if let failure { throw failure }
+            throw TransferError(error.message, path: FS.join(source, path))
+        }
+        var after = stat()
+        fstat(fd, &after)
+        // A file that changed while it was read is discarded by the receiver and sent again later.
+        let keep = FileInfo(after) == info && encoder.stats.newSize == info.size
+        try c.writer.send(.fileEnd) { $0.u8(keep ? 1 : 0) }
+        return keep ? encoder.stats.deltaBytes : nil
     }
 
     private static func attributes(_ b: inout PayloadBuilder, _ info: FileInfo) {

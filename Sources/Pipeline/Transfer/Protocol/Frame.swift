@@ -11,6 +11,9 @@ enum FrameType: UInt8, Sendable {
     case signatures = 0x20, signatureData = 0x21, signatureEnd = 0x22
     case batch = 0x30, directory = 0x31, file = 0x32, data = 0x33, fileEnd = 0x34
     case symlink = 0x35, delete = 0x36, attributes = 0x37, commit = 0x38, result = 0x39
+    /// The receiver's answer to COMMIT when files failed their whole-file check against
+    /// its copy: the paths to send again, whole, before the next COMMIT (once per batch).
+    case redo = 0x3A
     /// The module's post-sync actions, described (for `--dry-run`): request, and the list.
     case actions = 0x40, actionList = 0x41
 }
@@ -19,8 +22,8 @@ enum FrameType: UInt8, Sendable {
 struct WireLimits: Sendable, Equatable {
     /// Largest frame (type + payload) either side sends.
     var maxFrame = (1 << 20) + 256
-    /// Protocol version.
-    static let version: UInt16 = 1
+    /// Protocol version (2: seeded signatures, the compact delta format, REDO).
+    static let version: UInt16 = 2
     /// Largest frame a peer may ask for.
     static let ceiling = (4 << 20) + 256
 }
