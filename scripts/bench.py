@@ -12,14 +12,9 @@ times and memory, > 1 for throughput). Uses the release build of runner.
              30 creates, in-place modifies and `mv tmp file`, and a 2,000-file burst: runner
              run -> runner serve on 127.0.0.1 vs lsyncd 2.2 (default.rsync to an rsync daemon
              on 127.0.0.1), stock and tuned (TCP_NODELAY); RSS of both sides
-  delta      a 256 MiB random file against (a) 100 scattered 1-byte changes, (b) 4 MiB
-             inserted in the middle, (c) identical, (d) fully different: runner delta
-             (signature + delta + patch) vs rdiff (the same three) vs rsync -I
-             --no-whole-file (local, and to an rsync daemon on 127.0.0.1): wall time,
-             delta bytes / bytes rsync sent, peak RSS; signature and delta MB/s beside
-             xxhsum -H3 and cat as the physical reference
+  delta, deltasize, collision: the delta engine against rdiff and rsync (bench_delta.py)
 """
-import filecmp, os, re, select, shutil, subprocess, sys, tempfile, time
+import os, re, select, shutil, subprocess, sys, tempfile, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUNNER = os.environ.get("RUNNER_BIN", os.path.join(ROOT, ".build/release/runner"))
@@ -263,138 +258,6 @@ def median_run(fn, n):
     return runs[len(runs) // 2]
 
 
-def make_delta_files(work, size=256 << 20):
-    """Streams the files to disk so that this process stays small: the peak RSS of a
-    child is read with wait4, and a child starts as a copy of its parent."""
-    import random
-    rnd = random.Random(42)
-    chunk = 4 << 20
-    basis = os.path.join(work, "basis")
-    with open(basis, "wb") as f:
-        for _ in range(size // chunk):
-            f.write(os.urandom(chunk))
-    shutil.copyfile(basis, os.path.join(work, "a"))
-    with open(os.path.join(work, "a"), "r+b") as f:
-        for _ in range(100):
-            pos = rnd.randrange(size)
-            f.seek(pos)
-            byte = f.read(1)[0]
-            f.seek(pos)
-            f.write(bytes([byte ^ 0xFF]))
-    with open(basis, "rb") as src, open(os.path.join(work, "b"), "wb") as f:
-        for i in range(size // chunk):
-            if i == size // chunk // 2:
-                f.write(os.urandom(4 << 20))
-            f.write(src.read(chunk))
-    shutil.copyfile(basis, os.path.join(work, "c"))
-    with open(os.path.join(work, "d"), "wb") as f:
-        for _ in range(size // chunk):
-            f.write(os.urandom(chunk))
-    return basis
-
-
-def rsync_sent(stats):
-    m = re.search(r"Total bytes sent: ([0-9,]+)", stats)
-    return int(m.group(1).replace(",", "")) if m else -1
-
-
-def bench_delta(work):
-    basis = make_delta_files(work)
-    size_mb = os.path.getsize(basis) / 1e6
-    sig, delta, rebuilt = (os.path.join(work, n) for n in ("sig", "delta", "out"))
-    # The rsync daemon on loopback, serving a module whose file is reset before each run.
-    module = os.path.join(work, "module")
-    os.makedirs(module)
-    port = 18730 + os.getpid() % 1000
-    conf = os.path.join(work, "rsyncd.conf")
-    with open(conf, "w") as f:
-        f.write(f"use chroot = no\n[bench]\npath = {module}\nread only = no\nuid = root\ngid = root\n")
-    daemon = subprocess.Popen(["rsync", "--daemon", "--no-detach", f"--config={conf}", f"--port={port}", "--address=127.0.0.1"])
-    try:
-        for _ in range(100):
-            if subprocess.run(["rsync", f"rsync://127.0.0.1:{port}/"], capture_output=True).returncode == 0:
-                break
-            time.sleep(0.05)  # startup poll of the daemon, not a measurement
-        t_cat = median_run(lambda: timed(["sh", "-c", f"cat {basis} > /dev/null"]), 3)[0]
-        out("delta.cat.seconds", f"{t_cat:.3f}")
-        if shutil.which("xxhsum"):
-            t_xxh = median_run(lambda: timed(["xxhsum", "-H3", basis]), 3)[0]
-            out("delta.xxhsum_h3.seconds", f"{t_xxh:.3f}")
-            out("delta.xxhsum_h3.mb_per_s", f"{size_mb / t_xxh:.0f}")
-        t_sig, rss_sig, _ = median_run(lambda: timed([RUNNER, "delta", "signature", basis, sig]), 3)
-        out("delta.runner.signature.seconds", f"{t_sig:.3f}")
-        out("delta.runner.signature.mb_per_s", f"{size_mb / t_sig:.0f}")
-        t_rsig = median_run(lambda: timed(["rdiff", "-f", "signature", basis, sig + ".rdiff"]), 3)[0]
-        out("delta.rdiff.signature.seconds", f"{t_rsig:.3f}")
-        for case in ["a", "b", "c", "d"]:
-            new = os.path.join(work, case)
-            reps = 1 if case == "d" else 3
-
-            def ours():
-                # As rsync does: the destination holds the old file and is the basis;
-                # the receiver's signature, then the sender's delta streamed into the
-                # receiver's patch, which replaces the destination.
-                dest = os.path.join(work, "dest")
-                shutil.copyfile(basis, dest)
-                os.sync()  # no writeback of the set-up copy during the timed run
-                t1, r1, _ = timed([RUNNER, "delta", "signature", dest, sig])
-                t2, r2, _ = timed(["sh", "-c", f'"{RUNNER}" delta delta {sig} {new} - | "{RUNNER}" delta patch {dest} - {dest}'])
-                assert filecmp.cmp(dest, new, shallow=False), "runner delta round trip failed"
-                t3, r3, _ = timed([RUNNER, "delta", "delta", sig, new, delta])
-                return t1 + t2, max(r1, r2, r3), t3, os.path.getsize(delta)
-
-            def rdiff():
-                for f in (rebuilt + ".rdiff",):
-                    if os.path.exists(f):
-                        os.unlink(f)
-                os.sync()
-                t1, r1, _ = timed(["rdiff", "-f", "signature", basis, sig + ".rdiff"])
-                t2, r2, _ = timed(["rdiff", "-f", "delta", sig + ".rdiff", new, delta + ".rdiff"])
-                t3, r3, _ = timed(["rdiff", "-f", "patch", basis, delta + ".rdiff", rebuilt + ".rdiff"])
-                return t1 + t2 + t3, max(r1, r2, r3), os.path.getsize(delta + ".rdiff")
-
-            def rsync_local():
-                dest = os.path.join(work, "dest")
-                shutil.copyfile(basis, dest)
-                os.sync()
-                t, r, stats = timed(["rsync", "-I", "--no-whole-file", "--stats", new, dest])
-                return t, r, rsync_sent(stats)
-
-            def rsync_daemon():
-                shutil.copyfile(basis, os.path.join(module, "file"))
-                os.sync()
-                t, r, stats = timed(["rsync", "-I", "--no-whole-file", "--stats", new, f"rsync://127.0.0.1:{port}/bench/file"])
-                return t, r, rsync_sent(stats)
-
-            reps = 1 if case == "d" else 5
-            t, rss, t_delta, nbytes = median_run(ours, reps)
-            rt, rrss, rbytes = median_run(rdiff, reps)
-            lt, lrss, lbytes = median_run(rsync_local, reps)
-            dt, drss, dbytes = median_run(rsync_daemon, reps)
-            out(f"delta.{case}.runner.seconds", f"{t:.3f}")
-            out(f"delta.{case}.runner.delta_only_seconds", f"{t_delta:.3f}")
-            out(f"delta.{case}.runner.bytes", nbytes)
-            out(f"delta.{case}.runner.peak_rss_kib", rss)
-            out(f"delta.{case}.rdiff.seconds", f"{rt:.3f}")
-            out(f"delta.{case}.rdiff.bytes", rbytes)
-            out(f"delta.{case}.rdiff.peak_rss_kib", rrss)
-            out(f"delta.{case}.rsync_local.seconds", f"{lt:.3f}")
-            out(f"delta.{case}.rsync_local.bytes_sent", lbytes)
-            out(f"delta.{case}.rsync_local.peak_rss_kib", lrss)
-            out(f"delta.{case}.rsync_daemon.seconds", f"{dt:.3f}")
-            out(f"delta.{case}.rsync_daemon.bytes_sent", dbytes)
-            out(f"delta.{case}.ratio.seconds_vs_rsync_local", f"{t / lt:.2f}")
-            out(f"delta.{case}.ratio.seconds_vs_rdiff", f"{t / rt:.2f}")
-            out(f"delta.{case}.ratio.bytes_vs_rsync", f"{nbytes / max(1, lbytes):.3f}")
-            if case == "a":
-                out("delta.runner.delta.mb_per_s", f"{os.path.getsize(new) / 1e6 / t_delta:.0f}")
-    finally:
-        daemon.terminate()
-        daemon.wait()
-    for name in ["a", "b", "c", "d", "basis"]:
-        os.unlink(os.path.join(work, name))
-
-
 def rss_now_kib(pid):
     try:
         with open(f"/proc/{pid}/status") as f:
@@ -576,11 +439,12 @@ def bench_e2e(work):
 
 
 def main():
+    from bench_delta import bench_delta, bench_delta_sizes, bench_collision
     if not os.access(RUNNER, os.X_OK):
         sys.exit(f"bench: {RUNNER} is missing: run `swift build -c release` first")
     work = tempfile.mkdtemp(prefix="runner-bench.")
     try:
-        which = sys.argv[1:] or ["latency", "setup", "burst", "e2e", "delta"]
+        which = sys.argv[1:] or ["latency", "setup", "burst", "e2e", "delta", "deltasize", "collision"]
         if "latency" in which:
             bench_latency(work)
         if "burst" in which:
@@ -591,6 +455,10 @@ def main():
             bench_e2e(work)
         if "delta" in which:
             bench_delta(work)
+        if "deltasize" in which:
+            bench_delta_sizes(work)
+        if "collision" in which:
+            bench_collision(work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

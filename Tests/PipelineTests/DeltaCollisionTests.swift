@@ -21,6 +21,16 @@ import Testing
         #expect(Self.digest(original, seed: seed &+ 1) != Self.digest(forged, seed: seed &+ 1))
     }
 
+    @Test func aKeyedHashEqualsTheSeededOneAtEveryLength() {
+        for seed: UInt64 in [0, 1, 0xDEAD_BEEF_0BAD_F00D] {
+            let keyed = StrongHash.Keyed(seed: seed)
+            for length in [0, 1, 16, 128, 129, 240, 241, 512, 1024, 5000] {
+                let bytes = deterministicBytes(length, seed: seed &+ UInt64(length))
+                #expect(bytes.withUnsafeBytes { keyed.digest($0) } == Self.digest(bytes, seed: seed), "seed \(seed), \(length) bytes")
+            }
+        }
+    }
+
     /// A basis holding a block, and a new file with a forged twin of it in its place at a
     /// 1024-byte boundary: the unkeyed whole-file sums of the two files are equal too
     /// (what the version-1 format checked), so only a keyed check tells them apart.

@@ -5,88 +5,26 @@
 /// and its seeded XXH3 strong sum agrees, a block is copied (runs of consecutive blocks
 /// merge into one operation) and the window jumps a block; otherwise the window
 /// rolls one byte and that byte becomes literal data. The window's strong sum is
-/// computed once, however many blocks share its weak sum.
+/// computed once, however many blocks share its weak sum (`BlockIndex`).
 final class DeltaEncoder {
     private let sig: Signature
     private let writer: ByteWriter
     private let compressor = LiteralCompressor()
     /// Keys the whole-file sum: chosen here, after the basis and the new file exist.
     private let fileSeed: UInt64
-    // The index lives in raw memory: the hot loop runs once per byte of unmatched
-    // data, and array bounds checks and retains there cost more than the work.
-    private let heads: UnsafeMutablePointer<Int32>
-    /// One bit per head slot, small enough for L1 cache: the per-byte test.
-    private let filter: UnsafeMutablePointer<UInt64>
-    private let chain: UnsafeMutablePointer<Int32>
-    private let weak: UnsafeMutablePointer<UInt32>
-    /// Each block's strong sum as two words: its first 8 bytes, and the rest (up to 8 more).
-    private let strongLow: UnsafeMutablePointer<UInt64>
-    private let strongHigh: UnsafeMutablePointer<UInt64>
-    /// The bits of a digest's high word that the signature kept.
-    private let highMask: UInt64
-    private let indexed: Int
-    private let headCount: Int
-    private let shift: UInt32
+    private let index: BlockIndex
+    /// The strong sum under the signature's seed.
+    private let strong: StrongHash.Keyed
     private var runStart = -1
     private var runCount = 0
     private(set) var stats = DeltaStats()
-
-    /// Candidates with the window's weak sum tried per position: a basis built to share
-    /// one weak sum costs at most this many word compares per byte.
-    private static let maxCandidates = 64
 
     init(signature: Signature, writer: ByteWriter, seed: UInt64 = StrongHash.randomSeed()) {
         sig = signature
         self.writer = writer
         fileSeed = seed
-        // Full-length blocks only: the short last block is matched at the end of the input.
-        indexed = signature.fileSize % Int64(signature.blockLength) == 0 ? signature.blockCount : max(0, signature.blockCount - 1)
-        // 16 slots per block: a random window finds an empty slot ~94% of the time,
-        // which is the common case for data that is not in the basis.
-        var bits: UInt32 = 10
-        while (1 << bits) < indexed * 16 && bits < 24 { bits += 1 }
-        shift = 32 - bits
-        headCount = 1 << bits
-        heads = .allocate(capacity: headCount)
-        heads.initialize(repeating: -1, count: headCount)
-        filter = .allocate(capacity: max(1, headCount / 64))
-        filter.initialize(repeating: 0, count: max(1, headCount / 64))
-        let blocks = max(1, signature.blockCount)
-        chain = .allocate(capacity: blocks)
-        chain.initialize(repeating: -1, count: blocks)
-        weak = .allocate(capacity: blocks)
-        strongLow = .allocate(capacity: blocks)
-        strongHigh = .allocate(capacity: blocks)
-        let length = signature.strongLength
-        highMask = length >= 16 ? ~0 : (1 << UInt64(8 * (length - 8))) &- 1
-        signature.strong.withUnsafeBytes { sums in
-            for i in 0..<signature.blockCount {
-                weak[i] = signature.weak[i]
-                var low: UInt64 = 0, high: UInt64 = 0
-                for j in 0..<length {
-                    let byte = UInt64(sums[i * length + j])
-                    if j < 8 { low |= byte << UInt64(8 * j) } else { high |= byte << UInt64(8 * (j - 8)) }
-                }
-                strongLow[i] = low
-                strongHigh[i] = high
-            }
-        }
-        // Insert in reverse so that chains list blocks in file order.
-        for i in stride(from: indexed - 1, through: 0, by: -1) {
-            let h = Int((weak[i] &* 0x9E37_79B1) >> shift)
-            chain[i] = heads[h]
-            heads[h] = Int32(i)
-            filter[h >> 6] |= 1 << UInt64(h & 63)
-        }
-    }
-
-    deinit {
-        heads.deallocate()
-        filter.deallocate()
-        chain.deallocate()
-        weak.deallocate()
-        strongLow.deallocate()
-        strongHigh.deallocate()
+        index = BlockIndex(signature)
+        strong = StrongHash.Keyed(seed: signature.seed)
     }
 
     /// The streaming window over the new file: `buffer[0..<end]` holds input, the
@@ -144,12 +82,11 @@ final class DeltaEncoder {
                 fresh = false
             }
             let value = (a & 0xffff) | (b << 16)
-            let slot = Int((value &* 0x9E37_79B1) >> shift)
-            if filter[slot >> 6] & (1 << UInt64(slot & 63)) != 0 || expected >= 0,
+            if index.mayMatch(value) || expected >= 0,
                let block = match(value, UnsafeRawBufferPointer(start: base + w.p, count: L), expected: expected) {
                 try literal(UnsafeRawBufferPointer(start: base + w.lit, count: w.p - w.lit))
                 try copy(block)
-                expected = block + 1 < indexed ? block + 1 : -1
+                expected = block + 1 < index.indexed ? block + 1 : -1
                 w.p += L
                 w.lit = w.p
                 fresh = true
@@ -165,7 +102,7 @@ final class DeltaEncoder {
             // is the cost of data that is not in the basis: keep it to plain registers.
             var p = w.p
             let limit = min(w.end - L, w.lit + DeltaLimits.maxLiteral)
-            let filter = self.filter, shift = self.shift
+            let filter = index.filter, shift = index.shift
             repeat {
                 let out = UInt32(base[p]), incoming = UInt32(base[p &+ L])
                 a = a &- out &+ incoming
@@ -186,7 +123,7 @@ final class DeltaEncoder {
             let q = w.end - lastLength
             let window = UnsafeRawBufferPointer(start: base + q, count: lastLength)
             let last = sig.blockCount - 1
-            if RollingChecksum(window).value == weak[last], strongAgrees(StrongHash.digest(window, seed: sig.seed), block: last) {
+            if RollingChecksum(window).value == index.weak[last], index.agrees(last, strong.digest(window)) {
                 try literal(UnsafeRawBufferPointer(start: base + w.lit, count: q - w.lit))
                 try copy(last)
                 w.lit = w.end
@@ -222,33 +159,18 @@ final class DeltaEncoder {
         stats.deltaBytes = writer.total
     }
 
+    /// The block this window is: the one after the last match if it agrees (runs stay
+    /// runs), else the first block with its weak and strong sums.
     @inline(__always)
     private func match(_ value: UInt32, _ window: UnsafeRawBufferPointer, expected: Int) -> Int? {
-        // The window's strong sum, computed at the first candidate whose weak sum agrees.
         var digest: StrongHash.Digest?
-        if expected >= 0, weak[expected] == value {
-            let d = StrongHash.digest(window, seed: sig.seed)
-            if strongAgrees(d, block: expected) { return expected }
+        if expected >= 0, index.weak[expected] == value {
+            let d = strong.digest(window)
+            if index.agrees(expected, d) { return expected }
             digest = d
         }
-        var i = heads[Int((value &* 0x9E37_79B1) >> shift)]
-        var tries = 0
-        while i >= 0, tries < Self.maxCandidates {
-            let block = Int(i)
-            if weak[block] == value, block != expected {
-                let d = digest ?? StrongHash.digest(window, seed: sig.seed)
-                if strongAgrees(d, block: block) { return block }
-                digest = d
-                tries += 1
-            }
-            i = chain[block]
-        }
-        return nil
-    }
-
-    @inline(__always)
-    private func strongAgrees(_ digest: StrongHash.Digest, block: Int) -> Bool {
-        strongLow[block] == digest.low && strongHigh[block] == digest.high & highMask
+        guard index.contains(weak: value) else { return nil }
+        return index.find(weak: value, digest ?? strong.digest(window))
     }
 
     private func copy(_ block: Int) throws(DeltaError) {

@@ -35,6 +35,27 @@ public enum StrongHash {
         return Digest(low: h.low64, high: h.high64)
     }
 
+    /// XXH3-128 under one seed, with the secret that seed derives made once: XXH3 alone
+    /// derives it again for every input over 240 bytes, which is every block.
+    final class Keyed {
+        let seed: UInt64
+        private let secret = UnsafeMutableRawPointer.allocate(byteCount: Int(XXH3_SECRET_DEFAULT_SIZE), alignment: 64)
+
+        init(seed: UInt64) {
+            self.seed = seed
+            XXH3_generateSecret_fromSeed(secret, seed)
+        }
+
+        deinit { secret.deallocate() }
+
+        /// The digest of a buffer, equal to `StrongHash.digest(bytes, seed: seed)`.
+        @inline(__always)
+        func digest(_ bytes: UnsafeRawBufferPointer) -> Digest {
+            let h = XXH3_128bits_withSecretandSeed(bytes.baseAddress, bytes.count, secret, Int(XXH3_SECRET_DEFAULT_SIZE), seed)
+            return Digest(low: h.low64, high: h.high64)
+        }
+    }
+
     /// A fresh random seed (getrandom(2) through the system generator).
     public static func randomSeed() -> UInt64 {
         var generator = SystemRandomNumberGenerator()
