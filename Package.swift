@@ -25,22 +25,24 @@ let package = Package(
         .systemLibrary(name: "CXXHash", pkgConfig: "libxxhash", providers: [.apt(["libxxhash-dev"]), .brew(["xxhash"])]),
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"]), .brew(["zstd"])]),
         .systemLibrary(name: "CLinux"),
+        // The platform floor every stage stands on: files, descriptors, processes, signals, clocks.
+        .target(name: "RunnerSystem", dependencies: ["CLinux", .product(name: "Logging", package: "swift-log")]),
         .target(
             name: "Pipeline",
             dependencies: [
-                "CLinux", "CXXHash", "CZstd",
+                "RunnerSystem", "CLinux", "CXXHash", "CZstd",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         .target(
             name: "LuaBridge",
-            dependencies: ["CLua", "Pipeline"]
+            dependencies: ["CLua", "Pipeline", "RunnerSystem"]
         ),
         .executableTarget(
             name: "runner",
             dependencies: [
-                "Pipeline", "LuaBridge",
+                "Pipeline", "LuaBridge", "RunnerSystem",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -59,9 +61,9 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(
             name: "PipelineTests",
-            dependencies: ["Pipeline", "TestSupport", .product(name: "PropertyBased", package: "swift-property-based")]
+            dependencies: ["Pipeline", "RunnerSystem", "TestSupport", .product(name: "PropertyBased", package: "swift-property-based")]
         ),
-        .testTarget(name: "LuaBridgeTests", dependencies: ["LuaBridge", "Pipeline", "TestSupport"]),
-        .testTarget(name: "RunnerTests", dependencies: ["Pipeline", "TestSupport"]),
+        .testTarget(name: "LuaBridgeTests", dependencies: ["LuaBridge", "Pipeline", "RunnerSystem", "TestSupport"]),
+        .testTarget(name: "RunnerTests", dependencies: ["Pipeline", "RunnerSystem", "TestSupport"]),
     ]
 )

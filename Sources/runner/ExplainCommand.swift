@@ -6,6 +6,7 @@ import FoundationEssentials
 import LuaBridge
 import Logging
 import Pipeline
+import RunnerSystem
 
 extension Runner {
     /// `runner explain P.lua PATH...`: which rule ignores a path, like `git check-ignore -v`.
@@ -37,7 +38,7 @@ extension Runner {
                 }
                 guard !pipelines.isEmpty else { throw ConfigError("declares no pipeline", at: SourceLocation(file: script, line: 0)) }
                 for p in pipelines {
-                    let filter = Filter(rules: p.ignore) { index, path, isDirectory in
+                    let filter = try Filter(rules: p.ignore) { index, path, isDirectory in
                         try hooks.ignores(pipeline: p.name, predicate: index, path: path, isDirectory: isDirectory)
                     }
                     for raw in paths {

@@ -6,6 +6,7 @@ import FoundationEssentials
 import LuaBridge
 import Logging
 import Pipeline
+import RunnerSystem
 
 extension Runner {
     /// `runner run P.lua`: the service.

@@ -5,6 +5,7 @@ import ArgumentParser
 import LuaBridge
 import Logging
 import Pipeline
+import RunnerSystem
 
 extension Runner {
     /// `runner serve R.lua`: the receiver daemon.
@@ -115,7 +116,6 @@ enum ModuleCheck {
             throw ConfigError("module '\(m.name)': \(m.path) is a mount point; batches are staged in \(parent), another file system",
                               at: m.location, hint: "serve a directory inside the mount, e.g. \(m.path)/data")
         }
-        for rule in m.hostsAllow + m.hostsDeny { _ = try AddressRule(parsing: rule) }
         _ = try ModuleActions.describe(m)
         if let secrets = m.secrets {
             let users = try SecretsFile.readReceiverSecrets(secrets, at: m.location)

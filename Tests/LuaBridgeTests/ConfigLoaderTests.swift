@@ -81,7 +81,7 @@ import Testing
             }
             """, in: dir)
         let m = try #require(config.modules.first)
-        #expect(m.authUsers == ["sync"] && m.hostsAllow == ["10.0.0.0/8", "127.0.0.1"])
+        #expect(m.authUsers == ["sync"] && m.hostsAllow.map(\.text) == ["10.0.0.0/8", "127.0.0.1"])
         #expect(m.onSync.first == .spec(kind: "phpfpm.reload", parameters: ["service": .text("php8.2-fpm")]))
         #expect(m.onSync.last == .function(index: 0, .init(file: dir.at("pipeline.lua"), line: 8)))
         #expect(config.settings.maxConnections == 50)

@@ -16,7 +16,7 @@ import Testing
             pipeline "p" { source = "src", to = "file:///tmp/x", ignore = { tempfiles.\(set) } }
             """)
         let loader = ConfigLoader(file: file, logger: Logger(label: "test"), pluginDirectories: [RunnerProcess.packageRoot + "/plugins"])
-        return Filter(rules: try loader.load().0.pipelines[0].ignore)
+        return try Filter(rules: try loader.load().0.pipelines[0].ignore)
     }
 
     @Test(arguments: [

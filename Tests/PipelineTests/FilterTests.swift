@@ -71,13 +71,13 @@ import Testing
 
     @Test(arguments: cases)
     func gitignoreSemantics(_ c: Case) throws {
-        let filter = Filter(rules: try c.rules.map { try IgnoreRule.glob($0) })
+        let filter = try Filter(rules: c.rules.map { IgnoreRule.glob($0) })
         #expect(try filter.isIgnored(c.path, isDirectory: c.isDirectory) == c.ignored)
     }
 
     @Test func decisionNamesTheRuleFileAndLine() throws {
         let at = SourceLocation(file: "p.lua", line: 7)
-        let filter = Filter(rules: [try IgnoreRule.glob("*.swp", ruleSet: "tempfiles.vim", location: at), try IgnoreRule.glob("!keep.swp")])
+        let filter = try Filter(rules: [IgnoreRule.glob("*.swp", ruleSet: "tempfiles.vim", location: at), IgnoreRule.glob("!keep.swp")])
         let d = try filter.decide("x/a.swp", isDirectory: false)
         #expect(d.ignored)
         #expect(d.explanation == "ignored by tempfiles.vim \"*.swp\" (p.lua:7)")
@@ -87,7 +87,7 @@ import Testing
     }
 
     @Test func ancestorDirectoryDecisionIsExplained() throws {
-        let filter = Filter(rules: [try IgnoreRule.glob("/drafts/")])
+        let filter = try Filter(rules: [IgnoreRule.glob("/drafts/")])
         let d = try filter.decide("drafts/a/b.conf", isDirectory: false)
         #expect(d.ignored)
         #expect(d.explanation.contains("via its directory drafts/"))
@@ -95,8 +95,8 @@ import Testing
 
     @Test func predicatesAreAskedWithPathAndKindAndLastMatchWins() throws {
         var asked: [String] = []
-        let rules = [try IgnoreRule.glob("*.conf"), IgnoreRule(matcher: .predicate(index: 0), text: "function")]
-        let filter = Filter(rules: rules) { index, path, isDirectory in
+        let rules = [IgnoreRule.glob("*.conf"), IgnoreRule(matcher: .predicate(index: 0), text: "function")]
+        let filter = try Filter(rules: rules) { index, path, isDirectory in
             asked.append("\(index):\(path):\(isDirectory)")
             return path.hasSuffix("~")
         }
@@ -107,8 +107,8 @@ import Testing
     }
 
     @Test func emptyPatternsAreRejected() {
-        #expect(throws: ConfigError.self) { try IgnoreRule.glob("") }
-        #expect(throws: ConfigError.self) { try IgnoreRule.glob("!") }
-        #expect(throws: ConfigError.self) { try IgnoreRule.glob("/") }
+        #expect(throws: ConfigError.self) { try Filter(rules: [IgnoreRule.glob("")]) }
+        #expect(throws: ConfigError.self) { try Filter(rules: [IgnoreRule.glob("!")]) }
+        #expect(throws: ConfigError.self) { try Filter(rules: [IgnoreRule.glob("/")]) }
     }
 }

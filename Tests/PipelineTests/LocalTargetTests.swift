@@ -1,12 +1,13 @@
 import Foundation
 import Pipeline
+import RunnerSystem
 import TestSupport
 import Testing
 
 /// Planning against a real source tree and applying to a real target directory.
 @Suite struct LocalTargetTests {
     func sync(_ source: String, _ target: String, rules: [String] = [], delete: Bool = true, paths: [String]? = nil) throws -> LocalTarget.Outcome {
-        let filter = Filter(rules: try rules.map { try IgnoreRule.glob($0) })
+        let filter = try Filter(rules: rules.map { IgnoreRule.glob($0) })
         let plan = try SyncPlanner(source: source, target: target, filter: filter, delete: delete).plan(paths: paths)
         return try LocalTarget(root: target).apply(plan, from: source)
     }
@@ -119,7 +120,7 @@ import Testing
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         try dir.write("src/a", "1")
-        let filter = Filter(rules: [])
+        let filter = try Filter(rules: [])
         let plan = try SyncPlanner(source: dir.at("src"), target: dir.at("dst"), filter: filter, delete: true).plan(paths: nil)
         let target = try LocalTarget(root: dir.at("dst"))
         #expect(throws: TransferError.self) { try target.apply(plan, from: dir.at("src"), cancelled: { true }) }
@@ -138,7 +139,7 @@ import Testing
         try FileManager.default.createDirectory(atPath: dir.at("dst"), withIntermediateDirectories: true)
         symlink(dir.at("outside"), dir.at("dst/sub"))
         let before = TreeSnapshot(dir.at("outside"))
-        let plan = try SyncPlanner(source: dir.at("src"), target: dir.at("dst"), filter: Filter(rules: []), delete: true).plan(paths: nil)
+        let plan = try SyncPlanner(source: dir.at("src"), target: dir.at("dst"), filter: try Filter(rules: []), delete: true).plan(paths: nil)
         try LocalTarget(root: dir.at("dst")).apply(plan, from: dir.at("src"))
         #expect(TreeSnapshot(dir.at("outside")) == before)
         #expect(TreeSnapshot(dir.at("src")) == TreeSnapshot(dir.at("dst")))
@@ -169,7 +170,7 @@ import Testing
         try FileManager.default.createDirectory(atPath: dir.at("dst"), withIntermediateDirectories: true)
         symlink(dir.at("outside"), dir.at("dst/sub"))
         let before = TreeSnapshot(dir.at("outside"))
-        let plan = try SyncPlanner(source: dir.at("src"), target: dir.at("dst"), filter: Filter(rules: []), delete: true)
+        let plan = try SyncPlanner(source: dir.at("src"), target: dir.at("dst"), filter: try Filter(rules: []), delete: true)
             .plan(paths: ["sub/x.conf"])
         try LocalTarget(root: dir.at("dst")).apply(plan, from: dir.at("src"))
         #expect(TreeSnapshot(dir.at("dst")) == TreeSnapshot(dir.at("src")))
@@ -182,7 +183,7 @@ import Testing
         try dir.write("src/a/b/c.conf", "x")
         chmod(dir.at("src/a"), 0o750)
         try FileManager.default.createDirectory(atPath: dir.at("dst"), withIntermediateDirectories: true)
-        let plan = try SyncPlanner(source: dir.at("src"), target: dir.at("dst"), filter: Filter(rules: []), delete: true)
+        let plan = try SyncPlanner(source: dir.at("src"), target: dir.at("dst"), filter: try Filter(rules: []), delete: true)
             .plan(paths: ["a/b/c.conf"])
         try LocalTarget(root: dir.at("dst")).apply(plan, from: dir.at("src"))
         #expect(TreeSnapshot(dir.at("dst")) == TreeSnapshot(dir.at("src")))
@@ -194,7 +195,7 @@ import Testing
         try dir.write("src/a.conf", "x")
         try FileManager.default.createDirectory(atPath: dir.at("real"), withIntermediateDirectories: true)
         symlink(dir.at("real"), dir.at("dst"))
-        let plan = try SyncPlanner(source: dir.at("src"), target: dir.at("dst"), filter: Filter(rules: []), delete: true).plan(paths: nil)
+        let plan = try SyncPlanner(source: dir.at("src"), target: dir.at("dst"), filter: try Filter(rules: []), delete: true).plan(paths: nil)
         try LocalTarget(root: dir.at("dst")).apply(plan, from: dir.at("src"))
         #expect(TreeSnapshot(dir.at("real")) == TreeSnapshot(dir.at("src")))
     }
@@ -210,7 +211,7 @@ import Testing
         clock_gettime(CLOCK_REALTIME, &now)
         var times = [now, now]
         utimensat(AT_FDCWD, dir.at("src/a.conf"), &times, 0)
-        let filter = Filter(rules: [])
+        let filter = try Filter(rules: [])
         let first = try SyncPlanner(source: dir.at("src"), target: dir.at("dst"), filter: filter, delete: true).plan(paths: nil)
         try LocalTarget(root: dir.at("dst")).apply(first, from: dir.at("src"))
         // Same size, same mtime to the nanosecond: what a coarse clock gives two quick writes.

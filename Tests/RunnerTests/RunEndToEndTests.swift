@@ -223,7 +223,7 @@ import Testing
         try FileManager.default.removeItem(atPath: dir.at("src/gone.conf"))
         try dir.write("src/new/dir/n.conf", "new\n")
         let crashed = try await RunnerProcess.run(["run", dir.at("p.lua"), "--once"],
-                                                  environment: ["RUNNER_TEST_CRASH_AFTER_RENAMES": "5"], logDirectory: dir.path)
+                                                  environment: ["RUNNER_DEBUG_CRASH_AFTER_RENAMES": "5"], logDirectory: dir.path)
         #expect(crashed.status == SIGKILL, "the hook kills the process mid-commit")
         let mixed = TreeSnapshot(dir.at("dst"))
         #expect(mixed != old && mixed != TreeSnapshot(dir.at("src")), "the crash left a half-applied batch")

@@ -111,9 +111,9 @@ enum DeltaRoundTripData {
 
         // The receiver (through ssh's SendEnv) kills itself after 3 renames of the commit.
         try s.dir.write("crash.lua", try String(contentsOfFile: s.dir.at("p.lua"), encoding: .utf8)
-            .replacingOccurrences(of: "-o ConnectTimeout=5", with: "-o ConnectTimeout=5 -o SendEnv=RUNNER_TEST_CRASH_AFTER_RENAMES"))
+            .replacingOccurrences(of: "-o ConnectTimeout=5", with: "-o ConnectTimeout=5 -o SendEnv=RUNNER_DEBUG_CRASH_AFTER_RENAMES"))
         let crashed = try await RunnerProcess.run(["run", s.dir.at("crash.lua"), "--once"],
-                                                  environment: ["RUNNER_TEST_CRASH_AFTER_RENAMES": "3"], logDirectory: s.dir.path)
+                                                  environment: ["RUNNER_DEBUG_CRASH_AFTER_RENAMES": "3"], logDirectory: s.dir.path)
         #expect(crashed.status == 1, "the batch failed: \(crashed.stderr)")
         #expect(FileManager.default.fileExists(atPath: s.dir.at(".module.runner-staging")), "the killed receiver left its journal")
 

@@ -4,6 +4,7 @@ import Glibc
 import FoundationEssentials
 import Logging
 import Pipeline
+import RunnerSystem
 
 /// Runs a `pipeline.lua` or `receiver.lua` and builds its configuration.
 ///
@@ -425,7 +426,9 @@ public final class ConfigLoader {
         case .string:
             let text = value.stringValue!
             let location = index.locateLiteral(text, near: ruleSet == nil ? at : nil) ?? at
-            rules.append(try IgnoreRule.glob(text, ruleSet: ruleSet, location: location))
+            let rule = IgnoreRule.glob(text, ruleSet: ruleSet, location: location)
+            _ = try Filter(rules: [rule])  // a pattern that cannot match is refused here, with its line
+            rules.append(rule)
         case .function(let f):
             let defined = f.definedAt.map { SourceLocation(file: $0.file, line: $0.line) }
             let index = hooks.addPredicate(f, pipeline: pipeline)
@@ -493,8 +496,8 @@ public final class ConfigLoader {
         }
         var module = ReceiverModule(
             name: name, path: resolvePath(path), authUsers: try strings(t, "auth_users", what, at: at) ?? [],
-            secrets: try string(t, "secrets", what, at: at).map(resolvePath), hostsAllow: try strings(t, "hosts_allow", what, at: at) ?? [],
-            hostsDeny: try strings(t, "hosts_deny", what, at: at) ?? [], readOnly: try bool(t, "read_only", what, at: at) ?? false,
+            secrets: try string(t, "secrets", what, at: at).map(resolvePath), hostsAllow: try addressRules(t, "hosts_allow", what, at: at),
+            hostsDeny: try addressRules(t, "hosts_deny", what, at: at), readOnly: try bool(t, "read_only", what, at: at) ?? false,
             onSync: actions, location: at)
         module.fsync = try bool(t, "fsync", what, at: at) ?? false
         switch t["function_timeout"] {
@@ -506,6 +509,17 @@ public final class ConfigLoader {
             module.functionTimeout = seconds
         }
         return module
+    }
+
+    /// `hosts_allow` / `hosts_deny`, parsed here so that a bad rule is an error with its line.
+    private func addressRules(_ t: LuaTable, _ key: String, _ what: String, at: SourceLocation) throws -> [AddressRule] {
+        var rules: [AddressRule] = []
+        for text in try strings(t, key, what, at: at) ?? [] {
+            do { rules.append(try AddressRule(parsing: text)) } catch {
+                throw ConfigError("\(what): \(key): \(error.message)", at: index.locateLiteral(text, near: at) ?? at, hint: error.hint)
+            }
+        }
+        return rules
     }
 
     /// Relative paths are relative to the configuration file's folder.

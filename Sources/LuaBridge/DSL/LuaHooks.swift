@@ -1,4 +1,5 @@
 import Pipeline
+import RunnerSystem
 
 /// The Lua side of a pipeline's callbacks: ignore predicates, `check`, `after`.
 /// Lives with its `LuaState` on the run loop's thread.

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import RunnerSystem
 
 /// Runs a command to completion or to its deadline, with stdout and stderr captured
 /// together (the end of it is kept) and stdin from /dev/null. The command gets its own
@@ -34,7 +35,7 @@ struct CommandRun {
         switch ending {
         case .exited(let s): return "exit status \(s)"
         case .signalled(let s): return "killed by signal \(s)"
-        case .timedOut: return "timed out after \(Duration.text(timeout))"
+        case .timedOut: return "timed out after \(MonotonicClock.text(seconds: timeout))"
         case .notStarted(let why): return "could not start: \(why)"
         }
     }
@@ -49,26 +50,31 @@ struct CommandRun {
         }
         for fd in pipeFDs { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
         let null = open("/dev/null", O_RDONLY | O_CLOEXEC)
-        let spawned = ChildProcess.spawn(argv, stdin: null, stdout: pipeFDs[1], stderr: pipeFDs[1], search: true,
-                                         processGroup: true, environment: environment)
+        let spawned = Result { () throws(SystemError) in
+            try ChildProcess.spawn(argv, stdin: null, stdout: pipeFDs[1], stderr: pipeFDs[1], search: true, processGroup: true,
+                                   environment: environment)
+        }
         close(null)
         close(pipeFDs[1])
         let reader = pipeFDs[0]
         defer { close(reader) }
-        guard case .success(let pid) = spawned else {
-            if case .failure(let e) = spawned { ending = .notStarted(e.description) } else { ending = .notStarted("?") }
+        let pid: pid_t
+        switch spawned {
+        case .success(let started): pid = started
+        case .failure(let error):
+            ending = .notStarted(error.code.map { SystemError.text($0) } ?? error.reason)
             output = ""
             return
         }
         var captured: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 16384)
-        let deadline = Clock.now + timeout
+        let deadline = MonotonicClock.now + timeout
         var open = true
         var timedOut = false
         var killAt: Double?
         var status: Int32 = 0
         while true {
-            let now = Clock.now
+            let now = MonotonicClock.now
             if !timedOut, now >= deadline {
                 timedOut = true
                 kill(-pid, SIGTERM)
@@ -115,12 +121,5 @@ struct CommandRun {
         } else {
             ending = .signalled(status & 0x7f)
         }
-    }
-}
-
-/// Seconds as logs show them: "5s", "0.5s".
-enum Duration {
-    static func text(_ seconds: Double) -> String {
-        seconds == seconds.rounded() ? "\(Int(seconds))s" : "\(seconds)s"
     }
 }

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import RunnerSystem
 
 /// `{ kind = "exec", argv = { ... }, env = { ... }, timeout = 30, validate = false }`:
 /// runs a command; with `validate = true` a non-zero exit rolls the batch back.
@@ -39,9 +40,9 @@ struct ExecAction: SyncAction {
     func problems() -> [String] {
         let program = argv[0]
         if program.contains("/") {
-            return FS.isExecutable(program) ? [] : ["\(program) is not an executable file"]
+            return FileSystem.isExecutable(program) ? [] : ["\(program) is not an executable file"]
         }
         let path = (getenv("PATH").map { String(cString: $0) } ?? "/usr/bin:/bin").split(separator: ":")
-        return path.contains { FS.isExecutable("\($0)/\(program)") } ? [] : ["\(program) is not on PATH"]
+        return path.contains { FileSystem.isExecutable("\($0)/\(program)") } ? [] : ["\(program) is not on PATH"]
     }
 }

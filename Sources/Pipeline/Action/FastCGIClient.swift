@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import RunnerSystem
 
 /// One FastCGI request (responder role, GET, no body) to a php-fpm pool, over TCP
 /// (`host:port`) or a unix socket (a path): enough to see that a pool answers after a
@@ -131,7 +132,7 @@ struct FastCGIClient {
             }
         }
         guard rc == 0 else {
-            let e = FS.errorText()
+            let e = SystemError.text()
             close(fd)
             throw Failure(description: "connect to \(address): \(e)")
         }
@@ -140,7 +141,7 @@ struct FastCGIClient {
 
     private func wait(_ fd: Int32, _ events: Int32, deadline: Double) throws(Failure) {
         var p = pollfd(fd: fd, events: Int16(events), revents: 0)
-        let ms = Int32(max(0, (deadline - Clock.now) * 1000))
+        let ms = Int32(max(0, (deadline - MonotonicClock.now) * 1000))
         guard poll(&p, 1, ms) == 1 else { throw Failure(description: "no answer from \(address) in time") }
     }
 
@@ -149,7 +150,7 @@ struct FastCGIClient {
         while sent < bytes.count {
             try wait(fd, POLLOUT, deadline: deadline)
             let n = bytes.withUnsafeBytes { send(fd, $0.baseAddress! + sent, $0.count - sent, Int32(MSG_NOSIGNAL)) }
-            guard n > 0 else { throw Failure(description: "send to \(address): \(FS.errorText())") }
+            guard n > 0 else { throw Failure(description: "send to \(address): \(SystemError.text())") }
             sent += n
         }
     }

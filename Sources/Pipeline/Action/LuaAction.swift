@@ -1,3 +1,4 @@
+import RunnerSystem
 /// A Lua function in `on_sync`: called with the batch (`{ module =, paths = { ... } }`);
 /// returning false (or false, "why") or raising an error rolls the batch back.
 struct LuaAction: SyncAction {
@@ -19,7 +20,7 @@ struct LuaAction: SyncAction {
         } catch {
             let text = "\(error)"
             if text.contains("timed out") {
-                return ActionResult(name: name, outcome: .timedOut, summary: "timed out after \(Duration.text(context.module.functionTimeout))")
+                return ActionResult(name: name, outcome: .timedOut, summary: "timed out after \(MonotonicClock.text(seconds: context.module.functionTimeout))")
             }
             return ActionResult(name: name, outcome: .failed, summary: text)
         }

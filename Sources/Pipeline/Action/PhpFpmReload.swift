@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import FoundationEssentials
+import RunnerSystem
 
 /// The native php-fpm reload (`phpfpm.reload { ... }` in plugins/phpfpm.lua):
 ///
@@ -48,7 +49,7 @@ struct PhpFpmReload: SyncAction {
 
     func problems() -> [String] {
         var found: [String] = []
-        if let binary, !FS.isExecutable(binary) { found.append("binary \(binary) is not an executable file") }
+        if let binary, !FileSystem.isExecutable(binary) { found.append("binary \(binary) is not an executable file") }
         if let config, FileInfo.lstat(config) == nil { found.append("config \(config) does not exist") }
         if Pidfile.read(pidfile) == nil {
             found.append("pidfile \(pidfile) names no running php-fpm" + (binary == nil || config == nil ? " (and binary and config are not set)" : ""))
@@ -60,7 +61,7 @@ struct PhpFpmReload: SyncAction {
     }
 
     func run(_ context: ActionContext) -> ActionResult {
-        let deadline = Clock.now + timeout
+        let deadline = MonotonicClock.now + timeout
         let master = Pidfile.read(pidfile)
         guard let binary = binary ?? master.flatMap(PhpFpmReload.executable) else {
             return ActionResult(name: name, outcome: .failed, summary: "php-fpm is not running (\(pidfile)) and binary is not set: cannot validate")
@@ -80,7 +81,7 @@ struct PhpFpmReload: SyncAction {
         if let failure = reload(master, deadline: deadline) ?? verify(deadline: deadline) {
             context.logger.error("php-fpm reload failed: \(failure); putting the previous files back", metadata: ["module": "\(context.module.name)"])
             context.undo()
-            let recovered = recover(binary: binary, config: config, deadline: Clock.now + timeout)
+            let recovered = recover(binary: binary, config: config, deadline: MonotonicClock.now + timeout)
             return ActionResult(name: name, outcome: .failed, summary: "\(failure); rolled back, \(recovered)", output: test.output)
         }
         let pid = Pidfile.read(pidfile).map { " (master \($0))" } ?? ""
@@ -104,22 +105,22 @@ struct PhpFpmReload: SyncAction {
     /// Sends USR2 and waits until a master is back without the old workers; nil when it is.
     private func reload(_ master: pid_t, deadline: Double) -> String? {
         let before = PhpFpmReload.children(of: master)
-        guard kill(master, SIGUSR2) == 0 else { return "kill -USR2 \(master): \(FS.errorText())" }
+        guard kill(master, SIGUSR2) == 0 else { return "kill -USR2 \(master): \(SystemError.text())" }
         // No live master for a second (a daemonizing master has its new pid written by then): it died.
         var deadSince: Double?
-        while Clock.now < deadline {
+        while MonotonicClock.now < deadline {
             if let now = Pidfile.read(pidfile) {
                 deadSince = nil
                 let workersGone = !before.contains(where: { Pidfile.isAlive($0) && PhpFpmReload.parent(of: $0) == master })
                 if now != master || workersGone { return nil }
             } else if let since = deadSince {
-                if Clock.now - since > 1 { break }
+                if MonotonicClock.now - since > 1 { break }
             } else {
-                deadSince = Clock.now
+                deadSince = MonotonicClock.now
             }
             usleep(10_000)
         }
-        return Pidfile.read(pidfile) == nil ? "the php-fpm master died during the reload" : "the reload did not finish in \(Duration.text(timeout))"
+        return Pidfile.read(pidfile) == nil ? "the php-fpm master died during the reload" : "the reload did not finish in \(MonotonicClock.text(seconds: timeout))"
     }
 
     /// Asks the pool for the check script until it answers or the deadline passes; nil when it did.
@@ -127,7 +128,7 @@ struct PhpFpmReload: SyncAction {
         guard Pidfile.read(pidfile) != nil else { return "the php-fpm master died during the reload" }
         guard let checkAddress else { return nil }
         var last = "no answer"
-        while Clock.now < deadline {
+        while MonotonicClock.now < deadline {
             do {
                 let answer = try FastCGIClient(address: checkAddress).request(script: checkScript ?? "/ping", deadline: deadline)
                 if answer.status < 400 { return nil }
@@ -148,8 +149,8 @@ struct PhpFpmReload: SyncAction {
             return reload(master, deadline: deadline) == nil ? "php-fpm reloaded with the previous files" : "php-fpm did not reload again"
         }
         let start = service.map { ["systemctl", "restart", $0] } ?? ([binary] + arguments + (config.map { ["--fpm-config", $0] } ?? []))
-        let run = CommandRun(start, timeout: max(1, deadline - Clock.now))
-        while Clock.now < deadline {
+        let run = CommandRun(start, timeout: max(1, deadline - MonotonicClock.now))
+        while MonotonicClock.now < deadline {
             if let pid = Pidfile.read(pidfile) { return "php-fpm restarted with the previous files (master \(pid))" }
             usleep(20_000)
         }
@@ -158,7 +159,7 @@ struct PhpFpmReload: SyncAction {
 
     /// The master's binary, from /proc (an upgraded package shows " (deleted)").
     static func executable(of pid: pid_t) -> String? {
-        guard var path = FS.readLink("/proc/\(pid)/exe") else { return nil }
+        guard var path = FileSystem.readLink("/proc/\(pid)/exe") else { return nil }
         if path.hasSuffix(" (deleted)") { path.removeLast(" (deleted)".count) }
         return path
     }
@@ -188,7 +189,7 @@ struct ReloadLock {
     init(pidfile: String, deadline: Double) {
         fd = open(pidfile + ".runner.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0 else { return }
-        while flock(fd, LOCK_EX | LOCK_NB) != 0, Clock.now < deadline { usleep(10_000) }
+        while flock(fd, LOCK_EX | LOCK_NB) != 0, MonotonicClock.now < deadline { usleep(10_000) }
     }
 
     func release() {

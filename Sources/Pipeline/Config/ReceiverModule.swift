@@ -23,10 +23,10 @@ public struct ReceiverModule: Sendable {
     public var authUsers: [String]
     /// The `user:secret` file, mode 0600.
     public var secrets: String?
-    /// CIDRs or addresses allowed to connect (empty: all).
-    public var hostsAllow: [String]
-    /// CIDRs or addresses refused.
-    public var hostsDeny: [String]
+    /// Addresses or CIDR blocks allowed to connect (empty: all), parsed at load.
+    public var hostsAllow: [AddressRule]
+    /// Addresses or CIDR blocks refused.
+    public var hostsDeny: [AddressRule]
     /// Refuse writes.
     public var readOnly: Bool
     /// Sync every commit to disk (staged files, journal, directories): a batch then
@@ -40,8 +40,8 @@ public struct ReceiverModule: Sendable {
     public var location: SourceLocation
 
     /// A module.
-    public init(name: String, path: String, authUsers: [String] = [], secrets: String? = nil, hostsAllow: [String] = [],
-                hostsDeny: [String] = [], readOnly: Bool = false, onSync: [Action] = [], location: SourceLocation) {
+    public init(name: String, path: String, authUsers: [String] = [], secrets: String? = nil, hostsAllow: [AddressRule] = [],
+                hostsDeny: [AddressRule] = [], readOnly: Bool = false, onSync: [Action] = [], location: SourceLocation) {
         self.name = name
         self.path = path
         self.authUsers = authUsers

@@ -57,6 +57,14 @@ public enum TargetURI: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// The receiver's module (for `file://`, the path).
+    public var module: String {
+        switch self {
+        case .runner(_, _, let module), .ssh(_, _, _, let module): return module
+        case .file(let path): return path
+        }
+    }
+
     /// Module names: non-empty, letters, digits, `.`, `_`, `-`, not starting with a dot.
     public static func isValidModuleName(_ name: String) -> Bool {
         !name.isEmpty && name.count <= 64 && !name.hasPrefix(".")

@@ -77,16 +77,7 @@ final class ByteReader {
 
     /// An unsigned LEB128 varint, at most 10 bytes and no overflow.
     func varint() throws(DeltaError) -> UInt64 {
-        var value: UInt64 = 0
-        var shift: UInt64 = 0
-        while true {
-            let b = try byte()
-            if shift == 63 && b > 1 { throw DeltaError("varint overflows 64 bits", path: name) }
-            value |= UInt64(b & 0x7f) << shift
-            if b & 0x80 == 0 { return value }
-            shift += 7
-            if shift > 63 { throw DeltaError("varint longer than 10 bytes", path: name) }
-        }
+        try Varint.decode({ () throws(DeltaError) in try byte() }, malformed: { DeltaError($0, path: name) })
     }
 
     /// Passes exactly `count` bytes to `body`, in pieces; the caller has bounded `count`.
@@ -205,7 +196,8 @@ final class ByteWriter {
     }
 }
 
-/// Unsigned LEB128, as the delta format and the wire protocol write lengths.
+/// Unsigned LEB128, as the delta format and the wire protocol write lengths and counts:
+/// the one varint codec of both.
 enum Varint {
     static func encode(_ value: UInt64) -> [UInt8] {
         var v = value
@@ -217,5 +209,20 @@ enum Varint {
             out.append(b)
         } while v != 0
         return out
+    }
+
+    /// Decodes a varint from `next`, refusing more than 10 bytes and overflow (what is
+    /// wrong goes to `malformed`, which makes the caller's error).
+    static func decode<E: Error>(_ next: () throws(E) -> UInt8, malformed: (String) -> E) throws(E) -> UInt64 {
+        var value: UInt64 = 0
+        var shift: UInt64 = 0
+        while true {
+            let b = try next()
+            if shift == 63 && b > 1 { throw malformed("varint overflows 64 bits") }
+            value |= UInt64(b & 0x7f) << shift
+            if b & 0x80 == 0 { return value }
+            shift += 7
+            if shift > 63 { throw malformed("varint longer than 10 bytes") }
+        }
     }
 }

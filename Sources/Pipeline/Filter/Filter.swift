@@ -9,6 +9,8 @@ public final class Filter {
 
     /// The rules in the order written.
     public let rules: [IgnoreRule]
+    /// Each glob rule's compiled pattern (nil for predicates).
+    private let patterns: [GlobPattern?]
     private let evaluate: PredicateEvaluator?
     private var directoryCache: [String: Decision] = [:]
 
@@ -35,8 +37,18 @@ public final class Filter {
     }
 
     /// A filter over rules; `evaluate` runs predicate rules (required when there are any).
-    public init(rules: [IgnoreRule], evaluate: PredicateEvaluator? = nil) {
+    /// A glob that cannot be compiled is an error naming its rule's place.
+    public init(rules: [IgnoreRule], evaluate: PredicateEvaluator? = nil) throws(ConfigError) {
+        var patterns: [GlobPattern?] = []
+        for rule in rules {
+            guard rule.matcher == .glob else {
+                patterns.append(nil)
+                continue
+            }
+            do { patterns.append(try GlobPattern(rule.text)) } catch { throw ConfigError(error.message, at: rule.location) }
+        }
         self.rules = rules
+        self.patterns = patterns
         self.evaluate = evaluate
     }
 
@@ -73,10 +85,10 @@ public final class Filter {
 
     private func decideOne(_ path: String, isDirectory: Bool) throws -> Decision {
         let bytes = Array(path.utf8)
-        for rule in rules.reversed() {
+        for (rule, pattern) in zip(rules, patterns).reversed() {
             switch rule.matcher {
-            case .glob(let g):
-                if g.matches(bytes, isDirectory: isDirectory) {
+            case .glob:
+                if let g = pattern, g.matches(bytes, isDirectory: isDirectory) {
                     return Decision(ignored: !g.negated, rule: rule, matchedPath: path)
                 }
             case .predicate(let index):

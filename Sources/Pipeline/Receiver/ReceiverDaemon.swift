@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Logging
+import RunnerSystem
 
 /// `runner serve`: accepts TCP connections and serves each in a child process forked
 /// for it, as rsync's daemon does. A session that crashes or is killed takes nothing
@@ -130,7 +131,7 @@ public final class ReceiverDaemon {
     /// (SIGPIPE is ignored: a peer already gone is a failed write, nothing more).
     private static func refuse(_ fd: Int32, _ message: String) {
         let writer = FrameWriter(fd: fd, name: "peer")
-        try? writer.send(.error) { $0.string(message) }
+        try? writer.send(.error(message))
         try? writer.flush()
     }
 

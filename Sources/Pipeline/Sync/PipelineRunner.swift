@@ -3,6 +3,7 @@ import Glibc
 #endif
 import FoundationEssentials
 import Logging
+import RunnerSystem
 
 /// Runs one pipeline: watch the source, filter, coalesce into batches, and bring
 /// every target up to date with each batch. Single-threaded: the run loop drives it.
@@ -46,7 +47,7 @@ public final class PipelineRunner {
         self.dryRun = dryRun
         self.print = print
         let name = config.name
-        self.filter = Filter(rules: config.ignore, evaluate: hooks.map { h in
+        self.filter = try Filter(rules: config.ignore, evaluate: hooks.map { h in
             { [weak h] index, path, isDirectory in
                 try h?.ignores(pipeline: name, predicate: index, path: path, isDirectory: isDirectory) ?? false
             }
@@ -82,7 +83,7 @@ public final class PipelineRunner {
 
     /// Starts watching the source. Call before the initial sync, so that nothing
     /// changed during the sync can be missed.
-    public func startWatching(now: Double = Clock.now) throws(WatchError) {
+    public func startWatching(now: Double = MonotonicClock.now) throws(WatchError) {
         let filter = self.filter
         let singleFile = config.sourceFile != nil
         watcher = try InotifyWatcher(root: config.source) { path in
@@ -153,7 +154,7 @@ public final class PipelineRunner {
             case .created, .modified:
                 // Possibly still being written: wait for close, or for it to stop changing.
                 guard !ignored(event.path, isDirectory: false, now: now) else { continue }
-                if event.kind == .created, let kind = FileInfo.lstat(FS.join(config.source, event.path))?.kind, kind != .file {
+                if event.kind == .created, let kind = FileInfo.lstat(FileSystem.join(config.source, event.path))?.kind, kind != .file {
                     coalescer.add(event.path, at: now)  // a symlink or special file is complete when it appears
                     continue
                 }
@@ -217,7 +218,7 @@ public final class PipelineRunner {
         guard let batch = coalescer.cut(at: now) else { return }
         // The monotonic time lets `make bench` measure event-to-batch latency from outside.
         logger.debug("batch cut", metadata: ["pipeline": "\(config.name)", "paths": "\(batch.paths.count)",
-                                            "full": "\(batch.fullRescan)", "mono": "\(Clock.now)"])
+                                            "full": "\(batch.fullRescan)", "mono": "\(MonotonicClock.now)"])
         if process(batch, initial: false, control: control) && retry.isEmpty && !retryFullRescan { retryBackoff = 1.0 }
     }
 
@@ -225,7 +226,7 @@ public final class PipelineRunner {
     /// still for `settle` (or, for a writer that never stops, once every `maxDelay`).
     private func settleOpenWrites(now: Double) {
         for (path, w) in openWrites where now - w.lastEvent >= settle {
-            let info = FileInfo.lstat(FS.join(config.source, path))
+            let info = FileInfo.lstat(FileSystem.join(config.source, path))
             let stable = info == nil || (w.stamp.map { info!.sameContent(as: $0) } ?? false)
             if stable || now - w.since >= config.maxDelay {
                 openWrites[path] = nil
@@ -247,20 +248,20 @@ public final class PipelineRunner {
             do {
                 if let reason = try hooks.check(pipeline: config.name, source: config.source, batch: batch) {
                     logger.warning("\(label) held by check: \(reason)", metadata: ["pipeline": "\(config.name)"])
-                    scheduleRetry(batch.paths, fullRescan: batch.fullRescan, now: Clock.now)
+                    scheduleRetry(batch.paths, fullRescan: batch.fullRescan, now: MonotonicClock.now)
                     for (d, _) in targets { runAfter(d, TargetResult(status: .held, message: reason)) }
                     return true
                 }
             } catch {
                 logger.error("\(label): check failed: \(error)", metadata: ["pipeline": "\(config.name)"])
-                scheduleRetry(batch.paths, fullRescan: batch.fullRescan, now: Clock.now)
+                scheduleRetry(batch.paths, fullRescan: batch.fullRescan, now: MonotonicClock.now)
                 return false
             }
         }
 
         var ok = true
         for (destination, target) in targets {
-            let started = Clock.now
+            let started = MonotonicClock.now
             let result: TargetResult
             do {
                 let paths = batch.fullRescan ? fullSyncPaths : batch.paths
@@ -276,7 +277,7 @@ public final class PipelineRunner {
                     outcome = try remote.apply(plan, listing: listing ?? RemoteListing(), from: config.source,
                                                cancelled: { control.isStopRequested })
                 }
-                if !outcome.retry.isEmpty { scheduleRetry(outcome.retry, fullRescan: false, now: Clock.now) }
+                if !outcome.retry.isEmpty { scheduleRetry(outcome.retry, fullRescan: false, now: MonotonicClock.now) }
                 if !outcome.resent.isEmpty {
                     let paths = outcome.resent.joined(separator: ", ")
                     logger.notice("\(label): sent again whole: \(paths) (the delta rebuilt another file at the receiver: its copy changed meanwhile, or a block had the same sums)",
@@ -285,7 +286,7 @@ public final class PipelineRunner {
                 let changed = outcome.written + outcome.deleted + outcome.updated > 0
                 let metadata: Logger.Metadata = [
                     "pipeline": "\(config.name)", "target": "\(destination.uri)", "written": "\(outcome.written)",
-                    "deleted": "\(outcome.deleted)", "bytes": "\(outcome.bytes)", "ms": "\(Int((Clock.now - started) * 1000))",
+                    "deleted": "\(outcome.deleted)", "bytes": "\(outcome.bytes)", "ms": "\(Int((MonotonicClock.now - started) * 1000))",
                 ]
                 if let why = outcome.rolledBack {
                     // The content itself was refused: sending it again changes nothing until the source does.
@@ -312,7 +313,7 @@ public final class PipelineRunner {
                 // After a remote failure the next session starts with a full resync (quick
                 // check, deltas for what differs): the receiver may have lost more than this batch.
                 let remote: Bool = { if case .remote = target { return true } else { return false } }()
-                if !control.isStopRequested { scheduleRetry(batch.paths, fullRescan: batch.fullRescan || initial || remote, now: Clock.now) }
+                if !control.isStopRequested { scheduleRetry(batch.paths, fullRescan: batch.fullRescan || initial || remote, now: MonotonicClock.now) }
             }
             if result.status != .unchanged || initial { runAfter(destination, result) }
             if control.isStopRequested { break }
@@ -406,15 +407,5 @@ public final class PipelineRunner {
         if lines.count == 1 { lines.append("  nothing to do") }
         print(lines.joined(separator: "\n"))
         return ok
-    }
-}
-
-/// Monotonic seconds, for deadlines.
-public enum Clock {
-    /// Seconds on CLOCK_MONOTONIC.
-    public static var now: Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
     }
 }

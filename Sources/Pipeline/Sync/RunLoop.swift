@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Logging
+import RunnerSystem
 
 /// Drives pipelines on one thread: polls their inotify descriptors and the control
 /// pipe, cuts batches when their deadlines come, and reloads on request.
@@ -37,7 +38,7 @@ public final class RunLoop {
         while !control.isStopRequested {
             var fds = [pollfd(fd: control.readDescriptor, events: Int16(POLLIN), revents: 0)]
             for p in pipelines { if let fd = p.fileDescriptor { fds.append(pollfd(fd: fd, events: Int16(POLLIN), revents: 0)) } }
-            let now = Clock.now
+            let now = MonotonicClock.now
             let next = pipelines.compactMap(\.deadline).min()
             let timeout: Int32 = next.map { Int32(max(0, min(60_000, ceil(($0 - now) * 1000)))) } ?? 60_000
             let n = poll(&fds, nfds_t(fds.count), timeout)
@@ -50,14 +51,14 @@ public final class RunLoop {
                 reloadConfiguration()
                 continue
             }
-            let after = Clock.now
+            let after = MonotonicClock.now
             for p in pipelines {
                 if let fd = p.fileDescriptor, fds.contains(where: { $0.fd == fd && $0.revents != 0 }) {
                     p.readEvents(now: after)
                 }
             }
             for p in pipelines {
-                p.flushIfDue(now: Clock.now, control: control)
+                p.flushIfDue(now: MonotonicClock.now, control: control)
             }
         }
         for p in pipelines { p.disconnect() }

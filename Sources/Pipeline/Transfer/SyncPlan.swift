@@ -1,3 +1,4 @@
+import RunnerSystem
 /// What a target needs so that it equals the source for a set of paths.
 public struct SyncPlan: Sendable {
     /// One step of a plan. Paths are relative to the source and target roots.

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import RunnerSystem
 
 /// What the planner needs to know of a target tree: a local directory, or the
 /// listing a receiver sent. Paths are relative to the target root.
@@ -16,9 +17,9 @@ public protocol TargetView {
 /// A target directory on this host.
 struct LocalTreeView: TargetView {
     let root: String
-    func info(_ path: String) -> FileInfo? { FileInfo.lstat(FS.join(root, path)) }
-    func list(_ path: String) -> [String] { FS.list(FS.join(root, path)) }
-    func readLink(_ path: String) -> String? { FS.readLink(FS.join(root, path)) }
+    func info(_ path: String) -> FileInfo? { FileInfo.lstat(FileSystem.join(root, path)) }
+    func list(_ path: String) -> [String] { DirectoryEntries.sorted(at: FileSystem.join(root, path)) }
+    func readLink(_ path: String) -> String? { FileSystem.readLink(FileSystem.join(root, path)) }
 }
 
 /// Compares a source tree with a target tree and plans what the target needs.
@@ -96,7 +97,7 @@ public struct SyncPlanner {
     /// (a file or a symlink that will be replaced): nothing below it is looked at.
     private func visit(_ path: String, into plan: inout SyncPlan, deletes: inout [SyncPlan.Operation], checkFilter: Bool,
                        targetParentIsDirectory: Bool) throws {
-        let src = FileInfo.lstat(FS.join(source, path))
+        let src = FileInfo.lstat(FileSystem.join(source, path))
         if checkFilter && !path.isEmpty {
             // Ancestors are checked too: a batch path may sit under an ignored directory.
             let decision = try filter.decide(path, isDirectory: src?.kind == .directory)
@@ -116,11 +117,11 @@ public struct SyncPlanner {
                 || dst?.mtimeSeconds != src.mtimeSeconds || dst?.mtimeNanoseconds != src.mtimeNanoseconds {
                 plan.operations.append(.directory(path: path, info: src))
             }
-            var names = Set(FS.list(FS.join(source, path)))
+            var names = Set(DirectoryEntries.sorted(at: FileSystem.join(source, path)))
             if delete, dst?.kind == .directory { names.formUnion(target.list(path)) }
             for name in names.sorted() {
                 let child = path.isEmpty ? name : path + "/" + name
-                let childSrc = FileInfo.lstat(FS.join(source, child))
+                let childSrc = FileInfo.lstat(FileSystem.join(source, child))
                 let childIsDir = (childSrc ?? target.info(child))?.kind == .directory
                 let decision = try filter.decide(child, isDirectory: childIsDir)
                 if decision.ignored {
@@ -136,7 +137,7 @@ public struct SyncPlanner {
                 plan.operations.append(.copy(path: path, info: src))
             }
         case .symlink:
-            let link = FS.readLink(FS.join(source, path)) ?? ""
+            let link = FileSystem.readLink(FileSystem.join(source, path)) ?? ""
             if dst?.kind != .symlink || target.readLink(path) != link {
                 plan.operations.append(.symlink(path: path, destination: link, info: src))
             }

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import RunnerSystem
 
 /// Watches a directory tree with inotify: one watch per directory (never per file,
 /// so replacing a file by rename cannot orphan a watch), new directories watched and

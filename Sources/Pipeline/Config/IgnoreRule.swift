@@ -1,10 +1,11 @@
-/// One ignore rule of a pipeline: a gitignore-style glob or a Lua predicate,
-/// with what is needed to explain a decision (its text, rule set, file and line).
+/// One ignore rule of a pipeline, as written: a gitignore-style glob or a Lua predicate,
+/// with what is needed to explain a decision (its text, rule set, file and line). The
+/// filter compiles the globs.
 public struct IgnoreRule: Sendable {
     /// How the rule decides.
-    public enum Matcher: Sendable {
-        /// A compiled glob.
-        case glob(GlobPattern)
+    public enum Matcher: Sendable, Equatable {
+        /// The glob `text`.
+        case glob
         /// A predicate the pipeline's hooks evaluate, by its index.
         case predicate(index: Int)
     }
@@ -27,12 +28,8 @@ public struct IgnoreRule: Sendable {
     }
 
     /// A glob rule from its text.
-    public static func glob(_ text: String, ruleSet: String? = nil, location: SourceLocation? = nil) throws(ConfigError) -> IgnoreRule {
-        do {
-            return IgnoreRule(matcher: .glob(try GlobPattern(text)), text: text, ruleSet: ruleSet, location: location)
-        } catch {
-            throw ConfigError(error.message, at: location)
-        }
+    public static func glob(_ text: String, ruleSet: String? = nil, location: SourceLocation? = nil) -> IgnoreRule {
+        IgnoreRule(matcher: .glob, text: text, ruleSet: ruleSet, location: location)
     }
 
     /// `rule-set "text" (file:line)`, as `explain` prints it.

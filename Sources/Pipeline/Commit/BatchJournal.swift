@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import RunnerSystem
 
 /// What a batch's commit does to the tree, written before the first rename (and
 /// fsynced when the target is durable), so that a receiver that died mid-commit can
@@ -80,26 +81,26 @@ struct BatchJournal {
     func write(in staging: TreeDirectory, sync: Bool) throws(TransferError) {
         let text = Array(encoded().utf8)
         let fd = openat(staging.rootFD, BatchJournal.fileName + ".tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)
-        guard fd >= 0 else { throw TransferError("cannot write the journal: \(FS.errorText())", path: staging.root) }
+        guard fd >= 0 else { throw TransferError("cannot write the journal: \(SystemError.text())", path: staging.root) }
         var offset = 0
         while offset < text.count {
             let n = text.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, text.count - offset) }
             if n < 0 {
                 if errno == EINTR { continue }
-                let e = FS.errorText()
+                let e = SystemError.text()
                 close(fd)
                 throw TransferError("cannot write the journal: \(e)", path: staging.root)
             }
             offset += n
         }
         guard !sync || fsync(fd) == 0 else {
-            let e = FS.errorText()
+            let e = SystemError.text()
             close(fd)
             throw TransferError("cannot sync the journal: \(e)", path: staging.root)
         }
         close(fd)
         guard renameat(staging.rootFD, BatchJournal.fileName + ".tmp", staging.rootFD, BatchJournal.fileName) == 0 else {
-            throw TransferError("cannot commit the journal: \(FS.errorText())", path: staging.root)
+            throw TransferError("cannot commit the journal: \(SystemError.text())", path: staging.root)
         }
         if sync { fsync(staging.rootFD) }
     }

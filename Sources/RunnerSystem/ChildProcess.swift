@@ -5,7 +5,7 @@ import CLinux
 
 /// Starts child processes (ssh for `ssh://` targets, the commands of actions) with
 /// the given descriptors as stdin and stdout.
-enum ChildProcess {
+public enum ChildProcess {
     /// Spawns `argv` (searched on PATH when `search`), returning its pid or errno.
     /// The child starts with no blocked signals and default dispositions for those
     /// this process blocks or ignores (SIGTERM, SIGINT, SIGHUP go to RunControl's
@@ -14,8 +14,8 @@ enum ChildProcess {
     /// Only descriptors 0-2 are passed on.
     /// `processGroup` puts it in a group of its own (to end it and what it started);
     /// `environment` is added to ours.
-    static func spawn(_ argv: [String], stdin: Int32, stdout: Int32, stderr: Int32? = nil, search: Bool,
-                      processGroup: Bool = false, environment: [String: String] = [:]) -> Result<pid_t, Errno> {
+    public static func spawn(_ argv: [String], stdin: Int32, stdout: Int32, stderr: Int32? = nil, search: Bool,
+                             processGroup: Bool = false, environment: [String: String] = [:]) throws(SystemError) -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -57,13 +57,7 @@ enum ChildProcess {
         var pid = pid_t()
         let rc = search ? posix_spawnp(&pid, argv[0], &actions, &attributes, args, env)
                         : posix_spawn(&pid, argv[0], &actions, &attributes, args, env)
-        return rc == 0 ? .success(pid) : .failure(Errno(rc))
-    }
-
-    /// An errno value as an error.
-    struct Errno: Error, CustomStringConvertible {
-        let code: Int32
-        init(_ code: Int32) { self.code = code }
-        var description: String { String(cString: strerror(code)) }
+        guard rc == 0 else { throw SystemError("run", path: argv[0], code: rc) }
+        return pid
     }
 }

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import RunnerSystem
 
 /// Commits a staged batch into a tree, or rolls it back.
 ///
@@ -35,9 +36,13 @@ final class BatchApplier {
     let staging: TreeDirectory
     /// Sync staged files, the journal and the touched directories (survives a power loss).
     let durable: Bool
-    /// Test hook: after this many commit renames the process kills itself, to test
-    /// crash recovery with a real crash (`RUNNER_TEST_CRASH_AFTER_RENAMES`).
-    private let crashAfterRenames: Int? = getenv("RUNNER_TEST_CRASH_AFTER_RENAMES").flatMap { Int(String(cString: $0)) }
+    /// Test hook of a debug build (the tests'): after this many commit renames the process
+    /// kills itself, to test crash recovery with a real crash. A release build has none.
+    #if DEBUG
+    private let crashAfterRenames: Int? = getenv("RUNNER_DEBUG_CRASH_AFTER_RENAMES").flatMap { Int(String(cString: $0)) }
+    #else
+    private let crashAfterRenames: Int? = nil
+    #endif
 
     init(tree: TreeDirectory, staging: TreeDirectory, durable: Bool = false) {
         self.tree = tree
@@ -105,9 +110,8 @@ final class BatchApplier {
                         renamed()
                     }
                     let parent = try tree.openDirectory(path.parent, create: true)
-                    defer { close(parent) }
-                    guard mkdirat(parent, path.name, 0o700) == 0 || errno == EEXIST else {
-                        throw TransferError("mkdir failed: \(FS.errorText())", path: "\(tree.root)/\(path)")
+                    guard mkdirat(parent.raw, path.name, 0o700) == 0 || errno == EEXIST else {
+                        throw TransferError("mkdir failed: \(SystemError.text())", path: "\(tree.root)/\(path)")
                     }
                     counts.updated += 1
                 case let .replace(path, index):
@@ -117,10 +121,9 @@ final class BatchApplier {
                             try TreeDirectory.rename(tree, path, to: staging, try RelativePath(validating: "old-\(index)"))
                         } else {
                             let parent = try tree.openDirectory(path.parent, create: false)
-                            defer { close(parent) }
                             // Keep the old file for a rollback: a hard link costs no copy.
-                            guard linkat(parent, path.name, staging.rootFD, "old-\(index)", 0) == 0 else {
-                                throw TransferError("cannot keep the old file: \(FS.errorText())", path: "\(tree.root)/\(path)")
+                            guard linkat(parent.raw, path.name, staging.rootFD, "old-\(index)", 0) == 0 else {
+                                throw TransferError("cannot keep the old file: \(SystemError.text())", path: "\(tree.root)/\(path)")
                             }
                         }
                     }
@@ -189,10 +192,7 @@ final class BatchApplier {
     /// fsync of the directories whose entries the batch renamed, so the renames are durable.
     private func syncDirectories(_ paths: [RelativePath]) {
         for parent in Set(paths.map { Array($0.parent) }) {
-            if let fd = try? tree.openDirectory(parent[...], create: false) {
-                fsync(fd)
-                close(fd)
-            }
+            if let fd = try? tree.openDirectory(parent[...], create: false) { fsync(fd.raw) }
         }
     }
 
@@ -251,15 +251,14 @@ final class BatchApplier {
 
     private func setAttributes(_ path: RelativePath, mode: UInt32, seconds: Int, nanoseconds: Int) throws(TransferError) {
         let parent = try tree.openDirectory(path.parent, create: false)
-        defer { close(parent) }
         var st = stat()
-        guard fstatat(parent, path.name, &st, AT_SYMLINK_NOFOLLOW) == 0 else { return }
-        if st.st_mode & S_IFMT != S_IFLNK, fchmodat(parent, path.name, mode_t(mode), 0) != 0 {
-            throw TransferError("chmod failed: \(FS.errorText())", path: "\(tree.root)/\(path)")
+        guard fstatat(parent.raw, path.name, &st, AT_SYMLINK_NOFOLLOW) == 0 else { return }
+        if st.st_mode & S_IFMT != S_IFLNK, fchmodat(parent.raw, path.name, mode_t(mode), 0) != 0 {
+            throw TransferError("chmod failed: \(SystemError.text())", path: "\(tree.root)/\(path)")
         }
         var times = [timespec(tv_sec: seconds, tv_nsec: nanoseconds), timespec(tv_sec: seconds, tv_nsec: nanoseconds)]
-        if utimensat(parent, path.name, &times, AT_SYMLINK_NOFOLLOW) != 0 {
-            throw TransferError("setting times failed: \(FS.errorText())", path: "\(tree.root)/\(path)")
+        if utimensat(parent.raw, path.name, &times, AT_SYMLINK_NOFOLLOW) != 0 {
+            throw TransferError("setting times failed: \(SystemError.text())", path: "\(tree.root)/\(path)")
         }
     }
 }

@@ -3,9 +3,14 @@
 public struct WireError: Error, Sendable, CustomStringConvertible {
     /// What went wrong.
     public var message: String
+    /// What the peer said, when the error is its refusal (an ERROR message).
+    public var refusal: String?
 
     /// A protocol error.
-    public init(_ message: String) { self.message = message }
+    public init(_ message: String, refusal: String? = nil) {
+        self.message = message
+        self.refusal = refusal
+    }
 
     public var description: String { message }
 }

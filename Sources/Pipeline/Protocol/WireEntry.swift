@@ -1,3 +1,4 @@
+import RunnerSystem
 /// One entry of a receiver's listing, as it crosses the wire.
 struct WireEntry: Equatable {
     var path: String
@@ -14,8 +15,7 @@ struct WireEntry: Equatable {
         b.string(link ?? "")
     }
 
-    static func decode(_ payload: [UInt8]) throws(WireError) -> WireEntry {
-        var r = PayloadReader(payload)
+    static func decode(_ r: inout PayloadReader) throws(WireError) -> WireEntry {
         let path = try r.string()
         let kind: FileInfo.Kind
         switch try r.u8() {
@@ -29,7 +29,6 @@ struct WireEntry: Equatable {
         let seconds = Int(try r.i64())
         let nanoseconds = Int(try r.u32() % 1_000_000_000)
         let link = try r.string()
-        try r.end()
         return WireEntry(path: path, info: FileInfo(kind: kind, mode: mode, size: size, mtimeSeconds: seconds, mtimeNanoseconds: nanoseconds),
                          link: kind == .symlink ? link : nil)
     }
@@ -42,24 +41,4 @@ struct WireEntry: Equatable {
         case .other: return 3
         }
     }
-}
-
-/// A receiver's listing of the parts of its tree a batch touches, as the sender's
-/// planner sees it.
-struct RemoteListing: TargetView {
-    private var entries: [String: WireEntry] = [:]
-    private var children: [String: Set<String>] = [:]
-
-    mutating func add(_ e: WireEntry) {
-        entries[e.path] = e
-        if !e.path.isEmpty {
-            let parent = e.path.lastIndex(of: "/").map { String(e.path[..<$0]) } ?? ""
-            let name = e.path.lastIndex(of: "/").map { String(e.path[e.path.index(after: $0)...]) } ?? e.path
-            children[parent, default: []].insert(name)
-        }
-    }
-
-    func info(_ path: String) -> FileInfo? { entries[path]?.info }
-    func list(_ path: String) -> [String] { (children[path] ?? []).sorted() }
-    func readLink(_ path: String) -> String? { entries[path]?.link }
 }

@@ -1,0 +1,78 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import RunnerSystem
+
+/// Fills one batch's staging directory, change by change, and commits it: the one way
+/// a `file://` target and a receiver session stage a file, a symlink, a directory or a
+/// deletion. A staged entry gets its mode and times here, so the commit is renames only.
+/// The staging directory (and the staging root, when no other batch uses it) goes
+/// when the stager does.
+final class BatchStager {
+    let staging: TreeDirectory
+    let applier: BatchApplier
+    private let stagingRoot: String
+    /// The changes so far; a `place` takes its content from staging's `new-<index>`.
+    private(set) var changes: [BatchApplier.Change] = []
+    /// The tree root's own mode and times, set last.
+    var rootInfo: FileInfo?
+
+    init(staging: TreeDirectory, applier: BatchApplier, stagingRoot: String) {
+        self.staging = staging
+        self.applier = applier
+        self.stagingRoot = stagingRoot
+    }
+
+    deinit {
+        try? FileSystem.removeTree(staging.root)
+        rmdir(stagingRoot)
+    }
+
+    private var nextName: String { BatchApplier.stagedName(changes.count) }
+
+    /// Creates the staged file for the next change (mode 0600 until it is placed); the
+    /// caller writes it, then calls `placeFile` or `discardFile`.
+    func createFile() throws(TransferError) -> FileDescriptor {
+        try TransferError.wrapping { () throws(SystemError) in
+            try FileDescriptor(at: staging.rootFD, nextName, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode: 0o600,
+                               shown: staging.root + "/" + nextName)
+        }
+    }
+
+    /// The file just written goes to `path` with `info`'s mode and times.
+    func placeFile(_ path: RelativePath, _ file: borrowing FileDescriptor, info: FileInfo) {
+        fchmod(file.raw, mode_t(info.mode))
+        var times = [info.timespec, info.timespec]
+        futimens(file.raw, &times)
+        changes.append(.place(path))
+    }
+
+    /// The file just created will not be placed (its source changed while it was read).
+    func discardFile() {
+        unlinkat(staging.rootFD, nextName, 0)
+    }
+
+    /// A symlink, stored as a link and never followed: where it points is the tree's readers' business.
+    func placeSymlink(_ path: RelativePath, destination: String, info: FileInfo) throws(TransferError) {
+        guard symlinkat(destination, staging.rootFD, nextName) == 0 else {
+            throw TransferError(SystemError("symlink", path: "\(staging.root)/\(nextName) for \(path)"))
+        }
+        var times = [info.timespec, info.timespec]
+        utimensat(staging.rootFD, nextName, &times, AT_SYMLINK_NOFOLLOW)
+        changes.append(.place(path))
+    }
+
+    /// The path and what is below it go.
+    func remove(_ path: RelativePath) { changes.append(.remove(path)) }
+
+    /// A directory, created if missing, with `info`'s mode and times.
+    func directory(_ path: RelativePath, info: FileInfo) { changes.append(.directory(path, info)) }
+
+    /// Only mode and times change.
+    func attributes(_ path: RelativePath, info: FileInfo) { changes.append(.attributes(path, info)) }
+
+    /// Commits the batch (see `BatchApplier.commit`).
+    func commit(holding: Bool = false) throws(TransferError) -> BatchApplier.Counts {
+        try applier.commit(changes, rootInfo: rootInfo, holding: holding)
+    }
+}

@@ -1,0 +1,96 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The wire protocol's frames: a 4-byte little-endian length (of type + payload),
+/// a type byte, the payload (one `WireMessage`). Every length is checked against the
+/// negotiated limit before anything is allocated.
+enum FrameType: UInt8, Sendable {
+    case hello = 0x01, welcome = 0x02, error = 0x03, bye = 0x04, challenge = 0x05, auth = 0x06
+    case scan = 0x10, entry = 0x11, scanEnd = 0x12
+    case signatures = 0x20, signatureData = 0x21, signatureEnd = 0x22
+    case batch = 0x30, directory = 0x31, file = 0x32, data = 0x33, fileEnd = 0x34
+    case symlink = 0x35, delete = 0x36, attributes = 0x37, commit = 0x38, result = 0x39, redo = 0x3A
+    /// The module's post-sync actions, described (for `--dry-run`): request, and the list.
+    case actions = 0x40, actionList = 0x41
+}
+
+/// Limits agreed in the handshake.
+struct WireLimits: Sendable, Equatable {
+    /// Largest frame (type + payload) either side sends.
+    var maxFrame = (1 << 20) + 256
+    /// Protocol version (2: seeded signatures, the compact delta format, REDO).
+    static let version: UInt16 = 2
+    /// Largest frame a peer may ask for.
+    static let ceiling = (4 << 20) + 256
+}
+
+/// Reads frames from a byte stream.
+final class FrameReader {
+    private let input: ByteReader
+    var limits = WireLimits()
+
+    init(fd: Int32, name: String) {
+        input = ByteReader(fd: fd, name: name, capacity: 1 << 16)
+    }
+
+    /// The next message, or nil at a clean end of the stream (between frames).
+    func next() throws(WireError) -> WireMessage? {
+        if try io({ () throws(DeltaError) in try input.atEnd() }) { return nil }
+        let length = Int(try io { () throws(DeltaError) in try input.u32() })
+        guard length >= 1, length <= limits.maxFrame else {
+            throw WireError("frame length \(length) is outside 1...\(limits.maxFrame)")
+        }
+        let raw = try io { () throws(DeltaError) in try input.byte() }
+        guard let type = FrameType(rawValue: raw) else { throw WireError("unknown frame type 0x\(String(raw, radix: 16))") }
+        var payload = [UInt8](repeating: 0, count: length - 1)
+        if length > 1 {
+            let input = self.input
+            var failure: DeltaError?
+            payload.withUnsafeMutableBytes { p in
+                do throws(DeltaError) { try input.read(into: p.baseAddress!, length - 1) } catch { failure = error }
+            }
+            if let failure { throw WireError("connection: \(failure.message)") }
+        }
+        return try WireMessage.decode(type, payload)
+    }
+
+    private func io<T>(_ body: () throws(DeltaError) -> T) throws(WireError) -> T {
+        do throws(DeltaError) { return try body() } catch { throw WireError("connection: \(error.message)") }
+    }
+
+    /// The next message, which must be there; an ERROR from the peer is thrown.
+    func receive() throws(WireError) -> WireMessage {
+        guard let message = try next() else { throw WireError("the peer closed the connection") }
+        if case .error(let text) = message { throw WireError("the peer refused: \(text)", refusal: text) }
+        return message
+    }
+}
+
+/// Writes frames to a byte stream.
+final class FrameWriter {
+    private let output: ByteWriter
+    var limits = WireLimits()
+
+    init(fd: Int32, name: String) {
+        output = ByteWriter(fd: fd, name: name, capacity: 1 << 16)
+    }
+
+    /// Sends one message (buffered until `flush`).
+    func send(_ message: WireMessage) throws(WireError) {
+        var b = PayloadBuilder()
+        message.encode(&b)
+        precondition(b.bytes.count + 1 <= limits.maxFrame, "frame larger than the negotiated limit")
+        do throws(DeltaError) {
+            try output.u32(UInt32(b.bytes.count + 1))
+            try output.byte(message.frameType.rawValue)
+            try output.write(b.bytes)
+        } catch {
+            throw WireError("connection: \(error.message)")
+        }
+    }
+
+    func flush() throws(WireError) {
+        do throws(DeltaError) { try output.flush() } catch { throw WireError("connection: \(error.message)") }
+    }
+}

@@ -1,0 +1,62 @@
+import RunnerSystem
+
+extension WireMessage {
+    /// Decodes a frame's payload, checking every length and count against the protocol's
+    /// limits before anything is allocated; a frame with bytes left over is refused.
+    static func decode(_ type: FrameType, _ payload: [UInt8]) throws(WireError) -> WireMessage {
+        var r = PayloadReader(payload)
+        let message: WireMessage
+        switch type {
+        case .hello:
+            guard try r.u32() == magic else { throw WireError("not a runner sender (bad magic)") }
+            message = .hello(version: try r.u32(), maxFrame: Int(try r.u32()), module: try r.string(limit: 64), user: try r.string(limit: 64))
+        case .welcome: message = .welcome(version: try r.u32(), maxFrame: Int(try r.u32()), maxPath: Int(try r.u32()))
+        case .error: message = .error(try r.string())
+        case .bye: message = .bye
+        case .challenge: message = .challenge(nonce: try r.bytes(exactly: 32, what: "challenge"))
+        case .auth: message = .auth(proof: try r.bytes(exactly: 32, what: "auth answer"))
+        case .scan: message = .scan(paths: try decodeList(&r, what: "scan", limit: maxPaths))
+        case .entry: message = .entry(try WireEntry.decode(&r))
+        case .scanEnd: message = .scanEnd
+        case .signatures: message = .signatures(paths: try decodeList(&r, what: "signature request", limit: maxPaths))
+        case .signatureData: message = .signatureData(index: Int(try r.varint()), bytes: Array(r.rest()))
+        case .signatureEnd: message = .signatureEnd(index: Int(try r.varint()), present: try r.u8() == 1)
+        case .batch: message = .batch(id: try r.u64())
+        case .directory: message = .directory(path: try r.string(), info: try decodeModeAndTimes(&r, kind: .directory))
+        case .attributes: message = .attributes(path: try r.string(), info: try decodeModeAndTimes(&r, kind: .file))
+        case .file:
+            message = .file(path: try r.string(), info: try decodeModeAndTimes(&r, kind: .file), hasBasis: try r.u8() == 1)
+        case .data: message = .data(Array(r.rest()))
+        case .fileEnd: message = .fileEnd(keep: try r.u8() == 1)
+        case .symlink:
+            let path = try r.string(), destination = try r.string()
+            let seconds = Int(try r.i64()), nanoseconds = Int(try r.u32() % 1_000_000_000)
+            message = .symlink(path: path, destination: destination,
+                               info: FileInfo(kind: .symlink, mode: 0o777, size: 0, mtimeSeconds: seconds, mtimeNanoseconds: nanoseconds))
+        case .delete: message = .delete(path: try r.string())
+        case .commit: message = .commit
+        case .result: message = .result(try BatchResult.decode(&r))
+        case .redo: message = .redo(paths: try decodeList(&r, what: "redo", limit: maxPaths))
+        case .actions: message = .actions
+        case .actionList: message = .actionList(try decodeList(&r, what: "action list", limit: maxActions, stringLimit: 4096))
+        }
+        try r.end()
+        return message
+    }
+
+    private static func decodeList(_ r: inout PayloadReader, what: String, limit: Int,
+                                   stringLimit: Int = RelativePath.maxLength) throws(WireError) -> [String] {
+        let count = try r.varint()
+        guard count <= UInt64(limit) else { throw WireError("\(what) of \(count) entries is over the limit of \(limit)") }
+        var list: [String] = []
+        for _ in 0..<count { list.append(try r.string(limit: stringLimit)) }
+        return list
+    }
+
+    private static func decodeModeAndTimes(_ r: inout PayloadReader, kind: FileInfo.Kind) throws(WireError) -> FileInfo {
+        let mode = try r.u32() & 0o7777
+        let seconds = Int(try r.i64())
+        let nanoseconds = Int(try r.u32() % 1_000_000_000)
+        return FileInfo(kind: kind, mode: mode, size: 0, mtimeSeconds: seconds, mtimeNanoseconds: nanoseconds)
+    }
+}

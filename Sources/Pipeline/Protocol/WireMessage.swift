@@ -1,0 +1,147 @@
+import RunnerSystem
+
+/// Every message of the wire protocol, the one description both ends use: each case's
+/// encoding is below beside its decoding (`WireMessage+Decode.swift`), so they cannot
+/// drift apart. A frame carries one message; its type byte is `frameType`.
+enum WireMessage: Equatable {
+    /// Sender → receiver, first: protocol version, the largest frame it accepts, the
+    /// module it wants and the user it authenticates as.
+    case hello(version: UInt32, maxFrame: Int, module: String, user: String)
+    /// Receiver → sender: the session is open with these limits.
+    case welcome(version: UInt32, maxFrame: Int, maxPath: Int)
+    /// Either way: a refusal or failure, in words; the session ends.
+    case error(String)
+    /// Sender → receiver: the session ends cleanly.
+    case bye
+    /// Receiver → sender: a fresh 32-byte nonce to answer (`AuthProof`).
+    case challenge(nonce: [UInt8])
+    /// Sender → receiver: the 32-byte answer.
+    case auth(proof: [UInt8])
+    /// Sender → receiver: list these paths (their ancestors, and what is below them).
+    case scan(paths: [String])
+    /// Receiver → sender: one entry of the listing.
+    case entry(WireEntry)
+    /// Receiver → sender: the listing is complete.
+    case scanEnd
+    /// Sender → receiver: the signatures of these files, in order.
+    case signatures(paths: [String])
+    /// Receiver → sender: a piece of signature number `index`.
+    case signatureData(index: Int, bytes: [UInt8])
+    /// Receiver → sender: signature number `index` is complete (`present` false: no such file).
+    case signatureEnd(index: Int, present: Bool)
+    /// Sender → receiver: a batch begins.
+    case batch(id: UInt64)
+    /// A directory with its mode and times.
+    case directory(path: String, info: FileInfo)
+    /// Only the mode and times of an entry change.
+    case attributes(path: String, info: FileInfo)
+    /// A file follows as DATA frames: a delta against the receiver's copy (`hasBasis`), or whole.
+    case file(path: String, info: FileInfo, hasBasis: Bool)
+    /// A piece of the current file's delta.
+    case data([UInt8])
+    /// The current file is complete; `keep` false: it changed while it was read, discard it.
+    case fileEnd(keep: Bool)
+    /// A symlink, and its modification time.
+    case symlink(path: String, destination: String, info: FileInfo)
+    /// The path and what is below it go.
+    case delete(path: String)
+    /// Sender → receiver: apply the batch.
+    case commit
+    /// Receiver → sender: what the batch did.
+    case result(BatchResult)
+    /// Receiver → sender, instead of a result: send these files again whole, then COMMIT.
+    case redo(paths: [String])
+    /// Sender → receiver: describe the module's post-sync actions (`--dry-run`).
+    case actions
+    /// Receiver → sender: one line per action.
+    case actionList([String])
+
+    /// The largest count a list in a message may have: paths of a scan, a signature
+    /// request or a redo.
+    static let maxPaths = 100_000
+    /// The largest count of actions (and their results) a module has.
+    static let maxActions = 1000
+
+    var frameType: FrameType {
+        switch self {
+        case .hello: return .hello
+        case .welcome: return .welcome
+        case .error: return .error
+        case .bye: return .bye
+        case .challenge: return .challenge
+        case .auth: return .auth
+        case .scan: return .scan
+        case .entry: return .entry
+        case .scanEnd: return .scanEnd
+        case .signatures: return .signatures
+        case .signatureData: return .signatureData
+        case .signatureEnd: return .signatureEnd
+        case .batch: return .batch
+        case .directory: return .directory
+        case .attributes: return .attributes
+        case .file: return .file
+        case .data: return .data
+        case .fileEnd: return .fileEnd
+        case .symlink: return .symlink
+        case .delete: return .delete
+        case .commit: return .commit
+        case .result: return .result
+        case .redo: return .redo
+        case .actions: return .actions
+        case .actionList: return .actionList
+        }
+    }
+
+    /// The magic at the start of a hello: "RNRP".
+    static let magic: UInt32 = 0x5052_4E52
+
+    func encode(_ b: inout PayloadBuilder) {
+        switch self {
+        case let .hello(version, maxFrame, module, user):
+            b.u32(WireMessage.magic)
+            b.u32(version)
+            b.u32(UInt32(maxFrame))
+            b.string(module)
+            b.string(user)
+        case let .welcome(version, maxFrame, maxPath):
+            b.u32(version)
+            b.u32(UInt32(maxFrame))
+            b.u32(UInt32(maxPath))
+        case .error(let message): b.string(String(message.prefix(1000)))
+        case .bye, .scanEnd, .commit, .actions: break
+        case .challenge(let bytes), .auth(let bytes), .data(let bytes): b.append(bytes)
+        case .scan(let paths), .signatures(let paths), .redo(let paths), .actionList(let paths):
+            b.varint(UInt64(paths.count))
+            for p in paths { b.string(p) }
+        case .entry(let entry): entry.encode(&b)
+        case let .signatureData(index, bytes):
+            b.varint(UInt64(index))
+            b.append(bytes)
+        case let .signatureEnd(index, present):
+            b.varint(UInt64(index))
+            b.u8(present ? 1 : 0)
+        case .batch(let id): b.u64(id)
+        case let .directory(path, info), let .attributes(path, info):
+            b.string(path)
+            WireMessage.encodeModeAndTimes(&b, info)
+        case let .file(path, info, hasBasis):
+            b.string(path)
+            WireMessage.encodeModeAndTimes(&b, info)
+            b.u8(hasBasis ? 1 : 0)
+        case .fileEnd(let keep): b.u8(keep ? 1 : 0)
+        case let .symlink(path, destination, info):
+            b.string(path)
+            b.string(destination)
+            b.i64(Int64(info.mtimeSeconds))
+            b.u32(UInt32(info.mtimeNanoseconds))
+        case .delete(let path): b.string(path)
+        case .result(let result): result.encode(&b)
+        }
+    }
+
+    static func encodeModeAndTimes(_ b: inout PayloadBuilder, _ info: FileInfo) {
+        b.u32(info.mode)
+        b.i64(Int64(info.mtimeSeconds))
+        b.u32(UInt32(info.mtimeNanoseconds))
+    }
+}

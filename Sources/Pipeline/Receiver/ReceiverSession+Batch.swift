@@ -1,0 +1,173 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Logging
+import RunnerSystem
+
+extension ReceiverSession {
+    /// Receives one batch: entries are staged outside the module until COMMIT, then
+    /// committed through the journal; the result goes back to the sender. A file whose
+    /// delta fails its whole-file check is asked for again, whole, before the commit.
+    func batch(_ id: UInt64) throws(WireError) {
+        guard !module.readOnly else { throw WireError("module '\(module.name)' is read-only") }
+        let stager: BatchStager
+        do throws(TransferError) { stager = try staging.begin() } catch { throw WireError(error.description) }
+        var bytes: Int64 = 0
+        // Files whose delta failed its check, and once asked for, the request.
+        var redo = Set<RelativePath>()
+        var redoing = false
+        while true {
+            let message = try reader.receive()
+            switch message {
+            case let .directory(raw, info), let .attributes(raw, info):
+                if let path = try Self.path(raw) {
+                    if case .directory = message { stager.directory(path, info: info) } else { stager.attributes(path, info: info) }
+                } else {
+                    stager.rootInfo = info
+                }
+            case .delete(let raw):
+                guard let path = try Self.path(raw) else { throw WireError("the module root cannot be deleted") }
+                stager.remove(path)
+            case let .symlink(raw, destination, info):
+                guard let path = try Self.path(raw) else { throw WireError("empty path") }
+                guard !destination.isEmpty, !destination.utf8.contains(0) else { throw WireError("bad symlink destination for \(path)") }
+                do throws(TransferError) { try stager.placeSymlink(path, destination: destination, info: info) } catch {
+                    throw WireError("cannot stage symlink \(path): \(error.message)")
+                }
+            case let .file(raw, info, hasBasis):
+                guard let path = try Self.path(raw) else { throw WireError("empty path") }
+                if redoing {
+                    guard !hasBasis, redo.remove(path) != nil else { throw WireError("\(path) was not asked for again whole") }
+                }
+                switch try receiveFile(path, info: info, hasBasis: hasBasis, into: stager) {
+                case .staged(let written): bytes += written
+                case .discarded: break
+                case .basisMismatch(let why):
+                    logger.warning("batch \(id): \(path): \(why); asking for the whole file", metadata: ["module": "\(module.name)"])
+                    redo.insert(path)
+                }
+            case .commit:
+                if !redoing, !redo.isEmpty {
+                    // A delta that met another basis than its signature's: the sender sends
+                    // those files again whole, which cannot fail that way, in this same batch.
+                    redoing = true
+                    try writer.send(.redo(paths: redo.map(\.description).sorted()))
+                    try writer.flush()
+                    continue
+                }
+                try commit(id: id, stager, bytes: bytes)
+                return
+            default:
+                throw WireError("unexpected \(message.frameType) frame in a batch")
+            }
+        }
+    }
+
+    /// Commits a staged batch, runs the module's actions when it changed something
+    /// (holding the commit point until they pass), and sends the result.
+    private func commit(id: UInt64, _ stager: BatchStager, bytes: Int64) throws(WireError) {
+        let counts: BatchApplier.Counts
+        let hold = !actions.isEmpty
+        do {
+            counts = try stager.commit(holding: hold)
+        } catch {
+            logger.error("batch \(id) rolled back: \(error)", metadata: ["module": "\(module.name)"])
+            try writer.send(.result(BatchResult(status: .rolledBack, message: error.description)))
+            return
+        }
+        let changed = counts.written + counts.deleted + counts.updated > 0
+        var results: [ActionResult] = []
+        if hold && changed {
+            let undo = BatchUndo { () throws(TransferError) in try stager.applier.rollBackHeld() }
+            let paths = stager.changes.compactMap(\.renamed).map(\.description)
+            results = ModuleActions.run(actions, context: ActionContext(module: module, paths: paths, logger: logger, undo: undo))
+            if undo.done {
+                let why = results.first { $0.outcome != .ok && $0.outcome != .skipped }.map { "\($0.name): \($0.summary)" } ?? "an action failed"
+                logger.error("batch \(id) rolled back: \(why)", metadata: ["module": "\(module.name)"])
+                try writer.send(.result(BatchResult(status: .rejectedByAction, message: why, actions: results)))
+                return
+            }
+        }
+        stager.applier.release()
+        logger.info("batch \(id) applied", metadata: ["module": "\(module.name)", "written": "\(counts.written)",
+                                                      "deleted": "\(counts.deleted)", "bytes": "\(bytes)"])
+        try writer.send(.result(BatchResult(status: changed ? .applied : .unchanged, written: counts.written, deleted: counts.deleted,
+                                            actions: results)))
+    }
+
+    private static func createFile(for path: RelativePath, in stager: BatchStager) throws(WireError) -> FileDescriptor {
+        do { return try stager.createFile() } catch { throw WireError("cannot stage \(path): \(error.message)") }
+    }
+
+    /// What became of a file sent in a batch.
+    private enum Received {
+        /// Rebuilt into staging, this many bytes.
+        case staged(Int64)
+        /// The sender discarded it (the source changed while it was read).
+        case discarded
+        /// Its delta parsed but rebuilt another file than the sender's: the basis here is
+        /// not the one the signature was made from, or a block shares its sums.
+        case basisMismatch(String)
+    }
+
+    /// Rebuilds a file from DATA frames (a delta against the module's current file,
+    /// or against nothing) into staging.
+    private func receiveFile(_ path: RelativePath, info: FileInfo, hasBasis: Bool, into stager: BatchStager) throws(WireError) -> Received {
+        // No basis: the delta is the whole file, patched against an empty one.
+        guard let basis = (hasBasis ? openBasis(path) : nil) ?? (try? FileDescriptor(opening: "/dev/null", O_RDONLY)) else {
+            throw WireError("cannot open /dev/null: \(SystemError.text())")
+        }
+        let out = try Self.createFile(for: path, in: stager)
+        let reader = self.reader
+        var keep: Bool?
+        var failure: WireError?
+        var pending: [UInt8] = []
+        var pendingOffset = 0
+        /// The next DATA payload; false at FILE_END.
+        func nextData() throws(WireError) -> Bool {
+            switch try reader.receive() {
+            case .data(let bytes):
+                pending = bytes
+                pendingOffset = 0
+                return true
+            case .fileEnd(let k):
+                keep = k
+                return false
+            case let other:
+                throw WireError("unexpected \(other.frameType) frame inside a file")
+            }
+        }
+        let frames = ByteReader(name: "delta of \(path)", capacity: 1 << 16) { (into) throws(DeltaError) in
+            do throws(WireError) {
+                while pendingOffset == pending.count {
+                    if keep != nil { return 0 }
+                    if try !nextData() { return 0 }
+                }
+                let n = min(into.count, pending.count - pendingOffset)
+                pending.withUnsafeBytes { into.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[pendingOffset..<(pendingOffset + n)])) }
+                pendingOffset += n
+                return n
+            } catch {
+                failure = error
+                throw DeltaError(error.message)
+            }
+        }
+        var result: Received
+        do throws(DeltaError) {
+            let patcher = try DeltaPatcher(basis: basis.raw, name: "\(module.path)/\(path)")
+            result = .staged(try patcher.apply(reading: frames, writingTo: ByteWriter(fd: out.raw, name: "staging")).newSize)
+        } catch {
+            if let failure { throw failure }
+            guard error.kind == .basisMismatch, hasBasis else { throw WireError("\(path): \(error.message)") }
+            result = .basisMismatch(error.message)
+        }
+        // Read up to FILE_END: a delta that ended (or failed) before it leaves frames behind.
+        while keep == nil { _ = try nextData() }
+        guard keep == true, case .staged = result else {
+            stager.discardFile()
+            return keep == true ? result : .discarded
+        }
+        stager.placeFile(path, out, info: info)
+        return result
+    }
+}

@@ -1,0 +1,145 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import RunnerSystem
+
+/// One open session with a receiver: over TCP to `runner serve` (`runner://`), or over
+/// the standard input and output of a child process (`ssh://`: the system `ssh` running
+/// `runner receive` on the far side). Opening it is the handshake: hello, the auth
+/// challenge when the module asks for one, and the welcome with the agreed limits.
+final class RemoteConnection {
+    let reader: FrameReader
+    let writer: FrameWriter
+    private let pid: pid_t?
+    private let input: Int32
+    private let output: Int32
+
+    private init(pid: pid_t?, input: Int32, output: Int32) {
+        self.pid = pid
+        self.input = input
+        self.output = output
+        reader = FrameReader(fd: input, name: "receiver")
+        writer = FrameWriter(fd: output, name: "receiver")
+    }
+
+    deinit {
+        Glibc.close(output)
+        Glibc.close(input)
+        guard let pid else { return }
+        var status: Int32 = 0
+        // The receiver exits when its input closes; do not wait on a hung one forever.
+        for _ in 0..<200 {
+            if waitpid(pid, &status, WNOHANG) != 0 { return }
+            usleep(10_000)
+        }
+        kill(pid, SIGKILL)
+        waitpid(pid, &status, 0)
+    }
+
+    /// Connects to `uri` (over TCP for `runner://`, else by running `command`) and opens the session.
+    static func open(_ uri: TargetURI, command: [String], credentials: (user: String, secret: String)?) throws(WireError) -> RemoteConnection {
+        let c: RemoteConnection
+        var user = credentials?.user ?? ""
+        switch uri {
+        case .runner(let host, let port, _):
+            let fd = try tcpConnect(host: host, port: port)
+            c = RemoteConnection(pid: nil, input: fd, output: dup(fd))
+        case .ssh(let sshUser, _, _, _):
+            user = sshUser ?? ""
+            c = try spawn(command)
+        case .file:
+            preconditionFailure("a file:// target has no connection")
+        }
+        try c.handshake(module: uri.module, user: user, credentials: credentials)
+        return c
+    }
+
+    private func handshake(module: String, user: String, credentials: (user: String, secret: String)?) throws(WireError) {
+        try writer.send(.hello(version: UInt32(WireLimits.version), maxFrame: writer.limits.maxFrame, module: module, user: user))
+        try writer.flush()
+        var reply = try reader.receive()
+        if case .challenge(let nonce) = reply {
+            guard let credentials else { throw WireError("the receiver asks for auth: set auth = { user = ..., secret_file = ... }") }
+            let proof = AuthProof.response(secret: credentials.secret, nonce: nonce, module: module, user: credentials.user)
+            try writer.send(.auth(proof: proof))
+            try writer.flush()
+            reply = try reader.receive()
+        }
+        guard case let .welcome(version, maxFrame, _) = reply else { throw WireError("expected welcome, got \(reply.frameType)") }
+        guard version == UInt32(WireLimits.version), (4096...WireLimits.ceiling).contains(maxFrame) else {
+            throw WireError("receiver speaks version \(version) with frames of \(maxFrame) bytes")
+        }
+        reader.limits.maxFrame = maxFrame
+        writer.limits.maxFrame = maxFrame
+    }
+
+    /// Sends a message and flushes.
+    func request(_ message: WireMessage) throws(WireError) {
+        try writer.send(message)
+        try writer.flush()
+    }
+
+    /// Ends the session: the receiver sees BYE, then its input close.
+    func close() {
+        try? writer.send(.bye)
+        try? writer.flush()
+    }
+
+    private static func spawn(_ command: [String]) throws(WireError) -> RemoteConnection {
+        var toChild: [Int32] = [-1, -1], fromChild: [Int32] = [-1, -1]
+        guard pipe(&toChild) == 0, pipe(&fromChild) == 0 else { throw WireError("pipe: \(SystemError.text())") }
+        _ = fcntl(toChild[1], F_SETFD, FD_CLOEXEC)
+        _ = fcntl(fromChild[0], F_SETFD, FD_CLOEXEC)
+        defer {
+            Glibc.close(toChild[0])
+            Glibc.close(fromChild[1])
+        }
+        do {
+            let pid = try ChildProcess.spawn(command, stdin: toChild[0], stdout: fromChild[1], search: true)
+            return RemoteConnection(pid: pid, input: fromChild[0], output: toChild[1])
+        } catch {
+            Glibc.close(toChild[1])
+            Glibc.close(fromChild[0])
+            throw WireError("cannot run \(command[0]): \(error.code.map { SystemError.text($0) } ?? error.reason)")
+        }
+    }
+
+    /// Connects with a 10 s deadline; TCP_NODELAY, since a batch is a conversation of small frames.
+    static func tcpConnect(host: String, port: Int) throws(WireError) -> Int32 {
+        var hints = addrinfo()
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var list: UnsafeMutablePointer<addrinfo>?
+        let rc = getaddrinfo(host, String(port), &hints, &list)
+        guard rc == 0, let first = list else { throw WireError("cannot resolve \(host): \(String(cString: gai_strerror(rc)))") }
+        defer { freeaddrinfo(list) }
+        var lastError = "no address"
+        var ai: UnsafeMutablePointer<addrinfo>? = first
+        while let a = ai {
+            ai = a.pointee.ai_next
+            let fd = socket(a.pointee.ai_family, a.pointee.ai_socktype | Int32(SOCK_CLOEXEC.rawValue), a.pointee.ai_protocol)
+            guard fd >= 0 else { continue }
+            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+            if Glibc.connect(fd, a.pointee.ai_addr, a.pointee.ai_addrlen) != 0 && errno != EINPROGRESS {
+                lastError = String(cString: strerror(errno))
+                Glibc.close(fd)
+                continue
+            }
+            var p = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+            var error: Int32 = 0
+            var length = socklen_t(MemoryLayout<Int32>.size)
+            if poll(&p, 1, 10_000) != 1 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) != 0 || error != 0 {
+                lastError = error != 0 ? String(cString: strerror(error)) : "timed out"
+                Glibc.close(fd)
+                continue
+            }
+            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
+            var one: Int32 = 1
+            setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+            var tv = timeval(tv_sec: 600, tv_usec: 0)
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+            return fd
+        }
+        throw WireError("cannot connect to \(host):\(port): \(lastError)")
+    }
+
+}

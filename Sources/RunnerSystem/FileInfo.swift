@@ -1,0 +1,67 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What `lstat(2)` says about a path, reduced to what syncing compares.
+public struct FileInfo: Sendable, Equatable {
+    /// The kinds of file a tree can hold.
+    public enum Kind: Sendable, Equatable { case file, directory, symlink, other }
+
+    /// The kind of file.
+    public var kind: Kind
+    /// Permission bits, including setuid, setgid and sticky (`st_mode & 07777`).
+    public var mode: UInt32
+    /// Size in bytes.
+    public var size: Int64
+    /// Modification time, seconds.
+    public var mtimeSeconds: Int
+    /// Modification time, nanoseconds within the second.
+    public var mtimeNanoseconds: Int
+    /// Inode number.
+    public var inode: UInt64
+    /// Device number.
+    public var device: UInt64
+
+    /// `lstat` of a path, or nil when it does not exist (or cannot be examined).
+    public static func lstat(_ path: String) -> FileInfo? {
+        var st = stat()
+        guard Glibc.lstat(path, &st) == 0 else { return nil }
+        return FileInfo(st)
+    }
+
+    /// From its parts (a listing received from a peer has no inode or device).
+    public init(kind: Kind, mode: UInt32, size: Int64, mtimeSeconds: Int, mtimeNanoseconds: Int, inode: UInt64 = 0, device: UInt64 = 0) {
+        self.kind = kind
+        self.mode = mode
+        self.size = size
+        self.mtimeSeconds = mtimeSeconds
+        self.mtimeNanoseconds = mtimeNanoseconds
+        self.inode = inode
+        self.device = device
+    }
+
+    /// From a `stat` structure.
+    public init(_ st: stat) {
+        switch st.st_mode & S_IFMT {
+        case S_IFREG: kind = .file
+        case S_IFDIR: kind = .directory
+        case S_IFLNK: kind = .symlink
+        default: kind = .other
+        }
+        mode = UInt32(st.st_mode & 0o7777)
+        size = Int64(st.st_size)
+        mtimeSeconds = st.st_mtim.tv_sec
+        mtimeNanoseconds = st.st_mtim.tv_nsec
+        inode = UInt64(st.st_ino)
+        device = UInt64(st.st_dev)
+    }
+
+    /// Same content for the quick check: size and modification time to the nanosecond.
+    public func sameContent(as other: FileInfo) -> Bool {
+        kind == other.kind && size == other.size && mtimeSeconds == other.mtimeSeconds
+            && mtimeNanoseconds == other.mtimeNanoseconds
+    }
+
+    /// The modification time as a `timespec` (for `futimens` and `utimensat`).
+    public var timespec: timespec { Glibc.timespec(tv_sec: mtimeSeconds, tv_nsec: mtimeNanoseconds) }
+}

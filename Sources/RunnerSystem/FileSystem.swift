@@ -1,0 +1,110 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// File-system helpers on paths and directory descriptors; failures are `SystemError`s
+/// naming the path. Symlinks are never followed below the path given.
+public enum FileSystem {
+    /// `base/relative`, or `base` for the empty relative path.
+    public static func join(_ base: String, _ relative: String) -> String {
+        relative.isEmpty ? base : base + "/" + relative
+    }
+
+    /// A regular file we may execute.
+    public static func isExecutable(_ path: String) -> Bool {
+        var st = stat()
+        return stat(path, &st) == 0 && st.st_mode & S_IFMT == S_IFREG && access(path, X_OK) == 0
+    }
+
+    /// A symlink's destination, or nil when the path is not a readable symlink.
+    public static func readLink(_ path: String) -> String? {
+        readLink(at: AT_FDCWD, path)
+    }
+
+    /// The destination of the symlink `name` in the directory `directory`.
+    public static func readLink(at directory: Int32, _ name: String) -> String? {
+        var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let n = readlinkat(directory, name, &buf, buf.count - 1)
+        guard n >= 0 else { return nil }
+        return String(decoding: buf[..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// Removes an absolute path and, for a directory, everything below it. Symlinks are
+    /// removed, not followed; an absent path is fine.
+    public static func removeTree(_ path: String) throws(SystemError) {
+        guard let slash = path.lastIndex(of: "/") else { throw SystemError("remove (not an absolute path)", path: path, code: nil) }
+        let parent = path[..<slash].isEmpty ? "/" : String(path[..<slash])
+        let directory: FileDescriptor
+        do { directory = try FileDescriptor(opening: parent, O_RDONLY | O_DIRECTORY) } catch {
+            if error.code == ENOENT { return }
+            throw error
+        }
+        try removeEntry(in: directory.raw, String(path[path.index(after: slash)...]), shown: path)
+    }
+
+    /// Removes `name` in the directory `directory` (recursively, never following a
+    /// symlink); absent is fine. `shown` is the path errors name.
+    public static func removeEntry(in directory: Int32, _ name: String, shown: String) throws(SystemError) {
+        var st = stat()
+        guard fstatat(directory, name, &st, AT_SYMLINK_NOFOLLOW) == 0 else { return }
+        if st.st_mode & S_IFMT == S_IFDIR {
+            let child = try FileDescriptor(at: directory, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, shown: shown)
+            let names = try DirectoryEntries.names(of: try child.duplicate())
+            for n in names { try removeEntry(in: child.raw, n, shown: shown + "/" + n) }
+            guard unlinkat(directory, name, AT_REMOVEDIR) == 0 || errno == ENOENT else { throw SystemError("rmdir", path: shown) }
+        } else {
+            guard unlinkat(directory, name, 0) == 0 || errno == ENOENT else { throw SystemError("unlink", path: shown) }
+        }
+    }
+
+    /// `mkdir -p`, with `mode` (plus owner rwx) for what it creates.
+    public static func makeDirectories(_ path: String, mode: UInt32) throws(SystemError) {
+        if FileInfo.lstat(path)?.kind == .directory { return }
+        var prefix = ""
+        for part in path.split(separator: "/") {
+            prefix += "/" + part
+            if FileInfo.lstat(prefix)?.kind == .directory { continue }
+            guard mkdir(prefix, mode_t(mode | 0o700)) == 0 || errno == EEXIST else { throw SystemError("mkdir", path: prefix) }
+        }
+    }
+
+    /// Copies the rest of `input` to `output`: `sendfile`, or read and write where the
+    /// file systems refuse it. Returns the bytes copied; `path` is what errors name.
+    public static func copy(from input: Int32, to output: Int32, path: String) throws(SystemError) -> Int64 {
+        var total: Int64 = 0
+        while true {
+            let n = sendfile(output, input, nil, 1 << 30)
+            if n > 0 {
+                total += Int64(n)
+                continue
+            }
+            if n == 0 { return total }
+            if errno == EINTR { continue }
+            guard errno == EINVAL || errno == ENOSYS else { throw SystemError("copy", path: path) }
+            return total + (try copyByReading(from: input, to: output, path: path))
+        }
+    }
+
+    private static func copyByReading(from input: Int32, to output: Int32, path: String) throws(SystemError) -> Int64 {
+        var buffer = [UInt8](repeating: 0, count: 256 * 1024)
+        var total: Int64 = 0
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(input, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw SystemError("read", path: path)
+            }
+            if n == 0 { return total }
+            var done = 0
+            while done < n {
+                let w = buffer.withUnsafeBytes { write(output, $0.baseAddress! + done, n - done) }
+                if w < 0 {
+                    if errno == EINTR { continue }
+                    throw SystemError("write", path: path)
+                }
+                done += w
+            }
+            total += Int64(n)
+        }
+    }
+}
