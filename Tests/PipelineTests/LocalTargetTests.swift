@@ -6,7 +6,7 @@ import Testing
 
 /// Planning against a real source tree and applying to a real target directory.
 @Suite struct LocalTargetTests {
-    func sync(_ source: String, _ target: String, rules: [String] = [], delete: Bool = true, paths: [String]? = nil) throws -> LocalTarget.Outcome {
+    func sync(_ source: String, _ target: String, rules: [String] = [], delete: Bool = true, paths: [String]? = nil) throws -> SyncOutcome {
         let filter = try Filter(rules: rules.map { IgnoreRule.glob($0) })
         let plan = try SyncPlanner(source: source, target: target, filter: filter, delete: delete).plan(paths: paths)
         return try LocalTarget(root: target).apply(plan, from: source)

@@ -44,13 +44,13 @@ final class LuaHooks: PipelineHooks, ActionHooks {
 
     /// The batch as Lua sees it: `paths` that exist in the source (created or
     /// changed), `deleted` ones that are gone, and `full` for a whole-tree sync.
-    func check(pipeline: String, source: String, batch: ChangeBatch) throws -> String? {
+    func check(pipeline: String, batch: ChangeBatch) throws -> String? {
         guard let f = checks[pipeline] else { return nil }
         var t = LuaTable()
         t["pipeline"] = .text(pipeline)
         var paths = LuaTable(), deleted = LuaTable()
         for p in batch.paths {
-            if FileInfo.lstat(source + "/" + p) == nil { deleted.array.append(.text(p)) } else { paths.array.append(.text(p)) }
+            if batch.changes[p] == .deleted { deleted.array.append(.text(p)) } else { paths.array.append(.text(p)) }
         }
         t["paths"] = .table(paths)
         t["deleted"] = .table(deleted)

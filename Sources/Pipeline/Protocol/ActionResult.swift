@@ -33,6 +33,9 @@ public struct ActionResult: Sendable, Equatable {
         self.output = output
     }
 
+    /// Whether it failed or timed out (a skipped action did not run; it did not fail).
+    public var failed: Bool { outcome == .failed || outcome == .timedOut }
+
     /// Longest output kept, in bytes: the end of it, where the error usually is.
     static let outputLimit = 4000
 

@@ -3,9 +3,8 @@
 public protocol PipelineHooks: AnyObject {
     /// Evaluates ignore predicate number `index` of a pipeline for a path.
     func ignores(pipeline: String, predicate index: Int, path: String, isDirectory: Bool) throws -> Bool
-    /// `check(batch)`: nil lets the batch go; a reason holds it. `source` is the
-    /// pipeline's root, to tell changed paths from deleted ones.
-    func check(pipeline: String, source: String, batch: ChangeBatch) throws -> String?
+    /// `check(batch)`: nil lets the batch go; a reason holds it.
+    func check(pipeline: String, batch: ChangeBatch) throws -> String?
     /// `after(host, result)`, once per target after its result came back.
     func after(pipeline: String, target: String, result: TargetResult) throws
 }

@@ -9,7 +9,7 @@ import RunnerSystem
 /// committed by a `BatchApplier` (journal, renames, rollback): readers see each file
 /// old or new, and after a crash the next `LocalTarget` for the directory puts the
 /// old tree back before anything else.
-public final class LocalTarget {
+public final class LocalTarget: SyncTarget {
     /// The target directory, absolute.
     public let root: String
     private let staging: StagingArea
@@ -23,31 +23,21 @@ public final class LocalTarget {
         staging = try StagingArea(tree: root, durable: durable, recover: recover)
     }
 
-    /// What applying a plan did.
-    public struct Outcome: Sendable, Equatable {
-        /// Files and links written.
-        public var written = 0
-        /// Paths deleted.
-        public var deleted = 0
-        /// Directories created or updated, and attribute-only changes.
-        public var updated = 0
-        /// Bytes of file content written.
-        public var bytes: Int64 = 0
-        /// Files that changed while being read: not sent now, to be sent in a later batch.
-        public var retry: [String] = []
-        /// Files sent again whole in the same batch, because their delta rebuilt another
-        /// file at the receiver (its copy changed meanwhile, or a block shared its sums).
-        public var resent: [String] = []
-        /// What the receiver's post-sync actions did.
-        public var actions: [ActionResult] = []
-        /// Why the receiver rolled the batch back after an action refused it, if it did.
-        public var rolledBack: String?
+    public var uri: TargetURI { .file(path: root) }
+    public var resyncsAfterFailure: Bool { false }
+
+    public func plan(paths: [String]?, source: String, filter: Filter, delete: Bool) throws -> SyncPlan {
+        try SyncPlanner(source: source, target: root, filter: filter, delete: delete).plan(paths: paths)
     }
+
+    public func describeActions() throws -> [String] { [] }
+
+    public func disconnect() {}
 
     /// Applies a plan as one batch. `cancelled` is asked before the commit: a
     /// cancelled batch leaves the target untouched and no staging behind.
-    public func apply(_ plan: SyncPlan, from source: String, cancelled: () -> Bool = { false }) throws(TransferError) -> Outcome {
-        var outcome = Outcome()
+    public func apply(_ plan: SyncPlan, from source: String, cancelled: () -> Bool = { false }) throws(TransferError) -> SyncOutcome {
+        var outcome = SyncOutcome()
         try TransferError.wrapping { () throws(SystemError) in
             try FileSystem.makeDirectories(root, mode: FileInfo.lstat(source)?.mode ?? 0o755)
         }

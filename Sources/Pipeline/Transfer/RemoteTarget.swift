@@ -7,7 +7,7 @@ import RunnerSystem
 /// the receiver's listing, fetches signatures, and sends a batch as deltas. The
 /// connection is made on first use and dropped on any error, so the next batch (a
 /// retry) reconnects.
-public final class RemoteTarget {
+public final class RemoteTarget: SyncTarget {
     /// The target, for logs and hooks.
     public let uri: TargetURI
     /// The command that reaches the receiver (`ssh ... runner receive R.lua --module M`); empty for TCP.
@@ -16,6 +16,8 @@ public final class RemoteTarget {
     private let credentials: (user: String, secret: String)?
     private var connection: RemoteConnection?
     private var batchID: UInt64 = 0
+    /// The receiver's listing the last plan was made against (the batch needs it).
+    private var listing = RemoteListing()
 
     /// A remote target reached by `command` (ssh), or over TCP when `command` is empty.
     public init(uri: TargetURI, command: [String], credentials: (user: String, secret: String)? = nil) {
@@ -32,6 +34,8 @@ public final class RemoteTarget {
         if let user { argv += ["-l", user] }
         return argv + [host, "--", runner, "receive", receiver, "--module", module]
     }
+
+    public var resyncsAfterFailure: Bool { true }
 
     /// Forgets the connection (after an error, or at shutdown): the receiver sees its input close.
     public func disconnect() {
@@ -52,7 +56,7 @@ public final class RemoteTarget {
     }
 
     /// Asks the receiver for its listing of what the paths touch and plans against it.
-    func plan(paths: [String]?, source: String, filter: Filter, delete: Bool) throws -> (SyncPlan, RemoteListing) {
+    public func plan(paths: [String]?, source: String, filter: Filter, delete: Bool) throws -> SyncPlan {
         try session { c in
             try c.request(.scan(paths: paths ?? [""]))
             var listing = RemoteListing()
@@ -62,13 +66,13 @@ public final class RemoteTarget {
                 guard case .entry(let entry) = message else { throw WireError("expected an entry, got \(message.frameType)") }
                 listing.add(entry)
             }
-            let plan = try SyncPlanner(source: source, view: listing, filter: filter, delete: delete).plan(paths: paths)
-            return (plan, listing)
+            self.listing = listing
+            return try SyncPlanner(source: source, view: listing, filter: filter, delete: delete).plan(paths: paths)
         }
     }
 
     /// What the receiver's module runs after each batch (for `--dry-run`), one line each.
-    func describeActions() throws -> [String] {
+    public func describeActions() throws -> [String] {
         try session { c in
             try c.request(.actions)
             let reply = try c.reader.receive()
@@ -79,13 +83,13 @@ public final class RemoteTarget {
 
     /// Sends a planned batch (deltas against the receiver's files where it has them)
     /// and returns what the receiver committed.
-    func apply(_ plan: SyncPlan, listing: RemoteListing, from source: String, cancelled: () -> Bool) throws -> LocalTarget.Outcome {
+    public func apply(_ plan: SyncPlan, from source: String, cancelled: () -> Bool) throws -> SyncOutcome {
         try session { c in try send(plan, listing: listing, from: source, over: c, cancelled: cancelled) }
     }
 
     private func send(_ plan: SyncPlan, listing: RemoteListing, from source: String, over c: RemoteConnection,
-                      cancelled: () -> Bool) throws -> LocalTarget.Outcome {
-        var outcome = LocalTarget.Outcome()
+                      cancelled: () -> Bool) throws -> SyncOutcome {
+        var outcome = SyncOutcome()
         // Small files and files the receiver lacks go whole: no signature round trip.
         var wanted: [String] = []
         for op in plan.operations {

@@ -50,12 +50,14 @@ public struct SyncPlanner {
         self.delete = delete
     }
 
-    /// Plans for the given paths, or for the whole tree when `paths` is nil.
+    /// Plans for the given paths, or for the whole tree when `paths` is nil. The paths are
+    /// a batch's, which the filter has decided already (their ancestors included): only
+    /// what is found below them is decided here.
     public func plan(paths: [String]?) throws -> SyncPlan {
         var plan = SyncPlan()
         var deletes: [SyncPlan.Operation] = []
         for root in SyncPlanner.outermost((paths ?? [""]).map(syncRoot)) {
-            try visit(root, into: &plan, deletes: &deletes, checkFilter: !root.isEmpty, targetParentIsDirectory: true)
+            try visit(root, FileInfo.lstat(FileSystem.join(source, root)), into: &plan, deletes: &deletes, targetParentIsDirectory: true)
         }
         plan.operations += deletes
         return plan
@@ -93,19 +95,11 @@ public struct SyncPlanner {
         return result
     }
 
-    /// `targetParentIsDirectory` false means the target has no real directory here
-    /// (a file or a symlink that will be replaced): nothing below it is looked at.
-    private func visit(_ path: String, into plan: inout SyncPlan, deletes: inout [SyncPlan.Operation], checkFilter: Bool,
+    /// `src` is the source's entry at `path` (nil when gone). `targetParentIsDirectory`
+    /// false means the target has no real directory here (a file or a symlink that will
+    /// be replaced): nothing below it is looked at.
+    private func visit(_ path: String, _ src: FileInfo?, into plan: inout SyncPlan, deletes: inout [SyncPlan.Operation],
                        targetParentIsDirectory: Bool) throws {
-        let src = FileInfo.lstat(FileSystem.join(source, path))
-        if checkFilter && !path.isEmpty {
-            // Ancestors are checked too: a batch path may sit under an ignored directory.
-            let decision = try filter.decide(path, isDirectory: src?.kind == .directory)
-            if decision.ignored {
-                plan.ignored.append((path, decision.explanation))
-                return
-            }
-        }
         let dst = targetParentIsDirectory ? target.info(path) : nil
         guard let src else {
             if delete, dst != nil, !path.isEmpty { deletes.append(.delete(path: path)) }
@@ -128,7 +122,7 @@ public struct SyncPlanner {
                     plan.ignored.append((child, decision.explanation))
                     continue
                 }
-                try visit(child, into: &plan, deletes: &deletes, checkFilter: false, targetParentIsDirectory: dst?.kind == .directory)
+                try visit(child, childSrc, into: &plan, deletes: &deletes, targetParentIsDirectory: dst?.kind == .directory)
             }
         case .file:
             if let dst, dst.kind == .file, dst.sameContent(as: src), src.mtimeSeconds < racySince {

@@ -1,27 +1,52 @@
+/// What happened to a path in a batch, as far as the watcher saw. The last word wins
+/// (written, then deleted, is deleted), except that a change of attributes never hides
+/// a write.
+public enum PathChange: Sendable, Equatable {
+    /// Created, written, or moved in.
+    case written
+    /// Only mode, owner or times changed.
+    case attributes
+    /// Removed, or moved away.
+    case deleted
+
+    /// This change followed by `later`.
+    func then(_ later: PathChange) -> PathChange {
+        self == .written && later == .attributes ? .written : later
+    }
+}
+
 /// A coalesced set of changed paths, cut after `delay` of quiet (or at `maxDelay`).
 ///
-/// A batch is a set of paths, not a log of events: each path appears once and the
-/// transfer looks at the source as it is now to decide what to send. That keeps the
-/// pending state bounded by the tree, and makes replaying a batch harmless.
+/// A batch is a set of paths, not a log of events: each path appears once, with what
+/// happened to it, and the transfer looks at the source as it is now to decide what to
+/// send. That keeps the pending state bounded by the tree, and makes replaying a batch
+/// harmless.
 public struct ChangeBatch: Sendable, Equatable {
-    /// Changed paths, relative to the source root, sorted.
-    public var paths: [String]
+    /// Changed paths, relative to the source root, and what happened to each.
+    public var changes: [String: PathChange]
+    /// The changed paths, sorted.
+    public var paths: [String] { changes.keys.sorted() }
     /// Paths the filter dropped, with the reason (kept for `--dry-run` only).
     public var ignored: [(path: String, reason: String)]
     /// The whole tree must be compared (overflow, first sync).
     public var fullRescan: Bool
 
     /// A batch.
-    public init(paths: [String], ignored: [(path: String, reason: String)] = [], fullRescan: Bool = false) {
-        self.paths = paths
+    public init(changes: [String: PathChange], ignored: [(path: String, reason: String)] = [], fullRescan: Bool = false) {
+        self.changes = changes
         self.ignored = ignored
         self.fullRescan = fullRescan
     }
 
+    /// A batch of written paths.
+    public init(paths: [String], fullRescan: Bool = false) {
+        self.init(changes: Dictionary(paths.map { ($0, .written) }, uniquingKeysWith: { a, _ in a }), fullRescan: fullRescan)
+    }
+
     public static func == (a: ChangeBatch, b: ChangeBatch) -> Bool {
-        a.paths == b.paths && a.fullRescan == b.fullRescan && a.ignored.map(\.path) == b.ignored.map(\.path)
+        a.changes == b.changes && a.fullRescan == b.fullRescan && a.ignored.map(\.path) == b.ignored.map(\.path)
     }
 
     /// Whether there is nothing to do.
-    public var isEmpty: Bool { paths.isEmpty && !fullRescan && ignored.isEmpty }
+    public var isEmpty: Bool { changes.isEmpty && !fullRescan && ignored.isEmpty }
 }

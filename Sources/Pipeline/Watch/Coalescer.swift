@@ -6,7 +6,7 @@ public struct Coalescer: Sendable {
     /// Seconds after the first event at which the batch is cut regardless.
     public let maxDelay: Double
 
-    private var paths = Set<String>()
+    private var changes: [String: PathChange] = [:]
     private var ignored: [String: String] = [:]
     private var fullRescan = false
     private var firstEvent: Double?
@@ -19,8 +19,8 @@ public struct Coalescer: Sendable {
     }
 
     /// Adds a changed path (already filtered).
-    public mutating func add(_ path: String, at now: Double) {
-        paths.insert(path)
+    public mutating func add(_ path: String, _ change: PathChange = .written, at now: Double) {
+        changes[path] = changes[path].map { $0.then(change) } ?? change
         touch(now)
     }
 
@@ -62,9 +62,9 @@ public struct Coalescer: Sendable {
     /// Cuts whatever is pending now (for shutdown and tests).
     public mutating func cutNow() -> ChangeBatch? {
         guard firstEvent != nil else { return nil }
-        let batch = ChangeBatch(paths: paths.sorted(), ignored: ignored.sorted { $0.key < $1.key }.map { ($0.key, $0.value) },
+        let batch = ChangeBatch(changes: changes, ignored: ignored.sorted { $0.key < $1.key }.map { ($0.key, $0.value) },
                                 fullRescan: fullRescan)
-        paths.removeAll(keepingCapacity: true)
+        changes.removeAll(keepingCapacity: true)
         ignored.removeAll(keepingCapacity: true)
         fullRescan = false
         firstEvent = nil

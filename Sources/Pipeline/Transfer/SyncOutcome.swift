@@ -1,0 +1,25 @@
+import RunnerSystem
+
+/// What applying a plan to a target did.
+public struct SyncOutcome: Sendable, Equatable {
+    /// Files and links written.
+    public var written = 0
+    /// Paths deleted.
+    public var deleted = 0
+    /// Directories created or updated, and attribute-only changes.
+    public var updated = 0
+    /// Bytes of file content written.
+    public var bytes: Int64 = 0
+    /// Files that changed while being read: not sent now, to be sent in a later batch.
+    public var retry: [String] = []
+    /// Files sent again whole in the same batch, because their delta rebuilt another
+    /// file at the receiver (its copy changed meanwhile, or a block shared its sums).
+    public var resent: [String] = []
+    /// What the receiver's post-sync actions did.
+    public var actions: [ActionResult] = []
+    /// Why the receiver rolled the batch back after an action refused it, if it did.
+    public var rolledBack: String?
+
+    /// An outcome with nothing done yet.
+    public init() {}
+}

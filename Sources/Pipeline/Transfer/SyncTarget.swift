@@ -1,0 +1,18 @@
+/// Where a pipeline's batches go: a directory on this host (`LocalTarget`, `file://`) or
+/// a receiver (`RemoteTarget`, `runner://` and `ssh://`). A batch is planned against
+/// what the target has, then applied as one atomic batch.
+public protocol SyncTarget: AnyObject {
+    /// The target, as logs and hooks name it.
+    var uri: TargetURI { get }
+    /// Whether a failed batch may have left the target further behind than that batch
+    /// (a lost session): the next batch is then a full resync.
+    var resyncsAfterFailure: Bool { get }
+    /// Plans what the target needs so that `paths` (the whole tree for nil) equal the source.
+    func plan(paths: [String]?, source: String, filter: Filter, delete: Bool) throws -> SyncPlan
+    /// Applies the plan last made, as one batch; `cancelled` is asked before the commit.
+    func apply(_ plan: SyncPlan, from source: String, cancelled: () -> Bool) throws -> SyncOutcome
+    /// What runs at the target after each batch, one line each (for `--dry-run`).
+    func describeActions() throws -> [String]
+    /// Ends the session with the target, if there is one.
+    func disconnect()
+}
