@@ -35,14 +35,14 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
-        .target(
-            name: "LuaBridge",
-            dependencies: ["CLua", "Pipeline", "RunnerSystem"]
-        ),
+        // A safe Lua state (values, functions, errors); it knows nothing of Pipeline.
+        .target(name: "LuaKit", dependencies: ["CLua"]),
+        // The DSL: scripts to configuration, Lua callbacks as hooks.
+        .target(name: "LuaBridge", dependencies: ["LuaKit", "Pipeline", "RunnerSystem"]),
         .executableTarget(
             name: "runner",
             dependencies: [
-                "Pipeline", "LuaBridge", "RunnerSystem",
+                "Pipeline", "LuaBridge", "LuaKit", "RunnerSystem",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -63,7 +63,8 @@ let package = Package(
             name: "PipelineTests",
             dependencies: ["Pipeline", "RunnerSystem", "TestSupport", .product(name: "PropertyBased", package: "swift-property-based")]
         ),
-        .testTarget(name: "LuaBridgeTests", dependencies: ["LuaBridge", "Pipeline", "RunnerSystem", "TestSupport"]),
+        .testTarget(name: "LuaKitTests", dependencies: ["LuaKit", "TestSupport"]),
+        .testTarget(name: "LuaBridgeTests", dependencies: ["LuaBridge", "LuaKit", "Pipeline", "RunnerSystem", "TestSupport"]),
         .testTarget(name: "RunnerTests", dependencies: ["Pipeline", "RunnerSystem", "TestSupport"]),
     ]
 )

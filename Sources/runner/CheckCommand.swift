@@ -1,10 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import ArgumentParser
-import FoundationEssentials
-import LuaBridge
-import Logging
 import Pipeline
 
 extension Runner {
@@ -13,15 +7,13 @@ extension Runner {
         static let configuration = CommandConfiguration(
             abstract: "Load and validate a pipeline or receiver script, its secrets files and its targets.")
 
-        @Argument(help: "The pipeline or receiver script.")
-        var script: String
-
-        @OptionGroup var common: CommonOptions
+        @OptionGroup var options: ScriptOptions
 
         func run() throws {
-            withExitCodes {
-                let logger = makeLogger(common)
-                let (_, configuration, _) = try loadConfiguration(script, logger: logger)
+            try reportingErrors {
+                var logger = options.makeLogger()
+                let script = try options.load(&logger)
+                let configuration = script.configuration
                 var lines: [String] = []
                 for p in configuration.pipelines {
                     if let auth = p.auth {
@@ -35,24 +27,24 @@ extension Runner {
                     lines.append("pipeline '\(p.name)': \(p.source) -> \(targets) (\(p.ignore.count) ignore rules, delay \(p.delay)s)")
                 }
                 var problems: [String] = []
-                for m in configuration.modules {
+                for served in configuration.modules.isEmpty ? [] : try script.servedModules() {
+                    let m = served.module
                     try ModuleCheck.verify(m)
                     if m.authUsers.isEmpty && !m.readOnly {
                         lines.append("warning: module '\(m.name)' is writable without auth_users (anyone allowed by hosts_allow can push)")
                     }
                     lines.append("module '\(m.name)': \(m.path) (\(m.onSync.count) on_sync actions)")
-                    lines += try ModuleActions.describe(m).enumerated().map { "  on_sync \($0.offset + 1): \($0.element)" }
-                    problems += try ModuleActions.problems(m)
+                    lines += served.actionLines.enumerated().map { "  on_sync \($0.offset + 1): \($0.element)" }
+                    problems += served.problems
                 }
                 if !problems.isEmpty {
-                    throw ConfigError(problems.joined(separator: "\n  "), at: SourceLocation(file: script, line: 0))
+                    throw ConfigError(problems.joined(separator: "\n  "), at: SourceLocation(file: options.script, line: 0))
                 }
                 if configuration.pipelines.isEmpty && configuration.modules.isEmpty {
-                    throw ConfigError("declares no pipeline and no module", at: SourceLocation(file: script, line: 0))
+                    throw ConfigError("declares no pipeline and no module", at: SourceLocation(file: options.script, line: 0))
                 }
-                print("\(script): ok")
+                print("\(options.script): ok")
                 for l in lines { print("  " + l) }
-                return 0
             }
         }
     }

@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import ArgumentParser
 import Pipeline
 
@@ -24,9 +21,8 @@ extension Runner {
             }
 
             func run() throws {
-                withExitCodes {
+                try reportingErrors {
                     try DeltaFiles.signature(basis: basis, output: signature, blockLength: blockLength)
-                    return 0
                 }
             }
         }
@@ -39,12 +35,11 @@ extension Runner {
             @Flag(help: "Print what the delta holds on stderr.") var stats = false
 
             func run() throws {
-                withExitCodes {
+                try reportingErrors {
                     let s = try DeltaFiles.delta(signature: signature, new: new, output: delta)
                     if stats {
                         Output.err("new \(s.newSize) bytes: copied \(s.copiedBytes), literal \(s.literalBytes) (stored \(s.storedLiteralBytes)), delta \(s.deltaBytes) bytes\n")
                     }
-                    return 0
                 }
             }
         }
@@ -56,9 +51,8 @@ extension Runner {
             @Argument(help: "Where to write the rebuilt file.") var output: String
 
             func run() throws {
-                withExitCodes {
+                try reportingErrors {
                     try DeltaFiles.patch(basis: basis, delta: delta, output: output)
-                    return 0
                 }
             }
         }

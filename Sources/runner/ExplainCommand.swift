@@ -1,10 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import ArgumentParser
-import FoundationEssentials
-import LuaBridge
-import Logging
 import Pipeline
 import RunnerSystem
 
@@ -14,8 +8,7 @@ extension Runner {
         static let configuration = CommandConfiguration(
             abstract: "Say for each path whether a pipeline ignores it, and by which rule (file and line).")
 
-        @Argument(help: "The pipeline script.")
-        var script: String
+        @OptionGroup var options: ScriptOptions
 
         @Argument(help: "Paths relative to the pipeline's source (or absolute, inside it). A trailing / means a directory.")
         var paths: [String]
@@ -23,23 +16,18 @@ extension Runner {
         @Option(help: "Only this pipeline (default: every pipeline in the script).")
         var pipeline: String?
 
-        @OptionGroup var common: CommonOptions
-
         func run() throws {
-            withExitCodes {
-                let logger = makeLogger(common)
-                let (_, configuration, hooks) = try loadConfiguration(script, logger: logger)
-                var pipelines = configuration.pipelines
+            try reportingErrors {
+                var logger = options.makeLogger()
+                let script = try options.load(&logger)
+                var pipelines = try script.pipelines()
                 if let pipeline {
                     pipelines = pipelines.filter { $0.name == pipeline }
-                    guard !pipelines.isEmpty else {
-                        throw ValidationError("no pipeline '\(pipeline)' in \(script)")
-                    }
+                    guard !pipelines.isEmpty else { throw ValidationError("no pipeline '\(pipeline)' in \(options.script)") }
                 }
-                guard !pipelines.isEmpty else { throw ConfigError("declares no pipeline", at: SourceLocation(file: script, line: 0)) }
                 for p in pipelines {
                     let filter = try Filter(rules: p.ignore) { index, path, isDirectory in
-                        try hooks.ignores(pipeline: p.name, predicate: index, path: path, isDirectory: isDirectory)
+                        try script.hooks.ignores(pipeline: p.name, predicate: index, path: path, isDirectory: isDirectory)
                     }
                     for raw in paths {
                         var path = raw
@@ -52,7 +40,6 @@ extension Runner {
                         print("\(prefix)\(raw): \(decision.explanation)")
                     }
                 }
-                return 0
             }
         }
     }

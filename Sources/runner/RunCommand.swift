@@ -1,9 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import ArgumentParser
-import FoundationEssentials
-import LuaBridge
 import Logging
 import Pipeline
 import RunnerSystem
@@ -14,8 +9,7 @@ extension Runner {
         static let configuration = CommandConfiguration(
             abstract: "Sync every pipeline once, then watch and push each batch of changes.")
 
-        @Argument(help: "The pipeline script.")
-        var script: String
+        @OptionGroup var options: ScriptOptions
 
         @Flag(help: "Print each batch (every path, the rule that dropped it or the targets it would go to) and touch nothing.")
         var dryRun = false
@@ -23,44 +17,31 @@ extension Runner {
         @Flag(help: "Sync once and exit; the exit status is the result.")
         var once = false
 
-        @OptionGroup var common: CommonOptions
-
         func run() throws {
-            withExitCodes {
-                var logger = makeLogger(common)
-                let (_, configuration, hooks) = try loadConfiguration(script, logger: logger)
-                if common.logLevel == nil, let level = Logger.Level(rawValue: configuration.settings.logLevel) {
-                    logger.logLevel = level
-                }
-                guard !configuration.pipelines.isEmpty else {
-                    throw ConfigError("declares no pipeline", at: SourceLocation(file: script, line: 0),
-                                      hint: "add pipeline \"name\" { source = ..., to = ... }")
-                }
-                let runners = try makeRunners(configuration, hooks, logger)
+            try reportingErrors {
+                var logger = options.makeLogger()
+                let script = try options.load(&logger)
+                let runners = try makeRunners(script, logger)
                 let control = RunControl(logger: logger)
-                let loop = RunLoop(pipelines: runners, control: control, logger: logger) { [script] in
-                    let (_, fresh, freshHooks) = try loadConfiguration(script, logger: logger)
-                    guard !fresh.pipelines.isEmpty else { throw ConfigError("declares no pipeline", at: SourceLocation(file: script, line: 0)) }
-                    return try makeRunners(fresh, freshHooks, logger)
+                let loop = RunLoop(pipelines: runners, control: control, logger: logger) { [options] in
+                    try makeRunners(LoadedScript(options.script, logger: logger), logger)
                 }
                 if once {
-                    return loop.runOnce() ? 0 : Exit.runtimeFailure
+                    guard loop.runOnce() else { throw Exit.runtimeFailure }
+                    return
                 }
                 do {
                     try loop.run()
                 } catch {
                     logger.critical("\(error)")
-                    return Exit.runtimeFailure
+                    throw Exit.runtimeFailure
                 }
-                return 0
             }
         }
 
-        private func makeRunners(_ configuration: Configuration, _ hooks: any PipelineHooks, _ logger: Logger) throws -> [PipelineRunner] {
-            try configuration.pipelines.map { p in
-                try PipelineRunner(config: p, hooks: hooks, logger: logger, dryRun: dryRun) { text in
-                    Output.out(text + "\n")
-                }
+        private func makeRunners(_ script: LoadedScript, _ logger: Logger) throws -> [PipelineRunner] {
+            try script.pipelines().map { p in
+                try PipelineRunner(config: p, hooks: script.hooks, logger: logger, dryRun: dryRun) { text in Output.out(text + "\n") }
             }
         }
     }

@@ -1,10 +1,6 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import ArgumentParser
-import FoundationEssentials
 import LuaBridge
-import Logging
+import LuaKit
 import Pipeline
 
 /// `runner`: a scriptable sync pipeline (watch -> filter -> transfer -> action).
@@ -22,50 +18,30 @@ struct Runner: ParsableCommand {
     )
 }
 
-/// Options every command shares.
-struct CommonOptions: ParsableArguments {
-    @Option(name: .long, help: "Log format on stderr: text or json.")
-    var logFormat: LogFormat = .text
-
-    @Option(name: .long, help: "Log level, overriding settings { log = ... }: trace, debug, info, notice, warning, error.")
-    var logLevel: String?
-}
-
-enum LogFormat: String, ExpressibleByArgument, Sendable { case text, json }
-
 /// Exit codes of DESIGN.md.
 enum Exit {
-    static let runtimeFailure: Int32 = 1
-    static let configError: Int32 = 2
+    static let runtimeFailure = ExitCode(1)
+    static let configError = ExitCode(2)
 }
 
-/// Loads a configuration file, mapping every failure to a configuration error.
-func loadConfiguration(_ file: String, logger: Logger) throws -> (ConfigLoader, Configuration, any PipelineHooks) {
-    let loader = ConfigLoader(file: file, logger: logger)
-    let (configuration, hooks) = try loader.load()
-    return (loader, configuration, hooks)
-}
-
-/// Runs a command body; configuration errors print `runner: file:line: message` and exit 2.
-func withExitCodes(_ body: () throws -> Int32) -> Never {
+/// Runs a command's body and turns what it throws into an exit status: a configuration
+/// error prints `runner: file:line: message` and exits 2, any other failure prints
+/// `runner: message` and exits 1; exit codes and usage errors pass through.
+func reportingErrors(_ body: () throws -> Void) throws {
     do {
-        exit(try body())
+        try body()
+    } catch let error as ExitCode {
+        throw error
+    } catch let error as ValidationError {
+        throw error
     } catch let error as ConfigError {
         Output.err("runner: \(error)\n")
-        exit(Exit.configError)
+        throw Exit.configError
     } catch let error as LuaError {
         Output.err("runner: \(error)\n")
-        exit(Exit.configError)
-    } catch let error as TransferError {
-        Output.err("runner: \(error)\n")
-        exit(Exit.runtimeFailure)
-    } catch let error as DeltaError {
-        Output.err("runner: \(error)\n")
-        exit(Exit.runtimeFailure)
-    } catch let error as ExitCode {
-        exit(error.rawValue)
+        throw Exit.configError
     } catch {
         Output.err("runner: \(error)\n")
-        exit(Exit.runtimeFailure)
+        throw Exit.runtimeFailure
     }
 }

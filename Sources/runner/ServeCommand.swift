@@ -13,36 +13,29 @@ extension Runner {
         static let configuration = CommandConfiguration(
             abstract: "The receiver daemon: accept senders on the listen address and serve the script's modules.")
 
-        @Argument(help: "The receiver script.")
-        var script: String
-
-        @OptionGroup var common: CommonOptions
+        @OptionGroup var options: ScriptOptions
 
         func run() throws {
-            withExitCodes {
-                var logger = makeLogger(common)
-                let served = try ServedConfiguration(script: script, logger: logger)
-                let settings = served.configuration.settings
-                if common.logLevel == nil, let level = Logger.Level(rawValue: settings.logLevel) { logger.logLevel = level }
+            try reportingErrors {
+                var logger = options.makeLogger()
+                let served = try ServedConfiguration(options, logger: &logger)
+                let settings = served.settings
                 let control = RunControl(logger: logger)
                 let daemon = try ReceiverDaemon(listen: settings.listen, maxConnections: settings.maxConnections, logger: logger)
-                daemon.run(control: control, refresh: { forced in
+                daemon.run(control: control, refresh: { [logger] forced in
                     served.refresh(force: forced, logger: logger)
-                }, session: { connection, peer in
+                }, session: { [logger] connection, peer in
                     var logger = logger
                     logger[metadataKey: "peer"] = "\(peer)"
-                    let settings = served.configuration.settings
-                    let mode = ReceiverSession.Mode.daemon(peer: peer, handshakeTimeout: settings.handshakeTimeout,
-                                                           idleTimeout: settings.idleTimeout)
+                    let mode = ReceiverSession.Mode.daemon(peer: peer, handshakeTimeout: served.settings.handshakeTimeout,
+                                                           idleTimeout: served.settings.idleTimeout)
                     do {
-                        try ReceiverSession.serve(modules: served.configuration.modules, mode: mode, input: connection,
-                                                  output: connection, logger: logger, actionHooks: served.hooks)
+                        try ReceiverSession.serve(modules: served.modules, mode: mode, input: connection, output: connection, logger: logger)
                         return 0
                     } catch {
-                        return Exit.runtimeFailure
+                        return Exit.runtimeFailure.rawValue
                     }
                 })
-                return 0
             }
         }
     }
@@ -50,20 +43,22 @@ extension Runner {
 
 /// The receiver script as the daemon serves it: loaded at start-up (a broken one is a
 /// configuration error), and again on SIGHUP or when the file changed before a
-/// connection (a broken one is then logged and the one in use goes on).
+/// connection (a broken one is then logged and the one in use goes on). Its modules'
+/// actions are built once per load, not per connection.
 final class ServedConfiguration {
     private let script: String
     private var stamp: [Int]
-    /// Kept alive with the configuration: the Lua functions it holds live in its state.
-    private var loader: ConfigLoader
-    private(set) var configuration: Configuration
-    /// Runs the Lua functions of the modules' `on_sync`.
-    private(set) var hooks: ActionHooks?
+    /// Kept alive with the modules: the Lua functions they hold live in its state.
+    private var loaded: LoadedScript
+    private(set) var modules: [ServedModule]
 
-    init(script: String, logger: Logger) throws {
-        self.script = script
+    var settings: Settings { loaded.configuration.settings }
+
+    init(_ options: ScriptOptions, logger: inout Logger) throws {
+        script = options.script
         stamp = ServedConfiguration.stamp(of: script)
-        (loader, configuration, hooks) = try ServedConfiguration.load(script, logger: logger)
+        loaded = try options.load(&logger)
+        modules = try ServedConfiguration.check(loaded, logger: logger)
     }
 
     func refresh(force: Bool, logger: Logger) {
@@ -71,27 +66,25 @@ final class ServedConfiguration {
         guard force || now != stamp else { return }
         stamp = now
         do {
-            let (freshLoader, fresh, freshHooks) = try ServedConfiguration.load(script, logger: logger)
-            if fresh.settings.listen != configuration.settings.listen || fresh.settings.maxConnections != configuration.settings.maxConnections {
+            let fresh = try LoadedScript(script, logger: logger)
+            let freshModules = try ServedConfiguration.check(fresh, logger: logger)
+            if fresh.configuration.settings.listen != settings.listen || fresh.configuration.settings.maxConnections != settings.maxConnections {
                 logger.warning("listen and max_connections changes apply at the next start")
             }
-            (loader, configuration, hooks) = (freshLoader, fresh, freshHooks)
+            (loaded, modules) = (fresh, freshModules)
             logger.notice("reloaded \(script)")
         } catch {
             logger.error("reload refused, serving the previous configuration: \(error)")
         }
     }
 
-    private static func load(_ script: String, logger: Logger) throws -> (ConfigLoader, Configuration, ActionHooks?) {
-        let (loader, configuration, hooks) = try loadConfiguration(script, logger: logger)
-        guard !configuration.modules.isEmpty else {
-            throw ConfigError("declares no module", at: SourceLocation(file: script, line: 0), hint: "add module \"name\" { path = ... }")
+    private static func check(_ script: LoadedScript, logger: Logger) throws -> [ServedModule] {
+        let modules = try script.servedModules()
+        for served in modules {
+            try ModuleCheck.verify(served.module)
+            for problem in served.problems { logger.warning("\(problem)") }
         }
-        for m in configuration.modules {
-            try ModuleCheck.verify(m)
-            for problem in try ModuleActions.problems(m) { logger.warning("\(problem)") }
-        }
-        return (loader, configuration, hooks as? ActionHooks)
+        return modules
     }
 
     /// Device, inode, size and modification time: a save by rename or in place both change it.
@@ -116,7 +109,6 @@ enum ModuleCheck {
             throw ConfigError("module '\(m.name)': \(m.path) is a mount point; batches are staged in \(parent), another file system",
                               at: m.location, hint: "serve a directory inside the mount, e.g. \(m.path)/data")
         }
-        _ = try ModuleActions.describe(m)
         if let secrets = m.secrets {
             let users = try SecretsFile.readReceiverSecrets(secrets, at: m.location)
             for u in m.authUsers where users[u] == nil {

@@ -26,7 +26,7 @@ import Testing
         #expect(p["config"] == .text("/etc/php/8.2/fpm/php-fpm.conf"))
         #expect(p["pidfile"] == .text("/run/custom.pid"))
         #expect(p["args"] == .list(["-R"]))
-        #expect(try ModuleActions.describe(m) == ["php-fpm reload (rolls the batch back on failure)"])
+        #expect(try ServedModule(m, hooks: nil).actionLines == ["php-fpm reload (rolls the batch back on failure)"])
     }
 
     @Test(arguments: [
@@ -40,6 +40,6 @@ import Testing
 
     @Test func badNativeParametersNameTheModule() throws {
         let m = try Self.load(#"{ kind = "exec", argv = { "true" }, timout = 3 }, { kind = "signal", pidfile = "/x", signal = "BOGUS" }"#)
-        #expect { try ModuleActions.describe(m) } throws: { "\($0)".contains("module 'fpm': on_sync exec: unknown key 'timout'") }
+        #expect { try ServedModule(m, hooks: nil).actionLines } throws: { "\($0)".contains("module 'fpm': on_sync exec: unknown key 'timout'") }
     }
 }

@@ -73,17 +73,6 @@ public enum ModuleActions {
         return actions
     }
 
-    /// Checks the module's actions (configuration, and what they need on this host):
-    /// one line per problem.
-    public static func problems(_ module: ReceiverModule) throws(ConfigError) -> [String] {
-        try make(module, hooks: nil).flatMap { a in a.problems().map { "module '\(module.name)': \(a.name): \($0)" } }
-    }
-
-    /// One line per action, for `--dry-run` and `runner check`.
-    public static func describe(_ module: ReceiverModule) throws(ConfigError) -> [String] {
-        describe(try make(module, hooks: nil))
-    }
-
     static func describe(_ actions: [any SyncAction]) -> [String] {
         actions.map { $0.validates ? "\($0.name) (rolls the batch back on failure)" : $0.name }
     }
@@ -154,15 +143,20 @@ struct ActionParameters {
     }
 
     mutating func seconds(_ key: String, default value: Double) throws(ConfigError) -> Double {
-        guard let t = try text(key) else { return value }
-        guard let v = Double(t), v > 0 else { throw error("'\(key)' must be a positive number of seconds, got \(t)") }
-        return v
+        switch values.removeValue(forKey: key) {
+        case nil: return value
+        case .number(let v) where v > 0 && v.isFinite: return v
+        case .number(let v): throw error("'\(key)' must be a positive number of seconds, got \(v)")
+        default: throw error("'\(key)' must be a number of seconds")
+        }
     }
 
     mutating func flag(_ key: String, default value: Bool) throws(ConfigError) -> Bool {
-        guard let t = try text(key) else { return value }
-        guard let v = Bool(t) else { throw error("'\(key)' must be true or false, got \(t)") }
-        return v
+        switch values.removeValue(forKey: key) {
+        case nil: return value
+        case .flag(let v): return v
+        default: throw error("'\(key)' must be true or false")
+        }
     }
 
     /// Every key was used: anything left is misspelt.

@@ -1,19 +1,16 @@
-/// A named set of targets with variables shared by the group (`group "name" { ... }`).
+/// A named set of targets (`group "name" { ... }`).
 public struct HostGroup: Sendable, Equatable {
     /// The group's name, as `to` refers to it.
     public var name: String
     /// The targets, in the order written.
     public var targets: [TargetURI]
-    /// Per-group variables (`vars = { APP_MODE = "functional" }`).
-    public var vars: [String: String]
     /// Where the group was declared.
     public var location: SourceLocation
 
     /// A group.
-    public init(name: String, targets: [TargetURI], vars: [String: String] = [:], location: SourceLocation) {
+    public init(name: String, targets: [TargetURI], location: SourceLocation) {
         self.name = name
         self.targets = targets
-        self.vars = vars
         self.location = location
     }
 }

@@ -2,9 +2,6 @@ import FoundationEssentials
 
 /// One `pipeline "name" { ... }`: what to watch, what to drop, where to send it.
 public struct PipelineConfig: Sendable {
-    /// How a batch is rolled out across the targets.
-    public enum Rollout: String, Sendable { case all, canary }
-
     /// Sender credentials (`auth = { user = ..., secret_file = ... }`).
     public struct Auth: Sendable, Equatable {
         /// The user the receiver knows.
@@ -67,8 +64,6 @@ public struct PipelineConfig: Sendable {
     public var auth: Auth?
     /// Delete files on the targets that are gone from the source.
     public var delete: Bool
-    /// How batches roll out.
-    public var rollout: Rollout
     /// How `ssh://` targets are reached.
     public var ssh = SSH()
     /// Whether a `check` callback is set.
@@ -81,7 +76,7 @@ public struct PipelineConfig: Sendable {
     /// A pipeline with defaults for what is not given.
     public init(name: String, source: String, sourceFile: String? = nil, ignore: [IgnoreRule] = [], delay: Double = 0.2,
                 maxDelay: Double? = nil, scanInterval: Double = 10,
-                destinations: [Destination], auth: Auth? = nil, delete: Bool = false, rollout: Rollout = .all,
+                destinations: [Destination], auth: Auth? = nil, delete: Bool = false,
                 hasCheck: Bool = false, hasAfter: Bool = false, location: SourceLocation) {
         self.name = name
         self.source = source
@@ -93,7 +88,6 @@ public struct PipelineConfig: Sendable {
         self.destinations = destinations
         self.auth = auth
         self.delete = delete
-        self.rollout = rollout
         self.hasCheck = hasCheck
         self.hasAfter = hasAfter
         self.location = location

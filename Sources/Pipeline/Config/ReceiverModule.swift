@@ -8,9 +8,12 @@ public struct ReceiverModule: Sendable {
         case function(index: Int, SourceLocation?)
     }
 
-    /// A parameter of an action spec, as Lua wrote it: a scalar (as text), a list, or a map.
+    /// A parameter of an action spec, as Lua wrote it: a string, a number, a boolean, a
+    /// list of strings, or a map of strings.
     public enum ActionValue: Sendable, Equatable {
         case text(String)
+        case number(Double)
+        case flag(Bool)
         case list([String])
         case map([String: String])
     }

@@ -2,8 +2,6 @@
 public struct Settings: Sendable, Equatable {
     /// Log level: trace, debug, info, notice, warning, error, critical.
     public var logLevel: String = "info"
-    /// Address of the status endpoint (`host:port`), when set.
-    public var status: String?
     /// Receiver: the address `runner serve` listens on.
     public var listen: String = "0.0.0.0:\(TargetURI.defaultRunnerPort)"
     /// Receiver: the most connections served at once.

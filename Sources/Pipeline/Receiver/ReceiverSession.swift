@@ -46,22 +46,15 @@ public final class ReceiverSession {
 
     /// Serves one sender on the given descriptors until it says goodbye or closes; a
     /// protocol violation or a refusal is answered with an error frame and thrown.
-    /// `actionHooks` runs the Lua functions of the modules' `on_sync`.
-    public static func serve(modules: [ReceiverModule], mode: Mode, input: Int32, output: Int32, logger: Logger,
-                             actionHooks: ActionHooks? = nil) throws(WireError) {
+    public static func serve(modules: [ServedModule], mode: Mode, input: Int32, output: Int32, logger: Logger) throws(WireError) {
         let reader = FrameReader(fd: input, name: "sender")
         let writer = FrameWriter(fd: output, name: "sender")
         do throws(WireError) {
             if case .daemon(_, let handshakeTimeout, _) = mode { setReceiveTimeout(input, handshakeTimeout) }
-            let module = try handshake(modules: modules, mode: mode, reader: reader, writer: writer, logger: logger)
+            let chosen = try handshake(modules: modules.map(\.module), mode: mode, reader: reader, writer: writer, logger: logger)
             if case .daemon(_, _, let idleTimeout) = mode { setReceiveTimeout(input, idleTimeout) }
-            let actions: [any SyncAction]
-            do throws(ConfigError) {
-                actions = try ModuleActions.make(module, hooks: actionHooks)
-            } catch {
-                logger.error("module '\(module.name)': \(error)")
-                throw WireError("the receiver's module '\(module.name)' is misconfigured")
-            }
+            let served = modules.first { $0.module.name == chosen.name }!
+            let module = served.module, actions = served.actions
             let staging: StagingArea, tree: TreeDirectory
             do throws(TransferError) {
                 // Opening the staging area rolls back a batch an earlier receiver left half-committed.

@@ -4,14 +4,6 @@ import Glibc
 import FoundationEssentials
 import Logging
 
-/// Builds the process logger: stderr, text or JSON lines.
-func makeLogger(_ options: CommonOptions) -> Logger {
-    let format = options.logFormat
-    var logger = Logger(label: "runner") { label in StderrLogHandler(label: label, format: format) }
-    logger.logLevel = options.logLevel.flatMap(Logger.Level.init(rawValue:)) ?? .info
-    return logger
-}
-
 /// One line per message on stderr: `time level message key=value ...`, or a JSON object.
 struct StderrLogHandler: LogHandler {
     let label: String

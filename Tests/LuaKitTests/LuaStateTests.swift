@@ -1,6 +1,5 @@
 import Foundation
-import LuaBridge
-import Pipeline
+import LuaKit
 import TestSupport
 import Testing
 

@@ -73,3 +73,7 @@ public struct LuaError: Error, CustomStringConvertible {
 extension String {
     fileprivate func trimmingPrefix(_ p: String) -> String { hasPrefix(p) ? String(dropFirst(p.count)) : self }
 }
+
+/// An error that names its own place (file and line): a Swift function that throws one
+/// to Lua does not get its caller's position put in front of it.
+public protocol LocatedError: Error {}

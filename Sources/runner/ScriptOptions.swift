@@ -1,0 +1,65 @@
+import ArgumentParser
+import LuaBridge
+import Logging
+import Pipeline
+
+/// The script a command runs, and the options every such command shares. Every command
+/// loads its script the same way: a configuration error names the file and line, and
+/// `settings { log = ... }` sets the level unless `--log-level` did.
+struct ScriptOptions: ParsableArguments {
+    @Argument(help: "The Lua script: a pipeline script, or a receiver script for serve and receive.")
+    var script: String
+
+    @Option(name: .long, help: "Log format on stderr: text or json.")
+    var logFormat: LogFormat = .text
+
+    @Option(name: .long, help: "Log level, overriding settings { log = ... }: trace, debug, info, notice, warning, error.")
+    var logLevel: String?
+
+    /// The process logger, before the script is loaded.
+    func makeLogger() -> Logger {
+        let format = logFormat
+        var logger = Logger(label: "runner") { label in StderrLogHandler(label: label, format: format) }
+        logger.logLevel = logLevel.flatMap(Logger.Level.init(rawValue:)) ?? .info
+        return logger
+    }
+
+    /// Loads the script; the logger takes the script's level.
+    func load(_ logger: inout Logger) throws -> LoadedScript {
+        let script = try LoadedScript(self.script, logger: logger)
+        if logLevel == nil, let level = Logger.Level(rawValue: script.configuration.settings.logLevel) { logger.logLevel = level }
+        return script
+    }
+}
+
+/// A loaded script: its configuration, and the Lua state that keeps its callbacks alive.
+struct LoadedScript {
+    let file: String
+    let loader: ConfigLoader
+    let configuration: Configuration
+    let hooks: any PipelineHooks
+
+    init(_ file: String, logger: Logger) throws {
+        self.file = file
+        loader = ConfigLoader(file: file, logger: logger)
+        (configuration, hooks) = try loader.load()
+    }
+
+    /// The script's pipelines; a script without one is a configuration error.
+    func pipelines() throws -> [PipelineConfig] {
+        guard !configuration.pipelines.isEmpty else {
+            throw ConfigError("declares no pipeline", at: SourceLocation(file: file, line: 0), hint: "add pipeline \"name\" { source = ..., to = ... }")
+        }
+        return configuration.pipelines
+    }
+
+    /// The script's modules with their actions built (once); none is a configuration error.
+    func servedModules() throws -> [ServedModule] {
+        guard !configuration.modules.isEmpty else {
+            throw ConfigError("declares no module", at: SourceLocation(file: file, line: 0), hint: "add module \"name\" { path = ... }")
+        }
+        return try configuration.modules.map { try ServedModule($0, hooks: hooks as? ActionHooks) }
+    }
+}
+
+enum LogFormat: String, ExpressibleByArgument, Sendable { case text, json }
