@@ -62,8 +62,20 @@ static void runner_lua_deadline_hook(lua_State *L, lua_Debug *ar) {
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     if (deadline > 0 && (double)now.tv_sec + (double)now.tv_nsec / 1e9 > deadline) {
+        lua_pushboolean(L, 1);
+        lua_setfield(L, LUA_REGISTRYINDEX, "runner.timedout");
         luaL_error(L, "timed out");
     }
+}
+
+/// Whether the last call was stopped at its deadline; clears the mark.
+static inline int runner_lua_timedout(lua_State *L) {
+    lua_getfield(L, LUA_REGISTRYINDEX, "runner.timedout");
+    int timedout = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    lua_pushnil(L);
+    lua_setfield(L, LUA_REGISTRYINDEX, "runner.timedout");
+    return timedout;
 }
 
 /// Sets the deadline of the calls that follow (0: none).

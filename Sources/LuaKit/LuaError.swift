@@ -1,7 +1,7 @@
 /// An error raised by Lua code or by loading a chunk, with where it happened.
 public struct LuaError: Error, CustomStringConvertible {
     /// What kind of failure Lua reported.
-    public enum Kind: Sendable { case syntax, runtime, memory, file }
+    public enum Kind: Sendable { case syntax, runtime, memory, file, timeout }
 
     /// The kind of failure.
     public var kind: Kind

@@ -57,9 +57,9 @@ public final class LuaState {
         return try protectedCall(nargs: 0)
     }
 
-    /// Calls a Lua function with arguments; returns its results.
+    /// Calls a Lua function with arguments; returns its results. With a `timeout`
+    /// (seconds), Lua code still running after it is stopped: a `LuaError` of kind `.timeout`.
     @discardableResult
-    /// With a `timeout` (seconds), Lua code still running after it raises "timed out".
     public func call(_ function: LuaFunction, _ arguments: [LuaValue] = [], timeout: Double? = nil) throws -> [LuaValue] {
         precondition(function.state === self, "a LuaFunction can only be called on the state that made it")
         if let timeout {
@@ -73,7 +73,12 @@ public final class LuaState {
         }
         lua_rawgeti(L, runner_lua_registryindex(), lua_Integer(function.reference))
         for a in arguments { try push(a, on: L) }
-        return try protectedCall(nargs: Int32(arguments.count))
+        do {
+            return try protectedCall(nargs: Int32(arguments.count))
+        } catch var error as LuaError where timeout != nil && runner_lua_timedout(L) != 0 {
+            error.kind = .timeout
+            throw error
+        }
     }
 
     private func load(data: Data, chunkName: String) throws {

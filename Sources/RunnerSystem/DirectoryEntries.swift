@@ -2,11 +2,19 @@
 import Glibc
 #endif
 
-/// The names in a directory, without `.` and `..`: the one place `readdir` and its
+/// The entries of a directory, without `.` and `..`: the one place `readdir` and its
 /// fixed-size `d_name` are decoded.
 public enum DirectoryEntries {
-    /// The names in the directory open as `directory` (which this consumes), unsorted.
-    public static func names(of directory: consuming FileDescriptor) throws(SystemError) -> [String] {
+    /// One entry: its name, and its kind when the file system says it (`d_type`).
+    public struct Entry: Sendable {
+        /// The entry's name.
+        public var name: String
+        /// Its kind; nil when the file system does not tell (`DT_UNKNOWN`): ask `lstat`.
+        public var kind: FileInfo.Kind?
+    }
+
+    /// The entries of the directory open as `directory` (which this consumes), unsorted.
+    public static func entries(of directory: consuming FileDescriptor) throws(SystemError) -> [Entry] {
         let fd = directory.release()
         guard let stream = fdopendir(fd) else {
             let error = SystemError("opendir")
@@ -14,19 +22,38 @@ public enum DirectoryEntries {
             throw error
         }
         defer { closedir(stream) }
-        var names: [String] = []
+        var entries: [Entry] = []
         while let entry = readdir(stream) {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
                 String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
             }
-            if name != "." && name != ".." { names.append(name) }
+            guard name != "." && name != ".." else { continue }
+            let kind: FileInfo.Kind?
+            switch Int32(entry.pointee.d_type) {
+            case Int32(DT_REG): kind = .file
+            case Int32(DT_DIR): kind = .directory
+            case Int32(DT_LNK): kind = .symlink
+            case Int32(DT_UNKNOWN): kind = nil
+            default: kind = .other
+            }
+            entries.append(Entry(name: name, kind: kind))
         }
-        return names
+        return entries
+    }
+
+    /// The names in the directory open as `directory` (which this consumes), unsorted.
+    public static func names(of directory: consuming FileDescriptor) throws(SystemError) -> [String] {
+        try entries(of: directory).map(\.name)
+    }
+
+    /// The entries of the directory at `path`; empty when it cannot be read.
+    public static func entries(at path: String) -> [Entry] {
+        guard let directory = try? FileDescriptor(opening: path, O_RDONLY | O_DIRECTORY) else { return [] }
+        return (try? entries(of: directory)) ?? []
     }
 
     /// The names in the directory at `path`, sorted; empty when it cannot be read.
     public static func sorted(at path: String) -> [String] {
-        guard let directory = try? FileDescriptor(opening: path, O_RDONLY | O_DIRECTORY) else { return [] }
-        return ((try? names(of: directory)) ?? []).sorted()
+        entries(at: path).map(\.name).sorted()
     }
 }

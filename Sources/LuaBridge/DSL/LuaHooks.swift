@@ -27,16 +27,19 @@ final class LuaHooks: PipelineHooks, ActionHooks {
 
     /// `function(batch)` of a module's on_sync, with `{ module =, path =, paths = { ... } }`:
     /// false (or false, "why") or an error fails it; anything else succeeds.
-    func runAction(module: String, index: Int, paths: [String], timeout: Double) throws -> String? {
-        guard let f = moduleActions[module]?[index] else { return "no such Lua action" }
+    func runAction(module: String, index: Int, paths: [String], timeout: Double) throws -> ActionHookResult {
+        guard let f = moduleActions[module]?[index] else { return .refused("no such Lua action") }
         var t = LuaTable()
         t["module"] = .text(module)
         var list = LuaTable()
         list.array = paths.map { .text($0) }
         t["paths"] = .table(list)
-        let results = try state.call(f, [.table(t)], timeout: timeout)
-        guard case .boolean(false) = results.first ?? .nil else { return nil }
-        return results.dropFirst().first?.stringValue ?? "returned false"
+        let results: [LuaValue]
+        do { results = try state.call(f, [.table(t)], timeout: timeout) } catch let error as LuaError where error.kind == .timeout {
+            return .timedOut
+        }
+        guard case .boolean(false) = results.first ?? .nil else { return .ok }
+        return .refused(results.dropFirst().first?.stringValue ?? "returned false")
     }
 
     func ignores(pipeline: String, predicate index: Int, path: String, isDirectory: Bool) throws -> Bool {

@@ -1,4 +1,5 @@
 import RunnerSystem
+
 /// A Lua function in `on_sync`: called with the batch (`{ module =, paths = { ... } }`);
 /// returning false (or false, "why") or raising an error rolls the batch back.
 struct LuaAction: SyncAction {
@@ -11,18 +12,16 @@ struct LuaAction: SyncAction {
 
     func run(_ context: ActionContext) -> ActionResult {
         guard let hooks else { return ActionResult(name: name, outcome: .failed, summary: "no Lua state to run it in") }
+        let timeout = context.module.functionTimeout
         do {
-            let timeout = context.module.functionTimeout
-            if let why = try hooks.runAction(module: context.module.name, index: index, paths: context.paths, timeout: timeout) {
-                return ActionResult(name: name, outcome: .failed, summary: why)
+            switch try hooks.runAction(module: context.module.name, index: index, paths: context.paths, timeout: timeout) {
+            case .ok: return ActionResult(name: name, outcome: .ok, summary: "ok")
+            case .refused(let why): return ActionResult(name: name, outcome: .failed, summary: why)
+            case .timedOut:
+                return ActionResult(name: name, outcome: .timedOut, summary: "timed out after \(MonotonicClock.text(seconds: timeout))")
             }
-            return ActionResult(name: name, outcome: .ok, summary: "ok")
         } catch {
-            let text = "\(error)"
-            if text.contains("timed out") {
-                return ActionResult(name: name, outcome: .timedOut, summary: "timed out after \(MonotonicClock.text(seconds: context.module.functionTimeout))")
-            }
-            return ActionResult(name: name, outcome: .failed, summary: text)
+            return ActionResult(name: name, outcome: .failed, summary: "\(error)")
         }
     }
 

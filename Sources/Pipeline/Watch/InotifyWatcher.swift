@@ -70,15 +70,9 @@ public final class InotifyWatcher {
     public func directoriesInTree() -> Int {
         func count(_ dir: String) -> Int {
             var n = 1
-            guard let d = opendir(dir) else { return n }
-            defer { closedir(d) }
-            while let entry = readdir(d) {
-                let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
-                if name == "." || name == ".." { continue }
-                let child = dir + "/" + name
-                if entry.pointee.d_type == UInt8(DT_DIR) || (entry.pointee.d_type == UInt8(DT_UNKNOWN) && FileInfo.lstat(child)?.kind == .directory) {
-                    n += count(child)
-                }
+            for entry in DirectoryEntries.entries(at: dir) {
+                let child = dir + "/" + entry.name
+                if (entry.kind ?? FileInfo.lstat(child)?.kind) == .directory { n += count(child) }
             }
             return n
         }
@@ -200,23 +194,11 @@ public final class InotifyWatcher {
         if let old = paths[wd], old != relative, watches[old] == wd { watches[old] = nil }
         paths[wd] = relative
         watches[relative] = wd
-        guard let d = opendir(full) else { return }
-        defer { closedir(d) }
         var children: [String] = []
-        while let entry = readdir(d) {
-            let type = entry.pointee.d_type
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
-            }
-            if name == "." || name == ".." { continue }
-            if type == UInt8(DT_DIR) || type == UInt8(DT_UNKNOWN) {
-                let child = relative.isEmpty ? name : relative + "/" + name
-                if type == UInt8(DT_UNKNOWN) {
-                    var st = stat()
-                    guard lstat(root + "/" + child, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else { continue }
-                }
-                children.append(child)
-            }
+        for entry in DirectoryEntries.entries(at: full) where entry.kind == .directory || entry.kind == nil {
+            let child = relative.isEmpty ? entry.name : relative + "/" + entry.name
+            if entry.kind == nil, FileInfo.lstat(root + "/" + child)?.kind != .directory { continue }
+            children.append(child)
         }
         for child in children { try addTree(child) }
     }
