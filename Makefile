@@ -5,7 +5,7 @@
 SWIFT ?= swift
 BUILD_FLAGS ?=
 
-.PHONY: all deps build release demo test bench clean
+.PHONY: all deps build release demo test bench format clean
 
 all: build
 
@@ -29,6 +29,10 @@ test: deps
 bench: release
 	bash scripts/install-deps.sh --bench
 	python3 scripts/bench.py
+
+# The formatter's configuration is .swift-format (120 columns); make test fails on unformatted code.
+format:
+	$(SWIFT) format format --in-place --recursive Sources Tests Package.swift
 
 clean:
 	rm -rf .build

@@ -7,7 +7,7 @@ let package = Package(
     name: "runner",
     platforms: [.macOS(.v13)],
     products: [
-        .executable(name: "runner", targets: ["runner"]),
+        .executable(name: "runner", targets: ["runner"])
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -22,7 +22,8 @@ let package = Package(
             pkgConfig: "lua5.4",
             providers: [.apt(["liblua5.4-dev"]), .brew(["lua"])]
         ),
-        .systemLibrary(name: "CXXHash", pkgConfig: "libxxhash", providers: [.apt(["libxxhash-dev"]), .brew(["xxhash"])]),
+        .systemLibrary(
+            name: "CXXHash", pkgConfig: "libxxhash", providers: [.apt(["libxxhash-dev"]), .brew(["xxhash"])]),
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"]), .brew(["zstd"])]),
         .systemLibrary(name: "CLinux"),
         // The platform floor every stage stands on: files, descriptors, processes, signals, clocks.
@@ -52,19 +53,26 @@ let package = Package(
             // scripts/link-order.sh) sit together, so a process touches fewer code pages.
             linkerSettings: [
                 .unsafeFlags(["-use-ld=lld"]),
-                .unsafeFlags(["-Xlinker", "-z", "-Xlinker", "pack-relative-relocs",
-                              "-Xlinker", "--symbol-ordering-file=\(packageRoot)/scripts/link-order.txt",
-                              "-Xlinker", "--no-warn-symbol-ordering"], .when(configuration: .release)),
+                .unsafeFlags(
+                    [
+                        "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs",
+                        "-Xlinker", "--symbol-ordering-file=\(packageRoot)/scripts/link-order.txt",
+                        "-Xlinker", "--no-warn-symbol-ordering",
+                    ], .when(configuration: .release)),
             ]
         ),
         // Shared by the test targets: temp dirs, tree comparison, polling, the built binary.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(
             name: "PipelineTests",
-            dependencies: ["Pipeline", "RunnerSystem", "TestSupport", .product(name: "PropertyBased", package: "swift-property-based")]
+            dependencies: [
+                "Pipeline", "RunnerSystem", "TestSupport",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
         ),
         .testTarget(name: "LuaKitTests", dependencies: ["LuaKit", "TestSupport"]),
-        .testTarget(name: "LuaBridgeTests", dependencies: ["LuaBridge", "LuaKit", "Pipeline", "RunnerSystem", "TestSupport"]),
+        .testTarget(
+            name: "LuaBridgeTests", dependencies: ["LuaBridge", "LuaKit", "Pipeline", "RunnerSystem", "TestSupport"]),
         .testTarget(name: "RunnerTests", dependencies: ["Pipeline", "RunnerSystem", "TestSupport"]),
     ]
 )

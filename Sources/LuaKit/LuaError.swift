@@ -56,7 +56,9 @@ public struct LuaError: Error, CustomStringConvertible {
             if scalars[i] == UInt8(ascii: ":") {
                 var j = i + 1
                 while j < scalars.count, scalars[j] >= 0x30, scalars[j] <= 0x39 { j += 1 }
-                if j > i + 1, j + 1 < scalars.count, scalars[j] == UInt8(ascii: ":"), scalars[j + 1] == UInt8(ascii: " "), i > 0 {
+                if j > i + 1, j + 1 < scalars.count, scalars[j] == UInt8(ascii: ":"),
+                    scalars[j + 1] == UInt8(ascii: " "), i > 0
+                {
                     let file = String(decoding: scalars[..<i], as: UTF8.self)
                     let line = Int(String(decoding: scalars[(i + 1)..<j], as: UTF8.self)) ?? 0
                     let rest = String(decoding: scalars[(j + 2)...], as: UTF8.self)

@@ -14,7 +14,10 @@ extension LuaState {
         case .number(let d): lua_pushnumber(T, d)
         case .string(let bytes):
             bytes.withUnsafeBufferPointer { buf in
-                _ = buf.baseAddress.map { lua_pushlstring(T, UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self), buf.count) }
+                _ =
+                    buf.baseAddress.map {
+                        lua_pushlstring(T, UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self), buf.count)
+                    }
                     ?? lua_pushlstring(T, "", 0)
             }
         case .table(let table):
@@ -63,7 +66,9 @@ extension LuaState {
         case LUA_TTABLE:
             guard let identity = lua_topointer(T, index) else { return .table(LuaTable()) }
             guard visiting.insert(identity).inserted else {
-                throw LuaError(kind: .runtime, file: nil, line: nil, message: "table refers to itself (a cycle cannot be converted)")
+                throw LuaError(
+                    kind: .runtime, file: nil, line: nil,
+                    message: "table refers to itself (a cycle cannot be converted)")
             }
             defer { visiting.remove(identity) }
             guard lua_checkstack(T, 4) != 0 else {

@@ -60,7 +60,8 @@ public final class LuaState {
     /// Calls a Lua function with arguments; returns its results. With a `timeout`
     /// (seconds), Lua code still running after it is stopped: a `LuaError` of kind `.timeout`.
     @discardableResult
-    public func call(_ function: LuaFunction, _ arguments: [LuaValue] = [], timeout: Double? = nil) throws -> [LuaValue] {
+    public func call(_ function: LuaFunction, _ arguments: [LuaValue] = [], timeout: Double? = nil) throws -> [LuaValue]
+    {
         precondition(function.state === self, "a LuaFunction can only be called on the state that made it")
         if let timeout {
             var now = timespec()

@@ -83,12 +83,18 @@ public struct LuaTable {
     public subscript(_ key: String) -> LuaValue {
         get { fields[.string(Array(key.utf8))] ?? .nil }
         set {
-            if case .nil = newValue { fields[.string(Array(key.utf8))] = nil } else { fields[.string(Array(key.utf8))] = newValue }
+            if case .nil = newValue {
+                fields[.string(Array(key.utf8))] = nil
+            } else {
+                fields[.string(Array(key.utf8))] = newValue
+            }
         }
     }
 
     /// The string keys of the hash part, sorted (for stable messages).
     public var stringKeys: [String] {
-        fields.keys.compactMap { if case .string(let b) = $0 { return String(decoding: b, as: UTF8.self) } else { return nil } }.sorted()
+        fields.keys.compactMap {
+            if case .string(let b) = $0 { return String(decoding: b, as: UTF8.self) } else { return nil }
+        }.sorted()
     }
 }

@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import CLinux
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Starts child processes (ssh for `ssh://` targets, the commands of actions) with
 /// the given descriptors as stdin and stdout.
@@ -14,8 +15,10 @@ public enum ChildProcess {
     /// Only descriptors 0-2 are passed on.
     /// `processGroup` puts it in a group of its own (to end it and what it started);
     /// `environment` is added to ours.
-    public static func spawn(_ argv: [String], stdin: Int32, stdout: Int32, stderr: Int32? = nil, search: Bool,
-                             processGroup: Bool = false, environment: [String: String] = [:]) throws(SystemError) -> pid_t {
+    public static func spawn(
+        _ argv: [String], stdin: Int32, stdout: Int32, stderr: Int32? = nil, search: Bool,
+        processGroup: Bool = false, environment: [String: String] = [:]
+    ) throws(SystemError) -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -47,7 +50,9 @@ public enum ChildProcess {
         var env: [UnsafeMutablePointer<CChar>?] = []
         var p = environ
         while let entry = p.pointee {
-            let name = String(cString: entry).split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
+            let name =
+                String(cString: entry).split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).first.map(
+                    String.init) ?? ""
             if environment[name] == nil { env.append(strdup(entry)) }
             p += 1
         }
@@ -55,8 +60,10 @@ public enum ChildProcess {
         env.append(nil)
         defer { for e in env { free(e) } }
         var pid = pid_t()
-        let rc = search ? posix_spawnp(&pid, argv[0], &actions, &attributes, args, env)
-                        : posix_spawn(&pid, argv[0], &actions, &attributes, args, env)
+        let rc =
+            search
+            ? posix_spawnp(&pid, argv[0], &actions, &attributes, args, env)
+            : posix_spawn(&pid, argv[0], &actions, &attributes, args, env)
         guard rc == 0 else { throw SystemError("run", path: argv[0], code: rc) }
         return pid
     }

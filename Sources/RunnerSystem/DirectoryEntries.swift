@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The entries of a directory, without `.` and `..`: the one place `readdir` and its

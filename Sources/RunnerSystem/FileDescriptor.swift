@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A file descriptor this value owns: it is closed when the value goes away, so no path
@@ -20,7 +20,9 @@ public struct FileDescriptor: ~Copyable {
 
     /// Opens `name` relative to a directory descriptor (`O_CLOEXEC` is always added);
     /// `shown` is the path errors name.
-    public init(at directory: Int32, _ name: String, _ flags: Int32, mode: mode_t = 0, shown: String) throws(SystemError) {
+    public init(at directory: Int32, _ name: String, _ flags: Int32, mode: mode_t = 0, shown: String)
+        throws(SystemError)
+    {
         let fd = openat(directory, name, flags | O_CLOEXEC, mode)
         guard fd >= 0 else { throw SystemError("open", path: shown) }
         raw = fd

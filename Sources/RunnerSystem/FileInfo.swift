@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// What `lstat(2)` says about a path, reduced to what syncing compares.
@@ -30,7 +30,10 @@ public struct FileInfo: Sendable, Equatable {
     }
 
     /// From its parts (a listing received from a peer has no inode or device).
-    public init(kind: Kind, mode: UInt32, size: Int64, mtimeSeconds: Int, mtimeNanoseconds: Int, inode: UInt64 = 0, device: UInt64 = 0) {
+    public init(
+        kind: Kind, mode: UInt32, size: Int64, mtimeSeconds: Int, mtimeNanoseconds: Int, inode: UInt64 = 0,
+        device: UInt64 = 0
+    ) {
         self.kind = kind
         self.mode = mode
         self.size = size

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// File-system helpers on paths and directory descriptors; failures are `SystemError`s
@@ -32,7 +32,9 @@ public enum FileSystem {
     /// Removes an absolute path and, for a directory, everything below it. Symlinks are
     /// removed, not followed; an absent path is fine.
     public static func removeTree(_ path: String) throws(SystemError) {
-        guard let slash = path.lastIndex(of: "/") else { throw SystemError("remove (not an absolute path)", path: path, code: nil) }
+        guard let slash = path.lastIndex(of: "/") else {
+            throw SystemError("remove (not an absolute path)", path: path, code: nil)
+        }
         let parent = path[..<slash].isEmpty ? "/" : String(path[..<slash])
         let directory: FileDescriptor
         do { directory = try FileDescriptor(opening: parent, O_RDONLY | O_DIRECTORY) } catch {
@@ -51,7 +53,9 @@ public enum FileSystem {
             let child = try FileDescriptor(at: directory, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, shown: shown)
             let names = try DirectoryEntries.names(of: try child.duplicate())
             for n in names { try removeEntry(in: child.raw, n, shown: shown + "/" + n) }
-            guard unlinkat(directory, name, AT_REMOVEDIR) == 0 || errno == ENOENT else { throw SystemError("rmdir", path: shown) }
+            guard unlinkat(directory, name, AT_REMOVEDIR) == 0 || errno == ENOENT else {
+                throw SystemError("rmdir", path: shown)
+            }
         } else {
             guard unlinkat(directory, name, 0) == 0 || errno == ENOENT else { throw SystemError("unlink", path: shown) }
         }
@@ -64,7 +68,9 @@ public enum FileSystem {
         for part in path.split(separator: "/") {
             prefix += "/" + part
             if FileInfo.lstat(prefix)?.kind == .directory { continue }
-            guard mkdir(prefix, mode_t(mode | 0o700)) == 0 || errno == EEXIST else { throw SystemError("mkdir", path: prefix) }
+            guard mkdir(prefix, mode_t(mode | 0o700)) == 0 || errno == EEXIST else {
+                throw SystemError("mkdir", path: prefix)
+            }
         }
     }
 

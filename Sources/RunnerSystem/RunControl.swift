@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import CLinux
 import Logging
 import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Requests to stop (SIGINT, SIGTERM) or to reload (SIGHUP), as flags for code in the
 /// middle of a batch and a descriptor the loops poll.

@@ -19,29 +19,37 @@ extension Runner {
                     if let auth = p.auth {
                         _ = try SecretsFile.readSenderSecret(auth.secretFile, user: auth.user, at: p.location)
                     }
-                    let needsAuth = p.destinations.contains { if case .file = $0.uri { return false } else { return true } }
+                    let needsAuth = p.destinations.contains {
+                        if case .file = $0.uri { return false } else { return true }
+                    }
                     if needsAuth && p.auth == nil {
                         lines.append("warning: pipeline '\(p.name)' has runner:// or ssh:// targets but no auth")
                     }
                     let targets = p.destinations.map { $0.uri.description }.joined(separator: ", ")
-                    lines.append("pipeline '\(p.name)': \(p.source) -> \(targets) (\(p.ignore.count) ignore rules, delay \(p.delay)s)")
+                    lines.append(
+                        "pipeline '\(p.name)': \(p.source) -> \(targets) (\(p.ignore.count) ignore rules, delay \(p.delay)s)"
+                    )
                 }
                 var problems: [String] = []
                 for served in configuration.modules.isEmpty ? [] : try script.servedModules() {
                     let m = served.module
                     try ModuleCheck.verify(m)
                     if m.authUsers.isEmpty && !m.readOnly {
-                        lines.append("warning: module '\(m.name)' is writable without auth_users (anyone allowed by hosts_allow can push)")
+                        lines.append(
+                            "warning: module '\(m.name)' is writable without auth_users (anyone allowed by hosts_allow can push)"
+                        )
                     }
                     lines.append("module '\(m.name)': \(m.path) (\(m.onSync.count) on_sync actions)")
                     lines += served.actionLines.enumerated().map { "  on_sync \($0.offset + 1): \($0.element)" }
                     problems += served.problems
                 }
                 if !problems.isEmpty {
-                    throw ConfigError(problems.joined(separator: "\n  "), at: SourceLocation(file: options.script, line: 0))
+                    throw ConfigError(
+                        problems.joined(separator: "\n  "), at: SourceLocation(file: options.script, line: 0))
                 }
                 if configuration.pipelines.isEmpty && configuration.modules.isEmpty {
-                    throw ConfigError("declares no pipeline and no module", at: SourceLocation(file: options.script, line: 0))
+                    throw ConfigError(
+                        "declares no pipeline and no module", at: SourceLocation(file: options.script, line: 0))
                 }
                 print("\(options.script): ok")
                 for l in lines { print("  " + l) }

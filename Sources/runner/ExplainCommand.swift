@@ -10,7 +10,8 @@ extension Runner {
 
         @OptionGroup var options: ScriptOptions
 
-        @Argument(help: "Paths relative to the pipeline's source (or absolute, inside it). A trailing / means a directory.")
+        @Argument(
+            help: "Paths relative to the pipeline's source (or absolute, inside it). A trailing / means a directory.")
         var paths: [String]
 
         @Option(help: "Only this pipeline (default: every pipeline in the script).")
@@ -23,18 +24,23 @@ extension Runner {
                 var pipelines = try script.pipelines()
                 if let pipeline {
                     pipelines = pipelines.filter { $0.name == pipeline }
-                    guard !pipelines.isEmpty else { throw ValidationError("no pipeline '\(pipeline)' in \(options.script)") }
+                    guard !pipelines.isEmpty else {
+                        throw ValidationError("no pipeline '\(pipeline)' in \(options.script)")
+                    }
                 }
                 for p in pipelines {
                     let filter = try Filter(rules: p.ignore) { index, path, isDirectory in
-                        try script.hooks.ignores(pipeline: p.name, predicate: index, path: path, isDirectory: isDirectory)
+                        try script.hooks.ignores(
+                            pipeline: p.name, predicate: index, path: path, isDirectory: isDirectory)
                     }
                     for raw in paths {
                         var path = raw
                         if path.hasPrefix(p.source + "/") { path.removeFirst(p.source.count + 1) }
                         var isDirectory = path.hasSuffix("/")
                         while path.hasSuffix("/") { path.removeLast() }
-                        if !isDirectory, FileInfo.lstat(p.source + "/" + path)?.kind == .directory { isDirectory = true }
+                        if !isDirectory, FileInfo.lstat(p.source + "/" + path)?.kind == .directory {
+                            isDirectory = true
+                        }
                         let decision = try filter.decide(path, isDirectory: isDirectory)
                         let prefix = pipelines.count > 1 ? "\(p.name): " : ""
                         print("\(prefix)\(raw): \(decision.explanation)")

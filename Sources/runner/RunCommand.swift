@@ -11,7 +11,10 @@ extension Runner {
 
         @OptionGroup var options: ScriptOptions
 
-        @Flag(help: "Print each batch (every path, the rule that dropped it or the targets it would go to) and touch nothing.")
+        @Flag(
+            help:
+                "Print each batch (every path, the rule that dropped it or the targets it would go to) and touch nothing."
+        )
         var dryRun = false
 
         @Flag(help: "Sync once and exit; the exit status is the result.")
@@ -41,7 +44,9 @@ extension Runner {
 
         private func makeRunners(_ script: LoadedScript, _ logger: Logger) throws -> [PipelineRunner] {
             try script.pipelines().map { p in
-                try PipelineRunner(config: p, hooks: script.hooks, logger: logger, dryRun: dryRun) { text in Output.out(text + "\n") }
+                try PipelineRunner(config: p, hooks: script.hooks, logger: logger, dryRun: dryRun) { text in
+                    Output.out(text + "\n")
+                }
             }
         }
     }

@@ -1,6 +1,6 @@
 import ArgumentParser
-import LuaBridge
 import Logging
+import LuaBridge
 import Pipeline
 
 /// The script a command runs, and the options every such command shares. Every command
@@ -13,7 +13,8 @@ struct ScriptOptions: ParsableArguments {
     @Option(name: .long, help: "Log format on stderr: text or json.")
     var logFormat: LogFormat = .text
 
-    @Option(name: .long, help: "Log level, overriding settings { log = ... }: trace, debug, info, notice, warning, error.")
+    @Option(
+        name: .long, help: "Log level, overriding settings { log = ... }: trace, debug, info, notice, warning, error.")
     var logLevel: String?
 
     /// The process logger, before the script is loaded.
@@ -27,7 +28,9 @@ struct ScriptOptions: ParsableArguments {
     /// Loads the script; the logger takes the script's level.
     func load(_ logger: inout Logger) throws -> LoadedScript {
         let script = try LoadedScript(self.script, logger: logger)
-        if logLevel == nil, let level = Logger.Level(rawValue: script.configuration.settings.logLevel) { logger.logLevel = level }
+        if logLevel == nil, let level = Logger.Level(rawValue: script.configuration.settings.logLevel) {
+            logger.logLevel = level
+        }
         return script
     }
 }
@@ -48,7 +51,9 @@ struct LoadedScript {
     /// The script's pipelines; a script without one is a configuration error.
     func pipelines() throws -> [PipelineConfig] {
         guard !configuration.pipelines.isEmpty else {
-            throw ConfigError("declares no pipeline", at: SourceLocation(file: file, line: 0), hint: "add pipeline \"name\" { source = ..., to = ... }")
+            throw ConfigError(
+                "declares no pipeline", at: SourceLocation(file: file, line: 0),
+                hint: "add pipeline \"name\" { source = ..., to = ... }")
         }
         return configuration.pipelines
     }
@@ -56,7 +61,9 @@ struct LoadedScript {
     /// The script's modules with their actions built (once); none is a configuration error.
     func servedModules() throws -> [ServedModule] {
         guard !configuration.modules.isEmpty else {
-            throw ConfigError("declares no module", at: SourceLocation(file: file, line: 0), hint: "add module \"name\" { path = ... }")
+            throw ConfigError(
+                "declares no module", at: SourceLocation(file: file, line: 0),
+                hint: "add module \"name\" { path = ... }")
         }
         return try configuration.modules.map { try ServedModule($0, hooks: hooks as? ActionHooks) }
     }

@@ -1,11 +1,12 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import ArgumentParser
-import LuaBridge
 import Logging
+import LuaBridge
 import Pipeline
 import RunnerSystem
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 extension Runner {
     /// `runner serve R.lua`: the receiver daemon.
@@ -21,21 +22,28 @@ extension Runner {
                 let served = try ServedConfiguration(options, logger: &logger)
                 let settings = served.settings
                 let control = RunControl(logger: logger)
-                let daemon = try ReceiverDaemon(listen: settings.listen, maxConnections: settings.maxConnections, logger: logger)
-                daemon.run(control: control, refresh: { [logger] forced in
-                    served.refresh(force: forced, logger: logger)
-                }, session: { [logger] connection, peer in
-                    var logger = logger
-                    logger[metadataKey: "peer"] = "\(peer)"
-                    let mode = ReceiverSession.Mode.daemon(peer: peer, handshakeTimeout: served.settings.handshakeTimeout,
-                                                           idleTimeout: served.settings.idleTimeout)
-                    do {
-                        try ReceiverSession.serve(modules: served.modules, mode: mode, input: connection, output: connection, logger: logger)
-                        return 0
-                    } catch {
-                        return Exit.runtimeFailure.rawValue
-                    }
-                })
+                let daemon = try ReceiverDaemon(
+                    listen: settings.listen, maxConnections: settings.maxConnections, logger: logger)
+                daemon.run(
+                    control: control,
+                    refresh: { [logger] forced in
+                        served.refresh(force: forced, logger: logger)
+                    },
+                    session: { [logger] connection, peer in
+                        var logger = logger
+                        logger[metadataKey: "peer"] = "\(peer)"
+                        let mode = ReceiverSession.Mode.daemon(
+                            peer: peer, handshakeTimeout: served.settings.handshakeTimeout,
+                            idleTimeout: served.settings.idleTimeout)
+                        do {
+                            try ReceiverSession.serve(
+                                modules: served.modules, mode: mode, input: connection, output: connection,
+                                logger: logger)
+                            return 0
+                        } catch {
+                            return Exit.runtimeFailure.rawValue
+                        }
+                    })
             }
         }
     }
@@ -68,7 +76,9 @@ final class ServedConfiguration {
         do {
             let fresh = try LoadedScript(script, logger: logger)
             let freshModules = try ServedConfiguration.check(fresh, logger: logger)
-            if fresh.configuration.settings.listen != settings.listen || fresh.configuration.settings.maxConnections != settings.maxConnections {
+            if fresh.configuration.settings.listen != settings.listen
+                || fresh.configuration.settings.maxConnections != settings.maxConnections
+            {
                 logger.warning("listen and max_connections changes apply at the next start")
             }
             (loaded, modules) = (fresh, freshModules)
@@ -106,14 +116,16 @@ enum ModuleCheck {
         let parent = m.path.lastIndex(of: "/").map { String(m.path[..<$0]) }.flatMap { $0.isEmpty ? "/" : $0 } ?? "/"
         var a = stat(), b = stat()
         if stat(m.path, &a) == 0, stat(parent, &b) == 0, a.st_dev != b.st_dev {
-            throw ConfigError("module '\(m.name)': \(m.path) is a mount point; batches are staged in \(parent), another file system",
-                              at: m.location, hint: "serve a directory inside the mount, e.g. \(m.path)/data")
+            throw ConfigError(
+                "module '\(m.name)': \(m.path) is a mount point; batches are staged in \(parent), another file system",
+                at: m.location, hint: "serve a directory inside the mount, e.g. \(m.path)/data")
         }
         if let secrets = m.secrets {
             let users = try SecretsFile.readReceiverSecrets(secrets, at: m.location)
             for u in m.authUsers where users[u] == nil {
-                throw ConfigError("module '\(m.name)': auth user '\(u)' has no line in \(secrets)", at: m.location,
-                                  hint: "add a line \(u):<secret> to \(secrets)")
+                throw ConfigError(
+                    "module '\(m.name)': auth user '\(u)' has no line in \(secrets)", at: m.location,
+                    hint: "add a line \(u):<secret> to \(secrets)")
             }
         } else if !m.authUsers.isEmpty {
             throw ConfigError("module '\(m.name)': auth_users is set but secrets is not", at: m.location)

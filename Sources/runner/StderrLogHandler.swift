@@ -1,8 +1,9 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import FoundationEssentials
 import Logging
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// One line per message on stderr: `time level message key=value ...`, or a JSON object.
 struct StderrLogHandler: LogHandler {
@@ -44,6 +45,7 @@ struct StderrLogHandler: LogHandler {
         gmtime_r(&t, &parts)
         var buf = [CChar](repeating: 0, count: 32)
         let n = strftime(&buf, buf.count, "%Y-%m-%dT%H:%M:%S", &parts)
-        return String(decoding: buf[..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) + "." + String(1000 + ts.tv_nsec / 1_000_000).dropFirst() + "Z"
+        return String(decoding: buf[..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) + "."
+            + String(1000 + ts.tv_nsec / 1_000_000).dropFirst() + "Z"
     }
 }

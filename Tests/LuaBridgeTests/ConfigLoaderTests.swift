@@ -1,6 +1,6 @@
 import Foundation
-import LuaBridge
 import Logging
+import LuaBridge
 import Pipeline
 import TestSupport
 import Testing
@@ -11,7 +11,8 @@ import Testing
 
     func load(_ lua: String, in dir: TemporaryDirectory) throws -> Configuration {
         let file = try dir.write("pipeline.lua", lua)
-        let loader = ConfigLoader(file: file, logger: Logger(label: "test"), pluginDirectories: [dir.path, Self.plugins])
+        let loader = ConfigLoader(
+            file: file, logger: Logger(label: "test"), pluginDirectories: [dir.path, Self.plugins])
         return try loader.load().0
     }
 
@@ -35,7 +36,8 @@ import Testing
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         try FileManager.default.createDirectory(atPath: dir.at("src"), withIntermediateDirectories: true)
-        let config = try load("""
+        let config = try load(
+            """
             local tempfiles = require "tempfiles"
             settings { log = "info" }
             group "functional" { "runner://10.0.0.11:8730/fpm", "runner://10.0.0.12:8730/fpm" }
@@ -55,7 +57,10 @@ import Testing
         #expect(config.groups.map(\.name) == ["functional", "regression", "local"])
         let p = try #require(config.pipelines.first)
         #expect(p.source == dir.at("src"))
-        #expect(p.destinations.map(\.uri.description) == ["runner://10.0.0.11:8730/fpm", "runner://10.0.0.12:8730/fpm", "ssh://deploy@10.0.1.21/fpm"])
+        #expect(
+            p.destinations.map(\.uri.description) == [
+                "runner://10.0.0.11:8730/fpm", "runner://10.0.0.12:8730/fpm", "ssh://deploy@10.0.1.21/fpm",
+            ])
         #expect(p.delete && p.hasCheck && p.hasAfter)
         #expect(p.auth == .init(user: "sync", secretFile: "/etc/runner/sync.secret"))
         #expect(p.ignore.contains { $0.ruleSet == "tempfiles.rsync" })
@@ -76,7 +81,8 @@ import Testing
     @Test func theReceiverExampleLoads() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        let config = try load("""
+        let config = try load(
+            """
             settings { listen = "0.0.0.0:8730", max_connections = 50 }
             module "fpm" {
               path        = "/usr/local/webserver/php/etc/fpm.d",
@@ -96,13 +102,16 @@ import Testing
 
     @Test func theSamplesLoad() throws {
         let file = RunnerProcess.packageRoot + "/samples/local.lua"
-        let loader = ConfigLoader(file: file, logger: Logger(label: "test"), pluginDirectories: [RunnerProcess.packageRoot + "/samples", Self.plugins])
+        let loader = ConfigLoader(
+            file: file, logger: Logger(label: "test"),
+            pluginDirectories: [RunnerProcess.packageRoot + "/samples", Self.plugins])
         let config = try loader.load().0
         #expect(config.pipelines.map(\.name) == ["php-env"])
     }
 
     @Test func unknownKeyNamesItsLineAndSuggests() throws {
-        let e = try failure("""
+        let e = try failure(
+            """
             pipeline "p" {
               source = "src",
               to = "file:///tmp/x",
@@ -146,7 +155,8 @@ import Testing
     }
 
     @Test func undefinedGroupSuggestsTheClosestOne() throws {
-        let e = try failure("""
+        let e = try failure(
+            """
             group "functional" { "file:///tmp/f" }
             pipeline "p" {
               source = "src",
@@ -169,7 +179,8 @@ import Testing
         #expect(e.message.contains("declared twice"))
         #expect(e.message.contains(":1)"))
         #expect(e.location?.line == 2)
-        let p = try failure("""
+        let p = try failure(
+            """
             pipeline "p" { source = "src", to = "file:///tmp/a" }
             pipeline "p" { source = "src", to = "file:///tmp/b" }
             """)
@@ -198,7 +209,9 @@ import Testing
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         try FileManager.default.createDirectory(atPath: dir.at("src"), withIntermediateDirectories: true)
-        let file = try dir.write("pipeline.lua", """
+        let file = try dir.write(
+            "pipeline.lua",
+            """
             seen = {}
             pipeline "p" {
               source = "src", to = "file:///tmp/x",

@@ -1,6 +1,6 @@
 import Foundation
-import LuaBridge
 import Logging
+import LuaBridge
 import Pipeline
 import TestSupport
 import Testing
@@ -10,16 +10,20 @@ import Testing
     static func load(_ onSync: String) throws -> ReceiverModule {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        let file = try dir.write("r.lua", """
+        let file = try dir.write(
+            "r.lua",
+            """
             local phpfpm = require "phpfpm"
             module "fpm" { path = "/tmp", on_sync = { \(onSync) } }
             """)
-        let loader = ConfigLoader(file: file, logger: Logger(label: "test"), pluginDirectories: [RunnerProcess.packageRoot + "/plugins"])
+        let loader = ConfigLoader(
+            file: file, logger: Logger(label: "test"), pluginDirectories: [RunnerProcess.packageRoot + "/plugins"])
         return try loader.load().0.modules[0]
     }
 
     @Test func serviceFillsInDebiansPathsAndExplicitKeysWin() throws {
-        let m = try Self.load(#"phpfpm.reload { service = "php8.2-fpm", pidfile = "/run/custom.pid", args = { "-R" } }"#)
+        let m = try Self.load(
+            #"phpfpm.reload { service = "php8.2-fpm", pidfile = "/run/custom.pid", args = { "-R" } }"#)
         guard case .spec(let kind, let p) = try #require(m.onSync.first) else { Issue.record("not a spec"); return }
         #expect(kind == "phpfpm.reload")
         #expect(p["binary"] == .text("/usr/sbin/php-fpm8.2"))
@@ -39,7 +43,10 @@ import Testing
     }
 
     @Test func badNativeParametersNameTheModule() throws {
-        let m = try Self.load(#"{ kind = "exec", argv = { "true" }, timout = 3 }, { kind = "signal", pidfile = "/x", signal = "BOGUS" }"#)
-        #expect { try ServedModule(m, hooks: nil).actionLines } throws: { "\($0)".contains("module 'fpm': on_sync exec: unknown key 'timout'") }
+        let m = try Self.load(
+            #"{ kind = "exec", argv = { "true" }, timout = 3 }, { kind = "signal", pidfile = "/x", signal = "BOGUS" }"#)
+        #expect { try ServedModule(m, hooks: nil).actionLines } throws: {
+            "\($0)".contains("module 'fpm': on_sync exec: unknown key 'timout'")
+        }
     }
 }

@@ -1,6 +1,6 @@
 import Foundation
-import LuaBridge
 import Logging
+import LuaBridge
 import Pipeline
 import TestSupport
 import Testing
@@ -11,17 +11,22 @@ import Testing
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         try FileManager.default.createDirectory(atPath: dir.at("src"), withIntermediateDirectories: true)
-        let file = try dir.write("p.lua", """
+        let file = try dir.write(
+            "p.lua",
+            """
             local tempfiles = require "tempfiles"
             pipeline "p" { source = "src", to = "file:///tmp/x", ignore = { tempfiles.\(set) } }
             """)
-        let loader = ConfigLoader(file: file, logger: Logger(label: "test"), pluginDirectories: [RunnerProcess.packageRoot + "/plugins"])
+        let loader = ConfigLoader(
+            file: file, logger: Logger(label: "test"), pluginDirectories: [RunnerProcess.packageRoot + "/plugins"])
         return try Filter(rules: try loader.load().0.pipelines[0].ignore)
     }
 
     @Test(arguments: [
-        ("rsync", ".www.conf.a1B2c3"), ("rsync", ".a.conf.Xy12Zq"), ("rsync", "sub/.x.Ab12Cd"), ("rsync", ".~tmp~/www.conf"),
-        ("vim", ".www.conf.swp"), ("vim", ".www.conf.swo"), ("vim", ".www.conf.swx"), ("vim", "4913"), ("vim", "www.conf~"),
+        ("rsync", ".www.conf.a1B2c3"), ("rsync", ".a.conf.Xy12Zq"), ("rsync", "sub/.x.Ab12Cd"),
+        ("rsync", ".~tmp~/www.conf"),
+        ("vim", ".www.conf.swp"), ("vim", ".www.conf.swo"), ("vim", ".www.conf.swx"), ("vim", "4913"),
+        ("vim", "www.conf~"),
         ("emacs", "#www.conf#"), ("emacs", ".#www.conf"), ("emacs", "www.conf~"),
         ("sed", "sedAb12Cd"), ("sed", "sub/sed0a9Zz1"),
         ("gedit", ".goutputstream-AB12CD"),

@@ -84,7 +84,8 @@ import Testing
 
     @Test func valuesConvertBothWays() throws {
         let lua = LuaState()
-        let results = try lua.run("""
+        let results = try lua.run(
+            """
             return nil, true, 42, 1.5, "caf\\xC3\\xA9\\xFF", { 10, 20, 30, key = "v", [100] = "sparse" }, function() end
             """)
         #expect(results.count == 7)

@@ -1,7 +1,8 @@
 import Foundation
-@testable import Pipeline
 import TestSupport
 import Testing
+
+@testable import Pipeline
 
 /// Blocks written to share their sums: caught by the seeded whole-file check, never
 /// copied silently; and windows sharing one weak sum cost no wrong answer.
@@ -26,7 +27,9 @@ import Testing
             let keyed = StrongHash.Keyed(seed: seed)
             for length in [0, 1, 16, 128, 129, 240, 241, 512, 1024, 5000] {
                 let bytes = deterministicBytes(length, seed: seed &+ UInt64(length))
-                #expect(bytes.withUnsafeBytes { keyed.digest($0) } == Self.digest(bytes, seed: seed), "seed \(seed), \(length) bytes")
+                #expect(
+                    bytes.withUnsafeBytes { keyed.digest($0) } == Self.digest(bytes, seed: seed),
+                    "seed \(seed), \(length) bytes")
             }
         }
     }
@@ -47,7 +50,8 @@ import Testing
         // The signature an attacker who knows the seed aims at.
         let input = open(dir.at("basis"), O_RDONLY)
         defer { close(input) }
-        let sig = try Signature.compute(reading: ByteReader(fd: input, name: "basis"), fileSize: Int64(basis.count), blockLength: 512, seed: 0)
+        let sig = try Signature.compute(
+            reading: ByteReader(fd: input, name: "basis"), fileSize: Int64(basis.count), blockLength: 512, seed: 0)
         try DeltaFiles.withOutput(dir.at("sig")) { (writer) throws(DeltaError) in
             try sig.write(to: writer)
             try writer.flush()

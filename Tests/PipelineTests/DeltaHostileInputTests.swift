@@ -31,7 +31,9 @@ import Testing
                 try DeltaFiles.patch(basis: basis ?? dir.at("basis"), delta: dir.at("bad"), output: out)
             } catch {
                 #expect(!FileManager.default.fileExists(atPath: out), comment)
-                let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.contains("runner-tmp") }
+                let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter {
+                    $0.contains("runner-tmp")
+                }
                 #expect(leftovers.isEmpty, "temporary files left: \(leftovers)")
                 return error
             }
@@ -43,7 +45,8 @@ import Testing
         /// The delta's header (magic, version 2, no flags, block length 64 and basis size
         /// 5000 as varints, the 8-byte seed), to put hostile operations after.
         func header() -> [UInt8] {
-            let spelled = Array("RNDL".utf8) + [2, 0] + DeltaHostileInputTests.varint(64) + DeltaHostileInputTests.varint(5000)
+            let spelled =
+                Array("RNDL".utf8) + [2, 0] + DeltaHostileInputTests.varint(64) + DeltaHostileInputTests.varint(5000)
             #expect(Array(delta.prefix(spelled.count)) == spelled)
             return Array(delta.prefix(spelled.count + 8))
         }

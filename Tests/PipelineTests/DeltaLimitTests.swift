@@ -1,8 +1,9 @@
 import Foundation
-@testable import Pipeline
 import PropertyBased
 import TestSupport
 import Testing
+
+@testable import Pipeline
 
 /// Every delta the encoder writes is one the patcher accepts: literal runs within the
 /// limit at any size and block length, and signatures within the block-count limit.
@@ -45,7 +46,8 @@ import Testing
 
     /// Signature, delta and patch of `new` against `basis`; checks the round trip and
     /// returns the literal lengths.
-    static func literalRuns(basis: [UInt8], new: [UInt8], blockLength: Int?, in dir: TemporaryDirectory) throws -> [Int] {
+    static func literalRuns(basis: [UInt8], new: [UInt8], blockLength: Int?, in dir: TemporaryDirectory) throws -> [Int]
+    {
         let (out, _) = try DeltaRoundTripTests.roundTrip(basis: basis, new: new, blockLength: blockLength, in: dir)
         #expect(out == new, "basis \(basis.count), new \(new.count), block \(blockLength ?? 0)")
         return try literalLengths(Array(try Data(contentsOf: URL(fileURLWithPath: dir.at("delta")))))
@@ -57,15 +59,19 @@ import Testing
         // A literal run of k MiB ± L that ends the file (the encoder stops rolling L bytes
         // before the end and writes the rest at once), or that ends before the basis's
         // short last block (matched only at the very end).
-        await propertyCheck(count: 16, input: Gen.int(in: 1...2), Gen.int(in: 1...65536), Gen.int(in: -65536...65536),
-                            Gen.int(in: 0...Int(Int32.max))) { k, blockLength, offset, seed in
+        await propertyCheck(
+            count: 16, input: Gen.int(in: 1...2), Gen.int(in: 1...65536), Gen.int(in: -65536...65536),
+            Gen.int(in: 0...Int(Int32.max))
+        ) { k, blockLength, offset, seed in
             let basis = deterministicBytes(min(2 * blockLength + blockLength / 2 + 1, 200_000), seed: UInt64(seed))
             let run = deterministicBytes(k << 20 + offset % (blockLength + 1), seed: UInt64(seed) + 1)
             let shortBlock = Array(basis.suffix(basis.count % blockLength))
             for new in [basis + run, run + shortBlock] {
                 failOnThrow {
                     let runs = try Self.literalRuns(basis: basis, new: new, blockLength: blockLength, in: dir)
-                    #expect(runs.allSatisfy { $0 <= DeltaLimits.maxLiteral }, "literal runs \(runs.filter { $0 > DeltaLimits.maxLiteral })")
+                    #expect(
+                        runs.allSatisfy { $0 <= DeltaLimits.maxLiteral },
+                        "literal runs \(runs.filter { $0 > DeltaLimits.maxLiteral })")
                 }
             }
         }
@@ -78,7 +84,9 @@ import Testing
         let new = deterministicBytes(1 << 20 + over, seed: UInt64(over))
         let basis = deterministicBytes(1000, seed: 99)
         // No basis; a basis whose block ends the run; and one whose short last block ends the file.
-        for (basis, new) in [([], new), (basis, Array(basis.prefix(700)) + new), (basis, new + Array(basis.suffix(300)))] {
+        for (basis, new) in [
+            ([], new), (basis, Array(basis.prefix(700)) + new), (basis, new + Array(basis.suffix(300))),
+        ] {
             let runs = try Self.literalRuns(basis: basis, new: new, blockLength: 700, in: dir)
             #expect(runs.allSatisfy { $0 <= DeltaLimits.maxLiteral })
         }
@@ -89,16 +97,22 @@ import Testing
         defer { dir.remove() }
         let limit = DeltaLimits.maxBlockCount
         // Sparse files: the size is what counts, and the over-limit one is refused unread.
-        #expect(FileManager.default.createFile(atPath: dir.at("over"), contents: nil) && truncate(dir.at("over"), off_t(limit + 1)) == 0)
+        #expect(
+            FileManager.default.createFile(atPath: dir.at("over"), contents: nil)
+                && truncate(dir.at("over"), off_t(limit + 1)) == 0)
         let error = #expect(throws: DeltaError.self) {
             try DeltaFiles.signature(basis: dir.at("over"), output: dir.at("sig"), blockLength: 1)
         }
-        #expect(error?.description.contains("block length 1 gives \(limit + 1) blocks") == true, "\(String(describing: error))")
+        #expect(
+            error?.description.contains("block length 1 gives \(limit + 1) blocks") == true,
+            "\(String(describing: error))")
         #expect(error?.description.contains("at least 2") == true)
         #expect(!FileManager.default.fileExists(atPath: dir.at("sig")))
 
         // Exactly at the limit: made, and read back by `delta`.
-        #expect(FileManager.default.createFile(atPath: dir.at("at"), contents: nil) && truncate(dir.at("at"), off_t(limit)) == 0)
+        #expect(
+            FileManager.default.createFile(atPath: dir.at("at"), contents: nil)
+                && truncate(dir.at("at"), off_t(limit)) == 0)
         try DeltaFiles.signature(basis: dir.at("at"), output: dir.at("sig"), blockLength: 1)
         try dir.write("new", "small")
         try DeltaFiles.delta(signature: dir.at("sig"), new: dir.at("new"), output: dir.at("delta"))

@@ -29,7 +29,9 @@ import Testing
     }
 
     /// Runs signature, delta and patch through files; returns the rebuilt bytes and the stats.
-    static func roundTrip(basis: [UInt8], new: [UInt8], blockLength: Int?, in dir: TemporaryDirectory) throws -> ([UInt8], DeltaStats) {
+    static func roundTrip(basis: [UInt8], new: [UInt8], blockLength: Int?, in dir: TemporaryDirectory) throws -> (
+        [UInt8], DeltaStats
+    ) {
         try Data(basis).write(to: URL(fileURLWithPath: dir.at("basis")))
         try Data(new).write(to: URL(fileURLWithPath: dir.at("new")))
         try DeltaFiles.signature(basis: dir.at("basis"), output: dir.at("sig"), blockLength: blockLength)
@@ -41,8 +43,10 @@ import Testing
     @Test func randomFilesAndEditScriptsRoundTrip() async throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        await propertyCheck(count: 300, input: Gen.int(in: 0...6000), Gen.int(in: 0...999_999).array(of: 0...6),
-                            Gen.element(of: [1, 2, 7, 64, 700, 4096]), Gen.int(in: 0...Int(Int32.max))) { size, codes, blockLength, seed in
+        await propertyCheck(
+            count: 300, input: Gen.int(in: 0...6000), Gen.int(in: 0...999_999).array(of: 0...6),
+            Gen.element(of: [1, 2, 7, 64, 700, 4096]), Gen.int(in: 0...Int(Int32.max))
+        ) { size, codes, blockLength, seed in
             let basis = deterministicBytes(size, seed: UInt64(seed))
             let new = codes.reduce(basis) { Self.edit($0, code: $1, seed: UInt64(seed)) }
             failOnThrow {
@@ -57,7 +61,9 @@ import Testing
     @Test func identicalFilesCarryNoLiteralData() async throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        await propertyCheck(count: 100, input: Gen.int(in: 0...20000), Gen.element(of: [1, 7, 64, 700]), Gen.int(in: 0...Int(Int32.max))) { size, blockLength, seed in
+        await propertyCheck(
+            count: 100, input: Gen.int(in: 0...20000), Gen.element(of: [1, 7, 64, 700]), Gen.int(in: 0...Int(Int32.max))
+        ) { size, blockLength, seed in
             let data = deterministicBytes(size, seed: UInt64(seed))
             failOnThrow {
                 let (out, stats) = try Self.roundTrip(basis: data, new: data, blockLength: blockLength, in: dir)

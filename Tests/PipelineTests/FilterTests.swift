@@ -77,7 +77,9 @@ import Testing
 
     @Test func decisionNamesTheRuleFileAndLine() throws {
         let at = SourceLocation(file: "p.lua", line: 7)
-        let filter = try Filter(rules: [IgnoreRule.glob("*.swp", ruleSet: "tempfiles.vim", location: at), IgnoreRule.glob("!keep.swp")])
+        let filter = try Filter(rules: [
+            IgnoreRule.glob("*.swp", ruleSet: "tempfiles.vim", location: at), IgnoreRule.glob("!keep.swp"),
+        ])
         let d = try filter.decide("x/a.swp", isDirectory: false)
         #expect(d.ignored)
         #expect(d.explanation == "ignored by tempfiles.vim \"*.swp\" (p.lua:7)")

@@ -6,7 +6,9 @@ import Testing
 
 /// Planning against a real source tree and applying to a real target directory.
 @Suite struct LocalTargetTests {
-    func sync(_ source: String, _ target: String, rules: [String] = [], delete: Bool = true, paths: [String]? = nil) throws -> SyncOutcome {
+    func sync(_ source: String, _ target: String, rules: [String] = [], delete: Bool = true, paths: [String]? = nil)
+        throws -> SyncOutcome
+    {
         let filter = try Filter(rules: rules.map { IgnoreRule.glob($0) })
         let plan = try SyncPlanner(source: source, target: target, filter: filter, delete: delete).plan(paths: paths)
         return try LocalTarget(root: target).apply(plan, from: source)
@@ -24,7 +26,8 @@ import Testing
         try sync(dir.at("src"), dir.at("dst"))
         #expect(TreeSnapshot(dir.at("src")) == TreeSnapshot(dir.at("dst")))
         // The link is kept as a link, never followed.
-        #expect((try? FileManager.default.destinationOfSymbolicLink(atPath: dir.at("dst/outside-link"))) == "/etc/passwd")
+        #expect(
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: dir.at("dst/outside-link"))) == "/etc/passwd")
         let s = FileInfo.lstat(dir.at("src/sub/deep/b.conf"))!, d = FileInfo.lstat(dir.at("dst/sub/deep/b.conf"))!
         #expect(s.mtimeSeconds == d.mtimeSeconds && s.mtimeNanoseconds == d.mtimeNanoseconds)
         let sd = FileInfo.lstat(dir.at("src/sub"))!, dd = FileInfo.lstat(dir.at("dst/sub"))!
@@ -121,7 +124,8 @@ import Testing
         defer { dir.remove() }
         try dir.write("src/a", "1")
         let filter = try Filter(rules: [])
-        let plan = try SyncPlanner(source: dir.at("src"), target: dir.at("dst"), filter: filter, delete: true).plan(paths: nil)
+        let plan = try SyncPlanner(source: dir.at("src"), target: dir.at("dst"), filter: filter, delete: true).plan(
+            paths: nil)
         let target = try LocalTarget(root: dir.at("dst"))
         #expect(throws: TransferError.self) { try target.apply(plan, from: dir.at("src"), cancelled: { true }) }
         #expect(TreeSnapshot(dir.at("dst")).entries.isEmpty)
@@ -139,19 +143,25 @@ import Testing
         try FileManager.default.createDirectory(atPath: dir.at("dst"), withIntermediateDirectories: true)
         symlink(dir.at("outside"), dir.at("dst/sub"))
         let before = TreeSnapshot(dir.at("outside"))
-        let plan = try SyncPlanner(source: dir.at("src"), target: dir.at("dst"), filter: try Filter(rules: []), delete: true).plan(paths: nil)
+        let plan = try SyncPlanner(
+            source: dir.at("src"), target: dir.at("dst"), filter: try Filter(rules: []), delete: true
+        ).plan(paths: nil)
         try LocalTarget(root: dir.at("dst")).apply(plan, from: dir.at("src"))
         #expect(TreeSnapshot(dir.at("outside")) == before)
         #expect(TreeSnapshot(dir.at("src")) == TreeSnapshot(dir.at("dst")))
     }
 
-    @Test(arguments: ["", "/etc/passwd", "..", "a/../../b", "a//b", "./a", "a/.", "a\0b", String(repeating: "x", count: 256),
-                      String(repeating: "a/", count: 2049) + "a"])
+    @Test(arguments: [
+        "", "/etc/passwd", "..", "a/../../b", "a//b", "./a", "a/.", "a\0b", String(repeating: "x", count: 256),
+        String(repeating: "a/", count: 2049) + "a",
+    ])
     func unsafePathsAreRejected(_ raw: String) {
         #expect(throws: TransferError.self) { try RelativePath(validating: raw) }
     }
 
-    @Test(arguments: ["a", "a/b/c.conf", ".hidden", "..double-dot-prefix", "sp ace/ü.conf", String(repeating: "x", count: 255)])
+    @Test(arguments: [
+        "a", "a/b/c.conf", ".hidden", "..double-dot-prefix", "sp ace/ü.conf", String(repeating: "x", count: 255),
+    ])
     func ordinaryPathsAreAccepted(_ raw: String) throws {
         #expect(try RelativePath(validating: raw).description == raw)
     }
@@ -165,13 +175,18 @@ import Testing
         try dir.write("src/sub/x.conf", "v1")
         try dir.write("outside/x.conf", "v1")  // same size and content: a planner that followed the link would skip
         let t = try #require(FileInfo.lstat(dir.at("src/sub/x.conf")))
-        var times = [timespec(tv_sec: t.mtimeSeconds, tv_nsec: t.mtimeNanoseconds), timespec(tv_sec: t.mtimeSeconds, tv_nsec: t.mtimeNanoseconds)]
+        var times = [
+            timespec(tv_sec: t.mtimeSeconds, tv_nsec: t.mtimeNanoseconds),
+            timespec(tv_sec: t.mtimeSeconds, tv_nsec: t.mtimeNanoseconds),
+        ]
         utimensat(AT_FDCWD, dir.at("outside/x.conf"), &times, 0)
         try FileManager.default.createDirectory(atPath: dir.at("dst"), withIntermediateDirectories: true)
         symlink(dir.at("outside"), dir.at("dst/sub"))
         let before = TreeSnapshot(dir.at("outside"))
-        let plan = try SyncPlanner(source: dir.at("src"), target: dir.at("dst"), filter: try Filter(rules: []), delete: true)
-            .plan(paths: ["sub/x.conf"])
+        let plan = try SyncPlanner(
+            source: dir.at("src"), target: dir.at("dst"), filter: try Filter(rules: []), delete: true
+        )
+        .plan(paths: ["sub/x.conf"])
         try LocalTarget(root: dir.at("dst")).apply(plan, from: dir.at("src"))
         #expect(TreeSnapshot(dir.at("dst")) == TreeSnapshot(dir.at("src")))
         #expect(TreeSnapshot(dir.at("outside")) == before)
@@ -183,8 +198,10 @@ import Testing
         try dir.write("src/a/b/c.conf", "x")
         chmod(dir.at("src/a"), 0o750)
         try FileManager.default.createDirectory(atPath: dir.at("dst"), withIntermediateDirectories: true)
-        let plan = try SyncPlanner(source: dir.at("src"), target: dir.at("dst"), filter: try Filter(rules: []), delete: true)
-            .plan(paths: ["a/b/c.conf"])
+        let plan = try SyncPlanner(
+            source: dir.at("src"), target: dir.at("dst"), filter: try Filter(rules: []), delete: true
+        )
+        .plan(paths: ["a/b/c.conf"])
         try LocalTarget(root: dir.at("dst")).apply(plan, from: dir.at("src"))
         #expect(TreeSnapshot(dir.at("dst")) == TreeSnapshot(dir.at("src")))
     }
@@ -195,7 +212,9 @@ import Testing
         try dir.write("src/a.conf", "x")
         try FileManager.default.createDirectory(atPath: dir.at("real"), withIntermediateDirectories: true)
         symlink(dir.at("real"), dir.at("dst"))
-        let plan = try SyncPlanner(source: dir.at("src"), target: dir.at("dst"), filter: try Filter(rules: []), delete: true).plan(paths: nil)
+        let plan = try SyncPlanner(
+            source: dir.at("src"), target: dir.at("dst"), filter: try Filter(rules: []), delete: true
+        ).plan(paths: nil)
         try LocalTarget(root: dir.at("dst")).apply(plan, from: dir.at("src"))
         #expect(TreeSnapshot(dir.at("real")) == TreeSnapshot(dir.at("src")))
     }
@@ -212,12 +231,14 @@ import Testing
         var times = [now, now]
         utimensat(AT_FDCWD, dir.at("src/a.conf"), &times, 0)
         let filter = try Filter(rules: [])
-        let first = try SyncPlanner(source: dir.at("src"), target: dir.at("dst"), filter: filter, delete: true).plan(paths: nil)
+        let first = try SyncPlanner(source: dir.at("src"), target: dir.at("dst"), filter: filter, delete: true).plan(
+            paths: nil)
         try LocalTarget(root: dir.at("dst")).apply(first, from: dir.at("src"))
         // Same size, same mtime to the nanosecond: what a coarse clock gives two quick writes.
         try dir.write("src/a.conf", "new!")
         utimensat(AT_FDCWD, dir.at("src/a.conf"), &times, 0)
-        let second = try SyncPlanner(source: dir.at("src"), target: dir.at("dst"), filter: filter, delete: true).plan(paths: ["a.conf"])
+        let second = try SyncPlanner(source: dir.at("src"), target: dir.at("dst"), filter: filter, delete: true).plan(
+            paths: ["a.conf"])
         try LocalTarget(root: dir.at("dst")).apply(second, from: dir.at("src"))
         #expect(try String(contentsOfFile: dir.at("dst/a.conf"), encoding: .utf8) == "new!")
     }

@@ -1,8 +1,9 @@
 import Foundation
-@testable import Pipeline
 import RunnerSystem
 import TestSupport
 import Testing
+
+@testable import Pipeline
 
 /// The receiver reaches its module only through descriptors: a symlink anywhere below
 /// the root is never followed, with openat2 and with the per-component walk alike.

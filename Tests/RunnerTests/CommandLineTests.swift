@@ -17,7 +17,8 @@ import Testing
     @Test func explainNamesTheRsyncTempRule() async throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        let r = try await RunnerProcess.run(["explain", Self.samples, ".a.conf.Xy12Zq", "www.conf"], logDirectory: dir.path)
+        let r = try await RunnerProcess.run(
+            ["explain", Self.samples, ".a.conf.Xy12Zq", "www.conf"], logDirectory: dir.path)
         #expect(r.status == 0, "\(r.stderr)")
         let lines = r.stdout.split(separator: "\n").map(String.init)
         #expect(lines.first?.hasPrefix(".a.conf.Xy12Zq: ignored by tempfiles.rsync") == true, "\(r.stdout)")
@@ -42,7 +43,9 @@ import Testing
         defer { dir.remove() }
         try FileManager.default.createDirectory(atPath: dir.at("src"), withIntermediateDirectories: true)
         try dir.write("sync.secret", "s3cret\n", mode: 0o644)
-        let file = try dir.write("p.lua", """
+        let file = try dir.write(
+            "p.lua",
+            """
             pipeline "p" { source = "src", to = "file:///tmp/x", auth = { user = "sync", secret_file = "sync.secret" } }
             """)
         let r = try await RunnerProcess.run(["check", file], logDirectory: dir.path)

@@ -1,7 +1,8 @@
 import Foundation
-@testable import Pipeline
 import TestSupport
 import Testing
+
+@testable import Pipeline
 
 /// `runner serve` on 127.0.0.1 with runner:// senders: round trips, auth, address
 /// rules, connection limits and slow peers. After each refusal the daemon still serves.
@@ -17,15 +18,21 @@ import Testing
             try FileManager.default.createDirectory(atPath: dir.at("module"), withIntermediateDirectories: true)
             try dir.write("secrets", "sync:s3cret\nother:0ther\n", mode: 0o600)
             try dir.write("sync.secret", "s3cret\n", mode: 0o600)
-            try dir.write("receiver.lua", """
+            try dir.write(
+                "receiver.lua",
+                """
                 settings { listen = "127.0.0.1:0", handshake_timeout = 1, \(settings) }
                 module "fpm" { path = "module", auth_users = { "sync" }, secrets = "secrets", \(extra) }
                 module "other" { path = "module", auth_users = { "other" }, secrets = "secrets" }
                 """)
         }
 
-        func pipeline(port: Int, user: String = "sync", secretFile: String = "sync.secret", module: String = "fpm") throws {
-            try dir.write("p.lua", """
+        func pipeline(port: Int, user: String = "sync", secretFile: String = "sync.secret", module: String = "fpm")
+            throws
+        {
+            try dir.write(
+                "p.lua",
+                """
                 pipeline "d" {
                   source = "src", to = "runner://127.0.0.1:\(port)/\(module)", delete = true, delay = 0.05,
                   auth = { user = "\(user)", secret_file = "\(secretFile)" },
@@ -49,7 +56,11 @@ import Testing
         #expect(await runner.waitForLog("ready"), "\(runner.stderr)")
         #expect(await eventually { TreeSnapshot(s.source) == TreeSnapshot(s.module) }, "\(runner.stderr)")
         try s.dir.write("src/new.conf", "new")
-        #expect(try sh("sed -i 's/www/pool/' www.conf && rm sub/x.conf && ln -s www.conf link && chmod 600 new.conf", in: s.source).status == 0)
+        #expect(
+            try sh(
+                "sed -i 's/www/pool/' www.conf && rm sub/x.conf && ln -s www.conf link && chmod 600 new.conf",
+                in: s.source
+            ).status == 0)
         #expect(await eventually { TreeSnapshot(s.source) == TreeSnapshot(s.module) }, "\(runner.stderr)")
         runner.signal(SIGTERM)
         #expect(await runner.waitForExit() == 0)
@@ -62,8 +73,10 @@ import Testing
         try s.dir.write("src/a.conf", "a")
         try s.dir.write("wrong.secret", "nope\n", mode: 0o600)
         let daemon = try await ServeProcess(script: s.dir.at("receiver.lua"), logDirectory: s.dir.path)
-        for (user, file, module) in [("sync", "wrong.secret", "fpm"), ("nobody", "sync.secret", "fpm"), ("sync", "sync.secret", "other"),
-                                     ("sync", "sync.secret", "missing")] {
+        for (user, file, module) in [
+            ("sync", "wrong.secret", "fpm"), ("nobody", "sync.secret", "fpm"), ("sync", "sync.secret", "other"),
+            ("sync", "sync.secret", "missing"),
+        ] {
             try s.pipeline(port: daemon.port, user: user, secretFile: file, module: module)
             let r = try await s.once()
             #expect(r.status == 1)
@@ -78,7 +91,8 @@ import Testing
     }
 
     static func hello(_ module: String, _ user: String) -> [UInt8] {
-        let payload = HostilePeerTests.le32(0x5052_4E52) + HostilePeerTests.le32(2) + HostilePeerTests.le32(1 << 20)
+        let payload =
+            HostilePeerTests.le32(0x5052_4E52) + HostilePeerTests.le32(2) + HostilePeerTests.le32(1 << 20)
             + HostilePeerTests.string(module) + HostilePeerTests.string(user)
         return HostilePeerTests.frame(0x01, payload)
     }
@@ -131,13 +145,15 @@ import Testing
         // 1,000 connections at once over a limit of 3: the extra ones are turned away.
         var flood: [RawConnection] = []
         for _ in 0..<1000 { if let c = try? RawConnection(port: daemon.port, wait: false) { flood.append(c) } }
-        #expect(await daemon.process.waitForLog("refused: too many connections"), "\(daemon.process.stderr.suffix(2000))")
+        #expect(
+            await daemon.process.waitForLog("refused: too many connections"), "\(daemon.process.stderr.suffix(2000))")
         flood.removeAll()
         // The daemon still serves once the flood is gone.
         try s.pipeline(port: daemon.port)
-        #expect(await eventually(timeout: 20) {
-            (try? sh("\(RunnerProcess.binary) run \(s.dir.at("p.lua")) --once", in: s.dir.path).status) == 0
-        })
+        #expect(
+            await eventually(timeout: 20) {
+                (try? sh("\(RunnerProcess.binary) run \(s.dir.at("p.lua")) --once", in: s.dir.path).status) == 0
+            })
         #expect(TreeSnapshot(s.module) == TreeSnapshot(s.source))
         _ = await daemon.stop()
     }
@@ -183,7 +199,9 @@ import Testing
         let c = try RawConnection(port: daemon.port)
         c.write(Self.hello("fpm", "sync"))
         let challenge = try #require(c.readFrame())
-        c.write(HostilePeerTests.frame(0x06, AuthProof.response(secret: "s3cret", nonce: challenge.payload, module: "fpm", user: "sync")))
+        c.write(
+            HostilePeerTests.frame(
+                0x06, AuthProof.response(secret: "s3cret", nonce: challenge.payload, module: "fpm", user: "sync")))
         #expect(c.readFrame()?.type == 0x02)
         c.write(HostilePeerTests.frame(0x30, HostilePeerTests.le64(7)) + HostilePeerTests.file("a.conf", delta: delta))
         let staging = s.dir.at(".module.runner-staging")
@@ -208,7 +226,10 @@ import Testing
     @Test(arguments: [
         ("function(batch) return false, 'refused ' .. batch.paths[1] end", "refused a.conf"),
         ("function(batch) error('boom') end", "boom"),
-        ("{ kind = 'exec', argv = { 'sh', '-c', 'echo bad config >&2; exit 3' }, validate = true }", "exit status 3: bad config"),
+        (
+            "{ kind = 'exec', argv = { 'sh', '-c', 'echo bad config >&2; exit 3' }, validate = true }",
+            "exit status 3: bad config"
+        ),
         ("function(batch) while true do end end", "timed out after 1s"),
     ])
     func validatingActionThatFailsRollsTheBatchBack(action: String, message: String) async throws {
@@ -253,7 +274,9 @@ import Testing
         #expect(daemon.process.stderr.contains("receiver.lua:3"), "\(daemon.process.stderr)")
 
         // SIGHUP reloads even when the file did not change since the daemon looked.
-        try s.dir.write("receiver.lua", writable.replacingOccurrences(of: "secrets = \"secrets\"", with: "secrets = \"secrets\", read_only = true"))
+        try s.dir.write(
+            "receiver.lua",
+            writable.replacingOccurrences(of: "secrets = \"secrets\"", with: "secrets = \"secrets\", read_only = true"))
         try s.dir.write("src/c.conf", "c")
         let reloads = { daemon.process.stderr.components(separatedBy: "reloaded").count - 1 }
         #expect(reloads() == 1)
@@ -291,7 +314,9 @@ import Testing
         }
         defer { _ = try? sh("umount \(mount)", in: s.dir.path) }
         try s.dir.write("small/module/keep.conf", "old\n")
-        try s.dir.write("receiver.lua", """
+        try s.dir.write(
+            "receiver.lua",
+            """
             settings { listen = "127.0.0.1:0" }
             module "fpm" { path = "small/module", auth_users = { "sync" }, secrets = "secrets" }
             """)

@@ -21,7 +21,9 @@ import Testing
             try sh("umask \(umask); \(runner) patch /dev/null d \(output)", in: dir.path)
         }
 
-        func bytes(_ relative: String) -> [UInt8]? { FileManager.default.contents(atPath: dir.at(relative)).map(Array.init) }
+        func bytes(_ relative: String) -> [UInt8]? {
+            FileManager.default.contents(atPath: dir.at(relative)).map(Array.init)
+        }
 
         func mode(_ relative: String) -> Int? {
             (try? FileManager.default.attributesOfItem(atPath: dir.at(relative))[.posixPermissions]) as? Int

@@ -15,7 +15,8 @@ import Testing
             dir = try TemporaryDirectory()
             try FileManager.default.createDirectory(atPath: dir.at("src"), withIntermediateDirectories: true)
             try FileManager.default.createDirectory(atPath: dir.at("module"), withIntermediateDirectories: true)
-            try dir.write("receiver.lua", "settings { listen = \"127.0.0.1:0\" }\nmodule \"fpm\" { path = \"module\" }\n")
+            try dir.write(
+                "receiver.lua", "settings { listen = \"127.0.0.1:0\" }\nmodule \"fpm\" { path = \"module\" }\n")
         }
 
         func write(_ relative: String, _ bytes: [UInt8], in tree: String) throws {
@@ -24,7 +25,9 @@ import Testing
 
         /// `runner run --once` to the daemon.
         func once(port: Int) async throws -> (status: Int32, stdout: String, stderr: String) {
-            try dir.write("p.lua", "pipeline \"d\" { source = \"src\", to = \"runner://127.0.0.1:\(port)/fpm\", delete = true }\n")
+            try dir.write(
+                "p.lua", "pipeline \"d\" { source = \"src\", to = \"runner://127.0.0.1:\(port)/fpm\", delete = true }\n"
+            )
             return try await RunnerProcess.run(["run", dir.at("p.lua"), "--once"], logDirectory: dir.path)
         }
     }
@@ -61,13 +64,16 @@ import Testing
         var old = [timespec(tv_sec: 1_600_000_000, tv_nsec: 0), timespec(tv_sec: 1_600_000_000, tv_nsec: 0)]
         #expect(utimensat(AT_FDCWD, s.module + "/pool.conf", &old, 0) == 0)
 
-        let daemon = try await ServeProcess(script: s.dir.at("receiver.lua"), environment: ["RUNNER_DEBUG_SIGNATURE_SEED": "0"],
-                                            logDirectory: s.dir.path)
+        let daemon = try await ServeProcess(
+            script: s.dir.at("receiver.lua"), environment: ["RUNNER_DEBUG_SIGNATURE_SEED": "0"],
+            logDirectory: s.dir.path)
         let r = try await s.once(port: daemon.port)
         #expect(r.status == 0, "\(r.stderr)")
         #expect(TreeSnapshot(s.source) == TreeSnapshot(s.module))
         #expect(r.stderr.contains("sent again whole: pool.conf"), "\(r.stderr)")
-        #expect(daemon.process.stderr.contains("pool.conf: the rebuilt file fails the delta's whole-file check"), "\(daemon.process.stderr)")
+        #expect(
+            daemon.process.stderr.contains("pool.conf: the rebuilt file fails the delta's whole-file check"),
+            "\(daemon.process.stderr)")
         #expect(daemon.process.stderr.contains("asking for the whole file"))
         _ = await daemon.stop()
     }

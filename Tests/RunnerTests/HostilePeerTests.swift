@@ -16,7 +16,9 @@ import Testing
         return out
     }
     static func string(_ s: String) -> [UInt8] { varint(UInt64(s.utf8.count)) + Array(s.utf8) }
-    static func frame(_ type: UInt8, _ payload: [UInt8] = []) -> [UInt8] { le32(UInt32(payload.count + 1)) + [type] + payload }
+    static func frame(_ type: UInt8, _ payload: [UInt8] = []) -> [UInt8] {
+        le32(UInt32(payload.count + 1)) + [type] + payload
+    }
     static func hello(module: String = "fpm", magic: UInt32 = 0x5052_4E52) -> [UInt8] {
         frame(0x01, le32(magic) + le32(2) + le32(1 << 20) + string(module) + string(""))
     }
@@ -44,8 +46,9 @@ import Testing
         /// Feeds `bytes` to a receiver; returns its exit status and stderr.
         func feed(_ bytes: [UInt8]) async throws -> (Int32, String) {
             try Data(bytes).write(to: URL(fileURLWithPath: dir.at("input")))
-            let r = try await RunnerProcess.run(["receive", dir.at("receiver.lua"), "--module", "fpm"], logDirectory: dir.path,
-                                                stdin: dir.at("input"))
+            let r = try await RunnerProcess.run(
+                ["receive", dir.at("receiver.lua"), "--module", "fpm"], logDirectory: dir.path,
+                stdin: dir.at("input"))
             return (r.status, r.stderr)
         }
     }
@@ -63,25 +66,57 @@ import Testing
             ("other module", Self.hello(module: "secret"), "unknown module"),
             ("unknown frame type", h + Self.frame(0x7E), "unknown frame type"),
             ("dot-dot path", h + Self.batch(Self.file("../escape.conf", delta: s.wholeFile)), "'..' component"),
-            ("deep dot-dot path", h + Self.batch(Self.file("sub/../../escape.conf", delta: s.wholeFile)), "'..' component"),
+            (
+                "deep dot-dot path", h + Self.batch(Self.file("sub/../../escape.conf", delta: s.wholeFile)),
+                "'..' component"
+            ),
             ("absolute path", h + Self.batch(Self.file("/etc/evil.conf", delta: s.wholeFile)), "absolute"),
             ("NUL in a path", h + Self.batch(Self.file("a\u{0}b", delta: s.wholeFile)), "NUL"),
             ("empty component", h + Self.batch(Self.file("sub//a.conf", delta: s.wholeFile)), "empty component"),
-            ("over-long name", h + Self.batch(Self.file(String(repeating: "n", count: 300), delta: s.wholeFile)), "longer than"),
+            (
+                "over-long name", h + Self.batch(Self.file(String(repeating: "n", count: 300), delta: s.wholeFile)),
+                "longer than"
+            ),
             ("over-long path string", h + Self.frame(0x10, Self.varint(1) + Self.varint(1 << 20)), "over the limit"),
             ("delete the root", h + Self.batch(Self.frame(0x36, Self.string(""))), "root cannot be deleted"),
             ("huge scan count", h + Self.frame(0x10, Self.varint(1 << 40)), "over the limit"),
-            ("corrupt delta", h + Self.batch(Self.file("x.conf", delta: Array(s.wholeFile.dropLast(3)) + [0, 0, 0])),
-             "fails the delta's whole-file check"),
-            ("delta copying from no basis", h + Self.batch(Self.file("x.conf", delta: Array("RNDL".utf8) + [2, 0] + Self.varint(700)
-                + Self.varint(0) + Self.le64(0) + [1] + Self.varint(0) + Self.varint(1))), "outside the basis"),
+            (
+                "corrupt delta",
+                h + Self.batch(Self.file("x.conf", delta: Array(s.wholeFile.dropLast(3)) + [0, 0, 0])),
+                "fails the delta's whole-file check"
+            ),
+            (
+                "delta copying from no basis",
+                h
+                    + Self.batch(
+                        Self.file(
+                            "x.conf",
+                            delta: Array("RNDL".utf8) + [2, 0] + Self.varint(700)
+                                + Self.varint(0) + Self.le64(0) + [1] + Self.varint(0) + Self.varint(1))),
+                "outside the basis"
+            ),
             // A delta against www.conf that fails its check earns a REDO for www.conf only, whole.
-            ("redo of a file not asked for", h + Self.batch(Self.file("www.conf", delta: s.wholeFile, basis: true) + Self.frame(0x38)
-                + Self.file("sub/a.conf", delta: s.wholeFile)), "was not asked for again whole"),
-            ("redo against a basis again", h + Self.batch(Self.file("www.conf", delta: s.wholeFile, basis: true) + Self.frame(0x38)
-                + Self.file("www.conf", delta: s.wholeFile, basis: true)), "was not asked for again whole"),
-            ("data after the delta", h + Self.batch(Self.frame(0x32, Self.string("x.conf") + Self.attrs() + [0])
-                + Self.frame(0x33, s.wholeFile + [9]) + Self.frame(0x34, [1])), "trailing"),
+            (
+                "redo of a file not asked for",
+                h
+                    + Self.batch(
+                        Self.file("www.conf", delta: s.wholeFile, basis: true) + Self.frame(0x38)
+                            + Self.file("sub/a.conf", delta: s.wholeFile)), "was not asked for again whole"
+            ),
+            (
+                "redo against a basis again",
+                h
+                    + Self.batch(
+                        Self.file("www.conf", delta: s.wholeFile, basis: true) + Self.frame(0x38)
+                            + Self.file("www.conf", delta: s.wholeFile, basis: true)), "was not asked for again whole"
+            ),
+            (
+                "data after the delta",
+                h
+                    + Self.batch(
+                        Self.frame(0x32, Self.string("x.conf") + Self.attrs() + [0])
+                            + Self.frame(0x33, s.wholeFile + [9]) + Self.frame(0x34, [1])), "trailing"
+            ),
             ("frame outside a file", h + Self.batch(Self.frame(0x33, [1, 2, 3])), "unexpected"),
         ]
         for (name, bytes, expected) in cases {
@@ -99,8 +134,10 @@ import Testing
         defer { s.dir.remove() }
         let module = TreeSnapshot(s.dir.at("module"))
         let outside = TreeSnapshot(s.dir.at("outside"))
-        let link = Self.frame(0x35, Self.string("d") + Self.string(s.dir.at("outside")) + Self.le64(1_700_000_000) + Self.le32(0))
-        let (status, stderr) = try await s.feed(Self.hello() + Self.batch(link + Self.file("d/sentinel", delta: s.wholeFile)) + Self.frame(0x04))
+        let link = Self.frame(
+            0x35, Self.string("d") + Self.string(s.dir.at("outside")) + Self.le64(1_700_000_000) + Self.le32(0))
+        let (status, stderr) = try await s.feed(
+            Self.hello() + Self.batch(link + Self.file("d/sentinel", delta: s.wholeFile)) + Self.frame(0x04))
         #expect(status == 0, "the session itself is fine: \(stderr)")
         #expect(stderr.contains("rolled back"), "\(stderr)")
         #expect(TreeSnapshot(s.dir.at("module")) == module)
@@ -112,7 +149,8 @@ import Testing
         // The same bytes as the hostile cases, correct this time: the harness can tell success from refusal.
         let s = try Setup()
         defer { s.dir.remove() }
-        let (status, stderr) = try await s.feed(Self.hello() + Self.batch(Self.file("new.conf", delta: s.wholeFile)) + Self.frame(0x04))
+        let (status, stderr) = try await s.feed(
+            Self.hello() + Self.batch(Self.file("new.conf", delta: s.wholeFile)) + Self.frame(0x04))
         #expect(status == 0, "\(stderr)")
         #expect((try? String(contentsOfFile: s.dir.at("module/new.conf"), encoding: .utf8)) == "evil\n")
     }

@@ -15,7 +15,9 @@ import Testing
         init(delay: Double = 0.05, extra: String = "") throws {
             dir = try TemporaryDirectory()
             try FileManager.default.createDirectory(atPath: dir.at("src"), withIntermediateDirectories: true)
-            try dir.write("pipeline.lua", """
+            try dir.write(
+                "pipeline.lua",
+                """
                 local tempfiles = require "tempfiles"
                 pipeline "t" {
                   source = "src",
@@ -53,7 +55,10 @@ import Testing
         let r = try await RunnerProcess.run(["run", f.script, "--once"], logDirectory: f.dir.path)
         #expect(r.status == 0, "\(r.stderr)")
         #expect(f.inSync(), "\(f.expected.differences(from: TreeSnapshot(f.target)))")
-        #expect(TreeSnapshot(f.target).entries.keys.sorted() == ["api.conf", "sub", "sub/deep", "sub/deep/x.conf", "www.conf"])
+        #expect(
+            TreeSnapshot(f.target).entries.keys.sorted() == [
+                "api.conf", "sub", "sub/deep", "sub/deep/x.conf", "www.conf",
+            ])
     }
 
     @Test func dryRunWritesNothingAndSaysWhy() async throws {
@@ -145,12 +150,13 @@ import Testing
     }
 
     @Test func checkHoldsABatchAndAfterSeesEachResult() async throws {
-        let f = try Fixture(extra: """
-            check = function(batch)
-              for _, p in ipairs(batch.paths) do if p:find("hold") then return false, "held: " .. p end end
-            end,
-            after = function(host, result) runner.log("notice", "after " .. result.status .. " " .. result.written) end,
-            """)
+        let f = try Fixture(
+            extra: """
+                check = function(batch)
+                  for _, p in ipairs(batch.paths) do if p:find("hold") then return false, "held: " .. p end end
+                end,
+                after = function(host, result) runner.log("notice", "after " .. result.status .. " " .. result.written) end,
+                """)
         defer { f.dir.remove() }
         let runner = try RunnerProcess(["run", f.script], logDirectory: f.dir.path)
         #expect(await runner.waitForLog("ready"))
@@ -170,14 +176,18 @@ import Testing
         defer { dir.remove() }
         try dir.write("etc/www.conf", "v1\n")
         try dir.write("etc/other.conf", "not part of the pipeline\n")
-        try dir.write("p.lua", """
+        try dir.write(
+            "p.lua",
+            """
             local tempfiles = require "tempfiles"
             pipeline "one" { source = "etc/www.conf", to = "file://\(dir.at("dst"))", ignore = { tempfiles.all }, delay = 0.05, delete = true }
             """)
         try dir.write("dst/unrelated", "kept: delete only concerns the file")
         let runner = try RunnerProcess(["run", dir.at("p.lua")], logDirectory: dir.path)
         #expect(await runner.waitForLog("ready"))
-        func mirrored(_ text: String) -> Bool { (try? String(contentsOfFile: dir.at("dst/www.conf"), encoding: .utf8)) == text }
+        func mirrored(_ text: String) -> Bool {
+            (try? String(contentsOfFile: dir.at("dst/www.conf"), encoding: .utf8)) == text
+        }
         #expect(await eventually { mirrored("v1\n") })
         // Replaced by rename (sed -i), then edited in place: both arrive.
         #expect(try sh("sed -i 's/v1/v2/' www.conf", in: dir.at("etc")).status == 0)
@@ -200,8 +210,11 @@ import Testing
         h.write(Data("part one\n".utf8))
         h.write(Data("part two\n".utf8))
         // No close: the file still arrives whole once it stopped changing.
-        #expect(await eventually { (try? String(contentsOfFile: f.dir.at("dst/open.log"), encoding: .utf8)) == "part one\npart two\n" },
-                "\(runner.stderr)")
+        #expect(
+            await eventually {
+                (try? String(contentsOfFile: f.dir.at("dst/open.log"), encoding: .utf8)) == "part one\npart two\n"
+            },
+            "\(runner.stderr)")
         runner.signal(SIGTERM)
         #expect(await runner.waitForExit() == 0)
     }
@@ -222,8 +235,9 @@ import Testing
         for i in 0..<10 { try dir.write("src/f\(i).conf", "v2 \(i), longer\n") }
         try FileManager.default.removeItem(atPath: dir.at("src/gone.conf"))
         try dir.write("src/new/dir/n.conf", "new\n")
-        let crashed = try await RunnerProcess.run(["run", dir.at("p.lua"), "--once"],
-                                                  environment: ["RUNNER_DEBUG_CRASH_AFTER_RENAMES": "5"], logDirectory: dir.path)
+        let crashed = try await RunnerProcess.run(
+            ["run", dir.at("p.lua"), "--once"],
+            environment: ["RUNNER_DEBUG_CRASH_AFTER_RENAMES": "5"], logDirectory: dir.path)
         #expect(crashed.status == SIGKILL, "the hook kills the process mid-commit")
         let mixed = TreeSnapshot(dir.at("dst"))
         #expect(mixed != old && mixed != TreeSnapshot(dir.at("src")), "the crash left a half-applied batch")

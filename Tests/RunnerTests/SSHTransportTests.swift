@@ -17,7 +17,9 @@ import Testing
             try FileManager.default.createDirectory(atPath: dir.at("module"), withIntermediateDirectories: true)
             sshd = try TestSSHD(directory: dir.at("sshd"))
             try dir.write("receiver.lua", "module \"fpm\" { path = \"\(dir.at("module"))\" }\n")
-            try dir.write("p.lua", """
+            try dir.write(
+                "p.lua",
+                """
                 local tempfiles = require "tempfiles"
                 pipeline "remote" {
                   source = "src", to = "ssh://root@127.0.0.1:\(sshd.port)/fpm", delete = true, delay = \(delay),
@@ -59,7 +61,9 @@ import Testing
         #expect(second.status == 0, "\(second.stderr)")
         #expect(s.inSync())
         let sent = second.stderr.split(separator: "\n").first { $0.contains("initial sync: applied") }
-        let bytes = sent.flatMap { $0.split(separator: " ").first { $0.hasPrefix("bytes=") } }.flatMap { Int($0.dropFirst(6)) }
+        let bytes = sent.flatMap { $0.split(separator: " ").first { $0.hasPrefix("bytes=") } }.flatMap {
+            Int($0.dropFirst(6))
+        }
         #expect((bytes ?? .max) < 30_000, "\(String(describing: sent))")
     }
 
@@ -110,12 +114,18 @@ enum DeltaRoundTripData {
         for i in 0..<8 { try s.dir.write("src/f\(i).conf", "v2 \(i), longer\n") }
 
         // The receiver (through ssh's SendEnv) kills itself after 3 renames of the commit.
-        try s.dir.write("crash.lua", try String(contentsOfFile: s.dir.at("p.lua"), encoding: .utf8)
-            .replacingOccurrences(of: "-o ConnectTimeout=5", with: "-o ConnectTimeout=5 -o SendEnv=RUNNER_DEBUG_CRASH_AFTER_RENAMES"))
-        let crashed = try await RunnerProcess.run(["run", s.dir.at("crash.lua"), "--once"],
-                                                  environment: ["RUNNER_DEBUG_CRASH_AFTER_RENAMES": "3"], logDirectory: s.dir.path)
+        try s.dir.write(
+            "crash.lua",
+            try String(contentsOfFile: s.dir.at("p.lua"), encoding: .utf8)
+                .replacingOccurrences(
+                    of: "-o ConnectTimeout=5", with: "-o ConnectTimeout=5 -o SendEnv=RUNNER_DEBUG_CRASH_AFTER_RENAMES"))
+        let crashed = try await RunnerProcess.run(
+            ["run", s.dir.at("crash.lua"), "--once"],
+            environment: ["RUNNER_DEBUG_CRASH_AFTER_RENAMES": "3"], logDirectory: s.dir.path)
         #expect(crashed.status == 1, "the batch failed: \(crashed.stderr)")
-        #expect(FileManager.default.fileExists(atPath: s.dir.at(".module.runner-staging")), "the killed receiver left its journal")
+        #expect(
+            FileManager.default.fileExists(atPath: s.dir.at(".module.runner-staging")),
+            "the killed receiver left its journal")
 
         // The next session rolls the half-committed batch back first, then applies the new one.
         let again = try await RunnerProcess.run(["run", s.dir.at("p.lua"), "--once"], logDirectory: s.dir.path)
@@ -134,7 +144,9 @@ enum DeltaRoundTripData {
         // The receiver gets the first 2 MB of the session, then nothing until the gate
         // opens: the batch is caught mid-staging however fast the machine is (head -c
         // would hold the bytes back until it has them all).
-        try s.dir.write("gated-runner", """
+        try s.dir.write(
+            "gated-runner",
+            """
             #!/bin/sh
             { python3 -c '
             import os
@@ -145,10 +157,17 @@ enum DeltaRoundTripData {
                 os.write(1, b); n -= len(b)'
               while [ ! -e \(s.dir.at("gate")) ]; do sleep 0.02; done; cat; } | exec \(RunnerProcess.binary) "$@"
             """, mode: 0o755)
-        try s.dir.write("p.lua", try String(contentsOfFile: s.dir.at("p.lua"), encoding: .utf8)
-            .replacingOccurrences(of: "runner = \"\(RunnerProcess.binary)\"", with: "runner = \"\(s.dir.at("gated-runner"))\""))
+        try s.dir.write(
+            "p.lua",
+            try String(contentsOfFile: s.dir.at("p.lua"), encoding: .utf8)
+                .replacingOccurrences(
+                    of: "runner = \"\(RunnerProcess.binary)\"", with: "runner = \"\(s.dir.at("gated-runner"))\""))
         let runner = try RunnerProcess(["run", s.dir.at("p.lua"), "--once"], logDirectory: s.dir.path)
-        #expect(await eventually { (try? FileManager.default.contentsOfDirectory(atPath: s.dir.at(".module.runner-staging")))?.isEmpty == false })
+        #expect(
+            await eventually {
+                (try? FileManager.default.contentsOfDirectory(atPath: s.dir.at(".module.runner-staging")))?.isEmpty
+                    == false
+            })
         runner.signal(SIGKILL)
         _ = await runner.waitForExit()
         try s.dir.write("gate", "")

@@ -35,10 +35,13 @@ import Testing
     @Test func watchLimitIsExplainedAndTheUnwatchedPartIsScanned() async throws {
         // Room for 3 watches: the test's own on the target, the source root and one
         // directory. The 4 other directories can only be covered by the periodic scan.
-        let made = try await Self.withSysctl("fs.inotify.max_user_watches", "3") { () async throws -> (WatcherTortureTests.Case, Bool) in
-            let c = try await WatcherTortureTests.Case(extra: "scan_interval = 0.2,", prepare: { dir in
-                for d in ["a", "b", "c", "d", "e"] { try dir.write("src/\(d)/x.conf", d) }
-            })
+        let made = try await Self.withSysctl("fs.inotify.max_user_watches", "3") {
+            () async throws -> (WatcherTortureTests.Case, Bool) in
+            let c = try await WatcherTortureTests.Case(
+                extra: "scan_interval = 0.2,",
+                prepare: { dir in
+                    for d in ["a", "b", "c", "d", "e"] { try dir.write("src/\(d)/x.conf", d) }
+                })
             c.runner.signal(SIGSTOP)  // nothing below may be seen before the changes are made
             defer { c.runner.signal(SIGCONT) }
             try c.run("for d in a b c d e; do echo changed >> $d/x.conf; echo new > $d/new.conf; done; rm e/x.conf")
@@ -46,8 +49,10 @@ import Testing
         }
         let (c, _) = try #require(made, "needs root to lower fs.inotify.max_user_watches")
         #expect(try await c.converges(), "\(c.runner.stderr.suffix(2000))")
-        #expect(c.runner.stderr.contains("inotify watch limit reached (fs.inotify.max_user_watches = 3): this tree needs 6 watches"),
-                "\(c.runner.stderr.suffix(2000))")
+        #expect(
+            c.runner.stderr.contains(
+                "inotify watch limit reached (fs.inotify.max_user_watches = 3): this tree needs 6 watches"),
+            "\(c.runner.stderr.suffix(2000))")
         #expect(c.runner.stderr.contains("sysctl -w fs.inotify.max_user_watches="))
         #expect(await c.finish() == 0)
     }

@@ -16,12 +16,16 @@ import Testing
         var source: String { dir.at("src") }
         var target: String { dir.at("dst") }
 
-        init(delay: Double = 0.05, extra: String = "", prepare: (TemporaryDirectory) throws -> Void = { _ in }) async throws {
+        init(delay: Double = 0.05, extra: String = "", prepare: (TemporaryDirectory) throws -> Void = { _ in })
+            async throws
+        {
             dir = try TemporaryDirectory()
             try FileManager.default.createDirectory(atPath: dir.at("src"), withIntermediateDirectories: true)
             try FileManager.default.createDirectory(atPath: dir.at("dst"), withIntermediateDirectories: true)
             try prepare(dir)
-            try dir.write("pipeline.lua", """
+            try dir.write(
+                "pipeline.lua",
+                """
                 local tempfiles = require "tempfiles"
                 pipeline "torture" {
                   source = "src",
@@ -75,7 +79,9 @@ import Testing
     struct ShellFailure: Error { let script: String; let output: String }
 
     /// Runs one case: `script` in the source, then target == source, no temps seen, clean exit.
-    func torture(_ script: String, timeout: Double = 20, prepare: (TemporaryDirectory) throws -> Void = { _ in }) async throws {
+    func torture(_ script: String, timeout: Double = 20, prepare: (TemporaryDirectory) throws -> Void = { _ in })
+        async throws
+    {
         let c = try await Case(prepare: prepare)
         #expect(try await c.converges(), "initial sync")
         try c.run(script)
@@ -96,7 +102,8 @@ import Testing
     }
 
     @Test func rsyncOverExistingFilesWithItsTempNames() async throws {
-        try await torture("""
+        try await torture(
+            """
             mkdir -p ../other/sub
             printf '[www]\\nenv[APP_MODE] = from-rsync\\n' > ../other/www.conf
             printf '[api]\\nenv[APP_MODE] = from-rsync, longer\\n' > ../other/api.conf
@@ -106,17 +113,20 @@ import Testing
     }
 
     @Test func mvTempOverFile() async throws {
-        try await torture("printf 'replaced\\n' > .www.conf.tmp123 && mv .www.conf.tmp123 www.conf", prepare: Self.pools)
+        try await torture(
+            "printf 'replaced\\n' > .www.conf.tmp123 && mv .www.conf.tmp123 www.conf", prepare: Self.pools)
     }
 
     @Test func cpOverFile() async throws {
-        try await torture("printf 'copied over\\n' > ../new && cp ../new www.conf && cp ../new sub/extra.conf", prepare: Self.pools)
+        try await torture(
+            "printf 'copied over\\n' > ../new && cp ../new www.conf && cp ../new sub/extra.conf", prepare: Self.pools)
     }
 
     @Test func vimStyleSave() async throws {
         // vim with backupcopy=no: a swap file while editing, the 4913 probe, the
         // original renamed to a backup, the new file written, the backup removed.
-        try await torture("""
+        try await torture(
+            """
             printf 'swap' > .www.conf.swp
             touch 4913 && rm 4913
             mv www.conf www.conf~
@@ -127,17 +137,22 @@ import Testing
     }
 
     @Test func realVimSave() async throws {
-        let vim = try #require(["/usr/bin/vim", "/usr/bin/vim.tiny"].first { FileManager.default.isExecutableFile(atPath: $0) },
-                               "scripts/install-deps.sh installs vim-tiny")
-        try await torture("\(vim) -n -u NONE -i NONE -es -c '%s/functional/vim-edited/' -c 'wq' www.conf", prepare: Self.pools)
+        let vim = try #require(
+            ["/usr/bin/vim", "/usr/bin/vim.tiny"].first { FileManager.default.isExecutableFile(atPath: $0) },
+            "scripts/install-deps.sh installs vim-tiny")
+        try await torture(
+            "\(vim) -n -u NONE -i NONE -es -c '%s/functional/vim-edited/' -c 'wq' www.conf", prepare: Self.pools)
     }
 
     @Test func gitCheckoutOfAnotherBranch() async throws {
-        try await torture("""
+        try await torture(
+            """
             git checkout -q other
-            """, prepare: { dir in
+            """,
+            prepare: { dir in
                 try Self.pools(dir)
-                let r = try sh("""
+                let r = try sh(
+                    """
                     git init -q -b main . && git -c user.email=t@t -c user.name=t add -A
                     git -c user.email=t@t -c user.name=t commit -qm one
                     git checkout -q -b other
@@ -150,22 +165,27 @@ import Testing
     }
 
     @Test func tarExtractOfATree() async throws {
-        try await torture("""
+        try await torture(
+            """
             mkdir -p ../t/a/b ../t/c && echo 1 > ../t/a/b/one.conf && echo 2 > ../t/c/two.conf && chmod 600 ../t/c/two.conf
             tar -C ../t -cf ../tree.tar . && tar -xf ../tree.tar
             """)
     }
 
     @Test func deepMkdirAndImmediateWrites() async throws {
-        try await torture("mkdir -p a/b/c/d/e && echo x > a/b/c/d/e/f.conf && echo y > a/b/g.conf && mkdir -p a/b/c/d/e/f2 && echo z > a/b/c/d/e/f2/h")
+        try await torture(
+            "mkdir -p a/b/c/d/e && echo x > a/b/c/d/e/f.conf && echo y > a/b/g.conf && mkdir -p a/b/c/d/e/f2 && echo z > a/b/c/d/e/f2/h"
+        )
     }
 
     @Test func directoryRenamedInsideTheTreeThenEdited() async throws {
-        try await torture("mv sub renamed && echo edited >> renamed/extra.conf && echo new > renamed/new.conf", prepare: Self.pools)
+        try await torture(
+            "mv sub renamed && echo edited >> renamed/extra.conf && echo new > renamed/new.conf", prepare: Self.pools)
     }
 
     @Test func directoryMovedOutAndBackIn() async throws {
-        try await torture("""
+        try await torture(
+            """
             mv sub ../outside
             echo 'edited while outside' >> ../outside/extra.conf
             mv ../outside sub
@@ -174,13 +194,16 @@ import Testing
     }
 
     @Test func deleteAndRecreateTheSameName() async throws {
-        try await torture("rm www.conf && echo recreated > www.conf && rm -r sub && mkdir sub && echo again > sub/extra.conf", prepare: Self.pools)
+        try await torture(
+            "rm www.conf && echo recreated > www.conf && rm -r sub && mkdir sub && echo again > sub/extra.conf",
+            prepare: Self.pools)
     }
 
     @Test func fileReplacedByRename500TimesThenEditedInPlace() async throws {
         // The seed failure of inotifywait setups: after a replacement the file's watch
         // is gone, so the last in-place edit is never seen. Ours must arrive.
-        try await torture("""
+        try await torture(
+            """
             i=0
             while [ $i -lt 500 ]; do
               t=$(mktemp .www.conf.XXXXXX); printf 'v%d\\n' $i > "$t"; mv "$t" www.conf; i=$((i+1))

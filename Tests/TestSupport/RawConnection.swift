@@ -14,7 +14,11 @@ public final class RawConnection: @unchecked Sendable {
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_port = UInt16(port).bigEndian
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        let rc = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
         guard rc == 0 || (!wait && errno == EINPROGRESS) else {
             close(fd)
             throw POSIXError(.init(rawValue: errno) ?? .ECONNREFUSED)
@@ -75,9 +79,12 @@ public final class ServeProcess: @unchecked Sendable {
     public init(script: String, environment: [String: String] = [:], logDirectory: String) async throws {
         process = try RunnerProcess(["serve", script], environment: environment, logDirectory: logDirectory)
         guard await process.waitForLog("listening on 127.0.0.1:"),
-              let line = process.stderr.split(separator: "\n").first(where: { $0.contains("listening on 127.0.0.1:") }),
-              let port = Int(line.split(separator: ":").last ?? "") else {
-            throw CocoaError(.featureUnsupported, userInfo: [NSLocalizedDescriptionKey: "runner serve did not start: \(process.stderr)"])
+            let line = process.stderr.split(separator: "\n").first(where: { $0.contains("listening on 127.0.0.1:") }),
+            let port = Int(line.split(separator: ":").last ?? "")
+        else {
+            throw CocoaError(
+                .featureUnsupported,
+                userInfo: [NSLocalizedDescriptionKey: "runner serve did not start: \(process.stderr)"])
         }
         self.port = port
     }

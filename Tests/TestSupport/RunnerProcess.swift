@@ -11,18 +11,23 @@ public final class RunnerProcess: @unchecked Sendable {
     /// The path of the built binary: beside the test bundle, else `.build/debug/runner`.
     public static var binary: String {
         if let explicit = ProcessInfo.processInfo.environment["RUNNER_BIN"] { return explicit }
-        let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("runner").path
+        let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(
+            "runner"
+        ).path
         if FileManager.default.isExecutableFile(atPath: beside) { return beside }
         return packageRoot + "/.build/debug/runner"
     }
 
     /// The package's root directory (for samples/ and plugins/).
     public static var packageRoot: String {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().path
     }
 
     /// Starts `runner` with arguments; output goes to files in `logDirectory`.
-    public init(_ arguments: [String], environment: [String: String] = [:], logDirectory: String, stdin: String? = nil) throws {
+    public init(_ arguments: [String], environment: [String: String] = [:], logDirectory: String, stdin: String? = nil)
+        throws
+    {
         stdoutPath = logDirectory + "/runner.stdout.\(UUID().uuidString)"
         stderrPath = logDirectory + "/runner.stderr.\(UUID().uuidString)"
         _ = FileManager.default.createFile(atPath: stdoutPath, contents: nil)
@@ -40,8 +45,10 @@ public final class RunnerProcess: @unchecked Sendable {
     }
 
     /// Runs `runner` to completion and returns status, stdout and stderr.
-    public static func run(_ arguments: [String], environment: [String: String] = [:], logDirectory: String, stdin: String? = nil,
-                           timeout: Double = 60) async throws -> (status: Int32, stdout: String, stderr: String) {
+    public static func run(
+        _ arguments: [String], environment: [String: String] = [:], logDirectory: String, stdin: String? = nil,
+        timeout: Double = 60
+    ) async throws -> (status: Int32, stdout: String, stderr: String) {
         let p = try RunnerProcess(arguments, environment: environment, logDirectory: logDirectory, stdin: stdin)
         let status = await p.waitForExit(timeout: timeout)
         return (status ?? -1, p.stdout, p.stderr)

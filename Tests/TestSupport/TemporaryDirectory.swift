@@ -20,7 +20,8 @@ public struct TemporaryDirectory: Sendable {
     @discardableResult
     public func write(_ relative: String, _ content: String, mode: Int = 0o644) throws -> String {
         let full = at(relative)
-        try FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         try Data(content.utf8).write(to: URL(fileURLWithPath: full))
         chmod(full, mode_t(mode))
         return full

@@ -14,7 +14,8 @@ public final class TestPhpFpm: @unchecked Sendable {
         port = try freeLoopbackPort()
         let r = try sh("bash \(RunnerProcess.packageRoot)/scripts/test-phpfpm.sh \(directory) \(port)", in: "/")
         guard r.status == 0, let bin = r.output.split(separator: "\n").last.map(String.init) else {
-            throw CocoaError(.featureUnsupported, userInfo: [NSLocalizedDescriptionKey: "php-fpm did not start: \(r.output)"])
+            throw CocoaError(
+                .featureUnsupported, userInfo: [NSLocalizedDescriptionKey: "php-fpm did not start: \(r.output)"])
         }
         binary = bin
     }
@@ -26,20 +27,27 @@ public final class TestPhpFpm: @unchecked Sendable {
     /// The master's pid, when it is alive.
     public var masterPID: Int32? {
         guard let text = try? String(contentsOfFile: pidfile, encoding: .utf8),
-              let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), kill(pid, 0) == 0 else { return nil }
+            let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), kill(pid, 0) == 0
+        else { return nil }
         return pid
     }
 
     /// How many USR2 reloads php-fpm logged.
     public var reloads: Int {
-        ((try? String(contentsOfFile: directory + "/php-fpm.log", encoding: .utf8)) ?? "").components(separatedBy: "Reloading in progress").count - 1
+        ((try? String(contentsOfFile: directory + "/php-fpm.log", encoding: .utf8)) ?? "").components(
+            separatedBy: "Reloading in progress"
+        ).count - 1
     }
 
     /// The body of a FastCGI request for `script`, through `cgi-fcgi` (libfcgi-bin): an
     /// independent client, not ours.
     public func request(_ script: String) -> String? {
-        guard let r = try? sh("SCRIPT_FILENAME=\(script) SCRIPT_NAME=/x REQUEST_METHOD=GET cgi-fcgi -bind -connect 127.0.0.1:\(port)", in: "/"),
-              r.status == 0, let blank = r.output.range(of: "\r\n\r\n") else { return nil }
+        guard
+            let r = try? sh(
+                "SCRIPT_FILENAME=\(script) SCRIPT_NAME=/x REQUEST_METHOD=GET cgi-fcgi -bind -connect 127.0.0.1:\(port)",
+                in: "/"),
+            r.status == 0, let blank = r.output.range(of: "\r\n\r\n")
+        else { return nil }
         return String(r.output[blank.upperBound...]).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
@@ -66,7 +74,9 @@ public func freeLoopbackPort() throws -> Int {
     addr.sin_addr.s_addr = inet_addr("127.0.0.1")
     var length = socklen_t(MemoryLayout<sockaddr_in>.size)
     let ok = withUnsafeMutablePointer(to: &addr) { p in
-        p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        p.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
+        }
     }
     guard ok else { throw POSIXError(.EADDRNOTAVAIL) }
     return Int(UInt16(bigEndian: addr.sin_port))

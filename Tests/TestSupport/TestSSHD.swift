@@ -20,7 +20,8 @@ public final class TestSSHD: @unchecked Sendable {
         let script = RunnerProcess.packageRoot + "/scripts/test-sshd.sh"
         let r = try sh("bash \(script) \(directory) \(port.map(String.init) ?? "")", in: directory)
         guard r.status == 0, let p = Int(r.output.split(separator: "\n").last ?? "") else {
-            throw CocoaError(.featureUnsupported, userInfo: [NSLocalizedDescriptionKey: "sshd did not start: \(r.output)"])
+            throw CocoaError(
+                .featureUnsupported, userInfo: [NSLocalizedDescriptionKey: "sshd did not start: \(r.output)"])
         }
         return p
     }
@@ -30,8 +31,10 @@ public final class TestSSHD: @unchecked Sendable {
 
     /// Stops it (established sessions go on; new ones are refused).
     public func stop() {
-        if let pid = try? String(contentsOfFile: directory + "/sshd.pid", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines),
-           let n = Int32(pid) {
+        if let pid = try? String(contentsOfFile: directory + "/sshd.pid", encoding: .utf8).trimmingCharacters(
+            in: .whitespacesAndNewlines),
+            let n = Int32(pid)
+        {
             kill(n, SIGTERM)
         }
     }

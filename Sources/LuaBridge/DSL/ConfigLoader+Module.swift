@@ -2,23 +2,32 @@ import LuaKit
 import Pipeline
 
 extension ConfigLoader {
-    static let moduleKeys = ["path", "auth_users", "secrets", "hosts_allow", "hosts_deny", "read_only", "fsync", "on_sync", "function_timeout"]
+    static let moduleKeys = [
+        "path", "auth_users", "secrets", "hosts_allow", "hosts_deny", "read_only", "fsync", "on_sync",
+        "function_timeout",
+    ]
 
     func buildModule(_ name: String, _ r: LuaTableReader) throws -> ReceiverModule {
         guard TargetURI.isValidModuleName(name) else {
             throw ConfigError("\(r.what): a module name must be letters, digits, '.', '_' or '-'", at: r.at)
         }
         try r.checkKeys(ConfigLoader.moduleKeys)
-        guard let path = try r.string("path") else { throw ConfigError("\(r.what): 'path' is missing", at: r.at, hint: "path = \"/served/directory\"") }
+        guard let path = try r.string("path") else {
+            throw ConfigError("\(r.what): 'path' is missing", at: r.at, hint: "path = \"/served/directory\"")
+        }
         var module = ReceiverModule(
-            name: name, path: resolvePath(path), authUsers: try r.strings("auth_users") ?? [], secrets: try r.string("secrets").map(resolvePath),
-            hostsAllow: try addressRules(r, "hosts_allow"), hostsDeny: try addressRules(r, "hosts_deny"), readOnly: try r.bool("read_only") ?? false,
+            name: name, path: resolvePath(path), authUsers: try r.strings("auth_users") ?? [],
+            secrets: try r.string("secrets").map(resolvePath),
+            hostsAllow: try addressRules(r, "hosts_allow"), hostsDeny: try addressRules(r, "hosts_deny"),
+            readOnly: try r.bool("read_only") ?? false,
             onSync: try actions(name, r), location: r.at)
         module.fsync = try r.bool("fsync") ?? false
         switch r.table["function_timeout"] {
         case .nil: break
         case let v:
-            guard let seconds = v.numberValue, seconds > 0 else { throw r.wrongType("function_timeout", expected: "a positive number of seconds", got: v) }
+            guard let seconds = v.numberValue, seconds > 0 else {
+                throw r.wrongType("function_timeout", expected: "a positive number of seconds", got: v)
+            }
             module.functionTimeout = seconds
         }
         return module
@@ -34,9 +43,12 @@ extension ConfigLoader {
                 switch item {
                 case .function(let f):
                     let number = hooks.addModuleAction(f, module: module)
-                    actions.append(.function(index: number, f.definedAt.map { SourceLocation(file: $0.file, line: $0.line) }))
+                    actions.append(
+                        .function(index: number, f.definedAt.map { SourceLocation(file: $0.file, line: $0.line) }))
                 case .table(let spec):
-                    guard let kind = spec["kind"].stringValue else { throw r.error("on_sync", "an on_sync action table needs a 'kind'") }
+                    guard let kind = spec["kind"].stringValue else {
+                        throw r.error("on_sync", "an on_sync action table needs a 'kind'")
+                    }
                     var parameters: [String: ReceiverModule.ActionValue] = [:]
                     for (k, v) in spec.fields where k.description != "kind" {
                         parameters[k.description] = try actionValue(v, key: k.description, kind: kind, r)
@@ -52,7 +64,9 @@ extension ConfigLoader {
     }
 
     /// A parameter of an action spec, its Lua type kept: numbers stay numbers.
-    private func actionValue(_ v: LuaValue, key: String, kind: String, _ r: LuaTableReader) throws -> ReceiverModule.ActionValue {
+    private func actionValue(_ v: LuaValue, key: String, kind: String, _ r: LuaTableReader) throws
+        -> ReceiverModule.ActionValue
+    {
         switch v {
         case .integer, .number: return .number(v.numberValue!)
         case .boolean(let b): return .flag(b)
@@ -71,7 +85,9 @@ extension ConfigLoader {
         var rules: [AddressRule] = []
         for text in try r.strings(key) ?? [] {
             do { rules.append(try AddressRule(parsing: text)) } catch {
-                throw ConfigError("\(r.what): \(key): \(error.message)", at: index.locateLiteral(text, near: r.at) ?? r.at, hint: error.hint)
+                throw ConfigError(
+                    "\(r.what): \(key): \(error.message)", at: index.locateLiteral(text, near: r.at) ?? r.at,
+                    hint: error.hint)
             }
         }
         return rules

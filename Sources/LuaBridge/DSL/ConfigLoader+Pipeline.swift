@@ -5,28 +5,38 @@ extension ConfigLoader {
     static let settingsKeys = ["log", "listen", "max_connections", "handshake_timeout", "idle_timeout"]
     static let settingsKeysNotYet = ["status": "the status page (issue 14)"]
     static let groupKeysNotYet = ["vars": "per-group values and render (issue 13)"]
-    static let pipelineKeys = ["source", "ignore", "delay", "max_delay", "scan_interval", "to", "auth", "delete", "check", "after", "ssh"]
-    static let pipelineKeysNotYet = ["rollout": "canary roll-outs (issue 13)", "render": "per-group values and render (issue 13)"]
+    static let pipelineKeys = [
+        "source", "ignore", "delay", "max_delay", "scan_interval", "to", "auth", "delete", "check", "after", "ssh",
+    ]
+    static let pipelineKeysNotYet = [
+        "rollout": "canary roll-outs (issue 13)", "render": "per-group values and render (issue 13)",
+    ]
 
     func applySettings(_ r: LuaTableReader) throws {
         try r.checkKeys(ConfigLoader.settingsKeys, notYet: ConfigLoader.settingsKeysNotYet)
         if let level = try r.string("log") {
             guard Settings.logLevels.contains(level) else {
-                throw r.error("log", "unknown log level '\(level)'",
-                              hint: ConfigError.suggestion(for: level, among: Settings.logLevels) ?? "one of \(Settings.logLevels.joined(separator: ", "))")
+                throw r.error(
+                    "log", "unknown log level '\(level)'",
+                    hint: ConfigError.suggestion(for: level, among: Settings.logLevels)
+                        ?? "one of \(Settings.logLevels.joined(separator: ", "))")
             }
             settings.logLevel = level
         }
         if let listen = try r.string("listen") {
             // Port 0: the kernel picks one, and the daemon logs it.
-            guard let colon = listen.lastIndex(of: ":"), colon != listen.startIndex, let port = Int(listen[listen.index(after: colon)...]),
-                  (0...65535).contains(port) else {
+            guard let colon = listen.lastIndex(of: ":"), colon != listen.startIndex,
+                let port = Int(listen[listen.index(after: colon)...]),
+                (0...65535).contains(port)
+            else {
                 throw r.error("listen", "'listen' must be host:port, got '\(listen)'")
             }
             settings.listen = listen
         }
         if let n = try r.seconds("max_connections") {
-            guard n >= 1, n == n.rounded() else { throw r.error("max_connections", "'max_connections' must be a whole number >= 1") }
+            guard n >= 1, n == n.rounded() else {
+                throw r.error("max_connections", "'max_connections' must be a whole number >= 1")
+            }
             settings.maxConnections = Int(n)
         }
         if let t = try r.seconds("handshake_timeout") { settings.handshakeTimeout = max(0.1, t) }
@@ -41,10 +51,14 @@ extension ConfigLoader {
                 throw ConfigError("\(r.what): targets must be strings, got \(item.typeName)", at: r.at)
             }
             do { targets.append(try TargetURI(parsing: text)) } catch {
-                throw ConfigError("\(r.what): \(error.message)", at: index.locateLiteral(text, near: r.at) ?? r.at, hint: error.hint)
+                throw ConfigError(
+                    "\(r.what): \(error.message)", at: index.locateLiteral(text, near: r.at) ?? r.at, hint: error.hint)
             }
         }
-        if targets.isEmpty { throw ConfigError("\(r.what) has no targets", at: r.at, hint: "group \"\(name)\" { \"runner://host/module\" }") }
+        if targets.isEmpty {
+            throw ConfigError(
+                "\(r.what) has no targets", at: r.at, hint: "group \"\(name)\" { \"runner://host/module\" }")
+        }
         return HostGroup(name: name, targets: targets, location: r.at)
     }
 
@@ -55,9 +69,13 @@ extension ConfigLoader {
         let (source, sourceFile) = try resolveSource(rawSource, what: r.what, at: r.at)
         let delay = try r.seconds("delay") ?? 0.2
         let maxDelay = try r.seconds("max_delay")
-        if let maxDelay, maxDelay < delay { throw r.error("max_delay", "'max_delay' (\(maxDelay)) is less than 'delay' (\(delay))") }
+        if let maxDelay, maxDelay < delay {
+            throw r.error("max_delay", "'max_delay' (\(maxDelay)) is less than 'delay' (\(delay))")
+        }
         let scanInterval = try r.seconds("scan_interval") ?? 10
-        guard scanInterval >= 0.05 else { throw r.error("scan_interval", "'scan_interval' must be at least 0.05 seconds") }
+        guard scanInterval >= 0.05 else {
+            throw r.error("scan_interval", "'scan_interval' must be at least 0.05 seconds")
+        }
 
         var auth: PipelineConfig.Auth?
         if let a = try r.table("auth", expected: "a table { user = ..., secret_file = ... }") {
@@ -71,7 +89,8 @@ extension ConfigLoader {
         var rules: [IgnoreRule] = []
         switch r.table["ignore"] {
         case .nil: break
-        case let v: try collectRules(v, pipeline: name, ruleSet: nil, into: &rules, at: r.line(of: "ignore"), what: r.what)
+        case let v:
+            try collectRules(v, pipeline: name, ruleSet: nil, into: &rules, at: r.line(of: "ignore"), what: r.what)
         }
         for key in ["check", "after"] {
             switch r.table[key] {
@@ -86,17 +105,19 @@ extension ConfigLoader {
             try o.checkKeys(["command", "runner", "receiver"])
             if let command = try o.strings("command") {
                 // One string is split at white space; a list is taken as it is.
-                ssh.command = command.count == 1 ? command[0].split(whereSeparator: \.isWhitespace).map(String.init) : command
+                ssh.command =
+                    command.count == 1 ? command[0].split(whereSeparator: \.isWhitespace).map(String.init) : command
                 guard !ssh.command.isEmpty else { throw o.error("command", "ssh.command is empty") }
             }
             if let runner = try o.string("runner") { ssh.runner = runner }
             if let receiver = try o.string("receiver") { ssh.receiver = receiver }
         }
 
-        var config = PipelineConfig(name: name, source: source, sourceFile: sourceFile, ignore: rules, delay: delay,
-                                    maxDelay: maxDelay, scanInterval: scanInterval, destinations: try destinations(r),
-                                    auth: auth, delete: try r.bool("delete") ?? false, hasCheck: hooks.checks[name] != nil,
-                                    hasAfter: hooks.afters[name] != nil, location: r.at)
+        var config = PipelineConfig(
+            name: name, source: source, sourceFile: sourceFile, ignore: rules, delay: delay,
+            maxDelay: maxDelay, scanInterval: scanInterval, destinations: try destinations(r),
+            auth: auth, delete: try r.bool("delete") ?? false, hasCheck: hooks.checks[name] != nil,
+            hasAfter: hooks.afters[name] != nil, location: r.at)
         config.ssh = ssh
         return config
     }
@@ -104,7 +125,8 @@ extension ConfigLoader {
     /// `to`: target URIs and group names, groups expanded, in order, without duplicates.
     private func destinations(_ r: LuaTableReader) throws -> [PipelineConfig.Destination] {
         guard let to = try r.strings("to"), !to.isEmpty else {
-            throw ConfigError("\(r.what): 'to' is missing", at: r.at, hint: "to = { \"group-name\" } or to = \"file:///path\"")
+            throw ConfigError(
+                "\(r.what): 'to' is missing", at: r.at, hint: "to = { \"group-name\" } or to = \"file:///path\"")
         }
         var destinations: [PipelineConfig.Destination] = []
         for entry in to {
@@ -112,7 +134,9 @@ extension ConfigLoader {
             if entry.contains("://") {
                 do {
                     let uri = try TargetURI(parsing: entry)
-                    if !destinations.contains(where: { $0.uri == uri }) { destinations.append(.init(uri: uri, group: nil)) }
+                    if !destinations.contains(where: { $0.uri == uri }) {
+                        destinations.append(.init(uri: uri, group: nil))
+                    }
                 } catch {
                     throw ConfigError("\(r.what): \(error.message)", at: here, hint: error.hint)
                 }
@@ -122,9 +146,12 @@ extension ConfigLoader {
                 }
             } else {
                 let known = groups.map(\.name)
-                throw ConfigError("\(r.what): 'to' names an undefined group '\(entry)'", at: here,
-                                  hint: ConfigError.suggestion(for: entry, among: known)
-                                      ?? (known.isEmpty ? "declare it with group \"\(entry)\" { ... }" : "groups: \(known.joined(separator: ", "))"))
+                throw ConfigError(
+                    "\(r.what): 'to' names an undefined group '\(entry)'", at: here,
+                    hint: ConfigError.suggestion(for: entry, among: known)
+                        ?? (known.isEmpty
+                            ? "declare it with group \"\(entry)\" { ... }" : "groups: \(known.joined(separator: ", "))")
+                )
             }
         }
         return destinations
@@ -132,32 +159,41 @@ extension ConfigLoader {
 
     /// Flattens `ignore`: strings are globs, functions are predicates, tables are
     /// (possibly named) rule sets that nest.
-    private func collectRules(_ value: LuaValue, pipeline: String, ruleSet: String?, into rules: inout [IgnoreRule],
-                              at: SourceLocation, what: String, depth: Int = 0) throws {
+    private func collectRules(
+        _ value: LuaValue, pipeline: String, ruleSet: String?, into rules: inout [IgnoreRule],
+        at: SourceLocation, what: String, depth: Int = 0
+    ) throws {
         guard depth < 16 else { throw ConfigError("\(what): ignore rule sets nest too deeply", at: at) }
         switch value {
         case .string:
             let text = value.stringValue!
-            let rule = IgnoreRule.glob(text, ruleSet: ruleSet, location: index.locateLiteral(text, near: ruleSet == nil ? at : nil) ?? at)
+            let rule = IgnoreRule.glob(
+                text, ruleSet: ruleSet, location: index.locateLiteral(text, near: ruleSet == nil ? at : nil) ?? at)
             _ = try Filter(rules: [rule])  // a pattern that cannot match is refused here, with its line
             rules.append(rule)
         case .function(let f):
             let defined = f.definedAt.map { SourceLocation(file: $0.file, line: $0.line) }
             let index = hooks.addPredicate(f, pipeline: pipeline)
-            rules.append(IgnoreRule(matcher: .predicate(index: index), text: "function", ruleSet: ruleSet, location: defined))
+            rules.append(
+                IgnoreRule(matcher: .predicate(index: index), text: "function", ruleSet: ruleSet, location: defined))
         case .table(let t):
             var setName = ruleSet
             for (k, v) in t.fields {
                 guard k.description == "name", case .string = v else {
-                    throw ConfigError("\(what): an ignore rule set may only have a 'name' besides its list, found '\(k.description)'", at: at)
+                    throw ConfigError(
+                        "\(what): an ignore rule set may only have a 'name' besides its list, found '\(k.description)'",
+                        at: at)
                 }
                 setName = v.stringValue
             }
             for item in t.array {
-                try collectRules(item, pipeline: pipeline, ruleSet: setName, into: &rules, at: at, what: what, depth: depth + 1)
+                try collectRules(
+                    item, pipeline: pipeline, ruleSet: setName, into: &rules, at: at, what: what, depth: depth + 1)
             }
         case let v:
-            throw ConfigError("\(what): an ignore rule must be a pattern string, a function or a list of them, got \(v.typeName)", at: at)
+            throw ConfigError(
+                "\(what): an ignore rule must be a pattern string, a function or a list of them, got \(v.typeName)",
+                at: at)
         }
     }
 }

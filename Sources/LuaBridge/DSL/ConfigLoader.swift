@@ -1,11 +1,12 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import FoundationEssentials
 import Logging
 import LuaKit
 import Pipeline
 import RunnerSystem
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Runs a `pipeline.lua` or `receiver.lua` and builds its configuration.
 ///
@@ -30,14 +31,17 @@ public final class ConfigLoader {
     let hooks: LuaHooks
 
     /// The directories plugins are looked up in, after the script's own folder.
-    public static func pluginDirectories(scriptDirectory: String, environment: [String: String] = ProcessInfo.processInfo.environment) -> [String] {
+    public static func pluginDirectories(
+        scriptDirectory: String, environment: [String: String] = ProcessInfo.processInfo.environment
+    ) -> [String] {
         var dirs = [scriptDirectory]
         if let extra = environment["RUNNER_PLUGIN_PATH"] {
             dirs += extra.split(separator: ":").map(String.init).filter { !$0.isEmpty }
         }
         // Installed plugins: <prefix>/share/runner/plugins beside bin/runner; in a
         // checkout, the repository's plugins/ above .build/.
-        let exe = URL(fileURLWithPath: CommandLine.arguments.first ?? "").resolvingSymlinksInPath().deletingLastPathComponent()
+        let exe = URL(fileURLWithPath: CommandLine.arguments.first ?? "").resolvingSymlinksInPath()
+            .deletingLastPathComponent()
         dirs.append(exe.deletingLastPathComponent().appendingPathComponent("share/runner/plugins").path)
         var dir = exe
         for _ in 0..<5 {
@@ -71,25 +75,34 @@ public final class ConfigLoader {
             try state.runFile(file)
         } catch let error as LuaError {
             // Lua's own errors (syntax, runtime) are configuration errors with their place.
-            let at = error.file.map { SourceLocation(file: $0, line: error.line ?? 0) } ?? SourceLocation(file: file, line: 0)
+            let at =
+                error.file.map { SourceLocation(file: $0, line: error.line ?? 0) }
+                ?? SourceLocation(file: file, line: 0)
             throw ConfigError(error.message, at: at, hint: ConfigLoader.misspeltGlobalHint(error.message))
         }
         refreshIndex()
         if let pending = pendingDeclarations.values.sorted(by: { $0.at.line < $1.at.line }).first {
-            throw ConfigError("\(pending.kind) '\(pending.name)' has no { ... } body", at: pending.at,
-                              hint: "write \(pending.kind) \"\(pending.name)\" { ... }")
+            throw ConfigError(
+                "\(pending.kind) '\(pending.name)' has no { ... } body", at: pending.at,
+                hint: "write \(pending.kind) \"\(pending.name)\" { ... }")
         }
         var pipelines: [PipelineConfig] = []
-        for raw in rawPipelines { pipelines.append(try buildPipeline(raw.name, reader(raw.table, "pipeline '\(raw.name)'", at: raw.at))) }
-        let configuration = Configuration(file: file, settings: settings, groups: groups, pipelines: pipelines, modules: modules)
+        for raw in rawPipelines {
+            pipelines.append(try buildPipeline(raw.name, reader(raw.table, "pipeline '\(raw.name)'", at: raw.at)))
+        }
+        let configuration = Configuration(
+            file: file, settings: settings, groups: groups, pipelines: pipelines, modules: modules)
         return (configuration, hooks)
     }
 
     /// For "attempt to call a nil value (global 'pipline')": did you mean 'pipeline'?
     static func misspeltGlobalHint(_ message: String) -> String? {
-        guard let start = message.firstRange(of: "(global '"), let end = message[start.upperBound...].firstIndex(of: "'") else { return nil }
+        guard let start = message.firstRange(of: "(global '"),
+            let end = message[start.upperBound...].firstIndex(of: "'")
+        else { return nil }
         let name = String(message[start.upperBound..<end])
-        return ConfigError.suggestion(for: name, among: ["settings", "group", "pipeline", "module", "runner", "require"])
+        return ConfigError.suggestion(
+            for: name, among: ["settings", "group", "pipeline", "module", "runner", "require"])
     }
 
     // MARK: The DSL functions
@@ -106,20 +119,23 @@ public final class ConfigLoader {
         for kind in ["group", "pipeline", "module"] {
             try state.register(kind) { [unowned self] call in
                 let at = location(call)
-                guard let name = call.arguments.first?.stringValue, case .string = call.arguments.first!, !name.isEmpty else {
+                guard let name = call.arguments.first?.stringValue, case .string = call.arguments.first!, !name.isEmpty
+                else {
                     throw ConfigError("\(kind) needs a name: \(kind) \"name\" { ... }", at: at)
                 }
                 self.declarationCounter += 1
                 let id = "\(kind)#\(self.declarationCounter)"
                 self.pendingDeclarations[id] = (kind, name, at)
-                return [self.state.function { [unowned self] body in
-                    self.pendingDeclarations[id] = nil
-                    guard case .table(let t) = body.arguments.first ?? .nil else {
-                        throw ConfigError("\(kind) '\(name)' takes a table: \(kind) \"\(name)\" { ... }", at: at)
+                return [
+                    self.state.function { [unowned self] body in
+                        self.pendingDeclarations[id] = nil
+                        guard case .table(let t) = body.arguments.first ?? .nil else {
+                            throw ConfigError("\(kind) '\(name)' takes a table: \(kind) \"\(name)\" { ... }", at: at)
+                        }
+                        try self.declare(kind, name: name, table: t, at: at)
+                        return []
                     }
-                    try self.declare(kind, name: name, table: t, at: at)
-                    return []
-                }]
+                ]
             }
         }
         var runner = LuaTable()
@@ -128,7 +144,9 @@ public final class ConfigLoader {
             let level = call.arguments.first?.stringValue ?? "info"
             let message = call.arguments.dropFirst().map { $0.stringValue ?? "\($0.typeName)" }.joined(separator: " ")
             guard let l = Logger.Level(rawValue: level) else {
-                throw ConfigError("runner.log: unknown level '\(level)'", hint: ConfigError.suggestion(for: level, among: Settings.logLevels))
+                throw ConfigError(
+                    "runner.log: unknown level '\(level)'",
+                    hint: ConfigError.suggestion(for: level, among: Settings.logLevels))
             }
             var m: Logger.Metadata = ["source": "lua"]
             if let at = call.callerLocation { m["at"] = "\(at.file):\(at.line)" }
@@ -163,7 +181,8 @@ public final class ConfigLoader {
             if let first = rawPipelines.first(where: { $0.name == name }) {
                 throw ConfigError("pipeline '\(name)' is declared twice (first at \(first.at))", at: at)
             }
-            try reader(table, "pipeline '\(name)'", at: at).checkKeys(ConfigLoader.pipelineKeys, notYet: ConfigLoader.pipelineKeysNotYet)
+            try reader(table, "pipeline '\(name)'", at: at).checkKeys(
+                ConfigLoader.pipelineKeys, notYet: ConfigLoader.pipelineKeysNotYet)
             rawPipelines.append((name, table, at))
         default:
             if let first = modules.first(where: { $0.name == name }) {
@@ -181,7 +200,8 @@ public final class ConfigLoader {
     /// Relative paths are relative to the configuration file's folder.
     func resolvePath(_ path: String) -> String {
         if path.hasPrefix("/") { return path }
-        return URL(fileURLWithPath: file).deletingLastPathComponent().appendingPathComponent(path).standardizedFileURL.path
+        return URL(fileURLWithPath: file).deletingLastPathComponent().appendingPathComponent(path).standardizedFileURL
+            .path
     }
 
     /// The source as (directory, file name when the source is a single file), symlinks resolved.

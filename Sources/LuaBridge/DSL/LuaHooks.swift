@@ -35,7 +35,9 @@ final class LuaHooks: PipelineHooks, ActionHooks {
         list.array = paths.map { .text($0) }
         t["paths"] = .table(list)
         let results: [LuaValue]
-        do { results = try state.call(f, [.table(t)], timeout: timeout) } catch let error as LuaError where error.kind == .timeout {
+        do { results = try state.call(f, [.table(t)], timeout: timeout) } catch let error as LuaError
+            where error.kind == .timeout
+        {
             return .timedOut
         }
         guard case .boolean(false) = results.first ?? .nil else { return .ok }

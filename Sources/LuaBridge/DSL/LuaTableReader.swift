@@ -30,12 +30,15 @@ struct LuaTableReader {
                 throw error(name, "'\(name)' is not supported yet", hint: "it comes with \(coming); remove it for now")
             }
             if !known.contains(name) {
-                throw error(name, "unknown key '\(name)'",
-                            hint: ConfigError.suggestion(for: name, among: known) ?? "known keys: \(known.joined(separator: ", "))")
+                throw error(
+                    name, "unknown key '\(name)'",
+                    hint: ConfigError.suggestion(for: name, among: known)
+                        ?? "known keys: \(known.joined(separator: ", "))")
             }
         }
         if !allowArray && !table.array.isEmpty {
-            throw ConfigError("\(what): unexpected list items (\(table.array.count)); only key = value entries belong here", at: at)
+            throw ConfigError(
+                "\(what): unexpected list items (\(table.array.count)); only key = value entries belong here", at: at)
         }
     }
 

@@ -17,7 +17,8 @@ struct SourceIndex {
     /// The line of `key =` at or after `start` (the call's line), else `start`.
     func locateKey(_ key: String, after start: SourceLocation) -> SourceLocation {
         guard let lines = files[start.file], start.line > 0 else { return start }
-        for i in (start.line - 1)..<min(lines.count, start.line - 1 + 400) where SourceIndex.line(lines[i], assigns: key) {
+        for i in (start.line - 1)..<min(lines.count, start.line - 1 + 400)
+        where SourceIndex.line(lines[i], assigns: key) {
             return SourceLocation(file: start.file, line: i + 1)
         }
         return start

@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import RunnerSystem
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Runs a command to completion or to its deadline, with stdout and stderr captured
 /// together (the end of it is kept) and stdin from /dev/null. The command gets its own
@@ -51,8 +52,9 @@ struct CommandRun {
         for fd in pipeFDs { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
         let null = open("/dev/null", O_RDONLY | O_CLOEXEC)
         let spawned = Result { () throws(SystemError) in
-            try ChildProcess.spawn(argv, stdin: null, stdout: pipeFDs[1], stderr: pipeFDs[1], search: true, processGroup: true,
-                                   environment: environment)
+            try ChildProcess.spawn(
+                argv, stdin: null, stdout: pipeFDs[1], stderr: pipeFDs[1], search: true, processGroup: true,
+                environment: environment)
         }
         close(null)
         close(pipeFDs[1])
@@ -91,7 +93,9 @@ struct CommandRun {
                     let n = read(reader, &buffer, buffer.count)
                     if n > 0 {
                         captured += buffer[..<n]
-                        if captured.count > 2 * ActionResult.outputLimit { captured.removeFirst(captured.count - ActionResult.outputLimit) }
+                        if captured.count > 2 * ActionResult.outputLimit {
+                            captured.removeFirst(captured.count - ActionResult.outputLimit)
+                        }
                     } else if n == 0 || errno != EINTR {
                         open = false
                     }

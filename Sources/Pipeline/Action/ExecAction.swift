@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import RunnerSystem
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// `{ kind = "exec", argv = { ... }, env = { ... }, timeout = 30, validate = false }`:
 /// runs a command; with `validate = true` a non-zero exit rolls the batch back.
@@ -34,7 +35,8 @@ struct ExecAction: SyncAction {
         let outcome: ActionResult.Outcome = run.succeeded ? .ok : run.ending == .timedOut ? .timedOut : .failed
         let lastLine = run.output.split(separator: "\n").last.map { ": \($0)" } ?? ""
         let summary = run.succeeded ? "ok" : "\(run.describe(timeout: timeout))\(lastLine)"
-        return ActionResult(name: name, outcome: outcome, summary: summary, exitStatus: run.exitStatus, output: run.output)
+        return ActionResult(
+            name: name, outcome: outcome, summary: summary, exitStatus: run.exitStatus, output: run.output)
     }
 
     func problems() -> [String] {

@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import RunnerSystem
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// One FastCGI request (responder role, GET, no body) to a php-fpm pool, over TCP
 /// (`host:port`) or a unix socket (a path): enough to see that a pool answers after a
@@ -40,11 +41,15 @@ struct FastCGIClient {
         message += record(.beginRequest, [0, 1, 0, 0, 0, 0, 0, 0])  // role RESPONDER, no keep-alive
         var params: [UInt8] = []
         let name = script.hasPrefix("/") ? script : "/" + script
-        for (k, v) in [("SCRIPT_FILENAME", script), ("SCRIPT_NAME", name), ("REQUEST_URI", name), ("DOCUMENT_URI", name),
-                       ("REQUEST_METHOD", "GET"), ("QUERY_STRING", ""), ("SERVER_PROTOCOL", "HTTP/1.1"),
-                       ("GATEWAY_INTERFACE", "CGI/1.1"), ("SERVER_SOFTWARE", "runner"), ("SERVER_NAME", "localhost"),
-                       ("REMOTE_ADDR", "127.0.0.1"), ("CONTENT_LENGTH", "0")] {
-            params += FastCGIClient.lengthBytes(k.utf8.count) + FastCGIClient.lengthBytes(v.utf8.count) + Array(k.utf8) + Array(v.utf8)
+        for (k, v) in [
+            ("SCRIPT_FILENAME", script), ("SCRIPT_NAME", name), ("REQUEST_URI", name), ("DOCUMENT_URI", name),
+            ("REQUEST_METHOD", "GET"), ("QUERY_STRING", ""), ("SERVER_PROTOCOL", "HTTP/1.1"),
+            ("GATEWAY_INTERFACE", "CGI/1.1"), ("SERVER_SOFTWARE", "runner"), ("SERVER_NAME", "localhost"),
+            ("REMOTE_ADDR", "127.0.0.1"), ("CONTENT_LENGTH", "0"),
+        ] {
+            params +=
+                FastCGIClient.lengthBytes(k.utf8.count) + FastCGIClient.lengthBytes(v.utf8.count) + Array(k.utf8)
+                + Array(v.utf8)
         }
         message += record(.params, params) + record(.params, []) + record(.stdin, [])
         try write(fd, message, deadline: deadline)
@@ -60,12 +65,17 @@ struct FastCGIClient {
             case .stderr: err += content
             case .endRequest:
                 guard content.count >= 5, content[content.startIndex + 4] == 0 else {
-                    throw Failure(description: "the pool refused the request (FastCGI protocol status \(content.count >= 5 ? content[content.startIndex + 4] : 255))")
+                    throw Failure(
+                        description:
+                            "the pool refused the request (FastCGI protocol status \(content.count >= 5 ? content[content.startIndex + 4] : 255))"
+                    )
                 }
                 return FastCGIClient.parse(out, errors: err)
             default: break
             }
-            guard out.count + err.count <= FastCGIClient.responseLimit else { throw Failure(description: "answer over 1 MiB") }
+            guard out.count + err.count <= FastCGIClient.responseLimit else {
+                throw Failure(description: "answer over 1 MiB")
+            }
         }
     }
 
@@ -74,7 +84,9 @@ struct FastCGIClient {
     }
 
     private static func lengthBytes(_ n: Int) -> [UInt8] {
-        n < 128 ? [UInt8(n)] : [UInt8((n >> 24) & 0x7f) | 0x80, UInt8((n >> 16) & 0xff), UInt8((n >> 8) & 0xff), UInt8(n & 0xff)]
+        n < 128
+            ? [UInt8(n)]
+            : [UInt8((n >> 24) & 0x7f) | 0x80, UInt8((n >> 16) & 0xff), UInt8((n >> 8) & 0xff), UInt8(n & 0xff)]
     }
 
     private static func parse(_ out: [UInt8], errors: [UInt8]) -> Response {
@@ -88,12 +100,15 @@ struct FastCGIClient {
         var body = out[...]
         if let (end, start) = split {
             let headers = String(decoding: out[..<end], as: UTF8.self)
-            for line in headers.split(whereSeparator: { $0 == "\r" || $0 == "\n" }) where line.lowercased().hasPrefix("status:") {
+            for line in headers.split(whereSeparator: { $0 == "\r" || $0 == "\n" })
+            where line.lowercased().hasPrefix("status:") {
                 status = Int(line.dropFirst(7).split(separator: " ").first ?? "") ?? status
             }
             body = out[start...]
         }
-        return Response(status: status, body: String(decoding: body, as: UTF8.self), errors: String(decoding: errors, as: UTF8.self))
+        return Response(
+            status: status, body: String(decoding: body, as: UTF8.self), errors: String(decoding: errors, as: UTF8.self)
+        )
     }
 
     private func connect(deadline: Double) throws(Failure) -> Int32 {
@@ -104,12 +119,18 @@ struct FastCGIClient {
             var sa = sockaddr_un()
             sa.sun_family = sa_family_t(AF_UNIX)
             let path = Array(address.utf8)
-            guard path.count < MemoryLayout.size(ofValue: sa.sun_path) else { throw Failure(description: "socket path too long") }
+            guard path.count < MemoryLayout.size(ofValue: sa.sun_path) else {
+                throw Failure(description: "socket path too long")
+            }
             withUnsafeMutableBytes(of: &sa.sun_path) { for (i, b) in path.enumerated() { $0[i] = b } }
-            rc = withUnsafePointer(to: &sa) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
+            rc = withUnsafePointer(to: &sa) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+                }
+            }
         } else {
-            guard let colon = address.lastIndex(of: ":"), let port = UInt16(address[address.index(after: colon)...]) else {
+            guard let colon = address.lastIndex(of: ":"), let port = UInt16(address[address.index(after: colon)...])
+            else {
                 throw Failure(description: "check_address '\(address)' is neither host:port nor a socket path")
             }
             var host = String(address[..<colon])
@@ -119,14 +140,20 @@ struct FastCGIClient {
                 fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
                 v4.sin_family = sa_family_t(AF_INET)
                 v4.sin_port = port.bigEndian
-                rc = withUnsafePointer(to: &v4) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+                rc = withUnsafePointer(to: &v4) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                        Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                    }
+                }
             } else if inet_pton(AF_INET6, host, &v6.sin6_addr) == 1 {
                 fd = socket(AF_INET6, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
                 v6.sin6_family = sa_family_t(AF_INET6)
                 v6.sin6_port = port.bigEndian
-                rc = withUnsafePointer(to: &v6) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) } }
+                rc = withUnsafePointer(to: &v6) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                        Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size))
+                    }
+                }
             } else {
                 throw Failure(description: "check_address '\(address)': '\(host)' is not an IP address")
             }

@@ -14,11 +14,14 @@ struct LuaAction: SyncAction {
         guard let hooks else { return ActionResult(name: name, outcome: .failed, summary: "no Lua state to run it in") }
         let timeout = context.module.functionTimeout
         do {
-            switch try hooks.runAction(module: context.module.name, index: index, paths: context.paths, timeout: timeout) {
+            switch try hooks.runAction(
+                module: context.module.name, index: index, paths: context.paths, timeout: timeout)
+            {
             case .ok: return ActionResult(name: name, outcome: .ok, summary: "ok")
             case .refused(let why): return ActionResult(name: name, outcome: .failed, summary: why)
             case .timedOut:
-                return ActionResult(name: name, outcome: .timedOut, summary: "timed out after \(MonotonicClock.text(seconds: timeout))")
+                return ActionResult(
+                    name: name, outcome: .timedOut, summary: "timed out after \(MonotonicClock.text(seconds: timeout))")
             }
         } catch {
             return ActionResult(name: name, outcome: .failed, summary: "\(error)")

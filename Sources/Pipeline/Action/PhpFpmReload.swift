@@ -1,8 +1,9 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import FoundationEssentials
 import RunnerSystem
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The native php-fpm reload (`phpfpm.reload { ... }` in plugins/phpfpm.lua):
 ///
@@ -36,7 +37,9 @@ struct PhpFpmReload: SyncAction {
         binary = try p.text("binary")
         config = try p.text("config")
         guard let pidfile = try p.text("pidfile") else {
-            throw p.error("'pidfile' is missing", hint: "phpfpm.reload { service = \"php8.2-fpm\" } fills it in for Debian's packages")
+            throw p.error(
+                "'pidfile' is missing",
+                hint: "phpfpm.reload { service = \"php8.2-fpm\" } fills it in for Debian's packages")
         }
         self.pidfile = pidfile
         service = try p.text("service")
@@ -44,7 +47,9 @@ struct PhpFpmReload: SyncAction {
         checkScript = try p.text("check_script")
         arguments = try p.list("args") ?? []
         timeout = try p.seconds("timeout", default: 10)
-        if checkScript != nil, checkAddress == nil { throw p.error("check_script needs check_address (a pool's host:port or socket)") }
+        if checkScript != nil, checkAddress == nil {
+            throw p.error("check_script needs check_address (a pool's host:port or socket)")
+        }
     }
 
     func problems() -> [String] {
@@ -52,9 +57,13 @@ struct PhpFpmReload: SyncAction {
         if let binary, !FileSystem.isExecutable(binary) { found.append("binary \(binary) is not an executable file") }
         if let config, FileInfo.lstat(config) == nil { found.append("config \(config) does not exist") }
         if Pidfile.read(pidfile) == nil {
-            found.append("pidfile \(pidfile) names no running php-fpm" + (binary == nil || config == nil ? " (and binary and config are not set)" : ""))
+            found.append(
+                "pidfile \(pidfile) names no running php-fpm"
+                    + (binary == nil || config == nil ? " (and binary and config are not set)" : ""))
         }
-        if let checkScript, checkScript.hasPrefix("/"), checkAddress != nil, FileInfo.lstat(checkScript) == nil, !checkScript.contains("ping") {
+        if let checkScript, checkScript.hasPrefix("/"), checkAddress != nil, FileInfo.lstat(checkScript) == nil,
+            !checkScript.contains("ping")
+        {
             found.append("check_script \(checkScript) does not exist")
         }
         return found
@@ -64,28 +73,37 @@ struct PhpFpmReload: SyncAction {
         let deadline = MonotonicClock.now + timeout
         let master = Pidfile.read(pidfile)
         guard let binary = binary ?? master.flatMap(PhpFpmReload.executable) else {
-            return ActionResult(name: name, outcome: .failed, summary: "php-fpm is not running (\(pidfile)) and binary is not set: cannot validate")
+            return ActionResult(
+                name: name, outcome: .failed,
+                summary: "php-fpm is not running (\(pidfile)) and binary is not set: cannot validate")
         }
         let config = self.config ?? master.flatMap(PhpFpmReload.configOfMaster)
-        let test = CommandRun([binary] + arguments + ["-t"] + (config.map { ["--fpm-config", $0] } ?? []), timeout: timeout)
+        let test = CommandRun(
+            [binary] + arguments + ["-t"] + (config.map { ["--fpm-config", $0] } ?? []), timeout: timeout)
         if let failure = PhpFpmReload.validationFailure(test, timeout: timeout) {
-            return ActionResult(name: name, outcome: test.ending == .timedOut ? .timedOut : .failed, summary: "php-fpm -t: \(failure)",
-                                exitStatus: test.exitStatus, output: test.output)
+            return ActionResult(
+                name: name, outcome: test.ending == .timedOut ? .timedOut : .failed, summary: "php-fpm -t: \(failure)",
+                exitStatus: test.exitStatus, output: test.output)
         }
         guard let master else {
-            return ActionResult(name: name, outcome: .ok, summary: "php-fpm is not running: validated, not reloaded", exitStatus: 0,
-                                output: test.output)
+            return ActionResult(
+                name: name, outcome: .ok, summary: "php-fpm is not running: validated, not reloaded", exitStatus: 0,
+                output: test.output)
         }
         let lock = ReloadLock(pidfile: pidfile, deadline: deadline)
         defer { lock.release() }
         if let failure = reload(master, deadline: deadline) ?? verify(deadline: deadline) {
-            context.logger.error("php-fpm reload failed: \(failure); putting the previous files back", metadata: ["module": "\(context.module.name)"])
+            context.logger.error(
+                "php-fpm reload failed: \(failure); putting the previous files back",
+                metadata: ["module": "\(context.module.name)"])
             context.undo()
             let recovered = recover(binary: binary, config: config, deadline: MonotonicClock.now + timeout)
-            return ActionResult(name: name, outcome: .failed, summary: "\(failure); rolled back, \(recovered)", output: test.output)
+            return ActionResult(
+                name: name, outcome: .failed, summary: "\(failure); rolled back, \(recovered)", output: test.output)
         }
         let pid = Pidfile.read(pidfile).map { " (master \($0))" } ?? ""
-        return ActionResult(name: name, outcome: .ok, summary: "php-fpm reloaded\(pid)", exitStatus: 0, output: test.output)
+        return ActionResult(
+            name: name, outcome: .ok, summary: "php-fpm reloaded\(pid)", exitStatus: 0, output: test.output)
     }
 
     /// Why `php-fpm -t` refused the configuration, or nil when it passed.
@@ -111,7 +129,9 @@ struct PhpFpmReload: SyncAction {
         while MonotonicClock.now < deadline {
             if let now = Pidfile.read(pidfile) {
                 deadSince = nil
-                let workersGone = !before.contains(where: { Pidfile.isAlive($0) && PhpFpmReload.parent(of: $0) == master })
+                let workersGone = !before.contains(where: {
+                    Pidfile.isAlive($0) && PhpFpmReload.parent(of: $0) == master
+                })
                 if now != master || workersGone { return nil }
             } else if let since = deadSince {
                 if MonotonicClock.now - since > 1 { break }
@@ -120,7 +140,9 @@ struct PhpFpmReload: SyncAction {
             }
             usleep(10_000)
         }
-        return Pidfile.read(pidfile) == nil ? "the php-fpm master died during the reload" : "the reload did not finish in \(MonotonicClock.text(seconds: timeout))"
+        return Pidfile.read(pidfile) == nil
+            ? "the php-fpm master died during the reload"
+            : "the reload did not finish in \(MonotonicClock.text(seconds: timeout))"
     }
 
     /// Asks the pool for the check script until it answers or the deadline passes; nil when it did.
@@ -130,7 +152,8 @@ struct PhpFpmReload: SyncAction {
         var last = "no answer"
         while MonotonicClock.now < deadline {
             do {
-                let answer = try FastCGIClient(address: checkAddress).request(script: checkScript ?? "/ping", deadline: deadline)
+                let answer = try FastCGIClient(address: checkAddress).request(
+                    script: checkScript ?? "/ping", deadline: deadline)
                 if answer.status < 400 { return nil }
                 last = "status \(answer.status): \(answer.body.prefix(200))"
                 break
@@ -146,15 +169,19 @@ struct PhpFpmReload: SyncAction {
     /// After the previous files are back: reload the master if it lives, start it if not.
     private func recover(binary: String, config: String?, deadline: Double) -> String {
         if let master = Pidfile.read(pidfile) {
-            return reload(master, deadline: deadline) == nil ? "php-fpm reloaded with the previous files" : "php-fpm did not reload again"
+            return reload(master, deadline: deadline) == nil
+                ? "php-fpm reloaded with the previous files" : "php-fpm did not reload again"
         }
-        let start = service.map { ["systemctl", "restart", $0] } ?? ([binary] + arguments + (config.map { ["--fpm-config", $0] } ?? []))
+        let start =
+            service.map { ["systemctl", "restart", $0] }
+            ?? ([binary] + arguments + (config.map { ["--fpm-config", $0] } ?? []))
         let run = CommandRun(start, timeout: max(1, deadline - MonotonicClock.now))
         while MonotonicClock.now < deadline {
             if let pid = Pidfile.read(pidfile) { return "php-fpm restarted with the previous files (master \(pid))" }
             usleep(20_000)
         }
-        return "php-fpm could not be started again (\(start.joined(separator: " ")): \(run.describe(timeout: timeout)) \(run.output.suffix(300)))"
+        return
+            "php-fpm could not be started again (\(start.joined(separator: " ")): \(run.describe(timeout: timeout)) \(run.output.suffix(300)))"
     }
 
     /// The master's binary, from /proc (an upgraded package shows " (deleted)").
@@ -166,13 +193,17 @@ struct PhpFpmReload: SyncAction {
 
     /// php-fpm renames its master "php-fpm: master process (/etc/php/8.2/fpm/php-fpm.conf)".
     static func configOfMaster(_ pid: pid_t) -> String? {
-        guard let title = try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8), let open = title.firstIndex(of: "("),
-              let close = title.lastIndex(of: ")"), open < close else { return nil }
+        guard let title = try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8),
+            let open = title.firstIndex(of: "("),
+            let close = title.lastIndex(of: ")"), open < close
+        else { return nil }
         return String(title[title.index(after: open)..<close])
     }
 
     static func children(of pid: pid_t) -> [pid_t] {
-        ((try? String(contentsOfFile: "/proc/\(pid)/task/\(pid)/children", encoding: .utf8)) ?? "").split(separator: " ").compactMap { pid_t($0) }
+        ((try? String(contentsOfFile: "/proc/\(pid)/task/\(pid)/children", encoding: .utf8)) ?? "").split(
+            separator: " "
+        ).compactMap { pid_t($0) }
     }
 
     static func parent(of pid: pid_t) -> pid_t? {

@@ -17,5 +17,7 @@ public struct ServedModule {
     public var actionLines: [String] { ModuleActions.describe(actions) }
 
     /// What is missing on this host for the actions to work (a binary, a pid file), one line each.
-    public var problems: [String] { actions.flatMap { a in a.problems().map { "module '\(module.name)': \(a.name): \($0)" } } }
+    public var problems: [String] {
+        actions.flatMap { a in a.problems().map { "module '\(module.name)': \(a.name): \($0)" } }
+    }
 }

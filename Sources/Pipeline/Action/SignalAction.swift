@@ -1,8 +1,9 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import FoundationEssentials
 import RunnerSystem
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// `{ kind = "signal", pidfile = "/run/x.pid", signal = "HUP" }`: signals the process
 /// whose pid the file holds (read at each batch: a restarted daemon has a new pid).
@@ -11,8 +12,10 @@ struct SignalAction: SyncAction {
     let signal: Int32
     let signalName: String
 
-    static let names: [String: Int32] = ["HUP": SIGHUP, "USR1": SIGUSR1, "USR2": SIGUSR2, "TERM": SIGTERM, "INT": SIGINT,
-                                          "QUIT": SIGQUIT, "WINCH": SIGWINCH]
+    static let names: [String: Int32] = [
+        "HUP": SIGHUP, "USR1": SIGUSR1, "USR2": SIGUSR2, "TERM": SIGTERM, "INT": SIGINT,
+        "QUIT": SIGQUIT, "WINCH": SIGWINCH,
+    ]
 
     var name: String { "signal \(signalName) to \(pidfile)" }
     var validates: Bool { false }
@@ -23,7 +26,8 @@ struct SignalAction: SyncAction {
         let raw = (try p.text("signal") ?? "HUP").uppercased()
         signalName = raw.hasPrefix("SIG") ? String(raw.dropFirst(3)) : raw
         guard let s = SignalAction.names[signalName] else {
-            throw p.error("unknown signal '\(raw)'", hint: "one of \(SignalAction.names.keys.sorted().joined(separator: ", "))")
+            throw p.error(
+                "unknown signal '\(raw)'", hint: "one of \(SignalAction.names.keys.sorted().joined(separator: ", "))")
         }
         signal = s
     }

@@ -73,8 +73,9 @@ public enum ModuleActions {
                 case "signal": actions.append(try SignalAction(&p))
                 case "phpfpm.reload": actions.append(try PhpFpmReload(&p))
                 default:
-                    throw ConfigError("module '\(module.name)': unknown on_sync action kind '\(kind)'", at: module.location,
-                                      hint: ConfigError.suggestion(for: kind, among: ["exec", "signal", "phpfpm.reload"]))
+                    throw ConfigError(
+                        "module '\(module.name)': unknown on_sync action kind '\(kind)'", at: module.location,
+                        hint: ConfigError.suggestion(for: kind, among: ["exec", "signal", "phpfpm.reload"]))
                 }
                 try p.finish()
             }
@@ -92,17 +93,20 @@ public enum ModuleActions {
         var results: [ActionResult] = []
         for action in actions {
             if let failed = results.last, failed.outcome != .ok {
-                results.append(ActionResult(name: action.name, outcome: .skipped, summary: "skipped: \(failed.name) failed"))
+                results.append(
+                    ActionResult(name: action.name, outcome: .skipped, summary: "skipped: \(failed.name) failed"))
                 continue
             }
             let result = action.run(context)
             let level: Logger.Level = result.outcome == .ok ? .info : .error
-            context.logger.log(level: level, "\(action.name): \(result.summary)", metadata: ["module": "\(context.module.name)"])
+            context.logger.log(
+                level: level, "\(action.name): \(result.summary)", metadata: ["module": "\(context.module.name)"])
             results.append(result)
             if result.outcome != .ok, action.validates { context.undo() }
         }
         if let why = context.undo.failure {
-            context.logger.critical("rolling the batch back failed: \(why)", metadata: ["module": "\(context.module.name)"])
+            context.logger.critical(
+                "rolling the batch back failed: \(why)", metadata: ["module": "\(context.module.name)"])
         }
         return results
     }

@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import RunnerSystem
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Commits a staged batch into a tree, or rolls it back.
 ///
@@ -39,9 +40,11 @@ final class BatchApplier {
     /// Test hook of a debug build (the tests'): after this many commit renames the process
     /// kills itself, to test crash recovery with a real crash. A release build has none.
     #if DEBUG
-    private let crashAfterRenames: Int? = getenv("RUNNER_DEBUG_CRASH_AFTER_RENAMES").flatMap { Int(String(cString: $0)) }
+        private let crashAfterRenames: Int? = getenv("RUNNER_DEBUG_CRASH_AFTER_RENAMES").flatMap {
+            Int(String(cString: $0))
+        }
     #else
-    private let crashAfterRenames: Int? = nil
+        private let crashAfterRenames: Int? = nil
     #endif
 
     init(tree: TreeDirectory, staging: TreeDirectory, durable: Bool = false) {
@@ -73,13 +76,17 @@ final class BatchApplier {
                 journal.entries.append(.remove(path: path, index: index))
             case .directory(let path, let info):
                 let old = tree.info(path)
-                journal.entries.append(.directory(path: path, index: index, created: old?.kind != .directory, oldMode: old?.mode ?? 0,
-                                                  oldSeconds: old?.mtimeSeconds ?? 0, oldNanoseconds: old?.mtimeNanoseconds ?? 0))
+                journal.entries.append(
+                    .directory(
+                        path: path, index: index, created: old?.kind != .directory, oldMode: old?.mode ?? 0,
+                        oldSeconds: old?.mtimeSeconds ?? 0, oldNanoseconds: old?.mtimeNanoseconds ?? 0))
                 directories.append((path, info))
             case .attributes(let path, let info):
                 let old = tree.info(path)
-                journal.entries.append(.attributes(path: path, oldMode: old?.mode ?? info.mode, oldSeconds: old?.mtimeSeconds ?? 0,
-                                                   oldNanoseconds: old?.mtimeNanoseconds ?? 0))
+                journal.entries.append(
+                    .attributes(
+                        path: path, oldMode: old?.mode ?? info.mode, oldSeconds: old?.mtimeSeconds ?? 0,
+                        oldNanoseconds: old?.mtimeNanoseconds ?? 0))
                 attributes.append((path, info))
             }
         }
@@ -118,17 +125,20 @@ final class BatchApplier {
                     if let existing = tree.info(path) {
                         // A directory in the way moves out whole; a file is simply replaced by the rename.
                         if existing.kind == .directory {
-                            try TreeDirectory.rename(tree, path, to: staging, try RelativePath(validating: "old-\(index)"))
+                            try TreeDirectory.rename(
+                                tree, path, to: staging, try RelativePath(validating: "old-\(index)"))
                         } else {
                             let parent = try tree.openDirectory(path.parent, create: false)
                             // Keep the old file for a rollback: a hard link costs no copy.
                             guard linkat(parent.raw, path.name, staging.rootFD, "old-\(index)", 0) == 0 else {
-                                throw TransferError("cannot keep the old file: \(SystemError.text())", path: "\(tree.root)/\(path)")
+                                throw TransferError(
+                                    "cannot keep the old file: \(SystemError.text())", path: "\(tree.root)/\(path)")
                             }
                         }
                     }
-                    try TreeDirectory.rename(staging, try RelativePath(validating: BatchApplier.stagedName(index)), to: tree, path,
-                                             createParents: true)
+                    try TreeDirectory.rename(
+                        staging, try RelativePath(validating: BatchApplier.stagedName(index)), to: tree, path,
+                        createParents: true)
                     renamed()
                     counts.written += 1
                 case let .remove(path, index):
@@ -249,7 +259,8 @@ final class BatchApplier {
         unlinkat(staging.rootFD, BatchJournal.fileName, 0)
     }
 
-    private func setAttributes(_ path: RelativePath, mode: UInt32, seconds: Int, nanoseconds: Int) throws(TransferError) {
+    private func setAttributes(_ path: RelativePath, mode: UInt32, seconds: Int, nanoseconds: Int) throws(TransferError)
+    {
         let parent = try tree.openDirectory(path.parent, create: false)
         var st = stat()
         guard fstatat(parent.raw, path.name, &st, AT_SYMLINK_NOFOLLOW) == 0 else { return }

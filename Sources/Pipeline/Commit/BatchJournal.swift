@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import RunnerSystem
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// What a batch's commit does to the tree, written before the first rename (and
 /// fsynced when the target is durable), so that a receiver that died mid-commit can
@@ -16,7 +17,8 @@ struct BatchJournal {
         /// The path moves to `old-<index>`.
         case remove(path: RelativePath, index: Int)
         /// A directory made by the batch (absent before), or one whose mode/times change.
-        case directory(path: RelativePath, index: Int, created: Bool, oldMode: UInt32, oldSeconds: Int, oldNanoseconds: Int)
+        case directory(
+            path: RelativePath, index: Int, created: Bool, oldMode: UInt32, oldSeconds: Int, oldNanoseconds: Int)
         /// Only mode and times change; the old ones are kept to restore them.
         case attributes(path: RelativePath, oldMode: UInt32, oldSeconds: Int, oldNanoseconds: Int)
     }
@@ -31,7 +33,8 @@ struct BatchJournal {
             switch e {
             case let .replace(p, i): return "replace\t\(i)\t\(BatchJournal.hex(p))"
             case let .remove(p, i): return "remove\t\(i)\t\(BatchJournal.hex(p))"
-            case let .directory(p, i, created, m, s, n): return "directory\t\(i)\t\(created ? 1 : 0)\t\(m)\t\(s)\t\(n)\t\(BatchJournal.hex(p))"
+            case let .directory(p, i, created, m, s, n):
+                return "directory\t\(i)\t\(created ? 1 : 0)\t\(m)\t\(s)\t\(n)\t\(BatchJournal.hex(p))"
             case let .attributes(p, m, s, n): return "attributes\t\(m)\t\(s)\t\(n)\t\(BatchJournal.hex(p))"
             }
         }.joined(separator: "\n") + "\n"
@@ -50,11 +53,15 @@ struct BatchJournal {
             case ("replace", 3): journal.entries.append(.replace(path: try path(f[2]), index: try int(f[1])))
             case ("remove", 3): journal.entries.append(.remove(path: try path(f[2]), index: try int(f[1])))
             case ("directory", 7):
-                journal.entries.append(.directory(path: try path(f[6]), index: try int(f[1]), created: f[2] == "1",
-                                                  oldMode: UInt32(try int(f[3])), oldSeconds: try int(f[4]), oldNanoseconds: try int(f[5])))
+                journal.entries.append(
+                    .directory(
+                        path: try path(f[6]), index: try int(f[1]), created: f[2] == "1",
+                        oldMode: UInt32(try int(f[3])), oldSeconds: try int(f[4]), oldNanoseconds: try int(f[5])))
             case ("attributes", 5):
-                journal.entries.append(.attributes(path: try path(f[4]), oldMode: UInt32(try int(f[1])), oldSeconds: try int(f[2]),
-                                                   oldNanoseconds: try int(f[3])))
+                journal.entries.append(
+                    .attributes(
+                        path: try path(f[4]), oldMode: UInt32(try int(f[1])), oldSeconds: try int(f[2]),
+                        oldNanoseconds: try int(f[3])))
             default:
                 throw TransferError("corrupt journal line", path: String(line))
             }
@@ -63,7 +70,9 @@ struct BatchJournal {
     }
 
     private static func hex(_ p: RelativePath) -> String {
-        p.description.utf8.map { b in String(b, radix: 16).count == 1 ? "0" + String(b, radix: 16) : String(b, radix: 16) }.joined()
+        p.description.utf8.map { b in
+            String(b, radix: 16).count == 1 ? "0" + String(b, radix: 16) : String(b, radix: 16)
+        }.joined()
     }
 
     private static func unhex(_ s: String) -> String {
@@ -80,8 +89,12 @@ struct BatchJournal {
     /// file and of the directory, so that it survives a power loss too.
     func write(in staging: TreeDirectory, sync: Bool) throws(TransferError) {
         let text = Array(encoded().utf8)
-        let fd = openat(staging.rootFD, BatchJournal.fileName + ".tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)
-        guard fd >= 0 else { throw TransferError("cannot write the journal: \(SystemError.text())", path: staging.root) }
+        let fd = openat(
+            staging.rootFD, BatchJournal.fileName + ".tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600
+        )
+        guard fd >= 0 else {
+            throw TransferError("cannot write the journal: \(SystemError.text())", path: staging.root)
+        }
         var offset = 0
         while offset < text.count {
             let n = text.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, text.count - offset) }
@@ -99,7 +112,8 @@ struct BatchJournal {
             throw TransferError("cannot sync the journal: \(e)", path: staging.root)
         }
         close(fd)
-        guard renameat(staging.rootFD, BatchJournal.fileName + ".tmp", staging.rootFD, BatchJournal.fileName) == 0 else {
+        guard renameat(staging.rootFD, BatchJournal.fileName + ".tmp", staging.rootFD, BatchJournal.fileName) == 0
+        else {
             throw TransferError("cannot commit the journal: \(SystemError.text())", path: staging.root)
         }
         if sync { fsync(staging.rootFD) }

@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import RunnerSystem
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Fills one batch's staging directory, change by change, and commits it: the one way
 /// a `file://` target and a receiver session stage a file, a symlink, a directory or a
@@ -34,8 +35,9 @@ final class BatchStager {
     /// caller writes it, then calls `placeFile` or `discardFile`.
     func createFile() throws(TransferError) -> FileDescriptor {
         try TransferError.wrapping { () throws(SystemError) in
-            try FileDescriptor(at: staging.rootFD, nextName, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode: 0o600,
-                               shown: staging.root + "/" + nextName)
+            try FileDescriptor(
+                at: staging.rootFD, nextName, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode: 0o600,
+                shown: staging.root + "/" + nextName)
         }
     }
 

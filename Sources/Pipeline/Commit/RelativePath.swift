@@ -22,7 +22,9 @@ public struct RelativePath: Hashable, Sendable, CustomStringConvertible {
         for part in parts {
             guard !part.isEmpty else { throw reject("empty component") }
             guard part != ".", part != ".." else { throw reject("'\(part)' component") }
-            guard part.utf8.count <= RelativePath.maxComponent else { throw reject("component longer than \(RelativePath.maxComponent) bytes") }
+            guard part.utf8.count <= RelativePath.maxComponent else {
+                throw reject("component longer than \(RelativePath.maxComponent) bytes")
+            }
         }
         components = parts
     }

@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import RunnerSystem
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Where batches for one tree are staged: `.<name>.runner-staging` beside the tree, on
 /// the same file system (so the commit is renames) and outside it (so no reader of the
@@ -45,7 +46,8 @@ final class StagingArea {
         let directory = path + "/batch-\(getpid())-\(counter)"
         try TransferError.wrapping { () throws(SystemError) in try FileSystem.makeDirectories(directory, mode: 0o700) }
         let staging = try TreeDirectory(directory)
-        return BatchStager(staging: staging, applier: BatchApplier(tree: try TreeDirectory(tree), staging: staging, durable: durable),
-                           stagingRoot: path)
+        return BatchStager(
+            staging: staging, applier: BatchApplier(tree: try TreeDirectory(tree), staging: staging, durable: durable),
+            stagingRoot: path)
     }
 }

@@ -1,9 +1,9 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import CLinux
 import RunnerSystem
-import RunnerSystem
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// A directory tree reached only through file descriptors, never through a symlink
 /// below its root (planted before or during a batch): paths are resolved by
@@ -24,19 +24,27 @@ final class TreeDirectory {
         self.root = root
         beneath = TreeDirectory.hasOpenat2 && !perComponent
         do { rootDescriptor = try FileDescriptor(opening: root, O_RDONLY | O_DIRECTORY) } catch {
-            throw TransferError("cannot open directory: \(SystemError.text(error.code ?? 0))", path: root, code: error.code)
+            throw TransferError(
+                "cannot open directory: \(SystemError.text(error.code ?? 0))", path: root, code: error.code)
         }
     }
 
     /// Opens the directory at `components` (the root for none); creates missing ones
     /// with `mode` when asked. A symlink or non-directory on the way is an error.
-    func openDirectory(_ components: ArraySlice<String>, create: Bool, mode: UInt32 = 0o755) throws(TransferError) -> FileDescriptor {
-        if components.isEmpty { return try TransferError.wrapping { () throws(SystemError) in try rootDescriptor.duplicate() } }
+    func openDirectory(_ components: ArraySlice<String>, create: Bool, mode: UInt32 = 0o755) throws(TransferError)
+        -> FileDescriptor
+    {
+        if components.isEmpty {
+            return try TransferError.wrapping { () throws(SystemError) in try rootDescriptor.duplicate() }
+        }
         if beneath {
-            let fd = runner_openat_beneath(rootFD, components.joined(separator: "/"), O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0)
+            let fd = runner_openat_beneath(
+                rootFD, components.joined(separator: "/"), O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0)
             if fd >= 0 { return FileDescriptor(taking: fd) }
             // Missing directories to create: the walk below makes them one by one.
-            if errno != ENOENT || !create { throw TreeDirectory.unreachable(errno, root + "/" + components.joined(separator: "/")) }
+            if errno != ENOENT || !create {
+                throw TreeDirectory.unreachable(errno, root + "/" + components.joined(separator: "/"))
+            }
         }
         var current = try TransferError.wrapping { () throws(SystemError) in try rootDescriptor.duplicate() }
         var walked = root
@@ -58,8 +66,10 @@ final class TreeDirectory {
     /// Why a directory could not be opened: openat2's EXDEV (out of the tree) reads
     /// like the walk's ELOOP and ENOTDIR.
     private static func unreachable(_ e: Int32, _ path: String) -> TransferError {
-        TransferError(e == ELOOP || e == ENOTDIR || e == EXDEV ? "a symlink or a non-directory is in the way" : SystemError.text(e),
-                      path: path, code: e)
+        TransferError(
+            e == ELOOP || e == ENOTDIR || e == EXDEV
+                ? "a symlink or a non-directory is in the way" : SystemError.text(e),
+            path: path, code: e)
     }
 
     /// Whether openat2 works here; asked once.
@@ -78,18 +88,24 @@ final class TreeDirectory {
     }
 
     /// Renames between two trees' entries (same file system), never following symlinks.
-    static func rename(_ from: TreeDirectory, _ fromPath: RelativePath, to: TreeDirectory, _ toPath: RelativePath,
-                       createParents: Bool = false) throws(TransferError) {
+    static func rename(
+        _ from: TreeDirectory, _ fromPath: RelativePath, to: TreeDirectory, _ toPath: RelativePath,
+        createParents: Bool = false
+    ) throws(TransferError) {
         let a = try from.openDirectory(fromPath.parent, create: false)
         let b = try to.openDirectory(toPath.parent, create: createParents)
         guard renameat(a.raw, fromPath.name, b.raw, toPath.name) == 0 else {
-            throw TransferError("rename to \(to.root)/\(toPath) failed: \(SystemError.text())", path: "\(from.root)/\(fromPath)", code: errno)
+            throw TransferError(
+                "rename to \(to.root)/\(toPath) failed: \(SystemError.text())", path: "\(from.root)/\(fromPath)",
+                code: errno)
         }
     }
 
     /// Removes an entry and, for a directory, everything below it, through descriptors.
     func removeTree(_ path: RelativePath) throws(TransferError) {
         let dir = try openDirectory(path.parent, create: false)
-        try TransferError.wrapping { () throws(SystemError) in try FileSystem.removeEntry(in: dir.raw, path.name, shown: "\(root)/\(path)") }
+        try TransferError.wrapping { () throws(SystemError) in
+            try FileSystem.removeEntry(in: dir.raw, path.name, shown: "\(root)/\(path)")
+        }
     }
 }

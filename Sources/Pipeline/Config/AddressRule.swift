@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A `hosts_allow` / `hosts_deny` entry: an IPv4 or IPv6 address or CIDR block.
@@ -34,7 +34,9 @@ public struct AddressRule: Sendable, Equatable, CustomStringConvertible {
     public func matches(_ address: String) -> Bool {
         guard var bytes = AddressRule.bytes(address) else { return false }
         // ::ffff:a.b.c.d is the IPv4 client of a dual-stack socket.
-        if bytes.count == 16, network.count == 4, bytes[0..<10].allSatisfy({ $0 == 0 }), bytes[10] == 0xff, bytes[11] == 0xff {
+        if bytes.count == 16, network.count == 4, bytes[0..<10].allSatisfy({ $0 == 0 }), bytes[10] == 0xff,
+            bytes[11] == 0xff
+        {
             bytes = Array(bytes[12...])
         }
         guard bytes.count == network.count else { return false }

@@ -12,8 +12,10 @@ public struct Configuration: Sendable {
     public var modules: [ReceiverModule]
 
     /// A configuration.
-    public init(file: String, settings: Settings = Settings(), groups: [HostGroup] = [], pipelines: [PipelineConfig] = [],
-                modules: [ReceiverModule] = []) {
+    public init(
+        file: String, settings: Settings = Settings(), groups: [HostGroup] = [], pipelines: [PipelineConfig] = [],
+        modules: [ReceiverModule] = []
+    ) {
         self.file = file
         self.settings = settings
         self.groups = groups

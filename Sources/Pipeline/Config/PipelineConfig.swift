@@ -74,10 +74,12 @@ public struct PipelineConfig: Sendable {
     public var location: SourceLocation
 
     /// A pipeline with defaults for what is not given.
-    public init(name: String, source: String, sourceFile: String? = nil, ignore: [IgnoreRule] = [], delay: Double = 0.2,
-                maxDelay: Double? = nil, scanInterval: Double = 10,
-                destinations: [Destination], auth: Auth? = nil, delete: Bool = false,
-                hasCheck: Bool = false, hasAfter: Bool = false, location: SourceLocation) {
+    public init(
+        name: String, source: String, sourceFile: String? = nil, ignore: [IgnoreRule] = [], delay: Double = 0.2,
+        maxDelay: Double? = nil, scanInterval: Double = 10,
+        destinations: [Destination], auth: Auth? = nil, delete: Bool = false,
+        hasCheck: Bool = false, hasAfter: Bool = false, location: SourceLocation
+    ) {
         self.name = name
         self.source = source
         self.sourceFile = sourceFile

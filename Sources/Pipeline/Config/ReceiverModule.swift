@@ -43,8 +43,10 @@ public struct ReceiverModule: Sendable {
     public var location: SourceLocation
 
     /// A module.
-    public init(name: String, path: String, authUsers: [String] = [], secrets: String? = nil, hostsAllow: [AddressRule] = [],
-                hostsDeny: [AddressRule] = [], readOnly: Bool = false, onSync: [Action] = [], location: SourceLocation) {
+    public init(
+        name: String, path: String, authUsers: [String] = [], secrets: String? = nil, hostsAllow: [AddressRule] = [],
+        hostsDeny: [AddressRule] = [], readOnly: Bool = false, onSync: [Action] = [], location: SourceLocation
+    ) {
         self.name = name
         self.path = path
         self.authUsers = authUsers

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The two secrets files, and the checks that catch the classic rsync mistakes:
@@ -7,32 +7,42 @@ import Glibc
 /// only the bare secret, and both must be mode 0600 and owned by the user that reads them.
 public enum SecretsFile {
     /// Checks a sender's `secret_file` and returns the secret.
-    public static func readSenderSecret(_ path: String, user: String, at location: SourceLocation?) throws(ConfigError) -> String {
+    public static func readSenderSecret(_ path: String, user: String, at location: SourceLocation?) throws(ConfigError)
+        -> String
+    {
         let text = try readProtected(path, at: location)
         let lines = text.split(separator: "\n", omittingEmptySubsequences: true).map { $0.trimming(" \t\r") }
             .filter { !$0.isEmpty }
         guard lines.count == 1, let secret = lines.first else {
-            throw ConfigError("\(path): a sender secret_file holds exactly one line, the bare secret (found \(lines.count) lines)",
-                              at: location, hint: "write only the secret: printf '%s\\n' 'the-secret' > \(path)")
+            throw ConfigError(
+                "\(path): a sender secret_file holds exactly one line, the bare secret (found \(lines.count) lines)",
+                at: location, hint: "write only the secret: printf '%s\\n' 'the-secret' > \(path)")
         }
         if secret.hasPrefix(user + ":") {
-            throw ConfigError("\(path): this looks like a receiver secrets line ('\(user):...'); a sender's secret_file holds only the secret",
-                              at: location, hint: "remove the '\(user):' prefix; user:secret lines belong in the receiver's secrets file")
+            throw ConfigError(
+                "\(path): this looks like a receiver secrets line ('\(user):...'); a sender's secret_file holds only the secret",
+                at: location,
+                hint: "remove the '\(user):' prefix; user:secret lines belong in the receiver's secrets file")
         }
         return secret
     }
 
     /// Checks a receiver's `secrets` file and returns `user -> secret`.
-    public static func readReceiverSecrets(_ path: String, at location: SourceLocation?) throws(ConfigError) -> [String: String] {
+    public static func readReceiverSecrets(_ path: String, at location: SourceLocation?) throws(ConfigError) -> [String:
+        String]
+    {
         let text = try readProtected(path, at: location)
         var result: [String: String] = [:]
         for (i, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let line = raw.trimming(" \t\r")
             if line.isEmpty || line.hasPrefix("#") { continue }
             let here = SourceLocation(file: path, line: i + 1)
-            guard let colon = line.firstIndex(of: ":"), colon != line.startIndex, line.index(after: colon) != line.endIndex else {
-                throw ConfigError("a receiver secrets line must be user:secret (this looks like a bare sender secret)", at: here,
-                                  hint: "write user:secret, e.g. sync:the-secret; the sender's secret_file holds only the secret")
+            guard let colon = line.firstIndex(of: ":"), colon != line.startIndex,
+                line.index(after: colon) != line.endIndex
+            else {
+                throw ConfigError(
+                    "a receiver secrets line must be user:secret (this looks like a bare sender secret)", at: here,
+                    hint: "write user:secret, e.g. sync:the-secret; the sender's secret_file holds only the secret")
             }
             let user = String(line[..<colon])
             if result[user] != nil { throw ConfigError("user '\(user)' appears twice", at: here) }
@@ -52,12 +62,14 @@ public enum SecretsFile {
             throw ConfigError("secrets file \(path) is not a regular file", at: location)
         }
         if st.st_mode & 0o077 != 0 {
-            throw ConfigError("secrets file \(path) has mode \(String(st.st_mode & 0o777, radix: 8)); it must not be readable by group or others",
-                              at: location, hint: "chmod 600 \(path)")
+            throw ConfigError(
+                "secrets file \(path) has mode \(String(st.st_mode & 0o777, radix: 8)); it must not be readable by group or others",
+                at: location, hint: "chmod 600 \(path)")
         }
         if st.st_uid != geteuid() {
-            throw ConfigError("secrets file \(path) is owned by uid \(st.st_uid), not by the user running runner (uid \(geteuid()))",
-                              at: location, hint: "chown $(id -un) \(path)")
+            throw ConfigError(
+                "secrets file \(path) is owned by uid \(st.st_uid), not by the user running runner (uid \(geteuid()))",
+                at: location, hint: "chown $(id -un) \(path)")
         }
         guard let f = fopen(path, "r") else {
             throw ConfigError("secrets file \(path): \(String(cString: strerror(errno)))", at: location)

@@ -14,8 +14,9 @@ public enum TargetURI: Sendable, Hashable, CustomStringConvertible {
     /// Parses and validates a target URI; the error says what is wrong with it.
     public init(parsing text: String) throws(ConfigError) {
         func bad(_ why: String) -> ConfigError {
-            ConfigError("invalid target '\(text)': \(why)",
-                        hint: "targets look like runner://host[:port]/module, ssh://[user@]host/module or file:///abs/path")
+            ConfigError(
+                "invalid target '\(text)': \(why)",
+                hint: "targets look like runner://host[:port]/module, ssh://[user@]host/module or file:///abs/path")
         }
         guard let schemeEnd = text.firstRange(of: "://") else { throw bad("no scheme") }
         let scheme = String(text[..<schemeEnd.lowerBound])
@@ -42,7 +43,8 @@ public enum TargetURI: Sendable, Hashable, CustomStringConvertible {
                 guard scheme == "ssh" else { throw bad("runner:// takes no user; the pipeline's auth names it") }
                 user = String(authority[..<at])
                 authority = String(authority[authority.index(after: at)...])
-                guard let u = user, !u.isEmpty, u.allSatisfy({ $0.isLetter || $0.isNumber || "._-".contains($0) }) else {
+                guard let u = user, !u.isEmpty, u.allSatisfy({ $0.isLetter || $0.isNumber || "._-".contains($0) })
+                else {
                     throw bad("empty or odd user name")
                 }
             }
@@ -68,27 +70,41 @@ public enum TargetURI: Sendable, Hashable, CustomStringConvertible {
     /// Module names: non-empty, letters, digits, `.`, `_`, `-`, not starting with a dot.
     public static func isValidModuleName(_ name: String) -> Bool {
         !name.isEmpty && name.count <= 64 && !name.hasPrefix(".")
-            && name.unicodeScalars.allSatisfy { $0.isASCII && (isASCIIAlphanumeric($0) || "._-".unicodeScalars.contains($0)) }
+            && name.unicodeScalars.allSatisfy {
+                $0.isASCII && (isASCIIAlphanumeric($0) || "._-".unicodeScalars.contains($0))
+            }
     }
 
-    private static func splitHostPort(_ authority: String, bad: (String) -> ConfigError) throws(ConfigError) -> (String, Int?) {
+    private static func splitHostPort(_ authority: String, bad: (String) -> ConfigError) throws(ConfigError) -> (
+        String, Int?
+    ) {
         var host = authority
         var portText: String?
         if authority.hasPrefix("[") {
             guard let close = authority.firstIndex(of: "]") else { throw bad("unclosed '[' in an IPv6 address") }
             host = String(authority[authority.index(after: authority.startIndex)..<close])
             let after = authority[authority.index(after: close)...]
-            if after.hasPrefix(":") { portText = String(after.dropFirst()) } else if !after.isEmpty { throw bad("junk after ']'") }
+            if after.hasPrefix(":") {
+                portText = String(after.dropFirst())
+            } else if !after.isEmpty {
+                throw bad("junk after ']'")
+            }
         } else if let colon = authority.lastIndex(of: ":") {
             host = String(authority[..<colon])
             portText = String(authority[authority.index(after: colon)...])
         }
         guard !host.isEmpty else { throw bad("no host") }
-        guard host.unicodeScalars.allSatisfy({ $0.isASCII && (isASCIIAlphanumeric($0) || ".-_:".unicodeScalars.contains($0)) }) else {
+        guard
+            host.unicodeScalars.allSatisfy({
+                $0.isASCII && (isASCIIAlphanumeric($0) || ".-_:".unicodeScalars.contains($0))
+            })
+        else {
             throw bad("host '\(host)' has characters a host name cannot have")
         }
         guard let portText else { return (host, nil) }
-        guard let port = Int(portText), (1...65535).contains(port) else { throw bad("port '\(portText)' is not 1-65535") }
+        guard let port = Int(portText), (1...65535).contains(port) else {
+            throw bad("port '\(portText)' is not 1-65535")
+        }
         return (host, port)
     }
 
@@ -96,7 +112,8 @@ public enum TargetURI: Sendable, Hashable, CustomStringConvertible {
         switch self {
         case let .runner(host, port, module): return "runner://\(TargetURI.bracket(host)):\(port)/\(module)"
         case let .ssh(user, host, port, module):
-            return "ssh://\(user.map { "\($0)@" } ?? "")\(TargetURI.bracket(host))\(port.map { ":\($0)" } ?? "")/\(module)"
+            return
+                "ssh://\(user.map { "\($0)@" } ?? "")\(TargetURI.bracket(host))\(port.map { ":\($0)" } ?? "")/\(module)"
         case let .file(path): return "file://\(path)"
         }
     }

@@ -31,7 +31,9 @@ final class BlockIndex {
 
     init(_ signature: Signature) {
         blocks = max(1, signature.blockCount)
-        indexed = signature.fileSize % Int64(signature.blockLength) == 0 ? signature.blockCount : max(0, signature.blockCount - 1)
+        indexed =
+            signature.fileSize % Int64(signature.blockLength) == 0
+            ? signature.blockCount : max(0, signature.blockCount - 1)
         // 16 weak slots per block: a random window finds an empty slot ~94% of the time,
         // which is the common case for data that is not in the basis.
         var bits: UInt32 = 10

@@ -61,7 +61,8 @@ final class DeltaEncoder {
         try writer.u64(fileSeed)
         guard sig.blockCount > 0 else { return try encodeWhole(reading: reader, hash: hash) }
 
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(8 << 20, 4 * L + DeltaLimits.maxLiteral), alignment: 64)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(
+            byteCount: max(8 << 20, 4 * L + DeltaLimits.maxLiteral), alignment: 64)
         defer { buffer.deallocate() }
         var w = Window(buffer: buffer)
         let base = w.base
@@ -83,7 +84,8 @@ final class DeltaEncoder {
             }
             let value = (a & 0xffff) | (b << 16)
             if index.mayMatch(value) || expected >= 0,
-               let block = match(value, UnsafeRawBufferPointer(start: base + w.p, count: L), expected: expected) {
+                let block = match(value, UnsafeRawBufferPointer(start: base + w.p, count: L), expected: expected)
+            {
                 try literal(UnsafeRawBufferPointer(start: base + w.lit, count: w.p - w.lit))
                 try copy(block)
                 expected = block + 1 < index.indexed ? block + 1 : -1
@@ -174,7 +176,8 @@ final class DeltaEncoder {
     }
 
     private func copy(_ block: Int) throws(DeltaError) {
-        let length = block == sig.blockCount - 1 ? Int(sig.fileSize - Int64(block) * Int64(sig.blockLength)) : sig.blockLength
+        let length =
+            block == sig.blockCount - 1 ? Int(sig.fileSize - Int64(block) * Int64(sig.blockLength)) : sig.blockLength
         stats.copiedBytes += Int64(length)
         if runStart >= 0, block == runStart + runCount {
             runCount += 1
@@ -200,7 +203,8 @@ final class DeltaEncoder {
         try flushRun()
         var offset = 0
         while offset < bytes.count {
-            let piece = UnsafeRawBufferPointer(rebasing: bytes[offset..<min(bytes.count, offset + DeltaLimits.maxLiteral)])
+            let piece = UnsafeRawBufferPointer(
+                rebasing: bytes[offset..<min(bytes.count, offset + DeltaLimits.maxLiteral)])
             offset += piece.count
             stats.literalBytes += Int64(piece.count)
             if let packed = compressor.compress(piece) {

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The delta engine on files, like `rdiff`: signature, delta and patch. `-` means
@@ -49,7 +49,9 @@ public enum DeltaFiles {
     /// Rebuilds the new file from `basis` and `delta` into `output`, verified.
     @discardableResult
     public static func patch(basis: String, delta: String, output: String) throws(DeltaError) -> DeltaStats {
-        guard basis != "-" else { throw DeltaError("the basis must be a file (it is read at random offsets)", path: basis) }
+        guard basis != "-" else {
+            throw DeltaError("the basis must be a file (it is read at random offsets)", path: basis)
+        }
         let basisFD = try openInput(basis)
         defer { close(basisFD) }
         let deltaInput = try openInput(delta)
@@ -81,7 +83,10 @@ public enum DeltaFiles {
         let directory = getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp"
         var template = Array((directory + "/runner-spool.XXXXXX").utf8CString)
         let spooled = mkstemp(&template)
-        guard spooled >= 0 else { throw DeltaError("cannot create a temporary file in \(directory): \(String(cString: strerror(errno)))", path: name) }
+        guard spooled >= 0 else {
+            throw DeltaError(
+                "cannot create a temporary file in \(directory): \(String(cString: strerror(errno)))", path: name)
+        }
         unlink(template)
         do throws(DeltaError) {
             let reader = ByteReader(fd: fd, name: name)
@@ -96,7 +101,9 @@ public enum DeltaFiles {
                 if n < chunk.count { break }
             }
             try writer.flush()
-            guard lseek(spooled, 0, SEEK_SET) == 0 else { throw DeltaError("cannot rewind the temporary copy", path: name) }
+            guard lseek(spooled, 0, SEEK_SET) == 0 else {
+                throw DeltaError("cannot rewind the temporary copy", path: name)
+            }
             return (spooled, size)
         } catch {
             close(spooled)
@@ -134,14 +141,17 @@ public enum DeltaFiles {
             temporary = target + ".runner-tmp." + String(StrongHash.randomSeed() & 0xFF_FFFF_FFFF, radix: 36)
             fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, existing == nil ? 0o666 : 0o600)
             if fd < 0 && errno != EEXIST {
-                throw DeltaError("cannot create a temporary file beside it: \(String(cString: strerror(errno)))", path: path)
+                throw DeltaError(
+                    "cannot create a temporary file beside it: \(String(cString: strerror(errno)))", path: path)
             }
         }
         do throws(DeltaError) {
             try body(ByteWriter(fd: fd, name: path))
             if let existing {
                 if geteuid() == 0 { _ = fchown(fd, existing.st_uid, existing.st_gid) }
-                guard fchmod(fd, existing.st_mode & 0o7777) == 0 else { throw DeltaError("cannot set the mode", path: path) }
+                guard fchmod(fd, existing.st_mode & 0o7777) == 0 else {
+                    throw DeltaError("cannot set the mode", path: path)
+                }
             }
             guard close(fd) == 0 else {
                 fd = -1
@@ -167,7 +177,9 @@ public enum DeltaFiles {
             guard lstat(current, &st) == 0, st.st_mode & S_IFMT == S_IFLNK else { return current }
             var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
             let n = readlink(current, &buffer, buffer.count - 1)
-            guard n > 0 else { throw DeltaError("cannot read the symlink: \(String(cString: strerror(errno)))", path: current) }
+            guard n > 0 else {
+                throw DeltaError("cannot read the symlink: \(String(cString: strerror(errno)))", path: current)
+            }
             let destination = String(decoding: buffer[..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
             if destination.hasPrefix("/") {
                 current = destination

@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import CZstd
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Rebuilds a file from a basis (read with positioned reads) and a delta, checking
 /// every length, count and block index before use, and the whole-file XXH3-128 and
@@ -15,7 +16,9 @@ final class DeltaPatcher {
         self.basis = basis
         basisName = name
         var st = stat()
-        guard fstat(basis, &st) == 0 else { throw DeltaError("cannot stat the basis: \(String(cString: strerror(errno)))", path: name) }
+        guard fstat(basis, &st) == 0 else {
+            throw DeltaError("cannot stat the basis: \(String(cString: strerror(errno)))", path: name)
+        }
         basisSize = Int64(st.st_size)
     }
 
@@ -25,7 +28,9 @@ final class DeltaPatcher {
         for _ in 0..<4 { magic.append(try reader.byte()) }
         guard magic == DeltaFormat.magic else { throw DeltaError("not a runner delta (bad magic)", path: reader.name) }
         let version = try reader.byte()
-        guard version == DeltaFormat.version else { throw DeltaError("delta version \(version) is not supported", path: reader.name) }
+        guard version == DeltaFormat.version else {
+            throw DeltaError("delta version \(version) is not supported", path: reader.name)
+        }
         // Flags: none defined in version 2.
         guard try reader.byte() == 0 else { throw DeltaError("unknown flags in the delta header", path: reader.name) }
         let blockLength = try reader.varint()
@@ -40,18 +45,21 @@ final class DeltaPatcher {
         let L = Int(blockLength), expectedBasis = Int64(basisLength)
         let count = Int((expectedBasis + Int64(L) - 1) / Int64(L))
         guard count <= DeltaLimits.maxBlockCount else {
-            throw DeltaError("\(count) blocks of \(L) bytes is over the limit of \(DeltaLimits.maxBlockCount)", path: reader.name)
+            throw DeltaError(
+                "\(count) blocks of \(L) bytes is over the limit of \(DeltaLimits.maxBlockCount)", path: reader.name)
         }
         guard expectedBasis == basisSize else {
-            throw DeltaError("wrong basis: the delta was made for \(expectedBasis) bytes, the basis has \(basisSize)",
-                             path: basisName, kind: .basisMismatch)
+            throw DeltaError(
+                "wrong basis: the delta was made for \(expectedBasis) bytes, the basis has \(basisSize)",
+                path: basisName, kind: .basisMismatch)
         }
 
         let hash = StrongHash.Stream(seed: seed)
         var stats = DeltaStats()
         let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: DeltaLimits.maxLiteral, alignment: 64)
         defer { chunk.deallocate() }
-        let packed = UnsafeMutableRawBufferPointer.allocate(byteCount: ZSTD_compressBound(DeltaLimits.maxLiteral), alignment: 64)
+        let packed = UnsafeMutableRawBufferPointer.allocate(
+            byteCount: ZSTD_compressBound(DeltaLimits.maxLiteral), alignment: 64)
         defer { packed.deallocate() }
         let dctx = ZSTD_createDCtx()
         defer { ZSTD_freeDCtx(dctx) }
@@ -71,7 +79,8 @@ final class DeltaPatcher {
             case DeltaFormat.copy:
                 let start = try reader.varint(), n = try reader.varint()
                 guard start < UInt64(count), n >= 1, n <= UInt64(count) - start else {
-                    throw DeltaError("copy of blocks \(start)+\(n) is outside the basis's \(count) blocks", path: reader.name)
+                    throw DeltaError(
+                        "copy of blocks \(start)+\(n) is outside the basis's \(count) blocks", path: reader.name)
                 }
                 var offset = Int64(start) * Int64(L)
                 let stop = min(basisSize, Int64(start + n) * Int64(L))
@@ -107,13 +116,16 @@ final class DeltaPatcher {
                 let size = try reader.varint()
                 var digest: [UInt8] = []
                 for _ in 0..<16 { digest.append(try reader.byte()) }
-                guard try reader.atEnd() else { throw DeltaError("trailing bytes after the end of the delta", path: reader.name) }
+                guard try reader.atEnd() else {
+                    throw DeltaError("trailing bytes after the end of the delta", path: reader.name)
+                }
                 guard size == UInt64(stats.newSize), digest == hash.finish().bytes else {
                     // The delta itself parsed: what it copied from the basis is not what the
                     // sender matched (the basis changed, or two blocks share their sums).
-                    throw DeltaError("the rebuilt file fails the delta's whole-file check: the basis differs from the one "
-                                     + "the signature was made from, or one of its blocks has the same sums as the new data",
-                                     path: basisName, kind: .basisMismatch)
+                    throw DeltaError(
+                        "the rebuilt file fails the delta's whole-file check: the basis differs from the one "
+                            + "the signature was made from, or one of its blocks has the same sums as the new data",
+                        path: basisName, kind: .basisMismatch)
                 }
                 try writer.flush()
                 return stats

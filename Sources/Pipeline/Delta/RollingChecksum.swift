@@ -34,7 +34,8 @@ public struct RollingChecksum: Sendable, Equatable {
             var s = SIMD16<UInt32>(repeating: 0), p = SIMD16<UInt32>(repeating: 0)
             var offset = 0
             for _ in 0..<chunks {
-                s &+= SIMD16<UInt32>(truncatingIfNeeded: bytes.loadUnaligned(fromByteOffset: offset, as: SIMD16<UInt8>.self))
+                s &+= SIMD16<UInt32>(
+                    truncatingIfNeeded: bytes.loadUnaligned(fromByteOffset: offset, as: SIMD16<UInt8>.self))
                 p &+= s
                 offset += 16
             }

@@ -31,7 +31,8 @@ public struct Signature: Sendable, Equatable {
 
     /// The signature of no basis: a delta against it is the whole file, compressed
     /// where that helps (the small-file fast path: no signature round trip).
-    public static let none = Signature(blockLength: 1, strongLength: defaultStrongLength, fileSize: 0, seed: 0, weak: [], strong: [])
+    public static let none = Signature(
+        blockLength: 1, strongLength: defaultStrongLength, fileSize: 0, seed: 0, weak: [], strong: [])
 
     /// Block length for a file size: about √size, rounded down to a multiple of 128, between
     /// 128 bytes and 128 KiB; never so short that the file would need more than
@@ -51,11 +52,14 @@ public struct Signature: Sendable, Equatable {
     /// Computes the signature of a file's content, streaming. `fileSize` is what the
     /// caller knows of it (the block count is checked against the limit before any
     /// reading, and again as blocks come in, should the file grow meanwhile).
-    static func compute(reading reader: ByteReader, fileSize: Int64, blockLength: Int? = nil,
-                        seed: UInt64 = StrongHash.randomSeed()) throws(DeltaError) -> Signature {
+    static func compute(
+        reading reader: ByteReader, fileSize: Int64, blockLength: Int? = nil,
+        seed: UInt64 = StrongHash.randomSeed()
+    ) throws(DeltaError) -> Signature {
         let length = blockLength ?? Signature.blockLength(forFileSize: fileSize)
         try checkBlockCount(fileSize: fileSize, blockLength: length, path: reader.name)
-        var sig = Signature(blockLength: length, strongLength: defaultStrongLength, fileSize: 0, seed: seed, weak: [], strong: [])
+        var sig = Signature(
+            blockLength: length, strongLength: defaultStrongLength, fileSize: 0, seed: seed, weak: [], strong: [])
         let hash = StrongHash.Keyed(seed: seed)
         let expected = Int((fileSize + Int64(length) - 1) / Int64(length))
         sig.weak.reserveCapacity(expected)
@@ -73,8 +77,9 @@ public struct Signature: Sendable, Equatable {
             sig.append(UnsafeRawBufferPointer(rebasing: block[0..<filled]), hash: hash)
             if filled < length { break }
         }
-        return Signature(blockLength: length, strongLength: sig.strongLength, fileSize: size, seed: seed, weak: sig.weak,
-                         strong: sig.strong)
+        return Signature(
+            blockLength: length, strongLength: sig.strongLength, fileSize: size, seed: seed, weak: sig.weak,
+            strong: sig.strong)
     }
 
     /// Refuses a block length that would give a file more blocks than a signature may hold.
@@ -84,9 +89,10 @@ public struct Signature: Sendable, Equatable {
         }
         let count = (fileSize + Int64(blockLength) - 1) / Int64(blockLength)
         guard count <= Int64(DeltaLimits.maxBlockCount) else {
-            throw DeltaError("block length \(blockLength) gives \(count) blocks for \(fileSize) bytes, over the limit of "
-                             + "\(DeltaLimits.maxBlockCount) blocks: use a block length of at least "
-                             + "\(minimumBlockLength(forFileSize: fileSize))", path: path)
+            throw DeltaError(
+                "block length \(blockLength) gives \(count) blocks for \(fileSize) bytes, over the limit of "
+                    + "\(DeltaLimits.maxBlockCount) blocks: use a block length of at least "
+                    + "\(minimumBlockLength(forFileSize: fileSize))", path: path)
         }
     }
 
@@ -120,7 +126,8 @@ public struct Signature: Sendable, Equatable {
             do throws(DeltaError) {
                 for i in 0..<weak.count {
                     try writer.u32(weak[i])
-                    try writer.write(UnsafeRawBufferPointer(rebasing: sums[(i * strongLength)..<((i + 1) * strongLength)]))
+                    try writer.write(
+                        UnsafeRawBufferPointer(rebasing: sums[(i * strongLength)..<((i + 1) * strongLength)]))
                 }
             } catch { failure = error }
         }
@@ -131,9 +138,13 @@ public struct Signature: Sendable, Equatable {
     static func read(from reader: ByteReader) throws(DeltaError) -> Signature {
         var magic: [UInt8] = []
         for _ in 0..<4 { magic.append(try reader.byte()) }
-        guard magic == Signature.magic else { throw DeltaError("not a runner signature (bad magic)", path: reader.name) }
+        guard magic == Signature.magic else {
+            throw DeltaError("not a runner signature (bad magic)", path: reader.name)
+        }
         let version = try reader.byte()
-        guard version == Signature.version else { throw DeltaError("signature version \(version) is not supported", path: reader.name) }
+        guard version == Signature.version else {
+            throw DeltaError("signature version \(version) is not supported", path: reader.name)
+        }
         let strongLength = Int(try reader.byte())
         guard try reader.byte() == 0, try reader.byte() == 0 else {
             throw DeltaError("unknown flags in the signature header", path: reader.name)
@@ -153,7 +164,9 @@ public struct Signature: Sendable, Equatable {
         }
         let expectedCount = (fileSize + Int64(blockLength) - 1) / Int64(blockLength)
         guard count <= DeltaLimits.maxBlockCount, Int64(count) == expectedCount else {
-            throw DeltaError("block count \(count) does not fit file size \(fileSize) and block length \(blockLength)", path: reader.name)
+            throw DeltaError(
+                "block count \(count) does not fit file size \(fileSize) and block length \(blockLength)",
+                path: reader.name)
         }
         var weak = [UInt32](repeating: 0, count: count)
         var strong = [UInt8](repeating: 0, count: count * strongLength)
@@ -168,6 +181,8 @@ public struct Signature: Sendable, Equatable {
         }
         if let failure { throw failure }
         guard try reader.atEnd() else { throw DeltaError("trailing bytes after the signature", path: reader.name) }
-        return Signature(blockLength: blockLength, strongLength: strongLength, fileSize: fileSize, seed: seed, weak: weak, strong: strong)
+        return Signature(
+            blockLength: blockLength, strongLength: strongLength, fileSize: fileSize, seed: seed, weak: weak,
+            strong: strong)
     }
 }

@@ -51,7 +51,8 @@ public enum StrongHash {
         /// The digest of a buffer, equal to `StrongHash.digest(bytes, seed: seed)`.
         @inline(__always)
         func digest(_ bytes: UnsafeRawBufferPointer) -> Digest {
-            let h = XXH3_128bits_withSecretandSeed(bytes.baseAddress, bytes.count, secret, Int(XXH3_SECRET_DEFAULT_SIZE), seed)
+            let h = XXH3_128bits_withSecretandSeed(
+                bytes.baseAddress, bytes.count, secret, Int(XXH3_SECRET_DEFAULT_SIZE), seed)
             return Digest(low: h.low64, high: h.high64)
         }
     }

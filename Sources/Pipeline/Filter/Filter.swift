@@ -45,7 +45,9 @@ public final class Filter {
                 patterns.append(nil)
                 continue
             }
-            do { patterns.append(try GlobPattern(rule.text)) } catch { throw ConfigError(error.message, at: rule.location) }
+            do { patterns.append(try GlobPattern(rule.text)) } catch {
+                throw ConfigError(error.message, at: rule.location)
+            }
         }
         self.rules = rules
         self.patterns = patterns

@@ -5,8 +5,8 @@
 public struct GlobPattern: Sendable, Equatable {
     enum Token: Sendable, Equatable {
         case literal(UInt8)
-        case any                                  // ?
-        case star                                 // *
+        case any  // ?
+        case star  // *
         case set(ranges: [ClosedRange<UInt8>], negated: Bool)
     }
 

@@ -65,6 +65,7 @@ public struct ActionResult: Sendable, Equatable {
         let status = Int32(bitPattern: try r.u32())
         let output = try r.string(limit: 8000)
         guard let o = Outcome(rawValue: outcome) else { throw WireError("unknown action outcome '\(outcome)'") }
-        return ActionResult(name: name, outcome: o, summary: summary, exitStatus: hasStatus ? status : nil, output: output)
+        return ActionResult(
+            name: name, outcome: o, summary: summary, exitStatus: hasStatus ? status : nil, output: output)
     }
 }

@@ -11,13 +11,15 @@ enum AuthProof {
 
     static func response(secret: String, nonce: [UInt8], module: String, user: String) -> [UInt8] {
         let key = SymmetricKey(data: Array(secret.utf8))
-        return Array(HMAC<SHA256>.authenticationCode(for: message(nonce: nonce, module: module, user: user), using: key))
+        return Array(
+            HMAC<SHA256>.authenticationCode(for: message(nonce: nonce, module: module, user: user), using: key))
     }
 
     /// Constant-time check of an answer.
     static func verify(_ answer: [UInt8], secret: String, nonce: [UInt8], module: String, user: String) -> Bool {
         let key = SymmetricKey(data: Array(secret.utf8))
-        return HMAC<SHA256>.isValidAuthenticationCode(answer, authenticating: message(nonce: nonce, module: module, user: user), using: key)
+        return HMAC<SHA256>.isValidAuthenticationCode(
+            answer, authenticating: message(nonce: nonce, module: module, user: user), using: key)
     }
 
     /// A fresh nonce from the system's random source.

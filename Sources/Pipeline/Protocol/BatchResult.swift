@@ -37,7 +37,9 @@ struct BatchResult: Equatable {
         result.deleted = Int(clamping: try r.varint())
         result.message = try r.string(limit: 4096)
         let count = try r.varint()
-        guard count <= UInt64(WireMessage.maxActions) else { throw WireError("\(count) action results is over the limit") }
+        guard count <= UInt64(WireMessage.maxActions) else {
+            throw WireError("\(count) action results is over the limit")
+        }
         for _ in 0..<count { result.actions.append(try ActionResult.decode(&r)) }
         return result
     }

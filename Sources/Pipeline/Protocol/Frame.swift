@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The wire protocol's frames: a 4-byte little-endian length (of type + payload),
@@ -42,7 +42,9 @@ final class FrameReader {
             throw WireError("frame length \(length) is outside 1...\(limits.maxFrame)")
         }
         let raw = try io { () throws(DeltaError) in try input.byte() }
-        guard let type = FrameType(rawValue: raw) else { throw WireError("unknown frame type 0x\(String(raw, radix: 16))") }
+        guard let type = FrameType(rawValue: raw) else {
+            throw WireError("unknown frame type 0x\(String(raw, radix: 16))")
+        }
         var payload = [UInt8](repeating: 0, count: length - 1)
         if length > 1 {
             let input = self.input

@@ -1,4 +1,5 @@
 import RunnerSystem
+
 /// One entry of a receiver's listing, as it crosses the wire.
 struct WireEntry: Equatable {
     var path: String
@@ -29,8 +30,10 @@ struct WireEntry: Equatable {
         let seconds = Int(try r.i64())
         let nanoseconds = Int(try r.u32() % 1_000_000_000)
         let link = try r.string()
-        return WireEntry(path: path, info: FileInfo(kind: kind, mode: mode, size: size, mtimeSeconds: seconds, mtimeNanoseconds: nanoseconds),
-                         link: kind == .symlink ? link : nil)
+        return WireEntry(
+            path: path,
+            info: FileInfo(kind: kind, mode: mode, size: size, mtimeSeconds: seconds, mtimeNanoseconds: nanoseconds),
+            link: kind == .symlink ? link : nil)
     }
 
     static func code(_ kind: FileInfo.Kind) -> UInt8 {

@@ -9,7 +9,9 @@ extension WireMessage {
         switch type {
         case .hello:
             guard try r.u32() == magic else { throw WireError("not a runner sender (bad magic)") }
-            message = .hello(version: try r.u32(), maxFrame: Int(try r.u32()), module: try r.string(limit: 64), user: try r.string(limit: 64))
+            message = .hello(
+                version: try r.u32(), maxFrame: Int(try r.u32()), module: try r.string(limit: 64),
+                user: try r.string(limit: 64))
         case .welcome: message = .welcome(version: try r.u32(), maxFrame: Int(try r.u32()), maxPath: Int(try r.u32()))
         case .error: message = .error(try r.string())
         case .bye: message = .bye
@@ -25,35 +27,44 @@ extension WireMessage {
         case .directory: message = .directory(path: try r.string(), info: try decodeModeAndTimes(&r, kind: .directory))
         case .attributes: message = .attributes(path: try r.string(), info: try decodeModeAndTimes(&r, kind: .file))
         case .file:
-            message = .file(path: try r.string(), info: try decodeModeAndTimes(&r, kind: .file), hasBasis: try r.u8() == 1)
+            message = .file(
+                path: try r.string(), info: try decodeModeAndTimes(&r, kind: .file), hasBasis: try r.u8() == 1)
         case .data: message = .data(Array(r.rest()))
         case .fileEnd: message = .fileEnd(keep: try r.u8() == 1)
         case .symlink:
             let path = try r.string(), destination = try r.string()
             let seconds = Int(try r.i64()), nanoseconds = Int(try r.u32() % 1_000_000_000)
-            message = .symlink(path: path, destination: destination,
-                               info: FileInfo(kind: .symlink, mode: 0o777, size: 0, mtimeSeconds: seconds, mtimeNanoseconds: nanoseconds))
+            message = .symlink(
+                path: path, destination: destination,
+                info: FileInfo(
+                    kind: .symlink, mode: 0o777, size: 0, mtimeSeconds: seconds, mtimeNanoseconds: nanoseconds))
         case .delete: message = .delete(path: try r.string())
         case .commit: message = .commit
         case .result: message = .result(try BatchResult.decode(&r))
         case .redo: message = .redo(paths: try decodeList(&r, what: "redo", limit: maxPaths))
         case .actions: message = .actions
-        case .actionList: message = .actionList(try decodeList(&r, what: "action list", limit: maxActions, stringLimit: 4096))
+        case .actionList:
+            message = .actionList(try decodeList(&r, what: "action list", limit: maxActions, stringLimit: 4096))
         }
         try r.end()
         return message
     }
 
-    private static func decodeList(_ r: inout PayloadReader, what: String, limit: Int,
-                                   stringLimit: Int = RelativePath.maxLength) throws(WireError) -> [String] {
+    private static func decodeList(
+        _ r: inout PayloadReader, what: String, limit: Int,
+        stringLimit: Int = RelativePath.maxLength
+    ) throws(WireError) -> [String] {
         let count = try r.varint()
-        guard count <= UInt64(limit) else { throw WireError("\(what) of \(count) entries is over the limit of \(limit)") }
+        guard count <= UInt64(limit) else {
+            throw WireError("\(what) of \(count) entries is over the limit of \(limit)")
+        }
         var list: [String] = []
         for _ in 0..<count { list.append(try r.string(limit: stringLimit)) }
         return list
     }
 
-    private static func decodeModeAndTimes(_ r: inout PayloadReader, kind: FileInfo.Kind) throws(WireError) -> FileInfo {
+    private static func decodeModeAndTimes(_ r: inout PayloadReader, kind: FileInfo.Kind) throws(WireError) -> FileInfo
+    {
         let mode = try r.u32() & 0o7777
         let seconds = Int(try r.i64())
         let nanoseconds = Int(try r.u32() % 1_000_000_000)

@@ -1,8 +1,9 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Logging
 import RunnerSystem
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// `runner serve`: accepts TCP connections and serves each in a child process forked
 /// for it, as rsync's daemon does. A session that crashes or is killed takes nothing
@@ -68,11 +69,16 @@ public final class ReceiverDaemon {
     /// `refresh(reloadRequested)` runs in the daemon on SIGHUP (true) and before each
     /// session (false), so that a changed configuration reaches the next connection;
     /// `session(connection, peer)` runs in the forked child and returns its exit status.
-    public func run(control: RunControl, refresh: (_ reloadRequested: Bool) -> Void, session: (_ connection: Int32, _ peer: String) -> Int32) {
+    public func run(
+        control: RunControl, refresh: (_ reloadRequested: Bool) -> Void,
+        session: (_ connection: Int32, _ peer: String) -> Int32
+    ) {
         logger.notice("listening on \(address)")
         while !control.isStopRequested {
-            var fds = [pollfd(fd: listenFD, events: Int16(POLLIN), revents: 0),
-                       pollfd(fd: control.readDescriptor, events: Int16(POLLIN), revents: 0)]
+            var fds = [
+                pollfd(fd: listenFD, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: control.readDescriptor, events: Int16(POLLIN), revents: 0),
+            ]
             _ = poll(&fds, 2, 1000)
             reap()
             if control.isStopRequested { break }
@@ -89,7 +95,8 @@ public final class ReceiverDaemon {
             setsockopt(client, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
             let peer = ReceiverDaemon.text(of: &storage)
             if sessions.count >= maxConnections {
-                logger.warning("refused: too many connections", metadata: ["peer": "\(peer)", "limit": "\(maxConnections)"])
+                logger.warning(
+                    "refused: too many connections", metadata: ["peer": "\(peer)", "limit": "\(maxConnections)"])
                 ReceiverDaemon.refuse(client, "too many connections; try again later")
                 close(client)
                 continue
@@ -103,7 +110,8 @@ public final class ReceiverDaemon {
                 fflush(nil)
                 _exit(status)
             case -1:
-                logger.error("cannot start a session: fork: \(String(cString: strerror(errno)))", metadata: ["peer": "\(peer)"])
+                logger.error(
+                    "cannot start a session: fork: \(String(cString: strerror(errno)))", metadata: ["peer": "\(peer)"])
                 ReceiverDaemon.refuse(client, "the receiver cannot start a session")
             case let pid:
                 sessions[pid] = peer
@@ -138,15 +146,19 @@ public final class ReceiverDaemon {
     private static func text(of storage: inout sockaddr_storage) -> String {
         var buf = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
         if storage.ss_family == sa_family_t(AF_INET) {
-            withUnsafePointer(to: &storage) { $0.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { p in
-                var a = p.pointee.sin_addr
-                _ = inet_ntop(AF_INET, &a, &buf, socklen_t(buf.count))
-            } }
+            withUnsafePointer(to: &storage) {
+                $0.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { p in
+                    var a = p.pointee.sin_addr
+                    _ = inet_ntop(AF_INET, &a, &buf, socklen_t(buf.count))
+                }
+            }
         } else {
-            withUnsafePointer(to: &storage) { $0.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { p in
-                var a = p.pointee.sin6_addr
-                _ = inet_ntop(AF_INET6, &a, &buf, socklen_t(buf.count))
-            } }
+            withUnsafePointer(to: &storage) {
+                $0.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { p in
+                    var a = p.pointee.sin6_addr
+                    _ = inet_ntop(AF_INET6, &a, &buf, socklen_t(buf.count))
+                }
+            }
         }
         return String(decoding: buf.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
@@ -154,7 +166,11 @@ public final class ReceiverDaemon {
     private static func localAddress(_ fd: Int32) -> String? {
         var storage = sockaddr_storage()
         var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
-        guard withUnsafeMutablePointer(to: &storage, { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }) == 0 else {
+        guard
+            withUnsafeMutablePointer(
+                to: &storage, { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } })
+                == 0
+        else {
             return nil
         }
         let host = text(of: &storage)

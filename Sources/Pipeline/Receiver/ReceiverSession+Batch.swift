@@ -1,8 +1,9 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Logging
 import RunnerSystem
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 extension ReceiverSession {
     /// Receives one batch: entries are staged outside the module until COMMIT, then
@@ -21,7 +22,11 @@ extension ReceiverSession {
             switch message {
             case let .directory(raw, info), let .attributes(raw, info):
                 if let path = try Self.path(raw) {
-                    if case .directory = message { stager.directory(path, info: info) } else { stager.attributes(path, info: info) }
+                    if case .directory = message {
+                        stager.directory(path, info: info)
+                    } else {
+                        stager.attributes(path, info: info)
+                    }
                 } else {
                     stager.rootInfo = info
                 }
@@ -30,20 +35,26 @@ extension ReceiverSession {
                 stager.remove(path)
             case let .symlink(raw, destination, info):
                 guard let path = try Self.path(raw) else { throw WireError("empty path") }
-                guard !destination.isEmpty, !destination.utf8.contains(0) else { throw WireError("bad symlink destination for \(path)") }
+                guard !destination.isEmpty, !destination.utf8.contains(0) else {
+                    throw WireError("bad symlink destination for \(path)")
+                }
                 do throws(TransferError) { try stager.placeSymlink(path, destination: destination, info: info) } catch {
                     throw WireError("cannot stage symlink \(path): \(error.message)")
                 }
             case let .file(raw, info, hasBasis):
                 guard let path = try Self.path(raw) else { throw WireError("empty path") }
                 if redoing {
-                    guard !hasBasis, redo.remove(path) != nil else { throw WireError("\(path) was not asked for again whole") }
+                    guard !hasBasis, redo.remove(path) != nil else {
+                        throw WireError("\(path) was not asked for again whole")
+                    }
                 }
                 switch try receiveFile(path, info: info, hasBasis: hasBasis, into: stager) {
                 case .staged(let written): bytes += written
                 case .discarded: break
                 case .basisMismatch(let why):
-                    logger.warning("batch \(id): \(path): \(why); asking for the whole file", metadata: ["module": "\(module.name)"])
+                    logger.warning(
+                        "batch \(id): \(path): \(why); asking for the whole file",
+                        metadata: ["module": "\(module.name)"])
                     redo.insert(path)
                 }
             case .commit:
@@ -80,19 +91,29 @@ extension ReceiverSession {
         if hold && changed {
             let undo = BatchUndo { () throws(TransferError) in try stager.applier.rollBackHeld() }
             let paths = stager.changes.compactMap(\.renamed).map(\.description)
-            results = ModuleActions.run(actions, context: ActionContext(module: module, paths: paths, logger: logger, undo: undo))
+            results = ModuleActions.run(
+                actions, context: ActionContext(module: module, paths: paths, logger: logger, undo: undo))
             if undo.done {
-                let why = results.first { $0.outcome != .ok && $0.outcome != .skipped }.map { "\($0.name): \($0.summary)" } ?? "an action failed"
+                let why =
+                    results.first { $0.outcome != .ok && $0.outcome != .skipped }.map { "\($0.name): \($0.summary)" }
+                    ?? "an action failed"
                 logger.error("batch \(id) rolled back: \(why)", metadata: ["module": "\(module.name)"])
                 try writer.send(.result(BatchResult(status: .rejectedByAction, message: why, actions: results)))
                 return
             }
         }
         stager.applier.release()
-        logger.info("batch \(id) applied", metadata: ["module": "\(module.name)", "written": "\(counts.written)",
-                                                      "deleted": "\(counts.deleted)", "bytes": "\(bytes)"])
-        try writer.send(.result(BatchResult(status: changed ? .applied : .unchanged, written: counts.written, deleted: counts.deleted,
-                                            actions: results)))
+        logger.info(
+            "batch \(id) applied",
+            metadata: [
+                "module": "\(module.name)", "written": "\(counts.written)",
+                "deleted": "\(counts.deleted)", "bytes": "\(bytes)",
+            ])
+        try writer.send(
+            .result(
+                BatchResult(
+                    status: changed ? .applied : .unchanged, written: counts.written, deleted: counts.deleted,
+                    actions: results)))
     }
 
     private static func createFile(for path: RelativePath, in stager: BatchStager) throws(WireError) -> FileDescriptor {
@@ -112,9 +133,12 @@ extension ReceiverSession {
 
     /// Rebuilds a file from DATA frames (a delta against the module's current file,
     /// or against nothing) into staging.
-    private func receiveFile(_ path: RelativePath, info: FileInfo, hasBasis: Bool, into stager: BatchStager) throws(WireError) -> Received {
+    private func receiveFile(_ path: RelativePath, info: FileInfo, hasBasis: Bool, into stager: BatchStager)
+        throws(WireError) -> Received
+    {
         // No basis: the delta is the whole file, patched against an empty one.
-        guard let basis = (hasBasis ? openBasis(path) : nil) ?? (try? FileDescriptor(opening: "/dev/null", O_RDONLY)) else {
+        guard let basis = (hasBasis ? openBasis(path) : nil) ?? (try? FileDescriptor(opening: "/dev/null", O_RDONLY))
+        else {
             throw WireError("cannot open /dev/null: \(SystemError.text())")
         }
         let out = try Self.createFile(for: path, in: stager)
@@ -144,7 +168,9 @@ extension ReceiverSession {
                     if try !nextData() { return 0 }
                 }
                 let n = min(into.count, pending.count - pendingOffset)
-                pending.withUnsafeBytes { into.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[pendingOffset..<(pendingOffset + n)])) }
+                pending.withUnsafeBytes {
+                    into.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[pendingOffset..<(pendingOffset + n)]))
+                }
                 pendingOffset += n
                 return n
             } catch {
@@ -155,7 +181,8 @@ extension ReceiverSession {
         var result: Received
         do throws(DeltaError) {
             let patcher = try DeltaPatcher(basis: basis.raw, name: "\(module.path)/\(path)")
-            result = .staged(try patcher.apply(reading: frames, writingTo: ByteWriter(fd: out.raw, name: "staging")).newSize)
+            result = .staged(
+                try patcher.apply(reading: frames, writingTo: ByteWriter(fd: out.raw, name: "staging")).newSize)
         } catch {
             if let failure { throw failure }
             guard error.kind == .basisMismatch, hasBasis else { throw WireError("\(path): \(error.message)") }

@@ -1,15 +1,20 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Logging
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 extension ReceiverSession {
     /// Reads the sender's hello and picks the module. Every refusal a stranger could
     /// learn from (unknown module, address not allowed) reads the same: access denied.
-    static func handshake(modules: [ReceiverModule], mode: Mode, reader: FrameReader, writer: FrameWriter,
-                          logger: Logger) throws(WireError) -> ReceiverModule {
+    static func handshake(
+        modules: [ReceiverModule], mode: Mode, reader: FrameReader, writer: FrameWriter,
+        logger: Logger
+    ) throws(WireError) -> ReceiverModule {
         let hello = try reader.receive()
-        guard case let .hello(version, maxFrame, name, user) = hello else { throw WireError("expected hello, got \(hello.frameType)") }
+        guard case let .hello(version, maxFrame, name, user) = hello else {
+            throw WireError("expected hello, got \(hello.frameType)")
+        }
         guard version == UInt32(WireLimits.version) else {
             throw WireError("protocol version \(version) is not supported (this receiver speaks \(WireLimits.version))")
         }
@@ -18,7 +23,9 @@ extension ReceiverSession {
         writer.limits.maxFrame = agreed
         switch mode {
         case .ssh(let fixed):
-            guard name == fixed, let module = modules.first(where: { $0.name == fixed }) else { throw WireError("unknown module") }
+            guard name == fixed, let module = modules.first(where: { $0.name == fixed }) else {
+                throw WireError("unknown module")
+            }
             return module
         case .daemon(let peer, _, _):
             guard let module = modules.first(where: { $0.name == name }) else {
@@ -38,8 +45,10 @@ extension ReceiverSession {
 
     /// Challenge-response against the module's secrets. Wrong user, wrong secret and a
     /// bad answer look the same to the sender, and each failure costs it a second.
-    private static func authenticate(module: ReceiverModule, user: String, peer: String, reader: FrameReader, writer: FrameWriter,
-                                     logger: Logger) throws(WireError) {
+    private static func authenticate(
+        module: ReceiverModule, user: String, peer: String, reader: FrameReader, writer: FrameWriter,
+        logger: Logger
+    ) throws(WireError) {
         let nonce = AuthProof.nonce()
         try writer.send(.challenge(nonce: nonce))
         try writer.flush()
@@ -52,7 +61,9 @@ extension ReceiverSession {
             do {
                 let secrets = try SecretsFile.readReceiverSecrets(module.secrets ?? "", at: module.location)
                 if let secret = secrets[user] {
-                    if !AuthProof.verify(proof, secret: secret, nonce: nonce, module: module.name, user: user) { reason = "wrong secret for '\(user)'" }
+                    if !AuthProof.verify(proof, secret: secret, nonce: nonce, module: module.name, user: user) {
+                        reason = "wrong secret for '\(user)'"
+                    }
                 } else {
                     reason = "no secret for '\(user)'"
                 }

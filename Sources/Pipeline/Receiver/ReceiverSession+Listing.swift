@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import RunnerSystem
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 extension ReceiverSession {
     /// Lists each requested path's ancestors (stopping at the first that is not a
@@ -29,12 +30,15 @@ extension ReceiverSession {
         try writer.send(.scanEnd)
     }
 
-    private func walk(_ path: RelativePath?, send: (String, FileInfo, String?) throws(WireError) -> Void) throws(WireError) {
+    private func walk(_ path: RelativePath?, send: (String, FileInfo, String?) throws(WireError) -> Void)
+        throws(WireError)
+    {
         let directory: FileDescriptor
         if let path {
             guard let info = tree.info(path) else { return }
             try send(path.description, info, info.kind == .symlink ? readLink(path) : nil)
-            guard info.kind == .directory, let opened = try? tree.openDirectory(path.components[...], create: false) else { return }
+            guard info.kind == .directory, let opened = try? tree.openDirectory(path.components[...], create: false)
+            else { return }
             directory = opened
         } else {
             var st = stat()
@@ -57,7 +61,8 @@ extension ReceiverSession {
     /// Opens a regular file of the module for reading, without following symlinks; nil when there is none.
     func openBasis(_ path: RelativePath) -> FileDescriptor? {
         guard let parent = try? tree.openDirectory(path.parent, create: false),
-              let file = try? FileDescriptor(at: parent.raw, path.name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK, shown: path.description)
+            let file = try? FileDescriptor(
+                at: parent.raw, path.name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK, shown: path.description)
         else { return nil }
         var st = stat()
         guard fstat(file.raw, &st) == 0, st.st_mode & S_IFMT == S_IFREG else { return nil }
@@ -90,8 +95,9 @@ extension ReceiverSession {
                 }
             }
             do throws(DeltaError) {
-                let sig = try Signature.compute(reading: ByteReader(fd: file.raw, name: path.description), fileSize: Int64(st.st_size),
-                                                seed: Self.signatureSeed())
+                let sig = try Signature.compute(
+                    reading: ByteReader(fd: file.raw, name: path.description), fileSize: Int64(st.st_size),
+                    seed: Self.signatureSeed())
                 try sig.write(to: sink)
                 try sink.flush()
             } catch {
@@ -106,7 +112,9 @@ extension ReceiverSession {
     /// when set, so that a test can plant such blocks and watch the transfer recover.
     private static func signatureSeed() -> UInt64 {
         #if DEBUG
-        if let fixed = getenv("RUNNER_DEBUG_SIGNATURE_SEED").flatMap({ UInt64(String(cString: $0)) }) { return fixed }
+            if let fixed = getenv("RUNNER_DEBUG_SIGNATURE_SEED").flatMap({ UInt64(String(cString: $0)) }) {
+                return fixed
+            }
         #endif
         return StrongHash.randomSeed()
     }

@@ -1,8 +1,9 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Logging
 import RunnerSystem
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// One sender's session with a receiver module, over a byte stream (stdin/stdout for
 /// `runner receive`, a connection for `runner serve`): the handshake
@@ -33,8 +34,10 @@ public final class ReceiverSession {
         case daemon(peer: String, handshakeTimeout: Double, idleTimeout: Double)
     }
 
-    private init(module: ReceiverModule, staging: StagingArea, tree: TreeDirectory, reader: FrameReader, writer: FrameWriter,
-                 logger: Logger, actions: [any SyncAction]) {
+    private init(
+        module: ReceiverModule, staging: StagingArea, tree: TreeDirectory, reader: FrameReader, writer: FrameWriter,
+        logger: Logger, actions: [any SyncAction]
+    ) {
         self.module = module
         self.staging = staging
         self.tree = tree
@@ -46,12 +49,15 @@ public final class ReceiverSession {
 
     /// Serves one sender on the given descriptors until it says goodbye or closes; a
     /// protocol violation or a refusal is answered with an error frame and thrown.
-    public static func serve(modules: [ServedModule], mode: Mode, input: Int32, output: Int32, logger: Logger) throws(WireError) {
+    public static func serve(modules: [ServedModule], mode: Mode, input: Int32, output: Int32, logger: Logger)
+        throws(WireError)
+    {
         let reader = FrameReader(fd: input, name: "sender")
         let writer = FrameWriter(fd: output, name: "sender")
         do throws(WireError) {
             if case .daemon(_, let handshakeTimeout, _) = mode { setReceiveTimeout(input, handshakeTimeout) }
-            let chosen = try handshake(modules: modules.map(\.module), mode: mode, reader: reader, writer: writer, logger: logger)
+            let chosen = try handshake(
+                modules: modules.map(\.module), mode: mode, reader: reader, writer: writer, logger: logger)
             if case .daemon(_, _, let idleTimeout) = mode { setReceiveTimeout(input, idleTimeout) }
             let served = modules.first { $0.module.name == chosen.name }!
             let module = served.module, actions = served.actions
@@ -63,10 +69,15 @@ public final class ReceiverSession {
             } catch {
                 throw WireError(error.description)
             }
-            try writer.send(.welcome(version: UInt32(WireLimits.version), maxFrame: writer.limits.maxFrame, maxPath: RelativePath.maxLength))
+            try writer.send(
+                .welcome(
+                    version: UInt32(WireLimits.version), maxFrame: writer.limits.maxFrame,
+                    maxPath: RelativePath.maxLength))
             try writer.flush()
-            try ReceiverSession(module: module, staging: staging, tree: tree, reader: reader, writer: writer, logger: logger,
-                                actions: actions).run()
+            try ReceiverSession(
+                module: module, staging: staging, tree: tree, reader: reader, writer: writer, logger: logger,
+                actions: actions
+            ).run()
         } catch {
             logger.error("session ended: \(error)")
             try? writer.send(.error(error.message))

@@ -32,7 +32,10 @@ public struct TargetResult: Sendable, Equatable {
     public var actions: [ActionResult]
 
     /// A result.
-    public init(status: Status, written: Int = 0, deleted: Int = 0, bytes: Int64 = 0, message: String? = nil, actions: [ActionResult] = []) {
+    public init(
+        status: Status, written: Int = 0, deleted: Int = 0, bytes: Int64 = 0, message: String? = nil,
+        actions: [ActionResult] = []
+    ) {
         self.actions = actions
         self.status = status
         self.written = written

@@ -30,7 +30,9 @@ extension PipelineRunner {
         var ok = true
         for (destination, target) in targets {
             let result = deliver(batch, to: target, label: label, initial: initial, control: control)
-            if result.status == .failed || result.status == .rolledBack || result.actions.contains(where: \.failed) { ok = false }
+            if result.status == .failed || result.status == .rolledBack || result.actions.contains(where: \.failed) {
+                ok = false
+            }
             if result.status != .unchanged || initial { runAfter(destination, result) }
             if control.isStopRequested { break }
         }
@@ -38,48 +40,64 @@ extension PipelineRunner {
     }
 
     /// Plans and applies one batch on one target; logs the result.
-    private func deliver(_ batch: ChangeBatch, to target: any SyncTarget, label: String, initial: Bool,
-                         control: RunControl) -> TargetResult {
+    private func deliver(
+        _ batch: ChangeBatch, to target: any SyncTarget, label: String, initial: Bool,
+        control: RunControl
+    ) -> TargetResult {
         let started = MonotonicClock.now
         do {
-            let plan = try target.plan(paths: batch.fullRescan ? fullSyncPaths : batch.paths, source: config.source, filter: filter,
-                                       delete: config.delete)
+            let plan = try target.plan(
+                paths: batch.fullRescan ? fullSyncPaths : batch.paths, source: config.source, filter: filter,
+                delete: config.delete)
             for path in plan.skipped {
-                logger.warning("not a file, directory or symlink: skipped", metadata: ["pipeline": "\(config.name)", "path": "\(path)"])
+                logger.warning(
+                    "not a file, directory or symlink: skipped",
+                    metadata: ["pipeline": "\(config.name)", "path": "\(path)"])
             }
             let outcome = try target.apply(plan, from: config.source, cancelled: { control.isStopRequested })
-            if !outcome.retry.isEmpty { retry.add(batch, only: outcome.retry, fullRescan: false, now: MonotonicClock.now) }
+            if !outcome.retry.isEmpty {
+                retry.add(batch, only: outcome.retry, fullRescan: false, now: MonotonicClock.now)
+            }
             if !outcome.resent.isEmpty {
                 let paths = outcome.resent.joined(separator: ", ")
-                logger.notice("\(label): sent again whole: \(paths) (the delta rebuilt another file at the receiver: its copy changed meanwhile, or a block had the same sums)",
-                              metadata: ["pipeline": "\(config.name)", "target": "\(target.uri)"])
+                logger.notice(
+                    "\(label): sent again whole: \(paths) (the delta rebuilt another file at the receiver: its copy changed meanwhile, or a block had the same sums)",
+                    metadata: ["pipeline": "\(config.name)", "target": "\(target.uri)"])
             }
             let changed = outcome.written + outcome.deleted + outcome.updated > 0
             let metadata: Logger.Metadata = [
                 "pipeline": "\(config.name)", "target": "\(target.uri)", "written": "\(outcome.written)",
-                "deleted": "\(outcome.deleted)", "bytes": "\(outcome.bytes)", "ms": "\(Int((MonotonicClock.now - started) * 1000))",
+                "deleted": "\(outcome.deleted)", "bytes": "\(outcome.bytes)",
+                "ms": "\(Int((MonotonicClock.now - started) * 1000))",
             ]
             if let why = outcome.rolledBack {
                 // The content itself was refused: sending it again changes nothing until the source does.
                 logger.error("\(label): rolled back: \(why)", metadata: metadata)
                 return TargetResult(status: .rolledBack, message: why, actions: outcome.actions)
             }
-            let result = TargetResult(status: changed ? .applied : .unchanged, written: outcome.written, deleted: outcome.deleted,
-                                      bytes: outcome.bytes, actions: outcome.actions)
+            let result = TargetResult(
+                status: changed ? .applied : .unchanged, written: outcome.written, deleted: outcome.deleted,
+                bytes: outcome.bytes, actions: outcome.actions)
             let failed = outcome.actions.filter(\.failed)
-            let text = ([result.status.rawValue] + outcome.actions.filter { $0.outcome == .ok }.map(\.summary)).joined(separator: ", ")
+            let text = ([result.status.rawValue] + outcome.actions.filter { $0.outcome == .ok }.map(\.summary)).joined(
+                separator: ", ")
             if failed.isEmpty {
                 logger.log(level: changed || initial ? .info : .debug, "\(label): \(text)", metadata: metadata)
             } else {
-                logger.error("\(label): \(text); \(failed.map { "\($0.name): \($0.summary)" }.joined(separator: "; "))", metadata: metadata)
+                logger.error(
+                    "\(label): \(text); \(failed.map { "\($0.name): \($0.summary)" }.joined(separator: "; "))",
+                    metadata: metadata)
             }
             return result
         } catch {
-            logger.error("\(label) failed: \(error)", metadata: ["pipeline": "\(config.name)", "target": "\(target.uri)"])
+            logger.error(
+                "\(label) failed: \(error)", metadata: ["pipeline": "\(config.name)", "target": "\(target.uri)"])
             // After a lost session the next batch is a full resync (quick check, deltas for
             // what differs): the receiver may have lost more than this batch.
             if !control.isStopRequested {
-                retry.add(batch, fullRescan: batch.fullRescan || initial || target.resyncsAfterFailure, now: MonotonicClock.now)
+                retry.add(
+                    batch, fullRescan: batch.fullRescan || initial || target.resyncsAfterFailure,
+                    now: MonotonicClock.now)
             }
             return TargetResult(status: .failed, message: "\(error)")
         }
@@ -90,7 +108,8 @@ extension PipelineRunner {
         do {
             try hooks.after(pipeline: config.name, target: destination.uri.description, result: result)
         } catch {
-            logger.error("after hook failed: \(error)", metadata: ["pipeline": "\(config.name)", "target": "\(destination.uri)"])
+            logger.error(
+                "after hook failed: \(error)", metadata: ["pipeline": "\(config.name)", "target": "\(destination.uri)"])
         }
     }
 }

@@ -7,8 +7,13 @@ extension PipelineRunner {
         var planned: [(String, SyncPlan)] = []
         for (destination, target) in targets {
             do {
-                planned.append((destination.uri.description, try target.plan(paths: batch.fullRescan ? fullSyncPaths : batch.paths,
-                                                                            source: config.source, filter: filter, delete: config.delete)))
+                planned.append(
+                    (
+                        destination.uri.description,
+                        try target.plan(
+                            paths: batch.fullRescan ? fullSyncPaths : batch.paths,
+                            source: config.source, filter: filter, delete: config.delete)
+                    ))
             } catch {
                 ok = false
                 lines.append("  error planning for \(destination.uri): \(error)")
@@ -33,7 +38,9 @@ extension PipelineRunner {
         }
         for path in order { lines.append("  \(path.isEmpty ? "." : path): \(fates[path]!.joined(separator: "; "))") }
         for (destination, target) in targets {
-            guard planned.contains(where: { $0.0 == destination.uri.description && !$0.1.operations.isEmpty }) else { continue }
+            guard planned.contains(where: { $0.0 == destination.uri.description && !$0.1.operations.isEmpty }) else {
+                continue
+            }
             do {
                 for action in try target.describeActions() { lines.append("  then on \(destination.uri): \(action)") }
             } catch {

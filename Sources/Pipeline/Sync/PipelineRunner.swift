@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import FoundationEssentials
 import Logging
 import RunnerSystem
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Runs one pipeline: watch the source, filter, coalesce into batches, and bring every
 /// target up to date with each batch (`+Batch`; `+DryRun` prints instead). Single-threaded:
@@ -32,40 +33,53 @@ public final class PipelineRunner {
 
     /// A runner. A bad `secret_file` is a `ConfigError`; a local target whose
     /// interrupted batch cannot be rolled back is a `TransferError`.
-    public init(config: PipelineConfig, hooks: (any PipelineHooks)?, logger: Logger, dryRun: Bool,
-                print: @escaping (String) -> Void) throws {
+    public init(
+        config: PipelineConfig, hooks: (any PipelineHooks)?, logger: Logger, dryRun: Bool,
+        print: @escaping (String) -> Void
+    ) throws {
         self.config = config
         self.hooks = hooks
         self.logger = logger
         self.dryRun = dryRun
         self.print = print
         let name = config.name
-        filter = try Filter(rules: config.ignore, evaluate: hooks.map { h in
-            { [weak h] index, path, isDirectory in
-                try h?.ignores(pipeline: name, predicate: index, path: path, isDirectory: isDirectory) ?? false
-            }
-        })
+        filter = try Filter(
+            rules: config.ignore,
+            evaluate: hooks.map { h in
+                { [weak h] index, path, isDirectory in
+                    try h?.ignores(pipeline: name, predicate: index, path: path, isDirectory: isDirectory) ?? false
+                }
+            })
         coalescer = Coalescer(delay: config.delay, maxDelay: config.maxDelay)
         openWrites = OpenWrites(settle: max(config.delay, 0.3), maxDelay: config.maxDelay)
         targets = try config.destinations.map { d in (d, try Self.target(d, config: config, dryRun: dryRun)) }
     }
 
-    private static func target(_ d: PipelineConfig.Destination, config: PipelineConfig, dryRun: Bool) throws -> any SyncTarget {
+    private static func target(_ d: PipelineConfig.Destination, config: PipelineConfig, dryRun: Bool) throws
+        -> any SyncTarget
+    {
         switch d.uri {
         case .file(let path):
             if path == config.source || path.hasPrefix(config.source + "/") || config.source.hasPrefix(path + "/") {
-                throw ConfigError("pipeline '\(config.name)': target \(d.uri) overlaps the source \(config.source)", at: config.location)
+                throw ConfigError(
+                    "pipeline '\(config.name)': target \(d.uri) overlaps the source \(config.source)",
+                    at: config.location)
             }
             // Opening a target rolls back a batch a crash interrupted there.
             return try LocalTarget(root: path, recover: !dryRun)
         case let .ssh(user, host, port, module):
             let ssh = config.ssh
-            return RemoteTarget(uri: d.uri, command: RemoteTarget.sshCommand(user: user, host: host, port: port, module: module,
-                                                                             ssh: ssh.command, runner: ssh.runner, receiver: ssh.receiver))
+            return RemoteTarget(
+                uri: d.uri,
+                command: RemoteTarget.sshCommand(
+                    user: user, host: host, port: port, module: module,
+                    ssh: ssh.command, runner: ssh.runner, receiver: ssh.receiver))
         case .runner:
             var credentials: (user: String, secret: String)?
             if let auth = config.auth {
-                credentials = (auth.user, try SecretsFile.readSenderSecret(auth.secretFile, user: auth.user, at: config.location))
+                credentials = (
+                    auth.user, try SecretsFile.readSenderSecret(auth.secretFile, user: auth.user, at: config.location)
+                )
             }
             return RemoteTarget(uri: d.uri, command: [], credentials: credentials)
         }
@@ -82,8 +96,12 @@ public final class PipelineRunner {
         watcher = try InotifyWatcher(root: config.source) { path in
             !singleFile && !((try? filter.isIgnored(path, isDirectory: true)) ?? false)
         }
-        logger.info("watching", metadata: ["pipeline": "\(config.name)", "source": "\(config.source)",
-                                          "directories": "\(watcher!.watchCount)"])
+        logger.info(
+            "watching",
+            metadata: [
+                "pipeline": "\(config.name)", "source": "\(config.source)",
+                "directories": "\(watcher!.watchCount)",
+            ])
         reportUnwatched(now: now)
     }
 
@@ -93,11 +111,13 @@ public final class PipelineRunner {
         if nextScan == nil { nextScan = now + config.scanInterval }
         guard !limitReported else { return }
         limitReported = true
-        let limit = (try? String(contentsOfFile: "/proc/sys/fs/inotify/max_user_watches", encoding: .utf8))?
+        let limit =
+            (try? String(contentsOfFile: "/proc/sys/fs/inotify/max_user_watches", encoding: .utf8))?
             .split(whereSeparator: \.isWhitespace).first.map(String.init) ?? "?"
         let needed = watcher.directoriesInTree()
         let suggested = max(8192, (needed + watcher.watchCount) * 2)
-        logger.error("""
+        logger.error(
+            """
             inotify watch limit reached (fs.inotify.max_user_watches = \(limit)): this tree needs \(needed) watches. \
             Raise it with: sysctl -w fs.inotify.max_user_watches=\(suggested) (persist it in /etc/sysctl.d/). \
             Until then \(watcher.unwatched.count) unwatched directories are scanned every \(config.scanInterval)s
@@ -130,7 +150,8 @@ public final class PipelineRunner {
         for event in events {
             switch event.kind {
             case .overflow:
-                logger.warning("inotify queue overflowed: rescanning the tree", metadata: ["pipeline": "\(config.name)"])
+                logger.warning(
+                    "inotify queue overflowed: rescanning the tree", metadata: ["pipeline": "\(config.name)"])
                 openWrites.forgetAll()
                 coalescer.addRescan(at: now)
             case .moved(let from):
@@ -141,19 +162,24 @@ public final class PipelineRunner {
             case .created, .modified:
                 // Possibly still being written: wait for close, or for it to stop changing.
                 guard !ignored(event.path, isDirectory: false, now: now) else { continue }
-                if event.kind == .created, let kind = FileInfo.lstat(FileSystem.join(config.source, event.path))?.kind, kind != .file {
-                    coalescer.add(event.path, .written, at: now)  // a symlink or special file is complete when it appears
+                if event.kind == .created, let kind = FileInfo.lstat(FileSystem.join(config.source, event.path))?.kind,
+                    kind != .file
+                {
+                    // A symlink or special file is complete when it appears.
+                    coalescer.add(event.path, .written, at: now)
                     continue
                 }
                 openWrites.wrote(event.path, at: now)
                 coalescer.touch(at: now)
             case .written, .deleted, .attributes:
                 if event.path.isEmpty && event.kind == .deleted {
-                    logger.error("the source directory was deleted or moved away", metadata: ["pipeline": "\(config.name)"])
+                    logger.error(
+                        "the source directory was deleted or moved away", metadata: ["pipeline": "\(config.name)"])
                     continue
                 }
                 if event.kind != .attributes { openWrites.forget(event.path) }
-                let change: PathChange = event.kind == .deleted ? .deleted : event.kind == .attributes ? .attributes : .written
+                let change: PathChange =
+                    event.kind == .deleted ? .deleted : event.kind == .attributes ? .attributes : .written
                 add(event.path, change, isDirectory: event.isDirectory, now: now)
             }
         }
@@ -174,7 +200,9 @@ public final class PipelineRunner {
         do {
             let decision = try filter.decide(path, isDirectory: isDirectory)
             if decision.ignored {
-                logger.trace("ignored", metadata: ["pipeline": "\(config.name)", "path": "\(path)", "why": "\(decision.explanation)"])
+                logger.trace(
+                    "ignored",
+                    metadata: ["pipeline": "\(config.name)", "path": "\(path)", "why": "\(decision.explanation)"])
                 coalescer.addIgnored(path, reason: decision.explanation, at: now, startsBatch: dryRun)
                 ignore = true
             }
@@ -210,8 +238,12 @@ public final class PipelineRunner {
         guard let batch = coalescer.cut(at: now) else { return }
         decided.removeAll(keepingCapacity: true)
         // The monotonic time lets `make bench` measure event-to-batch latency from outside.
-        logger.debug("batch cut", metadata: ["pipeline": "\(config.name)", "paths": "\(batch.changes.count)",
-                                            "full": "\(batch.fullRescan)", "mono": "\(MonotonicClock.now)"])
+        logger.debug(
+            "batch cut",
+            metadata: [
+                "pipeline": "\(config.name)", "paths": "\(batch.changes.count)",
+                "full": "\(batch.fullRescan)", "mono": "\(MonotonicClock.now)",
+            ])
         if process(batch, initial: false, control: control) && retry.isEmpty { retry.succeeded() }
     }
 

@@ -1,8 +1,9 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Logging
 import RunnerSystem
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Drives pipelines on one thread: polls their inotify descriptors and the control
 /// pipe, cuts batches when their deadlines come, and reloads on request.
@@ -13,8 +14,10 @@ public final class RunLoop {
     private let reload: (() throws -> [PipelineRunner])?
 
     /// A loop over pipelines; `reload` builds fresh ones from the configuration (SIGHUP).
-    public init(pipelines: [PipelineRunner], control: RunControl, logger: Logger,
-                reload: (() throws -> [PipelineRunner])? = nil) {
+    public init(
+        pipelines: [PipelineRunner], control: RunControl, logger: Logger,
+        reload: (() throws -> [PipelineRunner])? = nil
+    ) {
         self.pipelines = pipelines
         self.control = control
         self.logger = logger
@@ -37,7 +40,9 @@ public final class RunLoop {
         logger.info("ready", metadata: ["pipelines": "\(pipelines.count)"])
         while !control.isStopRequested {
             var fds = [pollfd(fd: control.readDescriptor, events: Int16(POLLIN), revents: 0)]
-            for p in pipelines { if let fd = p.fileDescriptor { fds.append(pollfd(fd: fd, events: Int16(POLLIN), revents: 0)) } }
+            for p in pipelines {
+                if let fd = p.fileDescriptor { fds.append(pollfd(fd: fd, events: Int16(POLLIN), revents: 0)) }
+            }
             let now = MonotonicClock.now
             let next = pipelines.compactMap(\.deadline).min()
             let timeout: Int32 = next.map { Int32(max(0, min(60_000, ceil(($0 - now) * 1000)))) } ?? 60_000

@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import RunnerSystem
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// A `file://` target: a directory on this host, updated one batch at a time.
 ///
@@ -36,7 +37,9 @@ public final class LocalTarget: SyncTarget {
 
     /// Applies a plan as one batch. `cancelled` is asked before the commit: a
     /// cancelled batch leaves the target untouched and no staging behind.
-    public func apply(_ plan: SyncPlan, from source: String, cancelled: () -> Bool = { false }) throws(TransferError) -> SyncOutcome {
+    public func apply(_ plan: SyncPlan, from source: String, cancelled: () -> Bool = { false }) throws(TransferError)
+        -> SyncOutcome
+    {
         var outcome = SyncOutcome()
         try TransferError.wrapping { () throws(SystemError) in
             try FileSystem.makeDirectories(root, mode: FileInfo.lstat(source)?.mode ?? 0o755)
@@ -55,7 +58,8 @@ public final class LocalTarget: SyncTarget {
                 } else {
                     outcome.retry.append(p)
                 }
-            case .symlink(_, let destination, let info): try stager.placeSymlink(path, destination: destination, info: info)
+            case .symlink(_, let destination, let info):
+                try stager.placeSymlink(path, destination: destination, info: info)
             case .delete: stager.remove(path)
             case .directory(_, let info): stager.directory(path, info: info)
             case .attributes(_, let info): stager.attributes(path, info: info)
@@ -71,12 +75,16 @@ public final class LocalTarget: SyncTarget {
 
     /// Copies a file into staging with the source's mode and times. Returns nil when
     /// the source changed while it was read (or vanished): it must not be shipped torn.
-    private func stageCopy(from source: String, to path: RelativePath, _ stager: BatchStager) throws(TransferError) -> Int64? {
+    private func stageCopy(from source: String, to path: RelativePath, _ stager: BatchStager) throws(TransferError)
+        -> Int64?
+    {
         guard let input = try Self.openIfPresent(source) else { return nil }
         var before = stat()
         fstat(input.raw, &before)
         let output = try stager.createFile()
-        let total = try TransferError.wrapping { () throws(SystemError) in try FileSystem.copy(from: input.raw, to: output.raw, path: source) }
+        let total = try TransferError.wrapping { () throws(SystemError) in
+            try FileSystem.copy(from: input.raw, to: output.raw, path: source)
+        }
         var after = stat()
         fstat(input.raw, &after)
         let info = FileInfo(after)

@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import RunnerSystem
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// One open session with a receiver: over TCP to `runner serve` (`runner://`), or over
 /// the standard input and output of a child process (`ssh://`: the system `ssh` running
@@ -37,7 +38,9 @@ final class RemoteConnection {
     }
 
     /// Connects to `uri` (over TCP for `runner://`, else by running `command`) and opens the session.
-    static func open(_ uri: TargetURI, command: [String], credentials: (user: String, secret: String)?) throws(WireError) -> RemoteConnection {
+    static func open(_ uri: TargetURI, command: [String], credentials: (user: String, secret: String)?)
+        throws(WireError) -> RemoteConnection
+    {
         let c: RemoteConnection
         var user = credentials?.user ?? ""
         switch uri {
@@ -54,18 +57,25 @@ final class RemoteConnection {
         return c
     }
 
-    private func handshake(module: String, user: String, credentials: (user: String, secret: String)?) throws(WireError) {
-        try writer.send(.hello(version: UInt32(WireLimits.version), maxFrame: writer.limits.maxFrame, module: module, user: user))
+    private func handshake(module: String, user: String, credentials: (user: String, secret: String)?) throws(WireError)
+    {
+        try writer.send(
+            .hello(version: UInt32(WireLimits.version), maxFrame: writer.limits.maxFrame, module: module, user: user))
         try writer.flush()
         var reply = try reader.receive()
         if case .challenge(let nonce) = reply {
-            guard let credentials else { throw WireError("the receiver asks for auth: set auth = { user = ..., secret_file = ... }") }
-            let proof = AuthProof.response(secret: credentials.secret, nonce: nonce, module: module, user: credentials.user)
+            guard let credentials else {
+                throw WireError("the receiver asks for auth: set auth = { user = ..., secret_file = ... }")
+            }
+            let proof = AuthProof.response(
+                secret: credentials.secret, nonce: nonce, module: module, user: credentials.user)
             try writer.send(.auth(proof: proof))
             try writer.flush()
             reply = try reader.receive()
         }
-        guard case let .welcome(version, maxFrame, _) = reply else { throw WireError("expected welcome, got \(reply.frameType)") }
+        guard case let .welcome(version, maxFrame, _) = reply else {
+            throw WireError("expected welcome, got \(reply.frameType)")
+        }
         guard version == UInt32(WireLimits.version), (4096...WireLimits.ceiling).contains(maxFrame) else {
             throw WireError("receiver speaks version \(version) with frames of \(maxFrame) bytes")
         }
@@ -110,13 +120,16 @@ final class RemoteConnection {
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
         var list: UnsafeMutablePointer<addrinfo>?
         let rc = getaddrinfo(host, String(port), &hints, &list)
-        guard rc == 0, let first = list else { throw WireError("cannot resolve \(host): \(String(cString: gai_strerror(rc)))") }
+        guard rc == 0, let first = list else {
+            throw WireError("cannot resolve \(host): \(String(cString: gai_strerror(rc)))")
+        }
         defer { freeaddrinfo(list) }
         var lastError = "no address"
         var ai: UnsafeMutablePointer<addrinfo>? = first
         while let a = ai {
             ai = a.pointee.ai_next
-            let fd = socket(a.pointee.ai_family, a.pointee.ai_socktype | Int32(SOCK_CLOEXEC.rawValue), a.pointee.ai_protocol)
+            let fd = socket(
+                a.pointee.ai_family, a.pointee.ai_socktype | Int32(SOCK_CLOEXEC.rawValue), a.pointee.ai_protocol)
             guard fd >= 0 else { continue }
             _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
             if Glibc.connect(fd, a.pointee.ai_addr, a.pointee.ai_addrlen) != 0 && errno != EINPROGRESS {

@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import RunnerSystem
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// A target reached through the wire protocol (`runner://`, `ssh://`): plans against
 /// the receiver's listing, fetches signatures, and sends a batch as deltas. The
@@ -27,8 +28,10 @@ public final class RemoteTarget: SyncTarget {
     }
 
     /// The ssh command line for an `ssh://` target.
-    public static func sshCommand(user: String?, host: String, port: Int?, module: String, ssh: [String], runner: String,
-                                  receiver: String) -> [String] {
+    public static func sshCommand(
+        user: String?, host: String, port: Int?, module: String, ssh: [String], runner: String,
+        receiver: String
+    ) -> [String] {
         var argv = ssh + ["-o", "BatchMode=yes"]
         if let port { argv += ["-p", String(port)] }
         if let user { argv += ["-l", user] }
@@ -63,7 +66,9 @@ public final class RemoteTarget: SyncTarget {
             while true {
                 let message = try c.reader.receive()
                 if case .scanEnd = message { break }
-                guard case .entry(let entry) = message else { throw WireError("expected an entry, got \(message.frameType)") }
+                guard case .entry(let entry) = message else {
+                    throw WireError("expected an entry, got \(message.frameType)")
+                }
                 listing.add(entry)
             }
             self.listing = listing
@@ -76,7 +81,9 @@ public final class RemoteTarget: SyncTarget {
         try session { c in
             try c.request(.actions)
             let reply = try c.reader.receive()
-            guard case .actionList(let lines) = reply else { throw WireError("expected the action list, got \(reply.frameType)") }
+            guard case .actionList(let lines) = reply else {
+                throw WireError("expected the action list, got \(reply.frameType)")
+            }
             return lines
         }
     }
@@ -87,14 +94,17 @@ public final class RemoteTarget: SyncTarget {
         try session { c in try send(plan, listing: listing, from: source, over: c, cancelled: cancelled) }
     }
 
-    private func send(_ plan: SyncPlan, listing: RemoteListing, from source: String, over c: RemoteConnection,
-                      cancelled: () -> Bool) throws -> SyncOutcome {
+    private func send(
+        _ plan: SyncPlan, listing: RemoteListing, from source: String, over c: RemoteConnection,
+        cancelled: () -> Bool
+    ) throws -> SyncOutcome {
         var outcome = SyncOutcome()
         // Small files and files the receiver lacks go whole: no signature round trip.
         var wanted: [String] = []
         for op in plan.operations {
             if case .copy(let path, let info) = op, let basis = listing.info(path), basis.kind == .file,
-               basis.size >= 4096 || info.size >= 4096 {
+                basis.size >= 4096 || info.size >= 4096
+            {
                 wanted.append(path)
             }
         }
@@ -108,7 +118,8 @@ public final class RemoteTarget: SyncTarget {
             case .directory(let path, let info): try c.writer.send(.directory(path: path, info: info))
             case .attributes(let path, let info): try c.writer.send(.attributes(path: path, info: info))
             case .delete(let path): try c.writer.send(.delete(path: path))
-            case .symlink(let path, let destination, let info): try c.writer.send(.symlink(path: path, destination: destination, info: info))
+            case .symlink(let path, let destination, let info):
+                try c.writer.send(.symlink(path: path, destination: destination, info: info))
             case .copy(let path, _):
                 if let bytes = try sendFile(path, from: source, signature: signatures[path], over: c) {
                     outcome.bytes += bytes
@@ -149,16 +160,20 @@ public final class RemoteTarget: SyncTarget {
 
     /// Sends one file as a delta against `signature` (or whole); returns the delta's size,
     /// or nil when the file is gone or changed while it was read (a later batch sends it).
-    private func sendFile(_ path: String, from source: String, signature: Signature?, over c: RemoteConnection) throws -> Int64? {
+    private func sendFile(_ path: String, from source: String, signature: Signature?, over c: RemoteConnection) throws
+        -> Int64?
+    {
         let full = FileSystem.join(source, path)
-        guard let input = try? FileDescriptor(opening: full, O_RDONLY | O_NOFOLLOW) else { return nil }  // gone or replaced since the plan
+        // Gone or replaced since the plan: a later batch has it.
+        guard let input = try? FileDescriptor(opening: full, O_RDONLY | O_NOFOLLOW) else { return nil }
         var before = stat()
         fstat(input.raw, &before)
         let info = FileInfo(before)
         try c.writer.send(.file(path: path, info: info, hasBasis: signature != nil))
         let writer = c.writer
         var failure: WireError?
-        let frames = ByteWriter(name: "delta of \(path)", capacity: c.writer.limits.maxFrame - 16) { (bytes) throws(DeltaError) in
+        let frames = ByteWriter(name: "delta of \(path)", capacity: c.writer.limits.maxFrame - 16) {
+            (bytes) throws(DeltaError) in
             do throws(WireError) { try writer.send(.data(Array(bytes))) } catch {
                 failure = error
                 throw DeltaError(error.message)
@@ -200,7 +215,9 @@ public final class RemoteTarget: SyncTarget {
                     var offset = 0
                     let reader = ByteReader(name: "signature of \(paths[index])") { (into) throws(DeltaError) in
                         let n = min(into.count, bytes.count - offset)
-                        bytes.withUnsafeBytes { into.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[offset..<(offset + n)])) }
+                        bytes.withUnsafeBytes {
+                            into.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[offset..<(offset + n)]))
+                        }
                         offset += n
                         return n
                     }

@@ -1,4 +1,5 @@
 import RunnerSystem
+
 /// What a target needs so that it equals the source for a set of paths.
 public struct SyncPlan: Sendable {
     /// One step of a plan. Paths are relative to the source and target roots.
@@ -17,7 +18,8 @@ public struct SyncPlan: Sendable {
         /// The path the operation concerns.
         public var path: String {
             switch self {
-            case .directory(let p, _), .copy(let p, _), .attributes(let p, _), .symlink(let p, _, _), .delete(let p): return p
+            case .directory(let p, _), .copy(let p, _), .attributes(let p, _), .symlink(let p, _, _), .delete(let p):
+                return p
             }
         }
     }

@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import RunnerSystem
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// What the planner needs to know of a target tree: a local directory, or the
 /// listing a receiver sent. Paths are relative to the target root.
@@ -57,7 +58,9 @@ public struct SyncPlanner {
         var plan = SyncPlan()
         var deletes: [SyncPlan.Operation] = []
         for root in SyncPlanner.outermost((paths ?? [""]).map(syncRoot)) {
-            try visit(root, FileInfo.lstat(FileSystem.join(source, root)), into: &plan, deletes: &deletes, targetParentIsDirectory: true)
+            try visit(
+                root, FileInfo.lstat(FileSystem.join(source, root)), into: &plan, deletes: &deletes,
+                targetParentIsDirectory: true)
         }
         plan.operations += deletes
         return plan
@@ -98,8 +101,10 @@ public struct SyncPlanner {
     /// `src` is the source's entry at `path` (nil when gone). `targetParentIsDirectory`
     /// false means the target has no real directory here (a file or a symlink that will
     /// be replaced): nothing below it is looked at.
-    private func visit(_ path: String, _ src: FileInfo?, into plan: inout SyncPlan, deletes: inout [SyncPlan.Operation],
-                       targetParentIsDirectory: Bool) throws {
+    private func visit(
+        _ path: String, _ src: FileInfo?, into plan: inout SyncPlan, deletes: inout [SyncPlan.Operation],
+        targetParentIsDirectory: Bool
+    ) throws {
         let dst = targetParentIsDirectory ? target.info(path) : nil
         guard let src else {
             if delete, dst != nil, !path.isEmpty { deletes.append(.delete(path: path)) }
@@ -108,7 +113,8 @@ public struct SyncPlanner {
         switch src.kind {
         case .directory:
             if dst?.kind != .directory || dst?.mode != src.mode
-                || dst?.mtimeSeconds != src.mtimeSeconds || dst?.mtimeNanoseconds != src.mtimeNanoseconds {
+                || dst?.mtimeSeconds != src.mtimeSeconds || dst?.mtimeNanoseconds != src.mtimeNanoseconds
+            {
                 plan.operations.append(.directory(path: path, info: src))
             }
             var names = Set(DirectoryEntries.sorted(at: FileSystem.join(source, path)))
@@ -122,7 +128,8 @@ public struct SyncPlanner {
                     plan.ignored.append((child, decision.explanation))
                     continue
                 }
-                try visit(child, childSrc, into: &plan, deletes: &deletes, targetParentIsDirectory: dst?.kind == .directory)
+                try visit(
+                    child, childSrc, into: &plan, deletes: &deletes, targetParentIsDirectory: dst?.kind == .directory)
             }
         case .file:
             if let dst, dst.kind == .file, dst.sameContent(as: src), src.mtimeSeconds < racySince {

@@ -32,7 +32,8 @@ public struct ChangeBatch: Sendable, Equatable {
     public var fullRescan: Bool
 
     /// A batch.
-    public init(changes: [String: PathChange], ignored: [(path: String, reason: String)] = [], fullRescan: Bool = false) {
+    public init(changes: [String: PathChange], ignored: [(path: String, reason: String)] = [], fullRescan: Bool = false)
+    {
         self.changes = changes
         self.ignored = ignored
         self.fullRescan = fullRescan
@@ -40,7 +41,8 @@ public struct ChangeBatch: Sendable, Equatable {
 
     /// A batch of written paths.
     public init(paths: [String], fullRescan: Bool = false) {
-        self.init(changes: Dictionary(paths.map { ($0, .written) }, uniquingKeysWith: { a, _ in a }), fullRescan: fullRescan)
+        self.init(
+            changes: Dictionary(paths.map { ($0, .written) }, uniquingKeysWith: { a, _ in a }), fullRescan: fullRescan)
     }
 
     public static func == (a: ChangeBatch, b: ChangeBatch) -> Bool {

@@ -62,8 +62,9 @@ public struct Coalescer: Sendable {
     /// Cuts whatever is pending now (for shutdown and tests).
     public mutating func cutNow() -> ChangeBatch? {
         guard firstEvent != nil else { return nil }
-        let batch = ChangeBatch(changes: changes, ignored: ignored.sorted { $0.key < $1.key }.map { ($0.key, $0.value) },
-                                fullRescan: fullRescan)
+        let batch = ChangeBatch(
+            changes: changes, ignored: ignored.sorted { $0.key < $1.key }.map { ($0.key, $0.value) },
+            fullRescan: fullRescan)
         changes.removeAll(keepingCapacity: true)
         ignored.removeAll(keepingCapacity: true)
         fullRescan = false

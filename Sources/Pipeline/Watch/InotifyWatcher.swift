@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import RunnerSystem
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Watches a directory tree with inotify: one watch per directory (never per file,
 /// so replacing a file by rename cannot orphan a watch), new directories watched and
@@ -14,8 +15,8 @@ public final class InotifyWatcher {
     /// The watched root, absolute.
     public let root: String
     private let shouldWatch: (String) -> Bool
-    private var paths: [Int32: String] = [:]      // wd -> relative directory path ("" = root)
-    private var watches: [String: Int32] = [:]    // relative directory path -> wd
+    private var paths: [Int32: String] = [:]  // wd -> relative directory path ("" = root)
+    private var watches: [String: Int32] = [:]  // relative directory path -> wd
     private var buffer = [UInt8](repeating: 0, count: 64 * 1024)
     /// Directories left unwatched because the watch limit was reached; the owner scans them periodically.
     public private(set) var unwatched = Set<String>()
@@ -36,7 +37,8 @@ public final class InotifyWatcher {
     static let inDontFollow: UInt32 = 0x0200_0000
     static let inExclUnlink: UInt32 = 0x0400_0000
     static let inIsDir: UInt32 = 0x4000_0000
-    static let watchMask: UInt32 = inModify | inCloseWrite | inAttrib | inMovedFrom | inMovedTo | inCreate | inDelete
+    static let watchMask: UInt32 =
+        inModify | inCloseWrite | inAttrib | inMovedFrom | inMovedTo | inCreate | inDelete
         | inDeleteSelf | inMoveSelf | inOnlyDir | inDontFollow | inExclUnlink
 
     /// Starts watching `root` and every directory below it for which `shouldWatch`
@@ -104,10 +106,12 @@ public final class InotifyWatcher {
             let header = 16
             while offset + header <= n {
                 let (wd, mask, cookie, length) = buffer.withUnsafeBytes { raw in
-                    (raw.loadUnaligned(fromByteOffset: offset, as: Int32.self),
-                     raw.loadUnaligned(fromByteOffset: offset + 4, as: UInt32.self),
-                     raw.loadUnaligned(fromByteOffset: offset + 8, as: UInt32.self),
-                     Int(raw.loadUnaligned(fromByteOffset: offset + 12, as: UInt32.self)))
+                    (
+                        raw.loadUnaligned(fromByteOffset: offset, as: Int32.self),
+                        raw.loadUnaligned(fromByteOffset: offset + 4, as: UInt32.self),
+                        raw.loadUnaligned(fromByteOffset: offset + 8, as: UInt32.self),
+                        Int(raw.loadUnaligned(fromByteOffset: offset + 12, as: UInt32.self))
+                    )
                 }
                 guard offset + header + length <= n else { break }  // the kernel never splits records; be safe anyway
                 var nameBytes = buffer[(offset + header)..<(offset + header + length)]
@@ -125,8 +129,10 @@ public final class InotifyWatcher {
         return events
     }
 
-    private func handle(wd: Int32, mask: UInt32, cookie: UInt32, name: String, into events: inout [WatchEvent],
-                        moves: inout [UInt32: (path: String, isDirectory: Bool)]) {
+    private func handle(
+        wd: Int32, mask: UInt32, cookie: UInt32, name: String, into events: inout [WatchEvent],
+        moves: inout [UInt32: (path: String, isDirectory: Bool)]
+    ) {
         if mask & Self.inQOverflow != 0 {
             events.append(WatchEvent(path: "", kind: .overflow, isDirectory: true))
             return
