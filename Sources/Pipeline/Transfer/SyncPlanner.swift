@@ -4,25 +4,6 @@ import RunnerSystem
     import Glibc
 #endif
 
-/// What the planner needs to know of a target tree: a local directory, or the
-/// listing a receiver sent. Paths are relative to the target root.
-public protocol TargetView {
-    /// The entry at a path (not following a final symlink), or nil.
-    func info(_ path: String) -> FileInfo?
-    /// Names in a directory, sorted.
-    func list(_ path: String) -> [String]
-    /// A symlink's destination.
-    func readLink(_ path: String) -> String?
-}
-
-/// A target directory on this host.
-struct LocalTreeView: TargetView {
-    let root: String
-    func info(_ path: String) -> FileInfo? { FileInfo.lstat(FileSystem.join(root, path)) }
-    func list(_ path: String) -> [String] { DirectoryEntries.sorted(at: FileSystem.join(root, path)) }
-    func readLink(_ path: String) -> String? { FileSystem.readLink(FileSystem.join(root, path)) }
-}
-
 /// Compares a source tree with a target tree and plans what the target needs.
 ///
 /// The planner looks at the source as it is now, so a batch of paths only says
