@@ -21,6 +21,9 @@ struct WireLimits: Sendable, Equatable {
     var maxFrame = (1 << 20) + 256
     /// Protocol version (2: seeded signatures, the compact delta format, REDO).
     static let version: UInt16 = 2
+    /// Longest string a message carries unless it says otherwise (paths: the longest a
+    /// receiver accepts is as long, `RelativePath.maxLength`).
+    static let maxString = 4096
     /// Largest frame a peer may ask for.
     static let ceiling = (4 << 20) + 256
 }

@@ -46,7 +46,7 @@ struct PayloadReader {
         try Varint.decode({ () throws(WireError) in try u8() }, malformed: { WireError($0) })
     }
     /// A string of at most `limit` bytes.
-    mutating func string(limit: Int = RelativePath.maxLength) throws(WireError) -> String {
+    mutating func string(limit: Int = WireLimits.maxString) throws(WireError) -> String {
         let n = try varint()
         guard n <= UInt64(limit) else { throw WireError("string of \(n) bytes is over the limit of \(limit)") }
         return String(decoding: try take(Int(n)), as: UTF8.self)

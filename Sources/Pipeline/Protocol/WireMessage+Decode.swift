@@ -52,7 +52,7 @@ extension WireMessage {
 
     private static func decodeList(
         _ r: inout PayloadReader, what: String, limit: Int,
-        stringLimit: Int = RelativePath.maxLength
+        stringLimit: Int = WireLimits.maxString
     ) throws(WireError) -> [String] {
         let count = try r.varint()
         guard count <= UInt64(limit) else {
