@@ -73,14 +73,25 @@ import Testing
         try s.dir.write("src/a.conf", "a")
         try s.dir.write("wrong.secret", "nope\n", mode: 0o600)
         let daemon = try await ServeProcess(script: s.dir.at("receiver.lua"), logDirectory: s.dir.path)
-        for (user, file, module) in [
-            ("sync", "wrong.secret", "fpm"), ("nobody", "sync.secret", "fpm"), ("sync", "sync.secret", "other"),
-            ("sync", "sync.secret", "missing"),
-        ] {
+        // The sender says what failed and where; the receiver's log says which (the daemon
+        // tells a stranger nothing more than "access denied").
+        let cases = [
+            (
+                "sync", "wrong.secret", "fpm",
+                "authentication failed at runner://127.0.0.1:\(daemon.port)/fpm (wrong user or wrong secret"
+            ),
+            ("nobody", "sync.secret", "fpm", "authentication failed at runner://127.0.0.1:\(daemon.port)/fpm"),
+            ("sync", "sync.secret", "other", "authentication failed at runner://127.0.0.1:\(daemon.port)/other"),
+            (
+                "sync", "sync.secret", "missing",
+                "access refused at runner://127.0.0.1:\(daemon.port)/missing (no such module"
+            ),
+        ]
+        for (user, file, module, expected) in cases {
             try s.pipeline(port: daemon.port, user: user, secretFile: file, module: module)
             let r = try await s.once()
             #expect(r.status == 1)
-            #expect(r.stderr.contains("the peer refused: access denied"), "\(user)/\(module): \(r.stderr)")
+            #expect(r.stderr.contains(expected), "\(user)/\(module): \(r.stderr)")
         }
         #expect(TreeSnapshot(s.module).entries.isEmpty)
         // And the daemon still serves the right credentials.

@@ -7,6 +7,7 @@ extension ConfigLoader {
     static let groupKeysNotYet = ["vars": "per-group values and render (issue 13)"]
     static let pipelineKeys = [
         "source", "ignore", "delay", "max_delay", "scan_interval", "to", "auth", "delete", "check", "after", "ssh",
+        "max_parallel", "timeout", "retry",
     ]
     static let pipelineKeysNotYet = [
         "rollout": "canary roll-outs (issue 13)", "render": "per-group values and render (issue 13)",
@@ -119,6 +120,24 @@ extension ConfigLoader {
             auth: auth, delete: try r.bool("delete") ?? false, hasCheck: hooks.checks[name] != nil,
             hasAfter: hooks.afters[name] != nil, location: r.at)
         config.ssh = ssh
+        if let n = try r.seconds("max_parallel") {
+            guard n >= 1, n == n.rounded() else {
+                throw r.error("max_parallel", "'max_parallel' must be a whole number >= 1")
+            }
+            config.maxParallel = Int(n)
+        }
+        if let t = try r.seconds("timeout") {
+            guard t > 0 else { throw r.error("timeout", "'timeout' must be a number of seconds > 0") }
+            config.timeout = t
+        }
+        if let retry = try r.table("retry", expected: "a table { initial = 1, max = 60 }") {
+            try retry.checkKeys(["initial", "max"])
+            config.retryInitial = try retry.seconds("initial") ?? config.retryInitial
+            config.retryMax = try retry.seconds("max") ?? config.retryMax
+            guard config.retryInitial > 0, config.retryMax >= config.retryInitial else {
+                throw r.error("retry", "retry needs 0 < initial <= max")
+            }
+        }
         return config
     }
 

@@ -191,10 +191,9 @@ final class BatchApplier {
     private func syncStaged(_ changes: [Change]) {
         for (index, change) in changes.enumerated() {
             guard case .place = change else { continue }
-            let fd = openat(staging.rootFD, BatchApplier.stagedName(index), O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
-            if fd >= 0 {
-                fsync(fd)
-                close(fd)
+            let name = BatchApplier.stagedName(index)
+            if let file = try? FileDescriptor(at: staging.rootFD, name, O_RDONLY | O_NOFOLLOW, shown: name) {
+                fsync(file.raw)
             }
         }
     }

@@ -89,45 +89,38 @@ struct BatchJournal {
     /// file and of the directory, so that it survives a power loss too.
     func write(in staging: TreeDirectory, sync: Bool) throws(TransferError) {
         let text = Array(encoded().utf8)
-        let fd = openat(
-            staging.rootFD, BatchJournal.fileName + ".tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600
-        )
-        guard fd >= 0 else {
-            throw TransferError("cannot write the journal: \(SystemError.text())", path: staging.root)
-        }
-        var offset = 0
-        while offset < text.count {
-            let n = text.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, text.count - offset) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                let e = SystemError.text()
-                close(fd)
-                throw TransferError("cannot write the journal: \(e)", path: staging.root)
+        let temporary = BatchJournal.fileName + ".tmp"
+        try TransferError.wrapping { () throws(SystemError) in
+            let file = try FileDescriptor(
+                at: staging.rootFD, temporary, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, mode: 0o600,
+                shown: staging.root + "/" + temporary)
+            var offset = 0
+            while offset < text.count {
+                let n = text.withUnsafeBytes { Glibc.write(file.raw, $0.baseAddress! + offset, text.count - offset) }
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw SystemError("write the journal", path: staging.root)
+                }
+                offset += n
             }
-            offset += n
-        }
-        guard !sync || fsync(fd) == 0 else {
-            let e = SystemError.text()
-            close(fd)
-            throw TransferError("cannot sync the journal: \(e)", path: staging.root)
-        }
-        close(fd)
-        guard renameat(staging.rootFD, BatchJournal.fileName + ".tmp", staging.rootFD, BatchJournal.fileName) == 0
-        else {
-            throw TransferError("cannot commit the journal: \(SystemError.text())", path: staging.root)
+            guard !sync || fsync(file.raw) == 0 else { throw SystemError("sync the journal", path: staging.root) }
+            guard renameat(staging.rootFD, temporary, staging.rootFD, BatchJournal.fileName) == 0 else {
+                throw SystemError("commit the journal", path: staging.root)
+            }
         }
         if sync { fsync(staging.rootFD) }
     }
 
     /// Reads the journal of a staging directory, if it has one.
     static func read(in staging: TreeDirectory) throws(TransferError) -> BatchJournal? {
-        let fd = openat(staging.rootFD, fileName, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
+        guard let file = try? FileDescriptor(at: staging.rootFD, fileName, O_RDONLY | O_NOFOLLOW, shown: fileName)
+        else {
+            return nil
+        }
         var bytes: [UInt8] = []
         var buf = [UInt8](repeating: 0, count: 65536)
         while true {
-            let n = buf.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            let n = buf.withUnsafeMutableBytes { Glibc.read(file.raw, $0.baseAddress, $0.count) }
             if n <= 0 { break }
             bytes += buf[..<n]
         }

@@ -66,6 +66,14 @@ public struct PipelineConfig: Sendable {
     public var delete: Bool
     /// How `ssh://` targets are reached.
     public var ssh = SSH()
+    /// Hosts served at once (a sliding window).
+    public var maxParallel = 16
+    /// Seconds each step with a host (connect, handshake, every read and write) may wait for progress.
+    public var timeout: Double = 10
+    /// Seconds before a failed host is tried again, doubling with each failure in a row.
+    public var retryInitial: Double = 1
+    /// The longest wait between attempts.
+    public var retryMax: Double = 60
     /// Whether a `check` callback is set.
     public var hasCheck: Bool
     /// Whether an `after` callback is set.

@@ -54,6 +54,18 @@ public final class Filter {
         self.evaluate = evaluate
     }
 
+    private init(rules: [IgnoreRule], patterns: [GlobPattern?], evaluate: PredicateEvaluator?) {
+        self.rules = rules
+        self.patterns = patterns
+        self.evaluate = evaluate
+    }
+
+    /// The same rules with another predicate evaluator and a cache of its own (for a
+    /// worker thread, whose predicates go back to the Lua state's thread).
+    public func with(evaluate: PredicateEvaluator?) -> Filter {
+        Filter(rules: rules, patterns: patterns, evaluate: evaluate)
+    }
+
     /// Whether a path is ignored. `path` is relative to the source root.
     public func isIgnored(_ path: String, isDirectory: Bool) throws -> Bool {
         try decide(path, isDirectory: isDirectory).ignored

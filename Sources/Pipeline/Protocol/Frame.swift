@@ -37,6 +37,9 @@ final class FrameReader {
         input = ByteReader(fd: fd, name: name, capacity: 1 << 16)
     }
 
+    /// Frames from any source of bytes (one with deadlines, say).
+    init(_ input: ByteReader) { self.input = input }
+
     /// The next message, or nil at a clean end of the stream (between frames).
     func next() throws(WireError) -> WireMessage? {
         if try io({ () throws(DeltaError) in try input.atEnd() }) { return nil }
@@ -80,6 +83,9 @@ final class FrameWriter {
     init(fd: Int32, name: String) {
         output = ByteWriter(fd: fd, name: name, capacity: 1 << 16)
     }
+
+    /// Frames to any sink of bytes.
+    init(_ output: ByteWriter) { self.output = output }
 
     /// Sends one message (buffered until `flush`).
     func send(_ message: WireMessage) throws(WireError) {

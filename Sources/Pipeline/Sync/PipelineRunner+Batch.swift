@@ -1,17 +1,47 @@
 import Logging
 import RunnerSystem
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 extension PipelineRunner {
     /// Paths that make up a full sync: the whole tree, or the single source file.
     var fullSyncPaths: [String]? { config.sourceFile.map { [$0] } }
 
-    /// Processes a batch on every target; returns false when one failed.
+    /// Brings every target up to date with the whole source: queued for each host, served
+    /// in parallel. With `untilSettled` (`--once`) it waits for every host, gives up on a
+    /// host that failed (no retry), sends again, a few times, files that changed while
+    /// they were read, and returns whether every host succeeded.
+    @discardableResult
+    public func initialSync(control: RunControl, untilSettled: Bool = false) -> Bool {
+        _ = process(ChangeBatch(paths: [], fullRescan: true), initial: true, control: control)
+        guard untilSettled, !dryRun else { return true }
+        var ok = true
+        var rounds = 0
+        while !fleet.isIdle, !control.isStopRequested {
+            waitForWork(control: control)
+            for result in fleet.takeResults() {
+                ok = handle(result, now: MonotonicClock.now, control: control) && ok
+                let host = fleet.hosts[result.host]
+                if case .failure = result.outcome { host.pending = PendingChanges() }
+                host.notBefore = nil
+            }
+            if fleet.hosts.contains(where: { !$0.pending.isEmpty }) {
+                rounds += 1
+                if rounds > 5 { break }
+            }
+            pump(now: MonotonicClock.now, control: control)
+        }
+        return ok && fleet.isIdle && !control.isStopRequested
+    }
+
+    /// A batch was cut: the `check` hook may hold it; else every host gets it.
     func process(_ batch: ChangeBatch, initial: Bool, control: RunControl) -> Bool {
         if !initial { batchNumber += 1 }
         let label = initial ? "initial sync" : "batch \(batchNumber)"
         if dryRun { return describe(batch, label: label) }
         if batch.changes.isEmpty && !batch.fullRescan { return true }
-
         if let hooks, config.hasCheck, !initial {
             do {
                 if let reason = try hooks.check(pipeline: config.name, batch: batch) {
@@ -26,81 +56,149 @@ extension PipelineRunner {
                 return false
             }
         }
-
-        var ok = true
-        for (destination, target) in targets {
-            let result = deliver(batch, to: target, label: label, initial: initial, control: control)
-            if result.status == .failed || result.status == .rolledBack || result.actions.contains(where: \.failed) {
-                ok = false
-            }
-            if result.status != .unchanged || initial { runAfter(destination, result) }
-            if control.isStopRequested { break }
-        }
-        return ok
+        fleet.enqueue(batch)
+        pump(now: MonotonicClock.now, control: control)
+        return true
     }
 
-    /// Plans and applies one batch on one target; logs the result.
-    private func deliver(
-        _ batch: ChangeBatch, to target: any SyncTarget, label: String, initial: Bool,
-        control: RunControl
-    ) -> TargetResult {
-        let started = MonotonicClock.now
-        do {
-            let plan = try target.plan(
-                paths: batch.fullRescan ? fullSyncPaths : batch.paths, source: config.source, filter: filter,
-                delete: config.delete)
-            for path in plan.skipped {
+    /// Starts the deliveries that are due, each on a thread of its own.
+    func pump(now: Double, control: RunControl) {
+        guard !control.isStopRequested else { return }
+        let name = config.name, hooks = self.hooks, calls = self.calls
+        fleet.dispatch(now: now) { host, _ in
+            // The worker's own filter: its Lua predicates run on this thread, through `calls`.
+            let filter = self.filter.with(
+                evaluate: hooks.map { h in
+                    { index, path, isDirectory in
+                        try calls.run {
+                            try h.ignores(pipeline: name, predicate: index, path: path, isDirectory: isDirectory)
+                        }
+                    }
+                })
+            return DeliveryJob(
+                target: host.target, filter: filter, source: config.source, fullSyncPaths: fullSyncPaths,
+                delete: config.delete, revision: batchNumber, cancelled: { control.isStopRequested })
+        }
+    }
+
+    /// A wakeup of this pipeline: Lua calls from workers, and delivery results.
+    public func serviceWakeups(now: Double, control: RunControl) {
+        calls.serve()
+        for result in fleet.takeResults() { _ = handle(result, now: now, control: control) }
+        pump(now: now, control: control)
+    }
+
+    /// At shutdown: waits (at most `timeout` seconds) for the deliveries under way, which
+    /// leave their batch uncommitted once a stop is requested; then ends the sessions.
+    public func finish(control: RunControl, timeout: Double) {
+        let deadline = MonotonicClock.now + timeout
+        while fleet.running > 0, MonotonicClock.now < deadline {
+            waitForWork(control: control, until: deadline)
+            for result in fleet.takeResults() { _ = handle(result, now: MonotonicClock.now, control: control) }
+        }
+        for (_, target) in targets where fleet.running == 0 { target.disconnect() }
+    }
+
+    /// Blocks until a delivery result or a Lua call from a worker is there (serving the
+    /// calls), or until `deadline`.
+    private func waitForWork(control: RunControl, until deadline: Double? = nil) {
+        var fds = [
+            pollfd(fd: fleet.wakeup.descriptor, events: Int16(POLLIN), revents: 0),
+            pollfd(fd: calls.wakeup.descriptor, events: Int16(POLLIN), revents: 0),
+            pollfd(fd: control.readDescriptor, events: Int16(POLLIN), revents: 0),
+        ]
+        let wait = deadline.map { max(0, $0 - MonotonicClock.now) } ?? 1
+        _ = poll(&fds, nfds_t(fds.count), Int32(wait * 1000))
+        calls.serve()
+    }
+
+    /// Logs a delivery's result, runs `after`, and schedules what the host still needs;
+    /// returns false when it failed.
+    func handle(_ r: DeliveryResult, now: Double, control: RunControl) -> Bool {
+        let host = fleet.hosts[r.host]
+        let initial = r.revision == 0
+        let label =
+            initial ? "initial sync" : r.batch.fullRescan ? "resync to batch \(r.revision)" : "batch \(r.revision)"
+        var metadata: Logger.Metadata = ["pipeline": "\(config.name)", "target": "\(host.uri)"]
+        let result: TargetResult
+        switch r.outcome {
+        case .success(let outcome):
+            for path in r.skipped {
                 logger.warning(
-                    "not a file, directory or symlink: skipped",
-                    metadata: ["pipeline": "\(config.name)", "path": "\(path)"])
+                    "not a file, directory or symlink: skipped", metadata: metadata.merging(["path": "\(path)"]) { $1 })
             }
-            let outcome = try target.apply(plan, from: config.source, cancelled: { control.isStopRequested })
+            if host.reachable == false { logger.notice("\(host.uri) is back", metadata: metadata) }
+            host.reachable = true
+            host.backoff.succeeded()
+            host.applied = max(host.applied, r.revision)
             if !outcome.retry.isEmpty {
-                retry.add(batch, only: outcome.retry, fullRescan: false, now: MonotonicClock.now)
+                // Changed while it was read: sent again once it had a moment to settle.
+                host.pending.add(ChangeBatch(paths: outcome.retry))
+                host.notBefore = now + 1
             }
             if !outcome.resent.isEmpty {
                 let paths = outcome.resent.joined(separator: ", ")
                 logger.notice(
                     "\(label): sent again whole: \(paths) (the delta rebuilt another file at the receiver: its copy changed meanwhile, or a block had the same sums)",
-                    metadata: ["pipeline": "\(config.name)", "target": "\(target.uri)"])
-            }
-            let changed = outcome.written + outcome.deleted + outcome.updated > 0
-            let metadata: Logger.Metadata = [
-                "pipeline": "\(config.name)", "target": "\(target.uri)", "written": "\(outcome.written)",
-                "deleted": "\(outcome.deleted)", "bytes": "\(outcome.bytes)",
-                "ms": "\(Int((MonotonicClock.now - started) * 1000))",
-            ]
-            if let why = outcome.rolledBack {
-                // The content itself was refused: sending it again changes nothing until the source does.
-                logger.error("\(label): rolled back: \(why)", metadata: metadata)
-                return TargetResult(status: .rolledBack, message: why, actions: outcome.actions)
-            }
-            let result = TargetResult(
-                status: changed ? .applied : .unchanged, written: outcome.written, deleted: outcome.deleted,
-                bytes: outcome.bytes, actions: outcome.actions)
-            let failed = outcome.actions.filter(\.failed)
-            let text = ([result.status.rawValue] + outcome.actions.filter { $0.outcome == .ok }.map(\.summary)).joined(
-                separator: ", ")
-            if failed.isEmpty {
-                logger.log(level: changed || initial ? .info : .debug, "\(label): \(text)", metadata: metadata)
-            } else {
-                logger.error(
-                    "\(label): \(text); \(failed.map { "\($0.name): \($0.summary)" }.joined(separator: "; "))",
                     metadata: metadata)
             }
-            return result
-        } catch {
-            logger.error(
-                "\(label) failed: \(error)", metadata: ["pipeline": "\(config.name)", "target": "\(target.uri)"])
+            metadata.merge([
+                "written": "\(outcome.written)", "deleted": "\(outcome.deleted)", "bytes": "\(outcome.bytes)",
+                "ms": "\(Int(r.seconds * 1000))",
+            ]) { $1 }
+            result = report(outcome, label: label, initial: initial, metadata: metadata)
+        case .failure(let failure):
+            host.pending.add(r.batch)
             // After a lost session the next batch is a full resync (quick check, deltas for
             // what differs): the receiver may have lost more than this batch.
-            if !control.isStopRequested {
-                retry.add(
-                    batch, fullRescan: batch.fullRescan || initial || target.resyncsAfterFailure,
-                    now: MonotonicClock.now)
+            if failure.lostSession, host.target.resyncsAfterFailure { host.pending.needFullResync() }
+            let wait = host.backoff.failed()
+            host.notBefore = now + wait
+            let wasDown = host.reachable == false
+            if failure.lostSession { host.reachable = false }
+            result = TargetResult(status: .failed, message: failure.message)
+            if !failure.lostSession {
+                logger.error("\(label) failed: \(failure.message)", metadata: metadata)
+            } else if !wasDown {
+                // Going down is said once; the retries that follow are quiet until it is back.
+                let pause = MonotonicClock.text(seconds: (wait * 10).rounded() / 10)
+                logger.error(
+                    "\(host.uri) is down: \(failure.message); retrying in \(pause), then with a growing pause",
+                    metadata: metadata)
+            } else {
+                logger.debug("\(host.uri) still down: \(failure.message)", metadata: metadata)
+                host.lastResult = result
+                return false  // `after` heard of it when the host went down
             }
-            return TargetResult(status: .failed, message: "\(error)")
         }
+        host.lastResult = result
+        if result.status != .unchanged || initial { runAfter(host.destination, result) }
+        return result.status != .failed && result.status != .rolledBack && !result.actions.contains(where: \.failed)
+    }
+
+    /// Logs an applied batch and its actions; the result `after` gets.
+    private func report(_ outcome: SyncOutcome, label: String, initial: Bool, metadata: Logger.Metadata) -> TargetResult
+    {
+        if let why = outcome.rolledBack {
+            // The content itself was refused: sending it again changes nothing until the source does.
+            logger.error("\(label): rolled back: \(why)", metadata: metadata)
+            return TargetResult(status: .rolledBack, message: why, actions: outcome.actions)
+        }
+        let changed = outcome.written + outcome.deleted + outcome.updated > 0
+        let result = TargetResult(
+            status: changed ? .applied : .unchanged, written: outcome.written, deleted: outcome.deleted,
+            bytes: outcome.bytes, actions: outcome.actions)
+        let failed = outcome.actions.filter(\.failed)
+        let text = ([result.status.rawValue] + outcome.actions.filter { $0.outcome == .ok }.map(\.summary)).joined(
+            separator: ", ")
+        if failed.isEmpty {
+            logger.log(level: changed || initial ? .info : .debug, "\(label): \(text)", metadata: metadata)
+        } else {
+            logger.error(
+                "\(label): \(text); \(failed.map { "\($0.name): \($0.summary)" }.joined(separator: "; "))",
+                metadata: metadata)
+        }
+        return result
     }
 
     private func runAfter(_ destination: PipelineConfig.Destination, _ result: TargetResult) {

@@ -18,7 +18,10 @@ public final class PipelineRunner {
     let logger: Logger
     let dryRun: Bool
     let print: (String) -> Void
-    let targets: [(destination: PipelineConfig.Destination, target: any SyncTarget)]
+    /// Every target, each served on its own.
+    let fleet: Fleet
+    /// Lua calls a delivery's worker hands to this thread (ignore predicates).
+    let calls: MainThreadCalls
     var retry = RetrySchedule()
     var batchNumber = 0
     private var watcher: InotifyWatcher?
@@ -52,7 +55,18 @@ public final class PipelineRunner {
             })
         coalescer = Coalescer(delay: config.delay, maxDelay: config.maxDelay)
         openWrites = OpenWrites(settle: max(config.delay, 0.3), maxDelay: config.maxDelay)
-        targets = try config.destinations.map { d in (d, try Self.target(d, config: config, dryRun: dryRun)) }
+        let backoff = Backoff(initial: config.retryInitial, maximum: config.retryMax)
+        fleet = try Fleet(
+            hosts: config.destinations.map { d in
+                DeliveryHost(
+                    destination: d, target: try Self.target(d, config: config, dryRun: dryRun), backoff: backoff)
+            }, maxParallel: config.maxParallel)
+        calls = try MainThreadCalls()
+    }
+
+    /// The targets, in order (for `--dry-run`, which plans on this thread).
+    var targets: [(destination: PipelineConfig.Destination, target: any SyncTarget)] {
+        fleet.hosts.map { ($0.destination, $0.target) }
     }
 
     private static func target(_ d: PipelineConfig.Destination, config: PipelineConfig, dryRun: Bool) throws
@@ -73,7 +87,8 @@ public final class PipelineRunner {
                 uri: d.uri,
                 command: RemoteTarget.sshCommand(
                     user: user, host: host, port: port, module: module,
-                    ssh: ssh.command, runner: ssh.runner, receiver: ssh.receiver))
+                    ssh: ssh.command, runner: ssh.runner, receiver: ssh.receiver, timeout: config.timeout),
+                timeout: config.timeout)
         case .runner:
             var credentials: (user: String, secret: String)?
             if let auth = config.auth {
@@ -81,7 +96,7 @@ public final class PipelineRunner {
                     auth.user, try SecretsFile.readSenderSecret(auth.secretFile, user: auth.user, at: config.location)
                 )
             }
-            return RemoteTarget(uri: d.uri, command: [], credentials: credentials)
+            return RemoteTarget(uri: d.uri, command: [], credentials: credentials, timeout: config.timeout)
         }
     }
 
@@ -122,20 +137,6 @@ public final class PipelineRunner {
             Raise it with: sysctl -w fs.inotify.max_user_watches=\(suggested) (persist it in /etc/sysctl.d/). \
             Until then \(watcher.unwatched.count) unwatched directories are scanned every \(config.scanInterval)s
             """, metadata: ["pipeline": "\(config.name)"])
-    }
-
-    /// Brings every target up to date with the whole source. Returns false when a target failed.
-    /// With `untilSettled` (`--once`), files that changed while they were read are sent
-    /// again, a few times, instead of being left for a later batch that will not come.
-    @discardableResult
-    public func initialSync(control: RunControl, untilSettled: Bool = false) -> Bool {
-        var ok = process(ChangeBatch(paths: [], fullRescan: true), initial: true, control: control)
-        var attempts = 0
-        while untilSettled, ok, !retry.isEmpty, !retry.fullRescan, attempts < 5, !control.isStopRequested {
-            attempts += 1
-            ok = process(ChangeBatch(changes: retry.take().changes), initial: false, control: control)
-        }
-        return ok && (!untilSettled || retry.isEmpty)
     }
 
     /// Reads pending watch events into the current batch.
@@ -215,7 +216,7 @@ public final class PipelineRunner {
 
     /// When this pipeline next needs the loop's attention.
     public var deadline: Double? {
-        [coalescer.deadline, retry.due, nextScan, openWrites.deadline].compactMap { $0 }.min()
+        [coalescer.deadline, retry.due, nextScan, openWrites.deadline, fleet.deadline].compactMap { $0 }.min()
     }
 
     /// Cuts and processes a batch if one is due.
@@ -235,7 +236,10 @@ public final class PipelineRunner {
             for (path, change) in changes { coalescer.add(path, change, at: earlier) }
             if fullRescan { coalescer.addRescan(at: earlier) }
         }
-        guard let batch = coalescer.cut(at: now) else { return }
+        guard let batch = coalescer.cut(at: now) else {
+            pump(now: now, control: control)
+            return
+        }
         decided.removeAll(keepingCapacity: true)
         // The monotonic time lets `make bench` measure event-to-batch latency from outside.
         logger.debug(
@@ -246,6 +250,10 @@ public final class PipelineRunner {
             ])
         if process(batch, initial: false, control: control) && retry.isEmpty { retry.succeeded() }
     }
+
+    /// The descriptors that wake the loop for this pipeline besides the watch: results of
+    /// deliveries, and Lua calls a delivery waits for.
+    public var wakeDescriptors: [Int32] { [fleet.wakeup.descriptor, calls.wakeup.descriptor] }
 
     /// Ends remote sessions (at shutdown).
     public func disconnect() {

@@ -1,5 +1,4 @@
-/// Paths to send again (a failed target, a file that changed while it was read, a held
-/// batch), and when: after a backoff that doubles with each failure, up to 30 seconds,
+/// A batch the `check` hook held, to offer again, and when: after a backoff that doubles with each failure, up to 30 seconds,
 /// and starts again at one second once a batch goes through.
 struct RetrySchedule {
     private(set) var changes: [String: PathChange] = [:]
@@ -10,9 +9,9 @@ struct RetrySchedule {
 
     var isEmpty: Bool { changes.isEmpty && !fullRescan }
 
-    /// Schedules `batch`'s changes again (all of them, or only `paths` of it).
-    mutating func add(_ batch: ChangeBatch, only paths: [String]? = nil, fullRescan: Bool, now: Double) {
-        for path in paths ?? batch.paths { changes[path] = batch.changes[path] ?? .written }
+    /// Schedules `batch`'s changes again.
+    mutating func add(_ batch: ChangeBatch, fullRescan: Bool, now: Double) {
+        for (path, change) in batch.changes { changes[path] = change }
         self.fullRescan = self.fullRescan || fullRescan
         due = now + backoff
         backoff = min(backoff * 2, 30)

@@ -41,7 +41,9 @@ public final class RunLoop {
         while !control.isStopRequested {
             var fds = [pollfd(fd: control.readDescriptor, events: Int16(POLLIN), revents: 0)]
             for p in pipelines {
-                if let fd = p.fileDescriptor { fds.append(pollfd(fd: fd, events: Int16(POLLIN), revents: 0)) }
+                for fd in [p.fileDescriptor].compactMap({ $0 }) + p.wakeDescriptors {
+                    fds.append(pollfd(fd: fd, events: Int16(POLLIN), revents: 0))
+                }
             }
             let now = MonotonicClock.now
             let next = pipelines.compactMap(\.deadline).min()
@@ -61,13 +63,16 @@ public final class RunLoop {
                 if let fd = p.fileDescriptor, fds.contains(where: { $0.fd == fd && $0.revents != 0 }) {
                     p.readEvents(now: after)
                 }
+                if fds.contains(where: { p.wakeDescriptors.contains($0.fd) && $0.revents != 0 }) {
+                    p.serviceWakeups(now: after, control: control)
+                }
             }
             for p in pipelines {
                 p.flushIfDue(now: MonotonicClock.now, control: control)
             }
         }
-        for p in pipelines { p.disconnect() }
         logger.info("stopping")
+        for p in pipelines { p.finish(control: control, timeout: 10) }
     }
 
     /// Watches first, then the initial sync, so that nothing changed during the sync is missed.
@@ -85,7 +90,7 @@ public final class RunLoop {
         do {
             let fresh = try reload()
             try start(fresh)
-            for p in pipelines { p.disconnect() }
+            for p in pipelines { p.finish(control: control, timeout: 10) }
             pipelines = fresh
             logger.notice("reloaded", metadata: ["pipelines": "\(fresh.count)"])
         } catch {

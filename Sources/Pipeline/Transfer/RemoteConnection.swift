@@ -11,16 +11,27 @@ import RunnerSystem
 final class RemoteConnection {
     let reader: FrameReader
     let writer: FrameWriter
+    /// What the session is doing, for a timeout's message; every read and write gives up
+    /// after `timeout` seconds without progress.
+    let clock: StepClock
     private let pid: pid_t?
     private let input: Int32
     private let output: Int32
 
-    private init(pid: pid_t?, input: Int32, output: Int32) {
+    private init(pid: pid_t?, input: Int32, output: Int32, uri: TargetURI, timeout: Double) {
         self.pid = pid
         self.input = input
         self.output = output
-        reader = FrameReader(fd: input, name: "receiver")
-        writer = FrameWriter(fd: output, name: "receiver")
+        let clock = StepClock(uri: uri, timeout: timeout)
+        self.clock = clock
+        reader = FrameReader(
+            ByteReader(name: "\(uri)", capacity: 1 << 16) { (into) throws(DeltaError) in
+                try clock.read(input, into)
+            })
+        writer = FrameWriter(
+            ByteWriter(name: "\(uri)", capacity: 1 << 16) { (bytes) throws(DeltaError) in
+                try clock.write(output, bytes)
+            })
     }
 
     deinit {
@@ -37,41 +48,55 @@ final class RemoteConnection {
         waitpid(pid, &status, 0)
     }
 
-    /// Connects to `uri` (over TCP for `runner://`, else by running `command`) and opens the session.
-    static func open(_ uri: TargetURI, command: [String], credentials: (user: String, secret: String)?)
-        throws(WireError) -> RemoteConnection
-    {
+    /// Connects to `uri` (over TCP for `runner://`, else by running `command`) and opens
+    /// the session; each step gives up after `timeout` seconds.
+    static func open(
+        _ uri: TargetURI, command: [String], credentials: (user: String, secret: String)?,
+        timeout: Double
+    ) throws(WireError) -> RemoteConnection {
         let c: RemoteConnection
         var user = credentials?.user ?? ""
         switch uri {
         case .runner(let host, let port, _):
-            let fd = try tcpConnect(host: host, port: port)
-            c = RemoteConnection(pid: nil, input: fd, output: dup(fd))
+            let fd = try tcpConnect(host: host, port: port, timeout: timeout)
+            c = RemoteConnection(pid: nil, input: fd, output: dup(fd), uri: uri, timeout: timeout)
         case .ssh(let sshUser, _, _, _):
             user = sshUser ?? ""
-            c = try spawn(command)
+            c = try spawn(command, uri: uri, timeout: timeout)
         case .file:
             preconditionFailure("a file:// target has no connection")
         }
-        try c.handshake(module: uri.module, user: user, credentials: credentials)
+        try c.handshake(uri, user: user, credentials: credentials)
         return c
     }
 
-    private func handshake(module: String, user: String, credentials: (user: String, secret: String)?) throws(WireError)
+    private func handshake(_ uri: TargetURI, user: String, credentials: (user: String, secret: String)?)
+        throws(WireError)
     {
+        clock.step = "waiting for the receiver's welcome"
         try writer.send(
-            .hello(version: UInt32(WireLimits.version), maxFrame: writer.limits.maxFrame, module: module, user: user))
+            .hello(
+                version: UInt32(WireLimits.version), maxFrame: writer.limits.maxFrame, module: uri.module, user: user))
         try writer.flush()
-        var reply = try reader.receive()
+        var reply: WireMessage
+        do { reply = try reader.receive() } catch  where error.refusal == "access denied" {
+            throw WireError(
+                "access refused at \(uri) (no such module, or this address is not in its hosts_allow; the receiver's log says which)"
+            )
+        }
         if case .challenge(let nonce) = reply {
             guard let credentials else {
-                throw WireError("the receiver asks for auth: set auth = { user = ..., secret_file = ... }")
+                throw WireError("\(uri) asks for auth: set auth = { user = ..., secret_file = ... } in the pipeline")
             }
             let proof = AuthProof.response(
-                secret: credentials.secret, nonce: nonce, module: module, user: credentials.user)
+                secret: credentials.secret, nonce: nonce, module: uri.module, user: credentials.user)
+            clock.step = "waiting for the answer to authentication"
             try writer.send(.auth(proof: proof))
             try writer.flush()
-            reply = try reader.receive()
+            do { reply = try reader.receive() } catch  where error.refusal == "access denied" {
+                throw WireError(
+                    "authentication failed at \(uri) (wrong user or wrong secret; the receiver's log says which)")
+            }
         }
         guard case let .welcome(version, maxFrame, _) = reply else {
             throw WireError("expected welcome, got \(reply.frameType)")
@@ -95,18 +120,23 @@ final class RemoteConnection {
         try? writer.flush()
     }
 
-    private static func spawn(_ command: [String]) throws(WireError) -> RemoteConnection {
+    private static func spawn(_ command: [String], uri: TargetURI, timeout: Double) throws(WireError)
+        -> RemoteConnection
+    {
         var toChild: [Int32] = [-1, -1], fromChild: [Int32] = [-1, -1]
         guard pipe(&toChild) == 0, pipe(&fromChild) == 0 else { throw WireError("pipe: \(SystemError.text())") }
-        _ = fcntl(toChild[1], F_SETFD, FD_CLOEXEC)
-        _ = fcntl(fromChild[0], F_SETFD, FD_CLOEXEC)
+        // Our ends: close-on-exec, and non-blocking (every wait is a poll with a deadline).
+        for fd in [toChild[1], fromChild[0]] {
+            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+        }
         defer {
             Glibc.close(toChild[0])
             Glibc.close(fromChild[1])
         }
         do {
             let pid = try ChildProcess.spawn(command, stdin: toChild[0], stdout: fromChild[1], search: true)
-            return RemoteConnection(pid: pid, input: fromChild[0], output: toChild[1])
+            return RemoteConnection(pid: pid, input: fromChild[0], output: toChild[1], uri: uri, timeout: timeout)
         } catch {
             Glibc.close(toChild[1])
             Glibc.close(fromChild[0])
@@ -114,8 +144,8 @@ final class RemoteConnection {
         }
     }
 
-    /// Connects with a 10 s deadline; TCP_NODELAY, since a batch is a conversation of small frames.
-    static func tcpConnect(host: String, port: Int) throws(WireError) -> Int32 {
+    /// Connects within `timeout` seconds; TCP_NODELAY, since a batch is a conversation of small frames.
+    static func tcpConnect(host: String, port: Int, timeout: Double) throws(WireError) -> Int32 {
         var hints = addrinfo()
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
         var list: UnsafeMutablePointer<addrinfo>?
@@ -140,16 +170,17 @@ final class RemoteConnection {
             var p = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
             var error: Int32 = 0
             var length = socklen_t(MemoryLayout<Int32>.size)
-            if poll(&p, 1, 10_000) != 1 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) != 0 || error != 0 {
-                lastError = error != 0 ? String(cString: strerror(error)) : "timed out"
+            if poll(&p, 1, Int32(timeout * 1000)) != 1 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) != 0
+                || error != 0
+            {
+                lastError =
+                    error != 0
+                    ? String(cString: strerror(error)) : "timed out after \(MonotonicClock.text(seconds: timeout))"
                 Glibc.close(fd)
                 continue
             }
-            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
             var one: Int32 = 1
             setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-            var tv = timeval(tv_sec: 600, tv_usec: 0)
-            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
             return fd
         }
         throw WireError("cannot connect to \(host):\(port): \(lastError)")

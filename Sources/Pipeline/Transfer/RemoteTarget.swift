@@ -15,24 +15,36 @@ public final class RemoteTarget: SyncTarget {
     public let command: [String]
     /// The user and secret for `runner://` (the secret never crosses the wire).
     private let credentials: (user: String, secret: String)?
+    /// Seconds each step (connect, handshake, every read and write) may wait for progress.
+    private let timeout: Double
     private var connection: RemoteConnection?
     private var batchID: UInt64 = 0
     /// The receiver's listing the last plan was made against (the batch needs it).
     private var listing = RemoteListing()
 
     /// A remote target reached by `command` (ssh), or over TCP when `command` is empty.
-    public init(uri: TargetURI, command: [String], credentials: (user: String, secret: String)? = nil) {
+    public init(
+        uri: TargetURI, command: [String], credentials: (user: String, secret: String)? = nil, timeout: Double = 10
+    ) {
         self.uri = uri
         self.command = command
         self.credentials = credentials
+        self.timeout = timeout
     }
 
     /// The ssh command line for an `ssh://` target.
+    /// The session stays open between batches; ssh's keepalives find a peer that went
+    /// away within about `timeout` seconds even while no batch is under way.
     public static func sshCommand(
         user: String?, host: String, port: Int?, module: String, ssh: [String], runner: String,
-        receiver: String
+        receiver: String, timeout: Double = 10
     ) -> [String] {
-        var argv = ssh + ["-o", "BatchMode=yes"]
+        let seconds = String(max(1, Int(timeout.rounded(.up))))
+        var argv =
+            ssh + [
+                "-o", "BatchMode=yes", "-o", "ConnectTimeout=\(seconds)", "-o", "ServerAliveInterval=\(seconds)",
+                "-o", "ServerAliveCountMax=2",
+            ]
         if let port { argv += ["-p", String(port)] }
         if let user { argv += ["-l", user] }
         return argv + [host, "--", runner, "receive", receiver, "--module", module]
@@ -49,7 +61,9 @@ public final class RemoteTarget: SyncTarget {
     /// Runs `body` on the open connection; any error drops it.
     private func session<T>(_ body: (RemoteConnection) throws -> T) throws -> T {
         do {
-            let c = try connection ?? RemoteConnection.open(uri, command: command, credentials: credentials)
+            let c =
+                try connection
+                ?? RemoteConnection.open(uri, command: command, credentials: credentials, timeout: timeout)
             connection = c
             return try body(c)
         } catch {
@@ -61,6 +75,7 @@ public final class RemoteTarget: SyncTarget {
     /// Asks the receiver for its listing of what the paths touch and plans against it.
     public func plan(paths: [String]?, source: String, filter: Filter, delete: Bool) throws -> SyncPlan {
         try session { c in
+            c.clock.step = "waiting for the listing"
             try c.request(.scan(paths: paths ?? [""]))
             var listing = RemoteListing()
             while true {
@@ -79,6 +94,7 @@ public final class RemoteTarget: SyncTarget {
     /// What the receiver's module runs after each batch (for `--dry-run`), one line each.
     public func describeActions() throws -> [String] {
         try session { c in
+            c.clock.step = "waiting for the action list"
             try c.request(.actions)
             let reply = try c.reader.receive()
             guard case .actionList(let lines) = reply else {
@@ -112,6 +128,7 @@ public final class RemoteTarget: SyncTarget {
         if cancelled() { throw TransferError("batch abandoned before it was sent (shutdown)", path: "\(uri)") }
 
         batchID &+= 1
+        c.clock.step = "sending the batch"
         try c.writer.send(.batch(id: batchID))
         for op in plan.operations {
             switch op {
@@ -128,6 +145,7 @@ public final class RemoteTarget: SyncTarget {
                 }
             }
         }
+        c.clock.step = "waiting for the result"
         try c.request(.commit)
         var reply = try c.reader.receive()
         if case .redo(let paths) = reply {
@@ -136,6 +154,7 @@ public final class RemoteTarget: SyncTarget {
                 throw WireError("the receiver asked again for files it had no delta for")
             }
             outcome.resent = paths
+            c.clock.step = "sending files again whole"
             for path in paths {
                 if let bytes = try sendFile(path, from: source, signature: nil, over: c) {
                     outcome.bytes += bytes
@@ -143,6 +162,7 @@ public final class RemoteTarget: SyncTarget {
                     outcome.retry.append(path)
                 }
             }
+            c.clock.step = "waiting for the result"
             try c.request(.commit)
             reply = try c.reader.receive()
         }
@@ -197,6 +217,7 @@ public final class RemoteTarget: SyncTarget {
     /// The receiver's signatures of `paths` (those it has as regular files), in one round trip.
     private func fetchSignatures(_ paths: [String], over c: RemoteConnection) throws -> [String: Signature] {
         guard !paths.isEmpty else { return [:] }
+        c.clock.step = "waiting for signatures"
         try c.request(.signatures(paths: paths))
         var result: [String: Signature] = [:]
         var current: [UInt8] = []

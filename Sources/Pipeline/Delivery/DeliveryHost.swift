@@ -1,0 +1,33 @@
+/// One target of a pipeline as the fleet serves it: what it has not received yet, whether
+/// a delivery to it is under way, when it may be tried again, and whether it answered
+/// last time (so that going down, and coming back, are logged once each).
+final class DeliveryHost {
+    let destination: PipelineConfig.Destination
+    /// Used by one delivery at a time: only the worker running it touches it meanwhile.
+    let target: any SyncTarget
+    var pending = PendingChanges()
+    var backoff: Backoff
+    /// A delivery is under way.
+    var busy = false
+    /// Not before then (a backoff after a failure); nil: now.
+    var notBefore: Double?
+    /// Whether the last attempt reached the host; nil before the first.
+    var reachable: Bool?
+    /// The last batch number it applied.
+    var applied = 0
+    /// The last result, for the status of later issues and for `after`.
+    var lastResult: TargetResult?
+
+    init(destination: PipelineConfig.Destination, target: any SyncTarget, backoff: Backoff) {
+        self.destination = destination
+        self.target = target
+        self.backoff = backoff
+    }
+
+    var uri: TargetURI { destination.uri }
+
+    /// Whether a delivery may start now.
+    func isDue(at now: Double) -> Bool {
+        !busy && !pending.isEmpty && (notBefore.map { now >= $0 } ?? true)
+    }
+}
