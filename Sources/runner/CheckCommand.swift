@@ -15,6 +15,7 @@ extension Runner {
                 let script = try options.load(&logger)
                 let configuration = script.configuration
                 var lines: [String] = []
+                var problems: [String] = []
                 for p in configuration.pipelines {
                     if let auth = p.auth {
                         _ = try SecretsFile.readSenderSecret(auth.secretFile, user: auth.user, at: p.location)
@@ -25,12 +26,12 @@ extension Runner {
                     if needsAuth && p.auth == nil {
                         lines.append("warning: pipeline '\(p.name)' has runner:// or ssh:// targets but no auth")
                     }
+                    problems += try RenderPreview.check(p, hooks: script.hooks)
                     let targets = p.destinations.map { $0.uri.description }.joined(separator: ", ")
                     lines.append(
                         "pipeline '\(p.name)': \(p.source) -> \(targets) (\(p.ignore.count) ignore rules, delay \(p.delay)s)"
                     )
                 }
-                var problems: [String] = []
                 for served in configuration.modules.isEmpty ? [] : try script.servedModules() {
                     let m = served.module
                     try ModuleCheck.verify(m)

@@ -44,9 +44,10 @@ extension Runner {
 
         private func makeRunners(_ script: LoadedScript, _ logger: Logger) throws -> [PipelineRunner] {
             try script.pipelines().map { p in
-                try PipelineRunner(config: p, hooks: script.hooks, logger: logger, dryRun: dryRun) { text in
-                    Output.out(text + "\n")
-                }
+                try PipelineRunner(
+                    config: p, hooks: script.hooks, logger: logger, dryRun: dryRun,
+                    stateDirectory: script.configuration.settings.stateDirectory
+                ) { text in Output.out(text + "\n") }
             }
         }
     }

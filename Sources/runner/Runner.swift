@@ -14,7 +14,7 @@ struct Runner: ParsableCommand {
             2 configuration error (Lua, secrets, targets), 64 usage error.
             """,
         version: RunnerVersion.current,
-        subcommands: [Run.self, Check.self, Explain.self, Serve.self, Receive.self, Delta.self]
+        subcommands: [Run.self, Check.self, Explain.self, Render.self, Serve.self, Receive.self, Delta.self]
     )
 }
 

@@ -30,8 +30,8 @@ import Testing
         return ConfigError("none")
     }
 
-    /// DESIGN.md's pipeline, less what this engine does not implement yet (`vars`,
-    /// `rollout`, `status`): those are refused, never accepted and ignored.
+    /// DESIGN.md's pipeline, less what this engine does not implement yet (`rollout`,
+    /// `status`): those are refused, never accepted and ignored.
     @Test func theDesignExampleLoads() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
@@ -69,7 +69,6 @@ import Testing
 
     @Test(arguments: [
         ("settings { status = \"127.0.0.1:9873\" }", "status", 1),
-        ("group \"g\" { \"file:///srv/x\",\n  vars = { APP_MODE = \"functional\" } }", "vars", 2),
         ("pipeline \"p\" { source = \"src\", to = \"file:///srv/x\",\n  rollout = \"canary\" }", "rollout", 2),
     ])
     func keysNotImplementedYetAreRefusedWithTheirLine(_ lua: String, _ key: String, _ line: Int) throws {

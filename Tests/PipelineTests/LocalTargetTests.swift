@@ -10,8 +10,9 @@ import Testing
         throws -> SyncOutcome
     {
         let filter = try Filter(rules: rules.map { IgnoreRule.glob($0) })
-        let plan = try SyncPlanner(source: source, target: target, filter: filter, delete: delete).plan(paths: paths)
-        return try LocalTarget(root: target).apply(plan, from: source)
+        let plan = try SyncPlanner(source: SourceTree(root: source), target: target, filter: filter, delete: delete)
+            .plan(paths: paths)
+        return try LocalTarget(root: target).apply(plan, from: SourceTree(root: source))
     }
 
     @Test func fullSyncCopiesContentModesLinksAndTimes() throws {
@@ -124,10 +125,14 @@ import Testing
         defer { dir.remove() }
         try dir.write("src/a", "1")
         let filter = try Filter(rules: [])
-        let plan = try SyncPlanner(source: dir.at("src"), target: dir.at("dst"), filter: filter, delete: true).plan(
+        let plan = try SyncPlanner(
+            source: SourceTree(root: dir.at("src")), target: dir.at("dst"), filter: filter, delete: true
+        ).plan(
             paths: nil)
         let target = try LocalTarget(root: dir.at("dst"))
-        #expect(throws: TransferError.self) { try target.apply(plan, from: dir.at("src"), cancelled: { true }) }
+        #expect(throws: TransferError.self) {
+            try target.apply(plan, from: SourceTree(root: dir.at("src")), cancelled: { true })
+        }
         #expect(TreeSnapshot(dir.at("dst")).entries.isEmpty)
         #expect(!FileManager.default.fileExists(atPath: target.stagingRoot))
     }
@@ -144,9 +149,9 @@ import Testing
         symlink(dir.at("outside"), dir.at("dst/sub"))
         let before = TreeSnapshot(dir.at("outside"))
         let plan = try SyncPlanner(
-            source: dir.at("src"), target: dir.at("dst"), filter: try Filter(rules: []), delete: true
+            source: SourceTree(root: dir.at("src")), target: dir.at("dst"), filter: try Filter(rules: []), delete: true
         ).plan(paths: nil)
-        try LocalTarget(root: dir.at("dst")).apply(plan, from: dir.at("src"))
+        try LocalTarget(root: dir.at("dst")).apply(plan, from: SourceTree(root: dir.at("src")))
         #expect(TreeSnapshot(dir.at("outside")) == before)
         #expect(TreeSnapshot(dir.at("src")) == TreeSnapshot(dir.at("dst")))
     }
@@ -184,10 +189,10 @@ import Testing
         symlink(dir.at("outside"), dir.at("dst/sub"))
         let before = TreeSnapshot(dir.at("outside"))
         let plan = try SyncPlanner(
-            source: dir.at("src"), target: dir.at("dst"), filter: try Filter(rules: []), delete: true
+            source: SourceTree(root: dir.at("src")), target: dir.at("dst"), filter: try Filter(rules: []), delete: true
         )
         .plan(paths: ["sub/x.conf"])
-        try LocalTarget(root: dir.at("dst")).apply(plan, from: dir.at("src"))
+        try LocalTarget(root: dir.at("dst")).apply(plan, from: SourceTree(root: dir.at("src")))
         #expect(TreeSnapshot(dir.at("dst")) == TreeSnapshot(dir.at("src")))
         #expect(TreeSnapshot(dir.at("outside")) == before)
     }
@@ -199,10 +204,10 @@ import Testing
         chmod(dir.at("src/a"), 0o750)
         try FileManager.default.createDirectory(atPath: dir.at("dst"), withIntermediateDirectories: true)
         let plan = try SyncPlanner(
-            source: dir.at("src"), target: dir.at("dst"), filter: try Filter(rules: []), delete: true
+            source: SourceTree(root: dir.at("src")), target: dir.at("dst"), filter: try Filter(rules: []), delete: true
         )
         .plan(paths: ["a/b/c.conf"])
-        try LocalTarget(root: dir.at("dst")).apply(plan, from: dir.at("src"))
+        try LocalTarget(root: dir.at("dst")).apply(plan, from: SourceTree(root: dir.at("src")))
         #expect(TreeSnapshot(dir.at("dst")) == TreeSnapshot(dir.at("src")))
     }
 
@@ -213,9 +218,9 @@ import Testing
         try FileManager.default.createDirectory(atPath: dir.at("real"), withIntermediateDirectories: true)
         symlink(dir.at("real"), dir.at("dst"))
         let plan = try SyncPlanner(
-            source: dir.at("src"), target: dir.at("dst"), filter: try Filter(rules: []), delete: true
+            source: SourceTree(root: dir.at("src")), target: dir.at("dst"), filter: try Filter(rules: []), delete: true
         ).plan(paths: nil)
-        try LocalTarget(root: dir.at("dst")).apply(plan, from: dir.at("src"))
+        try LocalTarget(root: dir.at("dst")).apply(plan, from: SourceTree(root: dir.at("src")))
         #expect(TreeSnapshot(dir.at("real")) == TreeSnapshot(dir.at("src")))
     }
 }
@@ -231,15 +236,19 @@ import Testing
         var times = [now, now]
         utimensat(AT_FDCWD, dir.at("src/a.conf"), &times, 0)
         let filter = try Filter(rules: [])
-        let first = try SyncPlanner(source: dir.at("src"), target: dir.at("dst"), filter: filter, delete: true).plan(
+        let first = try SyncPlanner(
+            source: SourceTree(root: dir.at("src")), target: dir.at("dst"), filter: filter, delete: true
+        ).plan(
             paths: nil)
-        try LocalTarget(root: dir.at("dst")).apply(first, from: dir.at("src"))
+        try LocalTarget(root: dir.at("dst")).apply(first, from: SourceTree(root: dir.at("src")))
         // Same size, same mtime to the nanosecond: what a coarse clock gives two quick writes.
         try dir.write("src/a.conf", "new!")
         utimensat(AT_FDCWD, dir.at("src/a.conf"), &times, 0)
-        let second = try SyncPlanner(source: dir.at("src"), target: dir.at("dst"), filter: filter, delete: true).plan(
+        let second = try SyncPlanner(
+            source: SourceTree(root: dir.at("src")), target: dir.at("dst"), filter: filter, delete: true
+        ).plan(
             paths: ["a.conf"])
-        try LocalTarget(root: dir.at("dst")).apply(second, from: dir.at("src"))
+        try LocalTarget(root: dir.at("dst")).apply(second, from: SourceTree(root: dir.at("src")))
         #expect(try String(contentsOfFile: dir.at("dst/a.conf"), encoding: .utf8) == "new!")
     }
 }

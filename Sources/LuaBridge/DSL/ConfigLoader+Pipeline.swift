@@ -2,16 +2,13 @@ import LuaKit
 import Pipeline
 
 extension ConfigLoader {
-    static let settingsKeys = ["log", "listen", "max_connections", "handshake_timeout", "idle_timeout"]
+    static let settingsKeys = ["log", "listen", "max_connections", "handshake_timeout", "idle_timeout", "state_dir"]
     static let settingsKeysNotYet = ["status": "the status page (issue 14)"]
-    static let groupKeysNotYet = ["vars": "per-group values and render (issue 13)"]
     static let pipelineKeys = [
         "source", "ignore", "delay", "max_delay", "scan_interval", "to", "auth", "delete", "check", "after", "ssh",
-        "max_parallel", "timeout", "retry",
+        "max_parallel", "timeout", "retry", "render",
     ]
-    static let pipelineKeysNotYet = [
-        "rollout": "canary roll-outs (issue 13)", "render": "per-group values and render (issue 13)",
-    ]
+    static let pipelineKeysNotYet = ["rollout": "canary roll-outs (issue 13)"]
 
     func applySettings(_ r: LuaTableReader) throws {
         try r.checkKeys(ConfigLoader.settingsKeys, notYet: ConfigLoader.settingsKeysNotYet)
@@ -42,10 +39,11 @@ extension ConfigLoader {
         }
         if let t = try r.seconds("handshake_timeout") { settings.handshakeTimeout = max(0.1, t) }
         if let t = try r.seconds("idle_timeout") { settings.idleTimeout = max(0.1, t) }
+        if let dir = try r.string("state_dir") { settings.stateDirectory = resolvePath(dir) }
     }
 
     func buildGroup(_ name: String, _ r: LuaTableReader) throws -> HostGroup {
-        try r.checkKeys([], notYet: ConfigLoader.groupKeysNotYet, allowArray: true)
+        try r.checkKeys(["vars"], allowArray: true)
         var targets: [TargetURI] = []
         for item in r.table.array {
             guard case .string = item, let text = item.stringValue else {
@@ -60,7 +58,39 @@ extension ConfigLoader {
             throw ConfigError(
                 "\(r.what) has no targets", at: r.at, hint: "group \"\(name)\" { \"runner://host/module\" }")
         }
-        return HostGroup(name: name, targets: targets, location: r.at)
+        return HostGroup(name: name, targets: targets, vars: try vars(r), location: r.at)
+    }
+
+    /// `host "uri" { vars = { ... } }`: values of one target, beating its group's.
+    func buildHost(_ name: String, _ r: LuaTableReader) throws -> HostVars {
+        try r.checkKeys(["vars"])
+        let uri: TargetURI
+        do { uri = try TargetURI(parsing: name) } catch {
+            throw ConfigError("\(r.what): \(error.message)", at: r.at, hint: error.hint)
+        }
+        return HostVars(uri: uri, vars: try vars(r), location: r.at)
+    }
+
+    /// `vars = { NAME = value }`: strings, numbers and booleans, as text. `group` and `host`
+    /// are built in and cannot be set.
+    private func vars(_ r: LuaTableReader) throws -> [String: String] {
+        guard let v = try r.table("vars", expected: "a table of NAME = value") else { return [:] }
+        guard v.table.array.isEmpty else { throw r.error("vars", "'vars' must be a table of NAME = value") }
+        var vars: [String: String] = [:]
+        for (key, value) in v.table.fields {
+            let name = key.description
+            guard case .string = key, name.first.map({ $0.isLetter || $0 == "_" }) == true,
+                name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") })
+            else { throw v.error(name, "vars: '\(name)' is not a NAME (letters, digits, _)") }
+            guard name != "group", name != "host" else {
+                throw v.error(name, "vars: '\(name)' is built in and cannot be set")
+            }
+            switch value {
+            case .string, .integer, .number, .boolean: vars[name] = value.stringValue ?? value.scalarText
+            default: throw v.error(name, "vars.\(name) must be a string, number or boolean, got \(value.typeName)")
+            }
+        }
+        return vars
     }
 
     func buildPipeline(_ name: String, _ r: LuaTableReader) throws -> PipelineConfig {
@@ -101,6 +131,22 @@ extension ConfigLoader {
             }
         }
 
+        var render: [IgnoreRule] = []
+        switch r.table["render"] {
+        case .nil: break
+        case .function(let f): hooks.renders[name] = f
+        case let v:
+            guard let patterns = try r.strings("render") else {
+                throw r.wrongType("render", expected: "patterns or a function", got: v)
+            }
+            for text in patterns {
+                let rule = IgnoreRule.glob(
+                    text, ruleSet: "render", location: index.locateLiteral(text, near: r.at) ?? r.line(of: "render"))
+                _ = try Filter(rules: [rule])
+                render.append(rule)
+            }
+        }
+
         var ssh = PipelineConfig.SSH()
         if let o = try r.table("ssh", expected: "a table { command = ..., runner = ..., receiver = ... }") {
             try o.checkKeys(["command", "runner", "receiver"])
@@ -120,6 +166,8 @@ extension ConfigLoader {
             auth: auth, delete: try r.bool("delete") ?? false, hasCheck: hooks.checks[name] != nil,
             hasAfter: hooks.afters[name] != nil, location: r.at)
         config.ssh = ssh
+        config.render = render
+        config.hasRenderFunction = hooks.renders[name] != nil
         if let n = try r.seconds("max_parallel") {
             guard n >= 1, n == n.rounded() else {
                 throw r.error("max_parallel", "'max_parallel' must be a whole number >= 1")
@@ -154,14 +202,14 @@ extension ConfigLoader {
                 do {
                     let uri = try TargetURI(parsing: entry)
                     if !destinations.contains(where: { $0.uri == uri }) {
-                        destinations.append(.init(uri: uri, group: nil))
+                        destinations.append(.init(uri: uri, group: nil, vars: vars(for: uri, in: nil)))
                     }
                 } catch {
                     throw ConfigError("\(r.what): \(error.message)", at: here, hint: error.hint)
                 }
             } else if let group = groups.first(where: { $0.name == entry }) {
                 for uri in group.targets where !destinations.contains(where: { $0.uri == uri }) {
-                    destinations.append(.init(uri: uri, group: group.name))
+                    destinations.append(.init(uri: uri, group: group.name, vars: vars(for: uri, in: group)))
                 }
             } else {
                 let known = groups.map(\.name)
@@ -174,6 +222,14 @@ extension ConfigLoader {
             }
         }
         return destinations
+    }
+
+    /// A destination's values: built-ins, then its group's, then its own.
+    private func vars(for uri: TargetURI, in group: HostGroup?) -> [String: String] {
+        var vars = ["group": group?.name ?? "", "host": uri.hostName]
+        vars.merge(group?.vars ?? [:]) { $1 }
+        vars.merge(hosts.first { $0.uri == uri }?.vars ?? [:]) { $1 }
+        return vars
     }
 
     /// Flattens `ignore`: strings are globs, functions are predicates, tables are

@@ -22,6 +22,7 @@ public final class ConfigLoader {
     private let logger: Logger
     var settings = Settings()
     var groups: [HostGroup] = []
+    var hosts: [HostVars] = []
     private var rawPipelines: [(name: String, table: LuaTable, at: SourceLocation)] = []
     private var modules: [ReceiverModule] = []
     private var pendingDeclarations: [String: (kind: String, name: String, at: SourceLocation)] = [:]
@@ -90,8 +91,14 @@ public final class ConfigLoader {
         for raw in rawPipelines {
             pipelines.append(try buildPipeline(raw.name, reader(raw.table, "pipeline '\(raw.name)'", at: raw.at)))
         }
-        let configuration = Configuration(
+        for host in hosts where !pipelines.contains(where: { $0.destinations.contains { $0.uri == host.uri } }) {
+            throw ConfigError(
+                "host '\(host.uri)' is not a target of any pipeline", at: host.location,
+                hint: "its vars would apply to nothing; name it in a group or a pipeline's 'to'")
+        }
+        var configuration = Configuration(
             file: file, settings: settings, groups: groups, pipelines: pipelines, modules: modules)
+        configuration.hosts = hosts
         return (configuration, hooks)
     }
 
@@ -116,7 +123,7 @@ public final class ConfigLoader {
             try self.applySettings(self.reader(t, "settings", at: at))
             return []
         }
-        for kind in ["group", "pipeline", "module"] {
+        for kind in ["group", "host", "pipeline", "module"] {
             try state.register(kind) { [unowned self] call in
                 let at = location(call)
                 guard let name = call.arguments.first?.stringValue, case .string = call.arguments.first!, !name.isEmpty
@@ -177,6 +184,12 @@ public final class ConfigLoader {
                 throw ConfigError("group '\(name)' is declared twice (first at \(first.location))", at: at)
             }
             groups.append(try buildGroup(name, reader(table, "group '\(name)'", at: at)))
+        case "host":
+            let host = try buildHost(name, reader(table, "host '\(name)'", at: at))
+            if let first = hosts.first(where: { $0.uri == host.uri }) {
+                throw ConfigError("host '\(name)' is declared twice (first at \(first.location))", at: at)
+            }
+            hosts.append(host)
         case "pipeline":
             if let first = rawPipelines.first(where: { $0.name == name }) {
                 throw ConfigError("pipeline '\(name)' is declared twice (first at \(first.at))", at: at)

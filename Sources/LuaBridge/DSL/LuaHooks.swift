@@ -10,6 +10,7 @@ final class LuaHooks: PipelineHooks, ActionHooks {
     private var moduleActions: [String: [LuaFunction]] = [:]
     var checks: [String: LuaFunction] = [:]
     var afters: [String: LuaFunction] = [:]
+    var renders: [String: LuaFunction] = [:]
 
     init(state: LuaState) {
         self.state = state
@@ -65,6 +66,19 @@ final class LuaHooks: PipelineHooks, ActionHooks {
         // Only an explicit false holds the batch: a callback that returns nothing lets it go.
         guard case .boolean(false) = results.first ?? .nil else { return nil }
         return results.dropFirst().first?.stringValue ?? "check returned false"
+    }
+
+    /// `render(path, text, vars, target)` returns the text the target gets.
+    func render(pipeline: String, path: String, text: [UInt8], vars: [String: String], target: String) throws -> [UInt8]
+    {
+        guard let f = renders[pipeline] else { return text }
+        var t = LuaTable()
+        for (k, v) in vars { t[k] = .text(v) }
+        let results = try state.call(f, [.text(path), .string(text), .table(t), .text(target)])
+        guard case .string(let bytes) = results.first ?? .nil else {
+            throw ConfigError("render(\"\(path)\") must return the text, got \(results.first?.typeName ?? "nothing")")
+        }
+        return bytes
     }
 
     func after(pipeline: String, target: String, result: TargetResult) throws {

@@ -6,6 +6,8 @@ public struct Configuration: Sendable {
     public var settings: Settings
     /// Groups by declaration order.
     public var groups: [HostGroup]
+    /// Host-level values by declaration order.
+    public var hosts: [HostVars] = []
     /// Pipelines by declaration order.
     public var pipelines: [PipelineConfig]
     /// Receiver modules by declaration order.

@@ -1,16 +1,19 @@
-/// A named set of targets (`group "name" { ... }`).
+/// A named set of targets with values shared by the group (`group "name" { ..., vars = { ... } }`).
 public struct HostGroup: Sendable, Equatable {
     /// The group's name, as `to` refers to it.
     public var name: String
     /// The targets, in the order written.
     public var targets: [TargetURI]
+    /// The group's values for templates (`vars = { APP_MODE = "functional" }`).
+    public var vars: [String: String]
     /// Where the group was declared.
     public var location: SourceLocation
 
     /// A group.
-    public init(name: String, targets: [TargetURI], location: SourceLocation) {
+    public init(name: String, targets: [TargetURI], vars: [String: String] = [:], location: SourceLocation) {
         self.name = name
         self.targets = targets
+        self.vars = vars
         self.location = location
     }
 }

@@ -66,6 +66,10 @@ public struct PipelineConfig: Sendable {
     public var delete: Bool
     /// How `ssh://` targets are reached.
     public var ssh = SSH()
+    /// Which files are templates (`render = { "*.conf" }`, gitignore-style patterns).
+    public var render: [IgnoreRule] = []
+    /// Whether `render` is a Lua function (every file passes through it).
+    public var hasRenderFunction = false
     /// Hosts served at once (a sliding window).
     public var maxParallel = 16
     /// Seconds each step with a host (connect, handshake, every read and write) may wait for progress.

@@ -1,7 +1,14 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// Process-wide settings from `settings { ... }`.
 public struct Settings: Sendable, Equatable {
     /// Log level: trace, debug, info, notice, warning, error, critical.
     public var logLevel: String = "info"
+    /// Where a sender keeps its state (the render cache of each group), created on use:
+    /// `/var/lib/runner` for root, else `$XDG_STATE_HOME/runner` (`~/.local/state/runner`).
+    public var stateDirectory: String = Settings.defaultStateDirectory
     /// Receiver: the address `runner serve` listens on.
     public var listen: String = "0.0.0.0:\(TargetURI.defaultRunnerPort)"
     /// Receiver: the most connections served at once.
@@ -13,6 +20,15 @@ public struct Settings: Sendable, Equatable {
 
     /// Default settings.
     public init() {}
+
+    /// The default `state_dir`.
+    public static var defaultStateDirectory: String {
+        if geteuid() == 0 { return "/var/lib/runner" }
+        if let xdg = getenv("XDG_STATE_HOME").map({ String(cString: $0) }), xdg.hasPrefix("/") {
+            return xdg + "/runner"
+        }
+        return (getenv("HOME").map { String(cString: $0) } ?? "/tmp") + "/.local/state/runner"
+    }
 
     /// The log levels `log` accepts.
     public static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]

@@ -59,6 +59,14 @@ public enum TargetURI: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// The host name (`localhost` for `file://`), as templates' `{{ host }}` reads it.
+    public var hostName: String {
+        switch self {
+        case .runner(let host, _, _), .ssh(_, let host, _, _): return host
+        case .file: return "localhost"
+        }
+    }
+
     /// The receiver's module (for `file://`, the path).
     public var module: String {
         switch self {

@@ -5,6 +5,10 @@ final class DeliveryHost {
     let destination: PipelineConfig.Destination
     /// Used by one delivery at a time: only the worker running it touches it meanwhile.
     let target: any SyncTarget
+    /// What it is sent from: the source, with its rendered templates over it.
+    let source: SourceTree
+    /// Its rendered templates, when the pipeline renders.
+    let render: RenderCache?
     var pending = PendingChanges()
     var backoff: Backoff
     /// A delivery is under way.
@@ -18,9 +22,14 @@ final class DeliveryHost {
     /// The last result, for the status of later issues and for `after`.
     var lastResult: TargetResult?
 
-    init(destination: PipelineConfig.Destination, target: any SyncTarget, backoff: Backoff) {
+    init(
+        destination: PipelineConfig.Destination, target: any SyncTarget, source: SourceTree, render: RenderCache?,
+        backoff: Backoff
+    ) {
         self.destination = destination
         self.target = target
+        self.source = source
+        self.render = render
         self.backoff = backoff
     }
 

@@ -8,7 +8,7 @@ struct DeliveryJob: @unchecked Sendable {
     // predicates through `MainThreadCalls`, so the Lua state stays on the loop's thread.
     let target: any SyncTarget
     let filter: Filter
-    let source: String
+    let source: SourceTree
     let fullSyncPaths: [String]?
     let delete: Bool
     /// The last batch number the delivery brings the host up to.

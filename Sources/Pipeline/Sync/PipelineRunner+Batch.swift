@@ -15,9 +15,8 @@ extension PipelineRunner {
     /// they were read, and returns whether every host succeeded.
     @discardableResult
     public func initialSync(control: RunControl, untilSettled: Bool = false) -> Bool {
-        _ = process(ChangeBatch(paths: [], fullRescan: true), initial: true, control: control)
-        guard untilSettled, !dryRun else { return true }
-        var ok = true
+        var ok = process(ChangeBatch(paths: [], fullRescan: true), initial: true, control: control)
+        guard untilSettled, !dryRun else { return ok }
         var rounds = 0
         while !fleet.isIdle, !control.isStopRequested {
             waitForWork(control: control)
@@ -56,9 +55,52 @@ extension PipelineRunner {
                 return false
             }
         }
-        fleet.enqueue(batch)
+        let rendered = render(batch, label: label)
         pump(now: MonotonicClock.now, control: control)
-        return true
+        return rendered
+    }
+
+    /// Queues a batch for every host, rendering its templates first where the pipeline
+    /// renders. A template that will not render for a host (an undefined value) refuses the
+    /// batch for that host, and its group is told once: the batch waits, held, for the
+    /// fix, and goes with it. Returns false when a batch was refused.
+    private func render(_ batch: ChangeBatch, label: String) -> Bool {
+        var refused: [String: (hosts: Int, why: String)] = [:]
+        for host in fleet.hosts {
+            guard let cache = host.render else {
+                host.pending.add(batch)
+                continue
+            }
+            let rules = renderRules(for: host)
+            let held = cache.held.take()
+            do {
+                try cache.update(held, source: config.source, filter: filter, rules: rules)
+                try cache.update(batch, source: config.source, filter: filter, rules: rules)
+                host.pending.add(held)
+                host.pending.add(batch)
+            } catch {
+                cache.held.add(held)
+                cache.held.add(batch)
+                let group = host.destination.group.map { "group \($0)" } ?? "\(host.uri)"
+                refused[group] = ((refused[group]?.hosts ?? 0) + 1, "\(error)")
+            }
+        }
+        for (group, refusal) in refused.sorted(by: { $0.key < $1.key }) {
+            logger.error(
+                "\(group): \(label) refused for \(refusal.hosts) host(s): \(refusal.why)",
+                metadata: ["pipeline": "\(config.name)"])
+        }
+        return refused.isEmpty
+    }
+
+    /// How a host's templates are rendered: `{{ NAME }}` placeholders, or the pipeline's Lua
+    /// `render(path, text, vars, target)` (called on this thread).
+    func renderRules(for host: DeliveryHost) -> RenderCache.Rules {
+        guard config.hasRenderFunction, let hooks else { return RenderCache.Rules(templates: templates, function: nil) }
+        let name = config.name, vars = host.destination.vars, target = host.uri.description
+        return RenderCache.Rules(templates: templates) { path, text in
+            try hooks.render(pipeline: name, path: path, text: text, vars: vars, target: target)
+        }
     }
 
     /// Starts the deliveries that are due, each on a thread of its own.
@@ -76,7 +118,7 @@ extension PipelineRunner {
                     }
                 })
             return DeliveryJob(
-                target: host.target, filter: filter, source: config.source, fullSyncPaths: fullSyncPaths,
+                target: host.target, filter: filter, source: host.source, fullSyncPaths: fullSyncPaths,
                 delete: config.delete, revision: batchNumber, cancelled: { control.isStopRequested })
         }
     }

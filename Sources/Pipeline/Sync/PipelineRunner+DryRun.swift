@@ -5,18 +5,20 @@ extension PipelineRunner {
         var ignored = batch.ignored
         var ok = true
         var planned: [(String, SyncPlan)] = []
-        for (destination, target) in targets {
+        for host in fleet.hosts {
             do {
+                // Templates are rendered as a run would (into the runner's own cache), then planned.
+                try host.render?.update(batch, source: config.source, filter: filter, rules: renderRules(for: host))
                 planned.append(
                     (
-                        destination.uri.description,
-                        try target.plan(
+                        host.uri.description,
+                        try host.target.plan(
                             paths: batch.fullRescan ? fullSyncPaths : batch.paths,
-                            source: config.source, filter: filter, delete: config.delete)
+                            source: host.source, filter: filter, delete: config.delete)
                     ))
             } catch {
                 ok = false
-                lines.append("  error planning for \(destination.uri): \(error)")
+                lines.append("  \(host.uri): \(error)")
             }
         }
         if let first = planned.first { ignored += first.1.ignored }

@@ -22,6 +22,8 @@ public final class PipelineRunner {
     let fleet: Fleet
     /// Lua calls a delivery's worker hands to this thread (ignore predicates).
     let calls: MainThreadCalls
+    /// Which files are templates (`render = { ... }` patterns).
+    let templates: Filter?
     var retry = RetrySchedule()
     var batchNumber = 0
     private var watcher: InotifyWatcher?
@@ -38,7 +40,7 @@ public final class PipelineRunner {
     /// interrupted batch cannot be rolled back is a `TransferError`.
     public init(
         config: PipelineConfig, hooks: (any PipelineHooks)?, logger: Logger, dryRun: Bool,
-        print: @escaping (String) -> Void
+        stateDirectory: String = Settings.defaultStateDirectory, print: @escaping (String) -> Void
     ) throws {
         self.config = config
         self.hooks = hooks
@@ -56,12 +58,25 @@ public final class PipelineRunner {
         coalescer = Coalescer(delay: config.delay, maxDelay: config.maxDelay)
         openWrites = OpenWrites(settle: max(config.delay, 0.3), maxDelay: config.maxDelay)
         let backoff = Backoff(initial: config.retryInitial, maximum: config.retryMax)
+        let renders = !config.render.isEmpty || config.hasRenderFunction
         fleet = try Fleet(
             hosts: config.destinations.map { d in
-                DeliveryHost(
-                    destination: d, target: try Self.target(d, config: config, dryRun: dryRun), backoff: backoff)
+                let cache =
+                    try renders
+                    ? RenderCache(directory: Self.renderDirectory(stateDirectory, config.name, d.uri), vars: d.vars)
+                    : nil
+                return DeliveryHost(
+                    destination: d, target: try Self.target(d, config: config, dryRun: dryRun),
+                    source: SourceTree(root: config.source, overlay: cache?.directory), render: cache, backoff: backoff)
             }, maxParallel: config.maxParallel)
+        templates = config.render.isEmpty ? nil : try Filter(rules: config.render)
         calls = try MainThreadCalls()
+    }
+
+    /// Where a target's rendered templates are kept: its URI made a directory name.
+    static func renderDirectory(_ stateDirectory: String, _ pipeline: String, _ uri: TargetURI) -> String {
+        let safe = { (s: String) in String(s.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "." ? $0 : "_" }) }
+        return "\(stateDirectory)/\(safe(pipeline))/render/\(safe(uri.description))"
     }
 
     /// The targets, in order (for `--dry-run`, which plans on this thread).

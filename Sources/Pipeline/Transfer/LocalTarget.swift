@@ -27,7 +27,7 @@ public final class LocalTarget: SyncTarget {
     public var uri: TargetURI { .file(path: root) }
     public var resyncsAfterFailure: Bool { false }
 
-    public func plan(paths: [String]?, source: String, filter: Filter, delete: Bool) throws -> SyncPlan {
+    public func plan(paths: [String]?, source: SourceTree, filter: Filter, delete: Bool) throws -> SyncPlan {
         try SyncPlanner(source: source, target: root, filter: filter, delete: delete).plan(paths: paths)
     }
 
@@ -37,12 +37,13 @@ public final class LocalTarget: SyncTarget {
 
     /// Applies a plan as one batch. `cancelled` is asked before the commit: a
     /// cancelled batch leaves the target untouched and no staging behind.
-    public func apply(_ plan: SyncPlan, from source: String, cancelled: () -> Bool = { false }) throws(TransferError)
+    public func apply(_ plan: SyncPlan, from source: SourceTree, cancelled: () -> Bool = { false })
+        throws(TransferError)
         -> SyncOutcome
     {
         var outcome = SyncOutcome()
         try TransferError.wrapping { () throws(SystemError) in
-            try FileSystem.makeDirectories(root, mode: FileInfo.lstat(source)?.mode ?? 0o755)
+            try FileSystem.makeDirectories(root, mode: source.info("")?.mode ?? 0o755)
         }
         let stager = try staging.begin()
         for op in plan.operations {
@@ -53,7 +54,7 @@ public final class LocalTarget: SyncTarget {
             let path = try RelativePath(validating: op.path)
             switch op {
             case .copy(let p, _):
-                if let bytes = try stageCopy(from: FileSystem.join(source, p), to: path, stager) {
+                if let bytes = try stageCopy(from: source.contentPath(p), to: path, stager) {
                     outcome.bytes += bytes
                 } else {
                     outcome.retry.append(p)

@@ -73,7 +73,7 @@ public final class RemoteTarget: SyncTarget {
     }
 
     /// Asks the receiver for its listing of what the paths touch and plans against it.
-    public func plan(paths: [String]?, source: String, filter: Filter, delete: Bool) throws -> SyncPlan {
+    public func plan(paths: [String]?, source: SourceTree, filter: Filter, delete: Bool) throws -> SyncPlan {
         try session { c in
             c.clock.step = "waiting for the listing"
             try c.request(.scan(paths: paths ?? [""]))
@@ -106,12 +106,12 @@ public final class RemoteTarget: SyncTarget {
 
     /// Sends a planned batch (deltas against the receiver's files where it has them)
     /// and returns what the receiver committed.
-    public func apply(_ plan: SyncPlan, from source: String, cancelled: () -> Bool) throws -> SyncOutcome {
+    public func apply(_ plan: SyncPlan, from source: SourceTree, cancelled: () -> Bool) throws -> SyncOutcome {
         try session { c in try send(plan, listing: listing, from: source, over: c, cancelled: cancelled) }
     }
 
     private func send(
-        _ plan: SyncPlan, listing: RemoteListing, from source: String, over c: RemoteConnection,
+        _ plan: SyncPlan, listing: RemoteListing, from source: SourceTree, over c: RemoteConnection,
         cancelled: () -> Bool
     ) throws -> SyncOutcome {
         var outcome = SyncOutcome()
@@ -180,10 +180,11 @@ public final class RemoteTarget: SyncTarget {
 
     /// Sends one file as a delta against `signature` (or whole); returns the delta's size,
     /// or nil when the file is gone or changed while it was read (a later batch sends it).
-    private func sendFile(_ path: String, from source: String, signature: Signature?, over c: RemoteConnection) throws
+    private func sendFile(_ path: String, from source: SourceTree, signature: Signature?, over c: RemoteConnection)
+        throws
         -> Int64?
     {
-        let full = FileSystem.join(source, path)
+        let full = source.contentPath(path)
         // Gone or replaced since the plan: a later batch has it.
         guard let input = try? FileDescriptor(opening: full, O_RDONLY | O_NOFOLLOW) else { return nil }
         var before = stat()

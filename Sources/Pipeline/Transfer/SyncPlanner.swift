@@ -10,8 +10,8 @@ import RunnerSystem
 /// *where* to look: a path that is gone is deleted, a directory is compared as a
 /// whole subtree, a file is sent when its size or modification time differ.
 public struct SyncPlanner {
-    /// The source root, absolute.
-    public let source: String
+    /// The source tree (with a target's rendered templates over it).
+    public let source: SourceTree
     /// The target tree.
     public let target: any TargetView
     /// Decides what is ignored; ignored paths are neither sent nor deleted.
@@ -20,12 +20,12 @@ public struct SyncPlanner {
     public let delete: Bool
 
     /// A planner for a target directory on this host.
-    public init(source: String, target: String, filter: Filter, delete: Bool) {
+    public init(source: SourceTree, target: String, filter: Filter, delete: Bool) {
         self.init(source: source, view: LocalTreeView(root: target), filter: filter, delete: delete)
     }
 
     /// A planner for any target tree.
-    public init(source: String, view: any TargetView, filter: Filter, delete: Bool) {
+    public init(source: SourceTree, view: any TargetView, filter: Filter, delete: Bool) {
         self.source = source
         self.target = view
         self.filter = filter
@@ -40,7 +40,7 @@ public struct SyncPlanner {
         var deletes: [SyncPlan.Operation] = []
         for root in SyncPlanner.outermost((paths ?? [""]).map(syncRoot)) {
             try visit(
-                root, FileInfo.lstat(FileSystem.join(source, root)), into: &plan, deletes: &deletes,
+                root, source.info(root), into: &plan, deletes: &deletes,
                 targetParentIsDirectory: true)
         }
         plan.operations += deletes
@@ -98,11 +98,11 @@ public struct SyncPlanner {
             {
                 plan.operations.append(.directory(path: path, info: src))
             }
-            var names = Set(DirectoryEntries.sorted(at: FileSystem.join(source, path)))
+            var names = Set(source.list(path))
             if delete, dst?.kind == .directory { names.formUnion(target.list(path)) }
             for name in names.sorted() {
                 let child = path.isEmpty ? name : path + "/" + name
-                let childSrc = FileInfo.lstat(FileSystem.join(source, child))
+                let childSrc = source.info(child)
                 let childIsDir = (childSrc ?? target.info(child))?.kind == .directory
                 let decision = try filter.decide(child, isDirectory: childIsDir)
                 if decision.ignored {
@@ -119,7 +119,7 @@ public struct SyncPlanner {
                 plan.operations.append(.copy(path: path, info: src))
             }
         case .symlink:
-            let link = FileSystem.readLink(FileSystem.join(source, path)) ?? ""
+            let link = source.readLink(path) ?? ""
             if dst?.kind != .symlink || target.readLink(path) != link {
                 plan.operations.append(.symlink(path: path, destination: link, info: src))
             }

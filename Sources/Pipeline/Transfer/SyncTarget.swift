@@ -8,9 +8,9 @@ public protocol SyncTarget: AnyObject {
     /// (a lost session): the next batch is then a full resync.
     var resyncsAfterFailure: Bool { get }
     /// Plans what the target needs so that `paths` (the whole tree for nil) equal the source.
-    func plan(paths: [String]?, source: String, filter: Filter, delete: Bool) throws -> SyncPlan
+    func plan(paths: [String]?, source: SourceTree, filter: Filter, delete: Bool) throws -> SyncPlan
     /// Applies the plan last made, as one batch; `cancelled` is asked before the commit.
-    func apply(_ plan: SyncPlan, from source: String, cancelled: () -> Bool) throws -> SyncOutcome
+    func apply(_ plan: SyncPlan, from source: SourceTree, cancelled: () -> Bool) throws -> SyncOutcome
     /// What runs at the target after each batch, one line each (for `--dry-run`).
     func describeActions() throws -> [String]
     /// Ends the session with the target, if there is one.

@@ -5,6 +5,9 @@ public protocol PipelineHooks: AnyObject {
     func ignores(pipeline: String, predicate index: Int, path: String, isDirectory: Bool) throws -> Bool
     /// `check(batch)`: nil lets the batch go; a reason holds it.
     func check(pipeline: String, batch: ChangeBatch) throws -> String?
+    /// `render(path, text, vars, target)`, when the pipeline's `render` is a function: the
+    /// text the target gets.
+    func render(pipeline: String, path: String, text: [UInt8], vars: [String: String], target: String) throws -> [UInt8]
     /// `after(host, result)`, once per target after its result came back.
     func after(pipeline: String, target: String, result: TargetResult) throws
 }
