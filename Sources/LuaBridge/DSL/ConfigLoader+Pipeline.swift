@@ -6,9 +6,9 @@ extension ConfigLoader {
     static let settingsKeysNotYet = ["status": "the status page (issue 14)"]
     static let pipelineKeys = [
         "source", "ignore", "delay", "max_delay", "scan_interval", "to", "auth", "delete", "check", "after", "ssh",
-        "max_parallel", "timeout", "retry", "render",
+        "max_parallel", "timeout", "retry", "render", "rollout",
     ]
-    static let pipelineKeysNotYet = ["rollout": "canary roll-outs (issue 13)"]
+    static let pipelineKeysNotYet: [String: String] = [:]
 
     func applySettings(_ r: LuaTableReader) throws {
         try r.checkKeys(ConfigLoader.settingsKeys, notYet: ConfigLoader.settingsKeysNotYet)
@@ -168,6 +168,7 @@ extension ConfigLoader {
         config.ssh = ssh
         config.render = render
         config.hasRenderFunction = hooks.renders[name] != nil
+        config.rollout = try rollout(r)
         if let n = try r.seconds("max_parallel") {
             guard n >= 1, n == n.rounded() else {
                 throw r.error("max_parallel", "'max_parallel' must be a whole number >= 1")
@@ -222,6 +223,36 @@ extension ConfigLoader {
             }
         }
         return destinations
+    }
+
+    /// `rollout = "all" | "canary" | { canary = N, max_failures = 0, pause = 0 }`.
+    private func rollout(_ r: LuaTableReader) throws -> PipelineConfig.Rollout {
+        switch r.table["rollout"] {
+        case .nil: return .all
+        case .string:
+            switch r.table["rollout"].stringValue {
+            case "all": return .all
+            case "canary": return .canary
+            case let other:
+                throw r.error("rollout", "'rollout' must be \"all\", \"canary\" or a table, got \"\(other ?? "")\"")
+            }
+        default:
+            guard
+                let t = try r.table(
+                    "rollout", expected: "\"all\", \"canary\" or { canary = N, max_failures = 0, pause = 0 }")
+            else {
+                return .all
+            }
+            try t.checkKeys(["canary", "max_failures", "pause"])
+            func whole(_ key: String) throws -> Int? {
+                guard let n = try t.seconds(key) else { return nil }
+                guard n == n.rounded() else { throw t.error(key, "'\(key)' must be a whole number") }
+                return Int(n)
+            }
+            return PipelineConfig.Rollout(
+                canaries: try whole("canary") ?? 1, maxFailures: try whole("max_failures") ?? 0,
+                pause: try t.seconds("pause") ?? 0)
+        }
     }
 
     /// A destination's values: built-ins, then its group's, then its own.

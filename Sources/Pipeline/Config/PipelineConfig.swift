@@ -31,6 +31,32 @@ public struct PipelineConfig: Sendable {
         }
     }
 
+    /// How a batch rolls out across each group's hosts.
+    public struct Rollout: Sendable, Equatable {
+        /// Hosts of a group that get a batch first; the rest get it only once they applied
+        /// it with their actions passing (0: all at once).
+        public var canaries = 0
+        /// A group halts when more of its hosts than this fail a batch (nil: never).
+        public var maxFailures: Int?
+        /// Seconds between the canaries' success and the rest.
+        public var pause: Double = 0
+
+        /// `rollout = "all"`: every host at once.
+        public static let all = Rollout()
+        /// `rollout = "canary"`: one canary, halt at the first failure.
+        public static let canary = Rollout(canaries: 1, maxFailures: 0)
+
+        /// A roll-out.
+        public init(canaries: Int = 0, maxFailures: Int? = nil, pause: Double = 0) {
+            self.canaries = canaries
+            self.maxFailures = maxFailures
+            self.pause = pause
+        }
+
+        /// Whether a group's hosts get revisions one at a time from kept snapshots.
+        public var isStaged: Bool { canaries > 0 || maxFailures != nil }
+    }
+
     /// How `ssh://` targets are reached.
     public struct SSH: Sendable, Equatable {
         /// The ssh command and its options (`ssh -i key`).
@@ -70,6 +96,8 @@ public struct PipelineConfig: Sendable {
     public var render: [IgnoreRule] = []
     /// Whether `render` is a Lua function (every file passes through it).
     public var hasRenderFunction = false
+    /// How batches roll out across each group.
+    public var rollout = Rollout.all
     /// Hosts served at once (a sliding window).
     public var maxParallel = 16
     /// Seconds each step with a host (connect, handshake, every read and write) may wait for progress.

@@ -5,14 +5,17 @@ final class DeliveryHost {
     let destination: PipelineConfig.Destination
     /// Used by one delivery at a time: only the worker running it touches it meanwhile.
     let target: any SyncTarget
-    /// What it is sent from: the source, with its rendered templates over it.
-    let source: SourceTree
+    /// What it is sent from: the source (or its group's snapshot), with its rendered
+    /// templates over it.
+    var source: SourceTree
     /// Its rendered templates, when the pipeline renders.
     let render: RenderCache?
     var pending = PendingChanges()
     var backoff: Backoff
     /// A delivery is under way.
     var busy = false
+    /// Held by its group's roll-out (halted): what it has pending waits for the next revision.
+    var paused = false
     /// Not before then (a backoff after a failure); nil: now.
     var notBefore: Double?
     /// Whether the last attempt reached the host; nil before the first.
@@ -37,6 +40,6 @@ final class DeliveryHost {
 
     /// Whether a delivery may start now.
     func isDue(at now: Double) -> Bool {
-        !busy && !pending.isEmpty && (notBefore.map { now >= $0 } ?? true)
+        !busy && !paused && !pending.isEmpty && (notBefore.map { now >= $0 } ?? true)
     }
 }

@@ -29,11 +29,11 @@ final class Fleet {
 
     /// When a host in backoff may be tried again.
     var deadline: Double? {
-        hosts.filter { !$0.busy && !$0.pending.isEmpty }.compactMap(\.notBefore).min()
+        hosts.filter { !$0.busy && !$0.paused && !$0.pending.isEmpty }.compactMap(\.notBefore).min()
     }
 
     /// Nothing is under way and nothing waits to be sent.
-    var isIdle: Bool { running == 0 && hosts.allSatisfy { $0.pending.isEmpty } }
+    var isIdle: Bool { running == 0 && hosts.allSatisfy { $0.pending.isEmpty || $0.paused } }
 
     /// Starts a delivery for each host that is due, while the window has room: `job` makes
     /// the work for a host and the batch it takes; it runs on a thread of its own.

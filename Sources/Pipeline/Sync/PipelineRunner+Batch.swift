@@ -66,7 +66,8 @@ extension PipelineRunner {
     /// fix, and goes with it. Returns false when a batch was refused.
     private func render(_ batch: ChangeBatch, label: String) -> Bool {
         var refused: [String: (hosts: Int, why: String)] = [:]
-        for host in fleet.hosts {
+        for group in groups { stage(batch, in: group, revision: batchNumber, now: MonotonicClock.now) }
+        for (index, host) in fleet.hosts.enumerated() where !groups.contains(where: { $0.hosts.contains(index) }) {
             guard let cache = host.render else {
                 host.pending.add(batch)
                 continue
@@ -214,6 +215,17 @@ extension PipelineRunner {
             }
         }
         host.lastResult = result
+        if !groups.isEmpty {
+            let lost: Bool = { if case .failure(let f) = r.outcome { return f.lostSession } else { return false } }()
+            let ok =
+                (result.status == .applied || result.status == .unchanged) && !result.actions.contains(where: \.failed)
+            let why =
+                result.status == .rolledBack
+                ? "rolled back: \(result.message ?? "")"
+                : result.actions.first(where: \.failed).map { "\($0.name): \($0.summary)" }
+                    ?? "failed: \(result.message ?? "")"
+            rolloutResult(r.host, ok: ok, lostSession: lost, why: why, now: now)
+        }
         if result.status != .unchanged || initial { runAfter(host.destination, result) }
         return result.status != .failed && result.status != .rolledBack && !result.actions.contains(where: \.failed)
     }

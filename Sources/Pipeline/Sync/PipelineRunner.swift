@@ -24,6 +24,8 @@ public final class PipelineRunner {
     let calls: MainThreadCalls
     /// Which files are templates (`render = { ... }` patterns).
     let templates: Filter?
+    /// The groups whose batches roll out staged (canaries, max_failures).
+    let groups: [GroupRollout]
     var retry = RetrySchedule()
     var batchNumber = 0
     private var watcher: InotifyWatcher?
@@ -70,13 +72,29 @@ public final class PipelineRunner {
                     source: SourceTree(root: config.source, overlay: cache?.directory), render: cache, backoff: backoff)
             }, maxParallel: config.maxParallel)
         templates = config.render.isEmpty ? nil : try Filter(rules: config.render)
+        var groups: [GroupRollout] = []
+        if config.rollout.isStaged {
+            for name in config.destinations.compactMap(\.group) where !groups.contains(where: { $0.name == name }) {
+                let members = config.destinations.indices.filter { config.destinations[$0].group == name }
+                let directory = Self.stateDirectory(stateDirectory, config.name) + "/groups/" + Self.safeName(name)
+                groups.append(GroupRollout(name: name, hosts: members, rollout: config.rollout, directory: directory))
+            }
+        }
+        self.groups = groups
         calls = try MainThreadCalls()
     }
 
+    /// Where a pipeline keeps its state: `<state_dir>/<pipeline>`.
+    static func stateDirectory(_ root: String, _ pipeline: String) -> String { root + "/" + safeName(pipeline) }
+
     /// Where a target's rendered templates are kept: its URI made a directory name.
-    static func renderDirectory(_ stateDirectory: String, _ pipeline: String, _ uri: TargetURI) -> String {
-        let safe = { (s: String) in String(s.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "." ? $0 : "_" }) }
-        return "\(stateDirectory)/\(safe(pipeline))/render/\(safe(uri.description))"
+    static func renderDirectory(_ root: String, _ pipeline: String, _ uri: TargetURI) -> String {
+        stateDirectory(root, pipeline) + "/render/" + safeName(uri.description)
+    }
+
+    /// A name as one directory name: letters, digits, `-` and `.` kept, the rest `_`.
+    static func safeName(_ s: String) -> String {
+        String(s.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "." ? $0 : "_" })
     }
 
     /// The targets, in order (for `--dry-run`, which plans on this thread).
@@ -231,7 +249,9 @@ public final class PipelineRunner {
 
     /// When this pipeline next needs the loop's attention.
     public var deadline: Double? {
-        [coalescer.deadline, retry.due, nextScan, openWrites.deadline, fleet.deadline].compactMap { $0 }.min()
+        [coalescer.deadline, retry.due, nextScan, openWrites.deadline, fleet.deadline, rolloutDeadline].compactMap {
+            $0
+        }.min()
     }
 
     /// Cuts and processes a batch if one is due.
@@ -251,6 +271,7 @@ public final class PipelineRunner {
             for (path, change) in changes { coalescer.add(path, change, at: earlier) }
             if fullRescan { coalescer.addRescan(at: earlier) }
         }
+        rolloutDue(now: now)
         guard let batch = coalescer.cut(at: now) else {
             pump(now: now, control: control)
             return
