@@ -38,6 +38,7 @@ cp samples/local.lua "$work/"
 cp -r samples/fpm.d "$work/"
 export RUNNER_DEMO_TARGET="$work/mirror"
 export RUNNER_PLUGIN_PATH="$root/plugins"
+export XDG_STATE_HOME="$work/state"  # the demo's own state, not the machine's
 
 step "runner check: the sample pipeline is valid"
 "$bin" check "$work/local.lua"

@@ -16,6 +16,7 @@ trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 strip -g -o "$work/runner" "$bin"
 vg=(valgrind --tool=callgrind --demangle=no "--callgrind-out-file=$work/cg.%p")
 export RUNNER_PLUGIN_PATH="$root/plugins"
+export XDG_STATE_HOME="$work/state"  # its own state, not the machine's
 
 mkdir -p "$work/src/sub" "$work/module" "$work/dst"
 printf '[www]\nenv[APP_MODE] = one\n' > "$work/src/www.conf"

@@ -125,6 +125,30 @@ import Testing
         _ = await away.stop()
     }
 
+    @Test func aRestartRemembersTheRevisions() async throws {
+        let s = try Setup(receivers: ["127.0.0.1:0"])
+        defer { s.dir.remove() }
+        try s.dir.write("src/www.conf", "[www]\n")
+        let daemon = try await s.serve(0)
+        let uri = "runner://127.0.0.1:\(daemon.port)/fpm"
+        var runner = try await s.run([uri])
+        for i in 1...2 {
+            try s.dir.write("src/change\(i).conf", "\(i)\n")
+            #expect(await runner.waitForLog("batch \(i): applied"), "\(runner.stderr)")
+        }
+        runner.signal(SIGTERM)
+        #expect(await runner.waitForExit(timeout: 30) == 0)
+        let state = try String(contentsOfFile: s.dir.path + "/state/runner/p/state.json", encoding: .utf8)
+        #expect(state.contains("\"revision\" : 2") && state.contains("\"\(uri)\" : 2"), "\(state)")
+
+        runner = try await s.run([uri])
+        try s.dir.write("src/change3.conf", "3\n")
+        #expect(await runner.waitForLog("batch 3: applied"), "\(runner.stderr)")
+        runner.signal(SIGTERM)
+        #expect(await runner.waitForExit(timeout: 30) == 0)
+        _ = await daemon.stop()
+    }
+
     /// A port nothing listens on now (bound to 0, read back, closed).
     static func freePort() throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)

@@ -36,6 +36,8 @@ public final class RunnerProcess: @unchecked Sendable {
         process.arguments = arguments
         var env = ProcessInfo.processInfo.environment
         env["RUNNER_PLUGIN_PATH"] = RunnerProcess.packageRoot + "/plugins"
+        // Each test's own state (revisions, render caches), never the machine's.
+        env["XDG_STATE_HOME"] = logDirectory + "/state"
         for (k, v) in environment { env[k] = v }
         process.environment = env
         process.standardOutput = FileHandle(forWritingAtPath: stdoutPath)

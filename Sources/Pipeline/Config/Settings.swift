@@ -6,8 +6,8 @@
 public struct Settings: Sendable, Equatable {
     /// Log level: trace, debug, info, notice, warning, error, critical.
     public var logLevel: String = "info"
-    /// Where a sender keeps its state (the render cache of each group), created on use:
-    /// `/var/lib/runner` for root, else `$XDG_STATE_HOME/runner` (`~/.local/state/runner`).
+    /// Where a sender keeps its state (revisions, render caches, group snapshots), created
+    /// on use (see `defaultStateDirectory`).
     public var stateDirectory: String = Settings.defaultStateDirectory
     /// Receiver: the address `runner serve` listens on.
     public var listen: String = "0.0.0.0:\(TargetURI.defaultRunnerPort)"
@@ -21,12 +21,13 @@ public struct Settings: Sendable, Equatable {
     /// Default settings.
     public init() {}
 
-    /// The default `state_dir`.
+    /// The default `state_dir`: `$XDG_STATE_HOME/runner` when that is set, else
+    /// `/var/lib/runner` for root and `~/.local/state/runner` for others.
     public static var defaultStateDirectory: String {
-        if geteuid() == 0 { return "/var/lib/runner" }
         if let xdg = getenv("XDG_STATE_HOME").map({ String(cString: $0) }), xdg.hasPrefix("/") {
             return xdg + "/runner"
         }
+        if geteuid() == 0 { return "/var/lib/runner" }
         return (getenv("HOME").map { String(cString: $0) } ?? "/tmp") + "/.local/state/runner"
     }
 

@@ -56,6 +56,7 @@ extension PipelineRunner {
             }
         }
         let rendered = render(batch, label: label)
+        saveState()
         pump(now: MonotonicClock.now, control: control)
         return rendered
     }
@@ -215,6 +216,7 @@ extension PipelineRunner {
             }
         }
         host.lastResult = result
+        defer { saveState() }
         if !groups.isEmpty {
             let lost: Bool = { if case .failure(let f) = r.outcome { return f.lostSession } else { return false } }()
             let ok =
@@ -253,6 +255,18 @@ extension PipelineRunner {
                 metadata: metadata)
         }
         return result
+    }
+
+    /// Remembers the revisions (a failure to is logged, not fatal: the next save may do).
+    func saveState() {
+        guard !dryRun else { return }
+        var state = DeliveryState(revision: batchNumber)
+        for host in fleet.hosts { state.applied[host.uri.description] = host.applied }
+        for group in groups { state.approved[group.name] = group.approvedRevision }
+        do { try state.save(statePath) } catch {
+            logger.warning(
+                "cannot remember the revisions in \(statePath): \(error)", metadata: ["pipeline": "\(config.name)"])
+        }
     }
 
     private func runAfter(_ destination: PipelineConfig.Destination, _ result: TargetResult) {

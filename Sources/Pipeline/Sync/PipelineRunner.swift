@@ -28,6 +28,8 @@ public final class PipelineRunner {
     let groups: [GroupRollout]
     var retry = RetrySchedule()
     var batchNumber = 0
+    /// Where the revisions are remembered across restarts.
+    let statePath: String
     private var watcher: InotifyWatcher?
     private var coalescer: Coalescer
     private var openWrites: OpenWrites
@@ -81,6 +83,13 @@ public final class PipelineRunner {
             }
         }
         self.groups = groups
+        statePath = Self.stateDirectory(stateDirectory, config.name) + "/state.json"
+        if !dryRun {
+            let state = DeliveryState.load(statePath)
+            batchNumber = state.revision
+            for host in fleet.hosts { host.applied = state.applied[host.uri.description] ?? 0 }
+            for group in groups { group.approvedRevision = state.approved[group.name] }
+        }
         calls = try MainThreadCalls()
     }
 
