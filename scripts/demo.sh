@@ -3,7 +3,10 @@
 # Shows the initial sync, an in-place edit, a temp file being ignored, a file replaced
 # by rename (as rsync and sed -i do), and a clean stop. Then the php-fpm case: a
 # `runner serve` on 127.0.0.1 in front of a real php-fpm, a changed env value served a
-# moment later, and a broken pool file rolled back with php-fpm still up. Ends by itself.
+# moment later, and a broken pool file rolled back with php-fpm still up. Then the fleet
+# (samples/php_env.lua): two groups of two php-fpm hosts with their own values in the
+# same pool file, and a broken pool file stopped at each group's canary while every host
+# goes on serving. Ends by itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -11,11 +14,15 @@ bin="$root/.build/debug/runner"
 work=$(mktemp -d /tmp/runner-demo.XXXXXX)
 runner_pid=""
 serve_pid=""
+fleet_pid=""
+fleet_serve_pid=""
 cleanup() {
-  for pid in "$runner_pid" "$serve_pid"; do
+  for pid in "$runner_pid" "$serve_pid" "$fleet_pid" "$fleet_serve_pid"; do
     if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then kill -TERM "$pid"; wait "$pid" || true; fi
   done
-  if [[ -s "$work/host/php-fpm.pid" ]]; then kill -QUIT "$(cat "$work/host/php-fpm.pid")" 2>/dev/null || true; fi
+  for pidfile in "$work"/host/php-fpm.pid "$work"/fleet/*/php-fpm.pid; do
+    if [[ -s "$pidfile" ]]; then kill -QUIT "$(cat "$pidfile")" 2>/dev/null || true; fi
+  done
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -141,4 +148,60 @@ cat "$work/runner.log"
 grep -q "rolled back" "$work/runner.log" || { echo "demo: the broken file was not rolled back" >&2; exit 1; }
 echo "on the receiver, www.conf still ends with: $(tail -1 "$work/host/pool.d/www.conf")"
 echo "php-fpm master $master alive: $(kill -0 "$master" && echo yes), serving APP_MODE = $(fpm_request)"
+kill -TERM "$runner_pid"; wait "$runner_pid" || true; runner_pid=""
+
+step "the fleet (samples/php_env.lua): two groups of two php-fpm hosts, one pool template, each group's values"
+hosts=(F1 F2 R1 R2)
+receiver="settings { listen = \"127.0.0.1:0\" }"$'\n'"local phpfpm = require \"phpfpm\""$'\n'
+declare -A fpm_port
+for h in "${hosts[@]}"; do
+  fpm_port[$h]=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  bash scripts/test-phpfpm.sh "$work/fleet/$h" "${fpm_port[$h]}" > /dev/null
+  receiver+="module \"$h\" { path = \"$work/fleet/$h/pool.d\", on_sync = { phpfpm.reload { pidfile = \"$work/fleet/$h/php-fpm.pid\","
+  receiver+=" check_address = \"127.0.0.1:${fpm_port[$h]}\", check_script = \"$work/fleet/$h/www/env.php\", args = { \"-R\" } } } }"$'\n'
+done
+printf '%s' "$receiver" > "$work/fleet.lua"
+"$bin" serve "$work/fleet.lua" 2>> "$work/fleet-serve.log" &
+fleet_serve_pid=$!
+for _ in $(seq 1 200); do grep -q "listening on" "$work/fleet-serve.log" 2>/dev/null && break; sleep 0.05; done
+fleet_port=$(grep -o 'listening on 127.0.0.1:[0-9]*' "$work/fleet-serve.log" | cut -d: -f2)
+for h in "${hosts[@]}"; do
+  export "RUNNER_DEMO_$h=runner://127.0.0.1:$fleet_port/$h" "RUNNER_DEMO_PORT_$h=${fpm_port[$h]}"
+done
+cp samples/php_env.lua "$work/"
+cp -r samples/php_env "$work/"
+export XDG_STATE_HOME="$work/fleet-state"  # its revisions and snapshots, apart from the first pipelines
+serves() { SCRIPT_FILENAME="$work/fleet/$1/www/env.php" REQUEST_METHOD=GET cgi-fcgi -bind -connect "127.0.0.1:${fpm_port[$1]}" | tail -1; }
+show_fleet() { for h in "${hosts[@]}"; do echo "  $h serves APP_MODE = $(serves "$h")"; done; }
+"$bin" render "$work/php_env.lua" www.conf --group regression | grep APP_MODE
+: > "$work/fleet.log"
+"$bin" run "$work/php_env.lua" 2>> "$work/fleet.log" &
+fleet_pid=$!
+for _ in $(seq 1 400); do
+  [[ "$(serves F1)$(serves F2)$(serves R1)$(serves R2)" == "functionalfunctionalregressionregression" ]] && break; sleep 0.05
+done
+show_fleet
+grep -E "canary|applied" "$work/fleet.log" | sed 's/^/  /'
+[[ "$(serves F2)$(serves R2)" == "functionalregression" ]] || { echo "demo: the fleet did not get its values" >&2; exit 1; }
+
+step "push a broken pool file: each group's canary refuses it (php-fpm -t); the rest of each group never sees it"
+: > "$work/fleet.log"
+echo 'env[BROKEN = x' >> "$work/php_env/www.conf"
+for _ in $(seq 1 400); do [[ $(grep -c "held: canary" "$work/fleet.log") -ge 2 ]] && break; sleep 0.05; done
+grep -E "held|rolled back" "$work/fleet.log" | sed 's/^/  /'
+[[ $(grep -c "held: canary" "$work/fleet.log") -ge 2 ]] || { echo "demo: the canaries did not hold the batch" >&2; exit 1; }
+show_fleet
+grep -q BROKEN "$work/fleet/F2/pool.d/www.conf" "$work/fleet/R2/pool.d/www.conf" && { echo "demo: a non-canary host got the broken file" >&2; exit 1; }
+echo "  F2 and R2 never received it: $(grep -c BROKEN "$work/fleet/F2/pool.d/www.conf" || true) broken lines there"
+
+step "the fix: it goes to each canary first, then to the rest"
+: > "$work/fleet.log"
+sed -i '/BROKEN/d; s/^env\[DB\] = {{ DB }}$/env[DB] = {{ DB }}\nenv[FIXED] = yes/' "$work/php_env/www.conf"
+for _ in $(seq 1 400); do
+  [[ $(grep -l "FIXED" "$work"/fleet/*/pool.d/www.conf 2>/dev/null | wc -l) -eq 4 && $(grep -c ": applied" "$work/fleet.log") -ge 4 ]] && break
+  sleep 0.05
+done
+grep -E "canary|applied" "$work/fleet.log" | sed 's/^/  /'
+show_fleet
+[[ $(grep -l "FIXED" "$work"/fleet/*/pool.d/www.conf | wc -l) -eq 4 ]] || { echo "demo: the fix did not reach every host" >&2; exit 1; }
 echo "demo: done"

@@ -14,6 +14,19 @@ import Testing
         #expect(r.stdout.contains("pipeline 'php-env'"))
     }
 
+    @Test func theSeedScenarioChecksAndRendersEachGroupsValues() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let sample = RunnerProcess.packageRoot + "/samples/php_env.lua"
+        let check = try await RunnerProcess.run(["check", sample], logDirectory: dir.path)
+        #expect(check.status == 0, "\(check.stderr)")
+        for (group, mode) in [("functional", "functional"), ("regression", "regression")] {
+            let r = try await RunnerProcess.run(
+                ["render", sample, "www.conf", "--group", group], logDirectory: dir.path)
+            #expect(r.status == 0 && r.stdout.contains("env[APP_MODE] = \(mode)\n"), "\(r.stdout)\(r.stderr)")
+        }
+    }
+
     @Test func explainNamesTheRsyncTempRule() async throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
