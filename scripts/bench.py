@@ -13,6 +13,7 @@ times and memory, > 1 for throughput). Uses the release build of runner.
              run -> runner serve on 127.0.0.1 vs lsyncd 2.2 (default.rsync to an rsync daemon
              on 127.0.0.1), stock and tuned (TCP_NODELAY); RSS of both sides
   delta, deltasize, collision: the delta engine against rdiff and rsync (bench_delta.py)
+  fleet      one batch to 1, 4, 16 and 64 receivers, against lsyncd (bench_fleet.py)
 """
 import os, re, select, shutil, subprocess, sys, tempfile, time
 
@@ -440,11 +441,13 @@ def bench_e2e(work):
 
 def main():
     from bench_delta import bench_delta, bench_delta_sizes, bench_collision
+    from bench_fleet import bench_fleet
     if not os.access(RUNNER, os.X_OK):
         sys.exit(f"bench: {RUNNER} is missing: run `swift build -c release` first")
     work = tempfile.mkdtemp(prefix="runner-bench.")
+    ENV["XDG_STATE_HOME"] = os.path.join(work, "state")  # the bench's own state, not the machine's
     try:
-        which = sys.argv[1:] or ["latency", "setup", "burst", "e2e", "delta", "deltasize", "collision"]
+        which = sys.argv[1:] or ["latency", "setup", "burst", "e2e", "delta", "deltasize", "collision", "fleet"]
         if "latency" in which:
             bench_latency(work)
         if "burst" in which:
@@ -459,6 +462,8 @@ def main():
             bench_delta_sizes(work)
         if "collision" in which:
             bench_collision(work)
+        if "fleet" in which:
+            bench_fleet(work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

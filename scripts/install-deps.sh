@@ -16,6 +16,7 @@ packages=(
   python3         # a test's gated receiver wrapper (passes the first bytes at once)
   php-fpm         # post-sync action tests and the demo: a real php-fpm to validate and reload
   libfcgi-bin     # cgi-fcgi: the tests' own FastCGI client, independent of runner's
+  iproute2        # ip netns: a receiver in a network namespace of its own, cut off and healed
 )
 # `make bench` also needs the peers it is measured against.
 if [[ "${1:-}" == "--bench" ]]; then

@@ -76,10 +76,14 @@ public final class ServeProcess: @unchecked Sendable {
     public let port: Int
 
     /// Starts the daemon on a receiver script that listens on 127.0.0.1:0.
-    public init(script: String, environment: [String: String] = [:], logDirectory: String) async throws {
-        process = try RunnerProcess(["serve", script], environment: environment, logDirectory: logDirectory)
-        guard await process.waitForLog("listening on 127.0.0.1:"),
-            let line = process.stderr.split(separator: "\n").first(where: { $0.contains("listening on 127.0.0.1:") }),
+    public init(
+        script: String, environment: [String: String] = [:], logDirectory: String, launcher: [String] = [],
+        host: String = "127.0.0.1"
+    ) async throws {
+        process = try RunnerProcess(
+            ["serve", script], environment: environment, logDirectory: logDirectory, launcher: launcher)
+        guard await process.waitForLog("listening on \(host):"),
+            let line = process.stderr.split(separator: "\n").first(where: { $0.contains("listening on \(host):") }),
             let port = Int(line.split(separator: ":").last ?? "")
         else {
             throw CocoaError(

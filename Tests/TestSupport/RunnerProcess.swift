@@ -25,15 +25,18 @@ public final class RunnerProcess: @unchecked Sendable {
     }
 
     /// Starts `runner` with arguments; output goes to files in `logDirectory`.
-    public init(_ arguments: [String], environment: [String: String] = [:], logDirectory: String, stdin: String? = nil)
-        throws
-    {
+    public init(
+        _ arguments: [String], environment: [String: String] = [:], logDirectory: String, stdin: String? = nil,
+        launcher: [String] = []
+    ) throws {
         stdoutPath = logDirectory + "/runner.stdout.\(UUID().uuidString)"
         stderrPath = logDirectory + "/runner.stderr.\(UUID().uuidString)"
         _ = FileManager.default.createFile(atPath: stdoutPath, contents: nil)
         _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
-        process.executableURL = URL(fileURLWithPath: RunnerProcess.binary)
-        process.arguments = arguments
+        // A launcher (`ip netns exec NS`) runs the binary in another setting.
+        process.executableURL = URL(fileURLWithPath: launcher.first ?? RunnerProcess.binary)
+        process.arguments =
+            launcher.isEmpty ? arguments : Array(launcher.dropFirst()) + [RunnerProcess.binary] + arguments
         var env = ProcessInfo.processInfo.environment
         env["RUNNER_PLUGIN_PATH"] = RunnerProcess.packageRoot + "/plugins"
         // Each test's own state (revisions, render caches), never the machine's.

@@ -1,0 +1,141 @@
+"""make bench, fan-out (imported by bench.py):
+
+  fleet      one 100-file batch to 1, 4, 16 and 64 receivers on 127.0.0.1: time from the
+             last write until every receiver has all 100 files, and the sender's CPU time
+             and peak RSS; runner run -> runner serve (one daemon, a module per receiver)
+             vs lsyncd 2.2 with as many sync{} targets (default.rsync to an rsync daemon,
+             tuned with TCP_NODELAY as in e2e)
+"""
+import os, re, shutil, subprocess, time
+
+from bench import ENV, RUNNER, out, stop, wait_for
+
+
+def cpu_seconds(pid):
+    """utime + stime of a process and its reaped children, from /proc/PID/stat."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu_seconds(pid):
+    """CPU time of a daemon and of its children, live or reaped (the receivers' work)."""
+    total = cpu_seconds(pid)
+    try:
+        for child in open(f"/proc/{pid}/task/{pid}/children").read().split():
+            total += tree_cpu_seconds(int(child))
+    except (FileNotFoundError, ProcessLookupError):
+        pass
+    return total
+
+
+def peak_rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return 0
+
+
+def all_arrived(modules, count):
+    return all(len(os.listdir(m)) >= count for m in modules)
+
+
+def write_batch(src, n=100):
+    for i in range(n):
+        with open(os.path.join(src, f"pool{i:03}.conf"), "w") as f:
+            f.write(f"[pool{i}]\nlisten = 127.0.0.1:{9000 + i}\nenv[APP_MODE] = functional\n" + "; x\n" * 30)
+
+
+def measure(src, modules, sender_pid, receiver_pid):
+    cpu, receiver_cpu = cpu_seconds(sender_pid), tree_cpu_seconds(receiver_pid)
+    write_batch(src)
+    last = time.monotonic()
+    if not wait_for(lambda: all_arrived(modules, 100), 120):
+        raise TimeoutError("not every receiver got the batch")
+    elapsed = time.monotonic() - last
+    return elapsed, cpu_seconds(sender_pid) - cpu, peak_rss_kib(sender_pid), tree_cpu_seconds(receiver_pid) - receiver_cpu
+
+
+def ours(base, n):
+    src = os.path.join(base, "src")
+    modules = [os.path.join(base, f"m{i}") for i in range(n)]
+    for d in [src] + modules:
+        os.makedirs(d)
+    with open(os.path.join(base, "receiver.lua"), "w") as f:
+        f.write('settings { listen = "127.0.0.1:0", max_connections = 200 }\n')
+        for i, m in enumerate(modules):
+            f.write(f'module "m{i}" {{ path = "{m}" }}\n')
+    serve_log = os.path.join(base, "serve.log")
+    serve = subprocess.Popen([RUNNER, "serve", os.path.join(base, "receiver.lua"), "--log-level", "notice"], env=ENV,
+                             stdout=subprocess.DEVNULL, stderr=open(serve_log, "w"))
+    try:
+        wait_for(lambda: "listening on 127.0.0.1:" in open(serve_log).read(), 30)
+        port = int(re.search(r"listening on 127\.0\.0\.1:(\d+)", open(serve_log).read()).group(1))
+        targets = ", ".join(f'"runner://127.0.0.1:{port}/m{i}"' for i in range(n))
+        with open(os.path.join(base, "p.lua"), "w") as f:
+            f.write(f'settings {{ state_dir = "{base}/state" }}\n'
+                    f'pipeline "fleet" {{ source = "{src}", to = {{ {targets} }}, delay = 0, delete = true }}\n')
+        run_log = os.path.join(base, "run.log")
+        run = subprocess.Popen([RUNNER, "run", os.path.join(base, "p.lua"), "--log-level", "notice"], env=ENV,
+                               stdout=subprocess.DEVNULL, stderr=open(run_log, "w"))
+        try:
+            wait_for(lambda: "ready" in open(run_log).read(), 30)
+            return measure(src, modules, run.pid, serve.pid)
+        finally:
+            stop(run)
+    finally:
+        stop(serve)
+
+
+def theirs(base, n):
+    src = os.path.join(base, "src")
+    modules = [os.path.join(base, f"m{i}") for i in range(n)]
+    for d in [src] + modules:
+        os.makedirs(d)
+    port = 19400 + os.getpid() % 500
+    conf = os.path.join(base, "rsyncd.conf")
+    with open(conf, "w") as f:
+        f.write("use chroot = no\nsocket options = TCP_NODELAY\nmax connections = 0\n")
+        for i, m in enumerate(modules):
+            f.write(f"[m{i}]\npath = {m}\nread only = no\nuid = root\ngid = root\n")
+    rsyncd = subprocess.Popen(["rsync", "--daemon", "--no-detach", f"--config={conf}", f"--port={port}", "--address=127.0.0.1"])
+    try:
+        wait_for(lambda: subprocess.run(["rsync", f"rsync://127.0.0.1:{port}/"], capture_output=True).returncode == 0, 10)
+        lconf = os.path.join(base, "lsyncd.lua")
+        with open(lconf, "w") as f:
+            f.write(f'settings {{ nodaemon = true, logfile = "{base}/lsyncd.log", statusFile = "{base}/lsyncd.status", '
+                    f'maxProcesses = {n} }}\n')
+            for i in range(n):
+                f.write(f'sync {{ default.rsync, source = "{src}/", target = "rsync://127.0.0.1:{port}/m{i}/", delay = 0,\n'
+                        f'  rsync = {{ archive = true, _extra = {{ "--sockopts=TCP_NODELAY" }} }} }}\n')
+        lsyncd = subprocess.Popen(["lsyncd", lconf], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            log = os.path.join(base, "lsyncd.log")
+            wait_for(lambda: os.path.exists(log) and open(log).read().count("Normal: Finished") >= n, 60)
+            return measure(src, modules, lsyncd.pid, rsyncd.pid)
+        finally:
+            stop(lsyncd)
+    finally:
+        stop(rsyncd)
+
+
+def bench_fleet(work, sizes=(1, 4, 16, 64), peers=True):
+    first = None
+    for n in sizes:
+        t, cpu, rss, rcpu = ours(os.path.join(work, f"fleet-runner-{n}"), n)
+        first = first or t
+        out(f"fleet.{n}.runner.seconds", f"{t:.3f}")
+        out(f"fleet.{n}.runner.sender_cpu_seconds", f"{cpu:.3f}")
+        out(f"fleet.{n}.runner.sender_peak_rss_kib", rss)
+        out(f"fleet.{n}.runner.receivers_cpu_seconds", f"{rcpu:.3f}")
+        out(f"fleet.{n}.runner.ratio.seconds_vs_1", f"{t / first:.2f}")
+        if peers and shutil.which("lsyncd"):
+            lt, lcpu, lrss, lrcpu = theirs(os.path.join(work, f"fleet-lsyncd-{n}"), n)
+            out(f"fleet.{n}.lsyncd.seconds", f"{lt:.3f}")
+            out(f"fleet.{n}.lsyncd.sender_cpu_seconds", f"{lcpu:.3f}")
+            out(f"fleet.{n}.lsyncd.sender_peak_rss_kib", lrss)
+            out(f"fleet.{n}.lsyncd.receivers_cpu_seconds", f"{lrcpu:.3f}")
+            out(f"fleet.{n}.ratio.seconds_vs_lsyncd", f"{t / lt:.2f}")
+        for d in ("fleet-runner", "fleet-lsyncd"):
+            shutil.rmtree(os.path.join(work, f"{d}-{n}"), ignore_errors=True)
