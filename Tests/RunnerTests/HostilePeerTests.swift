@@ -118,6 +118,10 @@ import Testing
                             + Self.frame(0x33, s.wholeFile + [9]) + Self.frame(0x34, [1])), "trailing"
             ),
             ("frame outside a file", h + Self.batch(Self.frame(0x33, [1, 2, 3])), "unexpected"),
+            (
+                "read out of the module", h + Self.frame(0x42, Self.varint(1) + Self.string("../outside/sentinel")),
+                "'..'"
+            ),
         ]
         for (name, bytes, expected) in cases {
             let (status, stderr) = try await s.feed(bytes)
@@ -143,6 +147,25 @@ import Testing
         #expect(TreeSnapshot(s.dir.at("module")) == module)
         #expect(TreeSnapshot(s.dir.at("outside")) == outside)
         #expect(!FileManager.default.fileExists(atPath: s.dir.at(".module.runner-staging")))
+    }
+
+    @Test func aReadGivesModuleFilesButNothingThroughASymlink() async throws {
+        let s = try Setup()
+        defer { s.dir.remove() }
+        #expect(symlink(s.dir.at("outside/sentinel"), s.dir.at("module/link.conf")) == 0)
+        try Data(
+            Self.hello() + Self.frame(0x42, Self.varint(2) + Self.string("link.conf") + Self.string("sub/a.conf"))
+                + Self.frame(0x04)
+        ).write(to: URL(fileURLWithPath: s.dir.at("input")))
+        let r = try await RunnerProcess.run(
+            ["receive", s.dir.at("receiver.lua"), "--module", "fpm"], logDirectory: s.dir.path, stdin: s.dir.at("input")
+        )
+        #expect(r.status == 0, "\(r.stderr)")
+        // content frames: index, state (0 absent, 1 present), the bytes to the frame's end.
+        let absent = Self.frame(0x43, Self.varint(0) + [0])
+        let present = Self.frame(0x43, Self.varint(1) + [1] + Array("a\n".utf8))
+        #expect(r.stdout.contains(String(decoding: absent + present, as: UTF8.self)), "\(Array(r.stdout.utf8))")
+        #expect(!r.stdout.contains("must not change"))
     }
 
     @Test func aWellFormedBatchIsApplied() async throws {

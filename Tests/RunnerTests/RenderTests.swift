@@ -99,4 +99,38 @@ import Testing
         await s.stop()
         s.daemons = []
     }
+
+    @Test func dryRunShowsPerGroupTheDiffAgainstWhatEachHostHas() async throws {
+        var s = try await Setup()
+        defer { s.dir.remove() }
+        #expect(try await s.once().status == 0)
+        try s.dir.write(
+            "src/pool.d/www.conf", "[www]\nenv[APP_MODE] = {{ APP_MODE }}\nenv[DB] = {{DB}}:5432\n; {{ group }}\n")
+        let r = try await RunnerProcess.run(
+            ["run", s.dir.at("p.lua"), "--once", "--dry-run"], logDirectory: s.dir.path)
+        #expect(r.status == 0, "\(r.stderr)")
+        let (p0, p1) = (s.daemons[0].port, s.daemons[1].port)
+        // The regression hosts share one diff; the functional ones differ by their DB.
+        #expect(
+            r.stdout.contains(
+                """
+                  pool.d/www.conf for group regression (runner://127.0.0.1:\(p0)/r, runner://127.0.0.1:\(p1)/r):
+                    --- pool.d/www.conf (on the host)
+                    +++ pool.d/www.conf (rendered)
+                    @@ -1,4 +1,4 @@
+                     [www]
+                     env[APP_MODE] = regression
+                    -env[DB] = db-regression.internal
+                    +env[DB] = db-regression.internal:5432
+                     ; regression
+                """), "\(r.stdout)")
+        #expect(r.stdout.contains("+env[DB] = db-functional.internal:5432\n"), "\(r.stdout)")
+        #expect(r.stdout.contains("+env[DB] = db-f2.internal:5432\n"), "\(r.stdout)")
+        #expect(!r.stdout.contains("static.txt for"), "\(r.stdout)")
+        #expect(
+            s.file(1, "f", "pool.d/www.conf")
+                == "[www]\nenv[APP_MODE] = functional\nenv[DB] = db-f2.internal\n; functional\n")
+        await s.stop()
+        s.daemons = []
+    }
 }

@@ -78,7 +78,8 @@ final class RenderCache {
             try FileSystem.makeDirectories(directory + "/" + path[..<slash], mode: 0o700)
         }
         if FileInfo.lstat(cached)?.kind == .directory { try FileSystem.removeTree(cached) }
-        let temporary = cached + ".runner-render"
+        // Named per process: a `--dry-run` renders into the same cache as the running service.
+        let temporary = cached + ".runner-render-\(getpid())"
         let file = try FileDescriptor(opening: temporary, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, mode: 0o600)
         let fd = file.raw
         let written = rendered.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }

@@ -13,6 +13,8 @@ enum FrameType: UInt8, Sendable {
     case symlink = 0x35, delete = 0x36, attributes = 0x37, commit = 0x38, result = 0x39, redo = 0x3A
     /// The module's post-sync actions, described (for `--dry-run`): request, and the list.
     case actions = 0x40, actionList = 0x41
+    /// Files of the module, for `--dry-run`'s diffs: request, and each file's content.
+    case read = 0x42, content = 0x43
 }
 
 /// Limits agreed in the handshake.

@@ -43,6 +43,15 @@ extension WireMessage {
         case .result: message = .result(try BatchResult.decode(&r))
         case .redo: message = .redo(paths: try decodeList(&r, what: "redo", limit: maxPaths))
         case .actions: message = .actions
+        case .read: message = .read(paths: try decodeList(&r, what: "read request", limit: maxPaths))
+        case .content:
+            let index = Int(try r.varint())
+            guard let state = ContentState(rawValue: try r.u8()) else { throw WireError("unknown content state") }
+            let bytes = Array(r.rest())
+            guard bytes.count <= maxContent else {
+                throw WireError("content of \(bytes.count) bytes is over the limit")
+            }
+            message = .content(index: index, state: state, bytes: bytes)
         case .actionList:
             message = .actionList(try decodeList(&r, what: "action list", limit: maxActions, stringLimit: 4096))
         }

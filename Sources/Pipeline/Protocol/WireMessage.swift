@@ -55,6 +55,17 @@ enum WireMessage: Equatable {
     case actions
     /// Receiver → sender: one line per action.
     case actionList([String])
+    /// Sender → receiver: the content of these files (for `--dry-run`'s diffs).
+    case read(paths: [String])
+    /// Receiver → sender: file number `index`: absent, present with its bytes, or larger
+    /// than `maxContent` (no bytes).
+    case content(index: Int, state: ContentState, bytes: [UInt8])
+
+    /// What `content` says of a file.
+    enum ContentState: UInt8 { case absent = 0, present = 1, tooLarge = 2 }
+
+    /// The largest file `content` carries.
+    static let maxContent = 256 * 1024
 
     /// The largest count a list in a message may have: paths of a scan, a signature
     /// request or a redo.
@@ -89,6 +100,8 @@ enum WireMessage: Equatable {
         case .redo: return .redo
         case .actions: return .actions
         case .actionList: return .actionList
+        case .read: return .read
+        case .content: return .content
         }
     }
 
@@ -110,7 +123,7 @@ enum WireMessage: Equatable {
         case .error(let message): b.string(String(message.prefix(1000)))
         case .bye, .scanEnd, .commit, .actions: break
         case .challenge(let bytes), .auth(let bytes), .data(let bytes): b.append(bytes)
-        case .scan(let paths), .signatures(let paths), .redo(let paths), .actionList(let paths):
+        case .scan(let paths), .signatures(let paths), .redo(let paths), .actionList(let paths), .read(let paths):
             b.varint(UInt64(paths.count))
             for p in paths { b.string(p) }
         case .entry(let entry): entry.encode(&b)
@@ -136,6 +149,10 @@ enum WireMessage: Equatable {
             b.u32(UInt32(info.mtimeNanoseconds))
         case .delete(let path): b.string(path)
         case .result(let result): result.encode(&b)
+        case let .content(index, state, bytes):
+            b.varint(UInt64(index))
+            b.u8(state.rawValue)
+            b.append(bytes)
         }
     }
 

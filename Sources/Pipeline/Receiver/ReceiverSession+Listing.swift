@@ -107,6 +107,28 @@ extension ReceiverSession {
         }
     }
 
+    /// Sends the content of each requested regular file (for `--dry-run`'s diffs), up to
+    /// `WireMessage.maxContent` bytes each.
+    func read(_ raw: [String]) throws(WireError) {
+        for (index, p) in raw.enumerated() {
+            guard let path = try Self.path(p), let file = openBasis(path) else {
+                try writer.send(.content(index: index, state: .absent, bytes: []))
+                continue
+            }
+            var bytes = [UInt8](repeating: 0, count: WireMessage.maxContent + 1)
+            var count = 0
+            while count < bytes.count {
+                let n = bytes.withUnsafeMutableBytes { Glibc.read(file.raw, $0.baseAddress! + count, $0.count - count) }
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { break }
+                count += n
+            }
+            let state: WireMessage.ContentState = count > WireMessage.maxContent ? .tooLarge : .present
+            try writer.send(
+                .content(index: index, state: state, bytes: state == .present ? Array(bytes[..<count]) : []))
+        }
+    }
+
     /// The seed of a signature: random, so that no one can write blocks that collide under
     /// it in advance. A debug build (the tests') takes it from `RUNNER_DEBUG_SIGNATURE_SEED`
     /// when set, so that a test can plant such blocks and watch the transfer recover.

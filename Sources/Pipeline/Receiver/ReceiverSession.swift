@@ -93,6 +93,7 @@ public final class ReceiverSession {
             case .signatures(let paths): try signatures(paths)
             case .batch(let id): try batch(id)
             case .actions: try writer.send(.actionList(ModuleActions.describe(actions)))
+            case .read(let paths): try read(paths)
             case .bye: return
             default: throw WireError("unexpected \(message.frameType) frame")
             }

@@ -1,3 +1,5 @@
+import RunnerSystem
+
 extension PipelineRunner {
     /// `--dry-run`: prints what the batch would do, touching nothing.
     func describe(_ batch: ChangeBatch, label: String) -> Bool {
@@ -5,17 +7,16 @@ extension PipelineRunner {
         var ignored = batch.ignored
         var ok = true
         var planned: [(String, SyncPlan)] = []
+        var rendered: [(DeliveryHost, SyncPlan)] = []
         for host in fleet.hosts {
             do {
                 // Templates are rendered as a run would (into the runner's own cache), then planned.
                 try host.render?.update(batch, source: config.source, filter: filter, rules: renderRules(for: host))
-                planned.append(
-                    (
-                        host.uri.description,
-                        try host.target.plan(
-                            paths: batch.fullRescan ? fullSyncPaths : batch.paths,
-                            source: host.source, filter: filter, delete: config.delete)
-                    ))
+                let plan = try host.target.plan(
+                    paths: batch.fullRescan ? fullSyncPaths : batch.paths,
+                    source: host.source, filter: filter, delete: config.delete)
+                planned.append((host.uri.description, plan))
+                if host.render != nil { rendered.append((host, plan)) }
             } catch {
                 ok = false
                 lines.append("  \(host.uri): \(error)")
@@ -52,6 +53,7 @@ extension PipelineRunner {
         for path in batch.paths where fates[path] == nil && !ignored.contains(where: { $0.path == path }) {
             lines.append("  \(path): up to date on all targets")
         }
+        lines += renderedDiffs(rendered)
         var seen = Set<String>()
         for (path, reason) in ignored.sorted(by: { $0.path < $1.path }) where seen.insert(path).inserted {
             lines.append("  \(path): \(reason)")
@@ -61,5 +63,57 @@ extension PipelineRunner {
         if lines.count == 1 { lines.append("  nothing to do") }
         print(lines.joined(separator: "\n"))
         return ok
+    }
+
+    /// Per group, a unified diff of each rendered file the batch sends against the
+    /// receiver's copy; hosts of a group with the same diff are shown once.
+    private func renderedDiffs(_ rendered: [(DeliveryHost, SyncPlan)]) -> [String] {
+        // In first-seen order: a group's file, and each different diff its hosts would see.
+        var entries: [(group: String, path: String, diffs: [(hosts: [String], text: String)])] = []
+        func add(_ group: String, _ path: String, _ host: DeliveryHost, _ text: String) {
+            let e = entries.firstIndex { $0.group == group && $0.path == path } ?? entries.count
+            if e == entries.count { entries.append((group, path, [])) }
+            if let d = entries[e].diffs.firstIndex(where: { $0.text == text }) {
+                entries[e].diffs[d].hosts.append(host.uri.description)
+            } else {
+                entries[e].diffs.append(([host.uri.description], text))
+            }
+        }
+        for (host, plan) in rendered {
+            let cache = host.render!.directory
+            let paths = plan.operations.compactMap { op -> String? in
+                guard case .copy(let path, _) = op, FileInfo.lstat(cache + "/" + path)?.kind == .file else {
+                    return nil
+                }
+                return path
+            }
+            guard !paths.isEmpty else { continue }
+            let group = host.destination.group.map { "group \($0)" } ?? "\(host.uri)"
+            let theirs: [TargetFileContent]
+            do { theirs = try host.target.read(paths) } catch {
+                add(group, paths.joined(separator: ", "), host, "cannot read the host's copies: \(error)\n")
+                continue
+            }
+            for (path, their) in zip(paths, theirs) {
+                guard let ours = try? RenderCache.readTemplate(cache + "/" + path) else { continue }
+                switch their {
+                case .tooLarge: add(group, path, host, "(the host's copy is over \(TargetFileContent.limit) bytes)\n")
+                case .absent:
+                    add(group, path, host, UnifiedDiff.diff([], ours, oldName: "/dev/null", newName: path) ?? "")
+                case .bytes(let bytes):
+                    let text = UnifiedDiff.diff(
+                        bytes, ours, oldName: "\(path) (on the host)", newName: "\(path) (rendered)")
+                    add(group, path, host, text ?? "")
+                }
+            }
+        }
+        var lines: [String] = []
+        for entry in entries {
+            for (hosts, text) in entry.diffs where !text.isEmpty {
+                lines.append("  \(entry.path) for \(entry.group) (\(hosts.joined(separator: ", "))):")
+                lines += text.split(separator: "\n", omittingEmptySubsequences: false).dropLast().map { "    " + $0 }
+            }
+        }
+        return lines
     }
 }

@@ -1,3 +1,4 @@
+import FoundationEssentials
 import RunnerSystem
 
 #if canImport(Glibc)
@@ -32,6 +33,15 @@ public final class LocalTarget: SyncTarget {
     }
 
     public func describeActions() throws -> [String] { [] }
+
+    public func read(_ paths: [String]) throws -> [TargetFileContent] {
+        paths.map { path in
+            let full = FileSystem.join(root, path)
+            guard let info = FileInfo.lstat(full), info.kind == .file else { return .absent }
+            guard info.size <= TargetFileContent.limit else { return .tooLarge }
+            return FileManager.default.contents(atPath: full).map { .bytes(Array($0)) } ?? .absent
+        }
+    }
 
     public func disconnect() {}
 

@@ -104,6 +104,27 @@ public final class RemoteTarget: SyncTarget {
         }
     }
 
+    public func read(_ paths: [String]) throws -> [TargetFileContent] {
+        guard !paths.isEmpty else { return [] }
+        return try session { c in
+            c.clock.step = "waiting for the files' content"
+            try c.request(.read(paths: paths))
+            var contents: [TargetFileContent] = []
+            while contents.count < paths.count {
+                let reply = try c.reader.receive()
+                guard case let .content(index, state, bytes) = reply, index == contents.count else {
+                    throw WireError("expected the content of file \(contents.count), got \(reply.frameType)")
+                }
+                switch state {
+                case .absent: contents.append(.absent)
+                case .tooLarge: contents.append(.tooLarge)
+                case .present: contents.append(.bytes(bytes))
+                }
+            }
+            return contents
+        }
+    }
+
     /// Sends a planned batch (deltas against the receiver's files where it has them)
     /// and returns what the receiver committed.
     public func apply(_ plan: SyncPlan, from source: SourceTree, cancelled: () -> Bool) throws -> SyncOutcome {

@@ -13,6 +13,8 @@ public protocol SyncTarget: AnyObject {
     func apply(_ plan: SyncPlan, from source: SourceTree, cancelled: () -> Bool) throws -> SyncOutcome
     /// What runs at the target after each batch, one line each (for `--dry-run`).
     func describeActions() throws -> [String]
+    /// The target's content of these files, for `--dry-run`'s diffs.
+    func read(_ paths: [String]) throws -> [TargetFileContent]
     /// Ends the session with the target, if there is one.
     func disconnect()
 }
