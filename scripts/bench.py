@@ -11,15 +11,48 @@ times and memory, > 1 for throughput). Uses the release build of runner.
   e2e        write in the source -> visible at the receiver (delay = 0), p50/p90/max over
              30 creates, in-place modifies and `mv tmp file`, and a 2,000-file burst: runner
              run -> runner serve on 127.0.0.1 vs lsyncd 2.2 (default.rsync to an rsync daemon
-             on 127.0.0.1), stock and tuned (TCP_NODELAY); RSS of both sides
+             on 127.0.0.1), stock and tuned (TCP_NODELAY), and the physical floor
+             (../shared/bench/floor: inotify -> read -> TCP -> temp file + rename); RSS
   delta, deltasize, collision: the delta engine against rdiff and rsync (bench_delta.py)
   fleet      one batch to 1, 4, 16 and 64 receivers, against lsyncd (bench_fleet.py)
 """
-import os, re, select, shutil, subprocess, sys, tempfile, time
+import ctypes, os, re, select, shutil, subprocess, sys, tempfile, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUNNER = os.environ.get("RUNNER_BIN", os.path.join(ROOT, ".build/release/runner"))
 ENV = dict(os.environ, RUNNER_PLUGIN_PATH=os.path.join(ROOT, "plugins"))
+FLOOR_SOURCE = os.environ.get("RUNNER_FLOOR_C", os.path.join(ROOT, "..", "shared", "bench", "floor", "floor.c"))
+
+
+def floor_binary(work):
+    """The physical floor, compiled into the work directory; None (and said) when it cannot be."""
+    binary = os.path.join(work, "floor")
+    if os.path.exists(binary):
+        return binary
+    if not os.path.exists(FLOOR_SOURCE) or not shutil.which("cc"):
+        out("floor", f"not built ({FLOOR_SOURCE} and cc are needed)")
+        return None
+    subprocess.run(["cc", "-O2", "-o", binary, FLOOR_SOURCE], check=True)
+    return binary
+
+
+def start_floor(floor, port, src, dst):
+    """A floor receiver writing into dst and a floor sender watching src, connected."""
+    recv = subprocess.Popen([floor, "recv", str(port), dst])
+    # The floor's sender connects once, at start: its receiver must be listening.
+    wait_for(lambda: listening(port), 5)
+    for _ in range(50):
+        send = subprocess.Popen([floor, "send", str(port), src], stderr=subprocess.DEVNULL)
+        if not wait_for(lambda: send.poll() is not None, 0.2):
+            return recv, send
+    raise RuntimeError("the floor's sender could not connect")
+
+
+def listening(port):
+    """Whether a socket listens on the TCP port (state 0A in /proc/net/tcp)."""
+    with open("/proc/net/tcp") as f:
+        return any(fields[1].endswith(f":{port:04X}") and fields[3] == "0A"
+                   for fields in (line.split() for line in f.readlines()[1:]))
 
 
 def out(name, value):
@@ -302,6 +335,36 @@ def wait_for(predicate, timeout=10.0):
     return False
 
 
+class Arrivals:
+    """Waits for files in a directory on inotify, asleep: a harness that spins on a 2-core
+    machine takes a core from what it measures, and the scheduler then delays the watched
+    process's wakeups by a time slice (2-3 ms here), which is the harness, not the tool."""
+
+    IN_CLOSE_WRITE, IN_MOVED_TO = 0x8, 0x80
+
+    def __init__(self, directory):
+        libc = ctypes.CDLL(None, use_errno=True)
+        self.fd = libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
+        if self.fd < 0 or libc.inotify_add_watch(self.fd, directory.encode(),
+                                                 self.IN_CLOSE_WRITE | self.IN_MOVED_TO) < 0:
+            raise OSError(ctypes.get_errno(), f"inotify on {directory}")
+
+    def wait(self, predicate, timeout=10.0):
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self.fd], [], [], left)[0]:
+                return predicate()
+            try:
+                os.read(self.fd, 65536)
+            except BlockingIOError:
+                pass
+        return True
+
+    def close(self):
+        os.close(self.fd)
+
+
 def content_is(path, data):
     try:
         with open(path, "rb") as f:
@@ -310,10 +373,11 @@ def content_is(path, data):
         return False
 
 
-def e2e_measure(src, dst, label):
+def e2e_measure(src, dst, label, burst=True):
     """Latency write -> visible at the receiver for create, modify, mv tmp file (30 each),
-    then a 2,000-file burst; prints p50/p90/max."""
+    then a 2,000-file burst (the floor watches one directory: not for it); prints p50/p90/max."""
     results = {}
+    arrivals = Arrivals(dst)
     for kind in ("create", "modify", "mv"):
         samples = []
         for i in range(30):
@@ -322,7 +386,7 @@ def e2e_measure(src, dst, label):
             if kind == "modify":
                 with open(os.path.join(src, name), "wb") as f:
                     f.write(b"before\n")
-                wait_for(lambda: content_is(os.path.join(dst, name), b"before\n"))
+                arrivals.wait(lambda: content_is(os.path.join(dst, name), b"before\n"))
                 time.sleep(0.05)  # let the previous batch finish: we time one change, not a queue
             t0 = time.monotonic()
             if kind == "mv":
@@ -334,7 +398,7 @@ def e2e_measure(src, dst, label):
                 with open(os.path.join(src, name), "r+b" if kind == "modify" else "wb") as f:
                     f.write(data)
                     f.truncate()
-            if not wait_for(lambda: content_is(os.path.join(dst, name), data), 10):
+            if not arrivals.wait(lambda: content_is(os.path.join(dst, name), data), 10):
                 samples.append(float("inf"))
                 continue
             samples.append(time.monotonic() - t0)
@@ -343,6 +407,9 @@ def e2e_measure(src, dst, label):
         out(f"e2e.{label}.{kind}.p50_ms", f"{percentile(samples, 0.5) * 1000:.2f}")
         out(f"e2e.{label}.{kind}.p90_ms", f"{percentile(samples, 0.9) * 1000:.2f}")
         out(f"e2e.{label}.{kind}.max_ms", f"{max(samples) * 1000:.2f}")
+    arrivals.close()
+    if not burst:
+        return results, None
     burst_dir = os.path.join(src, "burst")
     os.makedirs(burst_dir)
     t0 = time.monotonic()
@@ -396,6 +463,21 @@ def bench_e2e(work):
     out("e2e.runner.pss_kib.receiver_daemon_and_session", memory["receiver"][1])
     stop(run)
     stop(serve)
+
+    floor = floor_binary(work)
+    if floor:
+        base = os.path.join(work, "e2e-floor")
+        src, dst = os.path.join(base, "src"), os.path.join(base, "dst")
+        os.makedirs(src)
+        os.makedirs(dst)
+        recv, send = start_floor(floor, 18700 + os.getpid() % 100, src, dst)
+        try:
+            bottom, _ = e2e_measure(src, dst, "floor", burst=False)
+        finally:
+            stop(send)
+            stop(recv)
+        for kind in ("create", "modify", "mv"):
+            out(f"e2e.ratio.{kind}.p50_vs_floor", f"{percentile(ours[kind], 0.5) / percentile(bottom[kind], 0.5):.2f}")
 
     if not shutil.which("lsyncd"):
         out("e2e.lsyncd", "not installed")

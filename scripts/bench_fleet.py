@@ -4,11 +4,12 @@
              last write until every receiver has all 100 files, and the sender's CPU time
              and peak RSS; runner run -> runner serve (one daemon, a module per receiver)
              vs lsyncd 2.2 with as many sync{} targets (default.rsync to an rsync daemon,
-             tuned with TCP_NODELAY as in e2e)
+             tuned with TCP_NODELAY as in e2e), and the physical floor: a floor sender and
+             receiver pair (../shared/bench/floor) per receiver
 """
 import os, re, shutil, subprocess, time
 
-from bench import ENV, RUNNER, out, stop, wait_for
+from bench import ENV, RUNNER, floor_binary, out, start_floor, stop, wait_for
 
 
 def cpu_seconds(pid):
@@ -120,8 +121,26 @@ def theirs(base, n):
         stop(rsyncd)
 
 
+def floor(base, n, binary):
+    src = os.path.join(base, "src")
+    modules = [os.path.join(base, f"m{i}") for i in range(n)]
+    for d in [src] + modules:
+        os.makedirs(d)
+    pairs = [start_floor(binary, 30000 + os.getpid() % 100 * 64 + i, src, m) for i, m in enumerate(modules)]
+    try:
+        t, _, _, _ = measure(src, modules, os.getpid(), os.getpid())
+        return t
+    finally:
+        for recv, send in pairs:
+            stop(send)
+            stop(recv)
+
+
 def bench_fleet(work, sizes=(1, 4, 16, 64), peers=True):
+    """Trees are removed only at the end: ext4 without a journal scans past inodes freed in
+    the last seconds when it allocates new ones, so a removal would slow the next run."""
     first = None
+    floor_bin = floor_binary(work) if peers else None
     for n in sizes:
         t, cpu, rss, rcpu = ours(os.path.join(work, f"fleet-runner-{n}"), n)
         first = first or t
@@ -137,5 +156,7 @@ def bench_fleet(work, sizes=(1, 4, 16, 64), peers=True):
             out(f"fleet.{n}.lsyncd.sender_peak_rss_kib", lrss)
             out(f"fleet.{n}.lsyncd.receivers_cpu_seconds", f"{lrcpu:.3f}")
             out(f"fleet.{n}.ratio.seconds_vs_lsyncd", f"{t / lt:.2f}")
-        for d in ("fleet-runner", "fleet-lsyncd"):
-            shutil.rmtree(os.path.join(work, f"{d}-{n}"), ignore_errors=True)
+        if floor_bin:
+            ft = floor(os.path.join(work, f"fleet-floor-{n}"), n, floor_bin)
+            out(f"fleet.{n}.floor.seconds", f"{ft:.3f}")
+            out(f"fleet.{n}.ratio.seconds_vs_floor", f"{t / ft:.2f}")

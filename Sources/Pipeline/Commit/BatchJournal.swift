@@ -70,9 +70,14 @@ struct BatchJournal {
     }
 
     private static func hex(_ p: RelativePath) -> String {
-        p.description.utf8.map { b in
-            String(b, radix: 16).count == 1 ? "0" + String(b, radix: 16) : String(b, radix: 16)
-        }.joined()
+        let digits = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(p.description.utf8.count * 2)
+        for b in p.description.utf8 {
+            out.append(digits[Int(b >> 4)])
+            out.append(digits[Int(b & 15)])
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
     private static func unhex(_ s: String) -> String {

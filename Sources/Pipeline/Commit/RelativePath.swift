@@ -9,28 +9,41 @@ public struct RelativePath: Hashable, Sendable, CustomStringConvertible {
 
     /// The components, in order.
     public let components: [String]
+    /// The path as `a/b/c`, as it was validated.
+    public let description: String
 
     /// Validates a path; the error says what is wrong with it.
     public init(validating raw: String) throws(TransferError) {
-        let bytes = Array(raw.utf8)
         func reject(_ why: String) -> TransferError { TransferError("unsafe path: \(why)", path: raw) }
+        let bytes = raw.utf8
         guard !bytes.isEmpty else { throw reject("empty") }
         guard bytes.count <= RelativePath.maxLength else { throw reject("longer than \(RelativePath.maxLength) bytes") }
-        guard !bytes.contains(0) else { throw reject("contains NUL") }
         guard bytes.first != UInt8(ascii: "/") else { throw reject("absolute") }
-        let parts = raw.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
-        for part in parts {
-            guard !part.isEmpty else { throw reject("empty component") }
-            guard part != ".", part != ".." else { throw reject("'\(part)' component") }
-            guard part.utf8.count <= RelativePath.maxComponent else {
-                throw reject("component longer than \(RelativePath.maxComponent) bytes")
+        // One pass over the bytes: a peer sends a path for every file of a batch.
+        var parts: [String] = []
+        var start = bytes.startIndex
+        var index = start
+        while true {
+            let atEnd = index == bytes.endIndex
+            if !atEnd, bytes[index] == 0 { throw reject("contains NUL") }
+            if atEnd || bytes[index] == UInt8(ascii: "/") {
+                let part = bytes[start..<index]
+                guard !part.isEmpty else { throw reject("empty component") }
+                if part.elementsEqual(".".utf8) || part.elementsEqual("..".utf8) {
+                    throw reject("'\(String(decoding: part, as: UTF8.self))' component")
+                }
+                guard part.count <= RelativePath.maxComponent else {
+                    throw reject("component longer than \(RelativePath.maxComponent) bytes")
+                }
+                parts.append(String(decoding: part, as: UTF8.self))
+                if atEnd { break }
+                start = bytes.index(after: index)
             }
+            index = bytes.index(after: index)
         }
         components = parts
+        description = raw
     }
-
-    /// The path as `a/b/c`.
-    public var description: String { components.joined(separator: "/") }
 
     /// The parent's components.
     public var parent: ArraySlice<String> { components.dropLast() }

@@ -1,3 +1,5 @@
+import RunnerSystem
+
 /// One target of a pipeline as the fleet serves it: what it has not received yet, whether
 /// a delivery to it is under way, when it may be tried again, and whether it answered
 /// last time (so that going down, and coming back, are logged once each).
@@ -24,6 +26,8 @@ final class DeliveryHost {
     var applied = 0
     /// The last result, for the status of later issues and for `after`.
     var lastResult: TargetResult?
+    /// Its deliveries' thread, started with the first.
+    private var thread: WorkerThread?
 
     init(
         destination: PipelineConfig.Destination, target: any SyncTarget, source: SourceTree, render: RenderCache?,
@@ -37,6 +41,14 @@ final class DeliveryHost {
     }
 
     var uri: TargetURI { destination.uri }
+
+    /// The thread its deliveries run on.
+    func worker() throws(SystemError) -> WorkerThread {
+        if let thread { return thread }
+        let started = try WorkerThread()
+        thread = started
+        return started
+    }
 
     /// Whether a delivery may start now.
     func isDue(at now: Double) -> Bool {

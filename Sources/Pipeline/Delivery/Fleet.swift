@@ -2,7 +2,7 @@ import RunnerSystem
 import Synchronization
 
 /// The hosts of one pipeline, each served on its own: its own pending changes, its own
-/// connection, its own backoff, and its own worker thread while a delivery is under way,
+/// connection, its own backoff, and its own worker thread for its deliveries,
 /// so that a slow, hung, frozen or down host never delays another. At most `maxParallel`
 /// deliveries run at once (a sliding window: the next host starts as one finishes).
 ///
@@ -45,7 +45,7 @@ final class Fleet {
             running += 1
             let results = self.results, wakeup = self.wakeup
             do {
-                try WorkerThread.start {
+                try host.worker().run {
                     let result = work.run(host: index, batch: batch)
                     results.list.withLock { $0.append(result) }
                     wakeup.signal()

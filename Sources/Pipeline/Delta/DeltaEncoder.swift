@@ -9,21 +9,27 @@
 final class DeltaEncoder {
     private let sig: Signature
     private let writer: ByteWriter
-    private let compressor = LiteralCompressor()
+    private let compressor: LiteralCompressor
     /// Keys the whole-file sum: chosen here, after the basis and the new file exist.
     private let fileSeed: UInt64
-    private let index: BlockIndex
+    /// Built only for a basis with blocks: most files of a batch have none (new, or small).
+    private lazy var index = BlockIndex(sig)
     /// The strong sum under the signature's seed.
     private let strong: StrongHash.Keyed
     private var runStart = -1
     private var runCount = 0
     private(set) var stats = DeltaStats()
 
-    init(signature: Signature, writer: ByteWriter, seed: UInt64 = StrongHash.randomSeed()) {
+    /// `compressor` may be shared by the files of a batch, one after another.
+    init(
+        signature: Signature, writer: ByteWriter, seed: UInt64 = StrongHash.randomSeed(),
+        compressor: LiteralCompressor = LiteralCompressor()
+    ) {
         sig = signature
         self.writer = writer
         fileSeed = seed
-        index = BlockIndex(signature)
+        self.compressor = compressor
+        compressor.reset()
         strong = StrongHash.Keyed(seed: signature.seed)
     }
 

@@ -56,10 +56,11 @@ public enum DeltaFiles {
         defer { close(basisFD) }
         let deltaInput = try openInput(delta)
         defer { if deltaInput != 0 { close(deltaInput) } }
-        let patcher = try DeltaPatcher(basis: basisFD, name: basis)
+        let patcher = DeltaPatcher()
         var stats = DeltaStats()
         try withOutput(output) { (writer) throws(DeltaError) in
-            stats = try patcher.apply(reading: ByteReader(fd: deltaInput, name: delta), writingTo: writer)
+            stats = try patcher.apply(
+                basis: basisFD, basisName: basis, reading: ByteReader(fd: deltaInput, name: delta), writingTo: writer)
         }
         return stats
     }

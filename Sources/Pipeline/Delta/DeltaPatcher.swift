@@ -6,24 +6,30 @@ import CZstd
 
 /// Rebuilds a file from a basis (read with positioned reads) and a delta, checking
 /// every length, count and block index before use, and the whole-file XXH3-128 and
-/// size at the end. A failure throws; the caller discards the output.
+/// size at the end. A failure throws; the caller discards the output. One patcher
+/// serves a whole batch: its buffers and zstd context are made once, not per file.
 final class DeltaPatcher {
-    private let basis: Int32
-    private let basisName: String
-    private let basisSize: Int64
+    private let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: DeltaLimits.maxLiteral, alignment: 64)
+    private let packed = UnsafeMutableRawBufferPointer.allocate(
+        byteCount: ZSTD_compressBound(DeltaLimits.maxLiteral), alignment: 64)
+    private let dctx = ZSTD_createDCtx()
 
-    init(basis: Int32, name: String) throws(DeltaError) {
-        self.basis = basis
-        basisName = name
-        var st = stat()
-        guard fstat(basis, &st) == 0 else {
-            throw DeltaError("cannot stat the basis: \(String(cString: strerror(errno)))", path: name)
-        }
-        basisSize = Int64(st.st_size)
+    deinit {
+        chunk.deallocate()
+        packed.deallocate()
+        ZSTD_freeDCtx(dctx)
     }
 
-    /// Applies the delta read from `reader`, writing the new file to `writer`.
-    func apply(reading reader: ByteReader, writingTo writer: ByteWriter) throws(DeltaError) -> DeltaStats {
+    /// Applies the delta read from `reader` to `basis` (named `basisName` in errors),
+    /// writing the new file to `writer`.
+    func apply(basis: Int32, basisName: String, reading reader: ByteReader, writingTo writer: ByteWriter)
+        throws(DeltaError) -> DeltaStats
+    {
+        var st = stat()
+        guard fstat(basis, &st) == 0 else {
+            throw DeltaError("cannot stat the basis: \(String(cString: strerror(errno)))", path: basisName)
+        }
+        let basisSize = Int64(st.st_size)
         var magic: [UInt8] = []
         for _ in 0..<4 { magic.append(try reader.byte()) }
         guard magic == DeltaFormat.magic else { throw DeltaError("not a runner delta (bad magic)", path: reader.name) }
@@ -56,14 +62,6 @@ final class DeltaPatcher {
 
         let hash = StrongHash.Stream(seed: seed)
         var stats = DeltaStats()
-        let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: DeltaLimits.maxLiteral, alignment: 64)
-        defer { chunk.deallocate() }
-        let packed = UnsafeMutableRawBufferPointer.allocate(
-            byteCount: ZSTD_compressBound(DeltaLimits.maxLiteral), alignment: 64)
-        defer { packed.deallocate() }
-        let dctx = ZSTD_createDCtx()
-        defer { ZSTD_freeDCtx(dctx) }
-
         func emit(_ bytes: UnsafeRawBufferPointer) throws(DeltaError) {
             guard stats.newSize + Int64(bytes.count) <= DeltaLimits.maxFileSize else {
                 throw DeltaError("output would exceed \(DeltaLimits.maxFileSize) bytes", path: reader.name)

@@ -19,6 +19,12 @@ final class LiteralCompressor {
         scratch.deallocate()
     }
 
+    /// Forgets the misses of the last file: each file gets its own chance.
+    func reset() {
+        misses = 0
+        resting = 0
+    }
+
     /// Compressed bytes when they are at least 1/32 smaller, else nil.
     func compress(_ bytes: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer? {
         guard bytes.count >= 128 else { return nil }

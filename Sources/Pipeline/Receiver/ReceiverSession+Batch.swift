@@ -180,9 +180,10 @@ extension ReceiverSession {
         }
         var result: Received
         do throws(DeltaError) {
-            let patcher = try DeltaPatcher(basis: basis.raw, name: "\(module.path)/\(path)")
-            result = .staged(
-                try patcher.apply(reading: frames, writingTo: ByteWriter(fd: out.raw, name: "staging")).newSize)
+            let stats = try patcher.apply(
+                basis: basis.raw, basisName: "\(module.path)/\(path)", reading: frames,
+                writingTo: ByteWriter(fd: out.raw, name: "staging"))
+            result = .staged(stats.newSize)
         } catch {
             if let failure { throw failure }
             guard error.kind == .basisMismatch, hasBasis else { throw WireError("\(path): \(error.message)") }

@@ -24,6 +24,8 @@ public final class ReceiverSession {
     let logger: Logger
     /// The module's `on_sync`, run after each batch that changed something.
     let actions: [any SyncAction]
+    /// Rebuilds every file of the session (made at the first).
+    lazy var patcher = DeltaPatcher()
 
     /// How the sender reached us, which decides how the module is chosen and checked.
     public enum Mode: Sendable {

@@ -56,8 +56,9 @@ extension PipelineRunner {
             }
         }
         let rendered = render(batch, label: label)
-        saveState()
         pump(now: MonotonicClock.now, control: control)
+        // After the hosts have their work: the file write is not on the batch's path.
+        saveState()
         return rendered
     }
 

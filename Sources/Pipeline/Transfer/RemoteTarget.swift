@@ -21,6 +21,8 @@ public final class RemoteTarget: SyncTarget {
     private var batchID: UInt64 = 0
     /// The receiver's listing the last plan was made against (the batch needs it).
     private var listing = RemoteListing()
+    /// zstd's context, made once rather than per file.
+    private lazy var compressor = LiteralCompressor()
 
     /// A remote target reached by `command` (ssh), or over TCP when `command` is empty.
     public init(
@@ -221,7 +223,7 @@ public final class RemoteTarget: SyncTarget {
                 throw DeltaError(error.message)
             }
         }
-        let encoder = DeltaEncoder(signature: signature ?? .none, writer: frames)
+        let encoder = DeltaEncoder(signature: signature ?? .none, writer: frames, compressor: compressor)
         do throws(DeltaError) {
             try encoder.encode(reading: ByteReader(fd: input.raw, name: full))
         } catch {
