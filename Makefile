@@ -5,7 +5,12 @@
 SWIFT ?= swift
 BUILD_FLAGS ?=
 
-.PHONY: all deps build release demo test bench format clean
+.PHONY: all deps build release demo test bench format clean install
+
+# Where `make install` puts things; DESTDIR stages them (packaging). BINARY: what is installed.
+PREFIX ?= /usr/local
+DESTDIR ?=
+BINARY ?= .build/release/runner
 
 all: build
 
@@ -18,6 +23,23 @@ build: deps
 # The Swift runtime linked in: one file to copy to the receivers, and ~5 MB less RSS per process.
 release: deps
 	$(SWIFT) build -c release --static-swift-stdlib $(BUILD_FLAGS)
+
+# The binary, the plugins (found beside it: no RUNNER_PLUGIN_PATH needed), the samples, the
+# systemd units (their paths rewritten for PREFIX) and `runner help` as a page.
+install: $(BINARY)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/runner/plugins \
+		$(DESTDIR)$(PREFIX)/share/runner/samples $(DESTDIR)$(PREFIX)/lib/systemd/system \
+		$(DESTDIR)$(PREFIX)/share/doc/runner
+	install -m 0755 $(BINARY) $(DESTDIR)$(PREFIX)/bin/runner
+	install -m 0644 plugins/*.lua $(DESTDIR)$(PREFIX)/share/runner/plugins/
+	cp -R samples/. $(DESTDIR)$(PREFIX)/share/runner/samples/
+	for unit in dist/systemd/*.service; do \
+		sed 's|/usr/local/bin/runner|$(PREFIX)/bin/runner|g' $$unit > $(DESTDIR)$(PREFIX)/lib/systemd/system/$$(basename $$unit); \
+	done
+	$(DESTDIR)$(PREFIX)/bin/runner help > $(DESTDIR)$(PREFIX)/share/doc/runner/runner.txt
+
+.build/release/runner:
+	$(MAKE) release
 
 demo: build
 	bash scripts/demo.sh

@@ -15,6 +15,8 @@ let package = Package(
         // 4.x, not 3.x: 3.x imports all of Foundation, which links ICU's 34 MB of data.
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
+        // 2.x needs no Foundation (only swift-atomics and swift-metrics' CoreMetrics).
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         .systemLibrary(
@@ -34,6 +36,7 @@ let package = Package(
                 "RunnerSystem", "CLinux", "CXXHash", "CZstd",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
         // A safe Lua state (values, functions, errors); it knows nothing of Pipeline.

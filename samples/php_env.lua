@@ -13,7 +13,8 @@ local tempfiles = require "tempfiles"
 
 local function target(name, default) return os.getenv("RUNNER_DEMO_" .. name) or default end
 
-settings { log = "info" }
+-- The status page, /status, /metrics and /healthz; `runner status samples/php_env.lua` reads it.
+settings { log = "info", status = os.getenv("RUNNER_DEMO_STATUS") or "127.0.0.1:9873" }
 
 group "functional" {
   target("F1", "runner://web-f1.example:8730/fpm"), target("F2", "runner://web-f2.example:8730/fpm"),

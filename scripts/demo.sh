@@ -168,6 +168,8 @@ fleet_port=$(grep -o 'listening on 127.0.0.1:[0-9]*' "$work/fleet-serve.log" | c
 for h in "${hosts[@]}"; do
   export "RUNNER_DEMO_$h=runner://127.0.0.1:$fleet_port/$h" "RUNNER_DEMO_PORT_$h=${fpm_port[$h]}"
 done
+status_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+export RUNNER_DEMO_STATUS="127.0.0.1:$status_port"
 cp samples/php_env.lua "$work/"
 cp -r samples/php_env "$work/"
 export XDG_STATE_HOME="$work/fleet-state"  # its revisions and snapshots, apart from the first pipelines
@@ -204,4 +206,8 @@ done
 grep -E "canary|applied" "$work/fleet.log" | sed 's/^/  /'
 show_fleet
 [[ $(grep -l "FIXED" "$work"/fleet/*/pool.d/www.conf | wc -l) -eq 4 ]] || { echo "demo: the fix did not reach every host" >&2; exit 1; }
+step "what ops see: runner status (exit 0: every host current), and the page"
+"$bin" status "$work/php_env.lua" | sed 's/^/  /'
+"$bin" status "$work/php_env.lua" > /dev/null || { echo "demo: runner status says a host is not current" >&2; exit 1; }
+echo "  the page, while runner runs: http://$RUNNER_DEMO_STATUS/  (and /status, /metrics, /healthz)"
 echo "demo: done"

@@ -18,6 +18,9 @@ packages=(
   libfcgi-bin     # cgi-fcgi: the tests' own FastCGI client, independent of runner's
   iproute2        # ip netns: a receiver in a network namespace of its own, cut off and healed
   patch           # --dry-run diffs are checked by applying them with the real patch
+  prometheus      # promtool check metrics: /metrics is checked by Prometheus's own tool
+  chromium-headless-shell # the status page, rendered by a real browser (--dump-dom)
+  systemd         # systemd-analyze verify: the units in dist/systemd
 )
 # `make bench` also needs the peers it is measured against.
 if [[ "${1:-}" == "--bench" ]]; then

@@ -15,6 +15,8 @@
 // glibc 2.34+ has it; its header shows it only under _GNU_SOURCE, which Swift's Glibc
 // module is built without.
 extern int posix_spawn_file_actions_addclosefrom_np(posix_spawn_file_actions_t *actions, int from);
+// Likewise: a pipe made close-on-exec atomically (a fork between pipe() and fcntl() would leak it).
+extern int pipe2(int pipefd[2], int flags);
 
 /// openat2(2) resolving strictly beneath `dirfd`, never through a symlink or `..`
 /// out of it: -1 with errno set on failure (ENOSYS on kernels before 5.6).

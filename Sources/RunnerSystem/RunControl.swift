@@ -15,6 +15,7 @@ import Synchronization
 public final class RunControl: Sendable {
     private let stop = Atomic<Bool>(false)
     private let reload = Atomic<Bool>(false)
+    private let abandoned = Atomic<Bool>(false)
     /// The signalfd, for `poll`: readable while a signal is pending.
     public let readDescriptor: Int32
     private let logger: Logger
@@ -47,6 +48,15 @@ public final class RunControl: Sendable {
         return stop.load(ordering: .sequentiallyConsistent)
     }
 
+    /// Whether work under way must stop now rather than finish: a second stop signal
+    /// came, or the stop's time ran out (`abandon`). Readable from any thread.
+    public var isAbandoned: Bool {
+        abandoned.load(ordering: .sequentiallyConsistent)
+    }
+
+    /// Gives up on the work under way (the stop's time ran out).
+    public func abandon() { abandoned.store(true, ordering: .sequentiallyConsistent) }
+
     /// Whether a reload was requested since the last call.
     public func takeReloadRequest() -> Bool {
         drain()
@@ -67,9 +77,11 @@ public final class RunControl: Sendable {
             let sig = Int32(info.ssi_signo)
             if sig == SIGHUP {
                 reload.store(true, ordering: .sequentiallyConsistent)
+            } else if stop.exchange(true, ordering: .sequentiallyConsistent) {
+                logger.notice("signal \(sig == SIGINT ? "SIGINT" : "SIGTERM") again: stopping now")
+                abandon()
             } else {
                 logger.notice("signal \(sig == SIGINT ? "SIGINT" : "SIGTERM"): stopping")
-                stop.store(true, ordering: .sequentiallyConsistent)
             }
         }
     }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import FoundationEssentials
 import Pipeline
 
 extension Runner {
@@ -38,6 +39,13 @@ extension Runner {
                     if m.authUsers.isEmpty && !m.readOnly {
                         lines.append(
                             "warning: module '\(m.name)' is writable without auth_users (anyone allowed by hosts_allow can push)"
+                        )
+                    }
+                    let underSystemd = ProcessInfo.processInfo.environment["INVOCATION_ID"] != nil
+                    for case .spec("phpfpm.reload", let parameters) in m.onSync
+                    where underSystemd && parameters["service"] == nil {
+                        lines.append(
+                            "warning: module '\(m.name)': phpfpm.reload without service = under systemd: a php-fpm it has to start again would live in runner's sandbox and cgroup, and stop with it; set service = \"php8.2-fpm\""
                         )
                     }
                     lines.append("module '\(m.name)': \(m.path) (\(m.onSync.count) on_sync actions)")

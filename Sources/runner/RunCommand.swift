@@ -1,5 +1,6 @@
 import ArgumentParser
 import Logging
+import LuaBridge
 import Pipeline
 import RunnerSystem
 
@@ -26,13 +27,20 @@ extension Runner {
                 let script = try options.load(&logger)
                 let runners = try makeRunners(script, logger)
                 let control = RunControl(logger: logger)
-                let loop = RunLoop(pipelines: runners, control: control, logger: logger) { [options] in
+                let settings = script.configuration.settings
+                let loop = RunLoop(
+                    pipelines: runners, control: control, logger: logger, stopTimeout: settings.stopTimeout
+                ) { [options] in
                     try makeRunners(LoadedScript(options.script, logger: logger), logger)
                 }
                 if once {
                     guard loop.runOnce() else { throw Exit.runtimeFailure }
                     return
                 }
+                // Not for --once or --dry-run: a one-off run is no service.
+                let face =
+                    try dryRun ? nil : ServiceFace(settings: settings, version: RunnerVersion.current, logger: logger)
+                face?.attach(loop)
                 do {
                     try loop.run()
                 } catch {

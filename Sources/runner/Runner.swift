@@ -9,13 +9,59 @@ struct Runner: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "runner",
         abstract: "Watch a tree, filter the noise, and push each batch of changes to groups of hosts.",
-        discussion: """
-            Exit status: 0 ok, 1 runtime failure (a target or an action failed),
-            2 configuration error (Lua, secrets, targets), 64 usage error.
-            """,
+        discussion: Runner.manual,
         version: RunnerVersion.current,
-        subcommands: [Run.self, Check.self, Explain.self, Render.self, Serve.self, Receive.self, Delta.self]
+        subcommands: [
+            Run.self, Check.self, Explain.self, Render.self, Serve.self, Receive.self, Status.self, Delta.self,
+        ]
     )
+}
+
+extension Runner {
+    /// What `runner help` prints above the commands: the manual page.
+    static let manual = """
+        runner run P.lua watches the pipeline's source with inotify, drops
+        temp-file noise with its ignore rules, cuts changes into batches and
+        pushes each batch as deltas to its hosts (runner://, ssh://, file://),
+        each host on its own. runner serve R.lua, on each host, applies a batch
+        atomically, runs the module's actions (php-fpm -t, one reload) and rolls
+        the batch back when one refuses it.
+
+        SIGNALS
+          SIGHUP   reload the script; a broken one is refused, the old one goes on
+          SIGTERM  stop watching, send what is pending to the hosts that are up
+          SIGINT   within settings { stop_timeout } (10 s), then exit 0; a second
+                   signal stops at once
+
+        SERVICE
+          Under systemd (Type=notify): READY=1 once every host's first sync came
+          back (run) or once listening (serve); RELOADING=1, STOPPING=1,
+          WATCHDOG=1 every half WatchdogSec, and a one-line STATUS=. Units:
+          runner@.service and runner-serve@.service in PREFIX/lib/systemd/system.
+          settings { status = "127.0.0.1:9873" } serves / (a page), /status
+          (JSON), /metrics (Prometheus) and /healthz (503 when a group is halted
+          or a host has been behind longer than behind_limit, 300 s); runner
+          status reads it. settings { metrics_file = PATH } also writes the
+          metrics for node-exporter's textfile collector.
+
+        FILES
+          /etc/runner/NAME.lua         the scripts the units run
+          /var/lib/runner              state: revisions, render caches, snapshots
+                                       (settings { state_dir }; for other users
+                                       $XDG_STATE_HOME/runner or
+                                       ~/.local/state/runner)
+          PREFIX/share/runner/plugins  what a script require()s (tempfiles, phpfpm)
+          PREFIX/share/runner/samples  example pipeline and receiver scripts
+
+        ENVIRONMENT
+          RUNNER_PLUGIN_PATH  more plugin directories, colon-separated
+          NOTIFY_SOCKET, WATCHDOG_USEC, WATCHDOG_PID  set by systemd
+
+        EXIT STATUS
+          0 ok; 1 runtime failure (a target or an action failed; for runner
+          status, a host not current); 2 configuration error (Lua, secrets,
+          targets); 64 usage error.
+        """
 }
 
 /// Exit codes of DESIGN.md.

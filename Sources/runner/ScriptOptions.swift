@@ -1,4 +1,5 @@
 import ArgumentParser
+import FoundationEssentials
 import Logging
 import LuaBridge
 import Pipeline
@@ -10,8 +11,12 @@ struct ScriptOptions: ParsableArguments {
     @Argument(help: "The Lua script: a pipeline script, or a receiver script for serve and receive.")
     var script: String
 
-    @Option(name: .long, help: "Log format on stderr: text or json.")
-    var logFormat: LogFormat = .text
+    @Option(
+        name: .long,
+        help:
+            "Log format: text or json on stderr, or journal (systemd's, structured; the default when stderr is the journal)."
+    )
+    var logFormat: LogFormat?
 
     @Option(
         name: .long, help: "Log level, overriding settings { log = ... }: trace, debug, info, notice, warning, error.")
@@ -19,8 +24,13 @@ struct ScriptOptions: ParsableArguments {
 
     /// The process logger, before the script is loaded.
     func makeLogger() -> Logger {
-        let format = logFormat
-        var logger = Logger(label: "runner") { label in StderrLogHandler(label: label, format: format) }
+        let environment = ProcessInfo.processInfo.environment
+        let format = logFormat ?? (JournalLogHandler.stderrIsJournal(environment) ? .journal : .text)
+        let journal = format == .journal ? JournalLogHandler.connect() : nil
+        var logger = Logger(label: "runner") { label in
+            if let journal { return JournalLogHandler(socket: journal) }
+            return StderrLogHandler(label: label, format: format == .json ? .json : .text)
+        }
         logger.logLevel = logLevel.flatMap(Logger.Level.init(rawValue:)) ?? .info
         return logger
     }
@@ -69,4 +79,4 @@ struct LoadedScript {
     }
 }
 
-enum LogFormat: String, ExpressibleByArgument, Sendable { case text, json }
+enum LogFormat: String, ExpressibleByArgument, Sendable { case text, json, journal }

@@ -24,12 +24,14 @@ extension Runner {
                 let control = RunControl(logger: logger)
                 let daemon = try ReceiverDaemon(
                     listen: settings.listen, maxConnections: settings.maxConnections, logger: logger)
+                let face = try ServiceFace(settings: settings, version: RunnerVersion.current, logger: logger)
+                face.attach(daemon) { served.modules.map(\.module) }
                 daemon.run(
                     control: control,
                     refresh: { [logger] forced in
                         served.refresh(force: forced, logger: logger)
                     },
-                    session: { [logger] connection, peer in
+                    session: { [logger] connection, peer, report in
                         var logger = logger
                         logger[metadataKey: "peer"] = "\(peer)"
                         let mode = ReceiverSession.Mode.daemon(
@@ -38,7 +40,7 @@ extension Runner {
                         do {
                             try ReceiverSession.serve(
                                 modules: served.modules, mode: mode, input: connection, output: connection,
-                                logger: logger)
+                                logger: logger, report: report)
                             return 0
                         } catch {
                             return Exit.runtimeFailure.rawValue
@@ -69,9 +71,11 @@ final class ServedConfiguration {
         modules = try ServedConfiguration.check(loaded, logger: logger)
     }
 
-    func refresh(force: Bool, logger: Logger) {
+    /// Loads the script again if `force` or it changed; returns why a new one was refused.
+    @discardableResult
+    func refresh(force: Bool, logger: Logger) -> String? {
         let now = ServedConfiguration.stamp(of: script)
-        guard force || now != stamp else { return }
+        guard force || now != stamp else { return nil }
         stamp = now
         do {
             let fresh = try LoadedScript(script, logger: logger)
@@ -83,8 +87,10 @@ final class ServedConfiguration {
             }
             (loaded, modules) = (fresh, freshModules)
             logger.notice("reloaded \(script)")
+            return nil
         } catch {
             logger.error("reload refused, serving the previous configuration: \(error)")
+            return "\(error)"
         }
     }
 

@@ -23,7 +23,7 @@ struct StderrLogHandler: LogHandler {
         let time = StderrLogHandler.timestamp()
         var line: String
         switch format {
-        case .text:
+        case .text, .journal:
             line = "\(time) \(event.level) \(event.message)"
             for key in all.keys.sorted() { line += " \(key)=\(all[key]!)" }
         case .json:

@@ -67,13 +67,23 @@ import Testing
         #expect(p.ignore.last?.text == "function")
     }
 
-    @Test(arguments: [
-        ("settings { status = \"127.0.0.1:9873\" }", "status", 1)
-    ])
-    func keysNotImplementedYetAreRefusedWithTheirLine(_ lua: String, _ key: String, _ line: Int) throws {
-        let error = try failure(lua)
-        #expect(error.message.contains("'\(key)' is not supported yet"), "\(error)")
-        #expect(error.location?.line == line, "\(error)")
+    @Test func serviceSettingsLoadAndABarePortIsLoopbacks() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let config = try load(
+            """
+            settings { status = "9873", metrics_file = "runner.prom", behind_limit = 60, stop_timeout = 3 }
+            """, in: dir)
+        #expect(config.settings.status == "127.0.0.1:9873")
+        #expect(config.settings.metricsFile == dir.at("runner.prom"))
+        #expect(config.settings.behindLimit == 60 && config.settings.stopTimeout == 3)
+    }
+
+    @Test func aStatusAddressThatIsNotHostAndPortIsRefusedWithItsLine() throws {
+        let error = try failure(
+            "pipeline \"p\" { source = \"src\", to = { \"file:///x\" } }\nsettings { status = \"localhost:http\" }")
+        #expect(error.message.contains("'status' must be host:port"), "\(error)")
+        #expect(error.location?.line == 2, "\(error)")
     }
 
     @Test func theReceiverExampleLoads() throws {

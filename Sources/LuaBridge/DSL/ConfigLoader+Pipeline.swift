@@ -2,8 +2,10 @@ import LuaKit
 import Pipeline
 
 extension ConfigLoader {
-    static let settingsKeys = ["log", "listen", "max_connections", "handshake_timeout", "idle_timeout", "state_dir"]
-    static let settingsKeysNotYet = ["status": "the status page (issue 14)"]
+    static let settingsKeys = [
+        "log", "listen", "max_connections", "handshake_timeout", "idle_timeout", "state_dir", "status", "metrics_file",
+        "behind_limit", "stop_timeout",
+    ]
     static let pipelineKeys = [
         "source", "ignore", "delay", "max_delay", "scan_interval", "to", "auth", "delete", "check", "after", "ssh",
         "max_parallel", "timeout", "retry", "render", "rollout",
@@ -11,7 +13,7 @@ extension ConfigLoader {
     static let pipelineKeysNotYet: [String: String] = [:]
 
     func applySettings(_ r: LuaTableReader) throws {
-        try r.checkKeys(ConfigLoader.settingsKeys, notYet: ConfigLoader.settingsKeysNotYet)
+        try r.checkKeys(ConfigLoader.settingsKeys)
         if let level = try r.string("log") {
             guard Settings.logLevels.contains(level) else {
                 throw r.error(
@@ -40,6 +42,19 @@ extension ConfigLoader {
         if let t = try r.seconds("handshake_timeout") { settings.handshakeTimeout = max(0.1, t) }
         if let t = try r.seconds("idle_timeout") { settings.idleTimeout = max(0.1, t) }
         if let dir = try r.string("state_dir") { settings.stateDirectory = resolvePath(dir) }
+        if let address = try r.string("status") {
+            // A bare port is 127.0.0.1's: the status is for this host unless said otherwise.
+            let full = address.contains(":") ? address : "127.0.0.1:\(address)"
+            guard let colon = full.lastIndex(of: ":"), colon != full.startIndex,
+                let port = Int(full[full.index(after: colon)...]), (0...65535).contains(port)
+            else {
+                throw r.error("status", "'status' must be host:port (or a port, for 127.0.0.1), got '\(address)'")
+            }
+            settings.status = full
+        }
+        if let file = try r.string("metrics_file") { settings.metricsFile = resolvePath(file) }
+        if let t = try r.seconds("behind_limit") { settings.behindLimit = max(0, t) }
+        if let t = try r.seconds("stop_timeout") { settings.stopTimeout = max(0, t) }
     }
 
     func buildGroup(_ name: String, _ r: LuaTableReader) throws -> HostGroup {

@@ -1,4 +1,5 @@
 import Logging
+import RunnerSystem
 
 /// Builds and runs a module's actions.
 enum ModuleActions {
@@ -41,7 +42,9 @@ enum ModuleActions {
                     ActionResult(name: action.name, outcome: .skipped, summary: "skipped: \(failed.name) failed"))
                 continue
             }
-            let result = action.run(context)
+            let started = MonotonicClock.now
+            var result = action.run(context)
+            result.seconds = MonotonicClock.now - started
             let level: Logger.Level = result.outcome == .ok ? .info : .error
             context.logger.log(
                 level: level, "\(action.name): \(result.summary)", metadata: ["module": "\(context.module.name)"])

@@ -18,6 +18,16 @@ public struct Settings: Sendable, Equatable {
     /// Receiver: seconds a connection may stay silent between requests.
     public var idleTimeout: Double = 300
 
+    /// The status address (`host:port`) answering `/`, `/status`, `/metrics` and `/healthz`; nil: none.
+    public var status: String?
+    /// A file the metrics are also written to (temporary file and rename), for
+    /// node-exporter's textfile collector.
+    public var metricsFile: String?
+    /// Seconds a host may stay behind before `/healthz` answers 503.
+    public var behindLimit: Double = 300
+    /// Sender: seconds a stop (SIGTERM) may take to send what is pending.
+    public var stopTimeout: Double = 10
+
     /// Default settings.
     public init() {}
 

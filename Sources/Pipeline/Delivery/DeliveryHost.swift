@@ -24,8 +24,19 @@ final class DeliveryHost {
     var reachable: Bool?
     /// The last batch number it applied.
     var applied = 0
-    /// The last result, for the status of later issues and for `after`.
+    /// The last result, for the status and for `after`.
     var lastResult: TargetResult?
+    /// Wall-clock time of the last result, and of the last time the host answered.
+    var lastResultAt: Double?
+    var lastSeen: Double?
+    /// Why the last attempt failed, until one succeeds.
+    var lastError: String?
+    /// Its first delivery has come back (applied or failed), and when (monotonic) that
+    /// delivery started: READY waits for every host's, a little.
+    var attempted = false
+    var firstStarted: Double?
+    /// Since when (monotonic) it has been behind; nil while current.
+    var behindSince: Double?
     /// Its deliveries' thread, started with the first.
     private var thread: WorkerThread?
 
@@ -49,6 +60,9 @@ final class DeliveryHost {
         thread = started
         return started
     }
+
+    /// Nothing pending, nothing under way, nothing held back from it.
+    var isCurrent: Bool { pending.isEmpty && !busy && !paused && (render?.held.isEmpty ?? true) }
 
     /// Whether a delivery may start now.
     func isDue(at now: Double) -> Bool {

@@ -42,6 +42,7 @@ final class Fleet {
             let batch = host.pending.take()
             let work = job(host, batch)
             host.busy = true
+            if host.firstStarted == nil { host.firstStarted = now }
             running += 1
             let results = self.results, wakeup = self.wakeup
             do {

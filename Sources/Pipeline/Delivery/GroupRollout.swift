@@ -18,6 +18,8 @@ final class GroupRollout {
     var phase = Phase.idle
     /// The last revision approved.
     var approvedRevision: Int?
+    /// Why the group is held or halted, until a revision is approved again.
+    var banner: String?
 
     enum Phase: Equatable {
         /// Nothing under way: the next source change starts a revision.

@@ -23,6 +23,8 @@ public struct ActionResult: Sendable, Equatable {
     public var exitStatus: Int32?
     /// The last lines of the command's output (stdout and stderr), bounded.
     public var output: String
+    /// How long it ran, measured where it ran (not sent over the wire).
+    public var seconds: Double = 0
 
     /// A result.
     public init(name: String, outcome: Outcome, summary: String, exitStatus: Int32? = nil, output: String = "") {

@@ -1,3 +1,4 @@
+import CLinux
 import Logging
 import RunnerSystem
 
@@ -12,127 +13,130 @@ import RunnerSystem
 /// Forking is safe because the daemon is single-threaded (`RunControl` reads signals
 /// from a signalfd; nothing else starts a thread).
 public final class ReceiverDaemon {
-    private let listenFD: Int32
+    private let listener: ListeningSocket
     /// The address actually listened on (`host:port`, the port resolved when 0 was asked).
-    public let address: String
+    public var address: String { listener.address }
     private let maxConnections: Int
     private let logger: Logger
-    private var sessions: [pid_t: String] = [:]
+    /// Sessions running: their peer, and the pipe their report comes back on.
+    private var sessions: [pid_t: (peer: String, reports: Int32)] = [:]
+    /// What watches the daemon from outside: the status address and systemd.
+    public var companion: (any LoopCompanion)?
+    /// Hears each session's report as it ends, and each connection turned away.
+    public var reports: (SessionReport) -> Void = { _ in }
 
     /// Listens on `listen` (`host:port`, `[v6]:port`).
     public init(listen: String, maxConnections: Int, logger: Logger) throws(ConfigError) {
         self.maxConnections = maxConnections
         self.logger = logger
-        guard let colon = listen.lastIndex(of: ":"), let port = UInt16(listen[listen.index(after: colon)...]) else {
-            throw ConfigError("listen '\(listen)' is not host:port")
-        }
-        var host = String(listen[..<colon])
-        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        var v4 = sockaddr_in(), v6 = sockaddr_in6()
-        let fd: Int32
-        let bound: Int32
-        if inet_pton(AF_INET, host, &v4.sin_addr) == 1 {
-            v4.sin_family = sa_family_t(AF_INET)
-            v4.sin_port = port.bigEndian
-            (fd, bound) = ReceiverDaemon.bound(AF_INET, &v4)
-        } else if inet_pton(AF_INET6, host, &v6.sin6_addr) == 1 {
-            v6.sin6_family = sa_family_t(AF_INET6)
-            v6.sin6_port = port.bigEndian
-            (fd, bound) = ReceiverDaemon.bound(AF_INET6, &v6)
-        } else {
-            throw ConfigError("listen '\(listen)': '\(host)' is not an IP address")
-        }
-        guard fd >= 0, bound == 0, Glibc.listen(fd, 128) == 0 else {
-            let e = String(cString: strerror(errno))
-            if fd >= 0 { close(fd) }
-            throw ConfigError("cannot listen on \(listen): \(e)")
-        }
-        listenFD = fd
-        address = ReceiverDaemon.localAddress(fd) ?? listen
+        do { listener = try ListeningSocket(listen) } catch { throw ConfigError("listen: \(error)") }
     }
 
-    deinit { close(listenFD) }
-
-    /// A socket of the family bound to the address (sockaddr_in or sockaddr_in6): (fd, bind's result).
-    private static func bound<Address>(_ family: Int32, _ address: inout Address) -> (Int32, Int32) {
-        let fd = socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { return (fd, -1) }
-        var one: Int32 = 1
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        let rc = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<Address>.size)) }
-        }
-        return (fd, rc)
-    }
+    /// The sessions running now.
+    public var sessionCount: Int { sessions.count }
 
     /// Accepts until a stop is requested, then ends the sessions still running.
     /// `refresh(reloadRequested)` runs in the daemon on SIGHUP (true) and before each
-    /// session (false), so that a changed configuration reaches the next connection;
-    /// `session(connection, peer)` runs in the forked child and returns its exit status.
+    /// session (false), so that a changed configuration reaches the next connection, and
+    /// returns why a new script was refused; `session(connection, peer, report)` runs in
+    /// the forked child, fills the report, and returns its exit status.
     public func run(
-        control: RunControl, refresh: (_ reloadRequested: Bool) -> Void,
-        session: (_ connection: Int32, _ peer: String) -> Int32
+        control: RunControl, refresh: (_ reloadRequested: Bool) -> String?,
+        session: (_ connection: Int32, _ peer: String, _ report: SessionReport) -> Int32
     ) {
         logger.notice("listening on \(address)")
+        companion?.moment(.ready)
         while !control.isStopRequested {
             var fds = [
-                pollfd(fd: listenFD, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: listener.descriptor, events: Int16(POLLIN), revents: 0),
                 pollfd(fd: control.readDescriptor, events: Int16(POLLIN), revents: 0),
             ]
-            _ = poll(&fds, 2, 1000)
+            fds += sessions.values.map { pollfd(fd: $0.reports, events: Int16(POLLIN), revents: 0) }
+            fds += companion?.pollRequests ?? []
+            let wait = companion?.deadline.map { max(0, min(1, $0 - MonotonicClock.now)) } ?? 1
+            _ = poll(&fds, nfds_t(fds.count), Int32((wait * 1000).rounded(.up)))
             reap()
+            companion?.serve(fds, now: MonotonicClock.now)
             if control.isStopRequested { break }
-            if control.takeReloadRequest() { refresh(true) }
-            guard fds[0].revents & Int16(POLLIN) != 0 else { continue }
-            var storage = sockaddr_storage()
-            var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
-            let client = withUnsafeMutablePointer(to: &storage) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { accept(listenFD, $0, &length) }
+            if control.takeReloadRequest() {
+                companion?.moment(.reloading)
+                companion?.moment(.reloaded(refused: refresh(true)))
             }
-            guard client >= 0 else { continue }
-            _ = fcntl(client, F_SETFD, FD_CLOEXEC)
+            guard fds[0].revents & Int16(POLLIN) != 0, let (client, peer) = listener.accept() else { continue }
             var one: Int32 = 1
             setsockopt(client, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-            let peer = ReceiverDaemon.text(of: &storage)
             if sessions.count >= maxConnections {
                 logger.warning(
                     "refused: too many connections", metadata: ["peer": "\(peer)", "limit": "\(maxConnections)"])
                 ReceiverDaemon.refuse(client, "too many connections; try again later")
                 close(client)
+                reports(SessionReport(peer: peer, connection: .busy))
                 continue
             }
-            refresh(false)
+            _ = refresh(false)
+            var pipeFDs: [Int32] = [-1, -1]
+            guard pipe2(&pipeFDs, O_CLOEXEC) == 0 else {
+                logger.error("cannot start a session: pipe: \(SystemError.text())", metadata: ["peer": "\(peer)"])
+                ReceiverDaemon.refuse(client, "the receiver cannot start a session")
+                close(client)
+                continue
+            }
             switch fork() {
             case 0:
                 control.releaseInChild()
-                close(listenFD)
-                let status = session(client, peer)
+                // The session must not keep the daemon's ports open after the daemon is gone.
+                close(listener.descriptor)
+                for request in companion?.pollRequests ?? [] { close(request.fd) }
+                for other in sessions.values { close(other.reports) }
+                close(pipeFDs[0])
+                let report = SessionReport(peer: peer)
+                let status = session(client, peer, report)
+                report.send(to: pipeFDs[1])
                 fflush(nil)
                 _exit(status)
             case -1:
-                logger.error(
-                    "cannot start a session: fork: \(String(cString: strerror(errno)))", metadata: ["peer": "\(peer)"])
+                logger.error("cannot start a session: fork: \(SystemError.text())", metadata: ["peer": "\(peer)"])
                 ReceiverDaemon.refuse(client, "the receiver cannot start a session")
+                close(pipeFDs[0])
             case let pid:
-                sessions[pid] = peer
+                sessions[pid] = (peer, pipeFDs[0])
             }
+            close(pipeFDs[1])
             close(client)
         }
+        companion?.moment(.stopping(timeout: 5))
         for pid in sessions.keys { kill(pid, SIGTERM) }
-        for pid in sessions.keys {
+        for pid in Array(sessions.keys) {
             var status: Int32 = 0
             waitpid(pid, &status, 0)
+            collect(pid)
         }
         logger.notice("stopped")
     }
 
+    /// Sessions that ended: their reports are read (the child wrote it before exiting,
+    /// so it is all in the pipe) and handed on.
     private func reap() {
         while true {
             var status: Int32 = 0
             let pid = waitpid(-1, &status, WNOHANG)
             if pid <= 0 { return }
-            sessions[pid] = nil
+            collect(pid)
         }
+    }
+
+    private func collect(_ pid: pid_t) {
+        guard let session = sessions.removeValue(forKey: pid) else { return }
+        defer { close(session.reports) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 16384)
+        while bytes.count <= SessionReport.maxBytes {
+            let n = read(session.reports, &chunk, chunk.count)
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { break }
+            bytes += chunk[..<n]
+        }
+        reports(SessionReport.decode(bytes) ?? SessionReport(peer: session.peer))
     }
 
     /// An error frame, best effort, for a connection turned away before a session
@@ -141,42 +145,5 @@ public final class ReceiverDaemon {
         let writer = FrameWriter(fd: fd, name: "peer")
         try? writer.send(.error(message))
         try? writer.flush()
-    }
-
-    private static func text(of storage: inout sockaddr_storage) -> String {
-        var buf = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
-        if storage.ss_family == sa_family_t(AF_INET) {
-            withUnsafePointer(to: &storage) {
-                $0.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { p in
-                    var a = p.pointee.sin_addr
-                    _ = inet_ntop(AF_INET, &a, &buf, socklen_t(buf.count))
-                }
-            }
-        } else {
-            withUnsafePointer(to: &storage) {
-                $0.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { p in
-                    var a = p.pointee.sin6_addr
-                    _ = inet_ntop(AF_INET6, &a, &buf, socklen_t(buf.count))
-                }
-            }
-        }
-        return String(decoding: buf.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }
-
-    private static func localAddress(_ fd: Int32) -> String? {
-        var storage = sockaddr_storage()
-        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
-        guard
-            withUnsafeMutablePointer(
-                to: &storage, { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } })
-                == 0
-        else {
-            return nil
-        }
-        let host = text(of: &storage)
-        let port: UInt16 = withUnsafePointer(to: &storage) {
-            $0.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { UInt16(bigEndian: $0.pointee.sin_port) }
-        }
-        return host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
     }
 }

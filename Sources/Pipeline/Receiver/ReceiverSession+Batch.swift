@@ -83,6 +83,7 @@ extension ReceiverSession {
             counts = try stager.commit(holding: hold)
         } catch {
             logger.error("batch \(id) rolled back: \(error)", metadata: ["module": "\(module.name)"])
+            report.batch("failed")
             try writer.send(.result(BatchResult(status: .rolledBack, message: error.description)))
             return
         }
@@ -98,6 +99,7 @@ extension ReceiverSession {
                     results.first { $0.outcome != .ok && $0.outcome != .skipped }.map { "\($0.name): \($0.summary)" }
                     ?? "an action failed"
                 logger.error("batch \(id) rolled back: \(why)", metadata: ["module": "\(module.name)"])
+                report.batch("rolled_back", actions: results)
                 try writer.send(.result(BatchResult(status: .rejectedByAction, message: why, actions: results)))
                 return
             }
@@ -109,6 +111,8 @@ extension ReceiverSession {
                 "module": "\(module.name)", "written": "\(counts.written)",
                 "deleted": "\(counts.deleted)", "bytes": "\(bytes)",
             ])
+        report.batch(
+            changed ? "applied" : "unchanged", written: counts.written, deleted: counts.deleted, actions: results)
         try writer.send(
             .result(
                 BatchResult(

@@ -9,7 +9,7 @@ extension ReceiverSession {
     /// learn from (unknown module, address not allowed) reads the same: access denied.
     static func handshake(
         modules: [ReceiverModule], mode: Mode, reader: FrameReader, writer: FrameWriter,
-        logger: Logger
+        logger: Logger, report: SessionReport
     ) throws(WireError) -> ReceiverModule {
         let hello = try reader.receive()
         guard case let .hello(version, maxFrame, name, user) = hello else {
@@ -30,14 +30,19 @@ extension ReceiverSession {
         case .daemon(let peer, _, _):
             guard let module = modules.first(where: { $0.name == name }) else {
                 logger.warning("refused: no module '\(name)'", metadata: ["peer": "\(peer)", "user": "\(user)"])
+                report.connection = .denied
                 throw WireError("access denied")
             }
             guard AddressRule.allows(peer, allow: module.hostsAllow, deny: module.hostsDeny) else {
                 logger.warning("refused: address not allowed", metadata: ["peer": "\(peer)", "module": "\(name)"])
+                report.connection = .denied
                 throw WireError("access denied")
             }
             if !module.authUsers.isEmpty {
-                try authenticate(module: module, user: user, peer: peer, reader: reader, writer: writer, logger: logger)
+                report.module = module.name
+                try authenticate(
+                    module: module, user: user, peer: peer, reader: reader, writer: writer, logger: logger,
+                    report: report)
             }
             return module
         }
@@ -47,7 +52,7 @@ extension ReceiverSession {
     /// bad answer look the same to the sender, and each failure costs it a second.
     private static func authenticate(
         module: ReceiverModule, user: String, peer: String, reader: FrameReader, writer: FrameWriter,
-        logger: Logger
+        logger: Logger, report: SessionReport
     ) throws(WireError) {
         let nonce = AuthProof.nonce()
         try writer.send(.challenge(nonce: nonce))
@@ -73,6 +78,7 @@ extension ReceiverSession {
         }
         if let reason {
             logger.warning("refused: \(reason)", metadata: ["peer": "\(peer)", "module": "\(module.name)"])
+            report.connection = .authFailed
             sleep(1)
             throw WireError("access denied")
         }

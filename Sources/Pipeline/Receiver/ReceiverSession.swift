@@ -26,6 +26,8 @@ public final class ReceiverSession {
     let actions: [any SyncAction]
     /// Rebuilds every file of the session (made at the first).
     lazy var patcher = DeltaPatcher()
+    /// What the session did, for the daemon's status and metrics.
+    let report: SessionReport
 
     /// How the sender reached us, which decides how the module is chosen and checked.
     public enum Mode: Sendable {
@@ -38,8 +40,9 @@ public final class ReceiverSession {
 
     private init(
         module: ReceiverModule, staging: StagingArea, tree: TreeDirectory, reader: FrameReader, writer: FrameWriter,
-        logger: Logger, actions: [any SyncAction]
+        logger: Logger, actions: [any SyncAction], report: SessionReport
     ) {
+        self.report = report
         self.module = module
         self.staging = staging
         self.tree = tree
@@ -51,15 +54,18 @@ public final class ReceiverSession {
 
     /// Serves one sender on the given descriptors until it says goodbye or closes; a
     /// protocol violation or a refusal is answered with an error frame and thrown.
-    public static func serve(modules: [ServedModule], mode: Mode, input: Int32, output: Int32, logger: Logger)
-        throws(WireError)
-    {
+    /// `report` learns how the connection went and what each batch did.
+    public static func serve(
+        modules: [ServedModule], mode: Mode, input: Int32, output: Int32, logger: Logger,
+        report: SessionReport = SessionReport(peer: "")
+    ) throws(WireError) {
         let reader = FrameReader(fd: input, name: "sender")
         let writer = FrameWriter(fd: output, name: "sender")
         do throws(WireError) {
             if case .daemon(_, let handshakeTimeout, _) = mode { setReceiveTimeout(input, handshakeTimeout) }
             let chosen = try handshake(
-                modules: modules.map(\.module), mode: mode, reader: reader, writer: writer, logger: logger)
+                modules: modules.map(\.module), mode: mode, reader: reader, writer: writer, logger: logger,
+                report: report)
             if case .daemon(_, _, let idleTimeout) = mode { setReceiveTimeout(input, idleTimeout) }
             let served = modules.first { $0.module.name == chosen.name }!
             let module = served.module, actions = served.actions
@@ -76,9 +82,11 @@ public final class ReceiverSession {
                     version: UInt32(WireLimits.version), maxFrame: writer.limits.maxFrame,
                     maxPath: RelativePath.maxLength))
             try writer.flush()
+            report.connection = .accepted
+            report.module = module.name
             try ReceiverSession(
                 module: module, staging: staging, tree: tree, reader: reader, writer: writer, logger: logger,
-                actions: actions
+                actions: actions, report: report
             ).run()
         } catch {
             logger.error("session ended: \(error)")

@@ -1,3 +1,4 @@
+import FoundationEssentials
 import Logging
 import RunnerSystem
 
@@ -108,7 +109,7 @@ extension PipelineRunner {
 
     /// Starts the deliveries that are due, each on a thread of its own.
     func pump(now: Double, control: RunControl) {
-        guard !control.isStopRequested else { return }
+        guard !control.isAbandoned else { return }
         let name = config.name, hooks = self.hooks, calls = self.calls
         fleet.dispatch(now: now) { host, _ in
             // The worker's own filter: its Lua predicates run on this thread, through `calls`.
@@ -122,7 +123,7 @@ extension PipelineRunner {
                 })
             return DeliveryJob(
                 target: host.target, filter: filter, source: host.source, fullSyncPaths: fullSyncPaths,
-                delete: config.delete, revision: batchNumber, cancelled: { control.isStopRequested })
+                delete: config.delete, revision: batchNumber, cancelled: { control.isAbandoned })
         }
     }
 
@@ -146,7 +147,7 @@ extension PipelineRunner {
 
     /// Blocks until a delivery result or a Lua call from a worker is there (serving the
     /// calls), or until `deadline`.
-    private func waitForWork(control: RunControl, until deadline: Double? = nil) {
+    func waitForWork(control: RunControl, until deadline: Double? = nil) {
         var fds = [
             pollfd(fd: fleet.wakeup.descriptor, events: Int16(POLLIN), revents: 0),
             pollfd(fd: calls.wakeup.descriptor, events: Int16(POLLIN), revents: 0),
@@ -164,7 +165,12 @@ extension PipelineRunner {
         let initial = r.revision == 0
         let label =
             initial ? "initial sync" : r.batch.fullRescan ? "resync to batch \(r.revision)" : "batch \(r.revision)"
-        var metadata: Logger.Metadata = ["pipeline": "\(config.name)", "target": "\(host.uri)"]
+        var metadata: Logger.Metadata = [
+            "pipeline": "\(config.name)", "target": "\(host.uri)", "batch": "\(r.revision)",
+        ]
+        let wallNow = Date().timeIntervalSince1970
+        host.attempted = true
+        host.lastResultAt = wallNow
         let result: TargetResult
         switch r.outcome {
         case .success(let outcome):
@@ -174,6 +180,8 @@ extension PipelineRunner {
             }
             if host.reachable == false { logger.notice("\(host.uri) is back", metadata: metadata) }
             host.reachable = true
+            host.lastSeen = wallNow
+            host.lastError = nil
             host.backoff.succeeded()
             host.applied = max(host.applied, r.revision)
             if !outcome.retry.isEmpty {
@@ -200,7 +208,8 @@ extension PipelineRunner {
             let wait = host.backoff.failed()
             host.notBefore = now + wait
             let wasDown = host.reachable == false
-            if failure.lostSession { host.reachable = false }
+            if failure.lostSession { host.reachable = false } else { host.lastSeen = wallNow }
+            host.lastError = failure.message
             result = TargetResult(status: .failed, message: failure.message)
             if !failure.lostSession {
                 logger.error("\(label) failed: \(failure.message)", metadata: metadata)
@@ -213,10 +222,14 @@ extension PipelineRunner {
             } else {
                 logger.debug("\(host.uri) still down: \(failure.message)", metadata: metadata)
                 host.lastResult = result
+                observer?.delivered(r, pipeline: config.name, host: host, as: result)
                 return false  // `after` heard of it when the host went down
             }
         }
         host.lastResult = result
+        if result.status == .rolledBack { host.lastError = result.message }
+        observer?.delivered(r, pipeline: config.name, host: host, as: result)
+        if case .success = r.outcome { propagated(r.revision, to: r.host, now: now) }
         defer { saveState() }
         if !groups.isEmpty {
             let lost: Bool = { if case .failure(let f) = r.outcome { return f.lostSession } else { return false } }()
@@ -256,6 +269,20 @@ extension PipelineRunner {
                 metadata: metadata)
         }
         return result
+    }
+
+    /// A host applied everything up to `revision`: revisions it completes are measured.
+    private func propagated(_ revision: Int, to host: Int, now: Double) {
+        for (r, entry) in unpropagated where r <= revision {
+            var waiting = entry.waiting
+            waiting.remove(host)
+            if waiting.isEmpty {
+                unpropagated[r] = nil
+                observer?.propagated(pipeline: config.name, seconds: now - entry.start)
+            } else {
+                unpropagated[r] = (entry.start, waiting)
+            }
+        }
     }
 
     /// Remembers the revisions (a failure to is logged, not fatal: the next save may do).

@@ -61,6 +61,7 @@ extension PipelineRunner {
             return
         }
         group.approvedRevision = revision
+        group.banner = nil
         if group.rollout.pause > 0 && !canaries.isEmpty {
             group.phase = .pausing(
                 revision: revision, changes: changes, canaries: canaries, at: now + group.rollout.pause)
@@ -142,9 +143,8 @@ extension PipelineRunner {
                 }
             } else {
                 group.phase = .held(revision: revision)
-                logger.error(
-                    "group \(group.name): batch \(revision) held: canary \(host.uri) \(why)",
-                    metadata: ["pipeline": "\(config.name)"])
+                group.banner = "batch \(revision) held: canary \(host.uri) \(why)"
+                logger.error("group \(group.name): \(group.banner!)", metadata: ["pipeline": "\(config.name)"])
                 advance(group, revision: batchNumber, now: now)
             }
         case .rolling(let revision, var waiting, var failures) where waiting.contains(index):
@@ -155,9 +155,9 @@ extension PipelineRunner {
                 // Those not reached yet keep what they had; the next revision takes them along.
                 for other in waiting where !fleet.hosts[other].busy { fleet.hosts[other].paused = true }
                 group.phase = .halted(revision: revision)
-                logger.error(
-                    "group \(group.name): batch \(revision) halted after \(failures) failures (max_failures = \(limit)): \(why)",
-                    metadata: ["pipeline": "\(config.name)"])
+                group.banner =
+                    "batch \(revision) halted after \(failures) failures (max_failures = \(limit)): \(why)"
+                logger.error("group \(group.name): \(group.banner!)", metadata: ["pipeline": "\(config.name)"])
                 return advance(group, revision: batchNumber, now: now)
             }
             group.phase = .rolling(revision: revision, waiting: waiting, failures: failures)

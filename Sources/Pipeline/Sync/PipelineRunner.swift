@@ -39,6 +39,11 @@ public final class PipelineRunner {
     /// When the directories the watch limit left unwatched are scanned next.
     private var nextScan: Double?
     private var limitReported = false
+    /// Hears what the pipeline does (its metrics), when the service face is on.
+    weak var observer: (any PipelineObserver)?
+    /// Revisions not yet applied everywhere: when their first event was seen, and the
+    /// hosts still without them (bounded: a host away for long lets the oldest go unmeasured).
+    var unpropagated: [Int: (start: Double, waiting: Set<Int>)] = [:]
 
     /// A runner. A bad `secret_file` is a `ConfigError`; a local target whose
     /// interrupted batch cannot be rolled back is a `TransferError`.
@@ -142,6 +147,16 @@ public final class PipelineRunner {
         }
     }
 
+    /// Directories watched.
+    var watchCount: Int { watcher?.watchCount ?? 0 }
+
+    /// Every host's first delivery has come back, or has been under way for `grace`
+    /// seconds (a hung host must not hold the service's READY for its whole timeout; a
+    /// host that is down fails fast); always, for a pipeline that only prints.
+    public func initialSyncAttempted(now: Double, grace: Double = 2) -> Bool {
+        dryRun || fleet.hosts.allSatisfy { $0.attempted || $0.firstStarted.map { now - $0 >= grace } == true }
+    }
+
     /// The inotify descriptor to poll, once watching.
     public var fileDescriptor: Int32? { watcher?.fileDescriptor }
 
@@ -181,20 +196,36 @@ public final class PipelineRunner {
             """, metadata: ["pipeline": "\(config.name)"])
     }
 
-    /// Reads pending watch events into the current batch.
-    public func readEvents(now: Double) {
-        guard let watcher else { return }
+    /// At a stop: reads what inotify already queued, stops watching, and cuts everything
+    /// seen into one batch now, files still open included (they go as they are).
+    func stopWatching(now: Double) -> ChangeBatch? {
+        while readEvents(now: now) > 0 {}
+        watcher = nil
+        for path in openWrites.settled(at: .infinity, info: { _ in nil }) { coalescer.add(path, .written, at: now) }
+        if !retry.isEmpty {
+            let (changes, fullRescan) = retry.take()
+            for (path, change) in changes { coalescer.add(path, change, at: now) }
+            if fullRescan { coalescer.addRescan(at: now) }
+        }
+        return coalescer.cutNow()
+    }
+
+    /// Reads pending watch events into the current batch; returns how many there were.
+    @discardableResult
+    public func readEvents(now: Double) -> Int {
+        guard let watcher else { return 0 }
         let events: [WatchEvent]
         do { events = try watcher.read() } catch {
             logger.error("\(error)", metadata: ["pipeline": "\(config.name)"])
             coalescer.addRescan(at: now)
-            return
+            return 0
         }
         for event in events {
             switch event.kind {
             case .overflow:
                 logger.warning(
                     "inotify queue overflowed: rescanning the tree", metadata: ["pipeline": "\(config.name)"])
+                observer?.watchTrouble(pipeline: config.name, kind: "overflow")
                 openWrites.forgetAll()
                 coalescer.addRescan(at: now)
             case .moved(let from):
@@ -227,6 +258,7 @@ public final class PipelineRunner {
             }
         }
         reportUnwatched(now: now)
+        return events.count
     }
 
     private func add(_ path: String, _ change: PathChange, isDirectory: Bool, now: Double) {
@@ -286,6 +318,12 @@ public final class PipelineRunner {
             return
         }
         decided.removeAll(keepingCapacity: true)
+        observer?.batchCut(pipeline: config.name, paths: batch.changes.count)
+        if batch.fullRescan { observer?.watchTrouble(pipeline: config.name, kind: "rescan") }
+        if let first = batch.firstEvent, !fleet.hosts.isEmpty {
+            unpropagated[batchNumber + 1] = (first, Set(fleet.hosts.indices))
+            if unpropagated.count > 256, let oldest = unpropagated.keys.min() { unpropagated[oldest] = nil }
+        }
         // The monotonic time lets `make bench` measure event-to-batch latency from outside.
         logger.debug(
             "batch cut",

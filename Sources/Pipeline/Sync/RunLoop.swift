@@ -5,22 +5,29 @@ import RunnerSystem
     import Glibc
 #endif
 
-/// Drives pipelines on one thread: polls their inotify descriptors and the control
-/// pipe, cuts batches when their deadlines come, and reloads on request.
+/// Drives pipelines on one thread: polls their inotify descriptors, the signals and its
+/// companion (the service face), cuts batches when their deadlines come, reloads on
+/// request, and on a stop sends what is pending before it returns.
 public final class RunLoop {
-    private var pipelines: [PipelineRunner]
+    /// The pipelines served now (a reload replaces them).
+    public private(set) var pipelines: [PipelineRunner]
     private let control: RunControl
     private let logger: Logger
     private let reload: (() throws -> [PipelineRunner])?
+    /// Seconds a stop may take to send what is pending.
+    private let stopTimeout: Double
+    /// Polled with the pipelines, and told of READY, reloads and the stop.
+    public var companion: (any LoopCompanion)?
 
     /// A loop over pipelines; `reload` builds fresh ones from the configuration (SIGHUP).
     public init(
-        pipelines: [PipelineRunner], control: RunControl, logger: Logger,
+        pipelines: [PipelineRunner], control: RunControl, logger: Logger, stopTimeout: Double = 10,
         reload: (() throws -> [PipelineRunner])? = nil
     ) {
         self.pipelines = pipelines
         self.control = control
         self.logger = logger
+        self.stopTimeout = stopTimeout
         self.reload = reload
     }
 
@@ -30,23 +37,36 @@ public final class RunLoop {
         for p in pipelines where !control.isStopRequested {
             ok = p.initialSync(control: control, untilSettled: true) && ok
         }
-        for p in pipelines { p.disconnect() }
+        if control.isStopRequested { control.abandon() }
+        for p in pipelines { p.finish(control: control, timeout: 10) }
         return ok && !control.isStopRequested
     }
 
-    /// The service: watch, initial sync, then batches until a stop is requested.
+    /// The service: watch, initial sync, then batches until a stop is requested; then
+    /// what was seen and is pending goes out (within `stopTimeout`).
     public func run() throws(WatchError) {
         try start(pipelines)
-        logger.info("ready", metadata: ["pipelines": "\(pipelines.count)"])
+        var ready = false
         while !control.isStopRequested {
+            if !ready, pipelines.allSatisfy({ $0.initialSyncAttempted(now: MonotonicClock.now) }) {
+                // Every host's first sync came back (a host that is down fails fast, a hung
+                // one at its timeout): the service is up.
+                ready = true
+                logger.info("ready", metadata: ["pipelines": "\(pipelines.count)"])
+                companion?.moment(.ready)
+            }
             var fds = [pollfd(fd: control.readDescriptor, events: Int16(POLLIN), revents: 0)]
             for p in pipelines {
                 for fd in [p.fileDescriptor].compactMap({ $0 }) + p.wakeDescriptors {
                     fds.append(pollfd(fd: fd, events: Int16(POLLIN), revents: 0))
                 }
             }
+            fds += companion?.pollRequests ?? []
             let now = MonotonicClock.now
-            let next = pipelines.compactMap(\.deadline).min()
+            // Until ready, a look every quarter second (a hung host's grace runs out).
+            let next =
+                (pipelines.compactMap(\.deadline) + [companion?.deadline, ready ? nil : now + 0.25].compactMap { $0 })
+                .min()
             let timeout: Int32 = next.map { Int32(max(0, min(60_000, ceil(($0 - now) * 1000)))) } ?? 60_000
             let n = poll(&fds, nfds_t(fds.count), timeout)
             if n < 0 && errno != EINTR {
@@ -70,9 +90,12 @@ public final class RunLoop {
             for p in pipelines {
                 p.flushIfDue(now: MonotonicClock.now, control: control)
             }
+            companion?.serve(fds, now: MonotonicClock.now)
         }
-        logger.info("stopping")
-        for p in pipelines { p.finish(control: control, timeout: 10) }
+        logger.info("stopping: sending what is pending (at most \(MonotonicClock.text(seconds: stopTimeout)))")
+        companion?.moment(.stopping(timeout: stopTimeout))
+        let deadline = MonotonicClock.now + stopTimeout
+        for p in pipelines { p.flush(control: control, until: deadline) }
     }
 
     /// Watches first, then the initial sync, so that nothing changed during the sync is missed.
@@ -87,14 +110,17 @@ public final class RunLoop {
     private func reloadConfiguration() {
         guard let reload else { return }
         logger.notice("SIGHUP: reloading the configuration")
+        companion?.moment(.reloading)
         do {
             let fresh = try reload()
             try start(fresh)
             for p in pipelines { p.finish(control: control, timeout: 10) }
             pipelines = fresh
             logger.notice("reloaded", metadata: ["pipelines": "\(fresh.count)"])
+            companion?.moment(.reloaded(refused: nil))
         } catch {
             logger.error("reload failed; the running configuration stays: \(error)")
+            companion?.moment(.reloaded(refused: "\(error)"))
         }
     }
 }

@@ -161,8 +161,9 @@ public final class RemoteTarget: SyncTarget {
             case .symlink(let path, let destination, let info):
                 try c.writer.send(.symlink(path: path, destination: destination, info: info))
             case .copy(let path, _):
-                if let bytes = try sendFile(path, from: source, signature: signatures[path], over: c) {
-                    outcome.bytes += bytes
+                if let stats = try sendFile(path, from: source, signature: signatures[path], over: c) {
+                    outcome.bytes += stats.deltaBytes
+                    outcome.matched += stats.copiedBytes
                 } else {
                     outcome.retry.append(path)
                 }
@@ -179,8 +180,8 @@ public final class RemoteTarget: SyncTarget {
             outcome.resent = paths
             c.clock.step = "sending files again whole"
             for path in paths {
-                if let bytes = try sendFile(path, from: source, signature: nil, over: c) {
-                    outcome.bytes += bytes
+                if let stats = try sendFile(path, from: source, signature: nil, over: c) {
+                    outcome.bytes += stats.deltaBytes
                 } else {
                     outcome.retry.append(path)
                 }
@@ -201,11 +202,11 @@ public final class RemoteTarget: SyncTarget {
         return outcome
     }
 
-    /// Sends one file as a delta against `signature` (or whole); returns the delta's size,
-    /// or nil when the file is gone or changed while it was read (a later batch sends it).
+    /// Sends one file as a delta against `signature` (or whole); returns the delta's
+    /// figures, or nil when the file is gone or changed while it was read (a later batch sends it).
     private func sendFile(_ path: String, from source: SourceTree, signature: Signature?, over c: RemoteConnection)
         throws
-        -> Int64?
+        -> DeltaStats?
     {
         let full = source.contentPath(path)
         // Gone or replaced since the plan: a later batch has it.
@@ -235,7 +236,7 @@ public final class RemoteTarget: SyncTarget {
         // A file that changed while it was read is discarded by the receiver and sent again later.
         let keep = FileInfo(after) == info && encoder.stats.newSize == info.size
         try c.writer.send(.fileEnd(keep: keep))
-        return keep ? encoder.stats.deltaBytes : nil
+        return keep ? encoder.stats : nil
     }
 
     /// The receiver's signatures of `paths` (those it has as regular files), in one round trip.

@@ -8,8 +8,10 @@ public struct SyncOutcome: Sendable, Equatable {
     public var deleted = 0
     /// Directories created or updated, and attribute-only changes.
     public var updated = 0
-    /// Bytes of file content written.
+    /// Bytes of file content sent (deltas, or whole files for a local target).
     public var bytes: Int64 = 0
+    /// Bytes of new content the delta took from the receiver's copies instead of sending.
+    public var matched: Int64 = 0
     /// Files that changed while being read: not sent now, to be sent in a later batch.
     public var retry: [String] = []
     /// Files sent again whole in the same batch, because their delta rebuilt another

@@ -13,6 +13,8 @@ public struct ChangeBatch: Sendable, Equatable {
     public var ignored: [(path: String, reason: String)]
     /// The whole tree must be compared (overflow, first sync).
     public var fullRescan: Bool
+    /// When (monotonic) its first event was seen, for the propagation time.
+    public var firstEvent: Double?
 
     /// A batch.
     public init(changes: [String: PathChange], ignored: [(path: String, reason: String)] = [], fullRescan: Bool = false)

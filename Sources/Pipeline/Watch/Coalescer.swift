@@ -62,9 +62,10 @@ public struct Coalescer: Sendable {
     /// Cuts whatever is pending now (for shutdown and tests).
     public mutating func cutNow() -> ChangeBatch? {
         guard firstEvent != nil else { return nil }
-        let batch = ChangeBatch(
+        var batch = ChangeBatch(
             changes: changes, ignored: ignored.sorted { $0.key < $1.key }.map { ($0.key, $0.value) },
             fullRescan: fullRescan)
+        batch.firstEvent = firstEvent
         changes.removeAll(keepingCapacity: true)
         ignored.removeAll(keepingCapacity: true)
         fullRescan = false

@@ -1,0 +1,92 @@
+/// What a service is doing, as one structure with four faces: `/status` (this, as JSON),
+/// `/metrics`, `/healthz` and the page at `/`; `runner status` reads the JSON back.
+public struct ServiceStatus: Codable, Sendable {
+    /// `sender` (`runner run`) or `receiver` (`runner serve`).
+    public var role: String
+    public var version: String
+    /// Wall-clock seconds since the epoch when it was taken.
+    public var at: Double
+    public var pipelines: [Pipeline] = []
+    public var modules: [Module] = []
+    /// A receiver's connections by how they ended up (`accepted`, `busy`, `denied`,
+    /// `auth_failed`, `failed`), since it started.
+    public var connections: [String: Int] = [:]
+    /// A receiver's sessions running now.
+    public var sessions: Int?
+    /// Why `/healthz` answers 503; empty when healthy.
+    public var problems: [String] = []
+
+    /// A sender's pipeline.
+    public struct Pipeline: Codable, Sendable {
+        public var name: String
+        public var source: String
+        /// The source's revision: the last batch number.
+        public var revision: Int
+        /// Directories watched.
+        public var watches: Int
+        public var groups: [Group]
+    }
+
+    /// A group of hosts (hosts named only by a pipeline's `to` make a group named "").
+    public struct Group: Codable, Sendable {
+        public var name: String
+        /// The last revision its canaries approved (staged roll-outs only).
+        public var approved: Int?
+        /// Held or halted: why, for the page's banner.
+        public var held: String?
+        public var hosts: [Host]
+    }
+
+    /// One target.
+    public struct Host: Codable, Sendable {
+        public var uri: String
+        /// `current`, `behind`, `sending`, `backoff`, `unreachable` or `held`.
+        public var state: String
+        public var applied: Int
+        /// Paths waiting for it; `fullResync` when it needs a whole comparison instead.
+        public var pending: Int
+        public var fullResync: Bool
+        /// Wall-clock seconds of the last time it answered.
+        public var lastSeen: Double?
+        public var lastResult: Result?
+        public var lastError: String?
+        /// Seconds until the next attempt, while in backoff.
+        public var nextRetry: Double?
+        /// Seconds it has been behind.
+        public var behindFor: Double?
+    }
+
+    /// A batch's result on a host, with its actions' lines.
+    public struct Result: Codable, Sendable {
+        public var status: String
+        public var at: Double?
+        public var written: Int
+        public var deleted: Int
+        public var bytes: Int64
+        public var message: String?
+        public var actions: [ActionLine]
+    }
+
+    /// One action's line: `php-fpm reload ok: php-fpm reloaded`.
+    public struct ActionLine: Codable, Sendable {
+        public var name: String
+        public var outcome: String
+        public var summary: String
+    }
+
+    /// A receiver's module.
+    public struct Module: Codable, Sendable {
+        public var name: String
+        public var path: String
+        /// Batches by result, since the receiver started.
+        public var batches: [String: Int]
+        public var lastBatch: Result?
+        public var lastPeer: String?
+    }
+
+    /// Every host of every pipeline.
+    public var hosts: [Host] { pipelines.flatMap { $0.groups.flatMap(\.hosts) } }
+
+    /// Every host is current (a receiver: nothing is behind by definition).
+    public var allCurrent: Bool { hosts.allSatisfy { $0.state == "current" } }
+}

@@ -1,0 +1,99 @@
+import Logging
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Messages to systemd's journal as structured entries (its native protocol: one
+/// datagram of `KEY=value` fields to /run/systemd/journal/socket), so that
+/// `journalctl RUNNER_HOST=runner://web-f1:8730/fpm` finds a host's lines. Metadata becomes
+/// `RUNNER_<KEY>` fields (`target` is `RUNNER_HOST`); a batch's result carries a fixed
+/// `MESSAGE_ID`. A message the socket refuses goes to stderr instead.
+struct JournalLogHandler: LogHandler {
+    var logLevel: Logger.Level = .info
+    var metadata: Logger.Metadata = [:]
+    private let socketFD: Int32
+
+    /// `MESSAGE_ID` of every batch result (`journalctl MESSAGE_ID=...` lists them all).
+    static let batchResultID = "5e2b0c6f4a7d4b1c9e3f8a2d6c1b7e40"
+    static let socketPath = "/run/systemd/journal/socket"
+
+    init(socket: Int32) { socketFD = socket }
+
+    /// A datagram socket for the journal, or nil when there is none.
+    static func connect() -> Int32? {
+        let fd = Glibc.socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { return nil }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            for (i, b) in socketPath.utf8.enumerated() { raw[i] = b }
+        }
+        let rc = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
+        guard rc == 0 else {
+            close(fd)
+            return nil
+        }
+        return fd
+    }
+
+    /// Whether stderr is the journal's stream (`$JOURNAL_STREAM` is its device:inode).
+    static func stderrIsJournal(_ environment: [String: String]) -> Bool {
+        guard let stream = environment["JOURNAL_STREAM"] else { return false }
+        var st = stat()
+        guard fstat(2, &st) == 0 else { return false }
+        return stream == "\(st.st_dev):\(st.st_ino)"
+    }
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        var all = metadata
+        if let extra = event.metadata { all.merge(extra) { $1 } }
+        var fields: [(String, String)] = [
+            ("MESSAGE", "\(event.message)"), ("PRIORITY", "\(Self.priority(event.level))"),
+            ("SYSLOG_IDENTIFIER", "runner"),
+        ]
+        for (key, value) in all.sorted(by: { $0.key < $1.key }) {
+            let name = key == "target" ? "HOST" : key.uppercased().filter { $0.isLetter || $0.isNumber || $0 == "_" }
+            fields.append(("RUNNER_" + name, "\(value)"))
+        }
+        if all["batch"] != nil && all["target"] != nil { fields.append(("MESSAGE_ID", Self.batchResultID)) }
+        var datagram: [UInt8] = []
+        for (name, value) in fields {
+            datagram += Array(name.utf8)
+            if value.contains("\n") {
+                // The binary form: name, newline, 64-bit little-endian length, the bytes.
+                datagram.append(10)
+                withUnsafeBytes(of: UInt64(value.utf8.count).littleEndian) { datagram += $0 }
+                datagram += Array(value.utf8)
+            } else {
+                datagram.append(UInt8(ascii: "="))
+                datagram += Array(value.utf8)
+            }
+            datagram.append(10)
+        }
+        if send(socketFD, datagram, datagram.count, Int32(MSG_NOSIGNAL)) < 0 {
+            Output.err("\(StderrLogHandler.timestamp()) \(event.level) \(event.message)\n")
+        }
+    }
+
+    /// syslog priorities, as journalctl -p reads them.
+    static func priority(_ level: Logger.Level) -> Int {
+        switch level {
+        case .trace, .debug: return 7
+        case .info: return 6
+        case .notice: return 5
+        case .warning: return 4
+        case .error: return 3
+        case .critical: return 2
+        }
+    }
+}
