@@ -17,26 +17,12 @@ public final class ListeningSocket {
 
     /// Listens on `listen`; `nonBlocking` for a loop that must never wait in `accept`.
     public init(_ listen: String, nonBlocking: Bool = false) throws(Failure) {
-        guard let colon = listen.lastIndex(of: ":"), let port = UInt16(listen[listen.index(after: colon)...]) else {
-            throw Failure(description: "'\(listen)' is not host:port")
-        }
-        var host = String(listen[..<colon])
-        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        var v4 = sockaddr_in(), v6 = sockaddr_in6()
-        let fd: Int32
-        let bound: Int32
-        if inet_pton(AF_INET, host, &v4.sin_addr) == 1 {
-            v4.sin_family = sa_family_t(AF_INET)
-            v4.sin_port = port.bigEndian
-            (fd, bound) = ListeningSocket.bound(AF_INET, &v4)
-        } else if inet_pton(AF_INET6, host, &v6.sin6_addr) == 1 {
-            v6.sin6_family = sa_family_t(AF_INET6)
-            v6.sin6_port = port.bigEndian
-            (fd, bound) = ListeningSocket.bound(AF_INET6, &v6)
-        } else {
-            throw Failure(description: "'\(host)' in '\(listen)' is not an IP address")
-        }
-        guard fd >= 0, bound == 0, Glibc.listen(fd, 128) == 0 else {
+        let parsed: SocketAddress
+        do { parsed = try SocketAddress(listen) } catch { throw Failure(description: error.description) }
+        let fd = socket(parsed.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        var one: Int32 = 1
+        if fd >= 0 { setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size)) }
+        guard fd >= 0, parsed.withSockaddr({ bind(fd, $0, $1) }) == 0, Glibc.listen(fd, 128) == 0 else {
             let e = SystemError.text()
             if fd >= 0 { close(fd) }
             throw Failure(description: "cannot listen on \(listen): \(e)")
@@ -59,18 +45,6 @@ public final class ListeningSocket {
         _ = fcntl(client, F_SETFD, FD_CLOEXEC)
         if nonBlocking { _ = fcntl(client, F_SETFL, fcntl(client, F_GETFL) | O_NONBLOCK) }
         return (client, ListeningSocket.text(of: &storage))
-    }
-
-    /// A socket of the family bound to the address (sockaddr_in or sockaddr_in6): (fd, bind's result).
-    private static func bound<Address>(_ family: Int32, _ address: inout Address) -> (Int32, Int32) {
-        let fd = socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { return (fd, -1) }
-        var one: Int32 = 1
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        let rc = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<Address>.size)) }
-        }
-        return (fd, rc)
     }
 
     /// The numeric host of an address.

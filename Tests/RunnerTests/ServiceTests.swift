@@ -17,12 +17,15 @@ import Testing
         }
 
         /// A receiver daemon on `listen` serving `module<i>`.
-        func serve(_ i: Int, listen: String = "127.0.0.1:0", settings: String = "") async throws -> ServeProcess {
+        func serve(
+            _ i: Int, listen: String = "127.0.0.1:0", settings: String = "", environment: [String: String] = [:]
+        ) async throws -> ServeProcess {
             try FileManager.default.createDirectory(atPath: dir.at("module\(i)"), withIntermediateDirectories: true)
             try dir.write(
                 "receiver\(i).lua",
                 "settings { listen = \"\(listen)\", \(settings) }\nmodule \"fpm\" { path = \"module\(i)\" }\n")
-            return try await ServeProcess(script: dir.at("receiver\(i).lua"), logDirectory: dir.path)
+            return try await ServeProcess(
+                script: dir.at("receiver\(i).lua"), environment: environment, logDirectory: dir.path)
         }
 
         /// Writes the pipeline script to the given targets.
@@ -166,8 +169,12 @@ import Testing
     @Test func theReceiverCountsWhatItsForkedSessionsDid() async throws {
         let s = try Setup()
         defer { s.dir.remove() }
-        let daemon = try await s.serve(0, settings: "status = \"127.0.0.1:0\"")
+        let notify = try NotifySocket(path: s.dir.at("notify"))
+        let daemon = try await s.serve(
+            0, settings: "status = \"127.0.0.1:0\"", environment: ["NOTIFY_SOCKET": notify.path])
         let port = try #require(await Self.statusPort(daemon.process))
+        let ready = try #require(await notify.waitFor("READY=1"))
+        #expect(notify.messages[ready].contains("STATUS=serving 1 module(s)"), "\(notify.messages)")
         let good = try s.pipeline(["runner://127.0.0.1:\(daemon.port)/fpm"])
         #expect(try await RunnerProcess.run(["run", "--once", good], logDirectory: s.dir.path).status == 0)
         let bad = try s.dir.write(
@@ -184,6 +191,7 @@ import Testing
         #expect(metrics.contains("runner_receiver_connections_total{result=\"denied\"} 1"), "\(metrics)")
         #expect(metrics.contains("runner_receiver_batches_total{module=\"fpm\",result=\"applied\"} 1"), "\(metrics)")
         _ = await daemon.stop()
+        #expect(await notify.waitFor("STOPPING=1") != nil)
     }
 
     @Test func aHeadlessBrowserShowsEveryHostOnThePage() async throws {

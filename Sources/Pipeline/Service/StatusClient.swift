@@ -16,43 +16,15 @@ public enum StatusClient {
     public static func get(_ path: String, from address: String, timeout: Double = 5) throws(Failure)
         -> (status: Int, body: [UInt8])
     {
-        guard let colon = address.lastIndex(of: ":"), let port = UInt16(address[address.index(after: colon)...]) else {
-            throw Failure(description: "'\(address)' is not host:port")
-        }
-        var host = String(address[..<colon])
-        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        var v4 = sockaddr_in(), v6 = sockaddr_in6()
-        let family: Int32
-        if inet_pton(AF_INET, host, &v4.sin_addr) == 1 {
-            family = AF_INET
-            v4.sin_family = sa_family_t(AF_INET)
-            v4.sin_port = port.bigEndian
-        } else if inet_pton(AF_INET6, host, &v6.sin6_addr) == 1 {
-            family = AF_INET6
-            v6.sin6_family = sa_family_t(AF_INET6)
-            v6.sin6_port = port.bigEndian
-        } else {
-            throw Failure(description: "'\(host)' is not an IP address")
-        }
-        let fd = socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        let parsed: SocketAddress
+        do { parsed = try SocketAddress(address) } catch { throw Failure(description: error.description) }
+        let fd = socket(parsed.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw Failure(description: "socket: \(SystemError.text())") }
         defer { close(fd) }
         var tv = timeval(tv_sec: Int(timeout), tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        let rc =
-            family == AF_INET
-            ? withUnsafePointer(to: &v4) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-                }
-            }
-            : withUnsafePointer(to: &v6) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size))
-                }
-            }
-        guard rc == 0 else {
+        guard parsed.withSockaddr({ connect(fd, $0, $1) }) == 0 else {
             throw Failure(
                 description:
                     "cannot reach the status at \(address): \(SystemError.text()) (is runner running, with settings { status = ... }?)"
