@@ -1,6 +1,7 @@
 import ArgumentParser
 import FoundationEssentials
 import Pipeline
+import RunnerSystem
 
 extension Runner {
     /// `runner check P.lua`: load and validate without running anything.
@@ -26,6 +27,21 @@ extension Runner {
                     }
                     if needsAuth && p.auth == nil {
                         lines.append("warning: pipeline '\(p.name)' has runner:// or ssh:// targets but no auth")
+                    }
+                    let rsyncTargets = p.destinations.filter {
+                        if case .rsync = $0.uri { return true } else { return false }
+                    }
+                    if !rsyncTargets.isEmpty {
+                        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+                        guard path.split(separator: ":").contains(where: { FileSystem.isExecutable("\($0)/rsync") })
+                        else {
+                            throw ConfigError(
+                                "pipeline '\(p.name)': rsync:// targets need the rsync client, and it is not installed",
+                                at: p.location, hint: "apt-get install rsync")
+                        }
+                        lines.append(
+                            "note: pipeline '\(p.name)': \(rsyncTargets.count) rsync:// target(s) run no actions after a batch (an rsync daemon has none; applied is rsync's exit status 0)"
+                        )
                     }
                     problems += try RenderPreview.check(p, hooks: script.hooks)
                     let targets = p.destinations.map { $0.uri.description }.joined(separator: ", ")

@@ -1,12 +1,18 @@
 /// Where a pipeline sends its batches: `runner://host[:port]/module`,
-/// `ssh://[user@]host[:port]/module` or `file:///absolute/path`.
+/// `ssh://[user@]host[:port]/module`, `rsync://[user@]host[:port]/module` (an rsync
+/// daemon) or `file:///absolute/path`.
 public enum TargetURI: Sendable, Hashable, CustomStringConvertible {
     /// A `runner serve` daemon.
     case runner(host: String, port: Int, module: String)
     /// `runner receive` over the system `ssh`.
     case ssh(user: String?, host: String, port: Int?, module: String)
+    /// A module of an rsync daemon, driven through the system `rsync` client.
+    case rsync(user: String?, host: String, port: Int, module: String)
     /// A directory on this host.
     case file(path: String)
+
+    /// The port an rsync daemon listens on when a URI names none.
+    public static let defaultRsyncPort = 873
 
     /// The port `runner serve` listens on when a URI names none.
     public static let defaultRunnerPort = 8730
@@ -16,7 +22,9 @@ public enum TargetURI: Sendable, Hashable, CustomStringConvertible {
         func bad(_ why: String) -> ConfigError {
             ConfigError(
                 "invalid target '\(text)': \(why)",
-                hint: "targets look like runner://host[:port]/module, ssh://[user@]host/module or file:///abs/path")
+                hint:
+                    "targets look like runner://host[:port]/module, ssh://[user@]host/module, rsync://[user@]host/module or file:///abs/path"
+            )
         }
         guard let schemeEnd = text.firstRange(of: "://") else { throw bad("no scheme") }
         let scheme = String(text[..<schemeEnd.lowerBound])
@@ -31,7 +39,7 @@ public enum TargetURI: Sendable, Hashable, CustomStringConvertible {
                 throw bad("the path must not contain '.' or '..'")
             }
             self = .file(path: path)
-        case "runner", "ssh":
+        case "runner", "ssh", "rsync":
             guard let slash = rest.firstIndex(of: "/") else { throw bad("no /module after the host") }
             var authority = String(rest[..<slash])
             let module = String(rest[rest.index(after: slash)...])
@@ -40,7 +48,7 @@ public enum TargetURI: Sendable, Hashable, CustomStringConvertible {
             }
             var user: String?
             if let at = authority.lastIndex(of: "@") {
-                guard scheme == "ssh" else { throw bad("runner:// takes no user; the pipeline's auth names it") }
+                guard scheme != "runner" else { throw bad("runner:// takes no user; the pipeline's auth names it") }
                 user = String(authority[..<at])
                 authority = String(authority[authority.index(after: at)...])
                 guard let u = user, !u.isEmpty, u.allSatisfy({ $0.isLetter || $0.isNumber || "._-".contains($0) })
@@ -51,6 +59,8 @@ public enum TargetURI: Sendable, Hashable, CustomStringConvertible {
             let (host, port) = try TargetURI.splitHostPort(authority, bad: bad)
             if scheme == "runner" {
                 self = .runner(host: host, port: port ?? TargetURI.defaultRunnerPort, module: module)
+            } else if scheme == "rsync" {
+                self = .rsync(user: user, host: host, port: port ?? TargetURI.defaultRsyncPort, module: module)
             } else {
                 self = .ssh(user: user, host: host, port: port, module: module)
             }
@@ -62,7 +72,7 @@ public enum TargetURI: Sendable, Hashable, CustomStringConvertible {
     /// The host name (`localhost` for `file://`), as templates' `{{ host }}` reads it.
     public var hostName: String {
         switch self {
-        case .runner(let host, _, _), .ssh(_, let host, _, _): return host
+        case .runner(let host, _, _), .ssh(_, let host, _, _), .rsync(_, let host, _, _): return host
         case .file: return "localhost"
         }
     }
@@ -70,7 +80,7 @@ public enum TargetURI: Sendable, Hashable, CustomStringConvertible {
     /// The receiver's module (for `file://`, the path).
     public var module: String {
         switch self {
-        case .runner(_, _, let module), .ssh(_, _, _, let module): return module
+        case .runner(_, _, let module), .ssh(_, _, _, let module), .rsync(_, _, _, let module): return module
         case .file(let path): return path
         }
     }
@@ -122,6 +132,8 @@ public enum TargetURI: Sendable, Hashable, CustomStringConvertible {
         case let .ssh(user, host, port, module):
             return
                 "ssh://\(user.map { "\($0)@" } ?? "")\(TargetURI.bracket(host))\(port.map { ":\($0)" } ?? "")/\(module)"
+        case let .rsync(user, host, port, module):
+            return "rsync://\(user.map { "\($0)@" } ?? "")\(TargetURI.bracket(host)):\(port)/\(module)"
         case let .file(path): return "file://\(path)"
         }
     }

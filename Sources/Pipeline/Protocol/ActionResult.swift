@@ -38,18 +38,6 @@ public struct ActionResult: Sendable, Equatable {
     /// Whether it failed or timed out (a skipped action did not run; it did not fail).
     public var failed: Bool { outcome == .failed || outcome == .timedOut }
 
-    /// Longest output kept, in bytes: the end of it, where the error usually is.
-    static let outputLimit = 4000
-
-    /// The last lines of `text` that fit in `outputLimit` bytes.
-    static func tail(_ text: String) -> String {
-        let bytes = Array(text.utf8)
-        guard bytes.count > outputLimit else { return text }
-        var cut = bytes.count - outputLimit
-        while cut < bytes.count, bytes[cut - 1] != UInt8(ascii: "\n") { cut += 1 }
-        return String(decoding: bytes[cut...], as: UTF8.self)
-    }
-
     func encode(_ b: inout PayloadBuilder) {
         b.string(name)
         b.string(outcome.rawValue)

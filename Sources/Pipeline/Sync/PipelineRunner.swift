@@ -136,6 +136,13 @@ public final class PipelineRunner {
                     user: user, host: host, port: port, module: module,
                     ssh: ssh.command, runner: ssh.runner, receiver: ssh.receiver, timeout: config.timeout),
                 timeout: config.timeout)
+        case .rsync:
+            if let auth = config.auth {
+                // Checked as for runner:// (mode 0600, one secret); rsync reads the file itself.
+                _ = try SecretsFile.readSenderSecret(auth.secretFile, user: auth.user, at: config.location)
+            }
+            return RsyncTarget(
+                uri: d.uri, user: config.auth?.user, passwordFile: config.auth?.secretFile, timeout: config.timeout)
         case .runner:
             var credentials: (user: String, secret: String)?
             if let auth = config.auth {

@@ -63,8 +63,8 @@ final class RemoteConnection {
         case .ssh(let sshUser, _, _, _):
             user = sshUser ?? ""
             c = try spawn(command, uri: uri, timeout: timeout)
-        case .file:
-            preconditionFailure("a file:// target has no connection")
+        case .file, .rsync:
+            preconditionFailure("\(uri) is no runner receiver")
         }
         try c.handshake(uri, user: user, credentials: credentials)
         return c

@@ -1,5 +1,3 @@
-import RunnerSystem
-
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -8,22 +6,24 @@ import RunnerSystem
 /// together (the end of it is kept) and stdin from /dev/null. The command gets its own
 /// process group, so a timeout ends it and everything it started: SIGTERM, then
 /// SIGKILL a second later.
-struct CommandRun {
+public struct CommandRun {
     /// How the command ended.
-    enum Ending: Equatable {
+    public enum Ending: Equatable, Sendable {
         case exited(Int32)
         case signalled(Int32)
         case timedOut
         case notStarted(String)
     }
 
-    let ending: Ending
-    /// Everything it wrote, up to the last `ActionResult.outputLimit` bytes.
-    let output: String
+    public let ending: Ending
+    /// What it wrote: its last lines, up to `outputLimit` bytes.
+    public let output: String
+    /// The most output kept, in bytes: the end of it, where the error usually is.
+    public static let outputLimit = 4000
 
-    var succeeded: Bool { ending == .exited(0) }
+    public var succeeded: Bool { ending == .exited(0) }
 
-    var exitStatus: Int32? {
+    public var exitStatus: Int32? {
         switch ending {
         case .exited(let s): return s
         case .signalled(let s): return 128 + s
@@ -32,7 +32,7 @@ struct CommandRun {
     }
 
     /// How it ended, in words: "exit status 78", "killed by signal 9", "timed out after 5s".
-    func describe(timeout: Double) -> String {
+    public func describe(timeout: Double) -> String {
         switch ending {
         case .exited(let s): return "exit status \(s)"
         case .signalled(let s): return "killed by signal \(s)"
@@ -42,7 +42,7 @@ struct CommandRun {
     }
 
     /// Runs `argv` (searched on PATH) with `environment` added to ours.
-    init(_ argv: [String], environment: [String: String] = [:], timeout: Double) {
+    public init(_ argv: [String], environment: [String: String] = [:], timeout: Double) {
         var pipeFDs: [Int32] = [-1, -1]
         guard !argv.isEmpty, pipe(&pipeFDs) == 0 else {
             ending = .notStarted(argv.isEmpty ? "empty command" : String(cString: strerror(errno)))
@@ -93,8 +93,8 @@ struct CommandRun {
                     let n = read(reader, &buffer, buffer.count)
                     if n > 0 {
                         captured += buffer[..<n]
-                        if captured.count > 2 * ActionResult.outputLimit {
-                            captured.removeFirst(captured.count - ActionResult.outputLimit)
+                        if captured.count > 2 * CommandRun.outputLimit {
+                            captured.removeFirst(captured.count - CommandRun.outputLimit)
                         }
                     } else if n == 0 || errno != EINTR {
                         open = false
@@ -117,7 +117,7 @@ struct CommandRun {
             if n <= 0 { break }
             captured += buffer[..<n]
         }
-        output = ActionResult.tail(String(decoding: captured, as: UTF8.self))
+        output = CommandRun.tail(String(decoding: captured, as: UTF8.self))
         if timedOut {
             ending = .timedOut
         } else if status & 0x7f == 0 {
@@ -125,5 +125,14 @@ struct CommandRun {
         } else {
             ending = .signalled(status & 0x7f)
         }
+    }
+
+    /// The last lines of `text` that fit in `outputLimit` bytes.
+    static func tail(_ text: String) -> String {
+        let bytes = Array(text.utf8)
+        guard bytes.count > outputLimit else { return text }
+        var cut = bytes.count - outputLimit
+        while cut < bytes.count, bytes[cut - 1] != UInt8(ascii: "\n") { cut += 1 }
+        return String(decoding: bytes[cut...], as: UTF8.self)
     }
 }
