@@ -113,4 +113,28 @@ public enum FileSystem {
             total += Int64(n)
         }
     }
+
+    /// Whether two regular files hold the same bytes, read side by side without
+    /// following a final symlink; false when either cannot be read.
+    public static func sameContent(_ a: String, _ b: String) -> Bool {
+        let fa = open(a, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), fb = open(b, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        defer {
+            if fa >= 0 { close(fa) }
+            if fb >= 0 { close(fb) }
+        }
+        guard fa >= 0, fb >= 0 else { return false }
+        var left = [UInt8](repeating: 0, count: 1 << 16), right = left
+        while true {
+            let n = read(fa, &left, left.count)
+            guard n >= 0 else { return false }
+            var m = 0
+            while m < n {
+                let got = right.withUnsafeMutableBytes { read(fb, $0.baseAddress! + m, n - m) }
+                guard got > 0 else { return false }
+                m += got
+            }
+            if n == 0 { return read(fb, &right, 1) == 0 }
+            if memcmp(left, right, n) != 0 { return false }
+        }
+    }
 }

@@ -36,3 +36,15 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.at("outside")) == ["secret"])
     }
 }
+
+@Suite struct SymlinkDestinationTests {
+    @Test(arguments: [
+        ("a/link", "b.conf", true), ("a/link", "../b.conf", true), ("a/link", "../../b.conf", false),
+        ("link", "..", false), ("link", ".", true), ("a/b/link", "../../x/./y", true),
+        ("link", "/srv/module/x.conf", true), ("link", "/srv/module", true), ("link", "/srv/modulex/y", false),
+        ("link", "/etc/passwd", false), ("a/link", "x/../../..", false),
+    ])
+    func aLinkStaysInsideOnlyWhenItsTextSaysSo(_ path: String, _ destination: String, _ inside: Bool) throws {
+        #expect(try RelativePath(validating: path).linkStaysInside(destination, root: "/srv/module") == inside)
+    }
+}

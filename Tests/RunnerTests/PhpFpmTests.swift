@@ -130,6 +130,8 @@ import Testing
         let s = try await Setup(onSync: { _ in
             "{ kind = \"exec\", argv = { \"sh\", \"-c\", \"sleep 30; : \(marker)\" }, timeout = 1 }"
         })
+        // A change, so that the actions run (a batch that changes nothing runs none).
+        try s.dir.write("src/first.conf", "; first\n")
         let started = Date()
         let r = try await s.once()
         #expect(r.status == 1)

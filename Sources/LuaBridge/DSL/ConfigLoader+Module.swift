@@ -4,7 +4,7 @@ import Pipeline
 extension ConfigLoader {
     static let moduleKeys = [
         "path", "auth_users", "secrets", "hosts_allow", "hosts_deny", "read_only", "fsync", "on_sync",
-        "function_timeout",
+        "function_timeout", "symlinks", "on_sync_when",
     ]
 
     func buildModule(_ name: String, _ r: LuaTableReader) throws -> ReceiverModule {
@@ -22,6 +22,23 @@ extension ConfigLoader {
             readOnly: try r.bool("read_only") ?? false,
             onSync: try actions(name, r), location: r.at)
         module.fsync = try r.bool("fsync") ?? false
+        if let when = try r.string("on_sync_when") {
+            guard when == "changed" || when == "always" else {
+                throw r.error(
+                    "on_sync_when", "on_sync_when must be \"changed\" (the default) or \"always\", got '\(when)'")
+            }
+            module.onSyncAlways = when == "always"
+        }
+        if let policy = try r.string("symlinks") {
+            let names = ReceiverModule.SymlinkPolicy.allCases.map(\.rawValue)
+            guard let parsed = ReceiverModule.SymlinkPolicy(rawValue: policy) else {
+                throw r.error(
+                    "symlinks",
+                    "symlinks must be \(names.map { "\"\($0)\"" }.joined(separator: ", ")), got '\(policy)'",
+                    hint: ConfigError.suggestion(for: policy, among: names))
+            }
+            module.symlinks = parsed
+        }
         switch r.table["function_timeout"] {
         case .nil: break
         case let v:

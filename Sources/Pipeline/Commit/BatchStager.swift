@@ -31,12 +31,13 @@ final class BatchStager {
 
     private var nextName: String { BatchApplier.stagedName(changes.count) }
 
-    /// Creates the staged file for the next change (mode 0600 until it is placed); the
+    /// Creates the staged file for the next change (mode 0600 until it is placed; readable,
+    /// so that it can be compared with the file it would replace); the
     /// caller writes it, then calls `placeFile` or `discardFile`.
     func createFile() throws(TransferError) -> FileDescriptor {
         try TransferError.wrapping { () throws(SystemError) in
             try FileDescriptor(
-                at: staging.rootFD, nextName, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode: 0o600,
+                at: staging.rootFD, nextName, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, mode: 0o600,
                 shown: staging.root + "/" + nextName)
         }
     }

@@ -51,3 +51,36 @@ public struct RelativePath: Hashable, Sendable, CustomStringConvertible {
     /// The last component.
     public var name: String { components[components.count - 1] }
 }
+
+extension RelativePath {
+    /// Where a symlink at this path with `destination` points, resolved by its text alone
+    /// within a tree rooted at `root` (absolute): nil when it leaves the tree (`..` above
+    /// the root, or an absolute destination outside `root`). Links met on the way are not
+    /// followed: each link is checked where it is placed, so a chain of safe links stays inside.
+    public func linkStaysInside(_ destination: String, root: String) -> Bool {
+        var parts: [Substring]
+        if destination.hasPrefix("/") {
+            let base = root.hasSuffix("/") ? root : root + "/"
+            guard destination.hasPrefix(base) || destination == root else { return false }
+            parts = []
+            for part in destination.dropFirst(base.count).split(separator: "/") { parts.append(part) }
+            return Self.normalizes(parts, from: [])
+        }
+        parts = destination.split(separator: "/")
+        return Self.normalizes(parts, from: components.dropLast().map { Substring($0) })
+    }
+
+    /// Walks `parts` from `start`; false when `..` climbs above the root.
+    private static func normalizes(_ parts: [Substring], from start: [Substring]) -> Bool {
+        var stack = start
+        for part in parts where part != "." && !part.isEmpty {
+            if part == ".." {
+                guard !stack.isEmpty else { return false }
+                stack.removeLast()
+            } else {
+                stack.append(part)
+            }
+        }
+        return true
+    }
+}

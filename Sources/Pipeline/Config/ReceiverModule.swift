@@ -39,6 +39,23 @@ public struct ReceiverModule: Sendable {
     public var onSync: [Action]
     /// Seconds a Lua function of `on_sync` may run before it is stopped (and fails).
     public var functionTimeout: Double = 30
+    /// What a batch may do with symlinks (`symlinks = "safe" | "keep" | "refuse"`).
+    public var symlinks = SymlinkPolicy.safe
+    /// `on_sync_when = "always"`: the actions run after every batch, even one that changed
+    /// nothing; by default only after one that changed content, a mode, a link or an entry.
+    public var onSyncAlways = false
+
+    /// Symlinks a sender may put in the module. Whatever reads the module follows them
+    /// (php-fpm includes `pool.d/*.conf` as root), so a link out of it is a leak.
+    public enum SymlinkPolicy: String, Sendable, CaseIterable {
+        /// Links whose destination stays inside the module; one that leaves it (absolute
+        /// outside the module's path, or `..` above its root) refuses the batch.
+        case safe
+        /// Any link, as sent.
+        case keep
+        /// No link at all.
+        case refuse
+    }
     /// Where the module was declared.
     public var location: SourceLocation
 

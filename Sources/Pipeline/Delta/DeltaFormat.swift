@@ -31,4 +31,7 @@ public struct DeltaStats: Sendable, Equatable {
     public var deltaBytes: Int64 = 0
     /// Size of the new file.
     public var newSize: Int64 = 0
+    /// The new file is the basis byte for byte: the delta copied every block in place and
+    /// nothing else (the patcher sets it; the whole-file check has passed).
+    public var sameAsBasis = false
 }

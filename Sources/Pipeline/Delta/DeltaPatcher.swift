@@ -62,6 +62,8 @@ final class DeltaPatcher {
 
         let hash = StrongHash.Stream(seed: seed)
         var stats = DeltaStats()
+        // Every operation so far a copy of the basis at the same offset.
+        var inPlace = true
         func emit(_ bytes: UnsafeRawBufferPointer) throws(DeltaError) {
             guard stats.newSize + Int64(bytes.count) <= DeltaLimits.maxFileSize else {
                 throw DeltaError("output would exceed \(DeltaLimits.maxFileSize) bytes", path: reader.name)
@@ -82,6 +84,7 @@ final class DeltaPatcher {
                 }
                 var offset = Int64(start) * Int64(L)
                 let stop = min(basisSize, Int64(start + n) * Int64(L))
+                inPlace = inPlace && offset == stats.newSize
                 stats.copiedBytes += stop - offset
                 while offset < stop {
                     let want = Int(min(Int64(chunk.count), stop - offset))
@@ -97,6 +100,7 @@ final class DeltaPatcher {
                     throw DeltaError("literal length \(n) is out of range", path: reader.name)
                 }
                 stats.literalBytes += Int64(n)
+                inPlace = false
                 try reader.bytes(Int(n)) { (piece: UnsafeRawBufferPointer) throws(DeltaError) in try emit(piece) }
             case DeltaFormat.zstdLiteral:
                 let n = try reader.varint(), c = try reader.varint()
@@ -109,6 +113,7 @@ final class DeltaPatcher {
                     throw DeltaError("corrupt compressed literal", path: reader.name)
                 }
                 stats.literalBytes += Int64(n)
+                inPlace = false
                 try emit(UnsafeRawBufferPointer(rebasing: chunk[0..<Int(n)]))
             case DeltaFormat.end:
                 let size = try reader.varint()
@@ -126,6 +131,7 @@ final class DeltaPatcher {
                         path: basisName, kind: .basisMismatch)
                 }
                 try writer.flush()
+                stats.sameAsBasis = inPlace && stats.newSize == basisSize
                 return stats
             default:
                 throw DeltaError("unknown operation 0x\(String(op, radix: 16))", path: reader.name)

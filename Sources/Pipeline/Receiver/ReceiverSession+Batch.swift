@@ -17,6 +17,11 @@ extension ReceiverSession {
         // Files whose delta failed its check, and once asked for, the request.
         var redo = Set<RelativePath>()
         var redoing = false
+        // A link the module's `symlinks` refuses: the batch is read to its end, then refused whole.
+        var refusal: String?
+        // Changes that only set the times of an entry that stays as it is (a `touch`, a file
+        // rewritten with the same bytes): committed, but no reason to run the actions.
+        var timesOnly = 0
         while true {
             let message = try reader.receive()
             switch message {
@@ -25,6 +30,8 @@ extension ReceiverSession {
                     if case .directory = message {
                         stager.directory(path, info: info)
                     } else {
+                        // The applier counts each of these; one that keeps the mode only sets times.
+                        if let now = tree.info(path), now.kind == info.kind, now.mode == info.mode { timesOnly += 1 }
                         stager.attributes(path, info: info)
                     }
                 } else {
@@ -38,6 +45,10 @@ extension ReceiverSession {
                 guard !destination.isEmpty, !destination.utf8.contains(0) else {
                     throw WireError("bad symlink destination for \(path)")
                 }
+                if let why = symlinkRefusal(path, destination) {
+                    refusal = refusal ?? why
+                    continue
+                }
                 do throws(TransferError) { try stager.placeSymlink(path, destination: destination, info: info) } catch {
                     throw WireError("cannot stage symlink \(path): \(error.message)")
                 }
@@ -50,6 +61,7 @@ extension ReceiverSession {
                 }
                 switch try receiveFile(path, info: info, hasBasis: hasBasis, into: stager) {
                 case .staged(let written): bytes += written
+                case .identical(let modeChanged, let timesChanged): if timesChanged && !modeChanged { timesOnly += 1 }
                 case .discarded: break
                 case .basisMismatch(let why):
                     logger.warning(
@@ -66,7 +78,14 @@ extension ReceiverSession {
                     try writer.flush()
                     continue
                 }
-                try commit(id: id, stager, bytes: bytes)
+                if let refusal {
+                    logger.error("batch \(id) refused: \(refusal)", metadata: ["module": "\(module.name)"])
+                    report.batch("refused")
+                    // Refused content, as an action would refuse it: not retried until the source changes.
+                    try writer.send(.result(BatchResult(status: .rejectedByAction, message: refusal)))
+                    return
+                }
+                try commit(id: id, stager, bytes: bytes, timesOnly: timesOnly)
                 return
             default:
                 throw WireError("unexpected \(message.frameType) frame in a batch")
@@ -74,9 +93,23 @@ extension ReceiverSession {
         }
     }
 
+    /// Why the module's `symlinks` policy refuses a link, or nil.
+    private func symlinkRefusal(_ path: RelativePath, _ destination: String) -> String? {
+        switch module.symlinks {
+        case .keep: return nil
+        case .refuse:
+            return
+                "symlink \(path) -> \(destination): module '\(module.name)' takes no symlinks (symlinks = \"refuse\")"
+        case .safe:
+            guard !path.linkStaysInside(destination, root: module.path) else { return nil }
+            return
+                "symlink \(path) -> \(destination) leaves module '\(module.name)' (symlinks = \"safe\"; \"keep\" takes it as it is)"
+        }
+    }
+
     /// Commits a staged batch, runs the module's actions when it changed something
     /// (holding the commit point until they pass), and sends the result.
-    private func commit(id: UInt64, _ stager: BatchStager, bytes: Int64) throws(WireError) {
+    private func commit(id: UInt64, _ stager: BatchStager, bytes: Int64, timesOnly: Int) throws(WireError) {
         let counts: BatchApplier.Counts
         let hold = !actions.isEmpty
         do {
@@ -88,8 +121,9 @@ extension ReceiverSession {
             return
         }
         let changed = counts.written + counts.deleted + counts.updated > 0
+        let worthActions = module.onSyncAlways || counts.written + counts.deleted + counts.updated > timesOnly
         var results: [ActionResult] = []
-        if hold && changed {
+        if hold && worthActions {
             let undo = BatchUndo { () throws(TransferError) in try stager.applier.rollBackHeld() }
             let paths = stager.changes.compactMap(\.renamed).map(\.description)
             results = ModuleActions.run(
@@ -128,6 +162,9 @@ extension ReceiverSession {
     private enum Received {
         /// Rebuilt into staging, this many bytes.
         case staged(Int64)
+        /// The same bytes as the module's copy: not rewritten, only its mode and times set
+        /// (when they differ); `modeChanged` when the mode does.
+        case identical(modeChanged: Bool, timesChanged: Bool)
         /// The sender discarded it (the source changed while it was read).
         case discarded
         /// Its delta parsed but rebuilt another file than the sender's: the basis here is
@@ -188,6 +225,25 @@ extension ReceiverSession {
                 basis: basis.raw, basisName: "\(module.path)/\(path)", reading: frames,
                 writingTo: ByteWriter(fd: out.raw, name: "staging"))
             result = .staged(stats.newSize)
+            // Sent whole (a small file) or as a delta of nothing but copies in place: the same
+            // bytes as the module's copy are not written again.
+            func identical(_ current: Int32) -> Received? {
+                guard (hasBasis && stats.sameAsBasis) || Self.sameBytes(out.raw, current, size: stats.newSize) else {
+                    return nil
+                }
+                var st = stat()
+                fstat(current, &st)
+                let now = FileInfo(st)
+                return .identical(
+                    modeChanged: now.mode != info.mode,
+                    timesChanged: now.mtimeSeconds != info.mtimeSeconds || now.mtimeNanoseconds != info.mtimeNanoseconds
+                )
+            }
+            if hasBasis {
+                result = identical(basis.raw) ?? result
+            } else if let current = openBasis(path) {
+                result = identical(current.raw) ?? result
+            }
         } catch {
             if let failure { throw failure }
             guard error.kind == .basisMismatch, hasBasis else { throw WireError("\(path): \(error.message)") }
@@ -195,11 +251,27 @@ extension ReceiverSession {
         }
         // Read up to FILE_END: a delta that ended (or failed) before it leaves frames behind.
         while keep == nil { _ = try nextData() }
-        guard keep == true, case .staged = result else {
+        switch (keep, result) {
+        case (true, .staged):
+            stager.placeFile(path, out, info: info)
+        case (true, .identical(let modeChanged, let timesChanged)):
+            stager.discardFile()
+            if modeChanged || timesChanged { stager.attributes(path, info: info) }
+        default:
             stager.discardFile()
             return keep == true ? result : .discarded
         }
-        stager.placeFile(path, out, info: info)
         return result
+    }
+
+    /// Whether the staged file and the module's, both of `size` bytes, hold the same bytes
+    /// (read back: only up to 1 MiB; larger files come as deltas, which say so themselves).
+    private static func sameBytes(_ a: Int32, _ b: Int32, size: Int64) -> Bool {
+        var st = stat()
+        guard size <= 1 << 20, fstat(b, &st) == 0, Int64(st.st_size) == size else { return false }
+        var left = [UInt8](repeating: 0, count: Int(size)), right = left
+        guard size == 0 || (pread(a, &left, Int(size), 0) == Int(size) && pread(b, &right, Int(size), 0) == Int(size))
+        else { return false }
+        return left == right
     }
 }

@@ -63,8 +63,14 @@ public final class LocalTarget: SyncTarget {
             }
             let path = try RelativePath(validating: op.path)
             switch op {
-            case .copy(let p, _):
-                if let bytes = try stageCopy(from: source.contentPath(p), to: path, stager) {
+            case .copy(let p, let info):
+                if let current = FileInfo.lstat(FileSystem.join(root, p)), current.kind == .file,
+                    current.size == info.size, directoriesAll(the: path),
+                    FileSystem.sameContent(source.contentPath(p), FileSystem.join(root, p))
+                {
+                    // The same bytes are not written again: only the mode and times are set.
+                    stager.attributes(path, info: info)
+                } else if let bytes = try stageCopy(from: source.contentPath(p), to: path, stager) {
                     outcome.bytes += bytes
                 } else {
                     outcome.retry.append(p)
@@ -82,6 +88,17 @@ public final class LocalTarget: SyncTarget {
         outcome.deleted = counts.deleted
         outcome.updated = counts.updated
         return outcome
+    }
+
+    /// Whether every ancestor of `path` in the target is a real directory (no symlink on
+    /// the way: the file compared must be the one the batch would replace).
+    private func directoriesAll(the path: RelativePath) -> Bool {
+        var prefix = root
+        for part in path.parent {
+            prefix += "/" + part
+            guard FileInfo.lstat(prefix)?.kind == .directory else { return false }
+        }
+        return true
     }
 
     /// Copies a file into staging with the source's mode and times. Returns nil when
