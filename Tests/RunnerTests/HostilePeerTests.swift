@@ -122,6 +122,24 @@ import Testing
                 "read out of the module", h + Self.frame(0x42, Self.varint(1) + Self.string("../outside/sentinel")),
                 "'..'"
             ),
+            (
+                "a move from out of the module",
+                h
+                    + Self.batch(
+                        Self.frame(
+                            0x3B,
+                            Self.string("stolen") + Self.string("../outside/sentinel") + Self.le32(0o644)
+                                + Self.le64(1_700_000_000) + Self.le32(0))), "'..'"
+            ),
+            (
+                "a move from the module root",
+                h
+                    + Self.batch(
+                        Self.frame(
+                            0x3B,
+                            Self.string("stolen") + Self.string(".") + Self.le32(0o644) + Self.le64(1_700_000_000)
+                                + Self.le32(0))), "'.'"
+            ),
         ]
         for (name, bytes, expected) in cases {
             let (status, stderr) = try await s.feed(bytes)

@@ -55,6 +55,29 @@ final class BatchStager {
         unlinkat(staging.rootFD, nextName, 0)
     }
 
+    /// The tree's file at `from` becomes `path` (a move in the source): hard-linked into
+    /// staging now, renamed into place at the commit like any staged file, so the batch
+    /// stays atomic and the file keeps its inode. Its mode and times, when they differ,
+    /// are set at the commit (the link shares the inode of a file still in the tree).
+    /// Throws when `from` is not a regular file of the tree.
+    func placeLink(_ path: RelativePath, from: RelativePath, info: FileInfo) throws(TransferError) {
+        let parent = try applier.tree.openDirectory(from.parent, create: false)
+        var st = stat()
+        guard fstatat(parent.raw, from.name, &st, AT_SYMLINK_NOFOLLOW) == 0, st.st_mode & S_IFMT == S_IFREG else {
+            throw TransferError("not a file to rename: \(from)", path: "\(applier.tree.root)/\(from)")
+        }
+        guard linkat(parent.raw, from.name, staging.rootFD, nextName, 0) == 0 else {
+            throw TransferError(SystemError("link", path: "\(applier.tree.root)/\(from)"))
+        }
+        changes.append(.place(path))
+        let now = FileInfo(st)
+        if now.mode != info.mode || now.mtimeSeconds != info.mtimeSeconds
+            || now.mtimeNanoseconds != info.mtimeNanoseconds
+        {
+            changes.append(.attributes(path, info))
+        }
+    }
+
     /// A symlink, stored as a link and never followed: where it points is the tree's readers' business.
     func placeSymlink(_ path: RelativePath, destination: String, info: FileInfo) throws(TransferError) {
         guard symlinkat(destination, staging.rootFD, nextName) == 0 else {

@@ -19,8 +19,8 @@ struct DeliveryJob: @unchecked Sendable {
         let started = MonotonicClock.now
         do {
             let plan = try target.plan(
-                paths: batch.fullRescan ? fullSyncPaths : batch.paths, source: source, filter: filter,
-                delete: delete)
+                paths: batch.fullRescan ? fullSyncPaths : batch.paths, moves: batch.fullRescan ? [:] : batch.moves,
+                source: source, filter: filter, delete: delete)
             let outcome = try target.apply(plan, from: source, cancelled: cancelled)
             return DeliveryResult(
                 host: host, batch: batch, revision: revision, outcome: .success(outcome),

@@ -15,7 +15,13 @@ struct PendingChanges {
     mutating func add(_ batch: ChangeBatch) {
         if batch.fullRescan { needFullResync() }
         guard !fullResync else { return }
-        for (path, change) in batch.changes { changes[path] = changes[path].map { $0.then(change) } ?? change }
+        // Moves first: the deletion of their origin in the same batch must not hide it.
+        for (path, change) in batch.changes.sorted(by: { $0.value.origin != nil && $1.value.origin == nil }) {
+            var change = change
+            // Moved again before the host had the first move: it still has the first origin.
+            if let from = change.origin, let earlier = changes[from]?.origin { change = .moved(from: earlier) }
+            changes[path] = changes[path].map { $0.then(change) } ?? change
+        }
         if changes.count > PendingChanges.limit { needFullResync() }
     }
 

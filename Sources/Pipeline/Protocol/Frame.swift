@@ -11,6 +11,7 @@ enum FrameType: UInt8, Sendable {
     case signatures = 0x20, signatureData = 0x21, signatureEnd = 0x22
     case batch = 0x30, directory = 0x31, file = 0x32, data = 0x33, fileEnd = 0x34
     case symlink = 0x35, delete = 0x36, attributes = 0x37, commit = 0x38, result = 0x39, redo = 0x3A
+    case moved = 0x3B
     /// The module's post-sync actions, described (for `--dry-run`): request, and the list.
     case actions = 0x40, actionList = 0x41
     /// Files of the module, for `--dry-run`'s diffs: request, and each file's content.

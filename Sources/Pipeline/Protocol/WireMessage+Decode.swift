@@ -39,6 +39,8 @@ extension WireMessage {
                 info: FileInfo(
                     kind: .symlink, mode: 0o777, size: 0, mtimeSeconds: seconds, mtimeNanoseconds: nanoseconds))
         case .delete: message = .delete(path: try r.string())
+        case .moved:
+            message = .moved(path: try r.string(), from: try r.string(), info: try decodeModeAndTimes(&r, kind: .file))
         case .commit: message = .commit
         case .result: message = .result(try BatchResult.decode(&r))
         case .redo: message = .redo(paths: try decodeList(&r, what: "redo", limit: maxPaths))

@@ -45,6 +45,10 @@ enum WireMessage: Equatable {
     case symlink(path: String, destination: String, info: FileInfo)
     /// The path and what is below it go.
     case delete(path: String)
+    /// In a batch: `path` was moved from `from` in the source (its mode and times in
+    /// `info`). Unless a FILE for `path` follows (a delta against the receiver's `from`),
+    /// the receiver's file at `from` becomes `path`, renamed in the commit.
+    case moved(path: String, from: String, info: FileInfo)
     /// Sender → receiver: apply the batch.
     case commit
     /// Receiver → sender: what the batch did.
@@ -95,6 +99,7 @@ enum WireMessage: Equatable {
         case .fileEnd: return .fileEnd
         case .symlink: return .symlink
         case .delete: return .delete
+        case .moved: return .moved
         case .commit: return .commit
         case .result: return .result
         case .redo: return .redo
@@ -148,6 +153,10 @@ enum WireMessage: Equatable {
             b.i64(Int64(info.mtimeSeconds))
             b.u32(UInt32(info.mtimeNanoseconds))
         case .delete(let path): b.string(path)
+        case let .moved(path, from, info):
+            b.string(path)
+            b.string(from)
+            WireMessage.encodeModeAndTimes(&b, info)
         case .result(let result): result.encode(&b)
         case let .content(index, state, bytes):
             b.varint(UInt64(index))

@@ -19,6 +19,9 @@ extension ReceiverSession {
         var redoing = false
         // A link the module's `symlinks` refuses: the batch is read to its end, then refused whole.
         var refusal: String?
+        // Files moved in the source: renamed from their old path at the commit, unless a FILE
+        // for them comes (then their old file is its delta's basis).
+        var moved: [RelativePath: (from: RelativePath, info: FileInfo)] = [:]
         // Changes that only set the times of an entry that stays as it is (a `touch`, a file
         // rewritten with the same bytes): committed, but no reason to run the actions.
         var timesOnly = 0
@@ -37,6 +40,11 @@ extension ReceiverSession {
                 } else {
                     stager.rootInfo = info
                 }
+            case let .moved(raw, rawFrom, info):
+                guard let path = try Self.path(raw), let from = try Self.path(rawFrom), path != from else {
+                    throw WireError("a move needs two different paths")
+                }
+                moved[path] = (from, info)
             case .delete(let raw):
                 guard let path = try Self.path(raw) else { throw WireError("the module root cannot be deleted") }
                 stager.remove(path)
@@ -59,9 +67,11 @@ extension ReceiverSession {
                         throw WireError("\(path) was not asked for again whole")
                     }
                 }
-                switch try receiveFile(path, info: info, hasBasis: hasBasis, into: stager) {
+                let basis = moved.removeValue(forKey: path)?.from
+                switch try receiveFile(path, info: info, hasBasis: hasBasis, basis: basis, into: stager) {
                 case .staged(let written): bytes += written
                 case .identical(let modeChanged, let timesChanged): if timesChanged && !modeChanged { timesOnly += 1 }
+                case .renamed: break
                 case .discarded: break
                 case .basisMismatch(let why):
                     logger.warning(
@@ -70,6 +80,16 @@ extension ReceiverSession {
                     redo.insert(path)
                 }
             case .commit:
+                for (path, move) in moved.sorted(by: { $0.key.description < $1.key.description }) {
+                    do throws(TransferError) { try stager.placeLink(path, from: move.from, info: move.info) } catch {
+                        // Its old file is not there any more: the sender sends it whole.
+                        logger.notice(
+                            "batch \(id): \(path): cannot rename \(move.from) (\(error.message)); asking for the whole file",
+                            metadata: ["module": "\(module.name)"])
+                        redo.insert(path)
+                    }
+                }
+                moved.removeAll()
                 if !redoing, !redo.isEmpty {
                     // A delta that met another basis than its signature's: the sender sends
                     // those files again whole, which cannot fail that way, in this same batch.
@@ -165,6 +185,8 @@ extension ReceiverSession {
         /// The same bytes as the module's copy: not rewritten, only its mode and times set
         /// (when they differ); `modeChanged` when the mode does.
         case identical(modeChanged: Bool, timesChanged: Bool)
+        /// Moved in the source without a change: the module's file at `from` is renamed.
+        case renamed(from: RelativePath)
         /// The sender discarded it (the source changed while it was read).
         case discarded
         /// Its delta parsed but rebuilt another file than the sender's: the basis here is
@@ -172,13 +194,15 @@ extension ReceiverSession {
         case basisMismatch(String)
     }
 
-    /// Rebuilds a file from DATA frames (a delta against the module's current file,
-    /// or against nothing) into staging.
-    private func receiveFile(_ path: RelativePath, info: FileInfo, hasBasis: Bool, into stager: BatchStager)
-        throws(WireError) -> Received
-    {
+    /// Rebuilds a file from DATA frames (a delta against the module's current file, or the
+    /// file at `basis` for a moved file, or against nothing) into staging.
+    private func receiveFile(
+        _ path: RelativePath, info: FileInfo, hasBasis: Bool, basis basisPath: RelativePath?, into stager: BatchStager
+    ) throws(WireError) -> Received {
         // No basis: the delta is the whole file, patched against an empty one.
-        guard let basis = (hasBasis ? openBasis(path) : nil) ?? (try? FileDescriptor(opening: "/dev/null", O_RDONLY))
+        guard
+            let basis = (hasBasis ? openBasis(basisPath ?? path) : nil)
+                ?? (try? FileDescriptor(opening: "/dev/null", O_RDONLY))
         else {
             throw WireError("cannot open /dev/null: \(SystemError.text())")
         }
@@ -227,8 +251,8 @@ extension ReceiverSession {
             result = .staged(stats.newSize)
             // Sent whole (a small file) or as a delta of nothing but copies in place: the same
             // bytes as the module's copy are not written again.
-            func identical(_ current: Int32) -> Received? {
-                guard (hasBasis && stats.sameAsBasis) || Self.sameBytes(out.raw, current, size: stats.newSize) else {
+            func identical(_ current: Int32, proven: Bool) -> Received? {
+                guard proven || Self.sameBytes(out.raw, current, size: stats.newSize) else {
                     return nil
                 }
                 var st = stat()
@@ -239,10 +263,18 @@ extension ReceiverSession {
                     timesChanged: now.mtimeSeconds != info.mtimeSeconds || now.mtimeNanoseconds != info.mtimeNanoseconds
                 )
             }
-            if hasBasis {
-                result = identical(basis.raw) ?? result
+            if let basisPath {
+                // Moved, its bytes unchanged (its times too recent for the sender to be sure):
+                // the old file is renamed, as for a plain move.
+                var same = hasBasis && stats.sameAsBasis
+                if !hasBasis, let old = openBasis(basisPath) {
+                    same = Self.sameBytes(out.raw, old.raw, size: stats.newSize)
+                }
+                if same { result = .renamed(from: basisPath) }
+            } else if hasBasis {
+                result = identical(basis.raw, proven: stats.sameAsBasis) ?? result
             } else if let current = openBasis(path) {
-                result = identical(current.raw) ?? result
+                result = identical(current.raw, proven: false) ?? result
             }
         } catch {
             if let failure { throw failure }
@@ -257,6 +289,11 @@ extension ReceiverSession {
         case (true, .identical(let modeChanged, let timesChanged)):
             stager.discardFile()
             if modeChanged || timesChanged { stager.attributes(path, info: info) }
+        case (true, .renamed(let from)):
+            stager.discardFile()
+            do throws(TransferError) { try stager.placeLink(path, from: from, info: info) } catch {
+                throw WireError("cannot rename \(from) to \(path): \(error.message)")
+            }
         default:
             stager.discardFile()
             return keep == true ? result : .discarded

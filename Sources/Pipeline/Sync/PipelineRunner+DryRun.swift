@@ -13,7 +13,7 @@ extension PipelineRunner {
                 // Templates are rendered as a run would (into the runner's own cache), then planned.
                 try host.render?.update(batch, source: config.source, filter: filter, rules: renderRules(for: host))
                 let plan = try host.target.plan(
-                    paths: batch.fullRescan ? fullSyncPaths : batch.paths,
+                    paths: batch.fullRescan ? fullSyncPaths : batch.paths, moves: batch.fullRescan ? [:] : batch.moves,
                     source: host.source, filter: filter, delete: config.delete)
                 planned.append((host.uri.description, plan))
                 if host.render != nil { rendered.append((host, plan)) }
@@ -30,6 +30,7 @@ extension PipelineRunner {
                 let what: String
                 switch op {
                 case .copy(_, let info): what = "send (\(info.size) bytes)"
+                case .link(_, let from, _): what = "rename from \(from)"
                 case .directory: what = "make directory"
                 case .attributes: what = "set mode/times"
                 case .symlink(_, let dest, _): what = "link -> \(dest)"

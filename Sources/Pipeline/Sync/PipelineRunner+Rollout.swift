@@ -174,8 +174,8 @@ extension PipelineRunner {
     private func mirror(_ changes: ChangeBatch, from source: SourceTree, into directory: String) throws {
         let target = try LocalTarget(root: directory)
         let plan = try target.plan(
-            paths: changes.fullRescan ? fullSyncPaths : changes.paths, source: source, filter: filter,
-            delete: true)
+            paths: changes.fullRescan ? fullSyncPaths : changes.paths, moves: changes.fullRescan ? [:] : changes.moves,
+            source: source, filter: filter, delete: true)
         _ = try target.apply(plan, from: source)
     }
 }

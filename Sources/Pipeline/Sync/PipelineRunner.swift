@@ -238,8 +238,11 @@ public final class PipelineRunner {
             case .moved(let from):
                 openWrites.forget(from)
                 openWrites.forget(event.path)
-                add(from, .deleted, isDirectory: event.isDirectory, now: now)
-                add(event.path, .written, isDirectory: event.isDirectory, now: now)
+                // A move out of what is synced (an editor's temp file renamed over its file)
+                // is a write: the target never had the temp file.
+                let fromSynced = !ignored(from, isDirectory: event.isDirectory, now: now)
+                add(event.path, fromSynced ? .moved(from: from) : .written, isDirectory: event.isDirectory, now: now)
+                if fromSynced { coalescer.add(from, .deleted, at: now) }
             case .created, .modified:
                 // Possibly still being written: wait for close, or for it to stop changing.
                 guard !ignored(event.path, isDirectory: false, now: now) else { continue }

@@ -28,8 +28,12 @@ public final class LocalTarget: SyncTarget {
     public var uri: TargetURI { .file(path: root) }
     public var resyncsAfterFailure: Bool { false }
 
-    public func plan(paths: [String]?, source: SourceTree, filter: Filter, delete: Bool) throws -> SyncPlan {
-        try SyncPlanner(source: source, target: root, filter: filter, delete: delete).plan(paths: paths)
+    public func plan(paths: [String]?, moves: [String: String], source: SourceTree, filter: Filter, delete: Bool)
+        throws -> SyncPlan
+    {
+        var planner = SyncPlanner(source: source, target: root, filter: filter, delete: delete)
+        planner.moves = moves
+        return try planner.plan(paths: paths)
     }
 
     public func describeActions() throws -> [String] { [] }
@@ -70,6 +74,12 @@ public final class LocalTarget: SyncTarget {
                 {
                     // The same bytes are not written again: only the mode and times are set.
                     stager.attributes(path, info: info)
+                } else if let from = plan.bases[p], directoriesAll(the: try RelativePath(validating: from)),
+                    FileSystem.sameContent(source.contentPath(p), FileSystem.join(root, from))
+                {
+                    // Moved, unchanged, too recently for size and time to prove it: renamed.
+                    try stager.placeLink(path, from: try RelativePath(validating: from), info: info)
+                    outcome.renamed += 1
                 } else if let bytes = try stageCopy(from: source.contentPath(p), to: path, stager) {
                     outcome.bytes += bytes
                 } else {
@@ -77,6 +87,9 @@ public final class LocalTarget: SyncTarget {
                 }
             case .symlink(_, let destination, let info):
                 try stager.placeSymlink(path, destination: destination, info: info)
+            case .link(_, let from, let info):
+                try stager.placeLink(path, from: try RelativePath(validating: from), info: info)
+                outcome.renamed += 1
             case .delete: stager.remove(path)
             case .directory(_, let info): stager.directory(path, info: info)
             case .attributes(_, let info): stager.attributes(path, info: info)

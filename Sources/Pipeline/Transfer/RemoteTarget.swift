@@ -75,7 +75,9 @@ public final class RemoteTarget: SyncTarget {
     }
 
     /// Asks the receiver for its listing of what the paths touch and plans against it.
-    public func plan(paths: [String]?, source: SourceTree, filter: Filter, delete: Bool) throws -> SyncPlan {
+    public func plan(paths: [String]?, moves: [String: String], source: SourceTree, filter: Filter, delete: Bool)
+        throws -> SyncPlan
+    {
         try session { c in
             c.clock.step = "waiting for the listing"
             try c.request(.scan(paths: paths ?? [""]))
@@ -89,7 +91,9 @@ public final class RemoteTarget: SyncTarget {
                 listing.add(entry)
             }
             self.listing = listing
-            return try SyncPlanner(source: source, view: listing, filter: filter, delete: delete).plan(paths: paths)
+            var planner = SyncPlanner(source: source, view: listing, filter: filter, delete: delete)
+            planner.moves = moves
+            return try planner.plan(paths: paths)
         }
     }
 
@@ -138,16 +142,21 @@ public final class RemoteTarget: SyncTarget {
         cancelled: () -> Bool
     ) throws -> SyncOutcome {
         var outcome = SyncOutcome()
-        // Small files and files the receiver lacks go whole: no signature round trip.
-        var wanted: [String] = []
+        // Small files and files the receiver lacks go whole: no signature round trip. A file
+        // moved and edited has its delta made against the receiver's file at the old path.
+        var wanted: [(path: String, basis: String)] = []
         for op in plan.operations {
-            if case .copy(let path, let info) = op, let basis = listing.info(path), basis.kind == .file,
-                basis.size >= 4096 || info.size >= 4096
-            {
-                wanted.append(path)
+            guard case .copy(let path, let info) = op else { continue }
+            let basisPath = plan.bases[path] ?? path
+            if let basis = listing.info(basisPath), basis.kind == .file, basis.size >= 4096 || info.size >= 4096 {
+                wanted.append((path, basisPath))
             }
         }
-        let signatures = try fetchSignatures(wanted, over: c)
+        let fetched = try fetchSignatures(wanted.map(\.basis), over: c)
+        var signatures: [String: Signature] = [:]
+        for w in wanted { signatures[w.path] = fetched[w.basis] }
+        // Renamed at the receiver: if its old file is gone meanwhile, it asks for them whole.
+        var renamed = Set<String>()
         if cancelled() { throw TransferError("batch abandoned before it was sent (shutdown)", path: "\(uri)") }
 
         batchID &+= 1
@@ -158,9 +167,15 @@ public final class RemoteTarget: SyncTarget {
             case .directory(let path, let info): try c.writer.send(.directory(path: path, info: info))
             case .attributes(let path, let info): try c.writer.send(.attributes(path: path, info: info))
             case .delete(let path): try c.writer.send(.delete(path: path))
+            case .link(let path, let from, let info):
+                try c.writer.send(.moved(path: path, from: from, info: info))
+                renamed.insert(path)
             case .symlink(let path, let destination, let info):
                 try c.writer.send(.symlink(path: path, destination: destination, info: info))
-            case .copy(let path, _):
+            case .copy(let path, let info):
+                if let from = plan.bases[path] {
+                    try c.writer.send(.moved(path: path, from: from, info: info))
+                }
                 if let stats = try sendFile(path, from: source, signature: signatures[path], over: c) {
                     outcome.bytes += stats.deltaBytes
                     outcome.matched += stats.copiedBytes
@@ -174,7 +189,9 @@ public final class RemoteTarget: SyncTarget {
         var reply = try c.reader.receive()
         if case .redo(let paths) = reply {
             // Files whose delta rebuilt something else at the receiver go again whole.
-            guard !paths.isEmpty, Set(paths).count == paths.count, paths.allSatisfy({ signatures[$0] != nil }) else {
+            guard !paths.isEmpty, Set(paths).count == paths.count,
+                paths.allSatisfy({ signatures[$0] != nil || renamed.contains($0) })
+            else {
                 throw WireError("the receiver asked again for files it had no delta for")
             }
             outcome.resent = paths
@@ -193,6 +210,7 @@ public final class RemoteTarget: SyncTarget {
         guard case .result(let result) = reply else { throw WireError("expected a result, got \(reply.frameType)") }
         outcome.written = result.written
         outcome.deleted = result.deleted
+        outcome.renamed = renamed.subtracting(outcome.resent).count
         outcome.actions = result.actions
         switch result.status {
         case .rolledBack: throw TransferError("the receiver rolled the batch back: \(result.message)", path: "\(uri)")

@@ -35,7 +35,10 @@ public final class RsyncTarget: SyncTarget {
     /// The module's URL with a trailing slash: its contents, not the module as a directory.
     var moduleURL: String { uri.description + "/" }
 
-    public func plan(paths: [String]?, source: SourceTree, filter: Filter, delete: Bool) throws -> SyncPlan {
+    /// Moves are sent as what they are at the new path (an rsync daemon renames nothing).
+    public func plan(paths: [String]?, moves: [String: String], source: SourceTree, filter: Filter, delete: Bool)
+        throws -> SyncPlan
+    {
         planIsFull = paths == nil
         // Every directory counts as present, nothing else: the planner lists what the source
         // has at each path (a directory with what it holds), and rsync compares.

@@ -8,6 +8,8 @@ public struct SyncOutcome: Sendable, Equatable {
     public var deleted = 0
     /// Directories created or updated, and attribute-only changes.
     public var updated = 0
+    /// Files moved in the source and renamed at the target rather than sent.
+    public var renamed = 0
     /// Bytes of file content sent (deltas, or whole files for a local target).
     public var bytes: Int64 = 0
     /// Bytes of new content the delta took from the receiver's copies instead of sending.

@@ -14,15 +14,23 @@ public struct SyncPlan: Sendable {
         case symlink(path: String, destination: String, info: FileInfo)
         /// Remove the path (recursively for a directory).
         case delete(path: String)
+        /// The file the target has at `from` (moved in the source, content unchanged) is
+        /// the new file: renamed there as part of the batch, not sent again.
+        case link(path: String, from: String, info: FileInfo)
 
         /// The path the operation concerns.
         public var path: String {
             switch self {
-            case .directory(let p, _), .copy(let p, _), .attributes(let p, _), .symlink(let p, _, _), .delete(let p):
+            case .directory(let p, _), .copy(let p, _), .attributes(let p, _), .symlink(let p, _, _), .delete(let p),
+                .link(let p, _, _):
                 return p
             }
         }
     }
+
+    /// Files to send whose basis on the target is another path (moved in the source, then
+    /// edited): the target's copy at the moved-from path.
+    public var bases: [String: String] = [:]
 
     /// The operations, in the order they are applied.
     public var operations: [Operation] = []

@@ -18,6 +18,8 @@ public struct SyncPlanner {
     public let filter: Filter
     /// Delete target entries that the source does not have.
     public let delete: Bool
+    /// Paths moved within the source, to where they came from (files and directories).
+    public var moves: [String: String] = [:]
 
     /// A planner for a target directory on this host.
     public init(source: SourceTree, target: String, filter: Filter, delete: Bool) {
@@ -69,6 +71,18 @@ public struct SyncPlanner {
         return now.tv_sec - 2
     }()
 
+    /// Where a path was before a move: its own origin, or one of a moved ancestor's.
+    private func origin(of path: String) -> String? {
+        guard !moves.isEmpty else { return nil }
+        if let from = moves[path] { return from }
+        var end = path.endIndex
+        while let slash = path[..<end].lastIndex(of: "/") {
+            if let from = moves[String(path[..<slash])] { return from + path[slash...] }
+            end = slash
+        }
+        return nil
+    }
+
     /// Drops paths that lie under another path of the set: visiting the ancestor covers them.
     static func outermost(_ paths: [String]) -> [String] {
         var result: [String] = []
@@ -115,6 +129,15 @@ public struct SyncPlanner {
         case .file:
             if let dst, dst.kind == .file, dst.sameContent(as: src), src.mtimeSeconds < racySince {
                 if dst.mode != src.mode { plan.operations.append(.attributes(path: path, info: src)) }
+            } else if dst == nil, let from = origin(of: path), let was = target.info(from), was.kind == .file {
+                // Moved in the source: the target's file at the old path is renamed, or is the
+                // basis of the delta when the file was edited too.
+                if was.sameContent(as: src), src.mtimeSeconds < racySince {
+                    plan.operations.append(.link(path: path, from: from, info: src))
+                } else {
+                    plan.operations.append(.copy(path: path, info: src))
+                    plan.bases[path] = from
+                }
             } else {
                 plan.operations.append(.copy(path: path, info: src))
             }

@@ -7,8 +7,10 @@ public protocol SyncTarget: AnyObject {
     /// Whether a failed batch may have left the target further behind than that batch
     /// (a lost session): the next batch is then a full resync.
     var resyncsAfterFailure: Bool { get }
-    /// Plans what the target needs so that `paths` (the whole tree for nil) equal the source.
-    func plan(paths: [String]?, source: SourceTree, filter: Filter, delete: Bool) throws -> SyncPlan
+    /// Plans what the target needs so that `paths` (the whole tree for nil) equal the source;
+    /// `moves` (to → from) lets a target rename what it has rather than receive it again.
+    func plan(paths: [String]?, moves: [String: String], source: SourceTree, filter: Filter, delete: Bool) throws
+        -> SyncPlan
     /// Applies the plan last made, as one batch; `cancelled` is asked before the commit.
     func apply(_ plan: SyncPlan, from source: SourceTree, cancelled: () -> Bool) throws -> SyncOutcome
     /// What runs at the target after each batch, one line each (for `--dry-run`).

@@ -34,6 +34,11 @@ public struct ChangeBatch: Sendable, Equatable {
         a.changes == b.changes && a.fullRescan == b.fullRescan && a.ignored.map(\.path) == b.ignored.map(\.path)
     }
 
+    /// Paths moved within the source, to where they came from.
+    public var moves: [String: String] {
+        changes.compactMapValues(\.origin)
+    }
+
     /// Whether there is nothing to do.
     public var isEmpty: Bool { changes.isEmpty && !fullRescan && ignored.isEmpty }
 }
