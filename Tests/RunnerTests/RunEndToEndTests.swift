@@ -251,6 +251,25 @@ import Testing
         #expect(again.status == 0, "\(again.stderr)")
         #expect(TreeSnapshot(dir.at("dst")) == TreeSnapshot(dir.at("src")))
     }
+
+    /// The rollback of an interrupted batch is safe to run however far the tree moved on:
+    /// here it was emptied by hand, directories the batch created included.
+    @Test func aRollbackIntoATreeEmptiedByHandStillCompletes() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        for i in 0..<10 { try dir.write("src/d\(i)/f.conf", "v1 \(i)\n") }
+        try dir.write("p.lua", "pipeline \"c\" { source = \"src\", to = \"file://\(dir.at("dst"))\", delete = true }\n")
+        let crashed = try await RunnerProcess.run(
+            ["run", dir.at("p.lua"), "--once"],
+            environment: ["RUNNER_DEBUG_CRASH_AFTER_RENAMES": "5"], logDirectory: dir.path)
+        #expect(crashed.status == SIGKILL, "the hook kills the process mid-commit")
+        try FileManager.default.removeItem(atPath: dir.at("dst"))
+        try FileManager.default.createDirectory(atPath: dir.at("dst"), withIntermediateDirectories: true)
+        let again = try await RunnerProcess.run(["run", dir.at("p.lua"), "--once"], logDirectory: dir.path)
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(TreeSnapshot(dir.at("dst")) == TreeSnapshot(dir.at("src")))
+        #expect(!FileManager.default.fileExists(atPath: dir.at(".dst.runner-staging")))
+    }
 }
 
 /// SIGHUP reloads the pipeline script; a broken script is refused and the running one goes on.

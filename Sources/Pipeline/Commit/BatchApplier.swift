@@ -234,13 +234,17 @@ final class BatchApplier {
             case let .replace(path, index):
                 // Placed means the new entry left staging; old-<i> is what was there
                 // (a hard link to the old file, or the directory that was moved out).
-                if !inStaging("new-\(index)") { try tree.removeTree(path) }
+                // Gone already (an earlier rollback got this far, or the tree was emptied by
+                // hand since): nothing to remove, and the old entry's place is made again.
+                if !inStaging("new-\(index)") { try tree.removeTree(path, ifPresent: true) }
                 if inStaging("old-\(index)"), tree.info(path) == nil {
-                    try TreeDirectory.rename(staging, try RelativePath(validating: "old-\(index)"), to: tree, path)
+                    try TreeDirectory.rename(
+                        staging, try RelativePath(validating: "old-\(index)"), to: tree, path, createParents: true)
                 }
             case let .remove(path, index):
                 if inStaging("old-\(index)") {
-                    try TreeDirectory.rename(staging, try RelativePath(validating: "old-\(index)"), to: tree, path)
+                    try TreeDirectory.rename(
+                        staging, try RelativePath(validating: "old-\(index)"), to: tree, path, createParents: true)
                 }
             case let .directory(path, index, created, oldMode, oldSeconds, oldNanoseconds):
                 if created {

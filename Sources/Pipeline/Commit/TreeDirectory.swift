@@ -101,11 +101,17 @@ final class TreeDirectory {
         }
     }
 
-    /// Removes an entry and, for a directory, everything below it, through descriptors.
-    func removeTree(_ path: RelativePath) throws(TransferError) {
-        let dir = try openDirectory(path.parent, create: false)
-        try TransferError.wrapping { () throws(SystemError) in
-            try FileSystem.removeEntry(in: dir.raw, path.name, shown: "\(root)/\(path)")
+    /// Removes an entry and, for a directory, everything below it, through descriptors;
+    /// `ifPresent`: an entry (or parent) that is not there is no error.
+    func removeTree(_ path: RelativePath, ifPresent: Bool = false) throws(TransferError) {
+        do {
+            let dir = try openDirectory(path.parent, create: false)
+            try TransferError.wrapping { () throws(SystemError) in
+                try FileSystem.removeEntry(in: dir.raw, path.name, shown: "\(root)/\(path)")
+            }
+        } catch {
+            if ifPresent && error.code == ENOENT { return }
+            throw error
         }
     }
 }
