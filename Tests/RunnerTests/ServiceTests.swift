@@ -190,6 +190,18 @@ import Testing
         let metrics = try httpGet(port: port, "/metrics").body
         #expect(metrics.contains("runner_receiver_connections_total{result=\"denied\"} 1"), "\(metrics)")
         #expect(metrics.contains("runner_receiver_batches_total{module=\"fpm\",result=\"applied\"} 1"), "\(metrics)")
+        // A sender keeps its session open: its batches are counted as they happen, not when it ends.
+        let live = try RunnerProcess(["run", good], logDirectory: s.dir.path)
+        #expect(await live.waitForLog("ready"))
+        try s.dir.write("src/new.conf", "[new]\n")
+        #expect(
+            await eventually {
+                body = (try? httpGet(port: port, "/status").body) ?? ""
+                return body.contains("\"applied\" : 2")
+            }, "\(body)")
+        #expect(body.contains("\"sessions\" : 1"), "\(body)")
+        live.signal(SIGTERM)
+        _ = await live.waitForExit()
         _ = await daemon.stop()
         #expect(await notify.waitFor("STOPPING=1") != nil)
     }

@@ -18,8 +18,9 @@ public final class ReceiverDaemon {
     public var address: String { listener.address }
     private let maxConnections: Int
     private let logger: Logger
-    /// Sessions running: their peer, and the pipe their report comes back on.
-    private var sessions: [pid_t: (peer: String, reports: Int32)] = [:]
+    /// Sessions running: their peer, the pipe their records come back on, and what of
+    /// them was read so far (a partial line).
+    private var sessions: [pid_t: (peer: String, reports: Int32, pending: [UInt8])] = [:]
     /// What watches the daemon from outside: the status address and systemd.
     public var companion: (any LoopCompanion)?
     /// Hears each session's report as it ends, and each connection turned away.
@@ -55,6 +56,9 @@ public final class ReceiverDaemon {
             fds += companion?.pollRequests ?? []
             let wait = companion?.deadline.map { max(0, min(1, $0 - MonotonicClock.now)) } ?? 1
             _ = poll(&fds, nfds_t(fds.count), Int32((wait * 1000).rounded(.up)))
+            for (pid, session) in sessions where fds.contains(where: { $0.fd == session.reports && $0.revents != 0 }) {
+                readRecords(pid)
+            }
             reap()
             companion?.serve(fds, now: MonotonicClock.now)
             if control.isStopRequested { break }
@@ -75,7 +79,7 @@ public final class ReceiverDaemon {
             }
             _ = refresh(false)
             var pipeFDs: [Int32] = [-1, -1]
-            guard pipe2(&pipeFDs, O_CLOEXEC) == 0 else {
+            guard pipe2(&pipeFDs, O_CLOEXEC | O_NONBLOCK) == 0 else {
                 logger.error("cannot start a session: pipe: \(SystemError.text())", metadata: ["peer": "\(peer)"])
                 ReceiverDaemon.refuse(client, "the receiver cannot start a session")
                 close(client)
@@ -89,9 +93,9 @@ public final class ReceiverDaemon {
                 for request in companion?.pollRequests ?? [] { close(request.fd) }
                 for other in sessions.values { close(other.reports) }
                 close(pipeFDs[0])
-                let report = SessionReport(peer: peer)
+                let report = SessionReport(peer: peer, fd: pipeFDs[1])
                 let status = session(client, peer, report)
-                report.send(to: pipeFDs[1])
+                report.finish()
                 fflush(nil)
                 _exit(status)
             case -1:
@@ -99,7 +103,7 @@ public final class ReceiverDaemon {
                 ReceiverDaemon.refuse(client, "the receiver cannot start a session")
                 close(pipeFDs[0])
             case let pid:
-                sessions[pid] = (peer, pipeFDs[0])
+                sessions[pid] = (peer, pipeFDs[0], [])
             }
             close(pipeFDs[1])
             close(client)
@@ -125,18 +129,36 @@ public final class ReceiverDaemon {
         }
     }
 
+    /// A session that ended: the last of its records (all in the pipe: the child wrote them
+    /// before it exited), and a failed connection if it never told one (it crashed).
     private func collect(_ pid: pid_t) {
+        readRecords(pid)
         guard let session = sessions.removeValue(forKey: pid) else { return }
-        defer { close(session.reports) }
-        var bytes: [UInt8] = []
+        close(session.reports)
+        if !told.contains(pid) { reports(SessionReport(peer: session.peer, connection: .failed)) }
+        told.remove(pid)
+    }
+
+    /// Sessions whose connection was told.
+    private var told = Set<pid_t>()
+
+    /// Reads what a session's pipe holds now and hands on its whole records.
+    private func readRecords(_ pid: pid_t) {
+        guard var session = sessions[pid] else { return }
         var chunk = [UInt8](repeating: 0, count: 16384)
-        while bytes.count <= SessionReport.maxBytes {
+        while true {
             let n = read(session.reports, &chunk, chunk.count)
             if n < 0 && errno == EINTR { continue }
             guard n > 0 else { break }
-            bytes += chunk[..<n]
+            session.pending += chunk[..<n]
+            // A line longer than any record: dropped, not kept growing.
+            if session.pending.count > 1 << 20 { session.pending.removeAll() }
         }
-        reports(SessionReport.decode(bytes) ?? SessionReport(peer: session.peer))
+        for record in SessionReport.records(in: &session.pending) {
+            if record.connection != nil { told.insert(pid) }
+            reports(record)
+        }
+        sessions[pid] = session
     }
 
     /// An error frame, best effort, for a connection turned away before a session

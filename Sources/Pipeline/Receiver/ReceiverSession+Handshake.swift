@@ -30,16 +30,15 @@ extension ReceiverSession {
         case .daemon(let peer, _, _):
             guard let module = modules.first(where: { $0.name == name }) else {
                 logger.warning("refused: no module '\(name)'", metadata: ["peer": "\(peer)", "user": "\(user)"])
-                report.connection = .denied
+                report.connected(.denied)
                 throw WireError("access denied")
             }
             guard AddressRule.allows(peer, allow: module.hostsAllow, deny: module.hostsDeny) else {
                 logger.warning("refused: address not allowed", metadata: ["peer": "\(peer)", "module": "\(name)"])
-                report.connection = .denied
+                report.connected(.denied, module: name)
                 throw WireError("access denied")
             }
             if !module.authUsers.isEmpty {
-                report.module = module.name
                 try authenticate(
                     module: module, user: user, peer: peer, reader: reader, writer: writer, logger: logger,
                     report: report)
@@ -78,7 +77,7 @@ extension ReceiverSession {
         }
         if let reason {
             logger.warning("refused: \(reason)", metadata: ["peer": "\(peer)", "module": "\(module.name)"])
-            report.connection = .authFailed
+            report.connected(.authFailed, module: module.name)
             sleep(1)
             throw WireError("access denied")
         }

@@ -82,8 +82,7 @@ public final class ReceiverSession {
                     version: UInt32(WireLimits.version), maxFrame: writer.limits.maxFrame,
                     maxPath: RelativePath.maxLength))
             try writer.flush()
-            report.connection = .accepted
-            report.module = module.name
+            report.connected(.accepted, module: module.name)
             try ReceiverSession(
                 module: module, staging: staging, tree: tree, reader: reader, writer: writer, logger: logger,
                 actions: actions, report: report

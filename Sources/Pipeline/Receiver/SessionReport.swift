@@ -4,9 +4,11 @@ import FoundationEssentials
     import Glibc
 #endif
 
-/// What one session of `runner serve` did, for the daemon's status and metrics. Sessions
-/// run in forked children, so the child writes this to a pipe as it ends (`send(to:)`)
-/// and the daemon reads it (`read(from:)`); without that the counts would die with it.
+/// What a session of `runner serve` did, for the daemon's status and metrics, told as it
+/// happens: sessions run in forked children, so the child writes one line of JSON per
+/// record to a pipe (`connected`, each `batch`, `finish`) and the daemon reads them
+/// (`records(in:)`) while the session goes on; the counts never die with the child.
+/// A record carries what is new: the connection's fate once, then one batch each.
 public final class SessionReport: Codable {
     /// How the connection ended up.
     public enum Connection: String, Codable, Sendable, CaseIterable {
@@ -24,7 +26,7 @@ public final class SessionReport: Codable {
 
     /// One batch the session committed (or refused).
     public struct Batch: Codable, Sendable {
-        /// `applied`, `unchanged`, `rolled_back` (by an action) or `failed` (the commit).
+        /// `applied`, `unchanged`, `rolled_back` (by an action), `refused` or `failed` (the commit).
         public var result: String
         public var written = 0
         public var deleted = 0
@@ -42,49 +44,67 @@ public final class SessionReport: Codable {
         public var seconds: Double
     }
 
-    public var connection = Connection.failed
+    /// The connection's fate, in the record that tells it; nil in the others.
+    public var connection: Connection?
     public var module: String?
     public var peer: String
     public var batches: [Batch] = []
+    /// Where the child writes its records (non-blocking: a daemon that does not read loses
+    /// records rather than holding a session); nil for a record itself.
+    private var fd: Int32?
 
-    /// An empty report for a connection from `peer`.
-    public init(peer: String, connection: Connection = .failed) {
+    private enum CodingKeys: String, CodingKey { case connection, module, peer, batches }
+
+    /// A record, or (with `fd`) a child's reporter for a connection from `peer`.
+    public init(peer: String, connection: Connection? = nil, fd: Int32? = nil) {
         self.peer = peer
         self.connection = connection
+        self.fd = fd
+        if let fd { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
     }
 
-    /// Records a batch's end.
+    /// The connection's fate is known.
+    func connected(_ fate: Connection, module: String? = nil) {
+        guard connection == nil else { return }
+        connection = fate
+        self.module = module ?? self.module
+        send(SessionReport(peer: peer, connection: fate), module: self.module)
+    }
+
+    /// A batch ended.
     func batch(_ result: String, written: Int = 0, deleted: Int = 0, actions: [ActionResult] = []) {
-        batches.append(
+        let record = SessionReport(peer: peer)
+        record.batches = [
             Batch(
                 result: result, written: written, deleted: deleted, at: Date().timeIntervalSince1970,
                 actions: actions.map {
                     Action(name: $0.name, outcome: $0.outcome.rawValue, summary: $0.summary, seconds: $0.seconds)
-                }))
+                })
+        ]
+        send(record, module: module)
     }
 
-    /// The most a report may take on the pipe; a longer one keeps its last batches.
-    static let maxBytes = 60_000
-
-    /// Writes the report to `fd` (the child's end of the pipe), whole or not at all.
-    public func send(to fd: Int32) {
-        guard var bytes = try? JSONEncoder().encode(self) else { return }
-        while bytes.count > SessionReport.maxBytes, batches.count > 1 {
-            batches.removeFirst(batches.count / 2)
-            guard let shorter = try? JSONEncoder().encode(self) else { return }
-            bytes = shorter
-        }
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { return }
-            offset += n
-        }
+    /// The session is over: a handshake that never got anywhere counts as failed.
+    public func finish() {
+        if connection == nil { connected(.failed) }
     }
 
-    /// A report read from the daemon's end of the pipe; nil when the child wrote none (it crashed).
-    public static func decode(_ bytes: [UInt8]) -> SessionReport? {
-        try? JSONDecoder().decode(SessionReport.self, from: Data(bytes))
+    private func send(_ record: SessionReport, module: String?) {
+        record.module = module
+        guard let fd, var line = try? JSONEncoder().encode(record) else { return }
+        line.append(10)
+        _ = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+    }
+
+    /// The whole records in `buffer` (lines), removed from it; a partial line stays.
+    public static func records(in buffer: inout [UInt8]) -> [SessionReport] {
+        var result: [SessionReport] = []
+        while let end = buffer.firstIndex(of: 10) {
+            if let record = try? JSONDecoder().decode(SessionReport.self, from: Data(buffer[..<end])) {
+                result.append(record)
+            }
+            buffer.removeSubrange(...end)
+        }
+        return result
     }
 }

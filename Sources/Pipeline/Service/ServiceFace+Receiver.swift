@@ -32,7 +32,7 @@ private final class ReceiverTally {
     var last: [String: (batch: ServiceStatus.Result, peer: String)] = [:]
 
     func add(_ report: SessionReport) {
-        connections[report.connection.rawValue, default: 0] += 1
+        if let fate = report.connection { connections[fate.rawValue, default: 0] += 1 }
         guard let module = report.module else { return }
         for b in report.batches { batches[module, default: [:]][b.result, default: 0] += 1 }
         if let b = report.batches.last {

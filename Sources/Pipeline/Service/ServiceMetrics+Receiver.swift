@@ -1,7 +1,7 @@
 extension ServiceMetrics {
-    /// A session of `runner serve` ended (or a connection was turned away).
+    /// A record of a session of `runner serve` (or a connection turned away).
     public func record(_ report: SessionReport) {
-        count("runner_receiver_connections_total", [("result", report.connection.rawValue)])
+        if let fate = report.connection { count("runner_receiver_connections_total", [("result", fate.rawValue)]) }
         guard let module = report.module else { return }
         for batch in report.batches {
             count("runner_receiver_batches_total", [("module", module), ("result", batch.result)])
