@@ -9,9 +9,9 @@ import Testing
         (try? FileManager.default.attributesOfItem(atPath: path)[.systemFileNumber] as? NSNumber)?.uint64Value
     }
 
-    /// The `bytes=` of the last batch result logged.
-    static func lastBytes(_ log: String) -> Int? {
-        log.split(separator: "\n").last { $0.contains(": applied") }?.split(separator: " ")
+    /// The `bytes=` of the last batch result logged (`result`: its status).
+    static func lastBytes(_ log: String, result: String = "applied") -> Int? {
+        log.split(separator: "\n").last { $0.contains(": \(result)") }?.split(separator: " ")
             .first { $0.hasPrefix("bytes=") }.flatMap { Int($0.dropFirst("bytes=".count)) }
     }
 

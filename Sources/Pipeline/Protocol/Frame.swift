@@ -16,6 +16,7 @@ enum FrameType: UInt8, Sendable {
     case actions = 0x40, actionList = 0x41
     /// Files of the module, for `--dry-run`'s diffs: request, and each file's content.
     case read = 0x42, content = 0x43
+    case sums = 0x44, sum = 0x45
 }
 
 /// Limits agreed in the handshake.

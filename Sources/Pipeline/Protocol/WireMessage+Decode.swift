@@ -39,6 +39,15 @@ extension WireMessage {
                 info: FileInfo(
                     kind: .symlink, mode: 0o777, size: 0, mtimeSeconds: seconds, mtimeNanoseconds: nanoseconds))
         case .delete: message = .delete(path: try r.string())
+        case .sums:
+            let seed = try r.u64()
+            message = .sums(seed: seed, paths: try decodeList(&r, what: "sum request", limit: maxPaths))
+        case .sum:
+            let index = Int(try r.varint())
+            let present = try r.u8() == 1
+            let digest = Array(r.rest())
+            guard digest.count == (present ? 16 : 0) else { throw WireError("a sum is 16 bytes") }
+            message = .sum(index: index, digest: present ? digest : nil)
         case .moved:
             message = .moved(path: try r.string(), from: try r.string(), info: try decodeModeAndTimes(&r, kind: .file))
         case .commit: message = .commit

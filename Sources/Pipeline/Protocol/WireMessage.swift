@@ -45,6 +45,11 @@ enum WireMessage: Equatable {
     case symlink(path: String, destination: String, info: FileInfo)
     /// The path and what is below it go.
     case delete(path: String)
+    /// Sender → receiver: the whole-file XXH3-128 of each of `paths` under `seed` (a file
+    /// whose size and content may be unchanged, only its time: then it is not sent at all).
+    case sums(seed: UInt64, paths: [String])
+    /// Receiver → sender: path `index`'s sum; nil when it is not a regular file there.
+    case sum(index: Int, digest: [UInt8]?)
     /// In a batch: `path` was moved from `from` in the source (its mode and times in
     /// `info`). Unless a FILE for `path` follows (a delta against the receiver's `from`),
     /// the receiver's file at `from` becomes `path`, renamed in the commit.
@@ -99,6 +104,8 @@ enum WireMessage: Equatable {
         case .fileEnd: return .fileEnd
         case .symlink: return .symlink
         case .delete: return .delete
+        case .sums: return .sums
+        case .sum: return .sum
         case .moved: return .moved
         case .commit: return .commit
         case .result: return .result
@@ -153,6 +160,14 @@ enum WireMessage: Equatable {
             b.i64(Int64(info.mtimeSeconds))
             b.u32(UInt32(info.mtimeNanoseconds))
         case .delete(let path): b.string(path)
+        case let .sums(seed, paths):
+            b.u64(seed)
+            b.varint(UInt64(paths.count))
+            for p in paths { b.string(p) }
+        case let .sum(index, digest):
+            b.varint(UInt64(index))
+            b.u8(digest == nil ? 0 : 1)
+            b.append(digest ?? [])
         case let .moved(path, from, info):
             b.string(path)
             b.string(from)

@@ -69,6 +69,16 @@ extension ReceiverSession {
         return file
     }
 
+    /// Sends the whole-file sum of each requested file that exists as a regular file.
+    func sums(_ seed: UInt64, _ raw: [String]) throws(WireError) {
+        for (index, p) in raw.enumerated() {
+            guard let path = try Self.path(p) else { throw WireError("empty path") }
+            var digest: StrongHash.Digest?
+            if let file = openBasis(path) { digest = StrongHash.digest(of: file.raw, seed: seed) }
+            try writer.send(.sum(index: index, digest: digest?.bytes))
+        }
+    }
+
     /// Sends the signature of each requested file that exists as a regular file.
     func signatures(_ raw: [String]) throws(WireError) {
         var paths: [RelativePath] = []

@@ -103,6 +103,7 @@ public final class ReceiverSession {
             case .batch(let id): try batch(id)
             case .actions: try writer.send(.actionList(ModuleActions.describe(actions)))
             case .read(let paths): try read(paths)
+            case .sums(let seed, let paths): try sums(seed, paths)
             case .bye: return
             default: throw WireError("unexpected \(message.frameType) frame")
             }

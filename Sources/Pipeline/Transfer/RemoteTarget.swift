@@ -142,11 +142,14 @@ public final class RemoteTarget: SyncTarget {
         cancelled: () -> Bool
     ) throws -> SyncOutcome {
         var outcome = SyncOutcome()
+        // Same size at the receiver, large, only the time differs (touched, or rewritten with
+        // the same bytes): whole-file sums first, and the same bytes are not sent at all.
+        let unchanged = try sameBytes(plan, listing: listing, source: source, over: c)
         // Small files and files the receiver lacks go whole: no signature round trip. A file
         // moved and edited has its delta made against the receiver's file at the old path.
         var wanted: [(path: String, basis: String)] = []
         for op in plan.operations {
-            guard case .copy(let path, let info) = op else { continue }
+            guard case .copy(let path, let info) = op, !unchanged.contains(path) else { continue }
             let basisPath = plan.bases[path] ?? path
             if let basis = listing.info(basisPath), basis.kind == .file, basis.size >= 4096 || info.size >= 4096 {
                 wanted.append((path, basisPath))
@@ -172,6 +175,8 @@ public final class RemoteTarget: SyncTarget {
                 renamed.insert(path)
             case .symlink(let path, let destination, let info):
                 try c.writer.send(.symlink(path: path, destination: destination, info: info))
+            case .copy(let path, let info) where unchanged.contains(path):
+                try c.writer.send(.attributes(path: path, info: info))
             case .copy(let path, let info):
                 if let from = plan.bases[path] {
                     try c.writer.send(.moved(path: path, from: from, info: info))
@@ -255,6 +260,39 @@ public final class RemoteTarget: SyncTarget {
         let keep = FileInfo(after) == info && encoder.stats.newSize == info.size
         try c.writer.send(.fileEnd(keep: keep))
         return keep ? encoder.stats : nil
+    }
+
+    /// Files of the plan whose bytes the receiver has already: those the listing shows with
+    /// the source's size (1 MiB or more: smaller ones are compared by the receiver), whose
+    /// whole-file sums, under a seed fresh for the request, agree. One round trip.
+    private func sameBytes(_ plan: SyncPlan, listing: RemoteListing, source: SourceTree, over c: RemoteConnection)
+        throws -> Set<String>
+    {
+        var candidates: [String] = []
+        for case .copy(let path, let info) in plan.operations
+        where plan.bases[path] == nil && info.size >= 1 << 20 && listing.info(path)?.size == info.size {
+            candidates.append(path)
+        }
+        guard !candidates.isEmpty else { return [] }
+        let seed = StrongHash.randomSeed()
+        c.clock.step = "waiting for sums"
+        try c.request(.sums(seed: seed, paths: candidates))
+        var same = Set<String>()
+        for (index, path) in candidates.enumerated() {
+            let reply = try c.reader.receive()
+            guard case .sum(index, let theirs) = reply else {
+                throw WireError("expected the sum of file \(index), got \(reply.frameType)")
+            }
+            // Ours from a descriptor that did not change while it was read.
+            guard let theirs, let file = try? FileDescriptor(opening: source.contentPath(path), O_RDONLY | O_NOFOLLOW)
+            else { continue }
+            var before = stat(), after = stat()
+            fstat(file.raw, &before)
+            let ours = StrongHash.digest(of: file.raw, seed: seed)
+            fstat(file.raw, &after)
+            if FileInfo(before) == FileInfo(after), ours?.bytes == theirs { same.insert(path) }
+        }
+        return same
     }
 
     /// The receiver's signatures of `paths` (those it has as regular files), in one round trip.
