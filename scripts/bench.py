@@ -15,6 +15,8 @@ times and memory, > 1 for throughput). Uses the release build of runner.
              (../shared/bench/floor: inotify -> read -> TCP -> temp file + rename); RSS
   delta, deltasize, collision: the delta engine against rdiff and rsync (bench_delta.py)
   fleet      one batch to 1, 4, 16 and 64 receivers, against lsyncd (bench_fleet.py)
+  transfer   10,000 small files, a touched and an edited 256 MiB file, against an rsync
+             daemon, on tmpfs (bench_transfer.py)
 """
 import ctypes, os, re, select, shutil, subprocess, sys, tempfile, time
 
@@ -524,12 +526,14 @@ def bench_e2e(work):
 def main():
     from bench_delta import bench_delta, bench_delta_sizes, bench_collision
     from bench_fleet import bench_fleet
+    from bench_transfer import bench_transfer
     if not os.access(RUNNER, os.X_OK):
         sys.exit(f"bench: {RUNNER} is missing: run `swift build -c release` first")
     work = tempfile.mkdtemp(prefix="runner-bench.")
     ENV["XDG_STATE_HOME"] = os.path.join(work, "state")  # the bench's own state, not the machine's
     try:
-        which = sys.argv[1:] or ["latency", "setup", "burst", "e2e", "delta", "deltasize", "collision", "fleet"]
+        which = sys.argv[1:] or [
+            "latency", "setup", "burst", "e2e", "delta", "deltasize", "collision", "fleet", "transfer"]
         if "latency" in which:
             bench_latency(work)
         if "burst" in which:
@@ -546,6 +550,8 @@ def main():
             bench_collision(work)
         if "fleet" in which:
             bench_fleet(work)
+        if "transfer" in which:
+            bench_transfer(work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

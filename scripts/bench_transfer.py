@@ -1,0 +1,103 @@
+"""make bench, transfer (imported by bench.py), on tmpfs (/dev/shm) so that disks do not
+decide, each row runner:// (runner run --once -> runner serve) beside rsync -a to an
+rsync daemon, both on 127.0.0.1, the median of 3:
+
+  small      10,000 files of 100 bytes in 100 directories, initial sync to an empty module
+  identical  a 256 MiB file the receiver has, only its mtime changed (touch)
+  edits      the same file with 100 one-byte edits at random offsets
+"""
+import os, random, shutil, socket, statistics, subprocess, time
+
+from bench import ENV, RUNNER, out, stop, wait_for
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def listening(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), 0.2).close()
+        return True
+    except OSError:
+        return False
+
+
+def timed(argv):
+    t0 = time.monotonic()
+    subprocess.run(argv, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    return time.monotonic() - t0
+
+
+def bench_transfer(_work):
+    base = "/dev/shm/runner-bench-transfer"
+    shutil.rmtree(base, ignore_errors=True)
+    os.makedirs(base)
+    port, rport = free_port(), free_port()
+    with open(f"{base}/receiver.lua", "w") as f:
+        f.write(f'settings {{ listen = "127.0.0.1:{port}" }}\nmodule "m" {{ path = "{base}/mod" }}\n')
+    with open(f"{base}/rsyncd.conf", "w") as f:
+        f.write(f"use chroot = no\n[m]\npath = {base}/rmod\nread only = no\nuid = {os.getuid()}\ngid = {os.getgid()}\n")
+    with open(f"{base}/p.lua", "w") as f:
+        f.write(f'pipeline "p" {{ source = "{base}/src", to = {{ "runner://127.0.0.1:{port}/m" }}, delete = true }}\n')
+    env_state = ENV.get("XDG_STATE_HOME")
+    ENV["XDG_STATE_HOME"] = f"{base}/state"
+    for d in ("mod", "rmod", "src"):
+        os.makedirs(f"{base}/{d}")
+    serve = subprocess.Popen([RUNNER, "serve", f"{base}/receiver.lua"], env=ENV, stderr=subprocess.DEVNULL)
+    rsyncd = subprocess.Popen(["rsync", "--daemon", "--no-detach", f"--config={base}/rsyncd.conf",
+                               "--address=127.0.0.1", f"--port={rport}"])
+    wait_for(lambda: listening(port) and listening(rport), 10)
+    ours_cmd = [RUNNER, "run", "--once", f"{base}/p.lua"]
+    theirs_cmd = ["rsync", "-a", f"{base}/src/", f"rsync://127.0.0.1:{rport}/m/"]
+
+    def row(name, prepare):
+        ours, theirs = [], []
+        for _ in range(3):
+            prepare()
+            ours.append(timed(ours_cmd))
+            theirs.append(timed(theirs_cmd))
+        o, t = statistics.median(ours), statistics.median(theirs)
+        out(f"transfer.{name}.runner_s", f"{o:.3f}")
+        out(f"transfer.{name}.rsync_daemon_s", f"{t:.3f}")
+        out(f"transfer.ratio.{name}", f"{o / t:.2f}")
+
+    try:
+        for i in range(10000):
+            d = f"{base}/src/d{i // 100}"
+            os.makedirs(d, exist_ok=True)
+            with open(f"{d}/f{i}.conf", "w") as f:
+                f.write("x" * 100)
+
+        def empty_modules():
+            for d in ("mod", "rmod", "state"):
+                shutil.rmtree(f"{base}/{d}", ignore_errors=True)
+                os.makedirs(f"{base}/{d}")
+        row("small", empty_modules)
+        shutil.rmtree(f"{base}/src")
+        os.makedirs(f"{base}/src")
+        empty_modules()
+        big = f"{base}/src/big.bin"
+        with open(big, "wb") as f:
+            for _ in range(256):
+                f.write(os.urandom(1 << 20))
+        timed(ours_cmd)
+        timed(theirs_cmd)
+        row("identical", lambda: os.utime(big))
+
+        def edit():
+            fd = os.open(big, os.O_WRONLY)
+            for _ in range(100):
+                os.pwrite(fd, bytes([random.randrange(256)]), random.randrange(256 << 20))
+            os.close(fd)
+        row("edits", edit)
+    finally:
+        stop(serve)
+        stop(rsyncd)
+        if env_state is not None:
+            ENV["XDG_STATE_HOME"] = env_state
+        shutil.rmtree(base, ignore_errors=True)
