@@ -108,10 +108,27 @@ final class BatchApplier {
                 renames += 1
                 if let limit = crashAfterRenames, renames >= limit { kill(getpid(), SIGKILL) }
             }
+            // The directory the last file went into: files of a batch mostly share their
+            // parent, which is then opened once. Anything that moves or makes a directory
+            // forgets it.
+            var parent: (components: ArraySlice<String>, fd: Int32)?
+            defer { if let parent { close(parent.fd) } }
+            func forgetParent() {
+                if let p = parent { close(p.fd) }
+                parent = nil
+            }
+            func parentDirectory(_ path: RelativePath) throws(TransferError) -> Int32 {
+                if let p = parent, p.components == path.parent { return p.fd }
+                forgetParent()
+                let fd = try tree.openDirectory(path.parent, create: true).release()
+                parent = (path.parent, fd)
+                return fd
+            }
             for entry in journal.entries {
                 switch entry {
                 case let .directory(path, index, created, _, _, _):
                     guard created else { continue }
+                    forgetParent()
                     if tree.info(path) != nil {
                         try TreeDirectory.rename(tree, path, to: staging, try RelativePath(validating: "old-\(index)"))
                         renamed()
@@ -122,26 +139,32 @@ final class BatchApplier {
                     }
                     counts.updated += 1
                 case let .replace(path, index):
-                    if let existing = tree.info(path) {
+                    var dir = try parentDirectory(path)
+                    var st = stat()
+                    if fstatat(dir, path.name, &st, AT_SYMLINK_NOFOLLOW) == 0 {
                         // A directory in the way moves out whole; a file is simply replaced by the rename.
-                        if existing.kind == .directory {
+                        if st.st_mode & S_IFMT == S_IFDIR {
+                            forgetParent()
                             try TreeDirectory.rename(
                                 tree, path, to: staging, try RelativePath(validating: "old-\(index)"))
+                            dir = try parentDirectory(path)
                         } else {
-                            let parent = try tree.openDirectory(path.parent, create: false)
                             // Keep the old file for a rollback: a hard link costs no copy.
-                            guard linkat(parent.raw, path.name, staging.rootFD, "old-\(index)", 0) == 0 else {
+                            guard linkat(dir, path.name, staging.rootFD, "old-\(index)", 0) == 0 else {
                                 throw TransferError(
                                     "cannot keep the old file: \(SystemError.text())", path: "\(tree.root)/\(path)")
                             }
                         }
                     }
-                    try TreeDirectory.rename(
-                        staging, try RelativePath(validating: BatchApplier.stagedName(index)), to: tree, path,
-                        createParents: true)
+                    guard renameat(staging.rootFD, BatchApplier.stagedName(index), dir, path.name) == 0 else {
+                        throw TransferError(
+                            "rename to \(tree.root)/\(path) failed: \(SystemError.text())",
+                            path: "\(staging.root)/\(BatchApplier.stagedName(index))", code: errno)
+                    }
                     renamed()
                     counts.written += 1
                 case let .remove(path, index):
+                    forgetParent()
                     guard tree.info(path) != nil else { continue }
                     try TreeDirectory.rename(tree, path, to: staging, try RelativePath(validating: "old-\(index)"))
                     renamed()

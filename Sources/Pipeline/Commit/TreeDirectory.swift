@@ -63,6 +63,17 @@ final class TreeDirectory {
         return current
     }
 
+    /// Calls `body` with the directory at `components`: the root's own descriptor for the
+    /// root (no `dup` per call: a batch of many files asks for it per file), else one opened
+    /// for the call.
+    func withDirectory<R>(
+        _ components: ArraySlice<String>, create: Bool = false, _ body: (Int32) throws(TransferError) -> R
+    ) throws(TransferError) -> R {
+        if components.isEmpty { return try body(rootFD) }
+        let directory = try openDirectory(components, create: create)
+        return try body(directory.raw)
+    }
+
     /// Why a directory could not be opened: openat2's EXDEV (out of the tree) reads
     /// like the walk's ELOOP and ENOTDIR.
     private static func unreachable(_ e: Int32, _ path: String) -> TransferError {
@@ -81,10 +92,11 @@ final class TreeDirectory {
 
     /// `fstatat` without following a final symlink; nil when absent (or unreachable).
     func info(_ path: RelativePath) -> FileInfo? {
-        guard let dir = try? openDirectory(path.parent, create: false) else { return nil }
         var st = stat()
-        guard fstatat(dir.raw, path.name, &st, AT_SYMLINK_NOFOLLOW) == 0 else { return nil }
-        return FileInfo(st)
+        let found = try? withDirectory(path.parent) { (dir) throws(TransferError) in
+            fstatat(dir, path.name, &st, AT_SYMLINK_NOFOLLOW) == 0
+        }
+        return found == true ? FileInfo(st) : nil
     }
 
     /// Renames between two trees' entries (same file system), never following symlinks.
@@ -92,12 +104,14 @@ final class TreeDirectory {
         _ from: TreeDirectory, _ fromPath: RelativePath, to: TreeDirectory, _ toPath: RelativePath,
         createParents: Bool = false
     ) throws(TransferError) {
-        let a = try from.openDirectory(fromPath.parent, create: false)
-        let b = try to.openDirectory(toPath.parent, create: createParents)
-        guard renameat(a.raw, fromPath.name, b.raw, toPath.name) == 0 else {
-            throw TransferError(
-                "rename to \(to.root)/\(toPath) failed: \(SystemError.text())", path: "\(from.root)/\(fromPath)",
-                code: errno)
+        try from.withDirectory(fromPath.parent) { (a) throws(TransferError) in
+            try to.withDirectory(toPath.parent, create: createParents) { (b) throws(TransferError) in
+                guard renameat(a, fromPath.name, b, toPath.name) == 0 else {
+                    throw TransferError(
+                        "rename to \(to.root)/\(toPath) failed: \(SystemError.text())",
+                        path: "\(from.root)/\(fromPath)", code: errno)
+                }
+            }
         }
     }
 

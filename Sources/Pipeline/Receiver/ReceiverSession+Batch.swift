@@ -200,12 +200,9 @@ extension ReceiverSession {
         _ path: RelativePath, info: FileInfo, hasBasis: Bool, basis basisPath: RelativePath?, into stager: BatchStager
     ) throws(WireError) -> Received {
         // No basis: the delta is the whole file, patched against an empty one.
-        guard
-            let basis = (hasBasis ? openBasis(basisPath ?? path) : nil)
-                ?? (try? FileDescriptor(opening: "/dev/null", O_RDONLY))
-        else {
-            throw WireError("cannot open /dev/null: \(SystemError.text())")
-        }
+        let empty = try emptyBasis()
+        let basis = (hasBasis ? openBasis(basisPath ?? path)?.release() : nil) ?? empty
+        defer { if basis != empty { close(basis) } }
         let out = try Self.createFile(for: path, in: stager)
         let reader = self.reader
         var keep: Bool?
@@ -246,7 +243,7 @@ extension ReceiverSession {
         var result: Received
         do throws(DeltaError) {
             let stats = try patcher.apply(
-                basis: basis.raw, basisName: "\(module.path)/\(path)", reading: frames,
+                basis: basis, basisName: "\(module.path)/\(path)", reading: frames,
                 writingTo: ByteWriter(fd: out.raw, name: "staging"))
             result = .staged(stats.newSize)
             // Sent whole (a small file) or as a delta of nothing but copies in place: the same
@@ -272,8 +269,8 @@ extension ReceiverSession {
                 }
                 if same { result = .renamed(from: basisPath) }
             } else if hasBasis {
-                result = identical(basis.raw, proven: stats.sameAsBasis) ?? result
-            } else if let current = openBasis(path) {
+                result = identical(basis, proven: stats.sameAsBasis) ?? result
+            } else if listedFiles.contains(path.description), let current = openBasis(path) {
                 result = identical(current.raw, proven: false) ?? result
             }
         } catch {

@@ -28,6 +28,22 @@ public final class ReceiverSession {
     lazy var patcher = DeltaPatcher()
     /// What the session did, for the daemon's status and metrics.
     let report: SessionReport
+    /// /dev/null, the basis of every file sent whole: opened once for the session.
+    private var emptyFile: Int32 = -1
+
+    deinit { if emptyFile >= 0 { close(emptyFile) } }
+
+    func emptyBasis() throws(WireError) -> Int32 {
+        if emptyFile < 0 {
+            emptyFile = open("/dev/null", O_RDONLY | O_CLOEXEC)
+            guard emptyFile >= 0 else { throw WireError("cannot open /dev/null: \(SystemError.text())") }
+        }
+        return emptyFile
+    }
+
+    /// The regular files the last listing showed: a file sent whole is compared with the
+    /// module's copy only when there is one (a new file costs no lookup).
+    var listedFiles = Set<String>()
 
     /// How the sender reached us, which decides how the module is chosen and checked.
     public enum Mode: Sendable {
