@@ -30,15 +30,15 @@ public final class PipelineRunner {
     var batchNumber = 0
     /// Where the revisions are remembered across restarts.
     let statePath: String
-    private var watcher: InotifyWatcher?
-    private var coalescer: Coalescer
-    private var openWrites: OpenWrites
+    var watcher: InotifyWatcher?
+    var coalescer: Coalescer
+    var openWrites: OpenWrites
     /// The filter's decisions for the pending batch: a path is decided once per batch,
     /// however many events it has (a Lua predicate runs per batch, not per event).
-    private var decided: [String: Bool] = [:]
+    var decided: [String: Bool] = [:]
     /// When the directories the watch limit left unwatched are scanned next.
-    private var nextScan: Double?
-    private var limitReported = false
+    var nextScan: Double?
+    var limitReported = false
     /// Hears what the pipeline does (its metrics), when the service face is on.
     weak var observer: (any PipelineObserver)?
     /// Revisions not yet applied everywhere: when their first event was seen, and the
@@ -166,137 +166,6 @@ public final class PipelineRunner {
 
     /// The inotify descriptor to poll, once watching.
     public var fileDescriptor: Int32? { watcher?.fileDescriptor }
-
-    /// Starts watching the source. Call before the initial sync, so that nothing
-    /// changed during the sync can be missed.
-    public func startWatching(now: Double = MonotonicClock.now) throws(WatchError) {
-        let filter = self.filter
-        let singleFile = config.sourceFile != nil
-        watcher = try InotifyWatcher(root: config.source) { path in
-            !singleFile && !((try? filter.isIgnored(path, isDirectory: true)) ?? false)
-        }
-        logger.info(
-            "watching",
-            metadata: [
-                "pipeline": "\(config.name)", "source": "\(config.source)",
-                "directories": "\(watcher!.watchCount)",
-            ])
-        reportUnwatched(now: now)
-    }
-
-    /// The watch limit was reached: say so once, with the fix, and scan what is unwatched.
-    private func reportUnwatched(now: Double) {
-        guard let watcher, !watcher.unwatched.isEmpty else { return }
-        if nextScan == nil { nextScan = now + config.scanInterval }
-        guard !limitReported else { return }
-        limitReported = true
-        let limit =
-            (try? String(contentsOfFile: "/proc/sys/fs/inotify/max_user_watches", encoding: .utf8))?
-            .split(whereSeparator: \.isWhitespace).first.map(String.init) ?? "?"
-        let needed = watcher.directoriesInTree()
-        let suggested = max(8192, (needed + watcher.watchCount) * 2)
-        logger.error(
-            """
-            inotify watch limit reached (fs.inotify.max_user_watches = \(limit)): this tree needs \(needed) watches. \
-            Raise it with: sysctl -w fs.inotify.max_user_watches=\(suggested) (persist it in /etc/sysctl.d/). \
-            Until then \(watcher.unwatched.count) unwatched directories are scanned every \(config.scanInterval)s
-            """, metadata: ["pipeline": "\(config.name)"])
-    }
-
-    /// At a stop: reads what inotify already queued, stops watching, and cuts everything
-    /// seen into one batch now, files still open included (they go as they are).
-    func stopWatching(now: Double) -> ChangeBatch? {
-        while readEvents(now: now) > 0 {}
-        watcher = nil
-        for path in openWrites.settled(at: .infinity, info: { _ in nil }) { coalescer.add(path, .written, at: now) }
-        if !retry.isEmpty {
-            let (changes, fullRescan) = retry.take()
-            for (path, change) in changes { coalescer.add(path, change, at: now) }
-            if fullRescan { coalescer.addRescan(at: now) }
-        }
-        return coalescer.cutNow()
-    }
-
-    /// Reads pending watch events into the current batch; returns how many there were.
-    @discardableResult
-    public func readEvents(now: Double) -> Int {
-        guard let watcher else { return 0 }
-        let events: [WatchEvent]
-        do { events = try watcher.read() } catch {
-            logger.error("\(error)", metadata: ["pipeline": "\(config.name)"])
-            coalescer.addRescan(at: now)
-            return 0
-        }
-        for event in events {
-            switch event.kind {
-            case .overflow:
-                logger.warning(
-                    "inotify queue overflowed: rescanning the tree", metadata: ["pipeline": "\(config.name)"])
-                observer?.watchTrouble(pipeline: config.name, kind: "overflow")
-                openWrites.forgetAll()
-                coalescer.addRescan(at: now)
-            case .moved(let from):
-                openWrites.forget(from)
-                openWrites.forget(event.path)
-                // A move out of what is synced (an editor's temp file renamed over its file)
-                // is a write: the target never had the temp file.
-                let fromSynced = !ignored(from, isDirectory: event.isDirectory, now: now)
-                add(event.path, fromSynced ? .moved(from: from) : .written, isDirectory: event.isDirectory, now: now)
-                if fromSynced { coalescer.add(from, .deleted, at: now) }
-            case .created, .modified:
-                // Possibly still being written: wait for close, or for it to stop changing.
-                guard !ignored(event.path, isDirectory: false, now: now) else { continue }
-                if event.kind == .created, let kind = FileInfo.lstat(FileSystem.join(config.source, event.path))?.kind,
-                    kind != .file
-                {
-                    // A symlink or special file is complete when it appears.
-                    coalescer.add(event.path, .written, at: now)
-                    continue
-                }
-                openWrites.wrote(event.path, at: now)
-                coalescer.touch(at: now)
-            case .written, .deleted, .attributes:
-                if event.path.isEmpty && event.kind == .deleted {
-                    logger.error(
-                        "the source directory was deleted or moved away", metadata: ["pipeline": "\(config.name)"])
-                    continue
-                }
-                if event.kind != .attributes { openWrites.forget(event.path) }
-                let change: PathChange =
-                    event.kind == .deleted ? .deleted : event.kind == .attributes ? .attributes : .written
-                add(event.path, change, isDirectory: event.isDirectory, now: now)
-            }
-        }
-        reportUnwatched(now: now)
-        return events.count
-    }
-
-    private func add(_ path: String, _ change: PathChange, isDirectory: Bool, now: Double) {
-        if !ignored(path, isDirectory: isDirectory, now: now) { coalescer.add(path, change, at: now) }
-    }
-
-    /// Whether the filter drops a path, decided once per batch (recorded for `--dry-run`).
-    /// A failing predicate must not lose a change: it is logged and the path is kept.
-    private func ignored(_ path: String, isDirectory: Bool, now: Double) -> Bool {
-        if let only = config.sourceFile { return path != only }
-        let key = isDirectory ? path + "/" : path
-        if let known = decided[key] { return known }
-        var ignore = false
-        do {
-            let decision = try filter.decide(path, isDirectory: isDirectory)
-            if decision.ignored {
-                logger.trace(
-                    "ignored",
-                    metadata: ["pipeline": "\(config.name)", "path": "\(path)", "why": "\(decision.explanation)"])
-                coalescer.addIgnored(path, reason: decision.explanation, at: now, startsBatch: dryRun)
-                ignore = true
-            }
-        } catch {
-            logger.error("ignore rule failed for \(path): \(error)", metadata: ["pipeline": "\(config.name)"])
-        }
-        decided[key] = ignore
-        return ignore
-    }
 
     /// When this pipeline next needs the loop's attention.
     public var deadline: Double? {
