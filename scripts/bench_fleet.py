@@ -9,7 +9,7 @@
 """
 import os, re, shutil, subprocess, time
 
-from bench import ENV, RUNNER, floor_binary, out, start_floor, stop, wait_for
+from bench import ENV, RUNNER, floor_binary, out, rss_kib, start_floor, stop, wait_for
 
 
 def cpu_seconds(pid):
@@ -30,14 +30,6 @@ def tree_cpu_seconds(pid):
     return total
 
 
-def peak_rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    return 0
-
-
 def all_arrived(modules, count):
     return all(len(os.listdir(m)) >= count for m in modules)
 
@@ -55,7 +47,7 @@ def measure(src, modules, sender_pid, receiver_pid):
     if not wait_for(lambda: all_arrived(modules, 100), 120):
         raise TimeoutError("not every receiver got the batch")
     elapsed = time.monotonic() - last
-    return elapsed, cpu_seconds(sender_pid) - cpu, peak_rss_kib(sender_pid), tree_cpu_seconds(receiver_pid) - receiver_cpu
+    return elapsed, cpu_seconds(sender_pid) - cpu, rss_kib(sender_pid), tree_cpu_seconds(receiver_pid) - receiver_cpu
 
 
 def ours(base, n):

@@ -8,7 +8,7 @@ rsync daemon, both on 127.0.0.1, the median of 3:
 """
 import os, random, shutil, socket, statistics, subprocess, time
 
-from bench import ENV, RUNNER, out, stop, wait_for
+from bench import ENV, RUNNER, listening, out, stop, wait_for
 
 
 def free_port():
@@ -17,14 +17,6 @@ def free_port():
     port = s.getsockname()[1]
     s.close()
     return port
-
-
-def listening(port):
-    try:
-        socket.create_connection(("127.0.0.1", port), 0.2).close()
-        return True
-    except OSError:
-        return False
 
 
 def timed(argv):

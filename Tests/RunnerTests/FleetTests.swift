@@ -90,7 +90,7 @@ import Testing
     }
 
     @Test func aHostDownAcrossThreeBatchesGetsOneResyncBatch() async throws {
-        let port = try Self.freePort()
+        let port = try freeLoopbackPort()
         let s = try Setup(receivers: ["127.0.0.1:0", "127.0.0.1:\(port)"])
         defer { s.dir.remove() }
         try s.dir.write("src/www.conf", "[www]\n")
@@ -147,22 +147,5 @@ import Testing
         runner.signal(SIGTERM)
         #expect(await runner.waitForExit(timeout: 30) == 0)
         _ = await daemon.stop()
-    }
-
-    /// A port nothing listens on now (bound to 0, read back, closed).
-    static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let ok = withUnsafeMutablePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
-            }
-        }
-        guard ok else { throw POSIXError(.EADDRINUSE) }
-        return Int(UInt16(bigEndian: addr.sin_port))
     }
 }

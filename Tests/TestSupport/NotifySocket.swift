@@ -64,30 +64,9 @@ public final class NotifySocket: @unchecked Sendable {
 
 /// One HTTP GET to 127.0.0.1, as a browser or curl would make it: status and body.
 public func httpGet(port: Int, _ path: String) throws -> (status: Int, body: String) {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = UInt16(port).bigEndian
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    var tv = timeval(tv_sec: 5, tv_usec: 0)
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-    let rc = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-            connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-        }
-    }
-    guard rc == 0 else { throw POSIXError(.init(rawValue: errno) ?? .EIO) }
-    let request = "GET \(path) HTTP/1.1\r\nHost: localhost\r\n\r\n"
-    _ = request.withCString { send(fd, $0, strlen($0), 0) }
-    var response: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 65536)
-    while true {
-        let n = read(fd, &chunk, chunk.count)
-        if n <= 0 { break }
-        response += chunk[..<n]
-    }
-    let text = String(decoding: response, as: UTF8.self)
+    let connection = try RawConnection(port: port)
+    connection.write(Array("GET \(path) HTTP/1.1\r\nHost: localhost\r\n\r\n".utf8))
+    let text = String(decoding: connection.readAll(timeout: 5), as: UTF8.self)
     guard let split = text.range(of: "\r\n\r\n"), let code = Int(text.split(separator: " ").dropFirst().first ?? "")
     else { throw POSIXError(.EPROTO) }
     return (code, String(text[split.upperBound...]))

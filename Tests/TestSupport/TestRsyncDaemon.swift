@@ -35,7 +35,7 @@ public final class TestRsyncDaemon: @unchecked Sendable {
         process.standardError = FileHandle.nullDevice
         try process.run()
         let port = self.port
-        guard await eventually(timeout: 10, { (try? httpProbe(port: port)) == true }) else {
+        guard await eventually(timeout: 10, { (try? RawConnection(port: port)) != nil }) else {
             throw POSIXError(.ECONNREFUSED)
         }
     }
@@ -44,19 +44,4 @@ public final class TestRsyncDaemon: @unchecked Sendable {
         process.terminate()
         process.waitUntilExit()
     }
-}
-
-/// Whether something accepts connections on the loopback port.
-func httpProbe(port: Int) throws -> Bool {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = UInt16(port).bigEndian
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    return withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-            connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-        }
-    } == 0
 }
