@@ -1,4 +1,5 @@
 import Logging
+import RunnerSystem
 
 #if canImport(Glibc)
     import Glibc
@@ -12,33 +13,17 @@ import Logging
 struct JournalLogHandler: LogHandler {
     var logLevel: Logger.Level = .info
     var metadata: Logger.Metadata = [:]
-    private let socketFD: Int32
+    private let socket: UnixDatagramSocket
 
     /// `MESSAGE_ID` of every batch result (`journalctl MESSAGE_ID=...` lists them all).
     static let batchResultID = "5e2b0c6f4a7d4b1c9e3f8a2d6c1b7e40"
     static let socketPath = "/run/systemd/journal/socket"
 
-    init(socket: Int32) { socketFD = socket }
+    init(socket: UnixDatagramSocket) { self.socket = socket }
 
-    /// A datagram socket for the journal, or nil when there is none.
-    static func connect() -> Int32? {
-        let fd = Glibc.socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { return nil }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            for (i, b) in socketPath.utf8.enumerated() { raw[i] = b }
-        }
-        let rc = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-            }
-        }
-        guard rc == 0 else {
-            close(fd)
-            return nil
-        }
-        return fd
+    /// A socket connected to the journal, or nil when there is none.
+    static func connect() -> UnixDatagramSocket? {
+        UnixDatagramSocket(path: socketPath, connect: true)
     }
 
     /// Whether stderr is the journal's stream (`$JOURNAL_STREAM` is its device:inode).
@@ -80,7 +65,7 @@ struct JournalLogHandler: LogHandler {
             }
             datagram.append(10)
         }
-        if send(socketFD, datagram, datagram.count, Int32(MSG_NOSIGNAL)) < 0 {
+        if !socket.send(datagram) {
             Output.err("\(StderrLogHandler.timestamp()) \(event.level) \(event.message)\n")
         }
     }

@@ -9,9 +9,7 @@ import RunnerSystem
 /// abstract namespace). Also the watchdog's rhythm: `WATCHDOG=1` every half of
 /// `$WATCHDOG_USEC`, when `$WATCHDOG_PID` is unset or this process.
 public final class SystemdNotifier {
-    private let socketFD: Int32
-    private var address = sockaddr_un()
-    private let addressLength: socklen_t
+    private let socket: UnixDatagramSocket
     /// Seconds between watchdog pings; nil without a watchdog.
     public let watchdogInterval: Double?
     private var nextPing: Double?
@@ -19,21 +17,8 @@ public final class SystemdNotifier {
     /// A notifier for the socket in `environment`; nil when there is none (not under
     /// systemd, or a `Type=` that does not listen).
     public init?(environment: [String: String]) {
-        guard let path = environment["NOTIFY_SOCKET"], path.hasPrefix("/") || path.hasPrefix("@"),
-            path.utf8.count < MemoryLayout.size(ofValue: address.sun_path)
-        else { return nil }
-        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { return nil }
-        socketFD = fd
-        address.sun_family = sa_family_t(AF_UNIX)
-        var bytes = Array(path.utf8)
-        if bytes.first == UInt8(ascii: "@") { bytes[0] = 0 }
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            for (i, b) in bytes.enumerated() { raw[i] = b }
-        }
-        // The abstract name is exactly its bytes; a path also counts its terminating NUL.
-        addressLength = socklen_t(
-            MemoryLayout<sa_family_t>.size + bytes.count + (bytes.first == 0 ? 0 : 1))
+        guard let path = environment["NOTIFY_SOCKET"], let socket = UnixDatagramSocket(path: path) else { return nil }
+        self.socket = socket
         let pidMatches = environment["WATCHDOG_PID"].map { Int32($0) == getpid() } ?? true
         if pidMatches, let usec = environment["WATCHDOG_USEC"].flatMap(Double.init), usec > 0 {
             watchdogInterval = usec / 2_000_000
@@ -43,18 +28,11 @@ public final class SystemdNotifier {
         }
     }
 
-    deinit { close(socketFD) }
-
     /// Sends one message (`READY=1`, `STATUS=…`); a failure is ignored, as sd_notify's is:
     /// the service goes on whether or not systemd heard.
     public func send(_ fields: [String]) {
         let text = fields.map { String($0.map { $0 == "\n" ? " " : $0 }) }.joined(separator: "\n") + "\n"
-        var bytes = Array(text.utf8)
-        _ = withUnsafePointer(to: &address) { addr in
-            addr.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
-                sendto(socketFD, &bytes, bytes.count, Int32(MSG_NOSIGNAL), sa, addressLength)
-            }
-        }
+        socket.send(Array(text.utf8))
     }
 
     /// When the next watchdog ping is due.
