@@ -16,12 +16,8 @@ struct PendingChanges {
         if batch.fullRescan { needFullResync() }
         guard !fullResync else { return }
         // Moves first: the deletion of their origin in the same batch must not hide it.
-        for (path, change) in batch.changes.sorted(by: { $0.value.origin != nil && $1.value.origin == nil }) {
-            var change = change
-            // Moved again before the host had the first move: it still has the first origin.
-            if let from = change.origin, let earlier = changes[from]?.origin { change = .moved(from: earlier) }
-            changes[path] = changes[path].map { $0.then(change) } ?? change
-        }
+        for (path, change) in batch.changes where change.origin != nil { changes.record(path, change) }
+        for (path, change) in batch.changes where change.origin == nil { changes.record(path, change) }
         if changes.count > PendingChanges.limit { needFullResync() }
     }
 

@@ -38,17 +38,22 @@ public final class ServiceMetrics {
 
     public init() {}
 
+    /// A metric's name and help, as the registry takes them (the names are whole already).
+    private static func descriptor(_ name: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(metricName: name, unitName: "", helpText: help[name]!)
+    }
+
     func count(_ name: String, _ labels: [(String, String)], by amount: Int = 1) {
         guard amount > 0 else { return }
-        registry.makeCounter(name: name, labels: labels, help: Self.help[name]!).increment(by: Int64(amount))
+        registry.makeCounter(descriptor: Self.descriptor(name), labels: labels).increment(by: Int64(amount))
     }
 
     func set(_ name: String, _ labels: [(String, String)], to value: Double) {
-        registry.makeGauge(name: name, labels: labels, help: Self.help[name]!).set(value)
+        registry.makeGauge(descriptor: Self.descriptor(name), labels: labels).set(value)
     }
 
     func observe(_ name: String, _ labels: [(String, String)], seconds: Double) {
-        registry.makeValueHistogram(name: name, labels: labels, buckets: Self.secondsBuckets, help: Self.help[name]!)
+        registry.makeValueHistogram(descriptor: Self.descriptor(name), labels: labels, buckets: Self.secondsBuckets)
             .record(seconds)
     }
 

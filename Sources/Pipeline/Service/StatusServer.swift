@@ -35,6 +35,10 @@ public final class StatusServer {
     static let maxRequest = 8192
     static let maxConnections = 16
     static let readTimeout = 2.0
+    static let reasons = [
+        200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
+        431: "Request Header Fields Too Large", 503: "Service Unavailable",
+    ]
 
     /// The address listened on, the port resolved.
     public var address: String { listener.address }
@@ -124,12 +128,8 @@ public final class StatusServer {
     }
 
     private func encode(_ r: Response, head: Bool) -> [UInt8] {
-        let reasons = [
-            200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
-            431: "Request Header Fields Too Large", 503: "Service Unavailable",
-        ]
         let text = """
-            HTTP/1.1 \(r.status) \(reasons[r.status] ?? "Status")\r
+            HTTP/1.1 \(r.status) \(Self.reasons[r.status] ?? "Status")\r
             Content-Type: \(r.contentType)\r
             Content-Length: \(r.body.count)\r
             Cache-Control: no-store\r

@@ -79,7 +79,7 @@ struct RsyncRun {
         let fd = mkstemp(&template)
         guard fd >= 0 else { throw TransferError(SystemError("mkstemp", path: "/tmp")) }
         defer { close(fd) }
-        let path = String(cString: template)
+        let path = Self.text(template)
         var bytes: [UInt8] = []
         for p in paths where !p.isEmpty { bytes += Array("./\(p)".utf8) + [0] }
         var offset = 0
@@ -95,6 +95,11 @@ struct RsyncRun {
     static func scratchDirectory() throws -> String {
         var template = Array("/tmp/runner-rsync.XXXXXX".utf8CString)
         guard mkdtemp(&template) != nil else { throw TransferError(SystemError("mkdtemp", path: "/tmp")) }
-        return String(cString: template)
+        return Self.text(template)
+    }
+
+    /// A NUL-terminated template as mkstemp and mkdtemp filled it in.
+    private static func text(_ template: [CChar]) -> String {
+        String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }

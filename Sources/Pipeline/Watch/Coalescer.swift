@@ -20,10 +20,7 @@ public struct Coalescer: Sendable {
 
     /// Adds a changed path (already filtered).
     public mutating func add(_ path: String, _ change: PathChange = .written, at now: Double) {
-        var change = change
-        // Moved twice in one batch (a -> b -> c): c comes from a, which the target has.
-        if let from = change.origin, let earlier = changes[from]?.origin { change = .moved(from: earlier) }
-        changes[path] = changes[path].map { $0.then(change) } ?? change
+        changes.record(path, change)
         touch(now)
     }
 

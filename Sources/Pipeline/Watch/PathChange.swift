@@ -27,3 +27,14 @@ public enum PathChange: Sendable, Equatable {
         return nil
     }
 }
+
+extension [String: PathChange] {
+    /// Records what happened to `path` after what is recorded already. A path moved from
+    /// one that was itself moved here (a -> b -> c) comes from the first origin, which is
+    /// what a target still has; record moves before the deletions of the same batch.
+    mutating func record(_ path: String, _ change: PathChange) {
+        var change = change
+        if let from = change.origin, let earlier = self[from]?.origin { change = .moved(from: earlier) }
+        self[path] = self[path].map { $0.then(change) } ?? change
+    }
+}
