@@ -1,0 +1,55 @@
+import LuaKit
+import Pipeline
+
+extension ConfigLoader {
+    static let settingsKeys = [
+        "log", "listen", "max_connections", "handshake_timeout", "idle_timeout", "state_dir", "status", "metrics_file",
+        "behind_limit", "stop_timeout",
+    ]
+
+    /// `settings { ... }`: each key checked, with its line.
+    func applySettings(_ r: LuaTableReader) throws {
+        try r.checkKeys(ConfigLoader.settingsKeys)
+        if let level = try r.string("log") {
+            guard Settings.logLevels.contains(level) else {
+                throw r.error(
+                    "log", "unknown log level '\(level)'",
+                    hint: ConfigError.suggestion(for: level, among: Settings.logLevels)
+                        ?? "one of \(Settings.logLevels.joined(separator: ", "))")
+            }
+            settings.logLevel = level
+        }
+        if let listen = try r.string("listen") {
+            // Port 0: the kernel picks one, and the daemon logs it.
+            guard let colon = listen.lastIndex(of: ":"), colon != listen.startIndex,
+                let port = Int(listen[listen.index(after: colon)...]),
+                (0...65535).contains(port)
+            else {
+                throw r.error("listen", "'listen' must be host:port, got '\(listen)'")
+            }
+            settings.listen = listen
+        }
+        if let n = try r.seconds("max_connections") {
+            guard n >= 1, n == n.rounded() else {
+                throw r.error("max_connections", "'max_connections' must be a whole number >= 1")
+            }
+            settings.maxConnections = Int(n)
+        }
+        if let t = try r.seconds("handshake_timeout") { settings.handshakeTimeout = max(0.1, t) }
+        if let t = try r.seconds("idle_timeout") { settings.idleTimeout = max(0.1, t) }
+        if let dir = try r.string("state_dir") { settings.stateDirectory = resolvePath(dir) }
+        if let address = try r.string("status") {
+            // A bare port is 127.0.0.1's: the status is for this host unless said otherwise.
+            let full = address.contains(":") ? address : "127.0.0.1:\(address)"
+            guard let colon = full.lastIndex(of: ":"), colon != full.startIndex,
+                let port = Int(full[full.index(after: colon)...]), (0...65535).contains(port)
+            else {
+                throw r.error("status", "'status' must be host:port (or a port, for 127.0.0.1), got '\(address)'")
+            }
+            settings.status = full
+        }
+        if let file = try r.string("metrics_file") { settings.metricsFile = resolvePath(file) }
+        if let t = try r.seconds("behind_limit") { settings.behindLimit = max(0, t) }
+        if let t = try r.seconds("stop_timeout") { settings.stopTimeout = max(0, t) }
+    }
+}
