@@ -25,7 +25,7 @@ public enum DirectoryEntries {
         var entries: [Entry] = []
         while let entry = readdir(stream) {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+                FileName.decode(raw.prefix(while: { $0 != 0 }))
             }
             guard name != "." && name != ".." else { continue }
             let kind: FileInfo.Kind?

@@ -13,7 +13,7 @@ public struct FileDescriptor: ~Copyable {
 
     /// Opens a path (`O_CLOEXEC` is always added).
     public init(opening path: String, _ flags: Int32, mode: mode_t = 0) throws(SystemError) {
-        let fd = Glibc.open(path, flags | O_CLOEXEC, mode)
+        let fd = Glibc.open(path.cPath, flags | O_CLOEXEC, mode)
         guard fd >= 0 else { throw SystemError("open", path: path) }
         raw = fd
     }
@@ -23,7 +23,7 @@ public struct FileDescriptor: ~Copyable {
     public init(at directory: Int32, _ name: String, _ flags: Int32, mode: mode_t = 0, shown: String)
         throws(SystemError)
     {
-        let fd = openat(directory, name, flags | O_CLOEXEC, mode)
+        let fd = openat(directory, name.cPath, flags | O_CLOEXEC, mode)
         guard fd >= 0 else { throw SystemError("open", path: shown) }
         raw = fd
     }

@@ -25,7 +25,7 @@ public struct FileInfo: Sendable, Equatable {
     /// `lstat` of a path, or nil when it does not exist (or cannot be examined).
     public static func lstat(_ path: String) -> FileInfo? {
         var st = stat()
-        guard Glibc.lstat(path, &st) == 0 else { return nil }
+        guard Glibc.lstat(path.cPath, &st) == 0 else { return nil }
         return FileInfo(st)
     }
 

@@ -24,9 +24,9 @@ public enum FileSystem {
     /// The destination of the symlink `name` in the directory `directory`.
     public static func readLink(at directory: Int32, _ name: String) -> String? {
         var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        let n = readlinkat(directory, name, &buf, buf.count - 1)
+        let n = readlinkat(directory, name.cPath, &buf, buf.count - 1)
         guard n >= 0 else { return nil }
-        return String(decoding: buf[..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return FileName.decode(buf[..<n].map { UInt8(bitPattern: $0) })
     }
 
     /// Removes an absolute path and, for a directory, everything below it. Symlinks are
@@ -48,16 +48,18 @@ public enum FileSystem {
     /// symlink); absent is fine. `shown` is the path errors name.
     public static func removeEntry(in directory: Int32, _ name: String, shown: String) throws(SystemError) {
         var st = stat()
-        guard fstatat(directory, name, &st, AT_SYMLINK_NOFOLLOW) == 0 else { return }
+        guard fstatat(directory, name.cPath, &st, AT_SYMLINK_NOFOLLOW) == 0 else { return }
         if st.st_mode & S_IFMT == S_IFDIR {
             let child = try FileDescriptor(at: directory, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, shown: shown)
             let names = try DirectoryEntries.names(of: try child.duplicate())
             for n in names { try removeEntry(in: child.raw, n, shown: shown + "/" + n) }
-            guard unlinkat(directory, name, AT_REMOVEDIR) == 0 || errno == ENOENT else {
+            guard unlinkat(directory, name.cPath, AT_REMOVEDIR) == 0 || errno == ENOENT else {
                 throw SystemError("rmdir", path: shown)
             }
         } else {
-            guard unlinkat(directory, name, 0) == 0 || errno == ENOENT else { throw SystemError("unlink", path: shown) }
+            guard unlinkat(directory, name.cPath, 0) == 0 || errno == ENOENT else {
+                throw SystemError("unlink", path: shown)
+            }
         }
     }
 
@@ -68,7 +70,7 @@ public enum FileSystem {
         for part in path.split(separator: "/") {
             prefix += "/" + part
             if FileInfo.lstat(prefix)?.kind == .directory { continue }
-            guard mkdir(prefix, mode_t(mode | 0o700)) == 0 || errno == EEXIST else {
+            guard mkdir(prefix.cPath, mode_t(mode | 0o700)) == 0 || errno == EEXIST else {
                 throw SystemError("mkdir", path: prefix)
             }
         }
@@ -117,7 +119,7 @@ public enum FileSystem {
     /// Whether two regular files hold the same bytes, read side by side without
     /// following a final symlink; false when either cannot be read.
     public static func sameContent(_ a: String, _ b: String) -> Bool {
-        let fa = open(a, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), fb = open(b, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        let fa = open(a.cPath, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), fb = open(b.cPath, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
         defer {
             if fa >= 0 { close(fa) }
             if fb >= 0 { close(fb) }

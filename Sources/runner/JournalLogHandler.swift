@@ -43,12 +43,12 @@ struct JournalLogHandler: LogHandler {
         var all = metadata
         if let extra = event.metadata { all.merge(extra) { $1 } }
         var fields: [(String, String)] = [
-            ("MESSAGE", "\(event.message)"), ("PRIORITY", "\(Self.priority(event.level))"),
+            ("MESSAGE", FileName.display("\(event.message)")), ("PRIORITY", "\(Self.priority(event.level))"),
             ("SYSLOG_IDENTIFIER", "runner"),
         ]
         for (key, value) in all.sorted(by: { $0.key < $1.key }) {
             let name = key == "target" ? "HOST" : key.uppercased().filter { $0.isLetter || $0.isNumber || $0 == "_" }
-            fields.append(("RUNNER_" + name, "\(value)"))
+            fields.append(("RUNNER_" + name, FileName.display("\(value)")))
         }
         if all["batch"] != nil && all["target"] != nil { fields.append(("MESSAGE_ID", Self.batchResultID)) }
         var datagram: [UInt8] = []

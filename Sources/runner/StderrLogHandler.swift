@@ -1,5 +1,6 @@
 import FoundationEssentials
 import Logging
+import RunnerSystem
 
 #if canImport(Glibc)
     import Glibc
@@ -33,7 +34,7 @@ struct StderrLogHandler: LogHandler {
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
             line = (try? encoder.encode(object)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
         }
-        Output.err(line + "\n")
+        Output.err(FileName.display(line) + "\n")
     }
 
     /// UTC time with milliseconds, `2026-11-27T07:02:16.255Z` (strftime: Foundation's formatter is slow).

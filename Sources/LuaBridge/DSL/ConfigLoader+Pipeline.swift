@@ -1,5 +1,6 @@
 import LuaKit
 import Pipeline
+import RunnerSystem
 
 extension ConfigLoader {
     static let pipelineKeys = [
@@ -237,8 +238,9 @@ extension ConfigLoader {
     ) throws {
         guard depth < 16 else { throw ConfigError("\(what): ignore rule sets nest too deeply", at: at) }
         switch value {
-        case .string:
-            let text = value.stringValue!
+        case .string(let bytes):
+            // Names are bytes: a pattern may hold bytes that are not UTF-8, and match them.
+            let text = FileName.decode(bytes)
             let rule = IgnoreRule.glob(
                 text, ruleSet: ruleSet, location: index.locateLiteral(text, near: ruleSet == nil ? at : nil) ?? at)
             _ = try Filter(rules: [rule])  // a pattern that cannot match is refused here, with its line

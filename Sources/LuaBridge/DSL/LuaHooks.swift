@@ -33,7 +33,7 @@ final class LuaHooks: PipelineHooks, ActionHooks {
         var t = LuaTable()
         t["module"] = .text(module)
         var list = LuaTable()
-        list.array = paths.map { .text($0) }
+        list.array = paths.map { .path($0) }
         t["paths"] = .table(list)
         let results: [LuaValue]
         do { results = try state.call(f, [.table(t)], timeout: timeout) } catch let error as LuaError
@@ -46,7 +46,7 @@ final class LuaHooks: PipelineHooks, ActionHooks {
     }
 
     func ignores(pipeline: String, predicate index: Int, path: String, isDirectory: Bool) throws -> Bool {
-        try state.call(predicates[index], [.text(path), .boolean(isDirectory)]).first?.isTruthy ?? false
+        try state.call(predicates[index], [.path(path), .boolean(isDirectory)]).first?.isTruthy ?? false
     }
 
     /// The batch as Lua sees it: `paths` that exist in the source (created or
@@ -57,7 +57,7 @@ final class LuaHooks: PipelineHooks, ActionHooks {
         t["pipeline"] = .text(pipeline)
         var paths = LuaTable(), deleted = LuaTable()
         for p in batch.paths {
-            if batch.changes[p] == .deleted { deleted.array.append(.text(p)) } else { paths.array.append(.text(p)) }
+            if batch.changes[p] == .deleted { deleted.array.append(.path(p)) } else { paths.array.append(.path(p)) }
         }
         t["paths"] = .table(paths)
         t["deleted"] = .table(deleted)
@@ -74,7 +74,7 @@ final class LuaHooks: PipelineHooks, ActionHooks {
         guard let f = renders[pipeline] else { return text }
         var t = LuaTable()
         for (k, v) in vars { t[k] = .text(v) }
-        let results = try state.call(f, [.text(path), .string(text), .table(t), .text(target)])
+        let results = try state.call(f, [.path(path), .string(text), .table(t), .text(target)])
         guard case .string(let bytes) = results.first ?? .nil else {
             throw ConfigError("render(\"\(path)\") must return the text, got \(results.first?.typeName ?? "nothing")")
         }
@@ -102,4 +102,9 @@ final class LuaHooks: PipelineHooks, ActionHooks {
         r["actions"] = .table(actions)
         try state.call(f, [.text(target), .table(r)])
     }
+}
+
+extension LuaValue {
+    /// A path as Lua sees it: its bytes, as on disk (see `FileName`).
+    fileprivate static func path(_ path: String) -> LuaValue { .string(FileName.encode(path)) }
 }

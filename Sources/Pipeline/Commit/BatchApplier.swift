@@ -134,14 +134,14 @@ final class BatchApplier {
                         renamed()
                     }
                     let parent = try tree.openDirectory(path.parent, create: true)
-                    guard mkdirat(parent.raw, path.name, 0o700) == 0 || errno == EEXIST else {
+                    guard mkdirat(parent.raw, path.name.cPath, 0o700) == 0 || errno == EEXIST else {
                         throw TransferError("mkdir failed: \(SystemError.text())", path: "\(tree.root)/\(path)")
                     }
                     counts.updated += 1
                 case let .replace(path, index):
                     var dir = try parentDirectory(path)
                     var st = stat()
-                    if fstatat(dir, path.name, &st, AT_SYMLINK_NOFOLLOW) == 0 {
+                    if fstatat(dir, path.name.cPath, &st, AT_SYMLINK_NOFOLLOW) == 0 {
                         // A directory in the way moves out whole; a file is simply replaced by the rename.
                         if st.st_mode & S_IFMT == S_IFDIR {
                             forgetParent()
@@ -150,13 +150,13 @@ final class BatchApplier {
                             dir = try parentDirectory(path)
                         } else {
                             // Keep the old file for a rollback: a hard link costs no copy.
-                            guard linkat(dir, path.name, staging.rootFD, "old-\(index)", 0) == 0 else {
+                            guard linkat(dir, path.name.cPath, staging.rootFD, "old-\(index)", 0) == 0 else {
                                 throw TransferError(
                                     "cannot keep the old file: \(SystemError.text())", path: "\(tree.root)/\(path)")
                             }
                         }
                     }
-                    guard renameat(staging.rootFD, BatchApplier.stagedName(index), dir, path.name) == 0 else {
+                    guard renameat(staging.rootFD, BatchApplier.stagedName(index), dir, path.name.cPath) == 0 else {
                         throw TransferError(
                             "rename to \(tree.root)/\(path) failed: \(SystemError.text())",
                             path: "\(staging.root)/\(BatchApplier.stagedName(index))", code: errno)
@@ -243,12 +243,12 @@ final class BatchApplier {
     func setAttributes(_ path: RelativePath, mode: UInt32, seconds: Int, nanoseconds: Int) throws(TransferError) {
         let parent = try tree.openDirectory(path.parent, create: false)
         var st = stat()
-        guard fstatat(parent.raw, path.name, &st, AT_SYMLINK_NOFOLLOW) == 0 else { return }
-        if st.st_mode & S_IFMT != S_IFLNK, fchmodat(parent.raw, path.name, mode_t(mode), 0) != 0 {
+        guard fstatat(parent.raw, path.name.cPath, &st, AT_SYMLINK_NOFOLLOW) == 0 else { return }
+        if st.st_mode & S_IFMT != S_IFLNK, fchmodat(parent.raw, path.name.cPath, mode_t(mode), 0) != 0 {
             throw TransferError("chmod failed: \(SystemError.text())", path: "\(tree.root)/\(path)")
         }
         var times = [timespec(tv_sec: seconds, tv_nsec: nanoseconds), timespec(tv_sec: seconds, tv_nsec: nanoseconds)]
-        if utimensat(parent.raw, path.name, &times, AT_SYMLINK_NOFOLLOW) != 0 {
+        if utimensat(parent.raw, path.name.cPath, &times, AT_SYMLINK_NOFOLLOW) != 0 {
             throw TransferError("setting times failed: \(SystemError.text())", path: "\(tree.root)/\(path)")
         }
     }

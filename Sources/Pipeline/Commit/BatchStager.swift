@@ -63,10 +63,10 @@ final class BatchStager {
     func placeLink(_ path: RelativePath, from: RelativePath, info: FileInfo) throws(TransferError) {
         let parent = try applier.tree.openDirectory(from.parent, create: false)
         var st = stat()
-        guard fstatat(parent.raw, from.name, &st, AT_SYMLINK_NOFOLLOW) == 0, st.st_mode & S_IFMT == S_IFREG else {
+        guard fstatat(parent.raw, from.name.cPath, &st, AT_SYMLINK_NOFOLLOW) == 0, st.st_mode & S_IFMT == S_IFREG else {
             throw TransferError("not a file to rename: \(from)", path: "\(applier.tree.root)/\(from)")
         }
-        guard linkat(parent.raw, from.name, staging.rootFD, nextName, 0) == 0 else {
+        guard linkat(parent.raw, from.name.cPath, staging.rootFD, nextName, 0) == 0 else {
             throw TransferError(SystemError("link", path: "\(applier.tree.root)/\(from)"))
         }
         changes.append(.place(path))
@@ -80,7 +80,7 @@ final class BatchStager {
 
     /// A symlink, stored as a link and never followed: where it points is the tree's readers' business.
     func placeSymlink(_ path: RelativePath, destination: String, info: FileInfo) throws(TransferError) {
-        guard symlinkat(destination, staging.rootFD, nextName) == 0 else {
+        guard symlinkat(destination.cPath, staging.rootFD, nextName) == 0 else {
             throw TransferError(SystemError("symlink", path: "\(staging.root)/\(nextName) for \(path)"))
         }
         var times = [info.timespec, info.timespec]

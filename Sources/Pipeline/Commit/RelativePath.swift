@@ -1,3 +1,5 @@
+import RunnerSystem
+
 /// A path inside a module or target, checked before it is used: relative, no `.`
 /// or `..` components, no empty components, no NUL, bounded lengths. Whatever a
 /// peer sends, a `RelativePath` cannot name anything outside the tree.
@@ -17,7 +19,8 @@ public struct RelativePath: Hashable, Sendable, CustomStringConvertible {
         func reject(_ why: String) -> TransferError { TransferError("unsafe path: \(why)", path: raw) }
         let bytes = raw.utf8
         guard !bytes.isEmpty else { throw reject("empty") }
-        guard bytes.count <= RelativePath.maxLength else { throw reject("longer than \(RelativePath.maxLength) bytes") }
+        guard bytes.count <= RelativePath.maxLength || FileName.byteCount(raw[...].utf8) <= RelativePath.maxLength
+        else { throw reject("longer than \(RelativePath.maxLength) bytes") }
         guard bytes.first != UInt8(ascii: "/") else { throw reject("absolute") }
         // One pass over the bytes: a peer sends a path for every file of a batch.
         var parts: [String] = []
@@ -32,7 +35,8 @@ public struct RelativePath: Hashable, Sendable, CustomStringConvertible {
                 if part.elementsEqual(".".utf8) || part.elementsEqual("..".utf8) {
                     throw reject("'\(String(decoding: part, as: UTF8.self))' component")
                 }
-                guard part.count <= RelativePath.maxComponent else {
+                guard part.count <= RelativePath.maxComponent || FileName.byteCount(part) <= RelativePath.maxComponent
+                else {
                     throw reject("component longer than \(RelativePath.maxComponent) bytes")
                 }
                 parts.append(String(decoding: part, as: UTF8.self))

@@ -39,7 +39,7 @@ final class TreeDirectory {
         }
         if beneath {
             let fd = runner_openat_beneath(
-                rootFD, components.joined(separator: "/"), O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0)
+                rootFD, components.joined(separator: "/").cPath, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0)
             if fd >= 0 { return FileDescriptor(taking: fd) }
             // Missing directories to create: the walk below makes them one by one.
             if errno != ENOENT || !create {
@@ -50,12 +50,12 @@ final class TreeDirectory {
         var walked = root
         for c in components {
             walked += "/" + c
-            var next = openat(current.raw, c, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            var next = openat(current.raw, c.cPath, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
             if next < 0, errno == ENOENT, create {
-                if mkdirat(current.raw, c, mode_t(mode | 0o700)) != 0, errno != EEXIST {
+                if mkdirat(current.raw, c.cPath, mode_t(mode | 0o700)) != 0, errno != EEXIST {
                     throw TransferError("mkdir failed: \(SystemError.text())", path: walked, code: errno)
                 }
-                next = openat(current.raw, c, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+                next = openat(current.raw, c.cPath, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
             }
             guard next >= 0 else { throw TreeDirectory.unreachable(errno, walked) }
             current = FileDescriptor(taking: next)
@@ -94,7 +94,7 @@ final class TreeDirectory {
     func info(_ path: RelativePath) -> FileInfo? {
         var st = stat()
         let found = try? withDirectory(path.parent) { (dir) throws(TransferError) in
-            fstatat(dir, path.name, &st, AT_SYMLINK_NOFOLLOW) == 0
+            fstatat(dir, path.name.cPath, &st, AT_SYMLINK_NOFOLLOW) == 0
         }
         return found == true ? FileInfo(st) : nil
     }
@@ -106,7 +106,7 @@ final class TreeDirectory {
     ) throws(TransferError) {
         try from.withDirectory(fromPath.parent) { (a) throws(TransferError) in
             try to.withDirectory(toPath.parent, create: createParents) { (b) throws(TransferError) in
-                guard renameat(a, fromPath.name, b, toPath.name) == 0 else {
+                guard renameat(a, fromPath.name.cPath, b, toPath.name.cPath) == 0 else {
                     throw TransferError(
                         "rename to \(to.root)/\(toPath) failed: \(SystemError.text())",
                         path: "\(from.root)/\(fromPath)", code: errno)

@@ -71,7 +71,7 @@ final class RenderCache {
         }
         let cached = directory + "/" + path
         if (try? Self.readTemplate(cached)) == rendered {
-            chmod(cached, mode_t(mode))
+            chmod(cached.cPath, mode_t(mode))
             return
         }
         if let slash = path.lastIndex(of: "/") {
@@ -85,7 +85,7 @@ final class RenderCache {
         let written = rendered.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
         guard written == rendered.count else { throw SystemError("write", path: temporary) }
         fchmod(fd, mode_t(mode))
-        guard rename(temporary, cached) == 0 else { throw SystemError("rename", path: cached) }
+        guard rename(temporary.cPath, cached.cPath) == 0 else { throw SystemError("rename", path: cached) }
     }
 
     /// Drops cached files whose source is gone or no longer a template (a full rescan).

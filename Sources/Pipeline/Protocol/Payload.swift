@@ -1,3 +1,5 @@
+import RunnerSystem
+
 // The field codec of the wire protocol's payloads: little-endian integers, varints
 // (the delta format's `Varint`), length-prefixed strings. Every read is bounds-checked.
 
@@ -11,7 +13,7 @@ struct PayloadBuilder {
     mutating func i64(_ v: Int64) { u64(UInt64(bitPattern: v)) }
     mutating func varint(_ v: UInt64) { bytes += Varint.encode(v) }
     mutating func string(_ s: String) {
-        let b = Array(s.utf8)
+        let b = FileName.encode(s)
         varint(UInt64(b.count))
         bytes += b
     }
@@ -49,7 +51,7 @@ struct PayloadReader {
     mutating func string(limit: Int = WireLimits.maxString) throws(WireError) -> String {
         let n = try varint()
         guard n <= UInt64(limit) else { throw WireError("string of \(n) bytes is over the limit of \(limit)") }
-        return String(decoding: try take(Int(n)), as: UTF8.self)
+        return FileName.decode(try take(Int(n)))
     }
     /// Exactly `count` bytes, or an error naming `what`.
     mutating func bytes(exactly count: Int, what: String) throws(WireError) -> [UInt8] {

@@ -62,7 +62,7 @@ extension PipelineRunner {
         if config.hasCheck && !batch.paths.isEmpty { lines.append("  would call check(batch) first") }
         if config.hasAfter && !order.isEmpty { lines.append("  would call after(host, result) for each target") }
         if lines.count == 1 { lines.append("  nothing to do") }
-        print(lines.joined(separator: "\n"))
+        print(FileName.display(lines.joined(separator: "\n")))
         return ok
     }
 

@@ -1,3 +1,5 @@
+import RunnerSystem
+
 /// What an rsync daemon's module holds, from `rsync --list-only -r`: each entry's path and
 /// whether it is a directory. Names are printed with rsync's escapes (`\#ooo`, octal), which
 /// are decoded; a symlink's ` -> destination` is cut off.
@@ -39,6 +41,6 @@ struct RsyncListing {
                 u = u.dropFirst()
             }
         }
-        return String(decoding: bytes, as: UTF8.self)
+        return FileName.decode(bytes)
     }
 }

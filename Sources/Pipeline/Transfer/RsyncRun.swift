@@ -81,7 +81,7 @@ struct RsyncRun {
         defer { close(fd) }
         let path = Self.text(template)
         var bytes: [UInt8] = []
-        for p in paths where !p.isEmpty { bytes += Array("./\(p)".utf8) + [0] }
+        for p in paths where !p.isEmpty { bytes += Array("./".utf8) + FileName.encode(p) + [0] }
         var offset = 0
         while offset < bytes.count {
             let n = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }

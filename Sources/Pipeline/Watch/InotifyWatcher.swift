@@ -116,7 +116,7 @@ public final class InotifyWatcher {
                 guard offset + header + length <= n else { break }  // the kernel never splits records; be safe anyway
                 var nameBytes = buffer[(offset + header)..<(offset + header + length)]
                 if let nul = nameBytes.firstIndex(of: 0) { nameBytes = nameBytes[..<nul] }
-                let name = String(decoding: nameBytes, as: UTF8.self)
+                let name = FileName.decode(nameBytes)
                 offset += header + length
                 handle(wd: wd, mask: mask, cookie: cookie, name: name, into: &events, moves: &pendingMoves)
             }
@@ -186,7 +186,7 @@ public final class InotifyWatcher {
     private func addTree(_ relative: String) throws(WatchError) {
         guard relative.isEmpty || shouldWatch(relative) else { return }
         let full = relative.isEmpty ? root : root + "/" + relative
-        let wd = inotify_add_watch(fileDescriptor, full, Self.watchMask)
+        let wd = inotify_add_watch(fileDescriptor, full.cPath, Self.watchMask)
         if wd < 0 {
             let e = errno
             if e == ENOENT || e == ENOTDIR { return }  // gone or replaced already; its parent reports it
