@@ -1,8 +1,9 @@
-"""make bench, transfer (imported by bench.py), on tmpfs (/dev/shm) so that disks do not
-decide, each row runner:// (runner run --once -> runner serve) beside rsync -a to an
-rsync daemon, both on 127.0.0.1, the median of 3:
+"""make bench, transfer (imported by bench.py): each row runner:// (runner run --once ->
+runner serve) beside rsync -a to an rsync daemon, both on 127.0.0.1, the median of 3, on
+tmpfs (/dev/shm, so that disks do not decide), on the bench's own disk (ext4 here), and on
+a loop-mounted xfs image (reflinks: the receiver patches a clone of its old file):
 
-  small      10,000 files of 100 bytes in 100 directories, initial sync to an empty module
+  small      10,000 files of 100 bytes in 100 directories, initial sync to an empty module (tmpfs)
   identical  a 256 MiB file the receiver has, only its mtime changed (touch)
   edits      the same file with 100 one-byte edits at random offsets
 """
@@ -25,8 +26,27 @@ def timed(argv):
     return time.monotonic() - t0
 
 
-def bench_transfer(_work):
-    base = "/dev/shm/runner-bench-transfer"
+def bench_transfer(work):
+    bench_on("tmpfs", "/dev/shm/runner-bench-transfer", small=True)
+    disk = f"{work}/transfer"
+    os.makedirs(disk)
+    kind = subprocess.run(["stat", "-f", "-c", "%T", disk], capture_output=True, text=True).stdout.strip()
+    bench_on(kind.replace("ext2/ext3", "ext4"), disk, small=False)
+    image, mount = f"{work}/xfs.img", f"{work}/xfs"
+    os.makedirs(mount)
+    made = shutil.which("mkfs.xfs") and subprocess.run(
+        f"truncate -s 2G {image} && mkfs.xfs -q {image} && mount -o loop {image} {mount}", shell=True).returncode == 0
+    if not made:
+        out("transfer.xfs", "skipped (needs mkfs.xfs and a loop device, as root)")
+        return
+    try:
+        bench_on("xfs", f"{mount}/t", small=False)
+    finally:
+        subprocess.run(["umount", mount])
+        os.unlink(image)
+
+
+def bench_on(fs, base, small):
     shutil.rmtree(base, ignore_errors=True)
     os.makedirs(base)
     port, rport = free_port(), free_port()
@@ -54,24 +74,25 @@ def bench_transfer(_work):
             ours.append(timed(ours_cmd))
             theirs.append(timed(theirs_cmd))
         o, t = statistics.median(ours), statistics.median(theirs)
-        out(f"transfer.{name}.runner_s", f"{o:.3f}")
-        out(f"transfer.{name}.rsync_daemon_s", f"{t:.3f}")
-        out(f"transfer.ratio.{name}", f"{o / t:.2f}")
+        out(f"transfer.{fs}.{name}.runner_s", f"{o:.3f}")
+        out(f"transfer.{fs}.{name}.rsync_daemon_s", f"{t:.3f}")
+        out(f"transfer.{fs}.ratio.{name}", f"{o / t:.2f}")
+
+    def empty_modules():
+        for d in ("mod", "rmod", "state"):
+            shutil.rmtree(f"{base}/{d}", ignore_errors=True)
+            os.makedirs(f"{base}/{d}")
 
     try:
-        for i in range(10000):
-            d = f"{base}/src/d{i // 100}"
-            os.makedirs(d, exist_ok=True)
-            with open(f"{d}/f{i}.conf", "w") as f:
-                f.write("x" * 100)
-
-        def empty_modules():
-            for d in ("mod", "rmod", "state"):
-                shutil.rmtree(f"{base}/{d}", ignore_errors=True)
-                os.makedirs(f"{base}/{d}")
-        row("small", empty_modules)
-        shutil.rmtree(f"{base}/src")
-        os.makedirs(f"{base}/src")
+        if small:
+            for i in range(10000):
+                d = f"{base}/src/d{i // 100}"
+                os.makedirs(d, exist_ok=True)
+                with open(f"{d}/f{i}.conf", "w") as f:
+                    f.write("x" * 100)
+            row("small", empty_modules)
+            shutil.rmtree(f"{base}/src")
+            os.makedirs(f"{base}/src")
         empty_modules()
         big = f"{base}/src/big.bin"
         with open(big, "wb") as f:

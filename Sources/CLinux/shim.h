@@ -11,6 +11,8 @@
 #include <unistd.h>
 #include <linux/openat2.h>
 #include <spawn.h>
+#include <sys/ioctl.h>
+#include <linux/fs.h>
 
 // glibc 2.34+ has it; its header shows it only under _GNU_SOURCE, which Swift's Glibc
 // module is built without.
@@ -27,5 +29,18 @@ static inline int runner_openat_beneath(int dirfd, const char *path, int flags, 
         .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
     };
     return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof how);
+}
+
+/// FICLONE: `dst` becomes a copy of `src` sharing its extents (xfs, btrfs): 0, or -1
+/// with errno EOPNOTSUPP, EXDEV or EINVAL where the file system cannot (ext4, tmpfs).
+static inline int runner_clone_file(int dst, int src) {
+    return ioctl(dst, FICLONE, src);
+}
+
+/// copy_file_range(2) (glibc shows it only under _GNU_SOURCE): bytes copied in the
+/// kernel from `in` at `in_offset` to `out` at `out_offset`, or -1 with errno set.
+static inline long runner_copy_file_range(int in, long long in_offset, int out, long long out_offset, unsigned long length) {
+    loff_t a = in_offset, b = out_offset;
+    return (long)syscall(SYS_copy_file_range, in, &a, out, &b, length, 0u);
 }
 #endif

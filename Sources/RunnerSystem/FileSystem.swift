@@ -1,3 +1,5 @@
+import CLinux
+
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -91,6 +93,31 @@ public enum FileSystem {
             guard errno == EINVAL || errno == ENOSYS else { throw SystemError("copy", path: path) }
             return total + (try copyByReading(from: input, to: output, path: path))
         }
+    }
+
+    /// How `clone` made a file a copy of another.
+    public enum CloneMethod: Sendable {
+        /// The copy shares the original's extents (FICLONE: xfs, btrfs): nothing was written.
+        case reflink
+        /// The kernel copied the bytes (`copy_file_range`), never through user space.
+        case kernelCopy
+    }
+
+    /// Makes the empty file `output` a copy of `input`'s first `size` bytes without
+    /// passing them through user space: a reflink clone where the file system has them,
+    /// else `copy_file_range` when `orCopy`. Nil when neither was done (`output` may then
+    /// hold part of a copy: the caller truncates or discards it).
+    public static func clone(_ input: Int32, into output: Int32, size: Int64, orCopy: Bool) -> CloneMethod? {
+        if runner_clone_file(output, input) == 0 { return .reflink }
+        guard orCopy else { return nil }
+        var done: Int64 = 0
+        while done < size {
+            let n = runner_copy_file_range(input, done, output, done, UInt(min(size - done, 1 << 30)))
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { return nil }
+            done += Int64(n)
+        }
+        return .kernelCopy
     }
 
     private static func copyByReading(from input: Int32, to output: Int32, path: String) throws(SystemError) -> Int64 {

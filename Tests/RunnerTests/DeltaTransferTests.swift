@@ -49,6 +49,28 @@ import Testing
         _ = await daemon.stop()
     }
 
+    @Test func aLargeFileEditedInPlaceSendsItsChangedBlocksAndOneWhoseBytesMovedStillArrives() async throws {
+        let s = try Setup()
+        defer { s.dir.remove() }
+        let old = deterministicBytes(4 << 20, seed: 7)
+        var edited = old
+        for offset in [10, 1 << 20, 3 << 20 + 5] { edited[offset] &+= 1 }
+        // Same size, every byte one place later: no block is where it was.
+        let shifted = [UInt8(9)] + old.dropLast()
+        try s.write("edited.bin", edited, in: s.source)
+        try s.write("edited.bin", old, in: s.module)
+        try s.write("shifted.bin", shifted, in: s.source)
+        try s.write("shifted.bin", old, in: s.module)
+        let daemon = try await ServeProcess(script: s.dir.at("receiver.lua"), logDirectory: s.dir.path)
+        let r = try await s.once(port: daemon.port)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(TreeSnapshot(s.source) == TreeSnapshot(s.module))
+        // Three 32 KiB blocks for the edits, and a rolling delta (a few blocks) for the shift.
+        let sent = try #require(MoveTests.lastBytes(r.stderr), "\(r.stderr)")
+        #expect(sent < 3 * (32 << 10) + 64 << 10, "\(sent) bytes sent: \(r.stderr)")
+        _ = await daemon.stop()
+    }
+
     @Test func aBlockForgedToShareTheReceiversSumsStillArrives() async throws {
         let s = try Setup()
         defer { s.dir.remove() }

@@ -59,12 +59,7 @@ final class DeltaEncoder {
     /// Reads the new file to its end and writes the whole delta.
     func encode(reading reader: ByteReader) throws(DeltaError) {
         let L = sig.blockLength
-        let hash = StrongHash.Stream(seed: fileSeed)
-        try writer.write(DeltaFormat.magic)
-        try writer.write([DeltaFormat.version, 0])
-        try writer.varint(UInt64(L))
-        try writer.varint(UInt64(sig.fileSize))
-        try writer.u64(fileSeed)
+        let hash = try header()
         guard sig.blockCount > 0 else { return try encodeWhole(reading: reader, hash: hash) }
 
         let buffer = UnsafeMutableRawBufferPointer.allocate(
@@ -155,6 +150,59 @@ final class DeltaEncoder {
             if n < chunk.count { break }
         }
         try finish(size: total, hash: hash)
+    }
+
+    /// A delta against a basis of the new file's size that differs from it only in the
+    /// blocks `differing` marks (found by comparing `BlockSums`): the other blocks are
+    /// copies in place, the marked ones literal data. Reads the new file once, in order,
+    /// for the whole-file sum; bytes past the basis's blocks (the file grew since) are
+    /// literal too, and the receiver's whole-file check settles the rest.
+    static func inPlace(
+        reading reader: ByteReader, basisSize: Int64, blockLength: Int, differing: [Bool], writer: ByteWriter,
+        compressor: LiteralCompressor = LiteralCompressor()
+    ) throws(DeltaError) -> DeltaStats {
+        let shape = Signature(
+            blockLength: blockLength, strongLength: Signature.defaultStrongLength, fileSize: basisSize, seed: 0,
+            weak: [UInt32](repeating: 0, count: differing.count), strong: [])
+        let encoder = DeltaEncoder(signature: shape, writer: writer, compressor: compressor)
+        try encoder.encodeInPlace(reading: reader, differing: differing)
+        return encoder.stats
+    }
+
+    /// The in-place delta (see `inPlace`): whole blocks read in order, each a copy or literal.
+    private func encodeInPlace(reading reader: ByteReader, differing: [Bool]) throws(DeltaError) {
+        let L = sig.blockLength
+        let hash = try header()
+        let block = UnsafeMutableRawBufferPointer.allocate(byteCount: L, alignment: 64)
+        defer { block.deallocate() }
+        var total: Int64 = 0
+        var index = 0
+        while true {
+            let n = try reader.readUpTo(into: block.baseAddress!, L)
+            guard n > 0 else { break }
+            let bytes = UnsafeRawBufferPointer(rebasing: block[0..<n])
+            hash.update(bytes)
+            let basisLength = index < differing.count ? min(Int64(L), sig.fileSize - Int64(index) * Int64(L)) : 0
+            if index < differing.count, !differing[index], Int64(n) == basisLength {
+                try copy(index)
+            } else {
+                try literal(bytes)
+            }
+            total += Int64(n)
+            index += 1
+            if n < L { break }
+        }
+        try finish(size: total, hash: hash)
+    }
+
+    /// Writes the header; returns the whole-file sum to feed.
+    private func header() throws(DeltaError) -> StrongHash.Stream {
+        try writer.write(DeltaFormat.magic)
+        try writer.write([DeltaFormat.version, 0])
+        try writer.varint(UInt64(sig.blockLength))
+        try writer.varint(UInt64(sig.fileSize))
+        try writer.u64(fileSeed)
+        return StrongHash.Stream(seed: fileSeed)
     }
 
     private func finish(size: Int64, hash: StrongHash.Stream) throws(DeltaError) {

@@ -20,9 +20,26 @@ final class DeltaPatcher {
         ZSTD_freeDCtx(dctx)
     }
 
+    /// Where the new file goes.
+    enum Output {
+        /// Written front to back.
+        case stream(ByteWriter)
+        /// A file that already holds the basis's bytes (a reflink clone, or a copy made in the
+        /// kernel): a block copied to its own offset is not written again, everything else is
+        /// written at its offset, and the file is cut to the new size at the end.
+        case overBasis(Int32, name: String)
+    }
+
     /// Applies the delta read from `reader` to `basis` (named `basisName` in errors),
     /// writing the new file to `writer`.
     func apply(basis: Int32, basisName: String, reading reader: ByteReader, writingTo writer: ByteWriter)
+        throws(DeltaError) -> DeltaStats
+    {
+        try apply(basis: basis, basisName: basisName, reading: reader, into: .stream(writer))
+    }
+
+    /// Applies the delta read from `reader` to `basis` (named `basisName` in errors).
+    func apply(basis: Int32, basisName: String, reading reader: ByteReader, into output: Output)
         throws(DeltaError) -> DeltaStats
     {
         var st = stat()
@@ -64,12 +81,19 @@ final class DeltaPatcher {
         var stats = DeltaStats()
         // Every operation so far a copy of the basis at the same offset.
         var inPlace = true
-        func emit(_ bytes: UnsafeRawBufferPointer) throws(DeltaError) {
+        /// `bytes` as the next part of the new file; `inPlace`: a copy of the basis at the same
+        /// offset, which a file over the basis already holds.
+        func emit(_ bytes: UnsafeRawBufferPointer, inPlace: Bool = false) throws(DeltaError) {
             guard stats.newSize + Int64(bytes.count) <= DeltaLimits.maxFileSize else {
                 throw DeltaError("output would exceed \(DeltaLimits.maxFileSize) bytes", path: reader.name)
             }
             hash.update(bytes)
-            try writer.write(bytes)
+            switch output {
+            case .stream(let writer): try writer.write(bytes)
+            case .overBasis(let fd, let name) where !inPlace:
+                try Self.write(bytes, to: fd, at: stats.newSize, name: name)
+            case .overBasis: break
+            }
             stats.newSize += Int64(bytes.count)
         }
 
@@ -84,14 +108,15 @@ final class DeltaPatcher {
                 }
                 var offset = Int64(start) * Int64(L)
                 let stop = min(basisSize, Int64(start + n) * Int64(L))
-                inPlace = inPlace && offset == stats.newSize
+                let copyInPlace = offset == stats.newSize
+                inPlace = inPlace && copyInPlace
                 stats.copiedBytes += stop - offset
                 while offset < stop {
                     let want = Int(min(Int64(chunk.count), stop - offset))
                     let got = pread(basis, chunk.baseAddress, want, off_t(offset))
                     if got < 0 && errno == EINTR { continue }
                     guard got > 0 else { throw DeltaError("basis read failed at \(offset)", path: basisName) }
-                    try emit(UnsafeRawBufferPointer(rebasing: chunk[0..<got]))
+                    try emit(UnsafeRawBufferPointer(rebasing: chunk[0..<got]), inPlace: copyInPlace)
                     offset += Int64(got)
                 }
             case DeltaFormat.literal:
@@ -130,12 +155,31 @@ final class DeltaPatcher {
                             + "the signature was made from, or one of its blocks has the same sums as the new data",
                         path: basisName, kind: .basisMismatch)
                 }
-                try writer.flush()
+                switch output {
+                case .stream(let writer): try writer.flush()
+                case .overBasis(let fd, let name):
+                    guard ftruncate(fd, off_t(stats.newSize)) == 0 else {
+                        throw DeltaError("cannot set the size: \(String(cString: strerror(errno)))", path: name)
+                    }
+                }
                 stats.sameAsBasis = inPlace && stats.newSize == basisSize
                 return stats
             default:
                 throw DeltaError("unknown operation 0x\(String(op, radix: 16))", path: reader.name)
             }
+        }
+    }
+
+    /// All of `bytes` at `offset` of `fd`.
+    private static func write(_ bytes: UnsafeRawBufferPointer, to fd: Int32, at offset: Int64, name: String)
+        throws(DeltaError)
+    {
+        var done = 0
+        while done < bytes.count {
+            let n = pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(offset + Int64(done)))
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { throw DeltaError("write failed: \(String(cString: strerror(errno)))", path: name) }
+            done += n
         }
     }
 }

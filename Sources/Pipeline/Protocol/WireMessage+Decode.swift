@@ -44,10 +44,20 @@ extension WireMessage {
             message = .sums(seed: seed, paths: try decodeList(&r, what: "sum request", limit: maxPaths))
         case .sum:
             let index = Int(try r.varint())
-            let present = try r.u8() == 1
-            let digest = Array(r.rest())
-            guard digest.count == (present ? 16 : 0) else { throw WireError("a sum is 16 bytes") }
-            message = .sum(index: index, digest: present ? digest : nil)
+            guard try r.u8() == 1 else {
+                guard r.remaining == 0 else { throw WireError("malformed sum") }
+                message = .sum(index: index, sums: nil)
+                break
+            }
+            let length = try r.varint()
+            guard length >= 32 << 10, length <= 1 << 20, length & (length - 1) == 0 else {
+                throw WireError("block length \(length) of a sum is out of range")
+            }
+            let bytes = Array(r.rest())
+            guard bytes.count % 8 == 0, bytes.count <= 8 * BlockSums.maxBlocks else {
+                throw WireError("malformed block sums (\(bytes.count) bytes)")
+            }
+            message = .sum(index: index, sums: BlockSums(blockLength: Int(length), bytes: bytes))
         case .moved:
             message = .moved(path: try r.string(), from: try r.string(), info: try decodeModeAndTimes(&r, kind: .file))
         case .commit: message = .commit

@@ -45,11 +45,12 @@ enum WireMessage: Equatable {
     case symlink(path: String, destination: String, info: FileInfo)
     /// The path and what is below it go.
     case delete(path: String)
-    /// Sender → receiver: the whole-file XXH3-128 of each of `paths` under `seed` (a file
-    /// whose size and content may be unchanged, only its time: then it is not sent at all).
+    /// Sender → receiver: the block sums of each of `paths` under `seed` (large files of
+    /// the source's size there: unchanged ones are not sent, edited ones send their
+    /// changed blocks).
     case sums(seed: UInt64, paths: [String])
-    /// Receiver → sender: path `index`'s sum; nil when it is not a regular file there.
-    case sum(index: Int, digest: [UInt8]?)
+    /// Receiver → sender: path `index`'s block sums; nil when it is not a regular file there.
+    case sum(index: Int, sums: BlockSums?)
     /// In a batch: `path` was moved from `from` in the source (its mode and times in
     /// `info`). Unless a FILE for `path` follows (a delta against the receiver's `from`),
     /// the receiver's file at `from` becomes `path`, renamed in the commit.
@@ -164,10 +165,13 @@ enum WireMessage: Equatable {
             b.u64(seed)
             b.varint(UInt64(paths.count))
             for p in paths { b.string(p) }
-        case let .sum(index, digest):
+        case let .sum(index, sums):
             b.varint(UInt64(index))
-            b.u8(digest == nil ? 0 : 1)
-            b.append(digest ?? [])
+            b.u8(sums == nil ? 0 : 1)
+            if let sums {
+                b.varint(UInt64(sums.blockLength))
+                b.append(sums.bytes)
+            }
         case let .moved(path, from, info):
             b.string(path)
             b.string(from)

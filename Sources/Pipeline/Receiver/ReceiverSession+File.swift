@@ -36,6 +36,8 @@ extension ReceiverSession {
         let basis = (hasBasis ? openBasis(basisPath ?? path)?.release() : nil) ?? empty
         defer { if basis != empty { close(basis) } }
         let out = try Self.createFile(for: path, in: stager)
+        let output = Self.output(
+            over: basis, hasBasis: hasBasis, into: out.raw, orCopy: summedFiles.contains(path.description))
         let reader = self.reader
         var keep: Bool?
         var failure: WireError?
@@ -75,8 +77,7 @@ extension ReceiverSession {
         var result: Received
         do throws(DeltaError) {
             let stats = try patcher.apply(
-                basis: basis, basisName: "\(module.path)/\(path)", reading: frames,
-                writingTo: ByteWriter(fd: out.raw, name: "staging"))
+                basis: basis, basisName: "\(module.path)/\(path)", reading: frames, into: output)
             result = .staged(stats.newSize)
             // Sent whole (a small file) or as a delta of nothing but copies in place: the same
             // bytes as the module's copy are not written again.
@@ -128,6 +129,22 @@ extension ReceiverSession {
             return keep == true ? result : .discarded
         }
         return result
+    }
+
+    /// Where a file patched against `basis` is written: over a clone of the basis for a large
+    /// one (only the changed ranges are written then), else front to back. `orCopy`: where
+    /// there are no reflinks, a copy made by the kernel (worth it for a file edited in place,
+    /// wasted on one whose bytes moved, which the delta writes anew).
+    static func output(over basis: Int32, hasBasis: Bool, into out: Int32, orCopy: Bool) -> DeltaPatcher.Output {
+        var st = stat()
+        guard hasBasis, fstat(basis, &st) == 0, st.st_size >= 1 << 20 else {
+            return .stream(ByteWriter(fd: out, name: "staging"))
+        }
+        if FileSystem.clone(basis, into: out, size: Int64(st.st_size), orCopy: orCopy) != nil {
+            return .overBasis(out, name: "staging")
+        }
+        ftruncate(out, 0)
+        return .stream(ByteWriter(fd: out, name: "staging"))
     }
 
     /// Whether the staged file and the module's, both of `size` bytes, hold the same bytes

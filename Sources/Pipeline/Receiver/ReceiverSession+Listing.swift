@@ -12,6 +12,7 @@ extension ReceiverSession {
         for p in raw { paths.append(try Self.path(p)) }
         var sent = Set<String>()
         listedFiles.removeAll(keepingCapacity: true)
+        summedFiles.removeAll(keepingCapacity: true)
         func send(_ p: String, _ info: FileInfo, link: String?) throws(WireError) {
             guard sent.insert(p).inserted else { return }
             if info.kind == .file { listedFiles.insert(p) }
@@ -71,13 +72,14 @@ extension ReceiverSession {
         return file
     }
 
-    /// Sends the whole-file sum of each requested file that exists as a regular file.
+    /// Sends the block sums of each requested file that exists as a regular file.
     func sums(_ seed: UInt64, _ raw: [String]) throws(WireError) {
         for (index, p) in raw.enumerated() {
             guard let path = try Self.path(p) else { throw WireError("empty path") }
-            var digest: StrongHash.Digest?
-            if let file = openBasis(path) { digest = StrongHash.digest(of: file.raw, seed: seed) }
-            try writer.send(.sum(index: index, digest: digest?.bytes))
+            summedFiles.insert(path.description)
+            var sums: BlockSums?
+            if let file = openBasis(path) { sums = BlockSums.of(file.raw, seed: seed) }
+            try writer.send(.sum(index: index, sums: sums))
         }
     }
 

@@ -44,6 +44,9 @@ public final class ReceiverSession {
     /// The regular files the last listing showed: a file sent whole is compared with the
     /// module's copy only when there is one (a new file costs no lookup).
     var listedFiles = Set<String>()
+    /// Files whose block sums the sender asked for: a delta that follows is most likely of
+    /// their changed blocks, so the old file is worth copying in the kernel when it cannot be cloned.
+    var summedFiles = Set<String>()
 
     /// How the sender reached us, which decides how the module is chosen and checked.
     public enum Mode: Sendable {

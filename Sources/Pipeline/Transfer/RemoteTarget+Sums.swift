@@ -5,37 +5,50 @@ import RunnerSystem
 #endif
 
 extension RemoteTarget {
-    /// Files of the plan whose bytes the receiver has already: those the listing shows with
-    /// the source's size (1 MiB or more: smaller ones are compared by the receiver), whose
-    /// whole-file sums, under a seed fresh for the request, agree. One round trip.
-    func sameBytes(_ plan: SyncPlan, listing: RemoteListing, source: SourceTree, over c: RemoteConnection)
-        throws -> Set<String>
+    /// What block sums said of the plan's large files that the receiver has at the
+    /// source's size: those it has byte for byte, and those edited in place (at most half
+    /// their blocks differ), with the blocks to send. Both ends sum at once: the request
+    /// goes first, ours are computed while the receiver computes its own. One round trip.
+    func compareBlocks(_ plan: SyncPlan, listing: RemoteListing, source: SourceTree, over c: RemoteConnection)
+        throws -> BlockComparison
     {
         var candidates: [String] = []
         for case .copy(let path, let info) in plan.operations
-        where plan.bases[path] == nil && info.size >= 1 << 20 && listing.info(path)?.size == info.size {
+        where plan.bases[path] == nil && info.size >= 1 << 20 && BlockSums.fits(info.size)
+            && listing.info(path)?.size == info.size
+        {
             candidates.append(path)
         }
-        guard !candidates.isEmpty else { return [] }
+        var result = BlockComparison()
+        guard !candidates.isEmpty else { return result }
         let seed = StrongHash.randomSeed()
         c.clock.step = "waiting for sums"
         try c.request(.sums(seed: seed, paths: candidates))
-        var same = Set<String>()
+        // Ours from descriptors that did not change while they were read.
+        let ours: [BlockSums?] = candidates.map { path in
+            guard let file = try? FileDescriptor(opening: source.contentPath(path), O_RDONLY | O_NOFOLLOW) else {
+                return nil
+            }
+            var before = stat(), after = stat()
+            fstat(file.raw, &before)
+            let sums = BlockSums.of(file.raw, seed: seed)
+            fstat(file.raw, &after)
+            return FileInfo(before) == FileInfo(after) ? sums : nil
+        }
         for (index, path) in candidates.enumerated() {
             let reply = try c.reader.receive()
             guard case .sum(index, let theirs) = reply else {
-                throw WireError("expected the sum of file \(index), got \(reply.frameType)")
+                throw WireError("expected the sums of file \(index), got \(reply.frameType)")
             }
-            // Ours from a descriptor that did not change while it was read.
-            guard let theirs, let file = try? FileDescriptor(opening: source.contentPath(path), O_RDONLY | O_NOFOLLOW)
-            else { continue }
-            var before = stat(), after = stat()
-            fstat(file.raw, &before)
-            let ours = StrongHash.digest(of: file.raw, seed: seed)
-            fstat(file.raw, &after)
-            if FileInfo(before) == FileInfo(after), ours?.bytes == theirs { same.insert(path) }
+            guard let theirs, let mine = ours[index], let differing = mine.differing(from: theirs) else { continue }
+            let changed = differing.count { $0 }
+            if changed == 0 {
+                result.same.insert(path)
+            } else if changed * 2 <= differing.count {
+                result.edited[path] = .init(blockLength: mine.blockLength, differing: differing)
+            }
         }
-        return same
+        return result
     }
 
     /// The receiver's signatures of `paths` (those it has as regular files), in one round trip.
@@ -76,4 +89,18 @@ extension RemoteTarget {
         }
         return result
     }
+}
+
+/// Large files the receiver has at the source's size, sorted by their block sums.
+struct BlockComparison {
+    /// Changed in place: the blocks that differ, the rest are copies where they are.
+    struct Edit {
+        let blockLength: Int
+        let differing: [Bool]
+    }
+
+    /// The same bytes: only their times (or mode) go.
+    var same = Set<String>()
+    /// Edited in place: a delta of their changed blocks goes, with no signature.
+    var edited: [String: Edit] = [:]
 }

@@ -142,14 +142,17 @@ public final class RemoteTarget: SyncTarget {
         cancelled: () -> Bool
     ) throws -> SyncOutcome {
         var outcome = SyncOutcome()
-        // Same size at the receiver, large, only the time differs (touched, or rewritten with
-        // the same bytes): whole-file sums first, and the same bytes are not sent at all.
-        let unchanged = try sameBytes(plan, listing: listing, source: source, over: c)
+        // Same size at the receiver, large: block sums first; the same bytes are not sent at
+        // all, a file edited in place sends its changed blocks.
+        let blocks = try compareBlocks(plan, listing: listing, source: source, over: c)
+        let unchanged = blocks.same
         // Small files and files the receiver lacks go whole: no signature round trip. A file
         // moved and edited has its delta made against the receiver's file at the old path.
         var wanted: [(path: String, basis: String)] = []
         for op in plan.operations {
-            guard case .copy(let path, let info) = op, !unchanged.contains(path) else { continue }
+            guard case .copy(let path, let info) = op, !unchanged.contains(path), blocks.edited[path] == nil else {
+                continue
+            }
             let basisPath = plan.bases[path] ?? path
             if let basis = listing.info(basisPath), basis.kind == .file, basis.size >= 4096 || info.size >= 4096 {
                 wanted.append((path, basisPath))
@@ -181,7 +184,9 @@ public final class RemoteTarget: SyncTarget {
                 if let from = plan.bases[path] {
                     try c.writer.send(.moved(path: path, from: from, info: info))
                 }
-                if let stats = try sendFile(path, from: source, signature: signatures[path], over: c) {
+                let sent = try sendFile(
+                    path, from: source, signature: signatures[path], edit: blocks.edited[path], over: c)
+                if let stats = sent {
                     outcome.bytes += stats.deltaBytes
                     outcome.matched += stats.copiedBytes
                 } else {
@@ -195,7 +200,7 @@ public final class RemoteTarget: SyncTarget {
         if case .redo(let paths) = reply {
             // Files whose delta rebuilt something else at the receiver go again whole.
             guard !paths.isEmpty, Set(paths).count == paths.count,
-                paths.allSatisfy({ signatures[$0] != nil || renamed.contains($0) })
+                paths.allSatisfy({ signatures[$0] != nil || blocks.edited[$0] != nil || renamed.contains($0) })
             else {
                 throw WireError("the receiver asked again for files it had no delta for")
             }
@@ -225,19 +230,20 @@ public final class RemoteTarget: SyncTarget {
         return outcome
     }
 
-    /// Sends one file as a delta against `signature` (or whole); returns the delta's
-    /// figures, or nil when the file is gone or changed while it was read (a later batch sends it).
-    private func sendFile(_ path: String, from source: SourceTree, signature: Signature?, over c: RemoteConnection)
-        throws
-        -> DeltaStats?
-    {
+    /// Sends one file as a delta against `signature`, or of the blocks `edit` names, or
+    /// whole; returns the delta's figures, or nil when the file is gone or changed while it
+    /// was read (a later batch sends it).
+    private func sendFile(
+        _ path: String, from source: SourceTree, signature: Signature?, edit: BlockComparison.Edit? = nil,
+        over c: RemoteConnection
+    ) throws -> DeltaStats? {
         let full = source.contentPath(path)
         // Gone or replaced since the plan: a later batch has it.
         guard let input = try? FileDescriptor(opening: full, O_RDONLY | O_NOFOLLOW) else { return nil }
         var before = stat()
         fstat(input.raw, &before)
         let info = FileInfo(before)
-        try c.writer.send(.file(path: path, info: info, hasBasis: signature != nil))
+        try c.writer.send(.file(path: path, info: info, hasBasis: signature != nil || edit != nil))
         let writer = c.writer
         var failure: WireError?
         let frames = ByteWriter(name: "delta of \(path)", capacity: c.writer.limits.maxFrame - 16) {
@@ -247,9 +253,18 @@ public final class RemoteTarget: SyncTarget {
                 throw DeltaError(error.message)
             }
         }
-        let encoder = DeltaEncoder(signature: signature ?? .none, writer: frames, compressor: compressor)
+        var stats: DeltaStats
         do throws(DeltaError) {
-            try encoder.encode(reading: ByteReader(fd: input.raw, name: full))
+            let reader = ByteReader(fd: input.raw, name: full)
+            if let edit {
+                stats = try DeltaEncoder.inPlace(
+                    reading: reader, basisSize: info.size, blockLength: edit.blockLength, differing: edit.differing,
+                    writer: frames, compressor: compressor)
+            } else {
+                let encoder = DeltaEncoder(signature: signature ?? .none, writer: frames, compressor: compressor)
+                try encoder.encode(reading: reader)
+                stats = encoder.stats
+            }
         } catch {
             if let failure { throw failure }
             throw TransferError(error.message, path: full)
@@ -257,9 +272,9 @@ public final class RemoteTarget: SyncTarget {
         var after = stat()
         fstat(input.raw, &after)
         // A file that changed while it was read is discarded by the receiver and sent again later.
-        let keep = FileInfo(after) == info && encoder.stats.newSize == info.size
+        let keep = FileInfo(after) == info && stats.newSize == info.size
         try c.writer.send(.fileEnd(keep: keep))
-        return keep ? encoder.stats : nil
+        return keep ? stats : nil
     }
 
 }
