@@ -30,6 +30,7 @@ if [[ "${1:-}" == "--bench" ]]; then
     xxhash        # xxhsum -H3: the hashing reference
     time          # GNU time: peak RSS of each tool
     lsyncd        # the end-to-end baseline (with rsync's daemon)
+    xfsprogs      # mkfs.xfs: a loop-mounted xfs image, where the receiver patches reflink clones
   )
 fi
 
