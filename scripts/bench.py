@@ -479,7 +479,9 @@ def bench_e2e(work):
             stop(send)
             stop(recv)
         for kind in ("create", "modify", "mv"):
-            out(f"e2e.ratio.{kind}.p50_vs_floor", f"{percentile(ours[kind], 0.5) / percentile(bottom[kind], 0.5):.2f}")
+            for q in (0.5, 0.9):
+                ratio = percentile(ours[kind], q) / percentile(bottom[kind], q)
+                out(f"e2e.ratio.{kind}.p{int(q * 100)}_vs_floor", f"{ratio:.2f}")
 
     if not shutil.which("lsyncd"):
         out("e2e.lsyncd", "not installed")

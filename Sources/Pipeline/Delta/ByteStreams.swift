@@ -15,6 +15,10 @@ final class ByteReader {
     private var end = 0
     private var eof = false
 
+    /// A buffer for a stream of about `size` bytes: small files (most of a batch) do not
+    /// each map and unmap a megabyte.
+    static func capacity(for size: Int64) -> Int { Int(min(1 << 20, max(4096, size + 64))) }
+
     init(name: String, capacity: Int = 1 << 20, source: @escaping Source) {
         self.name = name
         self.source = source

@@ -106,6 +106,9 @@ extension ReceiverSession {
                     return
                 }
                 try commit(id: id, stager, bytes: bytes, timesOnly: timesOnly)
+                // The staging directory goes once the result is on its way, not before: the
+                // sender waits for the result, not for the cleanup.
+                withExtendedLifetime(stager) {}
                 return
             default:
                 throw WireError("unexpected \(message.frameType) frame in a batch")

@@ -37,7 +37,8 @@ extension ReceiverSession {
         defer { if basis != empty { close(basis) } }
         let out = try Self.createFile(for: path, in: stager)
         let output = Self.output(
-            over: basis, hasBasis: hasBasis, into: out.raw, orCopy: summedFiles.contains(path.description))
+            over: basis, hasBasis: hasBasis, into: out.raw, size: info.size,
+            orCopy: summedFiles.contains(path.description))
         let reader = self.reader
         var keep: Bool?
         var failure: WireError?
@@ -135,16 +136,18 @@ extension ReceiverSession {
     /// one (only the changed ranges are written then), else front to back. `orCopy`: where
     /// there are no reflinks, a copy made by the kernel (worth it for a file edited in place,
     /// wasted on one whose bytes moved, which the delta writes anew).
-    static func output(over basis: Int32, hasBasis: Bool, into out: Int32, orCopy: Bool) -> DeltaPatcher.Output {
+    static func output(over basis: Int32, hasBasis: Bool, into out: Int32, size: Int64, orCopy: Bool)
+        -> DeltaPatcher.Output
+    {
         var st = stat()
         guard hasBasis, fstat(basis, &st) == 0, st.st_size >= 1 << 20 else {
-            return .stream(ByteWriter(fd: out, name: "staging"))
+            return .stream(ByteWriter(fd: out, name: "staging", capacity: ByteReader.capacity(for: size)))
         }
         if FileSystem.clone(basis, into: out, size: Int64(st.st_size), orCopy: orCopy) != nil {
             return .overBasis(out, name: "staging")
         }
         ftruncate(out, 0)
-        return .stream(ByteWriter(fd: out, name: "staging"))
+        return .stream(ByteWriter(fd: out, name: "staging", capacity: ByteReader.capacity(for: size)))
     }
 
     /// Whether the staged file and the module's, both of `size` bytes, hold the same bytes

@@ -246,7 +246,8 @@ public final class RemoteTarget: SyncTarget {
         try c.writer.send(.file(path: path, info: info, hasBasis: signature != nil || edit != nil))
         let writer = c.writer
         var failure: WireError?
-        let frames = ByteWriter(name: "delta of \(path)", capacity: c.writer.limits.maxFrame - 16) {
+        let capacity = min(c.writer.limits.maxFrame - 16, ByteReader.capacity(for: info.size))
+        let frames = ByteWriter(name: "delta of \(path)", capacity: capacity) {
             (bytes) throws(DeltaError) in
             do throws(WireError) { try writer.send(.data(Array(bytes))) } catch {
                 failure = error
@@ -255,7 +256,7 @@ public final class RemoteTarget: SyncTarget {
         }
         var stats: DeltaStats
         do throws(DeltaError) {
-            let reader = ByteReader(fd: input.raw, name: full)
+            let reader = ByteReader(fd: input.raw, name: full, capacity: ByteReader.capacity(for: info.size))
             if let edit {
                 stats = try DeltaEncoder.inPlace(
                     reading: reader, basisSize: info.size, blockLength: edit.blockLength, differing: edit.differing,
