@@ -6,13 +6,16 @@
 /// once (no signature to wait for, no rolling search), and the blocks that differ are
 /// the only ones sent. A file edited in place (the common case: a config value, a
 /// database page) costs its changed blocks; a file whose bytes moved goes the signature
-/// way. Each sum is 8 bytes of XXH3 keyed with a seed fresh per request; the delta's
-/// whole-file XXH3-128 still checks the result.
+/// way. Each sum is 8 bytes of XXH3 keyed with a seed fresh per request; "the same
+/// bytes" also takes the whole-file XXH3-128 under that seed (no delta checks that case
+/// afterwards), and an edit's delta carries its own whole-file check.
 public struct BlockSums: Sendable, Equatable {
     /// Bytes per block (a power of two, 32 KiB to 1 MiB).
     public let blockLength: Int
     /// The sums, 8 bytes each, in block order.
     public let bytes: [UInt8]
+    /// The whole file's XXH3-128 under the same seed.
+    public let whole: [UInt8]
 
     /// Most blocks a reply describes (a 512 KiB frame): files over 64 GiB are not summed.
     public static let maxBlocks = 1 << 16
@@ -31,9 +34,10 @@ public struct BlockSums: Sendable, Equatable {
     }
 
     /// Sums as read from a peer (checked there: a power-of-two length, whole sums).
-    public init(blockLength: Int, bytes: [UInt8]) {
+    public init(blockLength: Int, bytes: [UInt8], whole: [UInt8]) {
         self.blockLength = blockLength
         self.bytes = bytes
+        self.whole = whole
     }
 
     /// The sums of everything `fd` holds, read from offset 0; nil when a read fails or
@@ -43,6 +47,7 @@ public struct BlockSums: Sendable, Equatable {
         guard fstat(fd, &st) == 0, fits(Int64(st.st_size)) else { return nil }
         let length = blockLength(for: Int64(st.st_size))
         let keyed = StrongHash.Keyed(seed: seed)
+        let stream = StrongHash.Stream(seed: seed)
         // Whole blocks per read: 1 MiB is a multiple of every block length.
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 64)
         defer { buffer.deallocate() }
@@ -54,6 +59,7 @@ public struct BlockSums: Sendable, Equatable {
             guard n >= 0 else { return nil }
             if n == 0 { break }
             let got = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
+            stream.update(got)
             var start = 0
             while start < n {
                 let low = keyed.digest(UnsafeRawBufferPointer(rebasing: got[start..<min(n, start + length)])).low
@@ -65,7 +71,7 @@ public struct BlockSums: Sendable, Equatable {
             if n < buffer.count { break }
         }
         guard sums.count / sumLength <= maxBlocks else { return nil }
-        return BlockSums(blockLength: length, bytes: sums)
+        return BlockSums(blockLength: length, bytes: sums, whole: stream.finish().bytes)
     }
 
     /// The blocks whose sums differ from `other`'s; nil when the two do not describe

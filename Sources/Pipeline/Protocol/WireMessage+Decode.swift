@@ -53,11 +53,14 @@ extension WireMessage {
             guard length >= 32 << 10, length <= 1 << 20, length & (length - 1) == 0 else {
                 throw WireError("block length \(length) of a sum is out of range")
             }
-            let bytes = Array(r.rest())
-            guard bytes.count % 8 == 0, bytes.count <= 8 * BlockSums.maxBlocks else {
-                throw WireError("malformed block sums (\(bytes.count) bytes)")
+            // The whole-file sum (16 bytes), then 8 bytes per block.
+            let rest = Array(r.rest())
+            guard rest.count >= 16, (rest.count - 16) % 8 == 0, rest.count - 16 <= 8 * BlockSums.maxBlocks else {
+                throw WireError("malformed block sums (\(rest.count) bytes)")
             }
-            message = .sum(index: index, sums: BlockSums(blockLength: Int(length), bytes: bytes))
+            message = .sum(
+                index: index,
+                sums: BlockSums(blockLength: Int(length), bytes: Array(rest[16...]), whole: Array(rest[..<16])))
         case .moved:
             message = .moved(path: try r.string(), from: try r.string(), info: try decodeModeAndTimes(&r, kind: .file))
         case .commit: message = .commit

@@ -170,6 +170,7 @@ enum WireMessage: Equatable {
             b.u8(sums == nil ? 0 : 1)
             if let sums {
                 b.varint(UInt64(sums.blockLength))
+                b.append(sums.whole)
                 b.append(sums.bytes)
             }
         case let .moved(path, from, info):

@@ -42,7 +42,7 @@ extension RemoteTarget {
             }
             guard let theirs, let mine = ours[index], let differing = mine.differing(from: theirs) else { continue }
             let changed = differing.count { $0 }
-            if changed == 0 {
+            if changed == 0 && mine.whole == theirs.whole {
                 result.same.insert(path)
             } else if changed * 2 <= differing.count {
                 result.edited[path] = .init(blockLength: mine.blockLength, differing: differing)

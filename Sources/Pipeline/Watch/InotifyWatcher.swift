@@ -91,13 +91,27 @@ public final class InotifyWatcher {
     /// Reads queued events and returns them as path events (may be empty). Reads at
     /// most 4 MiB of records per call, so that a burst cannot keep the caller from
     /// cutting batches; the rest stays queued for the next call.
+    /// How long a move's first half waits for its second (they are queued microseconds apart).
+    static let pairWaitMilliseconds: Int32 = 10
+
     public func read() throws(WatchError) -> [WatchEvent] {
         var events: [WatchEvent] = []
         var pendingMoves: [UInt32: (path: String, isDirectory: Bool)] = [:]
+        var waitedForPairs = false
         for _ in 0..<64 {
             let n = buffer.withUnsafeMutableBytes { Glibc.read(fileDescriptor, $0.baseAddress, $0.count) }
             if n < 0 {
-                if errno == EAGAIN || errno == EWOULDBLOCK { break }
+                if errno == EAGAIN || errno == EWOULDBLOCK {
+                    // The kernel queues a rename's two halves one after the other: a read can
+                    // come between them. Wait briefly for the other half before taking the
+                    // move for one out of the tree (which then costs this wait).
+                    if !pendingMoves.isEmpty && !waitedForPairs {
+                        waitedForPairs = true
+                        var ready = pollfd(fd: fileDescriptor, events: Int16(POLLIN), revents: 0)
+                        if poll(&ready, 1, Self.pairWaitMilliseconds) > 0 { continue }
+                    }
+                    break
+                }
                 if errno == EINTR { continue }
                 throw WatchError("reading inotify events failed: \(String(cString: strerror(errno)))", path: root)
             }
