@@ -134,6 +134,10 @@ import Testing
             try target.apply(plan, from: SourceTree(root: dir.at("src")), cancelled: { true })
         }
         #expect(TreeSnapshot(dir.at("dst")).entries.isEmpty)
+        // Staging keeps an empty batch directory while the target lives, and goes with it.
+        let staged = (try? FileManager.default.subpathsOfDirectory(atPath: target.stagingRoot)) ?? []
+        #expect(staged.allSatisfy { !$0.contains("/") }, "\(staged)")
+        target.disconnect()
         #expect(!FileManager.default.fileExists(atPath: target.stagingRoot))
     }
 }

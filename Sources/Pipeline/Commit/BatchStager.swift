@@ -7,26 +7,31 @@ import RunnerSystem
 /// Fills one batch's staging directory, change by change, and commits it: the one way
 /// a `file://` target and a receiver session stage a file, a symlink, a directory or a
 /// deletion. A staged entry gets its mode and times here, so the commit is renames only.
-/// The staging directory (and the staging root, when no other batch uses it) goes
-/// when the stager does.
+/// The staging directory is emptied when the stager goes (its area keeps it for the next batch).
 final class BatchStager {
     let staging: TreeDirectory
     let applier: BatchApplier
-    private let stagingRoot: String
     /// The changes so far; a `place` takes its content from staging's `new-<index>`.
     private(set) var changes: [BatchApplier.Change] = []
     /// The tree root's own mode and times, set last.
     var rootInfo: FileInfo?
 
-    init(staging: TreeDirectory, applier: BatchApplier, stagingRoot: String) {
+    init(staging: TreeDirectory, applier: BatchApplier) {
         self.staging = staging
         self.applier = applier
-        self.stagingRoot = stagingRoot
     }
 
     deinit {
-        try? FileSystem.removeTree(staging.root)
-        rmdir(stagingRoot)
+        // What a commit leaves (the old files kept for a rollback), or a failed batch's all.
+        // A descriptor of its own: a `dup` of the root's would share (and leave at the end) its offset.
+        guard
+            let directory = try? FileDescriptor(
+                at: staging.rootFD, ".", O_RDONLY | O_DIRECTORY, shown: staging.root),
+            let names = try? DirectoryEntries.names(of: directory)
+        else { return }
+        for name in names {
+            try? FileSystem.removeEntry(in: staging.rootFD, name, shown: staging.root + "/" + name)
+        }
     }
 
     private var nextName: String { BatchApplier.stagedName(changes.count) }

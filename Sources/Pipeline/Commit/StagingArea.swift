@@ -7,6 +7,9 @@ import RunnerSystem
 /// Where batches for one tree are staged: `.<name>.runner-staging` beside the tree, on
 /// the same file system (so the commit is renames) and outside it (so no reader of the
 /// tree sees a staged file). Opening it rolls back what a crash left half-committed.
+/// One batch directory serves the batches of this area's life, emptied after each and
+/// removed with the area: making and removing two directories per batch cost about
+/// 0.3 ms on ext4, a third of a change's latency.
 final class StagingArea {
     /// The tree, absolute.
     let tree: String
@@ -15,6 +18,8 @@ final class StagingArea {
     /// Whether commits are synced to disk (survive a power loss, not only a crash).
     let durable: Bool
     private var counter = 0
+    /// The batch directory while it lasts.
+    private var batchDirectory: TreeDirectory?
 
     /// The staging area of `tree`. An interrupted batch found there is rolled back
     /// first, unless `recover` is false (`--dry-run` touches nothing).
@@ -40,14 +45,34 @@ final class StagingArea {
         try TransferError.wrapping { () throws(SystemError) in try FileSystem.removeTree(path) }
     }
 
-    /// A fresh staging directory for one batch, and the stager that fills and commits it.
+    deinit { close() }
+
+    /// Removes the batch directory, and staging with it when no one else's is there (the
+    /// next batch makes them again). A process ending by `exit` runs no deinit: it calls this.
+    func close() {
+        guard let batchDirectory else { return }
+        try? FileSystem.removeTree(batchDirectory.root)
+        rmdir(path)
+        self.batchDirectory = nil
+    }
+
+    /// An empty staging directory for one batch, and the stager that fills and commits it
+    /// (and empties the directory when it goes). Made again if it went meanwhile (another
+    /// receiver's start clears what it takes for a crash's leftovers).
     func begin() throws(TransferError) -> BatchStager {
-        counter += 1
-        let directory = path + "/batch-\(getpid())-\(counter)"
-        try TransferError.wrapping { () throws(SystemError) in try FileSystem.makeDirectories(directory, mode: 0o700) }
-        let staging = try TreeDirectory(directory)
+        let staging: TreeDirectory
+        if let kept = batchDirectory, FileInfo.lstat(kept.root)?.kind == .directory {
+            staging = kept
+        } else {
+            counter += 1
+            let directory = path + "/batch-\(getpid())-\(counter)"
+            try TransferError.wrapping { () throws(SystemError) in
+                try FileSystem.makeDirectories(directory, mode: 0o700)
+            }
+            staging = try TreeDirectory(directory)
+            batchDirectory = staging
+        }
         return BatchStager(
-            staging: staging, applier: BatchApplier(tree: try TreeDirectory(tree), staging: staging, durable: durable),
-            stagingRoot: path)
+            staging: staging, applier: BatchApplier(tree: try TreeDirectory(tree), staging: staging, durable: durable))
     }
 }

@@ -57,8 +57,7 @@ extension PipelineRunner {
         }
         let rendered = render(batch, label: label)
         pump(now: MonotonicClock.now, control: control)
-        // After the hosts have their work: the file write is not on the batch's path.
-        saveState()
+        stateChanged()
         return rendered
     }
 
@@ -142,6 +141,7 @@ extension PipelineRunner {
             for result in fleet.takeResults() { _ = handle(result, now: MonotonicClock.now, control: control) }
         }
         for (_, target) in targets where fleet.running == 0 { target.disconnect() }
+        if stateDue != nil { saveState() }
     }
 
     /// Blocks until a delivery result or a Lua call from a worker is there (serving the

@@ -75,7 +75,7 @@ extension PipelineRunner {
         if result.status == .rolledBack { host.lastError = result.message }
         observer?.delivered(r, pipeline: config.name, host: host, as: result)
         if case .success = r.outcome { propagated(r.revision, to: r.host, now: now) }
-        defer { saveState() }
+        defer { stateChanged() }
         if !groups.isEmpty {
             let lost: Bool = { if case .failure(let f) = r.outcome { return f.lostSession } else { return false } }()
             let ok =
@@ -130,8 +130,18 @@ extension PipelineRunner {
         }
     }
 
-    /// Remembers the revisions (a failure to is logged, not fatal: the next save may do).
+    /// The revisions changed: they are written within half a second, with whatever else
+    /// changes meanwhile, not per batch. A write is a JSON encode and a rename over the old
+    /// file, which on ext4 starts writeback of the new one: twice per batch, that took half
+    /// the sender's CPU and competed with the batch for it. A state lost to a crash in that
+    /// half second costs a resync, which sends only what differs.
+    func stateChanged() {
+        if stateDue == nil { stateDue = MonotonicClock.now + 0.5 }
+    }
+
+    /// Remembers the revisions now (a failure to is logged, not fatal: the next save may do).
     func saveState() {
+        stateDue = nil
         guard !dryRun else { return }
         var state = DeliveryState(revision: batchNumber)
         for host in fleet.hosts { state.applied[host.uri.description] = host.applied }

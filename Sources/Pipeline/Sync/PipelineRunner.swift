@@ -38,6 +38,8 @@ public final class PipelineRunner {
     var decided: [String: Bool] = [:]
     /// When the directories the watch limit left unwatched are scanned next.
     var nextScan: Double?
+    /// When the revisions changed since they were last written must be (see `stateChanged`).
+    var stateDue: Double?
     var limitReported = false
     /// Hears what the pipeline does (its metrics), when the service face is on.
     weak var observer: (any PipelineObserver)?
@@ -169,9 +171,8 @@ public final class PipelineRunner {
 
     /// When this pipeline next needs the loop's attention.
     public var deadline: Double? {
-        [coalescer.deadline, retry.due, nextScan, openWrites.deadline, fleet.deadline, rolloutDeadline].compactMap {
-            $0
-        }.min()
+        [coalescer.deadline, retry.due, nextScan, openWrites.deadline, fleet.deadline, rolloutDeadline, stateDue]
+            .compactMap { $0 }.min()
     }
 
     /// Cuts and processes a batch if one is due.
@@ -192,6 +193,7 @@ public final class PipelineRunner {
             if fullRescan { coalescer.addRescan(at: earlier) }
         }
         rolloutDue(now: now)
+        if let due = stateDue, now >= due { saveState() }
         guard let batch = coalescer.cut(at: now) else {
             pump(now: now, control: control)
             return

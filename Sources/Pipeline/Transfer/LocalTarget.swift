@@ -47,7 +47,7 @@ public final class LocalTarget: SyncTarget {
         }
     }
 
-    public func disconnect() {}
+    public func disconnect() { staging.close() }
 
     /// Applies a plan as one batch. `cancelled` is asked before the commit: a
     /// cancelled batch leaves the target untouched and no staging behind.
