@@ -37,6 +37,12 @@ static inline int runner_clone_file(int dst, int src) {
     return ioctl(dst, FICLONE, src);
 }
 
+/// renameat2(2) with RENAME_NOREPLACE: fails with EEXIST rather than replace what is
+/// there (EINVAL where the file system cannot tell).
+static inline int runner_rename_noreplace(int from_dir, const char *from, int to_dir, const char *to) {
+    return (int)syscall(SYS_renameat2, from_dir, from, to_dir, to, RENAME_NOREPLACE);
+}
+
 /// copy_file_range(2) (glibc shows it only under _GNU_SOURCE): bytes copied in the
 /// kernel from `in` at `in_offset` to `out` at `out_offset`, or -1 with errno set.
 static inline long runner_copy_file_range(int in, long long in_offset, int out, long long out_offset, unsigned long length) {

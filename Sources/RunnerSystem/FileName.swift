@@ -12,10 +12,22 @@ public enum FileName {
     private static func isEscape(_ scalar: Unicode.Scalar) -> Bool { escapes.contains(scalar.value) }
 
     /// The name or path for these bytes.
+    @inlinable
     public static func decode<Bytes: Collection<UInt8>>(_ bytes: Bytes) -> String {
+        // Most names are ASCII: one pass, no validation (a receiver decodes every path of a batch).
+        let ascii = bytes.withContiguousStorageIfAvailable { buffer -> String? in
+            var any: UInt8 = 0
+            for b in buffer { any |= b }
+            return any < 0x80 ? String(decoding: buffer, as: UTF8.self) : nil
+        }
+        if case .some(.some(let text)) = ascii { return text }
+        return decodeBytes(Array(bytes))
+    }
+
+    @usableFromInline
+    static func decodeBytes(_ all: [UInt8]) -> String {
         // Escape scalars encode as EF 9E xx / EF 9F xx: without an 0xEF byte there is none.
-        if !bytes.contains(0xEF), let text = String(validating: bytes, as: UTF8.self) { return text }
-        let all = Array(bytes)
+        if !all.contains(0xEF), let text = String(validating: all, as: UTF8.self) { return text }
         var scalars = String.UnicodeScalarView()
         var parser = Unicode.UTF8.ForwardParser()
         var iterator = all.makeIterator()

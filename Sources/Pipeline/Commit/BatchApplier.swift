@@ -1,3 +1,4 @@
+import CLinux
 import RunnerSystem
 
 #if canImport(Glibc)
@@ -140,6 +141,14 @@ final class BatchApplier {
                     counts.updated += 1
                 case let .replace(path, index):
                     var dir = try parentDirectory(path)
+                    // Nothing there (a new file): one call, and nothing to keep for a rollback.
+                    if runner_rename_noreplace(staging.rootFD, BatchApplier.stagedName(index), dir, path.name.cPath)
+                        == 0
+                    {
+                        renamed()
+                        counts.written += 1
+                        continue
+                    }
                     var st = stat()
                     if fstatat(dir, path.name.cPath, &st, AT_SYMLINK_NOFOLLOW) == 0 {
                         // A directory in the way moves out whole; a file is simply replaced by the rename.
