@@ -8,6 +8,11 @@ import RunnerSystem
 /// a `file://` target and a receiver session stage a file, a symlink, a directory or a
 /// deletion. A staged entry gets its mode and times here, so the commit is renames only.
 /// The staging directory is emptied when the stager goes (its area keeps it for the next batch).
+///
+/// A directory the tree does not have is staged whole: made in staging, its files
+/// written straight into it under their own names, and renamed into place at the commit
+/// as one entry (an initial sync of 10,000 files in 100 directories commits 100 renames,
+/// not 10,000). Not on a durable tree, whose commit syncs each staged file by its name.
 final class BatchStager {
     let staging: TreeDirectory
     let applier: BatchApplier
@@ -15,6 +20,13 @@ final class BatchStager {
     private(set) var changes: [BatchApplier.Change] = []
     /// The tree root's own mode and times, set last.
     var rootInfo: FileInfo?
+    /// Directories staged whole, by path: descriptors of their staged selves.
+    private var newDirectories: [RelativePath: Int32] = [:]
+    /// The number of files and links staged inside them, and those staged top-level
+    /// (counted as the commit counts files, and told apart from the directories it renames).
+    private var filesInside = 0, directoriesPlaced = 0
+    /// Entries staged inside them, which the commit moves with their directory.
+    private(set) var placedInside: [RelativePath] = []
 
     init(staging: TreeDirectory, applier: BatchApplier) {
         self.staging = staging
@@ -22,6 +34,7 @@ final class BatchStager {
     }
 
     deinit {
+        for (_, fd) in newDirectories { close(fd) }
         // What a commit leaves (the old files kept for a rollback), or a failed batch's all.
         // A descriptor of its own: a `dup` of the root's would share (and leave at the end) its offset.
         guard
@@ -36,14 +49,32 @@ final class BatchStager {
 
     private var nextName: String { BatchApplier.stagedName(changes.count) }
 
-    /// Creates the staged file for the next change (mode 0600 until it is placed; readable,
-    /// so that it can be compared with the file it would replace); the
-    /// caller writes it, then calls `placeFile` or `discardFile`.
-    func createFile() throws(TransferError) -> FileDescriptor {
-        try TransferError.wrapping { () throws(SystemError) in
+    /// Where the entry for `path` is staged: inside its staged new directory under its own
+    /// name, or top-level as the next change's `new-<index>`.
+    private func slot(_ path: RelativePath) -> (directory: Int32, name: String, inside: Bool) {
+        if let parent = newDirectories[RelativePath(trusted: path.parent)] { return (parent, path.name, true) }
+        return (staging.rootFD, nextName, false)
+    }
+
+    /// Records an entry staged at `slot` for `path`.
+    private func staged(_ path: RelativePath, inside: Bool) {
+        if inside {
+            placedInside.append(path)
+            filesInside += 1
+        } else {
+            changes.append(.place(path))
+        }
+    }
+
+    /// Creates the staged file for `path` (mode 0600 until it is placed; readable, so that
+    /// it can be compared with the file it would replace); the caller writes it, then calls
+    /// `placeFile` or `discardFile`.
+    func createFile(for path: RelativePath) throws(TransferError) -> FileDescriptor {
+        let at = slot(path)
+        return try TransferError.wrapping { () throws(SystemError) in
             try FileDescriptor(
-                at: staging.rootFD, nextName, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, mode: 0o600,
-                shown: staging.root + "/" + nextName)
+                at: at.directory, at.name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, mode: 0o600,
+                shown: staging.root + "/" + at.name)
         }
     }
 
@@ -52,12 +83,13 @@ final class BatchStager {
         fchmod(file.raw, mode_t(info.mode))
         var times = [info.timespec, info.timespec]
         futimens(file.raw, &times)
-        changes.append(.place(path))
+        staged(path, inside: slot(path).inside)
     }
 
-    /// The file just created will not be placed (its source changed while it was read).
-    func discardFile() {
-        unlinkat(staging.rootFD, nextName, 0)
+    /// The file just created for `path` will not be placed (its source changed while it was read).
+    func discardFile(_ path: RelativePath) {
+        let at = slot(path)
+        unlinkat(at.directory, at.name.cPath, 0)
     }
 
     /// The tree's file at `from` becomes `path` (a move in the source): hard-linked into
@@ -71,10 +103,11 @@ final class BatchStager {
         guard fstatat(parent.raw, from.name.cPath, &st, AT_SYMLINK_NOFOLLOW) == 0, st.st_mode & S_IFMT == S_IFREG else {
             throw TransferError("not a file to rename: \(from)", path: "\(applier.tree.root)/\(from)")
         }
-        guard linkat(parent.raw, from.name.cPath, staging.rootFD, nextName, 0) == 0 else {
+        let at = slot(path)
+        guard linkat(parent.raw, from.name.cPath, at.directory, at.name.cPath, 0) == 0 else {
             throw TransferError(SystemError("link", path: "\(applier.tree.root)/\(from)"))
         }
-        changes.append(.place(path))
+        staged(path, inside: at.inside)
         let now = FileInfo(st)
         if now.mode != info.mode || now.mtimeSeconds != info.mtimeSeconds
             || now.mtimeNanoseconds != info.mtimeNanoseconds
@@ -85,25 +118,59 @@ final class BatchStager {
 
     /// A symlink, stored as a link and never followed: where it points is the tree's readers' business.
     func placeSymlink(_ path: RelativePath, destination: String, info: FileInfo) throws(TransferError) {
-        guard symlinkat(destination.cPath, staging.rootFD, nextName) == 0 else {
-            throw TransferError(SystemError("symlink", path: "\(staging.root)/\(nextName) for \(path)"))
+        let at = slot(path)
+        guard symlinkat(destination.cPath, at.directory, at.name.cPath) == 0 else {
+            throw TransferError(SystemError("symlink", path: "\(staging.root)/\(at.name) for \(path)"))
         }
         var times = [info.timespec, info.timespec]
-        utimensat(staging.rootFD, nextName, &times, AT_SYMLINK_NOFOLLOW)
-        changes.append(.place(path))
+        utimensat(at.directory, at.name.cPath, &times, AT_SYMLINK_NOFOLLOW)
+        staged(path, inside: at.inside)
     }
 
     /// The path and what is below it go.
     func remove(_ path: RelativePath) { changes.append(.remove(path)) }
 
-    /// A directory, created if missing, with `info`'s mode and times.
-    func directory(_ path: RelativePath, info: FileInfo) { changes.append(.directory(path, info)) }
+    /// A directory, created if missing, with `info`'s mode and times: staged whole when the
+    /// tree lacks it and has its parent (or the parent is staged whole too).
+    func directory(_ path: RelativePath, info: FileInfo) {
+        let parent = RelativePath(trusted: path.parent)
+        guard !applier.durable, newDirectories[path] == nil,
+            newDirectories[parent] != nil || path.parent.isEmpty || applier.tree.info(parent)?.kind == .directory,
+            applier.tree.info(path) == nil
+        else {
+            changes.append(.directory(path, info))
+            return
+        }
+        let at = slot(path)
+        guard mkdirat(at.directory, at.name.cPath, 0o700) == 0,
+            let made = try? FileDescriptor(
+                at: at.directory, at.name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, shown: staging.root + "/" + at.name)
+        else {
+            changes.append(.directory(path, info))
+            return
+        }
+        newDirectories[path] = made.release()
+        if at.inside {
+            placedInside.append(path)
+        } else {
+            changes.append(.place(path))
+            directoriesPlaced += 1
+        }
+        // Its own mode and times once its entries are in: set after the renames.
+        changes.append(.attributes(path, info))
+    }
 
     /// Only mode and times change.
     func attributes(_ path: RelativePath, info: FileInfo) { changes.append(.attributes(path, info)) }
 
-    /// Commits the batch (see `BatchApplier.commit`).
+    /// Commits the batch (see `BatchApplier.commit`). A directory staged whole counts as
+    /// a directory made, and the files in it as files written, as if placed one by one.
     func commit(holding: Bool = false) throws(TransferError) -> BatchApplier.Counts {
-        try applier.commit(changes, rootInfo: rootInfo, holding: holding)
+        var counts = try applier.commit(changes, rootInfo: rootInfo, holding: holding)
+        counts.written += filesInside - directoriesPlaced
+        return counts
     }
+
+    /// Every entry the batch renames, makes or removes, those inside directories staged whole included.
+    var changedPaths: [RelativePath] { changes.compactMap(\.renamed) + placedInside }
 }

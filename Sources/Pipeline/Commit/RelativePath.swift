@@ -49,6 +49,12 @@ public struct RelativePath: Hashable, Sendable, CustomStringConvertible {
         description = raw
     }
 
+    /// A path of components already checked (a checked path's parent; none: the root).
+    init(trusted components: ArraySlice<String>) {
+        self.components = Array(components)
+        description = components.joined(separator: "/")
+    }
+
     /// The parent's components.
     public var parent: ArraySlice<String> { components.dropLast() }
 

@@ -148,7 +148,7 @@ extension ReceiverSession {
         var results: [ActionResult] = []
         if hold && worthActions {
             let undo = BatchUndo { () throws(TransferError) in try stager.applier.rollBackHeld() }
-            let paths = stager.changes.compactMap(\.renamed).map(\.description)
+            let paths = stager.changedPaths.map(\.description)
             results = ModuleActions.run(
                 actions, context: ActionContext(module: module, paths: paths, logger: logger, undo: undo))
             if undo.done {

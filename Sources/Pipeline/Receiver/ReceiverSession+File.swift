@@ -7,7 +7,9 @@ import RunnerSystem
 extension ReceiverSession {
     /// The staged file for the next entry of a batch.
     static func createFile(for path: RelativePath, in stager: BatchStager) throws(WireError) -> FileDescriptor {
-        do { return try stager.createFile() } catch { throw WireError("cannot stage \(path): \(error.message)") }
+        do { return try stager.createFile(for: path) } catch {
+            throw WireError("cannot stage \(path): \(error.message)")
+        }
     }
 
     /// What became of a file sent in a batch.
@@ -118,15 +120,15 @@ extension ReceiverSession {
         case (true, .staged):
             stager.placeFile(path, out, info: info)
         case (true, .identical(let modeChanged, let timesChanged)):
-            stager.discardFile()
+            stager.discardFile(path)
             if modeChanged || timesChanged { stager.attributes(path, info: info) }
         case (true, .renamed(let from)):
-            stager.discardFile()
+            stager.discardFile(path)
             do throws(TransferError) { try stager.placeLink(path, from: from, info: info) } catch {
                 throw WireError("cannot rename \(from) to \(path): \(error.message)")
             }
         default:
-            stager.discardFile()
+            stager.discardFile(path)
             return keep == true ? result : .discarded
         }
         return result

@@ -122,7 +122,7 @@ public final class LocalTarget: SyncTarget {
         guard let input = try Self.openIfPresent(source) else { return nil }
         var before = stat()
         fstat(input.raw, &before)
-        let output = try stager.createFile()
+        let output = try stager.createFile(for: path)
         let total = try TransferError.wrapping { () throws(SystemError) in
             try FileSystem.copy(from: input.raw, to: output.raw, path: source)
         }
@@ -130,7 +130,7 @@ public final class LocalTarget: SyncTarget {
         fstat(input.raw, &after)
         let info = FileInfo(after)
         guard FileInfo(before) == info, info.size == total else {
-            stager.discardFile()
+            stager.discardFile(path)
             return nil
         }
         stager.placeFile(path, output, info: info)
