@@ -375,43 +375,30 @@ def content_is(path, data):
         return False
 
 
-def e2e_measure(src, dst, label, burst=True):
+def e2e_measure(targets, burst=True):
     """Latency write -> visible at the receiver for create, modify, mv tmp file (30 each),
-    then a 2,000-file burst (the floor watches one directory: not for it); prints p50/p90/max."""
-    results = {}
-    arrivals = Arrivals(dst)
+    then a 2,000-file burst for the first target (the floor watches one directory: not for
+    it); prints p50/p90/max per target. `targets` are (src, dst, label), sampled in turn,
+    one change each: a drift of the machine's speed (this VM's varies by half within
+    minutes) then falls on every target alike, and the ratios between them hold."""
+    results = {label: {} for _, _, label in targets}
+    arrivals = {label: Arrivals(dst) for _, dst, label in targets}
     for kind in ("create", "modify", "mv"):
-        samples = []
+        samples = {label: [] for _, _, label in targets}
         for i in range(30):
-            name = f"{kind}{i}.conf"
-            data = f"{kind} {i} {time.monotonic()}\n".encode()
-            if kind == "modify":
-                with open(os.path.join(src, name), "wb") as f:
-                    f.write(b"before\n")
-                arrivals.wait(lambda: content_is(os.path.join(dst, name), b"before\n"))
-                time.sleep(0.05)  # let the previous batch finish: we time one change, not a queue
-            t0 = time.monotonic()
-            if kind == "mv":
-                tmp = os.path.join(src, f".{name}.tmp123")
-                with open(tmp, "wb") as f:
-                    f.write(data)
-                os.rename(tmp, os.path.join(src, name))
-            else:
-                with open(os.path.join(src, name), "r+b" if kind == "modify" else "wb") as f:
-                    f.write(data)
-                    f.truncate()
-            if not arrivals.wait(lambda: content_is(os.path.join(dst, name), data), 10):
-                samples.append(float("inf"))
-                continue
-            samples.append(time.monotonic() - t0)
-            time.sleep(0.02)
-        results[kind] = samples
-        out(f"e2e.{label}.{kind}.p50_ms", f"{percentile(samples, 0.5) * 1000:.2f}")
-        out(f"e2e.{label}.{kind}.p90_ms", f"{percentile(samples, 0.9) * 1000:.2f}")
-        out(f"e2e.{label}.{kind}.max_ms", f"{max(samples) * 1000:.2f}")
-    arrivals.close()
+            for src, dst, label in targets:
+                samples[label].append(e2e_sample(src, dst, arrivals[label], kind, i))
+                time.sleep(0.02)
+        for _, _, label in targets:
+            results[label][kind] = samples[label]
+            out(f"e2e.{label}.{kind}.p50_ms", f"{percentile(samples[label], 0.5) * 1000:.2f}")
+            out(f"e2e.{label}.{kind}.p90_ms", f"{percentile(samples[label], 0.9) * 1000:.2f}")
+            out(f"e2e.{label}.{kind}.max_ms", f"{max(samples[label]) * 1000:.2f}")
+    for a in arrivals.values():
+        a.close()
     if not burst:
         return results, None
+    src, dst, label = targets[0]
     burst_dir = os.path.join(src, "burst")
     os.makedirs(burst_dir)
     t0 = time.monotonic()
@@ -425,6 +412,30 @@ def e2e_measure(src, dst, label, burst=True):
     out(f"e2e.{label}.burst2000.applied_after_last_write_s", f"{done - written:.3f}" if ok else "timeout")
     out(f"e2e.{label}.burst2000.total_s", f"{done - t0:.3f}" if ok else "timeout")
     return results, (done - written if ok else float("inf"))
+
+
+def e2e_sample(src, dst, arrivals, kind, i):
+    """Seconds from one change in src to its arrival in dst (inf: it never came)."""
+    name = f"{kind}{i}.conf"
+    data = f"{kind} {i} {time.monotonic()}\n".encode()
+    if kind == "modify":
+        with open(os.path.join(src, name), "wb") as f:
+            f.write(b"before\n")
+        arrivals.wait(lambda: content_is(os.path.join(dst, name), b"before\n"))
+        time.sleep(0.05)  # let the previous batch finish: we time one change, not a queue
+    t0 = time.monotonic()
+    if kind == "mv":
+        tmp = os.path.join(src, f".{name}.tmp123")
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.rename(tmp, os.path.join(src, name))
+    else:
+        with open(os.path.join(src, name), "r+b" if kind == "modify" else "wb") as f:
+            f.write(data)
+            f.truncate()
+    if not arrivals.wait(lambda: content_is(os.path.join(dst, name), data), 10):
+        return float("inf")
+    return time.monotonic() - t0
 
 
 def bench_e2e(work):
@@ -456,7 +467,23 @@ def bench_e2e(work):
     run = subprocess.Popen([RUNNER, "run", os.path.join(base, "p.lua"), "--log-level", "info"], env=ENV,
                            stdout=subprocess.DEVNULL, stderr=open(run_log, "w"))
     wait_for(lambda: "ready" in open(run_log).read(), 30)
-    ours, ours_burst = e2e_measure(src, module, "runner")
+    # The floor beside it, sampled in turn with it (see e2e_measure).
+    targets = [(src, module, "runner")]
+    floor = floor_binary(work)
+    if floor:
+        floor_base = os.path.join(work, "e2e-floor")
+        floor_src, floor_dst = os.path.join(floor_base, "src"), os.path.join(floor_base, "dst")
+        os.makedirs(floor_src)
+        os.makedirs(floor_dst)
+        recv, send = start_floor(floor, 18700 + os.getpid() % 100, floor_src, floor_dst)
+        targets.append((floor_src, floor_dst, "floor"))
+    try:
+        measured, ours_burst = e2e_measure(targets)
+    finally:
+        if floor:
+            stop(send)
+            stop(recv)
+    ours = measured["runner"]
     memory = {"sender": (rss_now_kib(run.pid), pss_now_kib(run.pid)),
               "receiver": (tree_kib(serve.pid), tree_kib(serve.pid, pss_now_kib))}
     out("e2e.runner.rss_kib.sender", memory["sender"][0])
@@ -465,19 +492,8 @@ def bench_e2e(work):
     out("e2e.runner.pss_kib.receiver_daemon_and_session", memory["receiver"][1])
     stop(run)
     stop(serve)
-
-    floor = floor_binary(work)
     if floor:
-        base = os.path.join(work, "e2e-floor")
-        src, dst = os.path.join(base, "src"), os.path.join(base, "dst")
-        os.makedirs(src)
-        os.makedirs(dst)
-        recv, send = start_floor(floor, 18700 + os.getpid() % 100, src, dst)
-        try:
-            bottom, _ = e2e_measure(src, dst, "floor", burst=False)
-        finally:
-            stop(send)
-            stop(recv)
+        bottom = measured["floor"]
         for kind in ("create", "modify", "mv"):
             for q in (0.5, 0.9):
                 ratio = percentile(ours[kind], q) / percentile(bottom[kind], q)
@@ -508,7 +524,8 @@ def bench_e2e(work):
         # lsyncd does an initial full rsync first; wait for it to be watching.
         wait_for(lambda: os.path.exists(os.path.join(base, "lsyncd.log"))
                  and "Normal: Finished" in open(os.path.join(base, "lsyncd.log")).read(), 30)
-        theirs, theirs_burst = e2e_measure(src, module, f"lsyncd_{form}")
+        measured, theirs_burst = e2e_measure([(src, module, f"lsyncd_{form}")])
+        theirs = measured[f"lsyncd_{form}"]
         theirs_memory = {"sender": (rss_now_kib(lsyncd.pid), pss_now_kib(lsyncd.pid)),
                          "receiver": (tree_kib(rsyncd.pid), tree_kib(rsyncd.pid, pss_now_kib))}
         out(f"e2e.lsyncd_{form}.rss_kib.lsyncd", theirs_memory["sender"][0])
@@ -533,27 +550,22 @@ def main():
         sys.exit(f"bench: {RUNNER} is missing: run `swift build -c release` first")
     work = tempfile.mkdtemp(prefix="runner-bench.")
     ENV["XDG_STATE_HOME"] = os.path.join(work, "state")  # the bench's own state, not the machine's
+    sections = [("latency", bench_latency), ("burst", bench_burst), ("setup", bench_setup), ("e2e", bench_e2e),
+                ("delta", bench_delta), ("deltasize", bench_delta_sizes), ("collision", bench_collision),
+                ("fleet", bench_fleet), ("transfer", bench_transfer)]
     try:
-        which = sys.argv[1:] or [
-            "latency", "setup", "burst", "e2e", "delta", "deltasize", "collision", "fleet", "transfer"]
-        if "latency" in which:
-            bench_latency(work)
-        if "burst" in which:
-            bench_burst(work)
-        if "setup" in which:
-            bench_setup(work)
-        if "e2e" in which:
-            bench_e2e(work)
-        if "delta" in which:
-            bench_delta(work)
-        if "deltasize" in which:
-            bench_delta_sizes(work)
-        if "collision" in which:
-            bench_collision(work)
-        if "fleet" in which:
-            bench_fleet(work)
-        if "transfer" in which:
-            bench_transfer(work)
+        which = sys.argv[1:] or [name for name, _ in sections]
+        for name, section in sections:
+            if name not in which:
+                continue
+            # Each section starts on a quiet disk: the 150,000 files the watcher sections
+            # leave would otherwise still be written back (and journaled) under the next one.
+            for entry in os.listdir(work):
+                if entry != "state":
+                    path = os.path.join(work, entry)
+                    shutil.rmtree(path, ignore_errors=True) if os.path.isdir(path) else os.unlink(path)
+            os.sync()
+            section(work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

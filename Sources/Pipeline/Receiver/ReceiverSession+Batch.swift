@@ -11,6 +11,8 @@ extension ReceiverSession {
     /// delta fails its whole-file check is asked for again, whole, before the commit.
     func batch(_ id: UInt64) throws(WireError) {
         guard !module.readOnly else { throw WireError("module '\(module.name)' is read-only") }
+        // The next batch lists again, or is planned without a listing.
+        defer { listedFiles = nil }
         let stager: BatchStager
         do throws(TransferError) { stager = try staging.begin() } catch { throw WireError(error.description) }
         var bytes: Int64 = 0

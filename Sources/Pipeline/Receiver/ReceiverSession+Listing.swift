@@ -11,11 +11,11 @@ extension ReceiverSession {
         var paths: [RelativePath?] = []
         for p in raw { paths.append(try Self.path(p)) }
         var sent = Set<String>()
-        listedFiles.removeAll(keepingCapacity: true)
+        listedFiles = []
         summedFiles.removeAll(keepingCapacity: true)
         func send(_ p: String, _ info: FileInfo, link: String?) throws(WireError) {
             guard sent.insert(p).inserted else { return }
-            if info.kind == .file { listedFiles.insert(p) }
+            if info.kind == .file { listedFiles?.insert(p) }
             try writer.send(.entry(WireEntry(path: p, info: info, link: link)))
         }
         for path in paths {

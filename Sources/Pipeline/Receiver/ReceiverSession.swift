@@ -41,9 +41,10 @@ public final class ReceiverSession {
         return emptyFile
     }
 
-    /// The regular files the last listing showed: a file sent whole is compared with the
-    /// module's copy only when there is one (a new file costs no lookup).
-    var listedFiles = Set<String>()
+    /// The regular files the batch's listing showed: a file sent whole is compared with the
+    /// module's copy only when there is one (a new file costs no lookup). Nil for a batch
+    /// planned without a listing (small files): each is compared with what is there.
+    var listedFiles: Set<String>?
     /// Files whose block sums the sender asked for: a delta that follows is most likely of
     /// their changed blocks, so the old file is worth copying in the kernel when it cannot be cloned.
     var summedFiles = Set<String>()

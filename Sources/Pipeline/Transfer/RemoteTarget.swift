@@ -74,11 +74,16 @@ public final class RemoteTarget: SyncTarget {
         }
     }
 
-    /// Asks the receiver for its listing of what the paths touch and plans against it.
+    /// Asks the receiver for its listing of what the paths touch and plans against it
+    /// (a batch of small files plans without it: `SyncPlanner.blind`).
     public func plan(paths: [String]?, moves: [String: String], source: SourceTree, filter: Filter, delete: Bool)
         throws -> SyncPlan
     {
-        try session { c in
+        if let paths, let plan = SyncPlanner.blind(paths: paths, moves: moves, source: source, delete: delete) {
+            listing = RemoteListing()
+            return plan
+        }
+        return try session { c in
             c.clock.step = "waiting for the listing"
             try c.request(.scan(paths: paths ?? [""]))
             var listing = RemoteListing()
@@ -154,7 +159,9 @@ public final class RemoteTarget: SyncTarget {
                 continue
             }
             let basisPath = plan.bases[path] ?? path
-            if let basis = listing.info(basisPath), basis.kind == .file, basis.size >= 4096 || info.size >= 4096 {
+            if let basis = listing.info(basisPath), basis.kind == .file,
+                basis.size >= SyncPlanner.blindLimit || info.size >= SyncPlanner.blindLimit
+            {
                 wanted.append((path, basisPath))
             }
         }

@@ -49,6 +49,36 @@ public struct SyncPlanner {
         return plan
     }
 
+    /// The plan for a batch of small files, links and deletions, made without the target's
+    /// listing (a round trip each batch would otherwise wait for): each file is sent whole,
+    /// each link as it is, each path the source lacks deleted where it is. A receiver then
+    /// compares what it gets with what it has, so nothing is rewritten for nothing. Nil when
+    /// the batch needs the listing: a directory (compared whole), a file large enough for a
+    /// delta, or a move (renamed only where the target has the old path).
+    public static func blind(paths: [String], moves: [String: String], source: SourceTree, delete: Bool)
+        -> SyncPlan?
+    {
+        guard moves.isEmpty, !paths.isEmpty, !paths.contains("") else { return nil }
+        var plan = SyncPlan()
+        for path in paths.sorted() {
+            switch source.info(path) {
+            case nil:
+                if delete { plan.operations.append(.delete(path: path)) }
+            case let info? where info.kind == .file && info.size < Self.blindLimit:
+                plan.operations.append(.copy(path: path, info: info))
+            case let info? where info.kind == .symlink:
+                guard let link = source.readLink(path) else { return nil }
+                plan.operations.append(.symlink(path: path, destination: link, info: info))
+            default:
+                return nil
+            }
+        }
+        return plan
+    }
+
+    /// Files under this size go whole anyway (no signature is asked for them).
+    public static let blindLimit: Int64 = 4096
+
     /// Where to sync from for a changed path: the path itself, or its highest
     /// ancestor that is not a real directory on the target (missing, a file, or a
     /// symlink, which is never followed): that ancestor is synced whole instead.
