@@ -1,3 +1,4 @@
+import FoundationEssentials
 import RunnerSystem
 
 #if canImport(Glibc)
@@ -27,6 +28,16 @@ final class BatchStager {
     private var filesInside = 0, directoriesPlaced = 0
     /// Entries staged inside them, which the commit moves with their directory.
     private(set) var placedInside: [RelativePath] = []
+    /// The mode the file just created got (its permission bits less the umask).
+    private var createdMode: UInt32?
+
+    /// The process's umask, read without setting it (`umask(2)` would, for every thread).
+    private static let umask: UInt32? = {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Umask:") })
+        else { return nil }
+        return line.split(whereSeparator: { $0 == " " || $0 == "\t" }).last.flatMap { UInt32($0, radix: 8) }
+    }()
 
     init(staging: TreeDirectory, applier: BatchApplier) {
         self.staging = staging
@@ -66,21 +77,24 @@ final class BatchStager {
         }
     }
 
-    /// Creates the staged file for `path` (mode 0600 until it is placed; readable, so that
-    /// it can be compared with the file it would replace); the caller writes it, then calls
-    /// `placeFile` or `discardFile`.
-    func createFile(for path: RelativePath) throws(TransferError) -> FileDescriptor {
+    /// Creates the staged file for `path` with the permission bits of `mode`, and always
+    /// the owner's read and write (it is written, and compared with the file it would
+    /// replace; staging is 0700); the caller writes it, then calls `placeFile` or `discardFile`.
+    func createFile(for path: RelativePath, mode: UInt32) throws(TransferError) -> FileDescriptor {
         let at = slot(path)
+        let bits = mode & 0o777 | 0o600
+        createdMode = Self.umask.map { bits & ~$0 }
         return try TransferError.wrapping { () throws(SystemError) in
             try FileDescriptor(
-                at: at.directory, at.name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, mode: 0o600,
+                at: at.directory, at.name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, mode: mode_t(bits),
                 shown: staging.root + "/" + at.name)
         }
     }
 
-    /// The file just written goes to `path` with `info`'s mode and times.
+    /// The file just written goes to `path` with `info`'s mode and times (a mode the
+    /// creation already gave is not set again: one call less per file).
     func placeFile(_ path: RelativePath, _ file: borrowing FileDescriptor, info: FileInfo) {
-        fchmod(file.raw, mode_t(info.mode))
+        if createdMode != info.mode & 0o7777 { fchmod(file.raw, mode_t(info.mode)) }
         var times = [info.timespec, info.timespec]
         futimens(file.raw, &times)
         staged(path, inside: slot(path).inside)

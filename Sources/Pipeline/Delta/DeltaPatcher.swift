@@ -38,15 +38,18 @@ final class DeltaPatcher {
         try apply(basis: basis, basisName: basisName, reading: reader, into: .stream(writer))
     }
 
-    /// Applies the delta read from `reader` to `basis` (named `basisName` in errors).
-    func apply(basis: Int32, basisName: String, reading reader: ByteReader, into output: Output)
+    /// Applies the delta read from `reader` to `basis` (named `basisName` in errors);
+    /// `knownEmpty`: the basis is the empty device (a file sent whole), not asked for its size.
+    func apply(
+        basis: Int32, basisName: String, reading reader: ByteReader, into output: Output, knownEmpty: Bool = false
+    )
         throws(DeltaError) -> DeltaStats
     {
         var st = stat()
-        guard fstat(basis, &st) == 0 else {
+        guard knownEmpty || fstat(basis, &st) == 0 else {
             throw DeltaError("cannot stat the basis: \(String(cString: strerror(errno)))", path: basisName)
         }
-        let basisSize = Int64(st.st_size)
+        let basisSize = knownEmpty ? 0 : Int64(st.st_size)
         var magic: [UInt8] = []
         for _ in 0..<4 { magic.append(try reader.byte()) }
         guard magic == DeltaFormat.magic else { throw DeltaError("not a runner delta (bad magic)", path: reader.name) }

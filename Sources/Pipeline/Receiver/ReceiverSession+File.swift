@@ -6,8 +6,10 @@ import RunnerSystem
 
 extension ReceiverSession {
     /// The staged file for the next entry of a batch.
-    static func createFile(for path: RelativePath, in stager: BatchStager) throws(WireError) -> FileDescriptor {
-        do { return try stager.createFile(for: path) } catch {
+    static func createFile(for path: RelativePath, mode: UInt32, in stager: BatchStager) throws(WireError)
+        -> FileDescriptor
+    {
+        do { return try stager.createFile(for: path, mode: mode) } catch {
             throw WireError("cannot stage \(path): \(error.message)")
         }
     }
@@ -37,7 +39,7 @@ extension ReceiverSession {
         let empty = try emptyBasis()
         let basis = (hasBasis ? openBasis(basisPath ?? path)?.release() : nil) ?? empty
         defer { if basis != empty { close(basis) } }
-        let out = try Self.createFile(for: path, in: stager)
+        let out = try Self.createFile(for: path, mode: info.mode, in: stager)
         let output = Self.output(
             over: basis, hasBasis: hasBasis, into: out.raw, size: info.size,
             orCopy: summedFiles.contains(path.description))
@@ -80,7 +82,8 @@ extension ReceiverSession {
         var result: Received
         do throws(DeltaError) {
             let stats = try patcher.apply(
-                basis: basis, basisName: "\(module.path)/\(path)", reading: frames, into: output)
+                basis: basis, basisName: "\(module.path)/\(path)", reading: frames, into: output,
+                knownEmpty: basis == empty)
             result = .staged(stats.newSize)
             // Sent whole (a small file) or as a delta of nothing but copies in place: the same
             // bytes as the module's copy are not written again.

@@ -122,7 +122,7 @@ public final class LocalTarget: SyncTarget {
         guard let input = try Self.openIfPresent(source) else { return nil }
         var before = stat()
         fstat(input.raw, &before)
-        let output = try stager.createFile(for: path)
+        let output = try stager.createFile(for: path, mode: UInt32(before.st_mode))
         let total = try TransferError.wrapping { () throws(SystemError) in
             try FileSystem.copy(from: input.raw, to: output.raw, path: source)
         }
