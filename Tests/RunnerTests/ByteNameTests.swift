@@ -66,24 +66,18 @@ import Testing
         try Self.create(Self.path(dir.at("src"), Self.directory, Array("www.conf".utf8)), "[www]\n")
         try Self.create(Self.path(dir.at("src"), Self.skipped), "ignored by a byte\n")
 
+        // Kept alive for the test: the daemon serving the module.
         var daemons: [AnyObject] = []
-        let target: String
+        let made = try await moduleTarget(scheme, in: dir)
+        var target = made.uri
+        if let daemon = made.daemon { daemons.append(daemon) }
         var auth = ""
-        switch scheme {
-        case "runner":
-            try dir.write(
-                "receiver.lua", "settings { listen = \"127.0.0.1:0\" }\nmodule \"fpm\" { path = \"module\" }\n")
-            let daemon = try await ServeProcess(script: dir.at("receiver.lua"), logDirectory: dir.path)
-            daemons.append(daemon)
-            target = "runner://127.0.0.1:\(daemon.port)/fpm"
-        case "rsync":
-            let daemon = try await TestRsyncDaemon(directory: dir.path, module: dir.at("module"))
-            daemons.append(daemon)
+        if scheme == "rsync" {
+            let rsyncd = try await TestRsyncDaemon(directory: dir.path, module: dir.at("module"))
+            daemons.append(rsyncd)
             try dir.write("sync.secret", "s3cret\n", mode: 0o600)
-            target = "rsync://127.0.0.1:\(daemon.port)/php_env"
+            target = "rsync://127.0.0.1:\(rsyncd.port)/php_env"
             auth = ", auth = { user = \"sync\", secret_file = \"sync.secret\" }"
-        default:
-            target = "file://\(dir.at("module"))"
         }
         // Lua strings are bytes: "\xfe" in the pattern is the byte of the name it skips.
         let script = try dir.write(

@@ -36,16 +36,7 @@ import Testing
             try FileManager.default.setAttributes(
                 [.modificationDate: Date().addingTimeInterval(-3600)], ofItemAtPath: dir.at("src/\(name)"))
         }
-        var daemon: ServeProcess?
-        let target: String
-        if scheme == "runner" {
-            try dir.write(
-                "receiver.lua", "settings { listen = \"127.0.0.1:0\" }\nmodule \"fpm\" { path = \"module\" }\n")
-            daemon = try await ServeProcess(script: dir.at("receiver.lua"), logDirectory: dir.path)
-            target = "runner://127.0.0.1:\(daemon!.port)/fpm"
-        } else {
-            target = "file://\(dir.at("module"))"
-        }
+        let (target, daemon) = try await moduleTarget(scheme, in: dir)
         let script = try dir.write(
             "p.lua", "pipeline \"p\" { source = \"src\", to = { \"\(target)\" }, delete = true, delay = 0.3 }\n")
         let runner = try RunnerProcess(["run", script], logDirectory: dir.path)

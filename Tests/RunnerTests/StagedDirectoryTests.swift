@@ -26,16 +26,7 @@ import Testing
         for d in ["pool/sub/deep", "pool/sub", "pool"] {
             try FileManager.default.setAttributes([.modificationDate: past], ofItemAtPath: dir.at("src/" + d))
         }
-        let target: String
-        var daemon: ServeProcess?
-        if scheme == "runner" {
-            try dir.write(
-                "receiver.lua", "settings { listen = \"127.0.0.1:0\" }\nmodule \"fpm\" { path = \"module\" }\n")
-            daemon = try await ServeProcess(script: dir.at("receiver.lua"), logDirectory: dir.path)
-            target = "runner://127.0.0.1:\(daemon!.port)/fpm"
-        } else {
-            target = "file://\(dir.at("module"))"
-        }
+        let (target, daemon) = try await moduleTarget(scheme, in: dir)
         try dir.write("p.lua", "pipeline \"p\" { source = \"src\", to = \"\(target)\", delete = true }\n")
         let r = try await RunnerProcess.run(["run", "--once", dir.at("p.lua")], logDirectory: dir.path)
         #expect(r.status == 0, "\(r.stderr)")
