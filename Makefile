@@ -5,7 +5,7 @@
 SWIFT ?= swift
 BUILD_FLAGS ?=
 
-.PHONY: all deps build release demo test bench format clean install
+.PHONY: all deps build release demo test test-tsan test-asan bench format clean install
 
 # Where `make install` puts things; DESTDIR stages them (packaging). BINARY: what is installed.
 PREFIX ?= /usr/local
@@ -46,6 +46,13 @@ demo: build
 
 test: deps
 	bash scripts/test.sh
+
+# The suite under ThreadSanitizer or AddressSanitizer (scripts/test-sanitized.sh).
+test-tsan: deps
+	bash scripts/test-sanitized.sh thread
+
+test-asan: deps
+	bash scripts/test-sanitized.sh address
 
 # Side by side with the peers (inotifywait; rsync, rdiff and lsyncd as they land).
 bench: release

@@ -24,9 +24,12 @@ public enum DirectoryEntries {
         defer { closedir(stream) }
         var entries: [Entry] = []
         while let entry = readdir(stream) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                FileName.decode(raw.prefix(while: { $0 != 0 }))
-            }
+            // Read up to its NUL in place: a record is only as long as its name (`d_reclen`),
+            // so copying the 256-byte `d_name` reads past the last record of the buffer
+            // (AddressSanitizer's heap-buffer-overflow).
+            let start = UnsafeRawPointer(entry) + MemoryLayout<dirent>.offset(of: \dirent.d_name)!
+            let name = FileName.decode(
+                UnsafeRawBufferPointer(start: start, count: strlen(start.assumingMemoryBound(to: CChar.self))))
             guard name != "." && name != ".." else { continue }
             let kind: FileInfo.Kind?
             switch Int32(entry.pointee.d_type) {

@@ -39,12 +39,17 @@ final class BatchStager {
         return line.split(whereSeparator: { $0 == " " || $0 == "\t" }).last.flatMap { UInt32($0, radix: 8) }
     }()
 
-    init(staging: TreeDirectory, applier: BatchApplier) {
+    /// Called when the stager goes, its staging emptied (the area's lock is let go).
+    private let finished: () -> Void
+
+    init(staging: TreeDirectory, applier: BatchApplier, finished: @escaping () -> Void = {}) {
         self.staging = staging
         self.applier = applier
+        self.finished = finished
     }
 
     deinit {
+        defer { finished() }
         for (_, fd) in newDirectories { close(fd) }
         // What a commit leaves (the old files kept for a rollback), or a failed batch's all.
         // A descriptor of its own: a `dup` of the root's would share (and leave at the end) its offset.

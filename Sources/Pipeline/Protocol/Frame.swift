@@ -92,6 +92,9 @@ final class FrameWriter {
     init(_ output: ByteWriter) { self.output = output }
 
     /// Sends one message (buffered until `flush`).
+    /// A write failed: the peer closed (maybe after saying why, which is then still to read).
+    private(set) var broken = false
+
     func send(_ message: WireMessage) throws(WireError) {
         var b = PayloadBuilder()
         message.encode(&b)
@@ -101,11 +104,15 @@ final class FrameWriter {
             try output.byte(message.frameType.rawValue)
             try output.write(b.bytes)
         } catch {
+            broken = true
             throw WireError("connection: \(error.message)")
         }
     }
 
     func flush() throws(WireError) {
-        do throws(DeltaError) { try output.flush() } catch { throw WireError("connection: \(error.message)") }
+        do throws(DeltaError) { try output.flush() } catch {
+            broken = true
+            throw WireError("connection: \(error.message)")
+        }
     }
 }

@@ -114,6 +114,18 @@ final class RemoteConnection {
         try writer.flush()
     }
 
+    /// Why the receiver closed the connection a write then failed on: the ERROR it sent
+    /// first (a full disk, a refused path), still to read behind the broken pipe; nil when
+    /// no write failed or it said nothing.
+    func lastWords() -> String? {
+        guard writer.broken else { return nil }
+        for _ in 0..<16 {
+            guard case .some(let message) = try? reader.next() else { return nil }
+            if case .error(let text) = message { return text }
+        }
+        return nil
+    }
+
     /// Ends the session: the receiver sees BYE, then its input close.
     func close() {
         try? writer.send(.bye)

@@ -69,7 +69,9 @@ public final class RemoteTarget: SyncTarget {
             connection = c
             return try body(c)
         } catch {
+            let said = connection?.lastWords()
             disconnect()
+            if let said { throw WireError("the peer refused: \(said)", refusal: said) }
             throw error
         }
     }
