@@ -23,6 +23,8 @@ public final class RemoteTarget: SyncTarget {
     private var listing = RemoteListing()
     /// zstd's context, made once rather than per file.
     private lazy var compressor = LiteralCompressor()
+    /// Every plan asks for the listing (`--dry-run`: it shows what differs, not what is sent).
+    public var alwaysLists = false
 
     /// A remote target reached by `command` (ssh), or over TCP when `command` is empty.
     public init(
@@ -81,7 +83,9 @@ public final class RemoteTarget: SyncTarget {
     public func plan(paths: [String]?, moves: [String: String], source: SourceTree, filter: Filter, delete: Bool)
         throws -> SyncPlan
     {
-        if let paths, let plan = SyncPlanner.blind(paths: paths, moves: moves, source: source, delete: delete) {
+        if !alwaysLists, let paths,
+            let plan = SyncPlanner.blind(paths: paths, moves: moves, source: source, delete: delete)
+        {
             listing = RemoteListing()
             return plan
         }
