@@ -67,23 +67,6 @@ public enum StrongHash {
         return generator.next()
     }
 
-    /// The digest of everything `fd` holds (read from offset 0, in 1 MiB pieces); nil when
-    /// a read fails.
-    public static func digest(of fd: Int32, seed: UInt64) -> Digest? {
-        let stream = Stream(seed: seed)
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 64)
-        defer { buffer.deallocate() }
-        var offset: off_t = 0
-        while true {
-            let n = pread(fd, buffer.baseAddress, buffer.count, offset)
-            if n < 0 && errno == EINTR { continue }
-            guard n >= 0 else { return nil }
-            if n == 0 { return stream.finish() }
-            stream.update(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
-            offset += off_t(n)
-        }
-    }
-
     /// A streaming XXH3-128.
     final class Stream {
         private let state: OpaquePointer
