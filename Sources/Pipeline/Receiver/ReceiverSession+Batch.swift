@@ -11,8 +11,12 @@ extension ReceiverSession {
     /// delta fails its whole-file check is asked for again, whole, before the commit.
     func batch(_ id: UInt64) throws(WireError) {
         guard !module.readOnly else { throw WireError("module '\(module.name)' is read-only") }
-        // The next batch lists again, or is planned without a listing.
-        defer { listedFiles = nil }
+        // What the sender asked before this batch is this batch's: the next one asks again,
+        // or is planned without a listing.
+        defer {
+            listedFiles = nil
+            summedFiles.removeAll(keepingCapacity: true)
+        }
         let stager: BatchStager
         do throws(TransferError) { stager = try staging.begin() } catch { throw WireError(error.description) }
         var bytes: Int64 = 0

@@ -12,7 +12,6 @@ extension ReceiverSession {
         for p in raw { paths.append(try Self.path(p)) }
         var sent = Set<String>()
         listedFiles = []
-        summedFiles.removeAll(keepingCapacity: true)
         func send(_ p: String, _ info: FileInfo, link: String?) throws(WireError) {
             guard sent.insert(p).inserted else { return }
             if info.kind == .file { listedFiles?.insert(p) }
