@@ -53,8 +53,7 @@ public enum FileSystem {
         guard fstatat(directory, name.cPath, &st, AT_SYMLINK_NOFOLLOW) == 0 else { return }
         if st.st_mode & S_IFMT == S_IFDIR {
             let child = try FileDescriptor(at: directory, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, shown: shown)
-            let names = try DirectoryEntries.names(of: try child.duplicate())
-            for n in names { try removeEntry(in: child.raw, n, shown: shown + "/" + n) }
+            try removeContents(of: child.raw, shown: shown)
             guard unlinkat(directory, name.cPath, AT_REMOVEDIR) == 0 || errno == ENOENT else {
                 throw SystemError("rmdir", path: shown)
             }
@@ -63,6 +62,26 @@ public enum FileSystem {
                 throw SystemError("unlink", path: shown)
             }
         }
+    }
+
+    /// Removes everything in the directory open as `directory`, which stays. Read through a
+    /// descriptor of its own: a `dup` would share (and leave at the end) the offset of one
+    /// the caller reads again.
+    public static func removeContents(of directory: Int32, shown: String) throws(SystemError) {
+        let listing = try FileDescriptor(at: directory, ".", O_RDONLY | O_DIRECTORY, shown: shown)
+        for n in try DirectoryEntries.names(of: listing) { try removeEntry(in: directory, n, shown: shown + "/" + n) }
+    }
+
+    /// Writes `bytes` to `temporary` (made 0600, never through a symlink), gives it `mode`
+    /// and renames it over `path`: a reader sees the old file or the new one, never a part.
+    public static func replace(_ path: String, with bytes: [UInt8], temporary: String, mode: UInt32)
+        throws(SystemError)
+    {
+        let file = try FileDescriptor(opening: temporary, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, mode: 0o600)
+        let written = bytes.withUnsafeBytes { write(file.raw, $0.baseAddress, $0.count) }
+        guard written == bytes.count else { throw SystemError("write", path: temporary) }
+        fchmod(file.raw, mode_t(mode))
+        guard rename(temporary.cPath, path.cPath) == 0 else { throw SystemError("rename", path: path) }
     }
 
     /// `mkdir -p`, with `mode` (plus owner rwx) for what it creates.
@@ -95,29 +114,22 @@ public enum FileSystem {
         }
     }
 
-    /// How `clone` made a file a copy of another.
-    public enum CloneMethod: Sendable {
-        /// The copy shares the original's extents (FICLONE: xfs, btrfs): nothing was written.
-        case reflink
-        /// The kernel copied the bytes (`copy_file_range`), never through user space.
-        case kernelCopy
-    }
-
     /// Makes the empty file `output` a copy of `input`'s first `size` bytes without
-    /// passing them through user space: a reflink clone where the file system has them,
-    /// else `copy_file_range` when `orCopy`. Nil when neither was done (`output` may then
-    /// hold part of a copy: the caller truncates or discards it).
-    public static func clone(_ input: Int32, into output: Int32, size: Int64, orCopy: Bool) -> CloneMethod? {
-        if runner_clone_file(output, input) == 0 { return .reflink }
-        guard orCopy else { return nil }
+    /// passing them through user space: a reflink clone where the file system has them
+    /// (FICLONE: xfs, btrfs; nothing is written), else `copy_file_range` when `orCopy`.
+    /// False when neither was done (`output` may then hold part of a copy: the caller
+    /// truncates or discards it).
+    public static func clone(_ input: Int32, into output: Int32, size: Int64, orCopy: Bool) -> Bool {
+        if runner_clone_file(output, input) == 0 { return true }
+        guard orCopy else { return false }
         var done: Int64 = 0
         while done < size {
             let n = runner_copy_file_range(input, done, output, done, UInt(min(size - done, 1 << 30)))
             if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { return nil }
+            guard n > 0 else { return false }
             done += Int64(n)
         }
-        return .kernelCopy
+        return true
     }
 
     private static func copyByReading(from input: Int32, to output: Int32, path: String) throws(SystemError) -> Int64 {

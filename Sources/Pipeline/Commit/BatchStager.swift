@@ -52,15 +52,7 @@ final class BatchStager {
         defer { finished() }
         for (_, fd) in newDirectories { close(fd) }
         // What a commit leaves (the old files kept for a rollback), or a failed batch's all.
-        // A descriptor of its own: a `dup` of the root's would share (and leave at the end) its offset.
-        guard
-            let directory = try? FileDescriptor(
-                at: staging.rootFD, ".", O_RDONLY | O_DIRECTORY, shown: staging.root),
-            let names = try? DirectoryEntries.names(of: directory)
-        else { return }
-        for name in names {
-            try? FileSystem.removeEntry(in: staging.rootFD, name, shown: staging.root + "/" + name)
-        }
+        try? FileSystem.removeContents(of: staging.rootFD, shown: staging.root)
     }
 
     private var nextName: String { BatchApplier.stagedName(changes.count) }

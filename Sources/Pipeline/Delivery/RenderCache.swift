@@ -79,13 +79,7 @@ final class RenderCache {
         }
         if FileInfo.lstat(cached)?.kind == .directory { try FileSystem.removeTree(cached) }
         // Named per process: a `--dry-run` renders into the same cache as the running service.
-        let temporary = cached + ".runner-render-\(getpid())"
-        let file = try FileDescriptor(opening: temporary, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, mode: 0o600)
-        let fd = file.raw
-        let written = rendered.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        guard written == rendered.count else { throw SystemError("write", path: temporary) }
-        fchmod(fd, mode_t(mode))
-        guard rename(temporary.cPath, cached.cPath) == 0 else { throw SystemError("rename", path: cached) }
+        try FileSystem.replace(cached, with: rendered, temporary: cached + ".runner-render-\(getpid())", mode: mode)
     }
 
     /// Drops cached files whose source is gone or no longer a template (a full rescan).

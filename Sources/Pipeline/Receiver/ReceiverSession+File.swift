@@ -148,7 +148,7 @@ extension ReceiverSession {
         guard hasBasis, fstat(basis, &st) == 0, st.st_size >= 1 << 20 else {
             return .stream(ByteWriter(fd: out, name: "staging", capacity: ByteReader.capacity(for: size)))
         }
-        if FileSystem.clone(basis, into: out, size: Int64(st.st_size), orCopy: orCopy) != nil {
+        if FileSystem.clone(basis, into: out, size: Int64(st.st_size), orCopy: orCopy) {
             return .overBasis(out, name: "staging")
         }
         ftruncate(out, 0)
