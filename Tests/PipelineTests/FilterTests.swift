@@ -50,6 +50,15 @@ import Testing
         Case(rules: ["a/**/b"], path: "c/a/x/b", isDirectory: false, ignored: false),
         Case(rules: ["a/**"], path: "a/x/y", isDirectory: false, ignored: true),
         Case(rules: ["a/**"], path: "a", isDirectory: true, ignored: false),
+        Case(rules: ["a/**/b/**/c"], path: "a/b/x/b/c", isDirectory: false, ignored: true),
+        Case(rules: ["a/**/b/**/c"], path: "a/c/b", isDirectory: false, ignored: false),
+        Case(rules: ["**/x/**"], path: "x", isDirectory: true, ignored: false),
+        Case(rules: ["**/x/**"], path: "q/x/y", isDirectory: false, ignored: true),
+        // Many `**` against a deep path that almost matches (fuzzing found the old matcher
+        // trying every split: this case did not finish).
+        Case(
+            rules: ["**/a/**/a/**/a/**/a/**/a/**/a/**/b"], path: String(repeating: "a/", count: 80) + "c",
+            isDirectory: false, ignored: false),
         // ! re-includes; the last match wins, so order matters.
         Case(rules: ["*.conf", "!keep.conf"], path: "keep.conf", isDirectory: false, ignored: false),
         Case(rules: ["*.conf", "!keep.conf"], path: "other.conf", isDirectory: false, ignored: true),

@@ -57,9 +57,15 @@ public struct GlobPattern: Sendable, Equatable {
         self.negated = negated
         self.directoryOnly = directoryOnly
         self.anchored = anchored
-        self.segments = parts.map { part in
+        var segments: [Segment] = parts.map { part in
             part == Array("**".utf8) ? .doubleStar : .tokens(GlobPattern.tokenize(part))
         }
+        // A trailing "/**" matches everything inside, but not the directory itself: one
+        // component at least, then any number.
+        if segments.count > 1, segments.last == .doubleStar {
+            segments.insert(.tokens([.star]), at: segments.count - 1)
+        }
+        self.segments = segments
     }
 
     /// Whether the pattern matches a path (relative to the root, no leading `/`).
@@ -73,27 +79,36 @@ public struct GlobPattern: Sendable, Equatable {
             guard case .tokens(let tokens) = segments[0] else { return true }
             return GlobPattern.match(tokens, components[components.count - 1])
         }
-        return matchSegments(segments[...], components[...])
+        return matchSegments(components)
     }
 
-    private func matchSegments(_ segs: ArraySlice<Segment>, _ comps: ArraySlice<ArraySlice<UInt8>>) -> Bool {
-        guard let first = segs.first else { return comps.isEmpty }
-        switch first {
-        case .doubleStar:
-            let rest = segs.dropFirst()
-            // A trailing "/**" matches everything inside, but not the directory itself.
-            let minimum = rest.isEmpty ? 1 : 0
-            if comps.count < minimum { return false }
-            var skip = minimum
-            while skip <= comps.count {
-                if matchSegments(rest, comps.dropFirst(skip)) { return true }
-                skip += 1
+    /// `**` is to components what `*` is to the bytes of a name, and is matched the same
+    /// way: on a mismatch only the last `**` takes one more component, so the cost is
+    /// segments × components however many `**` there are (trying every split of every
+    /// `**` is exponential: `**/a/**/a/**/a/**/b` against `a/a/a/...` did not finish).
+    private func matchSegments(_ components: [ArraySlice<UInt8>]) -> Bool {
+        var s = 0, c = 0
+        var starS = -1, starC = 0
+        while c < components.count {
+            if s < segments.count {
+                switch segments[s] {
+                case .doubleStar:
+                    starS = s; starC = c; s += 1
+                    continue
+                case .tokens(let tokens) where GlobPattern.match(tokens, components[c]):
+                    s += 1; c += 1
+                    continue
+                default:
+                    break
+                }
             }
-            return false
-        case .tokens(let tokens):
-            guard let c = comps.first, GlobPattern.match(tokens, c) else { return false }
-            return matchSegments(segs.dropFirst(), comps.dropFirst())
+            guard starS >= 0 else { return false }
+            s = starS + 1
+            starC += 1
+            c = starC
         }
+        while s < segments.count, segments[s] == .doubleStar { s += 1 }
+        return s == segments.count
     }
 
     /// Wildcard match of one path component, with backtracking over the last `*`.
