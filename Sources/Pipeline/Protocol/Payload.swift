@@ -47,6 +47,13 @@ struct PayloadReader {
     mutating func varint() throws(WireError) -> UInt64 {
         try Varint.decode({ () throws(WireError) in try u8() }, malformed: { WireError($0) })
     }
+    /// A position in a list a message answers (a signature, a sum, a file's content): at
+    /// most `WireMessage.maxPaths`, as the list it points into.
+    mutating func index() throws(WireError) -> Int {
+        let value = try varint()
+        guard value < UInt64(WireMessage.maxPaths) else { throw WireError("index \(value) is out of range") }
+        return Int(value)
+    }
     /// A string of at most `limit` bytes.
     mutating func string(limit: Int = WireLimits.maxString) throws(WireError) -> String {
         let n = try varint()

@@ -21,8 +21,8 @@ extension WireMessage {
         case .entry: message = .entry(try WireEntry.decode(&r))
         case .scanEnd: message = .scanEnd
         case .signatures: message = .signatures(paths: try decodeList(&r, what: "signature request", limit: maxPaths))
-        case .signatureData: message = .signatureData(index: Int(try r.varint()), bytes: Array(r.rest()))
-        case .signatureEnd: message = .signatureEnd(index: Int(try r.varint()), present: try r.u8() == 1)
+        case .signatureData: message = .signatureData(index: try r.index(), bytes: Array(r.rest()))
+        case .signatureEnd: message = .signatureEnd(index: try r.index(), present: try r.u8() == 1)
         case .batch: message = .batch(id: try r.u64())
         case .directory: message = .directory(path: try r.string(), info: try decodeModeAndTimes(&r, kind: .directory))
         case .attributes: message = .attributes(path: try r.string(), info: try decodeModeAndTimes(&r, kind: .file))
@@ -43,7 +43,7 @@ extension WireMessage {
             let seed = try r.u64()
             message = .sums(seed: seed, paths: try decodeList(&r, what: "sum request", limit: maxPaths))
         case .sum:
-            let index = Int(try r.varint())
+            let index = try r.index()
             guard try r.u8() == 1 else {
                 guard r.remaining == 0 else { throw WireError("malformed sum") }
                 message = .sum(index: index, sums: nil)
@@ -69,7 +69,7 @@ extension WireMessage {
         case .actions: message = .actions
         case .read: message = .read(paths: try decodeList(&r, what: "read request", limit: maxPaths))
         case .content:
-            let index = Int(try r.varint())
+            let index = try r.index()
             guard let state = ContentState(rawValue: try r.u8()) else { throw WireError("unknown content state") }
             let bytes = Array(r.rest())
             guard bytes.count <= maxContent else {
