@@ -1,5 +1,6 @@
 #ifndef RUNNER_CLUA_SHIM_H
 #define RUNNER_CLUA_SHIM_H
+#include <stdlib.h>
 #include <time.h>
 
 // Lua 5.4 for Swift. Swift cannot see function-like macros, so they are
@@ -29,6 +30,37 @@ static inline int runner_lua_loadbuffer(lua_State *L, const char *buf, size_t le
     return luaL_loadbufferx(L, buf, len, name, "t");
 }
 static inline void **runner_lua_extraspace(lua_State *L) { return (void **)lua_getextraspace(L); }
+
+/// The allocator of a state with a memory budget: an allocation past `limit` bytes in
+/// all fails, which Lua raises as "not enough memory" (a script that builds a huge
+/// string is an error, not a process the kernel kills).
+typedef struct { size_t used, limit; } runner_lua_budget;
+
+static void *runner_lua_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+    runner_lua_budget *budget = (runner_lua_budget *)ud;
+    if (ptr == NULL) osize = 0;  // then osize is the kind of object, not a size
+    if (nsize == 0) {
+        free(ptr);
+        budget->used -= osize;
+        return NULL;
+    }
+    if (nsize > osize && budget->used + (nsize - osize) > budget->limit) return NULL;
+    void *p = realloc(ptr, nsize);
+    if (p != NULL) budget->used = budget->used - osize + nsize;
+    return p;
+}
+
+static int runner_lua_panic(lua_State *L) {
+    const char *msg = lua_tostring(L, -1);
+    lua_writestringerror("lua: unprotected error: %s\n", msg ? msg : "(not a string)");
+    return 0;  // then Lua aborts
+}
+
+static inline lua_State *runner_lua_newstate(runner_lua_budget *budget) {
+    lua_State *L = lua_newstate(runner_lua_alloc, budget);
+    if (L != NULL) lua_atpanic(L, runner_lua_panic);
+    return L;
+}
 
 /// Message handler for lua_pcall: adds a traceback (as lua.c does).
 static int runner_lua_msgh(lua_State *L) {

@@ -24,9 +24,15 @@ public final class LuaState {
     /// Source text of every chunk this state loaded from a file, by display path.
     public private(set) var loadedSources: [(path: String, text: String)] = []
 
-    /// A fresh state with the standard libraries open.
-    public init() {
-        guard let L = luaL_newstate() else { fatalError("lua: out of memory creating a state") }
+    /// What the state's allocations may add up to.
+    private let budget: UnsafeMutablePointer<runner_lua_budget>
+
+    /// A fresh state with the standard libraries open, whose allocations may add up to
+    /// `memoryLimit` bytes (past it, an allocation is a Lua "not enough memory" error).
+    public init(memoryLimit: Int = 512 << 20) {
+        budget = .allocate(capacity: 1)
+        budget.initialize(to: runner_lua_budget(used: 0, limit: memoryLimit))
+        guard let L = runner_lua_newstate(budget) else { fatalError("lua: out of memory creating a state") }
         self.L = L
         luaL_openlibs(L)
         runner_lua_extraspace(L).pointee = Unmanaged.passUnretained(self).toOpaque()
@@ -35,19 +41,21 @@ public final class LuaState {
 
     deinit {
         lua_close(L)
+        budget.deallocate()
     }
 
     // MARK: Running code
 
-    /// Loads and runs a Lua file; returns what the chunk returned.
+    /// Loads and runs a Lua file; returns what the chunk returned. With a `timeout`
+    /// (seconds), a chunk still running after it is stopped: a `LuaError` of kind `.timeout`.
     @discardableResult
-    public func runFile(_ path: String) throws -> [LuaValue] {
+    public func runFile(_ path: String, timeout: Double? = nil) throws -> [LuaValue] {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw LuaError(kind: .file, file: path, line: nil, message: "cannot read file")
         }
         loadedSources.append((path, String(decoding: data, as: UTF8.self)))
         try load(data: data, chunkName: "@" + path)
-        return try protectedCall(nargs: 0)
+        return try withDeadline(timeout) { try protectedCall(nargs: 0) }
     }
 
     /// Loads and runs Lua source text under a chunk name (shown in errors).
@@ -63,20 +71,24 @@ public final class LuaState {
     public func call(_ function: LuaFunction, _ arguments: [LuaValue] = [], timeout: Double? = nil) throws -> [LuaValue]
     {
         precondition(function.state === self, "a LuaFunction can only be called on the state that made it")
-        if let timeout {
-            var now = timespec()
-            clock_gettime(CLOCK_MONOTONIC, &now)
-            runner_lua_setdeadline(L, Double(now.tv_sec) + Double(now.tv_nsec) / 1e9 + timeout)
-        }
-        defer { if timeout != nil { runner_lua_setdeadline(L, 0) } }
         guard lua_checkstack(L, Int32(arguments.count) + 2) != 0 else {
             throw LuaError(kind: .memory, file: nil, line: nil, message: "Lua stack overflow")
         }
         lua_rawgeti(L, runner_lua_registryindex(), lua_Integer(function.reference))
         for a in arguments { try push(a, on: L) }
+        return try withDeadline(timeout) { try protectedCall(nargs: Int32(arguments.count)) }
+    }
+
+    /// Runs `body` with Lua code stopped `timeout` seconds from now (nil: never).
+    private func withDeadline(_ timeout: Double?, _ body: () throws -> [LuaValue]) throws -> [LuaValue] {
+        guard let timeout else { return try body() }
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        runner_lua_setdeadline(L, Double(now.tv_sec) + Double(now.tv_nsec) / 1e9 + timeout)
+        defer { runner_lua_setdeadline(L, 0) }
         do {
-            return try protectedCall(nargs: Int32(arguments.count))
-        } catch var error as LuaError where timeout != nil && runner_lua_timedout(L) != 0 {
+            return try body()
+        } catch var error as LuaError where runner_lua_timedout(L) != 0 {
             error.kind = .timeout
             throw error
         }

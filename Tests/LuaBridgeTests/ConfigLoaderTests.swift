@@ -206,6 +206,18 @@ import Testing
         #expect(e.message.contains("pipline"))
     }
 
+    @Test func aScriptThatNeverEndsIsAConfigurationErrorWithItsFile() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let file = try dir.write("pipeline.lua", "settings { log = \"info\" }\nwhile true do end\n")
+        let loader = ConfigLoader(file: file, logger: Logger(label: "test"), pluginDirectories: [])
+        loader.timeout = 0.2
+        #expect { try loader.load() } throws: { error in
+            guard let error = error as? ConfigError else { return false }
+            return error.message.contains("still ran after 0.2s") && error.location?.file == file
+        }
+    }
+
     @Test func badIgnoreEntries() throws {
         let e = try failure("pipeline \"p\" { source = \"src\", to = \"file:///tmp/x\", ignore = { 42 } }")
         #expect(e.message.contains("an ignore rule must be"))

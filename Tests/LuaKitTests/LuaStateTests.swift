@@ -42,6 +42,20 @@ import Testing
         }
     }
 
+    @Test func allocationsPastTheBudgetAreALuaErrorAndTheStateStaysUsable() throws {
+        let lua = LuaState(memoryLimit: 8 << 20)
+        #expect { try lua.run("local s = string.rep('x', 16 << 20)") } throws: { error in
+            (error as? LuaError)?.kind == .memory
+        }
+        #expect { try lua.run("local t = {} for i = 1, 1e9 do t[i] = i end") } throws: { error in
+            (error as? LuaError)?.kind == .memory
+        }
+        guard case .integer(1 << 20) = try lua.run("return #string.rep('x', 1 << 20)").first ?? .nil else {
+            Issue.record("the state is not usable after running out of its budget")
+            return
+        }
+    }
+
     @Test func runtimeErrorInsideACallbackNamesFileAndLineAndHasATraceback() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }

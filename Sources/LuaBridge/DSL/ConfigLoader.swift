@@ -20,6 +20,9 @@ public final class ConfigLoader {
     /// The Lua state the script ran in; it stays alive for the callbacks.
     public let state: LuaState
     private let logger: Logger
+    /// How long the script (with the plugins it loads) may run: past it, a loop that never
+    /// ends is a configuration error, not a `runner check` that hangs.
+    public var timeout: Double = 10
     var settings = Settings()
     var groups: [HostGroup] = []
     var hosts: [HostVars] = []
@@ -73,7 +76,12 @@ public final class ConfigLoader {
         }
         try installDSL()
         do {
-            try state.runFile(file)
+            try state.runFile(file, timeout: timeout)
+        } catch let error as LuaError where error.kind == .timeout {
+            let at = error.file.map { SourceLocation(file: $0, line: error.line ?? 0) }
+            throw ConfigError(
+                "the script still ran after \(MonotonicClock.text(seconds: timeout)) (a loop that never ends?)",
+                at: at ?? SourceLocation(file: file, line: 0))
         } catch let error as LuaError {
             // Lua's own errors (syntax, runtime) are configuration errors with their place.
             let at =
