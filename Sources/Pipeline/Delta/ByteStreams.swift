@@ -35,6 +35,19 @@ final class ByteReader {
         }
     }
 
+    /// Reads bytes held in memory (a signature that came in frames, say).
+    convenience init(bytes: [UInt8], name: String) {
+        var offset = 0
+        self.init(name: name, capacity: ByteReader.capacity(for: Int64(bytes.count))) { (into) throws(DeltaError) in
+            let n = min(into.count, bytes.count - offset)
+            bytes.withUnsafeBytes {
+                into.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[offset..<(offset + n)]))
+            }
+            offset += n
+            return n
+        }
+    }
+
     deinit { buffer.deallocate() }
 
     /// Fills the buffer so that at least `count` bytes are available, unless EOF comes first.

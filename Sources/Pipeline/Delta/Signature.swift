@@ -168,14 +168,19 @@ public struct Signature: Sendable, Equatable {
                 "block count \(count) does not fit file size \(fileSize) and block length \(blockLength)",
                 path: reader.name)
         }
-        var weak = [UInt32](repeating: 0, count: count)
-        var strong = [UInt8](repeating: 0, count: count * strongLength)
+        // Grown as the sums arrive: a header that claims millions of blocks and then ends
+        // costs what was sent, not what was claimed.
+        var weak: [UInt32] = [], strong: [UInt8] = []
+        weak.reserveCapacity(min(count, 1 << 16))
+        strong.reserveCapacity(min(count, 1 << 16) * strongLength)
+        var sum = [UInt8](repeating: 0, count: strongLength)
         var failure: DeltaError?
-        strong.withUnsafeMutableBytes { sums in
+        sum.withUnsafeMutableBytes { buffer in
             do throws(DeltaError) {
-                for i in 0..<count {
-                    weak[i] = try reader.u32()
-                    try reader.read(into: sums.baseAddress! + i * strongLength, strongLength)
+                for _ in 0..<count {
+                    weak.append(try reader.u32())
+                    try reader.read(into: buffer.baseAddress!, strongLength)
+                    strong += buffer
                 }
             } catch { failure = error }
         }

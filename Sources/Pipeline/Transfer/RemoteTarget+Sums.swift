@@ -69,16 +69,7 @@ extension RemoteTarget {
             case .signatureEnd(let index, let present):
                 guard index == done else { throw WireError("signature \(index) out of order") }
                 if present {
-                    let bytes = current
-                    var offset = 0
-                    let reader = ByteReader(name: "signature of \(paths[index])") { (into) throws(DeltaError) in
-                        let n = min(into.count, bytes.count - offset)
-                        bytes.withUnsafeBytes {
-                            into.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[offset..<(offset + n)]))
-                        }
-                        offset += n
-                        return n
-                    }
+                    let reader = ByteReader(bytes: current, name: "signature of \(paths[index])")
                     result[paths[index]] = try Signature.read(from: reader)
                 }
                 current = []
