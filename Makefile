@@ -5,7 +5,7 @@
 SWIFT ?= swift
 BUILD_FLAGS ?=
 
-.PHONY: all deps build release demo test test-tsan test-asan bench format clean install
+.PHONY: all deps build release demo test test-tsan test-asan fuzz bench format clean install
 
 # Where `make install` puts things; DESTDIR stages them (packaging). BINARY: what is installed.
 PREFIX ?= /usr/local
@@ -22,7 +22,7 @@ build: deps
 
 # The Swift runtime linked in: one file to copy to the receivers, and ~5 MB less RSS per process.
 release: deps
-	$(SWIFT) build -c release --static-swift-stdlib $(BUILD_FLAGS)
+	$(SWIFT) build -c release --static-swift-stdlib --product runner $(BUILD_FLAGS)
 
 # The binary, the plugins (found beside it: no RUNNER_PLUGIN_PATH needed), the samples, the
 # systemd units (their paths rewritten for PREFIX) and `runner help` as a page.
@@ -54,6 +54,11 @@ test-tsan: deps
 test-asan: deps
 	bash scripts/test-sanitized.sh address
 
+# Each parser under libFuzzer for FUZZ_S seconds (default 60); a crash becomes a seed that
+# `make test` replays (scripts/fuzz.sh, Fuzz/).
+fuzz: deps
+	bash scripts/fuzz.sh
+
 # Side by side with the peers (inotifywait; rsync, rdiff and lsyncd as they land).
 bench: release
 	bash scripts/install-deps.sh --bench
@@ -61,7 +66,7 @@ bench: release
 
 # The formatter's configuration is .swift-format (120 columns); make test fails on unformatted code.
 format:
-	$(SWIFT) format format --in-place --recursive Sources Tests Package.swift
+	$(SWIFT) format format --in-place --recursive Sources Tests Fuzz/Targets Fuzz/Tests Fuzz/Driver Fuzz/Harness Package.swift Fuzz/Package.swift
 
 clean:
 	rm -rf .build

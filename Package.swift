@@ -7,7 +7,9 @@ let package = Package(
     name: "runner",
     platforms: [.macOS(.v13)],
     products: [
-        .executable(name: "runner", targets: ["runner"])
+        .executable(name: "runner", targets: ["runner"]),
+        // The parsers fed arbitrary bytes: by the libFuzzer executables of Fuzz/ (`make fuzz`).
+        .library(name: "FuzzTargets", targets: ["FuzzTargets"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -76,6 +78,16 @@ let package = Package(
         .testTarget(name: "LuaKitTests", dependencies: ["LuaKit", "TestSupport"]),
         .testTarget(
             name: "LuaBridgeTests", dependencies: ["LuaBridge", "LuaKit", "Pipeline", "RunnerSystem", "TestSupport"]),
+        // Each parser that reads what a peer, a file or a user wrote, as one function of
+        // bytes; built with @testable imports, so debug builds only (`make fuzz`, `make test`).
+        .target(
+            name: "FuzzTargets",
+            dependencies: [
+                "Pipeline", "LuaBridge", "LuaKit", "TestSupport", .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Fuzz/Targets"
+        ),
+        .testTarget(name: "FuzzTargetsTests", dependencies: ["FuzzTargets"], path: "Fuzz/Tests"),
         .testTarget(name: "RunnerTests", dependencies: ["Pipeline", "RunnerSystem", "TestSupport"]),
     ]
 )

@@ -547,7 +547,7 @@ def main():
     from bench_fleet import bench_fleet
     from bench_transfer import bench_transfer
     if not os.access(RUNNER, os.X_OK):
-        sys.exit(f"bench: {RUNNER} is missing: run `swift build -c release` first")
+        sys.exit(f"bench: {RUNNER} is missing: run `make release` first")
     work = tempfile.mkdtemp(prefix="runner-bench.")
     ENV["XDG_STATE_HOME"] = os.path.join(work, "state")  # the bench's own state, not the machine's
     sections = [("latency", bench_latency), ("burst", bench_burst), ("setup", bench_setup), ("e2e", bench_e2e),

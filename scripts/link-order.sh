@@ -8,7 +8,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin="$root/.build/release/runner"
-[[ -x "$bin" ]] || { echo "link-order: build first: swift build -c release --static-swift-stdlib" >&2; exit 1; }
+[[ -x "$bin" ]] || { echo "link-order: build first: swift build -c release --static-swift-stdlib --product runner" >&2; exit 1; }
 command -v valgrind >/dev/null || apt-get install -y -qq valgrind
 work=$(mktemp -d /tmp/runner-link-order.XXXXXX)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT

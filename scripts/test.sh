@@ -10,7 +10,7 @@ swift build --build-tests || exit 1
 status=0
 # The house: no cycle between the folders of Sources/Pipeline, and formatted code (make format).
 python3 scripts/folder-arrows.py --quiet || status=1
-swift format lint --strict --recursive Sources Tests Package.swift || { echo "unformatted code: run make format"; status=1; }
+swift format lint --strict --recursive Sources Tests Fuzz/Targets Fuzz/Tests Fuzz/Driver Fuzz/Harness Package.swift Fuzz/Package.swift || { echo "unformatted code: run make format"; status=1; }
 swift test --skip-build --skip SystemLimitTests 2>&1 | tee -a "$log" || status=1
 # Alone: these lower system-wide inotify limits for a moment.
 swift test --skip-build --filter SystemLimitTests 2>&1 | tee -a "$log" || status=1

@@ -54,12 +54,18 @@ struct FastCGIClient {
         message += record(.params, params) + record(.params, []) + record(.stdin, [])
         try write(fd, message, deadline: deadline)
 
+        return try FastCGIClient.readResponse { (count) throws(Failure) in try read(fd, count, deadline: deadline) }
+    }
+
+    /// Reads records (with `read`, which returns exactly the bytes asked for or throws)
+    /// up to the END_REQUEST; a record never makes more than `responseLimit` be kept.
+    static func readResponse(_ read: (Int) throws(Failure) -> [UInt8]) throws(Failure) -> Response {
         var out: [UInt8] = [], err: [UInt8] = []
         while true {
-            let header = try read(fd, 8, deadline: deadline)
+            let header = try read(8)
             guard header[0] == 1 else { throw Failure(description: "not a FastCGI answer (version \(header[0]))") }
             let length = Int(header[4]) << 8 | Int(header[5])
-            let content = try read(fd, length + Int(header[6]), deadline: deadline).prefix(length)
+            let content = try read(length + Int(header[6])).prefix(length)
             switch RecordType(rawValue: header[1]) {
             case .stdout: out += content
             case .stderr: err += content

@@ -10,7 +10,13 @@ public enum SecretsFile {
     public static func readSenderSecret(_ path: String, user: String, at location: SourceLocation?) throws(ConfigError)
         -> String
     {
-        let text = try readProtected(path, at: location)
+        try senderSecret(in: try readProtected(path, at: location), path: path, user: user, at: location)
+    }
+
+    /// The secret a sender's `secret_file` text holds (`path` and `location` for errors).
+    static func senderSecret(in text: String, path: String, user: String, at location: SourceLocation?)
+        throws(ConfigError) -> String
+    {
         let lines = text.split(separator: "\n", omittingEmptySubsequences: true).map { $0.trimming(" \t\r") }
             .filter { !$0.isEmpty }
         guard lines.count == 1, let secret = lines.first else {
@@ -31,7 +37,11 @@ public enum SecretsFile {
     public static func readReceiverSecrets(_ path: String, at location: SourceLocation?) throws(ConfigError) -> [String:
         String]
     {
-        let text = try readProtected(path, at: location)
+        try receiverSecrets(in: try readProtected(path, at: location), path: path)
+    }
+
+    /// The `user -> secret` lines of a receiver's `secrets` file text.
+    static func receiverSecrets(in text: String, path: String) throws(ConfigError) -> [String: String] {
         var result: [String: String] = [:]
         for (i, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let line = raw.trimming(" \t\r")
