@@ -51,7 +51,7 @@ def splitmix(count, seed):
 mode_times = u32(0o100644) + u64(1_700_000_000) + u32(5)
 entry = lambda path, kind=0, link=b"": string(path) + u8(kind) + u32(0o644) + u64(12) + u64(1_700_000_000) + u32(0) + string(link)
 action = string("reload") + string("ok") + string("reloaded") + u8(1) + u32(0) + string("")
-result = lambda actions=1: u8(0) + varint(3) + varint(1) + string("") + varint(actions) + action * min(actions, 2)
+result = lambda actions=1: u64(7) + u8(0) + varint(3) + varint(1) + string("") + varint(actions) + action * min(actions, 2)
 
 # Each message type, well formed (type byte, payload).
 MESSAGES = {
@@ -109,10 +109,10 @@ HOSTILE = {
     "sum-block-length-not-power-of-two": (0x45, varint(0) + u8(1) + varint(40000) + bytes(16)),
     "sum-blocks-over-limit": (0x45, varint(0) + u8(1) + varint(32 << 10) + bytes(16) + bytes(8 * 70000)),
     "sum-truncated-block": (0x45, varint(0) + u8(1) + varint(32 << 10) + bytes(16) + bytes(7)),
-    "result-status-unknown": (0x39, u8(9) + varint(0) + varint(0) + string("") + varint(0)),
+    "result-status-unknown": (0x39, u64(7) + u8(9) + varint(0) + varint(0) + string("") + varint(0)),
     "result-actions-2^32": (0x39, result(1 << 32)),
     "result-actions-more-than-sent": (0x39, result(5)),
-    "result-written-2^64-1": (0x39, u8(0) + varint((1 << 64) - 1) + varint(0) + string("") + varint(0)),
+    "result-written-2^64-1": (0x39, u64(7) + u8(0) + varint((1 << 64) - 1) + varint(0) + string("") + varint(0)),
     "content-over-limit": (0x43, varint(0) + u8(1) + bytes(256 * 1024 + 1)),
     "content-state-unknown": (0x43, varint(0) + u8(7)),
     "challenge-short": (0x05, bytes(31)),

@@ -103,9 +103,9 @@ import Testing
 
     static func hello(_ module: String, _ user: String) -> [UInt8] {
         let payload =
-            HostilePeerTests.le32(0x5052_4E52) + HostilePeerTests.le32(2) + HostilePeerTests.le32(1 << 20)
-            + HostilePeerTests.string(module) + HostilePeerTests.string(user)
-        return HostilePeerTests.frame(0x01, payload)
+            WireBytes.le32(0x5052_4E52) + WireBytes.le32(2) + WireBytes.le32(1 << 20)
+            + WireBytes.string(module) + WireBytes.string(user)
+        return WireBytes.frame(0x01, payload)
     }
 
     @Test func aRecordedAnswerDoesNotOpenAnotherConnection() async throws {
@@ -117,14 +117,14 @@ import Testing
         let challenge = try #require(first.readFrame())
         #expect(challenge.type == 0x05 && challenge.payload.count == 32)
         let answer = AuthProof.response(secret: "s3cret", nonce: challenge.payload, module: "fpm", user: "sync")
-        first.write(HostilePeerTests.frame(0x06, answer))
+        first.write(WireBytes.frame(0x06, answer))
         #expect(first.readFrame()?.type == 0x02, "the genuine answer is welcomed")
 
         let replay = try RawConnection(port: daemon.port)
         replay.write(Self.hello("fpm", "sync"))
         let second = try #require(replay.readFrame())
         #expect(second.payload != challenge.payload, "each connection gets a fresh nonce")
-        replay.write(HostilePeerTests.frame(0x06, answer))
+        replay.write(WireBytes.frame(0x06, answer))
         let refused = try #require(replay.readFrame())
         #expect(refused.type == 0x03)
         #expect(String(decoding: refused.payload.dropFirst(), as: UTF8.self).contains("access denied"))
@@ -211,10 +211,10 @@ import Testing
         c.write(Self.hello("fpm", "sync"))
         let challenge = try #require(c.readFrame())
         c.write(
-            HostilePeerTests.frame(
+            WireBytes.frame(
                 0x06, AuthProof.response(secret: "s3cret", nonce: challenge.payload, module: "fpm", user: "sync")))
         #expect(c.readFrame()?.type == 0x02)
-        c.write(HostilePeerTests.frame(0x30, HostilePeerTests.le64(7)) + HostilePeerTests.file("a.conf", delta: delta))
+        c.write(WireBytes.frame(0x30, WireBytes.le64(7)) + HostilePeerTests.file("a.conf", delta: delta))
         let staging = s.dir.at(".module.runner-staging")
         #expect(await eventually { ((try? FileManager.default.subpathsOfDirectory(atPath: staging)) ?? []).count > 0 })
 

@@ -7,26 +7,13 @@ import Testing
 /// afterwards the module tree and a sentinel outside it are byte-identical and no
 /// staging is left.
 @Suite struct HostilePeerTests {
-    // The wire format, spelled out independently of the implementation.
-    static func le32(_ v: UInt32) -> [UInt8] { withUnsafeBytes(of: v.littleEndian, Array.init) }
-    static func le64(_ v: UInt64) -> [UInt8] { withUnsafeBytes(of: v.littleEndian, Array.init) }
-    static func varint(_ v: UInt64) -> [UInt8] {
-        var v = v, out: [UInt8] = []
-        repeat { var b = UInt8(v & 0x7f); v >>= 7; if v != 0 { b |= 0x80 }; out.append(b) } while v != 0
-        return out
-    }
-    static func string(_ s: String) -> [UInt8] { varint(UInt64(s.utf8.count)) + Array(s.utf8) }
-    static func frame(_ type: UInt8, _ payload: [UInt8] = []) -> [UInt8] {
-        le32(UInt32(payload.count + 1)) + [type] + payload
-    }
-    static func hello(module: String = "fpm", magic: UInt32 = 0x5052_4E52) -> [UInt8] {
-        frame(0x01, le32(magic) + le32(2) + le32(1 << 20) + string(module) + string(""))
-    }
-    static func attrs() -> [UInt8] { le32(0o644) + le64(1_700_000_000) + le32(0) }
     static func file(_ path: String, delta: [UInt8], basis: Bool = false) -> [UInt8] {
-        frame(0x32, string(path) + attrs() + [basis ? 1 : 0]) + frame(0x33, delta) + frame(0x34, [1])
+        WireBytes.frame(0x32, WireBytes.string(path) + WireBytes.attrs() + [basis ? 1 : 0])
+            + WireBytes.frame(0x33, delta) + WireBytes.frame(0x34, [1])
     }
-    static func batch(_ ops: [UInt8]) -> [UInt8] { frame(0x30, le64(1)) + ops + frame(0x38) }
+    static func batch(_ ops: [UInt8]) -> [UInt8] {
+        WireBytes.frame(0x30, WireBytes.le64(1)) + ops + WireBytes.frame(0x38)
+    }
 
     struct Setup {
         let dir: TemporaryDirectory
@@ -58,13 +45,13 @@ import Testing
         defer { s.dir.remove() }
         let module = TreeSnapshot(s.dir.at("module"))
         let outside = TreeSnapshot(s.dir.at("outside"))
-        let h = Self.hello()
+        let h = WireBytes.hello()
         let cases: [(String, [UInt8], String)] = [
-            ("0xFFFFFFFF length", Self.le32(0xFFFF_FFFF) + [0x01], "frame length"),
-            ("truncated frame", Self.le32(100) + [0x01, 1, 2, 3], "connection"),
-            ("bad magic", Self.hello(magic: 0xDEAD_BEEF), "bad magic"),
-            ("other module", Self.hello(module: "secret"), "unknown module"),
-            ("unknown frame type", h + Self.frame(0x7E), "unknown frame type"),
+            ("0xFFFFFFFF length", WireBytes.le32(0xFFFF_FFFF) + [0x01], "frame length"),
+            ("truncated frame", WireBytes.le32(100) + [0x01, 1, 2, 3], "connection"),
+            ("bad magic", WireBytes.hello(magic: 0xDEAD_BEEF), "bad magic"),
+            ("other module", WireBytes.hello(module: "secret"), "unknown module"),
+            ("unknown frame type", h + WireBytes.frame(0x7E), "unknown frame type"),
             ("dot-dot path", h + Self.batch(Self.file("../escape.conf", delta: s.wholeFile)), "'..' component"),
             (
                 "deep dot-dot path", h + Self.batch(Self.file("sub/../../escape.conf", delta: s.wholeFile)),
@@ -77,9 +64,12 @@ import Testing
                 "over-long name", h + Self.batch(Self.file(String(repeating: "n", count: 300), delta: s.wholeFile)),
                 "longer than"
             ),
-            ("over-long path string", h + Self.frame(0x10, Self.varint(1) + Self.varint(1 << 20)), "over the limit"),
-            ("delete the root", h + Self.batch(Self.frame(0x36, Self.string(""))), "root cannot be deleted"),
-            ("huge scan count", h + Self.frame(0x10, Self.varint(1 << 40)), "over the limit"),
+            (
+                "over-long path string", h + WireBytes.frame(0x10, WireBytes.varint(1) + WireBytes.varint(1 << 20)),
+                "over the limit"
+            ),
+            ("delete the root", h + Self.batch(WireBytes.frame(0x36, WireBytes.string(""))), "root cannot be deleted"),
+            ("huge scan count", h + WireBytes.frame(0x10, WireBytes.varint(1 << 40)), "over the limit"),
             (
                 "corrupt delta",
                 h + Self.batch(Self.file("x.conf", delta: Array(s.wholeFile.dropLast(3)) + [0, 0, 0])),
@@ -91,8 +81,9 @@ import Testing
                     + Self.batch(
                         Self.file(
                             "x.conf",
-                            delta: Array("RNDL".utf8) + [2, 0] + Self.varint(700)
-                                + Self.varint(0) + Self.le64(0) + [1] + Self.varint(0) + Self.varint(1))),
+                            delta: Array("RNDL".utf8) + [2, 0] + WireBytes.varint(700)
+                                + WireBytes.varint(0) + WireBytes.le64(0) + [1] + WireBytes.varint(0)
+                                + WireBytes.varint(1))),
                 "outside the basis"
             ),
             // A delta against www.conf that fails its check earns a REDO for www.conf only, whole.
@@ -100,45 +91,47 @@ import Testing
                 "redo of a file not asked for",
                 h
                     + Self.batch(
-                        Self.file("www.conf", delta: s.wholeFile, basis: true) + Self.frame(0x38)
+                        Self.file("www.conf", delta: s.wholeFile, basis: true) + WireBytes.frame(0x38)
                             + Self.file("sub/a.conf", delta: s.wholeFile)), "was not asked for again whole"
             ),
             (
                 "redo against a basis again",
                 h
                     + Self.batch(
-                        Self.file("www.conf", delta: s.wholeFile, basis: true) + Self.frame(0x38)
+                        Self.file("www.conf", delta: s.wholeFile, basis: true) + WireBytes.frame(0x38)
                             + Self.file("www.conf", delta: s.wholeFile, basis: true)), "was not asked for again whole"
             ),
             (
                 "data after the delta",
                 h
                     + Self.batch(
-                        Self.frame(0x32, Self.string("x.conf") + Self.attrs() + [0])
-                            + Self.frame(0x33, s.wholeFile + [9]) + Self.frame(0x34, [1])), "trailing"
+                        WireBytes.frame(0x32, WireBytes.string("x.conf") + WireBytes.attrs() + [0])
+                            + WireBytes.frame(0x33, s.wholeFile + [9]) + WireBytes.frame(0x34, [1])), "trailing"
             ),
-            ("frame outside a file", h + Self.batch(Self.frame(0x33, [1, 2, 3])), "unexpected"),
+            ("frame outside a file", h + Self.batch(WireBytes.frame(0x33, [1, 2, 3])), "unexpected"),
             (
-                "read out of the module", h + Self.frame(0x42, Self.varint(1) + Self.string("../outside/sentinel")),
+                "read out of the module",
+                h + WireBytes.frame(0x42, WireBytes.varint(1) + WireBytes.string("../outside/sentinel")),
                 "'..'"
             ),
             (
                 "a move from out of the module",
                 h
                     + Self.batch(
-                        Self.frame(
+                        WireBytes.frame(
                             0x3B,
-                            Self.string("stolen") + Self.string("../outside/sentinel") + Self.le32(0o644)
-                                + Self.le64(1_700_000_000) + Self.le32(0))), "'..'"
+                            WireBytes.string("stolen") + WireBytes.string("../outside/sentinel") + WireBytes.le32(0o644)
+                                + WireBytes.le64(1_700_000_000) + WireBytes.le32(0))), "'..'"
             ),
             (
                 "a move from the module root",
                 h
                     + Self.batch(
-                        Self.frame(
+                        WireBytes.frame(
                             0x3B,
-                            Self.string("stolen") + Self.string(".") + Self.le32(0o644) + Self.le64(1_700_000_000)
-                                + Self.le32(0))), "'.'"
+                            WireBytes.string("stolen") + WireBytes.string(".") + WireBytes.le32(0o644)
+                                + WireBytes.le64(1_700_000_000)
+                                + WireBytes.le32(0))), "'.'"
             ),
         ]
         for (name, bytes, expected) in cases {
@@ -160,10 +153,11 @@ import Testing
         // Out of the module, `symlinks = "safe"` refuses the link itself; inside it, the file
         // under it is what refuses the batch at commit.
         let destination = outOfTheModule ? s.dir.at("outside") : "."
-        let link = Self.frame(
-            0x35, Self.string("d") + Self.string(destination) + Self.le64(1_700_000_000) + Self.le32(0))
+        let link = WireBytes.frame(
+            0x35,
+            WireBytes.string("d") + WireBytes.string(destination) + WireBytes.le64(1_700_000_000) + WireBytes.le32(0))
         let (status, stderr) = try await s.feed(
-            Self.hello() + Self.batch(link + Self.file("d/sentinel", delta: s.wholeFile)) + Self.frame(0x04))
+            WireBytes.hello() + Self.batch(link + Self.file("d/sentinel", delta: s.wholeFile)) + WireBytes.frame(0x04))
         #expect(status == 0, "the session itself is fine: \(stderr)")
         #expect(stderr.contains(outOfTheModule ? "leaves module" : "rolled back"), "\(stderr)")
         #expect(TreeSnapshot(s.dir.at("module")) == module)
@@ -176,16 +170,18 @@ import Testing
         defer { s.dir.remove() }
         #expect(symlink(s.dir.at("outside/sentinel"), s.dir.at("module/link.conf")) == 0)
         try Data(
-            Self.hello() + Self.frame(0x42, Self.varint(2) + Self.string("link.conf") + Self.string("sub/a.conf"))
-                + Self.frame(0x04)
+            WireBytes.hello()
+                + WireBytes.frame(
+                    0x42, WireBytes.varint(2) + WireBytes.string("link.conf") + WireBytes.string("sub/a.conf"))
+                + WireBytes.frame(0x04)
         ).write(to: URL(fileURLWithPath: s.dir.at("input")))
         let r = try await RunnerProcess.run(
             ["receive", s.dir.at("receiver.lua"), "--module", "fpm"], logDirectory: s.dir.path, stdin: s.dir.at("input")
         )
         #expect(r.status == 0, "\(r.stderr)")
         // content frames: index, state (0 absent, 1 present), the bytes to the frame's end.
-        let absent = Self.frame(0x43, Self.varint(0) + [0])
-        let present = Self.frame(0x43, Self.varint(1) + [1] + Array("a\n".utf8))
+        let absent = WireBytes.frame(0x43, WireBytes.varint(0) + [0])
+        let present = WireBytes.frame(0x43, WireBytes.varint(1) + [1] + Array("a\n".utf8))
         #expect(r.stdout.contains(String(decoding: absent + present, as: UTF8.self)), "\(Array(r.stdout.utf8))")
         #expect(!r.stdout.contains("must not change"))
     }
@@ -195,7 +191,7 @@ import Testing
         let s = try Setup()
         defer { s.dir.remove() }
         let (status, stderr) = try await s.feed(
-            Self.hello() + Self.batch(Self.file("new.conf", delta: s.wholeFile)) + Self.frame(0x04))
+            WireBytes.hello() + Self.batch(Self.file("new.conf", delta: s.wholeFile)) + WireBytes.frame(0x04))
         #expect(status == 0, "\(stderr)")
         #expect((try? String(contentsOfFile: s.dir.at("module/new.conf"), encoding: .utf8)) == "evil\n")
     }

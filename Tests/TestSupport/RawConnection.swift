@@ -25,10 +25,21 @@ public final class RawConnection: @unchecked Sendable {
         }
     }
 
+    /// A connection a listener accepted.
+    public init(accepted fd: Int32) { self.fd = fd }
+
     deinit { close(fd) }
 
-    public func write(_ bytes: [UInt8]) {
-        _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+    /// Sends all of `bytes`; false when the peer is gone.
+    @discardableResult
+    public func write(_ bytes: [UInt8]) -> Bool {
+        var sent = 0
+        while sent < bytes.count {
+            let n = bytes.withUnsafeBytes { send(fd, $0.baseAddress! + sent, $0.count - sent, Int32(MSG_NOSIGNAL)) }
+            if n <= 0 { return false }
+            sent += n
+        }
+        return true
     }
 
     /// Everything the peer sends until it closes or `timeout` passes.

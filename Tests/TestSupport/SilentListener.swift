@@ -10,19 +10,7 @@ public final class SilentListener: @unchecked Sendable {
     private var accepted: [Int32] = []
 
     public init() throws {
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let listener = fd
-        let bound = withUnsafeMutablePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(listener, $0, length) == 0 && getsockname(listener, $0, &length) == 0
-            }
-        }
-        guard bound, listen(listener, 16) == 0 else { throw POSIXError(.init(rawValue: errno) ?? .EADDRINUSE) }
-        port = Int(UInt16(bigEndian: addr.sin_port))
+        (fd, port) = try listenOnLoopback()
         Thread.detachNewThread { [self] in
             while true {
                 let c = accept(fd, nil, nil)
@@ -40,4 +28,23 @@ public final class SilentListener: @unchecked Sendable {
         close(fd)
         for c in accepted { close(c) }
     }
+}
+
+/// A listening TCP socket on 127.0.0.1 at a port the kernel picked.
+public func listenOnLoopback() throws -> (fd: Int32, port: Int) {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &addr) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
+        }
+    }
+    guard bound, listen(fd, 16) == 0 else {
+        close(fd)
+        throw POSIXError(.init(rawValue: errno) ?? .EADDRINUSE)
+    }
+    return (fd, Int(UInt16(bigEndian: addr.sin_port)))
 }

@@ -12,6 +12,8 @@ struct BatchResult: Equatable {
         case rejectedByAction = 3
     }
 
+    /// The BATCH it answers: a result for another is a lie, or a stale answer.
+    var batch: UInt64
     var status: Status
     var written = 0
     var deleted = 0
@@ -21,6 +23,7 @@ struct BatchResult: Equatable {
     var actions: [ActionResult] = []
 
     func encode(_ b: inout PayloadBuilder) {
+        b.u64(batch)
         b.u8(status.rawValue)
         b.varint(UInt64(written))
         b.varint(UInt64(deleted))
@@ -30,9 +33,10 @@ struct BatchResult: Equatable {
     }
 
     static func decode(_ r: inout PayloadReader) throws(WireError) -> BatchResult {
+        let batch = try r.u64()
         let code = try r.u8()
         guard let status = Status(rawValue: code) else { throw WireError("unknown result status \(code)") }
-        var result = BatchResult(status: status)
+        var result = BatchResult(batch: batch, status: status)
         result.written = Int(clamping: try r.varint())
         result.deleted = Int(clamping: try r.varint())
         result.message = try r.string(limit: 4096)

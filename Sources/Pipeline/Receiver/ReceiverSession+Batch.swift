@@ -108,7 +108,7 @@ extension ReceiverSession {
                     logger.error("batch \(id) refused: \(refusal)", metadata: ["module": "\(module.name)"])
                     report.batch("refused")
                     // Refused content, as an action would refuse it: not retried until the source changes.
-                    try writer.send(.result(BatchResult(status: .rejectedByAction, message: refusal)))
+                    try writer.send(.result(BatchResult(batch: id, status: .rejectedByAction, message: refusal)))
                     return
                 }
                 try commit(id: id, stager, bytes: bytes, timesOnly: timesOnly)
@@ -146,7 +146,7 @@ extension ReceiverSession {
         } catch {
             logger.error("batch \(id) rolled back: \(error)", metadata: ["module": "\(module.name)"])
             report.batch("failed")
-            try writer.send(.result(BatchResult(status: .rolledBack, message: error.description)))
+            try writer.send(.result(BatchResult(batch: id, status: .rolledBack, message: error.description)))
             return
         }
         let changed = counts.written + counts.deleted + counts.updated > 0
@@ -163,7 +163,8 @@ extension ReceiverSession {
                     ?? "an action failed"
                 logger.error("batch \(id) rolled back: \(why)", metadata: ["module": "\(module.name)"])
                 report.batch("rolled_back", actions: results)
-                try writer.send(.result(BatchResult(status: .rejectedByAction, message: why, actions: results)))
+                try writer.send(
+                    .result(BatchResult(batch: id, status: .rejectedByAction, message: why, actions: results)))
                 return
             }
         }
@@ -179,7 +180,8 @@ extension ReceiverSession {
         try writer.send(
             .result(
                 BatchResult(
-                    status: changed ? .applied : .unchanged, written: counts.written, deleted: counts.deleted,
+                    batch: id, status: changed ? .applied : .unchanged, written: counts.written,
+                    deleted: counts.deleted,
                     actions: results)))
     }
 }

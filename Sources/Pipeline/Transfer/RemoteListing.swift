@@ -1,18 +1,83 @@
 import RunnerSystem
 
 /// A receiver's listing of the parts of its tree a batch touches, as the sender's
-/// planner sees it.
+/// planner sees it. What the receiver sends is held to what it was asked: each path is
+/// safe (no `..`, `.`, empty component, NUL or leading `/`), is a scanned path, one of
+/// their ancestors or below one, comes after its parent (a directory), comes once, and
+/// the whole stays within `maxBytes` of the sender's memory.
 struct RemoteListing: TargetView {
+    /// What the listing may cost the sender, counted as `entryCost` per entry: 512 MiB is
+    /// about 1.6 million entries of 30-byte paths.
+    static let maxBytes = 512 << 20
+
     private var entries: [String: WireEntry] = [:]
     private var children: [String: Set<String>] = [:]
+    /// Nil: the root was scanned, everything is in scope.
+    private let scanned: Set<String>?
+    private var ancestors = Set<String>()
+    private(set) var bytes = 0
 
-    mutating func add(_ e: WireEntry) {
+    /// An empty listing (a blind plan's).
+    init() { scanned = nil }
+
+    /// A listing to be filled with the answer to a scan of `paths` ("" is the root).
+    init(scanning paths: [String]) {
+        guard !paths.contains("") else {
+            scanned = nil
+            return
+        }
+        scanned = Set(paths)
+        for path in paths {
+            var end = path.endIndex
+            while let slash = path[..<end].lastIndex(of: "/") {
+                ancestors.insert(String(path[..<slash]))
+                end = slash
+            }
+        }
+    }
+
+    /// The memory an entry holds: the path twice (the table's key and the parent's child
+    /// name), and the table slots around them.
+    static func entryCost(_ path: String) -> Int { 256 + 2 * path.utf8.count }
+
+    mutating func add(_ e: WireEntry) throws(WireError) {
+        if !e.path.isEmpty {
+            do throws(TransferError) { _ = try RelativePath(validating: e.path) } catch {
+                throw WireError("the listing has an unsafe path '\(e.path)': \(error.message)")
+            }
+        }
+        guard entries[e.path] == nil else { throw WireError("the listing names '\(e.path)' twice") }
+        guard inScope(e.path) else { throw WireError("the listing names '\(e.path)', which was not asked for") }
+        let slash = e.path.lastIndex(of: "/")
+        let parent = slash.map { String(e.path[..<$0]) } ?? ""
+        if !e.path.isEmpty, scanned == nil || !parent.isEmpty {
+            guard entries[parent]?.info.kind == .directory else {
+                throw WireError("the listing names '\(e.path)' before its directory")
+            }
+        }
+        bytes += Self.entryCost(e.path)
+        guard bytes <= Self.maxBytes else {
+            throw WireError(
+                "the listing passed \(Self.maxBytes >> 20) MiB at \(entries.count) entries (more than a tree this sender can plan against at once)"
+            )
+        }
         entries[e.path] = e
         if !e.path.isEmpty {
-            let parent = e.path.lastIndex(of: "/").map { String(e.path[..<$0]) } ?? ""
-            let name = e.path.lastIndex(of: "/").map { String(e.path[e.path.index(after: $0)...]) } ?? e.path
+            let name = slash.map { String(e.path[e.path.index(after: $0)...]) } ?? e.path
             children[parent, default: []].insert(name)
         }
+    }
+
+    /// A scanned path, an ancestor of one, or below one.
+    private func inScope(_ path: String) -> Bool {
+        guard let scanned else { return true }
+        if scanned.contains(path) || ancestors.contains(path) { return true }
+        var end = path.endIndex
+        while let slash = path[..<end].lastIndex(of: "/") {
+            if scanned.contains(String(path[..<slash])) { return true }
+            end = slash
+        }
+        return false
     }
 
     func info(_ path: String) -> FileInfo? { entries[path]?.info }

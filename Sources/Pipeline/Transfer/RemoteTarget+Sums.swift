@@ -51,8 +51,12 @@ extension RemoteTarget {
         return result
     }
 
-    /// The receiver's signatures of `paths` (those it has as regular files), in one round trip.
-    func fetchSignatures(_ paths: [String], over c: RemoteConnection) throws -> [String: Signature] {
+    /// The receiver's signatures of `paths` (those it has as regular files), in one round
+    /// trip. Each is held to the size its file was listed at (it may have grown a little
+    /// since), so a receiver cannot make the sender hold more than the batch asked for.
+    func fetchSignatures(_ paths: [String], listing: RemoteListing, over c: RemoteConnection) throws -> [String:
+        Signature]
+    {
         guard !paths.isEmpty else { return [:] }
         c.clock.step = "waiting for signatures"
         try c.request(.signatures(paths: paths))
@@ -63,14 +67,24 @@ extension RemoteTarget {
             let message = try c.reader.receive()
             switch message {
             case .signatureData(let index, let bytes):
-                guard index == done else { throw WireError("signature \(index) out of order") }
+                guard index == done else {
+                    throw WireError("the receiver sent signature \(index) where \(done) was due")
+                }
                 current += bytes
-                guard current.count <= 64 << 20 else { throw WireError("signature larger than 64 MiB") }
+                let limit = Self.signatureLimit(listedSize: listing.info(paths[index])?.size ?? 0)
+                guard current.count <= limit else {
+                    throw WireError("the signature of \(paths[index]) passed \(limit) bytes, too large for its file")
+                }
             case .signatureEnd(let index, let present):
-                guard index == done else { throw WireError("signature \(index) out of order") }
+                guard index == done else {
+                    throw WireError("the receiver sent signature \(index) where \(done) was due")
+                }
                 if present {
                     let reader = ByteReader(bytes: current, name: "signature of \(paths[index])")
-                    result[paths[index]] = try Signature.read(from: reader)
+                    // A signature that does not parse is the receiver's fault, as a bad frame is.
+                    do throws(DeltaError) { result[paths[index]] = try Signature.read(from: reader) } catch {
+                        throw WireError("the signature of \(paths[index]): \(error.message)")
+                    }
                 }
                 current = []
                 done += 1
@@ -79,6 +93,13 @@ extension RemoteTarget {
             }
         }
         return result
+    }
+
+    /// The largest signature of a file listed at `listedSize` bytes: the shortest blocks a
+    /// receiver makes (128 bytes) with the longest sums, for twice the size and 1 MiB more.
+    static func signatureLimit(listedSize: Int64) -> Int {
+        let size = min(DeltaLimits.maxFileSize, 2 * max(0, listedSize) + (1 << 20))
+        return 64 + Int(size / 128 + 1) * (4 + DeltaLimits.strongLengthRange.upperBound)
     }
 }
 

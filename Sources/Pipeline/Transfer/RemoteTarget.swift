@@ -92,14 +92,14 @@ public final class RemoteTarget: SyncTarget {
         return try session { c in
             c.clock.step = "waiting for the listing"
             try c.request(.scan(paths: paths ?? [""]))
-            var listing = RemoteListing()
+            var listing = RemoteListing(scanning: paths ?? [""])
             while true {
                 let message = try c.reader.receive()
                 if case .scanEnd = message { break }
                 guard case .entry(let entry) = message else {
                     throw WireError("expected an entry, got \(message.frameType)")
                 }
-                listing.add(entry)
+                try listing.add(entry)
             }
             self.listing = listing
             var planner = SyncPlanner(source: source, view: listing, filter: filter, delete: delete)
@@ -171,7 +171,7 @@ public final class RemoteTarget: SyncTarget {
                 wanted.append((path, basisPath))
             }
         }
-        let fetched = try fetchSignatures(wanted.map(\.basis), over: c)
+        let fetched = try fetchSignatures(wanted.map(\.basis), listing: listing, over: c)
         var signatures: [String: Signature] = [:]
         for w in wanted { signatures[w.path] = fetched[w.basis] }
         // Renamed at the receiver: if its old file is gone meanwhile, it asks for them whole.
@@ -231,6 +231,9 @@ public final class RemoteTarget: SyncTarget {
             reply = try c.reader.receive()
         }
         guard case .result(let result) = reply else { throw WireError("expected a result, got \(reply.frameType)") }
+        guard result.batch == batchID else {
+            throw WireError("the receiver answered batch \(result.batch) to batch \(batchID)")
+        }
         outcome.written = result.written
         outcome.deleted = result.deleted
         outcome.renamed = renamed.subtracting(outcome.resent).count

@@ -1,0 +1,29 @@
+/// The wire format, spelled out independently of the implementation: what a raw peer in a
+/// test writes, byte by byte.
+public enum WireBytes {
+    public static func le32(_ v: UInt32) -> [UInt8] { withUnsafeBytes(of: v.littleEndian, Array.init) }
+    public static func le64(_ v: UInt64) -> [UInt8] { withUnsafeBytes(of: v.littleEndian, Array.init) }
+    public static func varint(_ v: UInt64) -> [UInt8] {
+        var v = v, out: [UInt8] = []
+        repeat { var b = UInt8(v & 0x7f); v >>= 7; if v != 0 { b |= 0x80 }; out.append(b) } while v != 0
+        return out
+    }
+    public static func string(_ s: String) -> [UInt8] { varint(UInt64(s.utf8.count)) + Array(s.utf8) }
+    public static func frame(_ type: UInt8, _ payload: [UInt8] = []) -> [UInt8] {
+        le32(UInt32(payload.count + 1)) + [type] + payload
+    }
+    public static func hello(module: String = "fpm", magic: UInt32 = 0x5052_4E52) -> [UInt8] {
+        frame(0x01, le32(magic) + le32(2) + le32(1 << 20) + string(module) + string(""))
+    }
+    /// A WELCOME with protocol 2's limits.
+    public static func welcome() -> [UInt8] { frame(0x02, le32(2) + le32((1 << 20) + 256) + le32(4096)) }
+    /// Mode 0644 and a fixed time, as DIRECTORY, FILE and ATTRIBUTES carry them.
+    public static func attrs() -> [UInt8] { le32(0o644) + le64(1_700_000_000) + le32(0) }
+    /// One ENTRY of a listing: a regular file (kind 0) or a directory (kind 1) of `size` bytes.
+    public static func entry(_ path: String, directory: Bool = false, size: UInt64 = 0) -> [UInt8] {
+        frame(
+            0x11,
+            string(path) + [directory ? 1 : 0] + le32(directory ? 0o755 : 0o644) + le64(size) + le64(1_700_000_000)
+                + le32(0) + string(""))
+    }
+}
