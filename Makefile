@@ -5,7 +5,7 @@
 SWIFT ?= swift
 BUILD_FLAGS ?=
 
-.PHONY: all deps build release demo test test-tsan test-asan fuzz bench format clean install
+.PHONY: all deps build release demo test test-tsan test-asan fuzz soak bench format clean install
 
 # Where `make install` puts things; DESTDIR stages them (packaging). BINARY: what is installed.
 PREFIX ?= /usr/local
@@ -58,6 +58,13 @@ test-asan: deps
 # `make test` replays (scripts/fuzz.sh, Fuzz/).
 fuzz: deps
 	bash scripts/fuzz.sh
+
+# Churn in the source while the sender, the daemons and their sessions are SIGKILLed at random,
+# for SOAK_S seconds (default 60; `make test` runs 15); then every target equals the source.
+SOAK_S ?= 60
+soak: deps
+	$(SWIFT) build --build-tests
+	SOAK_S=$(SOAK_S) $(SWIFT) test --skip-build --filter ChaosSoakTests
 
 # Side by side with the peers (inotifywait; rsync, rdiff and lsyncd as they land).
 bench: release
