@@ -21,8 +21,13 @@ final class BatchStager {
     private(set) var changes: [BatchApplier.Change] = []
     /// The tree root's own mode and times, set last.
     var rootInfo: FileInfo?
-    /// Directories staged whole, by path: descriptors of their staged selves.
-    private var newDirectories: [RelativePath: Int32] = [:]
+    /// Directories staged whole, by path: where each is in staging (`new-<index>`, then
+    /// the names below it).
+    private var newDirectories: [RelativePath: String] = [:]
+    /// Descriptors of the last few of them. A walk fills one directory after another: a
+    /// first sync of 100,000 new directories must not hold 100,000 descriptors.
+    private var openDirectories: [(path: RelativePath, fd: Int32)] = []
+    private static let openDirectoryLimit = 16
     /// The number of files and links staged inside them, and those staged top-level
     /// (counted as the commit counts files, and told apart from the directories it renames).
     private var filesInside = 0, directoriesPlaced = 0
@@ -50,7 +55,7 @@ final class BatchStager {
 
     deinit {
         defer { finished() }
-        for (_, fd) in newDirectories { close(fd) }
+        for (_, fd) in openDirectories { close(fd) }
         // What a commit leaves (the old files kept for a rollback), or a failed batch's all.
         try? FileSystem.removeContents(of: staging.rootFD, shown: staging.root)
     }
@@ -60,8 +65,26 @@ final class BatchStager {
     /// Where the entry for `path` is staged: inside its staged new directory under its own
     /// name, or top-level as the next change's `new-<index>`.
     private func slot(_ path: RelativePath) -> (directory: Int32, name: String, inside: Bool) {
-        if let parent = newDirectories[RelativePath(trusted: path.parent)] { return (parent, path.name, true) }
+        if let parent = descriptor(of: RelativePath(trusted: path.parent)) { return (parent, path.name, true) }
         return (staging.rootFD, nextName, false)
+    }
+
+    /// The staged directory at `path`, opened again when it is no longer among the last
+    /// few; nil when it is not staged whole (or cannot be opened: its entries then go
+    /// top-level, placed after it).
+    private func descriptor(of path: RelativePath) -> Int32? {
+        if let open = openDirectories.first(where: { $0.path == path }) { return open.fd }
+        guard let location = newDirectories[path],
+            let opened = try? FileDescriptor(
+                at: staging.rootFD, location, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, shown: staging.root + "/" + location)
+        else { return nil }
+        remember(path, opened.release())
+        return openDirectories.last?.fd
+    }
+
+    private func remember(_ path: RelativePath, _ fd: Int32) {
+        if openDirectories.count >= Self.openDirectoryLimit { close(openDirectories.removeFirst().fd) }
+        openDirectories.append((path, fd))
     }
 
     /// Records an entry staged at `slot` for `path`.
@@ -160,7 +183,8 @@ final class BatchStager {
             changes.append(.directory(path, info))
             return
         }
-        newDirectories[path] = made.release()
+        newDirectories[path] = at.inside ? newDirectories[parent]! + "/" + path.name : at.name
+        remember(path, made.release())
         if at.inside {
             placedInside.append(path)
         } else {
