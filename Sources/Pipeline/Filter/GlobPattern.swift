@@ -83,65 +83,59 @@ public struct GlobPattern: Sendable, Equatable {
     }
 
     /// `**` is to components what `*` is to the bytes of a name, and is matched the same
-    /// way: on a mismatch only the last `**` takes one more component, so the cost is
-    /// segments × components however many `**` there are (trying every split of every
-    /// `**` is exponential: `**/a/**/a/**/a/**/b` against `a/a/a/...` did not finish).
+    /// way (trying every split of every `**` is exponential: `**/a/**/a/**/a/**/b` against
+    /// `a/a/a/...` did not finish).
     private func matchSegments(_ components: [ArraySlice<UInt8>]) -> Bool {
-        var s = 0, c = 0
-        var starS = -1, starC = 0
-        while c < components.count {
-            if s < segments.count {
-                switch segments[s] {
-                case .doubleStar:
-                    starS = s; starC = c; s += 1
-                    continue
-                case .tokens(let tokens) where GlobPattern.match(tokens, components[c]):
-                    s += 1; c += 1
-                    continue
-                default:
-                    break
-                }
-            }
-            guard starS >= 0 else { return false }
-            s = starS + 1
-            starC += 1
-            c = starC
-        }
-        while s < segments.count, segments[s] == .doubleStar { s += 1 }
-        return s == segments.count
+        GlobPattern.starMatch(
+            count: segments.count, against: components.count, isStar: { segments[$0] == .doubleStar },
+            matches: { s, c in
+                guard case .tokens(let tokens) = segments[s] else { return false }
+                return GlobPattern.match(tokens, components[c])
+            })
     }
 
-    /// Wildcard match of one path component, with backtracking over the last `*`.
+    /// Wildcard match of one path component.
     static func match(_ tokens: [Token], _ name: ArraySlice<UInt8>) -> Bool {
         let name = Array(name)
-        var t = 0, n = 0
-        var starT = -1, starN = 0
-        while n < name.count {
-            if t < tokens.count {
+        return starMatch(
+            count: tokens.count, against: name.count, isStar: { tokens[$0] == .star },
+            matches: { t, n in
                 switch tokens[t] {
-                case .star:
-                    starT = t; starN = n; t += 1
+                case .star: return false
+                case .any: return true
+                case .literal(let b): return b == name[n]
+                case .set(let ranges, let negated): return ranges.contains { $0.contains(name[n]) } != negated
+                }
+            })
+    }
+
+    /// Matches `count` pattern items against `subjectCount` subject items, where a star
+    /// item matches any run of them and every other item exactly one (`matches`). On a
+    /// mismatch only the last star takes one more item: the cost stays pattern × subject.
+    @inline(__always)
+    private static func starMatch(
+        count: Int, against subjectCount: Int, isStar: (Int) -> Bool, matches: (Int, Int) -> Bool
+    ) -> Bool {
+        var p = 0, n = 0
+        var starP = -1, starN = 0
+        while n < subjectCount {
+            if p < count {
+                if isStar(p) {
+                    starP = p; starN = n; p += 1
                     continue
-                case .any:
-                    t += 1; n += 1
+                }
+                if matches(p, n) {
+                    p += 1; n += 1
                     continue
-                case .literal(let b) where b == name[n]:
-                    t += 1; n += 1
-                    continue
-                case .set(let ranges, let negated) where ranges.contains(where: { $0.contains(name[n]) }) != negated:
-                    t += 1; n += 1
-                    continue
-                default:
-                    break
                 }
             }
-            guard starT >= 0 else { return false }
-            t = starT + 1
+            guard starP >= 0 else { return false }
+            p = starP + 1
             starN += 1
             n = starN
         }
-        while t < tokens.count, tokens[t] == .star { t += 1 }
-        return t == tokens.count
+        while p < count, isStar(p) { p += 1 }
+        return p == count
     }
 
     /// Splits at unescaped `/`.
