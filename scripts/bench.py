@@ -546,13 +546,14 @@ def main():
     from bench_delta import bench_delta, bench_delta_sizes, bench_collision
     from bench_fleet import bench_fleet
     from bench_transfer import bench_transfer
+    from bench_million import bench_million
     if not os.access(RUNNER, os.X_OK):
         sys.exit(f"bench: {RUNNER} is missing: run `make release` first")
     work = tempfile.mkdtemp(prefix="runner-bench.")
     ENV["XDG_STATE_HOME"] = os.path.join(work, "state")  # the bench's own state, not the machine's
     sections = [("latency", bench_latency), ("burst", bench_burst), ("setup", bench_setup), ("e2e", bench_e2e),
                 ("delta", bench_delta), ("deltasize", bench_delta_sizes), ("collision", bench_collision),
-                ("fleet", bench_fleet), ("transfer", bench_transfer)]
+                ("fleet", bench_fleet), ("transfer", bench_transfer), ("million", bench_million)]
     try:
         which = sys.argv[1:] or [name for name, _ in sections]
         for name, section in sections:

@@ -1,6 +1,6 @@
 """make bench, fan-out (imported by bench.py):
 
-  fleet      one 100-file batch to 1, 4, 16 and 64 receivers on 127.0.0.1: time from the
+  fleet      one 100-file batch to 1, 4, 16, 64 and 100 receivers on 127.0.0.1: time from the
              last write until every receiver has all 100 files, and the sender's CPU time
              and peak RSS; runner run -> runner serve (one daemon, a module per receiver)
              vs lsyncd 2.2 with as many sync{} targets (default.rsync to an rsync daemon,
@@ -118,8 +118,10 @@ def floor(base, n, binary):
     modules = [os.path.join(base, f"m{i}") for i in range(n)]
     for d in [src] + modules:
         os.makedirs(d)
-    pairs = [start_floor(binary, 30000 + os.getpid() % 100 * 64 + i, src, m) for i, m in enumerate(modules)]
+    pairs = []
     try:
+        for i, m in enumerate(modules):
+            pairs.append(start_floor(binary, 30000 + os.getpid() % 100 * 128 + i, src, m))
         t, _, _, _ = measure(src, modules, os.getpid(), os.getpid())
         return t
     finally:
@@ -128,9 +130,24 @@ def floor(base, n, binary):
             stop(recv)
 
 
-def bench_fleet(work, sizes=(1, 4, 16, 64), peers=True):
+INSTANCES = "/proc/sys/fs/inotify/max_user_instances"
+
+
+def bench_fleet(work, sizes=(1, 4, 16, 64, 100), peers=True):
     """Trees are removed only at the end: ext4 without a journal scans past inodes freed in
-    the last seconds when it allocates new ones, so a removal would slow the next run."""
+    the last seconds when it allocates new ones, so a removal would slow the next run. Each
+    floor sender is an inotify instance: the limit (128 by default) is raised for the run."""
+    old_instances = open(INSTANCES).read().strip()
+    with open(INSTANCES, "w") as f:
+        f.write("1024")
+    try:
+        fleet_sizes(work, sizes, peers)
+    finally:
+        with open(INSTANCES, "w") as f:
+            f.write(old_instances)
+
+
+def fleet_sizes(work, sizes, peers):
     first = None
     floor_bin = floor_binary(work) if peers else None
     for n in sizes:
