@@ -2,8 +2,8 @@ import Foundation
 import TestSupport
 import Testing
 
-/// Random churn in the source while the sender, the receiver daemons and their sessions are
-/// SIGKILLed and restarted at random; then every target equals the source (less its temp
+/// Random churn in the source while the sender, the receiver daemons (with their sessions) and
+/// sessions alone are SIGKILLed, and restarted, at random; then every target equals the source (less its temp
 /// files), no staging is left, and no temp file ever reached a target. `SOAK_S` seconds
 /// (15 in `make test`, 60 in `make soak`); `SOAK_SEED` replays a run's churn.
 @Suite struct ChaosSoakTests {

@@ -67,7 +67,7 @@ import Testing
             let result = WireBytes.le64(999) + [0] + WireBytes.varint(1) + WireBytes.varint(0) + WireBytes.string("")
             return peer.write(WireBytes.frame(0x39, result + WireBytes.varint(0)))
         },
-        Lie(name: "a listing entry with ..", said: "unsafe path '../escape'") { type, _, peer in
+        Lie(name: "a listing entry with ..", said: "names '../escape': unsafe path") { type, _, peer in
             guard type == scan else { return true }
             return listing(peer, extra: WireBytes.entry("../escape"))
         },

@@ -48,8 +48,7 @@ final class Soak: @unchecked Sendable {
     }
 
     private static func serve(_ dir: TemporaryDirectory, _ i: Int) async throws -> SpawnedRunner {
-        let daemon = try SpawnedRunner(["serve", dir.at("receiver\(i).lua")], logDirectory: dir.path)
-        // The port may still be held a moment by the daemon just killed.
+        let daemon = try SpawnedRunner(["serve", dir.at("receiver\(i).lua")], logDirectory: dir.path, ownGroup: true)
         #expect(await daemon.waitForLog("listening on"), "\(daemon.stderr)")
         return daemon
     }
@@ -60,8 +59,10 @@ final class Soak: @unchecked Sendable {
         sender = try SpawnedRunner(["run", dir.at("p.lua")], logDirectory: dir.path)
     }
 
+    /// SIGKILLs daemon `i` with its sessions, as systemd stops what is left of a unit whose
+    /// main process died before it starts it again; then starts it again.
     func killDaemon(_ i: Int) async throws {
-        daemons[i].signal(SIGKILL)
+        daemons[i].signalGroup(SIGKILL)
         _ = await daemons[i].waitForExit()
         daemons[i] = try await Self.serve(dir, i)
     }

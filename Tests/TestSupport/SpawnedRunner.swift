@@ -9,7 +9,9 @@ public final class SpawnedRunner: @unchecked Sendable {
     private let stderrPath: String
     private var status: Int32?
 
-    public init(_ arguments: [String], logDirectory: String) throws {
+    /// `ownGroup`: the process leads a process group of its own (with the sessions a daemon
+    /// forks), which `signalGroup` signals whole, as systemd stops a unit's cgroup.
+    public init(_ arguments: [String], logDirectory: String, ownGroup: Bool = false) throws {
         stderrPath = logDirectory + "/runner.stderr.\(UUID().uuidString)"
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -26,7 +28,10 @@ public final class SpawnedRunner: @unchecked Sendable {
         sigfillset(&all)
         posix_spawnattr_setsigmask(&attributes, &none)
         posix_spawnattr_setsigdefault(&attributes, &all)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        posix_spawnattr_setpgroup(&attributes, 0)
+        posix_spawnattr_setflags(
+            &attributes,
+            Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | (ownGroup ? POSIX_SPAWN_SETPGROUP : 0)))
         var environment = ProcessInfo.processInfo.environment
         environment["RUNNER_PLUGIN_PATH"] = RunnerProcess.packageRoot + "/plugins"
         environment["XDG_STATE_HOME"] = logDirectory + "/state"
@@ -57,6 +62,9 @@ public final class SpawnedRunner: @unchecked Sendable {
     }
 
     public func signal(_ sig: Int32) { Foundation.kill(pid, sig) }
+
+    /// Signals the process group it leads (spawned with `ownGroup`).
+    public func signalGroup(_ sig: Int32) { Foundation.kill(-pid, sig) }
 
     /// Waits for the exit and returns its wait status; nil past `timeout`.
     public func waitForExit(timeout: Double = 20) async -> Int32? {

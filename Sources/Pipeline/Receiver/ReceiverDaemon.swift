@@ -87,9 +87,11 @@ public final class ReceiverDaemon {
             }
             switch fork() {
             case 0:
-                control.releaseInChild()
-                // The session must not keep the daemon's ports open after the daemon is gone.
+                // The session must not keep the daemon's ports open after the daemon is gone:
+                // closed before anything else the child does (a daemon killed and started
+                // again finds its port held by nothing but the sessions still serving).
                 close(listener.descriptor)
+                control.releaseInChild()
                 for request in companion?.pollRequests ?? [] { close(request.fd) }
                 for other in sessions.values { close(other.reports) }
                 close(pipeFDs[0])

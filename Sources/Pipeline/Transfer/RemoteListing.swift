@@ -15,7 +15,7 @@ struct RemoteListing: TargetView {
     /// Nil: the root was scanned, everything is in scope.
     private let scanned: Set<String>?
     private var ancestors = Set<String>()
-    private(set) var bytes = 0
+    private var bytes = 0
 
     /// An empty listing (a blind plan's).
     init() { scanned = nil }
@@ -43,7 +43,7 @@ struct RemoteListing: TargetView {
     mutating func add(_ e: WireEntry) throws(WireError) {
         if !e.path.isEmpty {
             do throws(TransferError) { _ = try RelativePath(validating: e.path) } catch {
-                throw WireError("the listing has an unsafe path '\(e.path)': \(error.message)")
+                throw WireError("the listing names '\(e.path)': \(error.message)")
             }
         }
         guard entries[e.path] == nil else { throw WireError("the listing names '\(e.path)' twice") }
