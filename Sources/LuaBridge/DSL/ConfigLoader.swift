@@ -77,16 +77,16 @@ public final class ConfigLoader {
         try installDSL()
         do {
             try state.runFile(file, timeout: timeout)
-        } catch let error as LuaError where error.kind == .timeout {
-            let at = error.file.map { SourceLocation(file: $0, line: error.line ?? 0) }
-            throw ConfigError(
-                "the script still ran after \(MonotonicClock.text(seconds: timeout)) (a loop that never ends?)",
-                at: at ?? SourceLocation(file: file, line: 0))
         } catch let error as LuaError {
-            // Lua's own errors (syntax, runtime) are configuration errors with their place.
+            // Lua's own errors (syntax, runtime, the deadline) are configuration errors with their place.
             let at =
                 error.file.map { SourceLocation(file: $0, line: error.line ?? 0) }
                 ?? SourceLocation(file: file, line: 0)
+            guard error.kind != .timeout else {
+                throw ConfigError(
+                    "the script still ran after \(MonotonicClock.text(seconds: timeout)) (a loop that never ends?)",
+                    at: at)
+            }
             throw ConfigError(error.message, at: at, hint: ConfigLoader.misspeltGlobalHint(error.message))
         }
         refreshIndex()

@@ -91,10 +91,10 @@ final class FrameWriter {
     /// Frames to any sink of bytes.
     init(_ output: ByteWriter) { self.output = output }
 
-    /// Sends one message (buffered until `flush`).
     /// A write failed: the peer closed (maybe after saying why, which is then still to read).
     private(set) var broken = false
 
+    /// Sends one message (buffered until `flush`).
     func send(_ message: WireMessage) throws(WireError) {
         var b = PayloadBuilder()
         message.encode(&b)

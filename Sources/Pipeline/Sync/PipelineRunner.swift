@@ -132,14 +132,12 @@ public final class PipelineRunner {
             return try LocalTarget(root: path, recover: !dryRun)
         case let .ssh(user, host, port, module):
             let ssh = config.ssh
-            let target = RemoteTarget(
+            return RemoteTarget(
                 uri: d.uri,
                 command: RemoteTarget.sshCommand(
                     user: user, host: host, port: port, module: module,
                     ssh: ssh.command, runner: ssh.runner, receiver: ssh.receiver, timeout: config.timeout),
-                timeout: config.timeout)
-            target.alwaysLists = dryRun
-            return target
+                timeout: config.timeout, alwaysLists: dryRun)
         case .rsync:
             if let auth = config.auth {
                 // Checked as for runner:// (mode 0600, one secret); rsync reads the file itself.
@@ -154,9 +152,8 @@ public final class PipelineRunner {
                     auth.user, try SecretsFile.readSenderSecret(auth.secretFile, user: auth.user, at: config.location)
                 )
             }
-            let target = RemoteTarget(uri: d.uri, command: [], credentials: credentials, timeout: config.timeout)
-            target.alwaysLists = dryRun
-            return target
+            return RemoteTarget(
+                uri: d.uri, command: [], credentials: credentials, timeout: config.timeout, alwaysLists: dryRun)
         }
     }
 

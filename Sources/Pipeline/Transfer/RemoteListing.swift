@@ -27,13 +27,18 @@ struct RemoteListing: TargetView {
             return
         }
         scanned = Set(paths)
-        for path in paths {
-            var end = path.endIndex
-            while let slash = path[..<end].lastIndex(of: "/") {
-                ancestors.insert(String(path[..<slash]))
-                end = slash
-            }
+        for path in paths { ancestors.formUnion(Self.ancestors(of: path)) }
+    }
+
+    /// `a/b` and `a` for `a/b/c`, nearest first.
+    private static func ancestors(of path: String) -> [String] {
+        var out: [String] = []
+        var end = path.endIndex
+        while let slash = path[..<end].lastIndex(of: "/") {
+            out.append(String(path[..<slash]))
+            end = slash
         }
+        return out
     }
 
     /// The memory an entry holds: the path twice (the table's key and the parent's child
@@ -71,13 +76,8 @@ struct RemoteListing: TargetView {
     /// A scanned path, an ancestor of one, or below one.
     private func inScope(_ path: String) -> Bool {
         guard let scanned else { return true }
-        if scanned.contains(path) || ancestors.contains(path) { return true }
-        var end = path.endIndex
-        while let slash = path[..<end].lastIndex(of: "/") {
-            if scanned.contains(String(path[..<slash])) { return true }
-            end = slash
-        }
-        return false
+        return scanned.contains(path) || ancestors.contains(path)
+            || Self.ancestors(of: path).contains(where: scanned.contains)
     }
 
     func info(_ path: String) -> FileInfo? { entries[path]?.info }

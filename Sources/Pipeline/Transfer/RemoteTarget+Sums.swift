@@ -66,28 +66,24 @@ extension RemoteTarget {
         while done < paths.count {
             let message = try c.reader.receive()
             switch message {
-            case .signatureData(let index, let bytes):
-                guard index == done else {
-                    throw WireError("the receiver sent signature \(index) where \(done) was due")
-                }
+            case .signatureData(done, let bytes):
                 current += bytes
-                let limit = Self.signatureLimit(listedSize: listing.info(paths[index])?.size ?? 0)
+                let limit = Self.signatureLimit(listedSize: listing.info(paths[done])?.size ?? 0)
                 guard current.count <= limit else {
-                    throw WireError("the signature of \(paths[index]) passed \(limit) bytes, too large for its file")
+                    throw WireError("the signature of \(paths[done]) passed \(limit) bytes, too large for its file")
                 }
-            case .signatureEnd(let index, let present):
-                guard index == done else {
-                    throw WireError("the receiver sent signature \(index) where \(done) was due")
-                }
+            case .signatureEnd(done, let present):
                 if present {
-                    let reader = ByteReader(bytes: current, name: "signature of \(paths[index])")
+                    let reader = ByteReader(bytes: current, name: "signature of \(paths[done])")
                     // A signature that does not parse is the receiver's fault, as a bad frame is.
-                    do throws(DeltaError) { result[paths[index]] = try Signature.read(from: reader) } catch {
-                        throw WireError("the signature of \(paths[index]): \(error.message)")
+                    do throws(DeltaError) { result[paths[done]] = try Signature.read(from: reader) } catch {
+                        throw WireError("the signature of \(paths[done]): \(error.message)")
                     }
                 }
                 current = []
                 done += 1
+            case .signatureData(let index, _), .signatureEnd(let index, _):
+                throw WireError("the receiver sent signature \(index) where \(done) was due")
             default:
                 throw WireError("expected signatures, got \(message.frameType)")
             }

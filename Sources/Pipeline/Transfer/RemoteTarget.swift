@@ -24,16 +24,18 @@ public final class RemoteTarget: SyncTarget {
     /// zstd's context, made once rather than per file.
     private lazy var compressor = LiteralCompressor()
     /// Every plan asks for the listing (`--dry-run`: it shows what differs, not what is sent).
-    public var alwaysLists = false
+    public let alwaysLists: Bool
 
     /// A remote target reached by `command` (ssh), or over TCP when `command` is empty.
     public init(
-        uri: TargetURI, command: [String], credentials: (user: String, secret: String)? = nil, timeout: Double = 10
+        uri: TargetURI, command: [String], credentials: (user: String, secret: String)? = nil, timeout: Double = 10,
+        alwaysLists: Bool = false
     ) {
         self.uri = uri
         self.command = command
         self.credentials = credentials
         self.timeout = timeout
+        self.alwaysLists = alwaysLists
     }
 
     /// The ssh command line for an `ssh://` target.
