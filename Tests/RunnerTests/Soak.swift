@@ -69,15 +69,9 @@ final class Soak: @unchecked Sendable {
 
     /// SIGKILLs the sessions daemon `i` forked (a session dies mid-batch; the daemon lives).
     func killSessions(_ i: Int) {
-        let parent = daemons[i].pid
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
-            guard let pid = Int32(name), let stat = try? String(contentsOfFile: "/proc/\(name)/stat", encoding: .utf8),
-                let close = stat.lastIndex(of: ")")
-            else { continue }
-            // "pid (comm) state ppid ...": the comm may hold spaces, what follows it not.
-            let fields = stat[stat.index(after: close)...].split(separator: " ")
-            if fields.count > 1, Int32(fields[1]) == parent { kill(pid, SIGKILL) }
-        }
+        let pid = daemons[i].pid
+        let children = (try? String(contentsOfFile: "/proc/\(pid)/task/\(pid)/children", encoding: .utf8)) ?? ""
+        for child in children.split(separator: " ").compactMap({ Int32($0) }) { kill(child, SIGKILL) }
     }
 
     /// Whether every target holds exactly the source less its temp files.

@@ -37,16 +37,20 @@ public final class RunnerProcess: @unchecked Sendable {
         process.executableURL = URL(fileURLWithPath: launcher.first ?? RunnerProcess.binary)
         process.arguments =
             launcher.isEmpty ? arguments : Array(launcher.dropFirst()) + [RunnerProcess.binary] + arguments
-        var env = ProcessInfo.processInfo.environment
-        env["RUNNER_PLUGIN_PATH"] = RunnerProcess.packageRoot + "/plugins"
-        // Each test's own state (revisions, render caches), never the machine's.
-        env["XDG_STATE_HOME"] = logDirectory + "/state"
-        for (k, v) in environment { env[k] = v }
-        process.environment = env
+        process.environment = RunnerProcess.environment(logDirectory: logDirectory).merging(environment) { $1 }
         process.standardOutput = FileHandle(forWritingAtPath: stdoutPath)
         process.standardError = FileHandle(forWritingAtPath: stderrPath)
         process.standardInput = stdin.flatMap { FileHandle(forReadingAtPath: $0) } ?? FileHandle.nullDevice
         try process.run()
+    }
+
+    /// The environment a test's `runner` gets: this process's, the repository's plugins, and
+    /// the test's own state (revisions, render caches), never the machine's.
+    static func environment(logDirectory: String) -> [String: String] {
+        var env = ProcessInfo.processInfo.environment
+        env["RUNNER_PLUGIN_PATH"] = RunnerProcess.packageRoot + "/plugins"
+        env["XDG_STATE_HOME"] = logDirectory + "/state"
+        return env
     }
 
     /// Runs `runner` to completion and returns status, stdout and stderr.

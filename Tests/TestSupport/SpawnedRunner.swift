@@ -32,9 +32,7 @@ public final class SpawnedRunner: @unchecked Sendable {
         posix_spawnattr_setflags(
             &attributes,
             Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | (ownGroup ? POSIX_SPAWN_SETPGROUP : 0)))
-        var environment = ProcessInfo.processInfo.environment
-        environment["RUNNER_PLUGIN_PATH"] = RunnerProcess.packageRoot + "/plugins"
-        environment["XDG_STATE_HOME"] = logDirectory + "/state"
+        let environment = RunnerProcess.environment(logDirectory: logDirectory)
         let argv = ([RunnerProcess.binary] + arguments).map { strdup($0) } + [nil]
         let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { (argv + envp).forEach { free($0) } }
