@@ -6,13 +6,14 @@
              beside rsync -a; the initial sync to runner serve on 127.0.0.1 (time, the
              sender's peak RSS, the receiver's: the daemon and its session) beside rsync -a
              to an rsync daemon (the client's and the daemon's); and what a host that is down
-             holds while 100,000 files change. Peak RSS is wait4's: the process and every
-             child it reaped (rsync's receiver, a daemon's session). fs.inotify.max_user_watches
-             is raised for the run and put back.
+             holds while 100,000 files change. Peak RSS is GNU time's: the process and every
+             child it reaped (rsync's receiver, a daemon's session); wait4 from this script
+             would report at least the script's own RSS, which a child has until its exec. fs.inotify.max_user_watches is raised for the run
+             and put back.
 """
-import os, re, shutil, signal, subprocess, time
+import os, re, shutil, signal, subprocess, tempfile, time
 
-from bench import ENV, RUNNER, Lines, out, rss_now_kib, wait_for
+from bench import ENV, RUNNER, Lines, out, rss_now_kib, timed, wait_for
 
 WATCHES = "/proc/sys/fs/inotify/max_user_watches"
 
@@ -29,24 +30,23 @@ def make_million(root, dirs=100_000, per_dir=10):
                 os.close(fd)
 
 
-def run_measured(argv, **kw):
-    """Runs argv to its end: (seconds, peak RSS in KiB over it and the children it reaped)."""
-    t0 = time.monotonic()
-    p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **kw)
-    err = p.stderr.read()
-    _, status, usage = os.wait4(p.pid, 0)
-    p.returncode = status
-    if status != 0:
-        raise RuntimeError(f"{argv[0]} failed: {err.decode(errors='replace')[-2000:]}")
-    return time.monotonic() - t0, usage.ru_maxrss
+def start_timed(argv, **kw):
+    """Starts a daemon under GNU time; `stop_timed` ends it and tells its peak RSS."""
+    fd, rss_file = tempfile.mkstemp(prefix="runner-bench-rss.")
+    os.close(fd)
+    p = subprocess.Popen(["/usr/bin/time", "-f", "%M", "-o", rss_file, *argv], **kw)
+    p.rss_file = rss_file
+    return p
 
 
-def stop_measured(p):
-    """SIGTERM, then wait4: the peak RSS of the process and the children it reaped."""
-    p.send_signal(signal.SIGTERM)
-    _, _, usage = os.wait4(p.pid, 0)
-    p.returncode = 0
-    return usage.ru_maxrss
+def stop_timed(p):
+    """SIGTERM to the daemon (GNU time's child); its peak RSS in KiB, with the children it reaped."""
+    for child in open(f"/proc/{p.pid}/task/{p.pid}/children").read().split():
+        os.kill(int(child), signal.SIGTERM)
+    p.wait()
+    rss = int(open(p.rss_file).read().split()[-1])
+    os.unlink(p.rss_file)
+    return rss
 
 
 def same_tree(a, b):
@@ -84,10 +84,10 @@ def watch(base, src):
 
 def local_sync(base, src):
     dst = f"{base}/dst"
-    t, rss = run_measured([RUNNER, "run", script(base, src, f"file://{dst}"), "--once", "--log-level", "warning"], env=ENV)
+    t, rss, _ = timed([RUNNER, "run", script(base, src, f"file://{dst}"), "--once", "--log-level", "warning"], env=ENV)
     ok = same_tree(src, dst)
     shutil.rmtree(dst)
-    rt, rrss = run_measured(["rsync", "-a", f"{src}/", f"{base}/rsync-dst/"])
+    rt, rrss, _ = timed(["rsync", "-a", f"{src}/", f"{base}/rsync-dst/"])
     shutil.rmtree(f"{base}/rsync-dst")
     out("million.file.runner.seconds", f"{t:.2f}")
     out("million.file.runner.peak_rss_kib", rss)
@@ -103,12 +103,12 @@ def remote_sync(base, src):
     os.makedirs(module)
     with open(f"{base}/receiver.lua", "w") as f:
         f.write(f'settings {{ listen = "127.0.0.1:0" }}\nmodule "m" {{ path = "{module}" }}\n')
-    serve = subprocess.Popen([RUNNER, "serve", f"{base}/receiver.lua", "--log-level", "notice"], env=ENV,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    serve = start_timed([RUNNER, "serve", f"{base}/receiver.lua", "--log-level", "notice"], env=ENV,
+                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     port = int(re.search(r":(\d+)$", Lines(serve.stderr).until(r"listening on 127\.0\.0\.1:\d+", 30)).group(1))
-    t, rss = run_measured([RUNNER, "run", script(base, src, f"runner://127.0.0.1:{port}/m", "timeout = 600"),
-                           "--once", "--log-level", "warning"], env=ENV)
-    receiver_rss = stop_measured(serve)
+    t, rss, _ = timed([RUNNER, "run", script(base, src, f"runner://127.0.0.1:{port}/m", "timeout = 600"),
+                       "--once", "--log-level", "warning"], env=ENV)
+    receiver_rss = stop_timed(serve)
     ok = same_tree(src, module)
     shutil.rmtree(module)
 
@@ -116,11 +116,11 @@ def remote_sync(base, src):
     port = 19900 + os.getpid() % 90
     with open(f"{base}/rsyncd.conf", "w") as f:
         f.write(f"use chroot = no\nsocket options = TCP_NODELAY\n[m]\npath = {module}\nread only = no\nuid = root\ngid = root\n")
-    rsyncd = subprocess.Popen(["rsync", "--daemon", "--no-detach", f"--config={base}/rsyncd.conf", f"--port={port}",
+    rsyncd = start_timed(["rsync", "--daemon", "--no-detach", f"--config={base}/rsyncd.conf", f"--port={port}",
                                "--address=127.0.0.1"])
     wait_for(lambda: subprocess.run(["rsync", f"rsync://127.0.0.1:{port}/"], capture_output=True).returncode == 0, 10)
-    rt, rrss = run_measured(["rsync", "-a", f"{src}/", f"rsync://127.0.0.1:{port}/m/"])
-    daemon_rss = stop_measured(rsyncd)
+    rt, rrss, _ = timed(["rsync", "-a", f"{src}/", f"rsync://127.0.0.1:{port}/m/"])
+    daemon_rss = stop_timed(rsyncd)
     shutil.rmtree(module)
     out("million.runner.seconds", f"{t:.2f}")
     out("million.runner.sender_peak_rss_kib", rss)
