@@ -53,6 +53,8 @@ public enum FileSystem {
         guard fstatat(directory, name.cPath, &st, AT_SYMLINK_NOFOLLOW) == 0 else { return }
         if st.st_mode & S_IFMT == S_IFDIR {
             let child = try FileDescriptor(at: directory, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, shown: shown)
+            // It goes anyway: a directory its owner cannot write (0555) must not keep its entries.
+            if st.st_mode & 0o700 != 0o700 { fchmod(child.raw, st.st_mode & 0o7777 | 0o700) }
             try removeContents(of: child.raw, shown: shown)
             guard unlinkat(directory, name.cPath, AT_REMOVEDIR) == 0 || errno == ENOENT else {
                 throw SystemError("rmdir", path: shown)

@@ -14,6 +14,8 @@ import RunnerSystem
 /// written straight into it under their own names, and renamed into place at the commit
 /// as one entry (an initial sync of 10,000 files in 100 directories commits 100 renames,
 /// not 10,000). Not on a durable tree, whose commit syncs each staged file by its name.
+/// What is staged inside such a directory is not remembered entry by entry (staging holds
+/// it), so a first sync of a million files keeps a few bytes per directory, none per file.
 final class BatchStager {
     let staging: TreeDirectory
     let applier: BatchApplier
@@ -21,18 +23,19 @@ final class BatchStager {
     private(set) var changes: [BatchApplier.Change] = []
     /// The tree root's own mode and times, set last.
     var rootInfo: FileInfo?
-    /// Directories staged whole, by path: where each is in staging (`new-<index>`, then
-    /// the names below it).
-    private var newDirectories: [RelativePath: String] = [:]
-    /// Descriptors of the last few of them. A walk fills one directory after another: a
-    /// first sync of 100,000 new directories must not hold 100,000 descriptors.
-    private var openDirectories: [(path: RelativePath, fd: Int32)] = []
+    /// Directories staged whole at the top of staging, by path: their `new-<index>`. One
+    /// below another is made inside it, under its own name.
+    private var newDirectories: [String: String] = [:]
+    /// Those made inside them: where each is in staging, and its mode and times, set once
+    /// its entries are in.
+    private var insideDirectories: [(location: String, info: FileInfo)] = []
+    /// Descriptors of the last few staged directories, by path. A walk fills one directory
+    /// after another: a first sync of 100,000 new directories must not hold 100,000 descriptors.
+    private var openDirectories: [(path: String, fd: Int32)] = []
     private static let openDirectoryLimit = 16
     /// The number of files and links staged inside them, and those staged top-level
     /// (counted as the commit counts files, and told apart from the directories it renames).
     private var filesInside = 0, directoriesPlaced = 0
-    /// Entries staged inside them, which the commit moves with their directory.
-    private(set) var placedInside: [RelativePath] = []
     /// The mode the file just created got (its permission bits less the umask).
     private var createdMode: UInt32?
 
@@ -65,16 +68,32 @@ final class BatchStager {
     /// Where the entry for `path` is staged: inside its staged new directory under its own
     /// name, or top-level as the next change's `new-<index>`.
     private func slot(_ path: RelativePath) -> (directory: Int32, name: String, inside: Bool) {
-        if let parent = descriptor(of: RelativePath(trusted: path.parent)) { return (parent, path.name, true) }
+        if let parent = descriptor(of: Self.parent(path)) { return (parent, path.name, true) }
         return (staging.rootFD, nextName, false)
+    }
+
+    private static func parent(_ path: RelativePath) -> String {
+        let text = path.description
+        return text.lastIndex(of: "/").map { String(text[..<$0]) } ?? ""
+    }
+
+    /// Where the directory at `path` is in staging, when it or an ancestor is staged whole.
+    private func location(of path: String) -> String? {
+        guard !newDirectories.isEmpty, !path.isEmpty else { return nil }
+        var end = path.endIndex
+        while true {
+            if let top = newDirectories[String(path[..<end])] { return top + path[end...] }
+            guard let slash = path[..<end].lastIndex(of: "/") else { return nil }
+            end = slash
+        }
     }
 
     /// The staged directory at `path`, opened again when it is no longer among the last
     /// few; nil when it is not staged whole (or cannot be opened: its entries then go
     /// top-level, placed after it).
-    private func descriptor(of path: RelativePath) -> Int32? {
-        if let open = openDirectories.first(where: { $0.path == path }) { return open.fd }
-        guard let location = newDirectories[path],
+    private func descriptor(of path: String) -> Int32? {
+        if let open = openDirectories.last(where: { $0.path == path }) { return open.fd }
+        guard let location = location(of: path),
             let opened = try? FileDescriptor(
                 at: staging.rootFD, location, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, shown: staging.root + "/" + location)
         else { return nil }
@@ -82,7 +101,7 @@ final class BatchStager {
         return openDirectories.last?.fd
     }
 
-    private func remember(_ path: RelativePath, _ fd: Int32) {
+    private func remember(_ path: String, _ fd: Int32) {
         if openDirectories.count >= Self.openDirectoryLimit { close(openDirectories.removeFirst().fd) }
         openDirectories.append((path, fd))
     }
@@ -90,7 +109,6 @@ final class BatchStager {
     /// Records an entry staged at `slot` for `path`.
     private func staged(_ path: RelativePath, inside: Bool) {
         if inside {
-            placedInside.append(path)
             filesInside += 1
         } else {
             changes.append(.place(path))
@@ -167,32 +185,36 @@ final class BatchStager {
     /// A directory, created if missing, with `info`'s mode and times: staged whole when the
     /// tree lacks it and has its parent (or the parent is staged whole too).
     func directory(_ path: RelativePath, info: FileInfo) {
-        let parent = RelativePath(trusted: path.parent)
-        guard !applier.durable, newDirectories[path] == nil,
-            newDirectories[parent] != nil || path.parent.isEmpty || applier.tree.info(parent)?.kind == .directory,
-            applier.tree.info(path) == nil
+        let parent = Self.parent(path)
+        let inside = descriptor(of: parent)
+        guard !applier.durable, newDirectories[path.description] == nil,
+            inside != nil
+                || (parent.isEmpty || applier.tree.info(RelativePath(trusted: path.parent))?.kind == .directory)
+                    && applier.tree.info(path) == nil
         else {
             changes.append(.directory(path, info))
             return
         }
-        let at = slot(path)
-        guard mkdirat(at.directory, at.name.cPath, 0o700) == 0,
+        let name = inside == nil ? nextName : path.name
+        guard mkdirat(inside ?? staging.rootFD, name.cPath, 0o700) == 0,
             let made = try? FileDescriptor(
-                at: at.directory, at.name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, shown: staging.root + "/" + at.name)
+                at: inside ?? staging.rootFD, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW,
+                shown: staging.root + "/" + name)
         else {
             changes.append(.directory(path, info))
             return
         }
-        newDirectories[path] = at.inside ? newDirectories[parent]! + "/" + path.name : at.name
-        remember(path, made.release())
-        if at.inside {
-            placedInside.append(path)
+        remember(path.description, made.release())
+        if inside != nil, let location = location(of: parent) {
+            // Its own mode and times once its entries are in: set at the commit.
+            insideDirectories.append((location + "/" + path.name, info))
         } else {
+            newDirectories[path.description] = name
             changes.append(.place(path))
             directoriesPlaced += 1
+            // Its own mode and times once its entries are in: set after the renames.
+            changes.append(.attributes(path, info))
         }
-        // Its own mode and times once its entries are in: set after the renames.
-        changes.append(.attributes(path, info))
     }
 
     /// Only mode and times change.
@@ -201,11 +223,39 @@ final class BatchStager {
     /// Commits the batch (see `BatchApplier.commit`). A directory staged whole counts as
     /// a directory made, and the files in it as files written, as if placed one by one.
     func commit(holding: Bool = false) throws(TransferError) -> BatchApplier.Counts {
+        // Children first, so that a directory its owner cannot write is closed last. Changing
+        // a directory's mode or times does not touch its parent's.
+        for (location, info) in insideDirectories.reversed() {
+            guard fchmodat(staging.rootFD, location.cPath, mode_t(info.mode), 0) == 0 else {
+                throw TransferError(SystemError("chmod", path: staging.root + "/" + location))
+            }
+            var times = [info.timespec, info.timespec]
+            utimensat(staging.rootFD, location.cPath, &times, AT_SYMLINK_NOFOLLOW)
+        }
         var counts = try applier.commit(changes, rootInfo: rootInfo, holding: holding)
         counts.written += filesInside - directoriesPlaced
+        counts.updated += insideDirectories.count
         return counts
     }
 
-    /// Every entry the batch renames, makes or removes, those inside directories staged whole included.
-    var changedPaths: [RelativePath] { changes.compactMap(\.renamed) + placedInside }
+    /// Every entry the batch renames, makes or removes, those inside directories staged
+    /// whole included (found in the tree, where the commit put them).
+    var changedPaths: [String] {
+        var paths = changes.compactMap(\.renamed).map(\.description)
+        for top in newDirectories.keys.sorted() { walk(top, into: &paths) }
+        return paths
+    }
+
+    private func walk(_ directory: String, into paths: inout [String]) {
+        let full = applier.tree.root + "/" + directory
+        for entry in DirectoryEntries.entries(at: full).sorted(by: { $0.name < $1.name }) {
+            let path = directory + "/" + entry.name
+            paths.append(path)
+            if entry.kind == .directory
+                || entry.kind == nil && FileInfo.lstat(full + "/" + entry.name)?.kind == .directory
+            {
+                walk(path, into: &paths)
+            }
+        }
+    }
 }

@@ -18,14 +18,12 @@ struct DeliveryJob: @unchecked Sendable {
     func run(host: Int, batch: ChangeBatch) -> DeliveryResult {
         let started = MonotonicClock.now
         do {
-            let plan = try target.plan(
+            let outcome = try target.sync(
                 paths: batch.fullRescan ? fullSyncPaths : batch.paths, moves: batch.fullRescan ? [:] : batch.moves,
-                source: source, filter: filter, delete: delete)
-            let outcome = try target.apply(plan, from: source, cancelled: cancelled)
+                source: source, filter: filter, delete: delete, cancelled: cancelled)
             return DeliveryResult(
                 host: host, batch: batch, revision: revision, outcome: .success(outcome),
-                seconds: MonotonicClock.now - started,
-                skipped: plan.skipped)
+                seconds: MonotonicClock.now - started)
         } catch {
             return DeliveryResult(
                 host: host, batch: batch, revision: revision,
@@ -54,5 +52,4 @@ struct DeliveryResult: Sendable {
     let revision: Int
     let outcome: Result<SyncOutcome, Failure>
     let seconds: Double
-    var skipped: [String] = []
 }

@@ -85,6 +85,13 @@ extension ReceiverSession {
                         metadata: ["module": "\(module.name)"])
                     redo.insert(path)
                 }
+            case .sums(let seed, let paths):
+                // Asked between the parts of a batch planned as it is sent (its walk's next part).
+                try sums(seed, paths)
+                try writer.flush()
+            case .signatures(let paths):
+                try signatures(paths)
+                try writer.flush()
             case .commit:
                 for (path, move) in moved.sorted(by: { $0.key.description < $1.key.description }) {
                     do throws(TransferError) { try stager.placeLink(path, from: move.from, info: move.info) } catch {
@@ -154,7 +161,7 @@ extension ReceiverSession {
         var results: [ActionResult] = []
         if hold && worthActions {
             let undo = BatchUndo { () throws(TransferError) in try stager.applier.rollBackHeld() }
-            let paths = stager.changedPaths.map(\.description)
+            let paths = stager.changedPaths
             results = ModuleActions.run(
                 actions, context: ActionContext(module: module, paths: paths, logger: logger, undo: undo))
             if undo.done {

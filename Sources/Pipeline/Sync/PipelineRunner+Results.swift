@@ -19,7 +19,7 @@ extension PipelineRunner {
         let result: TargetResult
         switch r.outcome {
         case .success(let outcome):
-            for path in r.skipped {
+            for path in outcome.skipped {
                 logger.warning(
                     "not a file, directory or symlink: skipped", metadata: metadata.merging(["path": "\(path)"]) { $1 })
             }

@@ -173,9 +173,8 @@ extension PipelineRunner {
     /// for a full rescan), atomically, as a `file://` target is.
     private func mirror(_ changes: ChangeBatch, from source: SourceTree, into directory: String) throws {
         let target = try LocalTarget(root: directory)
-        let plan = try target.plan(
+        _ = try target.sync(
             paths: changes.fullRescan ? fullSyncPaths : changes.paths, moves: changes.fullRescan ? [:] : changes.moves,
-            source: source, filter: filter, delete: true)
-        _ = try target.apply(plan, from: source)
+            source: source, filter: filter, delete: true, cancelled: { false })
     }
 }

@@ -15,6 +15,8 @@ public final class LocalTarget: SyncTarget {
     /// The target directory, absolute.
     public let root: String
     private let staging: StagingArea
+    /// Operations per part of a plan staged (or sent) as the walk goes.
+    var partSize = SyncPlanner.partSize
     /// Where batches are staged before they are renamed into place.
     public var stagingRoot: String { staging.path }
 
@@ -49,17 +51,52 @@ public final class LocalTarget: SyncTarget {
 
     public func disconnect() { staging.close() }
 
+    /// Plans and applies as one batch, staging each part of the plan as the walk makes it.
+    public func sync(
+        paths: [String]?, moves: [String: String], source: SourceTree, filter: Filter, delete: Bool,
+        cancelled: () -> Bool
+    ) throws -> SyncOutcome {
+        var planner = SyncPlanner(source: source, target: root, filter: filter, delete: delete)
+        planner.moves = moves
+        return try applyParts(from: source, cancelled: cancelled) { stage in
+            try planner.plan(paths: paths, partSize: partSize, stage)
+        }
+    }
+
     /// Applies a plan as one batch. `cancelled` is asked before the commit: a
     /// cancelled batch leaves the target untouched and no staging behind.
-    public func apply(_ plan: SyncPlan, from source: SourceTree, cancelled: () -> Bool = { false })
-        throws(TransferError)
+    public func apply(_ plan: SyncPlan, from source: SourceTree, cancelled: () -> Bool = { false }) throws
         -> SyncOutcome
     {
+        try applyParts(from: source, cancelled: cancelled) { stage in try stage(plan) }
+    }
+
+    /// Stages every part `parts` hands over, then commits them as one batch.
+    private func applyParts(
+        from source: SourceTree, cancelled: () -> Bool, _ parts: ((SyncPlan) throws -> Void) throws -> Void
+    ) throws -> SyncOutcome {
         var outcome = SyncOutcome()
         try TransferError.wrapping { () throws(SystemError) in
             try FileSystem.makeDirectories(root, mode: source.info("")?.mode ?? 0o755)
         }
         let stager = try staging.begin()
+        try parts { part in
+            try stage(part, from: source, into: stager, &outcome)
+            outcome.skipped += part.skipped
+        }
+        if cancelled() { throw TransferError("batch abandoned before commit (shutdown)", path: root) }
+        let counts = try stager.commit()
+        outcome.written = counts.written
+        outcome.deleted = counts.deleted
+        outcome.updated = counts.updated
+        return outcome
+    }
+
+    private func stage(
+        _ plan: SyncPlan, from source: SourceTree, into stager: BatchStager, _ outcome: inout SyncOutcome
+    )
+        throws(TransferError)
+    {
         for op in plan.operations {
             if case .directory(let p, let info) = op, p.isEmpty {
                 stager.rootInfo = info  // the root exists already: only its mode and times are set, last
@@ -95,12 +132,6 @@ public final class LocalTarget: SyncTarget {
             case .attributes(_, let info): stager.attributes(path, info: info)
             }
         }
-        if cancelled() { throw TransferError("batch abandoned before commit (shutdown)", path: root) }
-        let counts = try stager.commit()
-        outcome.written = counts.written
-        outcome.deleted = counts.deleted
-        outcome.updated = counts.updated
-        return outcome
     }
 
     /// Whether every ancestor of `path` in the target is a real directory (no symlink on

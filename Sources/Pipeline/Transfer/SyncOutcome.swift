@@ -19,6 +19,8 @@ public struct SyncOutcome: Sendable, Equatable {
     /// Files sent again whole in the same batch, because their delta rebuilt another
     /// file at the receiver (its copy changed meanwhile, or a block shared its sums).
     public var resent: [String] = []
+    /// Source entries that cannot be synced (devices, FIFOs, sockets).
+    public var skipped: [String] = []
     /// What the receiver's post-sync actions did.
     public var actions: [ActionResult] = []
     /// Why the receiver rolled the batch back after an action refused it, if it did.

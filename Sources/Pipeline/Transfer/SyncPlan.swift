@@ -45,6 +45,14 @@ public struct SyncPlan: Sendable {
         self.skipped = skipped
     }
 
+    /// Adds a later part of the same plan.
+    public mutating func append(_ part: SyncPlan) {
+        operations += part.operations
+        bases.merge(part.bases) { _, later in later }
+        skipped += part.skipped
+        ignored += part.ignored
+    }
+
     /// Whether the target already matches.
     public var isEmpty: Bool { operations.isEmpty }
 }

@@ -38,15 +38,45 @@ public struct SyncPlanner {
     /// a batch's, which the filter has decided already (their ancestors included): only
     /// what is found below them is decided here.
     public func plan(paths: [String]?) throws -> SyncPlan {
-        var plan = SyncPlan()
-        var deletes: [SyncPlan.Operation] = []
-        for root in SyncPlanner.outermost((paths ?? [""]).map(syncRoot)) {
-            try visit(
-                root, source.info(root), into: &plan, deletes: &deletes,
-                targetParentIsDirectory: true)
+        var whole = SyncPlan()
+        try plan(paths: paths, partSize: .max) { whole.append($0) }
+        return whole
+    }
+
+    /// Plans as `plan(paths:)` does, handing the plan to `take` in parts of at most
+    /// `partSize` operations, in order, as the walk goes: a tree of any size is planned
+    /// (and applied, part by part) in flat memory. Deletions come in the last parts, so
+    /// that a moved file's old path is still there while the parts before are applied.
+    public func plan(paths: [String]?, partSize: Int, _ take: (SyncPlan) throws -> Void) throws {
+        try withoutActuallyEscaping(take) { take in
+            var sink = Sink(size: partSize, take: take)
+            var deletes: [SyncPlan.Operation] = []
+            for root in SyncPlanner.outermost((paths ?? [""]).map(syncRoot)) {
+                try visit(root, source.info(root), into: &sink, deletes: &deletes, targetParentIsDirectory: true)
+            }
+            for op in deletes { try sink.add(op) }
+            try sink.flush(last: true)
         }
-        plan.operations += deletes
-        return plan
+    }
+
+    /// Collects operations into parts and hands each over when full.
+    private struct Sink {
+        let size: Int
+        let take: (SyncPlan) throws -> Void
+        var part = SyncPlan()
+
+        mutating func add(_ op: SyncPlan.Operation, base: String? = nil) throws {
+            if let base { part.bases[op.path] = base }
+            part.operations.append(op)
+            if part.operations.count >= size { try flush(last: false) }
+        }
+
+        /// Hands the part over; the last one even when empty (what was skipped or ignored).
+        mutating func flush(last: Bool) throws {
+            guard last || !part.operations.isEmpty else { return }
+            try take(part)
+            part = SyncPlan()
+        }
     }
 
     /// The plan for a batch of small files, links and deletions, made without the target's
@@ -75,6 +105,9 @@ public struct SyncPlanner {
         }
         return plan
     }
+
+    /// Operations per part of a plan handed over as the walk goes (about 1 MB of them).
+    public static let partSize = 8192
 
     /// Files under this size go whole anyway (no signature is asked for them).
     public static let blindLimit: Int64 = 4096
@@ -127,7 +160,7 @@ public struct SyncPlanner {
     /// false means the target has no real directory here (a file or a symlink that will
     /// be replaced): nothing below it is looked at.
     private func visit(
-        _ path: String, _ src: FileInfo?, into plan: inout SyncPlan, deletes: inout [SyncPlan.Operation],
+        _ path: String, _ src: FileInfo?, into plan: inout Sink, deletes: inout [SyncPlan.Operation],
         targetParentIsDirectory: Bool
     ) throws {
         let dst = targetParentIsDirectory ? target.info(path) : nil
@@ -140,7 +173,7 @@ public struct SyncPlanner {
             if dst?.kind != .directory || dst?.mode != src.mode
                 || dst?.mtimeSeconds != src.mtimeSeconds || dst?.mtimeNanoseconds != src.mtimeNanoseconds
             {
-                plan.operations.append(.directory(path: path, info: src))
+                try plan.add(.directory(path: path, info: src))
             }
             var names = Set(source.list(path))
             if delete, dst?.kind == .directory { names.formUnion(target.list(path)) }
@@ -150,7 +183,7 @@ public struct SyncPlanner {
                 let childIsDir = (childSrc ?? target.info(child))?.kind == .directory
                 let decision = try filter.decide(child, isDirectory: childIsDir)
                 if decision.ignored {
-                    plan.ignored.append((child, decision.explanation))
+                    plan.part.ignored.append((child, decision.explanation))
                     continue
                 }
                 try visit(
@@ -158,26 +191,25 @@ public struct SyncPlanner {
             }
         case .file:
             if let dst, dst.kind == .file, dst.sameContent(as: src), src.mtimeSeconds < racySince {
-                if dst.mode != src.mode { plan.operations.append(.attributes(path: path, info: src)) }
+                if dst.mode != src.mode { try plan.add(.attributes(path: path, info: src)) }
             } else if dst == nil, let from = origin(of: path), let was = target.info(from), was.kind == .file {
                 // Moved in the source: the target's file at the old path is renamed, or is the
                 // basis of the delta when the file was edited too.
                 if was.sameContent(as: src), src.mtimeSeconds < racySince {
-                    plan.operations.append(.link(path: path, from: from, info: src))
+                    try plan.add(.link(path: path, from: from, info: src))
                 } else {
-                    plan.operations.append(.copy(path: path, info: src))
-                    plan.bases[path] = from
+                    try plan.add(.copy(path: path, info: src), base: from)
                 }
             } else {
-                plan.operations.append(.copy(path: path, info: src))
+                try plan.add(.copy(path: path, info: src))
             }
         case .symlink:
             let link = source.readLink(path) ?? ""
             if dst?.kind != .symlink || target.readLink(path) != link {
-                plan.operations.append(.symlink(path: path, destination: link, info: src))
+                try plan.add(.symlink(path: path, destination: link, info: src))
             }
         case .other:
-            plan.skipped.append(path)
+            plan.part.skipped.append(path)
         }
     }
 }
