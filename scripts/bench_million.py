@@ -4,19 +4,20 @@
              that disks do not decide): the watch (time until armed, RSS) beside
              inotifywait -r; the initial sync to an empty file:// target (time, peak RSS)
              beside rsync -a; the initial sync to runner serve on 127.0.0.1 (time, the
-             sender's peak RSS, the receiver's: the daemon and its session) beside rsync -a
-             to an rsync daemon (the client's and the daemon's); and what a host that is down
-             holds while 100,000 files change. Peak RSS is GNU time's: the process and every
-             child it reaped (rsync's receiver, a daemon's session); wait4 from this script
-             would report at least the script's own RSS, which a child has until its exec. fs.inotify.max_user_watches is raised for the run
-             and put back.
+             sender's peak RSS, the receiver's: the daemon and its session), then a resync of
+             the module, up to date, by a sender without state, each beside rsync -a to an
+             rsync daemon (the client's and the daemon's); and what a host that is down holds
+             while 100,000 files change. Peak RSS is GNU time's: the process and every child
+             it reaped (rsync's receiver, a daemon's session); wait4 from this script would
+             report at least the script's own RSS, which a child has until its exec.
+             fs.inotify.max_user_watches is raised for the run and put back. MILLION_DIRS
+             scales the tree (10 files per directory).
 """
 import os, re, shutil, signal, subprocess, tempfile, time
 
 from bench import ENV, RUNNER, Lines, out, rss_now_kib, timed, wait_for
 
 WATCHES = "/proc/sys/fs/inotify/max_user_watches"
-# MILLION_DIRS=20000 runs the same section on a fifth of the tree (while working on it).
 DIRS = int(os.environ.get("MILLION_DIRS", "100000"))
 
 
@@ -100,38 +101,59 @@ def local_sync(base, src):
     out("million.file.ratio.rss", f"{rss / rrss:.2f}")
 
 
-def remote_sync(base, src):
-    module = f"{base}/module"
-    os.makedirs(module)
+def serve(base, module):
+    """`runner serve` on one module, under GNU time; its port."""
     with open(f"{base}/receiver.lua", "w") as f:
         f.write(f'settings {{ listen = "127.0.0.1:0" }}\nmodule "m" {{ path = "{module}" }}\n')
-    serve = start_timed([RUNNER, "serve", f"{base}/receiver.lua", "--log-level", "notice"], env=ENV,
-                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    port = int(re.search(r":(\d+)$", Lines(serve.stderr).until(r"listening on 127\.0\.0\.1:\d+", 30)).group(1))
-    t, rss, _ = timed([RUNNER, "run", script(base, src, f"runner://127.0.0.1:{port}/m", "timeout = 600"),
-                       "--once", "--log-level", "warning"], env=ENV)
-    receiver_rss = stop_timed(serve)
-    ok = same_tree(src, module)
-    shutil.rmtree(module)
+    daemon = start_timed([RUNNER, "serve", f"{base}/receiver.lua", "--log-level", "notice"], env=ENV,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    daemon.port = int(re.search(r":(\d+)$", Lines(daemon.stderr).until(r"listening on 127\.0\.0\.1:\d+", 30)).group(1))
+    return daemon
 
-    os.makedirs(module)
+
+def rsync_daemon(base, module):
     port = 19900 + os.getpid() % 90
     with open(f"{base}/rsyncd.conf", "w") as f:
         f.write(f"use chroot = no\nsocket options = TCP_NODELAY\n[m]\npath = {module}\nread only = no\nuid = root\ngid = root\n")
-    rsyncd = start_timed(["rsync", "--daemon", "--no-detach", f"--config={base}/rsyncd.conf", f"--port={port}",
-                               "--address=127.0.0.1"])
+    daemon = start_timed(["rsync", "--daemon", "--no-detach", f"--config={base}/rsyncd.conf", f"--port={port}",
+                          "--address=127.0.0.1"])
     wait_for(lambda: subprocess.run(["rsync", f"rsync://127.0.0.1:{port}/"], capture_output=True).returncode == 0, 10)
-    rt, rrss, _ = timed(["rsync", "-a", f"{src}/", f"rsync://127.0.0.1:{port}/m/"])
-    daemon_rss = stop_timed(rsyncd)
+    daemon.port = port
+    return daemon
+
+
+def remote_sync(base, src):
+    """The first sync to an empty module, then a resync of the module, now up to date (what a
+    sender that lost its state does): each with a daemon of its own, for each one's peak RSS."""
+    module = f"{base}/module"
+    os.makedirs(module)
+    ours = {}
+    for run in ["first", "again"]:
+        daemon = serve(base, module)
+        t, rss, _ = ours[run] = timed([RUNNER, "run", script(base, src, f"runner://127.0.0.1:{daemon.port}/m", "timeout = 600"),
+                           "--once", "--log-level", "warning"], env=ENV)
+        receiver_rss = stop_timed(daemon)
+        prefix = "million.runner" if run == "first" else "million.runner.resync"
+        out(f"{prefix}.seconds", f"{t:.2f}")
+        out(f"{prefix}.sender_peak_rss_kib", rss)
+        out(f"{prefix}.receiver_peak_rss_kib", receiver_rss)
+        out(f"{prefix}.complete", same_tree(src, module))
+        shutil.rmtree(f"{base}/state", ignore_errors=True)  # the resync is one of a sender without state
     shutil.rmtree(module)
-    out("million.runner.seconds", f"{t:.2f}")
-    out("million.runner.sender_peak_rss_kib", rss)
-    out("million.runner.receiver_peak_rss_kib", receiver_rss)
-    out("million.runner.complete", ok)
-    out("million.rsyncd.seconds", f"{rt:.2f}")
-    out("million.rsyncd.client_peak_rss_kib", rrss)
-    out("million.rsyncd.daemon_peak_rss_kib", daemon_rss)
-    out("million.ratio.seconds_vs_rsyncd", f"{t / rt:.2f}")
+
+    os.makedirs(module)
+    theirs = {}
+    for run in ["first", "again"]:
+        daemon = rsync_daemon(base, module)
+        theirs[run] = timed(["rsync", "-a", f"{src}/", f"rsync://127.0.0.1:{daemon.port}/m/"])
+        daemon_rss = stop_timed(daemon)
+        prefix = "million.rsyncd" if run == "first" else "million.rsyncd.resync"
+        out(f"{prefix}.seconds", f"{theirs[run][0]:.2f}")
+        out(f"{prefix}.client_peak_rss_kib", theirs[run][1])
+        out(f"{prefix}.daemon_peak_rss_kib", daemon_rss)
+    shutil.rmtree(module)
+    out("million.ratio.seconds_vs_rsyncd", f"{ours['first'][0] / theirs['first'][0]:.2f}")
+    out("million.resync.ratio.seconds_vs_rsyncd", f"{ours['again'][0] / theirs['again'][0]:.2f}")
 
 
 def down_host(base):

@@ -54,3 +54,52 @@ import Testing
         #expect(told == expected)
     }
 }
+
+/// A plan of the whole module lists it directory by directory as the walk goes (a few
+/// directories held at a time): what it finds must be what a listing of the whole tree shows.
+@Suite struct ModuleWalkTests {
+    /// A module that differs from the source in every way a walk meets: directories to
+    /// delete, kinds swapped, a symlink where the source has a directory, and more
+    /// directories side by side than one request lists.
+    static func trees(_ dir: TemporaryDirectory) throws {
+        for i in 0..<150 {
+            try dir.write("src/wide/w\(i)/pool.conf", "[\(i)]\n")
+            if i % 3 != 0 { try dir.write("module/wide/w\(i)/pool.conf", i % 2 == 0 ? "[\(i)]\n" : "stale content\n") }
+        }
+        try dir.write("module/wide/w7/extra/deep/x.conf", "x\n")
+        try dir.write("src/a/b/c/d.conf", "d\n")
+        try dir.write("module/a/b", "a file where the source has a directory\n")
+        try dir.write("src/kind", "a file where the module has a directory\n")
+        try dir.write("module/kind/inside.conf", "x\n")
+        try dir.write("src/linked/real.conf", "real\n")
+        try dir.write("outside/real.conf", "never touched\n")
+        symlink(dir.at("outside"), dir.at("module/linked"))
+        try dir.write("module/gone/deep/er/x.conf", "x\n")
+        try dir.write(
+            "receiver.lua", "settings { listen = \"127.0.0.1:0\" }\nmodule \"fpm\" { path = \"module\" }\n")
+    }
+
+    @Test(arguments: [true, false])
+    func aModuleListedAsTheWalkGoesEndsEqualToTheSource(delete: Bool) async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        try Self.trees(dir)
+        let daemon = try await ServeProcess(script: dir.at("receiver.lua"), logDirectory: dir.path)
+        let target = RemoteTarget(uri: try TargetURI(parsing: "runner://127.0.0.1:\(daemon.port)/fpm"), command: [])
+        target.partSize = 16
+        _ = try target.sync(
+            paths: nil, moves: [:], source: SourceTree(root: dir.at("src")), filter: try Filter(rules: []),
+            delete: delete, cancelled: { false })
+        target.disconnect()
+        _ = await daemon.stop()
+        let source = TreeSnapshot(dir.at("src")), module = TreeSnapshot(dir.at("module"))
+        if delete {
+            #expect(source.differences(from: module) == [])
+        } else {
+            // Everything of the source arrived; what only the module had stayed.
+            #expect(source.entries.filter { module.entries[$0.key] != $0.value }.map(\.key) == [])
+            #expect(module.entries["gone/deep/er/x.conf"] != nil && module.entries["wide/w7/extra/deep/x.conf"] != nil)
+        }
+        #expect(try String(contentsOfFile: dir.at("outside/real.conf"), encoding: .utf8) == "never touched\n")
+    }
+}

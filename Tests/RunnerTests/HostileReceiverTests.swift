@@ -14,7 +14,11 @@ import Testing
         var testDescription: String { name }
     }
 
-    static let scan: UInt8 = 0x10, signatures: UInt8 = 0x20, commit: UInt8 = 0x38
+    static let scan: UInt8 = 0x10, list: UInt8 = 0x13, signatures: UInt8 = 0x20, commit: UInt8 = 0x38
+
+    /// A request for a listing: a scan of a batch's paths, or a LIST of the root (a first
+    /// sync lists the module directory by directory; the liar has only the root).
+    static func asksListing(_ type: UInt8) -> Bool { type == scan || type == list }
 
     /// The root, then `big.bin` as a file the sender will want a signature of.
     static func listing(_ peer: RawConnection, extra: [UInt8] = []) -> Bool {
@@ -25,28 +29,22 @@ import Testing
 
     static let lies: [Lie] = [
         Lie(name: "an endless listing", said: "the listing passed 512 MiB") { type, _, peer in
-            guard type == scan else { return true }
-            // Directories 15 deep of 250-byte names, then files in the deepest for ever:
-            // 4 KB paths, so the sender's limit comes after 65,000 entries.
-            var path = ""
-            var entries = WireBytes.entry("", directory: true)
-            for level in 0..<15 {
-                path += (path.isEmpty ? "" : "/") + String(repeating: Character(String(level % 10)), count: 250)
-                entries += WireBytes.entry(path, directory: true)
-            }
-            guard peer.write(entries) else { return false }
+            guard asksListing(type) else { return true }
+            // Files of 250-byte names in the root for ever: the sender's limit comes after
+            // about a million entries.
+            guard peer.write(WireBytes.entry("", directory: true)) else { return false }
             var n = 0
-            while peer.write(WireBytes.entry("\(path)/\(n)" + String(repeating: "f", count: 100))) { n += 1 }
+            while peer.write(WireBytes.entry("\(n)" + String(repeating: "f", count: 240))) { n += 1 }
             return false
         },
         Lie(name: "a signature never asked for", said: "sent signature 1 where 0 was due") { type, _, peer in
-            if type == scan { return listing(peer) }
+            if asksListing(type) { return listing(peer) }
             if type == signatures { return peer.write(WireBytes.frame(0x21, WireBytes.varint(1) + [0])) }
             return true
         },
         Lie(name: "a signature of 2^22 blocks that then ends", said: "the signature of big.bin: truncated") {
             type, _, peer in
-            if type == scan { return listing(peer) }
+            if asksListing(type) { return listing(peer) }
             guard type == signatures else { return true }
             let header =
                 Array("RNSG".utf8) + [2, 8, 0, 0] + WireBytes.le32(1) + WireBytes.le64(1 << 22)
@@ -55,28 +53,28 @@ import Testing
                 WireBytes.frame(0x21, WireBytes.varint(0) + header) + WireBytes.frame(0x22, WireBytes.varint(0) + [1]))
         },
         Lie(name: "an endless signature", said: "too large for its file") { type, _, peer in
-            if type == scan { return listing(peer) }
+            if asksListing(type) { return listing(peer) }
             guard type == signatures else { return true }
             let piece = WireBytes.frame(0x21, WireBytes.varint(0) + [UInt8](repeating: 7, count: 1 << 20))
             while peer.write(piece) {}
             return false
         },
         Lie(name: "a result for another batch", said: "answered batch 999") { type, _, peer in
-            if type == scan { return peer.write(WireBytes.entry("", directory: true) + WireBytes.frame(0x12)) }
+            if asksListing(type) { return peer.write(WireBytes.entry("", directory: true) + WireBytes.frame(0x12)) }
             guard type == commit else { return true }
             let result = WireBytes.le64(999) + [0] + WireBytes.varint(1) + WireBytes.varint(0) + WireBytes.string("")
             return peer.write(WireBytes.frame(0x39, result + WireBytes.varint(0)))
         },
         Lie(name: "a listing entry with ..", said: "names '../escape': unsafe path") { type, _, peer in
-            guard type == scan else { return true }
+            guard asksListing(type) else { return true }
             return listing(peer, extra: WireBytes.entry("../escape"))
         },
         Lie(name: "a listing entry with a NUL", said: "contains NUL") { type, _, peer in
-            guard type == scan else { return true }
+            guard asksListing(type) else { return true }
             return listing(peer, extra: WireBytes.entry("a\0b"))
         },
-        Lie(name: "a listing entry before its directory", said: "before its directory") { type, _, peer in
-            guard type == scan else { return true }
+        Lie(name: "a listing entry outside the directory listed", said: "which is not in it") { type, _, peer in
+            guard asksListing(type) else { return true }
             return listing(peer, extra: WireBytes.entry("elsewhere/x"))
         },
     ]

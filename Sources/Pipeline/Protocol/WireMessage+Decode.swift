@@ -20,6 +20,7 @@ extension WireMessage {
         case .scan: message = .scan(paths: try decodeList(&r, what: "scan", limit: maxPaths))
         case .entry: message = .entry(try WireEntry.decode(&r))
         case .scanEnd: message = .scanEnd
+        case .list: message = .list(paths: try decodeList(&r, what: "list", limit: maxPaths))
         case .signatures: message = .signatures(paths: try decodeList(&r, what: "signature request", limit: maxPaths))
         case .signatureData: message = .signatureData(index: try r.index(), bytes: Array(r.rest()))
         case .signatureEnd: message = .signatureEnd(index: try r.index(), present: try r.u8() == 1)

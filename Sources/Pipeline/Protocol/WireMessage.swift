@@ -21,8 +21,11 @@ enum WireMessage: Equatable {
     case scan(paths: [String])
     /// Receiver → sender: one entry of the listing.
     case entry(WireEntry)
-    /// Receiver → sender: the listing is complete.
+    /// Receiver → sender: the listing is complete (of a scan, or of one directory of a LIST).
     case scanEnd
+    /// Sender → receiver: list each of these directories: its own entry, then the entries
+    /// directly in it, then SCAN_END (only SCAN_END when there is nothing there).
+    case list(paths: [String])
     /// Sender → receiver: the signatures of these files, in order.
     case signatures(paths: [String])
     /// Receiver → sender: a piece of signature number `index`.
@@ -94,6 +97,7 @@ enum WireMessage: Equatable {
         case .scan: return .scan
         case .entry: return .entry
         case .scanEnd: return .scanEnd
+        case .list: return .list
         case .signatures: return .signatures
         case .signatureData: return .signatureData
         case .signatureEnd: return .signatureEnd
@@ -136,7 +140,8 @@ enum WireMessage: Equatable {
         case .error(let message): b.string(String(message.prefix(1000)))
         case .bye, .scanEnd, .commit, .actions: break
         case .challenge(let bytes), .auth(let bytes), .data(let bytes): b.append(bytes)
-        case .scan(let paths), .signatures(let paths), .redo(let paths), .actionList(let paths), .read(let paths):
+        case .scan(let paths), .list(let paths), .signatures(let paths), .redo(let paths), .actionList(let paths),
+            .read(let paths):
             b.varint(UInt64(paths.count))
             for p in paths { b.string(p) }
         case .entry(let entry): entry.encode(&b)

@@ -15,6 +15,7 @@ extension ReceiverSession {
         // or is planned without a listing.
         defer {
             listedFiles = nil
+            listedDirectories = nil
             summedFiles.removeAll(keepingCapacity: true)
         }
         let stager: BatchStager
@@ -91,6 +92,9 @@ extension ReceiverSession {
                 try writer.flush()
             case .signatures(let paths):
                 try signatures(paths)
+                try writer.flush()
+            case .list(let paths):
+                try list(paths)
                 try writer.flush()
             case .commit:
                 for (path, move) in moved.sorted(by: { $0.key.description < $1.key.description }) {

@@ -109,7 +109,7 @@ extension ReceiverSession {
                 if same { result = .renamed(from: basisPath) }
             } else if hasBasis {
                 result = identical(basis, proven: stats.sameAsBasis) ?? result
-            } else if listedFiles?.contains(path.description) ?? true, let current = openBasis(path) {
+            } else if wasListed(path), let current = openBasis(path) {
                 result = identical(current.raw, proven: false) ?? result
             }
         } catch {

@@ -55,6 +55,51 @@ extension ReceiverSession {
         }
     }
 
+    /// Lists each requested directory: its own entry, the entries directly in it (sorted),
+    /// then SCAN_END; only SCAN_END when there is nothing there. The walk never follows a
+    /// symlink: a directory reached through one is not listed.
+    func list(_ raw: [String]) throws(WireError) {
+        if listedDirectories == nil { listedDirectories = [] }
+        for p in raw {
+            let path = try Self.path(p)
+            if let directory = try? tree.openDirectory(path?.components[...] ?? [], create: false) {
+                try list(p, directory)
+                listedDirectories?.insert(p)
+            } else if let path, let info = tree.info(path) {
+                // Not a directory, or one not to enter: its own entry only.
+                let link = info.kind == .symlink ? readLink(path) : nil
+                try writer.send(.entry(WireEntry(path: p, info: info, link: link)))
+            }
+            try writer.send(.scanEnd)
+        }
+    }
+
+    private func list(_ p: String, _ directory: borrowing FileDescriptor) throws(WireError) {
+        var st = stat()
+        guard fstat(directory.raw, &st) == 0 else { return }
+        try writer.send(.entry(WireEntry(path: p, info: FileInfo(st), link: nil)))
+        let names =
+            (try? DirectoryEntries.names(
+                of: FileDescriptor(at: directory.raw, ".", O_RDONLY | O_DIRECTORY, shown: module.path + "/" + p))) ?? []
+        for name in names.sorted() {
+            guard fstatat(directory.raw, name.cPath, &st, AT_SYMLINK_NOFOLLOW) == 0 else { continue }
+            let info = FileInfo(st)
+            let link = info.kind == .symlink ? FileSystem.readLink(at: directory.raw, name) : nil
+            try writer.send(.entry(WireEntry(path: p.isEmpty ? name : p + "/" + name, info: info, link: link)))
+        }
+    }
+
+    /// Whether the plan a FILE was sent by saw this path's directory, so that a file
+    /// sent whole is compared with the module's copy only where there can be one.
+    func wasListed(_ path: RelativePath) -> Bool {
+        if let listedDirectories {
+            let text = path.description
+            return listedDirectories.contains(text.lastIndex(of: "/").map { String(text[..<$0]) } ?? "")
+                || listedFiles?.contains(text) == true
+        }
+        return listedFiles?.contains(path.description) ?? true
+    }
+
     private func readLink(_ path: RelativePath) -> String? {
         guard let parent = try? tree.openDirectory(path.parent, create: false) else { return nil }
         return FileSystem.readLink(at: parent.raw, path.name)

@@ -45,6 +45,9 @@ public final class ReceiverSession {
     /// module's copy only when there is one (a new file costs no lookup). Nil for a batch
     /// planned without a listing (small files): each is compared with what is there.
     var listedFiles: Set<String>?
+    /// The directories a LIST showed (a plan of the whole module lists them as it walks):
+    /// the files in them are the listed ones. Nil when there was no LIST.
+    var listedDirectories: Set<String>?
     /// Files whose block sums the sender asked for: a delta that follows is most likely of
     /// their changed blocks, so the old file is worth copying in the kernel when it cannot be cloned.
     var summedFiles = Set<String>()
@@ -119,6 +122,7 @@ public final class ReceiverSession {
         while let message = try reader.next() {
             switch message {
             case .scan(let paths): try scan(paths)
+            case .list(let paths): try list(paths)
             case .signatures(let paths): try signatures(paths)
             case .batch(let id): try batch(id)
             case .actions: try writer.send(.actionList(ModuleActions.describe(actions)))

@@ -45,12 +45,16 @@ struct RemoteListing: TargetView {
     /// name), and the table slots around them.
     static func entryCost(_ path: String) -> Int { 256 + 2 * path.utf8.count }
 
-    mutating func add(_ e: WireEntry) throws(WireError) {
-        if !e.path.isEmpty {
-            do throws(TransferError) { _ = try RelativePath(validating: e.path) } catch {
-                throw WireError("the listing names '\(e.path)': \(error.message)")
-            }
+    /// A path a listing may name: the root (empty), or a safe relative path.
+    static func checkPath(_ path: String) throws(WireError) {
+        guard !path.isEmpty else { return }
+        do throws(TransferError) { _ = try RelativePath(validating: path) } catch {
+            throw WireError("the listing names '\(path)': \(error.message)")
         }
+    }
+
+    mutating func add(_ e: WireEntry) throws(WireError) {
+        try Self.checkPath(e.path)
         guard entries[e.path] == nil else { throw WireError("the listing names '\(e.path)' twice") }
         guard inScope(e.path) else { throw WireError("the listing names '\(e.path)', which was not asked for") }
         let slash = e.path.lastIndex(of: "/")

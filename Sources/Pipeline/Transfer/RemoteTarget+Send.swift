@@ -19,28 +19,27 @@ extension RemoteTarget {
     /// Its sums and signatures are asked first: the receiver answers them between two parts
     /// of a batch as it does before one.
     func send(
-        _ plan: SyncPlan, listing: RemoteListing, from source: SourceTree, over c: RemoteConnection,
+        _ plan: SyncPlan, from source: SourceTree, over c: RemoteConnection,
         _ sending: inout Sending, cancelled: () -> Bool
     ) throws {
         // Same size at the receiver, large: block sums first; the same bytes are not sent at
         // all, a file edited in place sends its changed blocks.
-        let blocks = try compareBlocks(plan, listing: listing, source: source, over: c)
+        let blocks = try compareBlocks(plan, source: source, over: c)
         let unchanged = blocks.same
         // Small files and files the receiver lacks go whole: no signature round trip. A file
         // moved and edited has its delta made against the receiver's file at the old path.
-        var wanted: [(path: String, basis: String)] = []
+        var wanted: [(path: String, basis: String, listedSize: Int64)] = []
         for op in plan.operations {
             guard case .copy(let path, let info) = op, !unchanged.contains(path), blocks.edited[path] == nil else {
                 continue
             }
-            let basisPath = plan.bases[path] ?? path
-            if let basis = listing.info(basisPath), basis.kind == .file,
+            if let basis = plan.basisInfo[path],
                 basis.size >= SyncPlanner.blindLimit || info.size >= SyncPlanner.blindLimit
             {
-                wanted.append((path, basisPath))
+                wanted.append((path, plan.bases[path] ?? path, basis.size))
             }
         }
-        let fetched = try fetchSignatures(wanted.map(\.basis), listing: listing, over: c)
+        let fetched = try fetchSignatures(wanted.map(\.basis), listedSizes: wanted.map(\.listedSize), over: c)
         var signatures: [String: Signature] = [:]
         for w in wanted { signatures[w.path] = fetched[w.basis] }
         sending.redoable.formUnion(signatures.keys)

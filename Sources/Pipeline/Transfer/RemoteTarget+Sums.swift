@@ -9,13 +9,13 @@ extension RemoteTarget {
     /// source's size: those it has byte for byte, and those edited in place (at most half
     /// their blocks differ), with the blocks to send. Both ends sum at once: the request
     /// goes first, ours are computed while the receiver computes its own. One round trip.
-    func compareBlocks(_ plan: SyncPlan, listing: RemoteListing, source: SourceTree, over c: RemoteConnection)
+    func compareBlocks(_ plan: SyncPlan, source: SourceTree, over c: RemoteConnection)
         throws -> BlockComparison
     {
         var candidates: [String] = []
         for case .copy(let path, let info) in plan.operations
         where plan.bases[path] == nil && info.size >= 1 << 20 && BlockSums.fits(info.size)
-            && listing.info(path)?.size == info.size
+            && plan.basisInfo[path]?.size == info.size
         {
             candidates.append(path)
         }
@@ -54,7 +54,7 @@ extension RemoteTarget {
     /// The receiver's signatures of `paths` (those it has as regular files), in one round
     /// trip. Each is held to the size its file was listed at (it may have grown a little
     /// since), so a receiver cannot make the sender hold more than the batch asked for.
-    func fetchSignatures(_ paths: [String], listing: RemoteListing, over c: RemoteConnection) throws -> [String:
+    func fetchSignatures(_ paths: [String], listedSizes: [Int64], over c: RemoteConnection) throws -> [String:
         Signature]
     {
         guard !paths.isEmpty else { return [:] }
@@ -68,7 +68,7 @@ extension RemoteTarget {
             switch message {
             case .signatureData(done, let bytes):
                 current += bytes
-                let limit = Self.signatureLimit(listedSize: listing.info(paths[done])?.size ?? 0)
+                let limit = Self.signatureLimit(listedSize: listedSizes[done])
                 guard current.count <= limit else {
                     throw WireError("the signature of \(paths[done]) passed \(limit) bytes, too large for its file")
                 }

@@ -19,8 +19,6 @@ public final class RemoteTarget: SyncTarget {
     private let timeout: Double
     private var connection: RemoteConnection?
     var batchID: UInt64 = 0
-    /// The receiver's listing the last plan was made against (the batch needs it).
-    private var listing = RemoteListing()
     /// zstd's context, made once rather than per file.
     lazy var compressor = LiteralCompressor()
     /// Operations per part of a plan staged (or sent) as the walk goes.
@@ -89,8 +87,8 @@ public final class RemoteTarget: SyncTarget {
     {
         if let plan = blindPlan(paths: paths, moves: moves, source: source, delete: delete) { return plan }
         return try session { c in
-            self.listing = try fetchListing(paths, over: c)
-            var planner = SyncPlanner(source: source, view: listing, filter: filter, delete: delete)
+            var planner = SyncPlanner(
+                source: source, view: try view(of: paths, source: source, over: c), filter: filter, delete: delete)
             planner.moves = moves
             return try planner.plan(paths: paths)
         }
@@ -106,12 +104,12 @@ public final class RemoteTarget: SyncTarget {
             return try apply(plan, from: source, cancelled: cancelled)
         }
         return try session { c in
-            let listing = try fetchListing(paths, over: c)
-            var planner = SyncPlanner(source: source, view: listing, filter: filter, delete: delete)
+            var planner = SyncPlanner(
+                source: source, view: try view(of: paths, source: source, over: c), filter: filter, delete: delete)
             planner.moves = moves
             var sending = Sending()
             try planner.plan(paths: paths, partSize: partSize) { part in
-                try send(part, listing: listing, from: source, over: c, &sending, cancelled: cancelled)
+                try send(part, from: source, over: c, &sending, cancelled: cancelled)
                 sending.outcome.skipped += part.skipped
             }
             return try finish(&sending, over: c, cancelled: cancelled, source: source)
@@ -123,25 +121,24 @@ public final class RemoteTarget: SyncTarget {
     public func apply(_ plan: SyncPlan, from source: SourceTree, cancelled: () -> Bool) throws -> SyncOutcome {
         try session { c in
             var sending = Sending()
-            try send(plan, listing: listing, from: source, over: c, &sending, cancelled: cancelled)
+            try send(plan, from: source, over: c, &sending, cancelled: cancelled)
             return try finish(&sending, over: c, cancelled: cancelled, source: source)
         }
     }
 
     /// The plan of a batch of small files, made without the listing, unless every plan lists.
     private func blindPlan(paths: [String]?, moves: [String: String], source: SourceTree, delete: Bool) -> SyncPlan? {
-        guard !alwaysLists, let paths,
-            let plan = SyncPlanner.blind(paths: paths, moves: moves, source: source, delete: delete)
-        else { return nil }
-        listing = RemoteListing()
-        return plan
+        guard !alwaysLists, let paths else { return nil }
+        return SyncPlanner.blind(paths: paths, moves: moves, source: source, delete: delete)
     }
 
-    /// The receiver's listing of what `paths` (the whole module for nil) touch.
-    private func fetchListing(_ paths: [String]?, over c: RemoteConnection) throws -> RemoteListing {
+    /// The receiver's tree as a plan for `paths` sees it: for the whole module (nil), listed
+    /// directory by directory as the walk goes; for a batch's paths, the listing of what they touch.
+    private func view(of paths: [String]?, source: SourceTree, over c: RemoteConnection) throws -> any TargetView {
+        guard let paths else { return RemoteTreeView(over: c, source: source) }
         c.clock.step = "waiting for the listing"
-        try c.request(.scan(paths: paths ?? [""]))
-        var listing = RemoteListing(scanning: paths ?? [""])
+        try c.request(.scan(paths: paths))
+        var listing = RemoteListing(scanning: paths)
         while true {
             let message = try c.reader.receive()
             if case .scanEnd = message { break }

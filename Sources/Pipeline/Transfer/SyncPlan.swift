@@ -32,6 +32,10 @@ public struct SyncPlan: Sendable {
     /// edited): the target's copy at the moved-from path.
     public var bases: [String: String] = [:]
 
+    /// The target's regular file each copy would be a delta against (at its own path, or
+    /// at its base), as the plan saw it: a part of a plan is sent after the walk moved on.
+    public var basisInfo: [String: FileInfo] = [:]
+
     /// The operations, in the order they are applied.
     public var operations: [Operation] = []
     /// Source entries that cannot be synced (devices, FIFOs, sockets).
@@ -49,6 +53,7 @@ public struct SyncPlan: Sendable {
     public mutating func append(_ part: SyncPlan) {
         operations += part.operations
         bases.merge(part.bases) { _, later in later }
+        basisInfo.merge(part.basisInfo) { _, later in later }
         skipped += part.skipped
         ignored += part.ignored
     }

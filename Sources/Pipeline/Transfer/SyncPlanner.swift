@@ -51,7 +51,7 @@ public struct SyncPlanner {
         try withoutActuallyEscaping(take) { take in
             var sink = Sink(size: partSize, take: take)
             var deletes: [SyncPlan.Operation] = []
-            for root in SyncPlanner.outermost((paths ?? [""]).map(syncRoot)) {
+            for root in SyncPlanner.outermost(try (paths ?? [""]).map(syncRoot)) {
                 try visit(root, source.info(root), into: &sink, deletes: &deletes, targetParentIsDirectory: true)
             }
             for op in deletes { try sink.add(op) }
@@ -65,8 +65,11 @@ public struct SyncPlanner {
         let take: (SyncPlan) throws -> Void
         var part = SyncPlan()
 
-        mutating func add(_ op: SyncPlan.Operation, base: String? = nil) throws {
+        /// `base`: where the target's copy of a moved file is; `basis`: the target's file
+        /// there (or at the path itself) that a delta would be made against.
+        mutating func add(_ op: SyncPlan.Operation, base: String? = nil, basis: FileInfo? = nil) throws {
             if let base { part.bases[op.path] = base }
+            if let basis, basis.kind == .file { part.basisInfo[op.path] = basis }
             part.operations.append(op)
             if part.operations.count >= size { try flush(last: false) }
         }
@@ -115,11 +118,11 @@ public struct SyncPlanner {
     /// Where to sync from for a changed path: the path itself, or its highest
     /// ancestor that is not a real directory on the target (missing, a file, or a
     /// symlink, which is never followed): that ancestor is synced whole instead.
-    private func syncRoot(_ path: String) -> String {
+    private func syncRoot(_ path: String) throws -> String {
         var prefix = ""
         for part in path.split(separator: "/").dropLast() {
             prefix = prefix.isEmpty ? String(part) : prefix + "/" + part
-            if target.info(prefix)?.kind != .directory { return prefix }
+            if try target.info(prefix)?.kind != .directory { return prefix }
         }
         return path
     }
@@ -163,7 +166,7 @@ public struct SyncPlanner {
         _ path: String, _ src: FileInfo?, into plan: inout Sink, deletes: inout [SyncPlan.Operation],
         targetParentIsDirectory: Bool
     ) throws {
-        let dst = targetParentIsDirectory ? target.info(path) : nil
+        let dst = targetParentIsDirectory ? try target.info(path) : nil
         guard let src else {
             if delete, dst != nil, !path.isEmpty { deletes.append(.delete(path: path)) }
             return
@@ -176,11 +179,11 @@ public struct SyncPlanner {
                 try plan.add(.directory(path: path, info: src))
             }
             var names = Set(source.list(path))
-            if delete, dst?.kind == .directory { names.formUnion(target.list(path)) }
+            if delete, dst?.kind == .directory { names.formUnion(try target.list(path)) }
             for name in names.sorted() {
                 let child = path.isEmpty ? name : path + "/" + name
                 let childSrc = source.info(child)
-                let childIsDir = (childSrc ?? target.info(child))?.kind == .directory
+                let childIsDir = try (childSrc ?? target.info(child))?.kind == .directory
                 let decision = try filter.decide(child, isDirectory: childIsDir)
                 if decision.ignored {
                     plan.part.ignored.append((child, decision.explanation))
@@ -192,20 +195,20 @@ public struct SyncPlanner {
         case .file:
             if let dst, dst.kind == .file, dst.sameContent(as: src), src.mtimeSeconds < racySince {
                 if dst.mode != src.mode { try plan.add(.attributes(path: path, info: src)) }
-            } else if dst == nil, let from = origin(of: path), let was = target.info(from), was.kind == .file {
+            } else if dst == nil, let from = origin(of: path), let was = try target.info(from), was.kind == .file {
                 // Moved in the source: the target's file at the old path is renamed, or is the
                 // basis of the delta when the file was edited too.
                 if was.sameContent(as: src), src.mtimeSeconds < racySince {
                     try plan.add(.link(path: path, from: from, info: src))
                 } else {
-                    try plan.add(.copy(path: path, info: src), base: from)
+                    try plan.add(.copy(path: path, info: src), base: from, basis: was)
                 }
             } else {
-                try plan.add(.copy(path: path, info: src))
+                try plan.add(.copy(path: path, info: src), basis: dst)
             }
         case .symlink:
             let link = source.readLink(path) ?? ""
-            if dst?.kind != .symlink || target.readLink(path) != link {
+            if try dst?.kind != .symlink || target.readLink(path) != link {
                 try plan.add(.symlink(path: path, destination: link, info: src))
             }
         case .other:
