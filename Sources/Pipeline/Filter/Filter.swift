@@ -86,6 +86,12 @@ public final class Filter {
         return try decideOne(path, isDirectory: isDirectory)
     }
 
+    /// Decides for an entry of a directory a walk entered: its ancestors are decided (and
+    /// kept) already, so only the entry's own rules are looked at.
+    public func decide(entry path: String, isDirectory: Bool) throws -> Decision {
+        try decideOne(path, isDirectory: isDirectory)
+    }
+
     /// Forget cached directory decisions (predicates may depend on state that changed).
     public func resetCache() { directoryCache.removeAll(keepingCapacity: true) }
 

@@ -87,10 +87,12 @@ public final class RemoteTarget: SyncTarget {
     {
         if let plan = blindPlan(paths: paths, moves: moves, source: source, delete: delete) { return plan }
         return try session { c in
-            var planner = SyncPlanner(
-                source: source, view: try view(of: paths, source: source, over: c), filter: filter, delete: delete)
+            let view = try view(of: paths, source: source, over: c)
+            var planner = SyncPlanner(source: source, view: view, filter: filter, delete: delete)
             planner.moves = moves
-            return try planner.plan(paths: paths)
+            let plan = try planner.plan(paths: paths)
+            try (view as? RemoteTreeView)?.settle()
+            return plan
         }
     }
 
@@ -104,14 +106,19 @@ public final class RemoteTarget: SyncTarget {
             return try apply(plan, from: source, cancelled: cancelled)
         }
         return try session { c in
-            var planner = SyncPlanner(
-                source: source, view: try view(of: paths, source: source, over: c), filter: filter, delete: delete)
+            let view = try view(of: paths, source: source, over: c)
+            var planner = SyncPlanner(source: source, view: view, filter: filter, delete: delete)
             planner.moves = moves
             var sending = Sending()
+            // The listing asked ahead is read before the batch is written to: both ends then
+            // never write at once.
+            let settle = { try (view as? RemoteTreeView)?.settle() }
             try planner.plan(paths: paths, partSize: partSize) { part in
+                try settle()
                 try send(part, from: source, over: c, &sending, cancelled: cancelled)
                 sending.outcome.skipped += part.skipped
             }
+            try settle()
             return try finish(&sending, over: c, cancelled: cancelled, source: source)
         }
     }

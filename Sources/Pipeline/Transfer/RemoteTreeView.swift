@@ -1,24 +1,28 @@
 import RunnerSystem
 
 /// The receiver's whole tree as the planner walks it: a directory is listed (LIST) when
-/// the walk first looks inside it, together with the next directories the walk will enter
-/// after it (its later siblings that are directories on both sides), in one round trip;
-/// the directories the walk has left are forgotten. A sync of a module of a million files
-/// holds a few directories' entries, not the tree. Each answer is read whole before the
-/// walk goes on, so the batch it sends meanwhile never meets a listing coming the other way.
+/// the walk first looks inside it, and the directories the walk will enter next (those the
+/// listings held show as directories on both sides) are asked for ahead, so that the
+/// receiver lists them while the walk goes on; the directories the walk has left are
+/// forgotten. A sync of a module of a million files holds a few directories' entries, not
+/// the tree. Every answer is read before the batch is written to (`settle`), so the batch
+/// never meets a listing coming the other way.
 ///
 /// What the receiver sends is held to what was asked: each answer is the directory asked
 /// for, then entries directly in it, each with a safe name, once; the directories held
 /// stay within `RemoteListing.maxBytes` of the sender's memory.
 final class RemoteTreeView: TargetView {
-    /// Directories asked for in one LIST: the one the walk needs, and the next ones.
-    static let directoriesPerRequest = 64
+    /// Directories asked for ahead of the walk, at most.
+    static let directoriesAhead = 64
 
     private let connection: RemoteConnection
     private let source: SourceTree
     /// Listed directories by path; `info` nil: nothing there, or not a directory.
     private var listed: [String: Listed] = [:]
     private var bytes = 0
+    /// Directories asked for whose answers are still to be read, in the order they come.
+    private var asked: [String] = []
+    private var askedSet = Set<String>()
 
     private struct Listed {
         var info: FileInfo?
@@ -46,43 +50,77 @@ final class RemoteTreeView: TargetView {
         return try directory(parent).entries[name]?.link
     }
 
+    /// Reads every answer still due: the connection is then free for the batch.
+    func settle() throws {
+        while !asked.isEmpty { try readAnswer() }
+    }
+
     /// The listing of the directory at `path`: empty when the receiver has none there.
     private func directory(_ path: String) throws -> Listed {
         if let known = listed[path] { return known }
         if !path.isEmpty, try info(path)?.kind != .directory { return Listed() }
-        try fetch(path)
+        forget(before: path)
+        if !askedSet.contains(path) {
+            try settle()
+            try ask([path] + upcoming(after: path, limit: Self.directoriesAhead - 1))
+        }
+        while listed[path] == nil, !asked.isEmpty { try readAnswer() }
+        if asked.count <= Self.directoriesAhead / 2 {
+            try ask(upcoming(after: path, limit: Self.directoriesAhead - asked.count))
+        }
         return listed[path] ?? Listed()
     }
 
-    /// Lists `path`, and the later siblings the walk will enter next, in one round trip.
-    private func fetch(_ path: String) throws {
-        forget(before: path)
-        var wanted = [path]
-        if !path.isEmpty, let siblings = listed[Self.split(path).parent] {
-            let parent = Self.split(path).parent
-            var index = Self.lowerBound(siblings.names, Self.split(path).name)
-            while wanted.count < Self.directoriesPerRequest, index + 1 < siblings.names.count {
-                index += 1
-                let name = siblings.names[index]
-                let child = parent.isEmpty ? name : parent + "/" + name
-                guard listed[child] == nil, siblings.entries[name]?.info.kind == .directory,
-                    source.info(child)?.kind == .directory
-                else { continue }
-                wanted.append(child)
-            }
-        }
+    private func ask(_ directories: [String]) throws {
+        guard !directories.isEmpty else { return }
         connection.clock.step = "waiting for the listing"
-        try connection.request(.list(paths: wanted))
-        for directory in wanted {
-            let answer = try receive(directory)
-            bytes += answer.bytes
-            guard bytes <= RemoteListing.maxBytes else {
-                throw WireError(
-                    "the listing passed \(RemoteListing.maxBytes >> 20) MiB at '\(directory)' (more than this sender plans against at once)"
-                )
-            }
-            listed[directory] = answer
+        try connection.request(.list(paths: directories))
+        asked += directories
+        askedSet.formUnion(directories)
+    }
+
+    private func readAnswer() throws {
+        let directory = asked.removeFirst()
+        askedSet.remove(directory)
+        let answer = try receive(directory)
+        bytes += answer.bytes
+        guard bytes <= RemoteListing.maxBytes else {
+            throw WireError(
+                "the listing passed \(RemoteListing.maxBytes >> 20) MiB at '\(directory)' (more than this sender plans against at once)"
+            )
         }
+        listed[directory] = answer
+    }
+
+    /// Up to `limit` directories the walk will enter after `path`, in its order, as far as
+    /// the listings held show: directories here and in the source, not asked for yet.
+    private func upcoming(after path: String, limit: Int) -> [String] {
+        var found: [String] = []
+        func collect(in directory: String, from start: Int) {
+            guard let listing = listed[directory] else { return }
+            var index = start
+            while index < listing.names.count, found.count < limit {
+                let name = listing.names[index]
+                index += 1
+                guard listing.entries[name]?.info.kind == .directory else { continue }
+                let child = directory.isEmpty ? name : directory + "/" + name
+                if listed[child] != nil {
+                    collect(in: child, from: 0)
+                } else if !askedSet.contains(child), source.info(child)?.kind == .directory {
+                    found.append(child)
+                }
+            }
+        }
+        collect(in: path, from: 0)
+        var current = path
+        while !current.isEmpty, found.count < limit {
+            let (parent, name) = Self.split(current)
+            let names = listed[parent]?.names ?? []
+            let index = Self.lowerBound(names, name)
+            collect(in: parent, from: index < names.count && names[index] == name ? index + 1 : index)
+            current = parent
+        }
+        return found
     }
 
     /// One directory's answer: its own entry, then the entries in it, then SCAN_END.

@@ -184,7 +184,7 @@ public struct SyncPlanner {
                 let child = path.isEmpty ? name : path + "/" + name
                 let childSrc = source.info(child)
                 let childIsDir = try (childSrc ?? target.info(child))?.kind == .directory
-                let decision = try filter.decide(child, isDirectory: childIsDir)
+                let decision = try filter.decide(entry: child, isDirectory: childIsDir)
                 if decision.ignored {
                     plan.part.ignored.append((child, decision.explanation))
                     continue
