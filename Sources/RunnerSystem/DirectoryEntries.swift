@@ -49,6 +49,21 @@ public enum DirectoryEntries {
         try entries(of: directory).map(\.name)
     }
 
+    /// The entries of the directory open as `directory`, each with its `lstat` (one gone
+    /// since the listing is left out), sorted by name: `fstatat` beside the directory costs
+    /// no walk of the path per entry.
+    public static func withInfo(of directory: borrowing FileDescriptor, shown: String) -> [(
+        name: String, info: FileInfo
+    )] {
+        guard let listing = try? FileDescriptor(at: directory.raw, ".", O_RDONLY | O_DIRECTORY, shown: shown),
+            let names = try? names(of: listing)
+        else { return [] }
+        var st = stat()
+        return names.sorted().compactMap { name in
+            fstatat(directory.raw, name.cPath, &st, AT_SYMLINK_NOFOLLOW) == 0 ? (name, FileInfo(st)) : nil
+        }
+    }
+
     /// The entries of the directory at `path`; empty when it cannot be read.
     public static func entries(at path: String) -> [Entry] {
         guard let directory = try? FileDescriptor(opening: path, O_RDONLY | O_DIRECTORY) else { return [] }

@@ -186,7 +186,8 @@ final class BatchStager {
     /// tree lacks it and has its parent (or the parent is staged whole too).
     func directory(_ path: RelativePath, info: FileInfo) {
         let parent = Self.parent(path)
-        let inside = descriptor(of: parent)
+        let parentLocation = location(of: parent)
+        let inside = parentLocation == nil ? nil : descriptor(of: parent)
         guard !applier.durable, newDirectories[path.description] == nil,
             inside != nil
                 || (parent.isEmpty || applier.tree.info(RelativePath(trusted: path.parent))?.kind == .directory)
@@ -205,9 +206,9 @@ final class BatchStager {
             return
         }
         remember(path.description, made.release())
-        if inside != nil, let location = location(of: parent) {
+        if let parentLocation, inside != nil {
             // Its own mode and times once its entries are in: set at the commit.
-            insideDirectories.append((location + "/" + path.name, info))
+            insideDirectories.append((parentLocation + "/" + path.name, info))
         } else {
             newDirectories[path.description] = name
             changes.append(.place(path))

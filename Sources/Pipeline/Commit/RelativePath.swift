@@ -28,18 +28,10 @@ public struct RelativePath: Hashable, Sendable, CustomStringConvertible {
         var index = start
         while true {
             let atEnd = index == bytes.endIndex
-            if !atEnd, bytes[index] == 0 { throw reject("contains NUL") }
             if atEnd || bytes[index] == UInt8(ascii: "/") {
-                let part = bytes[start..<index]
-                guard !part.isEmpty else { throw reject("empty component") }
-                if part.elementsEqual(".".utf8) || part.elementsEqual("..".utf8) {
-                    throw reject("'\(String(decoding: part, as: UTF8.self))' component")
-                }
-                guard part.count <= RelativePath.maxComponent || FileName.byteCount(part) <= RelativePath.maxComponent
-                else {
-                    throw reject("component longer than \(RelativePath.maxComponent) bytes")
-                }
-                parts.append(String(decoding: part, as: UTF8.self))
+                let part = Substring(bytes[start..<index])
+                try Self.checkName(part, of: raw)
+                parts.append(String(part))
                 if atEnd { break }
                 start = bytes.index(after: index)
             }
@@ -47,6 +39,18 @@ public struct RelativePath: Hashable, Sendable, CustomStringConvertible {
         }
         components = parts
         description = raw
+    }
+
+    /// Checks one component of `raw` (a name in a directory, without `/`): not empty, `.`
+    /// or `..`, no NUL, at most `maxComponent` bytes.
+    public static func checkName(_ part: Substring, of raw: String) throws(TransferError) {
+        func reject(_ why: String) -> TransferError { TransferError("unsafe path: \(why)", path: raw) }
+        let bytes = part.utf8
+        guard !bytes.isEmpty else { throw reject("empty component") }
+        if bytes.contains(0) { throw reject("contains NUL") }
+        if bytes.elementsEqual(".".utf8) || bytes.elementsEqual("..".utf8) { throw reject("'\(part)' component") }
+        guard bytes.count <= RelativePath.maxComponent || FileName.byteCount(bytes) <= RelativePath.maxComponent
+        else { throw reject("component longer than \(RelativePath.maxComponent) bytes") }
     }
 
     /// A path of components already checked (a checked path's parent; none: the root).

@@ -78,12 +78,7 @@ extension ReceiverSession {
         var st = stat()
         guard fstat(directory.raw, &st) == 0 else { return }
         try writer.send(.entry(WireEntry(path: p, info: FileInfo(st), link: nil)))
-        let names =
-            (try? DirectoryEntries.names(
-                of: FileDescriptor(at: directory.raw, ".", O_RDONLY | O_DIRECTORY, shown: module.path + "/" + p))) ?? []
-        for name in names.sorted() {
-            guard fstatat(directory.raw, name.cPath, &st, AT_SYMLINK_NOFOLLOW) == 0 else { continue }
-            let info = FileInfo(st)
+        for (name, info) in DirectoryEntries.withInfo(of: directory, shown: module.path + "/" + p) {
             let link = info.kind == .symlink ? FileSystem.readLink(at: directory.raw, name) : nil
             try writer.send(.entry(WireEntry(path: p.isEmpty ? name : p + "/" + name, info: info, link: link)))
         }

@@ -59,7 +59,8 @@ final class RemoteTreeView: TargetView {
     private func directory(_ path: String) throws -> Listed {
         if let known = listed[path] { return known }
         if !path.isEmpty, try info(path)?.kind != .directory { return Listed() }
-        forget(before: path)
+        // Looked over now and then, not at every step: the walk leaves a directory at a time.
+        if listed.count > 4 * Self.directoriesAhead || bytes > RemoteListing.maxBytes / 8 { forget(before: path) }
         if !askedSet.contains(path) {
             try settle()
             try ask([path] + upcoming(after: path, limit: Self.directoriesAhead - 1))
@@ -134,18 +135,27 @@ final class RemoteTreeView: TargetView {
                 return answer
             }
             guard case .entry(let e) = message else { throw WireError("expected an entry, got \(message.frameType)") }
-            try RemoteListing.checkPath(e.path)
             if first {
-                guard e.path == directory else {
+                guard e.path.utf8.elementsEqual(directory.utf8) else {
                     throw WireError("the listing of '\(directory)' began with '\(e.path)'")
                 }
                 first = false
                 answer.info = e.info
                 continue
             }
-            let (parent, name) = Self.split(e.path)
-            guard answer.info?.kind == .directory, parent == directory else {
+            // Directly in it: the directory's path (checked when it was asked for), a slash, a name.
+            let prefix = directory.isEmpty ? 0 : directory.utf8.count + 1
+            let rest = e.path.utf8.dropFirst(prefix)
+            guard answer.info?.kind == .directory, e.path.utf8.starts(with: directory.utf8),
+                prefix == 0 || e.path.utf8.dropFirst(prefix - 1).first == UInt8(ascii: "/"),
+                !rest.contains(UInt8(ascii: "/"))
+            else {
+                try RemoteListing.checkPath(e.path)  // the graver fault first: an unsafe path
                 throw WireError("the listing of '\(directory)' names '\(e.path)', which is not in it")
+            }
+            let name = String(Substring(rest))
+            do throws(TransferError) { try RelativePath.checkName(Substring(rest), of: e.path) } catch {
+                throw WireError("the listing names '\(e.path)': \(error.message)")
             }
             guard answer.entries.updateValue(e, forKey: name) == nil else {
                 throw WireError("the listing names '\(e.path)' twice")

@@ -1,5 +1,9 @@
 import RunnerSystem
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// The tree a batch is sent from: the pipeline's source, with a host's render cache laid
 /// over it (its rendered templates, by path). Only regular files are overlaid: names,
 /// directories and links come from the source; an overlaid file's size, mode and time
@@ -30,8 +34,17 @@ public struct SourceTree: Sendable, Equatable {
         return FileInfo.lstat(FileSystem.join(root, path))
     }
 
-    /// The names in a directory of the source, sorted.
-    public func list(_ path: String) -> [String] { DirectoryEntries.sorted(at: FileSystem.join(root, path)) }
+    /// The entries of a directory of the source with what `info` says of each, sorted.
+    public func entries(_ path: String) -> [(name: String, info: FileInfo)] {
+        let full = FileSystem.join(root, path)
+        guard let directory = try? FileDescriptor(opening: full, O_RDONLY | O_DIRECTORY) else { return [] }
+        let entries = DirectoryEntries.withInfo(of: directory, shown: full)
+        guard overlay != nil else { return entries }
+        return entries.map { entry in
+            let child = path.isEmpty ? entry.name : path + "/" + entry.name
+            return (entry.name, entry.info.kind == .file ? overlaid(child)?.1 ?? entry.info : entry.info)
+        }
+    }
 
     /// A symlink's destination.
     public func readLink(_ path: String) -> String? { FileSystem.readLink(FileSystem.join(root, path)) }

@@ -178,11 +178,13 @@ public struct SyncPlanner {
             {
                 try plan.add(.directory(path: path, info: src))
             }
-            var names = Set(source.list(path))
+            var children: [String: FileInfo] = [:]
+            for entry in source.entries(path) { children[entry.name] = entry.info }
+            var names = Set(children.keys)
             if delete, dst?.kind == .directory { names.formUnion(try target.list(path)) }
             for name in names.sorted() {
                 let child = path.isEmpty ? name : path + "/" + name
-                let childSrc = source.info(child)
+                let childSrc = children[name]
                 let childIsDir = try (childSrc ?? target.info(child))?.kind == .directory
                 let decision = try filter.decide(entry: child, isDirectory: childIsDir)
                 if decision.ignored {
