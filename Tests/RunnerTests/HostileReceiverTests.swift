@@ -20,6 +20,28 @@ import Testing
     /// sync lists the module directory by directory; the liar has only the root).
     static func asksListing(_ type: UInt8) -> Bool { type == scan || type == list }
 
+    /// A chain of 15 directories of 250-byte names, in the source (the endless listing's).
+    static let deep = (0..<15).map { String(repeating: Character(String($0 % 10)), count: 250) }.joined(separator: "/")
+
+    /// The paths of a LIST request.
+    static func requested(_ payload: [UInt8]) -> [String] {
+        var bytes = payload[...]
+        func varint() -> Int {
+            var value = 0, shift = 0
+            while let b = bytes.popFirst() {
+                value |= Int(b & 0x7F) << shift
+                shift += 7
+                if b & 0x80 == 0 { break }
+            }
+            return value
+        }
+        return (0..<varint()).map { _ in
+            let count = varint()
+            defer { bytes = bytes.dropFirst(count) }
+            return String(decoding: bytes.prefix(count), as: UTF8.self)
+        }
+    }
+
     /// The root, then `big.bin` as a file the sender will want a signature of.
     static func listing(_ peer: RawConnection, extra: [UInt8] = []) -> Bool {
         peer.write(
@@ -28,14 +50,27 @@ import Testing
     }
 
     static let lies: [Lie] = [
-        Lie(name: "an endless listing", said: "the listing passed 512 MiB") { type, _, peer in
-            guard asksListing(type) else { return true }
-            // Files of 250-byte names in the root for ever: the sender's limit comes after
-            // about a million entries.
-            guard peer.write(WireBytes.entry("", directory: true)) else { return false }
-            var n = 0
-            while peer.write(WireBytes.entry("\(n)" + String(repeating: "f", count: 240))) { n += 1 }
-            return false
+        Lie(name: "an endless listing", said: "the listing passed 512 MiB") { type, payload, peer in
+            guard type == list else { return true }
+            // Down the source's chain of directories of 250-byte names, then files in the
+            // deepest for ever: 4 KB paths, so the sender's limit comes after 65,000 entries.
+            for path in requested(payload) {
+                guard path.utf8.count < deep.utf8.count else {
+                    guard peer.write(WireBytes.entry(path, directory: true)) else { return false }
+                    var n = 0
+                    while peer.write(WireBytes.entry("\(path)/\(n)" + String(repeating: "f", count: 200))) { n += 1 }
+                    return false
+                }
+                let next = deep.utf8.dropFirst(path.isEmpty ? 0 : path.utf8.count + 1).split(
+                    separator: UInt8(ascii: "/"))
+                let child = (path.isEmpty ? "" : path + "/") + String(decoding: next[0], as: UTF8.self)
+                guard
+                    peer.write(
+                        WireBytes.entry(path, directory: true) + WireBytes.entry(child, directory: true)
+                            + WireBytes.frame(0x12))
+                else { return false }
+            }
+            return true
         },
         Lie(name: "a signature never asked for", said: "sent signature 1 where 0 was due") { type, _, peer in
             if asksListing(type) { return listing(peer) }
@@ -85,6 +120,7 @@ import Testing
         defer { s.dir.remove() }
         try s.dir.write("src/big.bin", String(repeating: "x", count: 8192))
         try s.dir.write("src/www.conf", "[www]\n")
+        try FileManager.default.createDirectory(atPath: s.dir.at("src/" + Self.deep), withIntermediateDirectories: true)
         let liar = try LyingReceiver(answer: lie.answer)
         let daemon = try await s.serve(0)
         let runner = try await s.run(

@@ -26,7 +26,8 @@ final class RemoteTreeView: TargetView {
 
     private struct Listed {
         var info: FileInfo?
-        var entries: [String: WireEntry] = [:]
+        /// By name; the path is the directory's and the name (counted as sent, held without).
+        var entries: [String: (info: FileInfo, link: String?)] = [:]
         /// The names of `entries`, sorted.
         var names: [String] = []
         var bytes = 0
@@ -157,7 +158,7 @@ final class RemoteTreeView: TargetView {
             do throws(TransferError) { try RelativePath.checkName(Substring(rest), of: e.path) } catch {
                 throw WireError("the listing names '\(e.path)': \(error.message)")
             }
-            guard answer.entries.updateValue(e, forKey: name) == nil else {
+            guard answer.entries.updateValue((e.info, e.link), forKey: name) == nil else {
                 throw WireError("the listing names '\(e.path)' twice")
             }
             answer.names.append(name)
