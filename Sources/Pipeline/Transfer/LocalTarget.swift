@@ -15,7 +15,7 @@ public final class LocalTarget: SyncTarget {
     /// The target directory, absolute.
     public let root: String
     private let staging: StagingArea
-    /// Operations per part of a plan staged (or sent) as the walk goes.
+    /// Operations per part of a plan staged as the walk goes.
     var partSize = SyncPlanner.partSize
     /// Where batches are staged before they are renamed into place.
     public var stagingRoot: String { staging.path }

@@ -21,7 +21,7 @@ public final class RemoteTarget: SyncTarget {
     var batchID: UInt64 = 0
     /// zstd's context, made once rather than per file.
     lazy var compressor = LiteralCompressor()
-    /// Operations per part of a plan staged (or sent) as the walk goes.
+    /// Operations per part of a plan sent as the walk goes.
     var partSize = SyncPlanner.partSize
     /// Every plan asks for the listing (`--dry-run`: it shows what differs, not what is sent).
     public let alwaysLists: Bool

@@ -95,15 +95,19 @@ final class RemoteTreeView: TargetView {
     }
 
     /// Up to `limit` directories the walk will enter after `path`, in its order, as far as
-    /// the listings held show: directories here and in the source, not asked for yet.
+    /// the listings held show: directories here and in the source, not asked for yet. It
+    /// looks at so many entries at most: a directory of many files and a few directories
+    /// is not read through again at each of them.
     private func upcoming(after path: String, limit: Int) -> [String] {
         var found: [String] = []
+        var budget = 64 * Self.directoriesAhead
         func collect(in directory: String, from start: Int) {
             guard let listing = listed[directory] else { return }
             var index = start
-            while index < listing.names.count, found.count < limit {
+            while index < listing.names.count, found.count < limit, budget > 0 {
                 let name = listing.names[index]
                 index += 1
+                budget -= 1
                 guard listing.entries[name]?.info.kind == .directory else { continue }
                 let child = directory.isEmpty ? name : directory + "/" + name
                 if listed[child] != nil {
@@ -115,7 +119,7 @@ final class RemoteTreeView: TargetView {
         }
         collect(in: path, from: 0)
         var current = path
-        while !current.isEmpty, found.count < limit {
+        while !current.isEmpty, found.count < limit, budget > 0 {
             let (parent, name) = Self.split(current)
             let names = listed[parent]?.names ?? []
             let index = Self.lowerBound(names, name)
