@@ -68,13 +68,8 @@ final class BatchStager {
     /// Where the entry for `path` is staged: inside its staged new directory under its own
     /// name, or top-level as the next change's `new-<index>`.
     private func slot(_ path: RelativePath) -> (directory: Int32, name: String, inside: Bool) {
-        if let parent = descriptor(of: Self.parent(path)) { return (parent, path.name, true) }
+        if let parent = descriptor(of: RelativePath.split(path.description).parent) { return (parent, path.name, true) }
         return (staging.rootFD, nextName, false)
-    }
-
-    private static func parent(_ path: RelativePath) -> String {
-        let text = path.description
-        return text.lastIndex(of: "/").map { String(text[..<$0]) } ?? ""
     }
 
     /// Where the directory at `path` is in staging, when it or an ancestor is staged whole.
@@ -185,7 +180,7 @@ final class BatchStager {
     /// A directory, created if missing, with `info`'s mode and times: staged whole when the
     /// tree lacks it and has its parent (or the parent is staged whole too).
     func directory(_ path: RelativePath, info: FileInfo) {
-        let parent = Self.parent(path)
+        let parent = RelativePath.split(path.description).parent
         let parentLocation = location(of: parent)
         let inside = parentLocation == nil ? nil : descriptor(of: parent)
         guard !applier.durable, newDirectories[path.description] == nil,

@@ -64,6 +64,13 @@ public struct RelativePath: Hashable, Sendable, CustomStringConvertible {
 
     /// The last component.
     public var name: String { components[components.count - 1] }
+
+    /// A path's text split at its last `/`: its parent's path ("" for the root's entries)
+    /// and its name.
+    public static func split(_ path: String) -> (parent: String, name: String) {
+        guard let slash = path.lastIndex(of: "/") else { return ("", path) }
+        return (String(path[..<slash]), String(path[path.index(after: slash)...]))
+    }
 }
 
 extension RelativePath {

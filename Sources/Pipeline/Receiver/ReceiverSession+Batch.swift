@@ -86,15 +86,9 @@ extension ReceiverSession {
                         metadata: ["module": "\(module.name)"])
                     redo.insert(path)
                 }
-            case .sums(let seed, let paths):
+            case .sums, .signatures, .list:
                 // Asked between the parts of a batch planned as it is sent (its walk's next part).
-                try sums(seed, paths)
-                try writer.flush()
-            case .signatures(let paths):
-                try signatures(paths)
-                try writer.flush()
-            case .list(let paths):
-                try list(paths)
+                _ = try answerQuery(message)
                 try writer.flush()
             case .commit:
                 for (path, move) in moved.sorted(by: { $0.key.description < $1.key.description }) {

@@ -88,9 +88,8 @@ extension ReceiverSession {
     /// sent whole is compared with the module's copy only where there can be one.
     func wasListed(_ path: RelativePath) -> Bool {
         if let listedDirectories {
-            let text = path.description
-            return listedDirectories.contains(text.lastIndex(of: "/").map { String(text[..<$0]) } ?? "")
-                || listedFiles?.contains(text) == true
+            return listedDirectories.contains(RelativePath.split(path.description).parent)
+                || listedFiles?.contains(path.description) == true
         }
         return listedFiles?.contains(path.description) ?? true
     }

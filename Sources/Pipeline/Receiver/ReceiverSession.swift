@@ -122,17 +122,26 @@ public final class ReceiverSession {
         while let message = try reader.next() {
             switch message {
             case .scan(let paths): try scan(paths)
-            case .list(let paths): try list(paths)
-            case .signatures(let paths): try signatures(paths)
             case .batch(let id): try batch(id)
             case .actions: try writer.send(.actionList(ModuleActions.describe(actions)))
             case .read(let paths): try read(paths)
-            case .sums(let seed, let paths): try sums(seed, paths)
             case .bye: return
-            default: throw WireError("unexpected \(message.frameType) frame")
+            default: guard try answerQuery(message) else { throw WireError("unexpected \(message.frameType) frame") }
             }
             try writer.flush()
         }
+    }
+
+    /// Answers a question about the module as it is (a directory's listing, signatures, block
+    /// sums), between batches or between the parts of one; false for any other message.
+    func answerQuery(_ message: WireMessage) throws(WireError) -> Bool {
+        switch message {
+        case .list(let paths): try list(paths)
+        case .signatures(let paths): try signatures(paths)
+        case .sums(let seed, let paths): try sums(seed, paths)
+        default: return false
+        }
+        return true
     }
 
     /// A path from the wire, checked; nil for the module root (the empty path).

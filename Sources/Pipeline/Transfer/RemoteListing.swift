@@ -57,8 +57,7 @@ struct RemoteListing: TargetView {
         try Self.checkPath(e.path)
         guard entries[e.path] == nil else { throw WireError("the listing names '\(e.path)' twice") }
         guard inScope(e.path) else { throw WireError("the listing names '\(e.path)', which was not asked for") }
-        let slash = e.path.lastIndex(of: "/")
-        let parent = slash.map { String(e.path[..<$0]) } ?? ""
+        let (parent, name) = RelativePath.split(e.path)
         if !e.path.isEmpty, scanned == nil || !parent.isEmpty {
             guard entries[parent]?.info.kind == .directory else {
                 throw WireError("the listing names '\(e.path)' before its directory")
@@ -71,10 +70,7 @@ struct RemoteListing: TargetView {
             )
         }
         entries[e.path] = e
-        if !e.path.isEmpty {
-            let name = slash.map { String(e.path[e.path.index(after: $0)...]) } ?? e.path
-            children[parent, default: []].insert(name)
-        }
+        if !e.path.isEmpty { children[parent, default: []].insert(name) }
     }
 
     /// A scanned path, an ancestor of one, or below one.

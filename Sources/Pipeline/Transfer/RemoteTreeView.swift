@@ -40,14 +40,14 @@ final class RemoteTreeView: TargetView {
 
     func info(_ path: String) throws -> FileInfo? {
         if path.isEmpty { return try directory("").info }
-        let (parent, name) = Self.split(path)
+        let (parent, name) = RelativePath.split(path)
         return try directory(parent).entries[name]?.info
     }
 
     func list(_ path: String) throws -> [String] { try directory(path).names }
 
     func readLink(_ path: String) throws -> String? {
-        let (parent, name) = Self.split(path)
+        let (parent, name) = RelativePath.split(path)
         return try directory(parent).entries[name]?.link
     }
 
@@ -120,7 +120,7 @@ final class RemoteTreeView: TargetView {
         collect(in: path, from: 0)
         var current = path
         while !current.isEmpty, found.count < limit, budget > 0 {
-            let (parent, name) = Self.split(current)
+            let (parent, name) = RelativePath.split(current)
             let names = listed[parent]?.names ?? []
             let index = Self.lowerBound(names, name)
             collect(in: parent, from: index < names.count && names[index] == name ? index + 1 : index)
@@ -183,11 +183,6 @@ final class RemoteTreeView: TargetView {
             bytes -= answer.bytes
             listed[directory] = nil
         }
-    }
-
-    private static func split(_ path: String) -> (parent: String, name: String) {
-        guard let slash = path.lastIndex(of: "/") else { return ("", path) }
-        return (String(path[..<slash]), String(path[path.index(after: slash)...]))
     }
 
     /// The first index of `sorted` whose name is not before `name`.
