@@ -101,19 +101,12 @@ import Testing
         _ = await daemon.stop()
     }
 
-    static func hello(_ module: String, _ user: String) -> [UInt8] {
-        let payload =
-            WireBytes.le32(0x5052_4E52) + WireBytes.le32(2) + WireBytes.le32(1 << 20)
-            + WireBytes.string(module) + WireBytes.string(user)
-        return WireBytes.frame(0x01, payload)
-    }
-
     @Test func aRecordedAnswerDoesNotOpenAnotherConnection() async throws {
         let s = try Setup()
         defer { s.dir.remove() }
         let daemon = try await ServeProcess(script: s.dir.at("receiver.lua"), logDirectory: s.dir.path)
         let first = try RawConnection(port: daemon.port)
-        first.write(Self.hello("fpm", "sync"))
+        first.write(WireBytes.hello(user: "sync"))
         let challenge = try #require(first.readFrame())
         #expect(challenge.type == 0x05 && challenge.payload.count == 32)
         let answer = AuthProof.response(secret: "s3cret", nonce: challenge.payload, module: "fpm", user: "sync")
@@ -121,7 +114,7 @@ import Testing
         #expect(first.readFrame()?.type == 0x02, "the genuine answer is welcomed")
 
         let replay = try RawConnection(port: daemon.port)
-        replay.write(Self.hello("fpm", "sync"))
+        replay.write(WireBytes.hello(user: "sync"))
         let second = try #require(replay.readFrame())
         #expect(second.payload != challenge.payload, "each connection gets a fresh nonce")
         replay.write(WireBytes.frame(0x06, answer))
@@ -136,7 +129,7 @@ import Testing
         defer { s.dir.remove() }
         let daemon = try await ServeProcess(script: s.dir.at("receiver.lua"), logDirectory: s.dir.path)
         let c = try RawConnection(port: daemon.port)
-        c.write(Self.hello("fpm", "sync"))
+        c.write(WireBytes.hello(user: "sync"))
         let reply = try #require(c.readFrame())
         #expect(reply.type == 0x03, "an error, not a challenge")
         #expect(await daemon.process.waitForLog("refused: address not allowed"))
@@ -208,7 +201,7 @@ import Testing
         try DeltaFiles.delta(signature: nil, new: s.dir.at("payload"), output: s.dir.at("payload.delta"))
         let delta = Array(try Data(contentsOf: URL(fileURLWithPath: s.dir.at("payload.delta"))))
         let c = try RawConnection(port: daemon.port)
-        c.write(Self.hello("fpm", "sync"))
+        c.write(WireBytes.hello(user: "sync"))
         let challenge = try #require(c.readFrame())
         c.write(
             WireBytes.frame(

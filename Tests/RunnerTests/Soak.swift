@@ -83,13 +83,8 @@ final class Soak: @unchecked Sendable {
     /// What differs, for a failure's message.
     func differences() -> String {
         let source = TreeSnapshot(dir.at("src"), excluding: SourceChurn.isTemp)
-        return targets.map { target in
-            let have = TreeSnapshot(target)
-            let keys = Set(source.entries.keys).union(have.entries.keys).filter {
-                source.entries[$0] != have.entries[$0]
-            }
-            return "\(target): \(keys.sorted().prefix(10))"
-        }.joined(separator: "\n")
+        return targets.map { "\($0): \(source.differences(from: TreeSnapshot($0)).prefix(10))" }
+            .joined(separator: "\n")
     }
 
     /// Files left under the targets' staging directories.

@@ -12,8 +12,8 @@ public enum WireBytes {
     public static func frame(_ type: UInt8, _ payload: [UInt8] = []) -> [UInt8] {
         le32(UInt32(payload.count + 1)) + [type] + payload
     }
-    public static func hello(module: String = "fpm", magic: UInt32 = 0x5052_4E52) -> [UInt8] {
-        frame(0x01, le32(magic) + le32(2) + le32(1 << 20) + string(module) + string(""))
+    public static func hello(module: String = "fpm", user: String = "", magic: UInt32 = 0x5052_4E52) -> [UInt8] {
+        frame(0x01, le32(magic) + le32(2) + le32(1 << 20) + string(module) + string(user))
     }
     /// A WELCOME with protocol 2's limits.
     public static func welcome() -> [UInt8] { frame(0x02, le32(2) + le32((1 << 20) + 256) + le32(4096)) }
