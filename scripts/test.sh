@@ -16,7 +16,8 @@ swift test --skip-build --skip SystemLimitTests 2>&1 | tee -a "$log" || status=1
 swift test --skip-build --filter SystemLimitTests 2>&1 | tee -a "$log" || status=1
 
 total=$(grep -oE "Test run with [0-9]+ tests?" "$log" | grep -oE "[0-9]+" | awk '{s += $1} END {print s + 0}')
-failed=$(grep -cE "^✘ Test .* failed" "$log")
+# One line per failed test ("✘ Test name() failed after …"), not one per failed expectation.
+failed=$(grep -E "^✘ Test .* failed after" "$log" | grep -vc "^✘ Test run with")
 echo
 echo "tests: $((total - failed)) passed, $failed failed"
 exit $status

@@ -305,3 +305,25 @@ import Testing
         #expect(await runner.waitForExit() == 0)
     }
 }
+
+extension RunEndToEndTests {
+    @Test func aSecondSenderOfThePipelineExitsNamingThePIDThatHoldsIt() async throws {
+        let f = try Fixture()
+        defer { f.dir.remove() }
+        try f.dir.write("src/www.conf", "[www]\n")
+        let first = try RunnerProcess(["run", f.script], logDirectory: f.dir.path)
+        #expect(await first.waitForLog("ready"), "\(first.stderr)")
+        let second = try await RunnerProcess.run(["run", f.script], logDirectory: f.dir.path)
+        let pid = first.process.processIdentifier
+        #expect(second.status == 1, "\(second)")
+        #expect(second.stderr.contains("pipeline 't' is already running: PID \(pid) holds"), "\(second.stderr)")
+        // --dry-run writes no state: it runs beside the service.
+        let dry = try await RunnerProcess.run(["run", "--dry-run", "--once", f.script], logDirectory: f.dir.path)
+        #expect(dry.status == 0, "\(dry)")
+        first.signal(SIGTERM)
+        #expect(await first.waitForExit() == 0)
+        // Once the first is gone, the lock is free.
+        let after = try await RunnerProcess.run(["run", "--once", f.script], logDirectory: f.dir.path)
+        #expect(after.status == 0, "\(after)")
+    }
+}

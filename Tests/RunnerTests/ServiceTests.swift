@@ -180,12 +180,16 @@ import Testing
         let bad = try s.dir.write(
             "bad.lua", "pipeline \"p\" { source = \"src\", to = { \"runner://127.0.0.1:\(daemon.port)/nope\" } }\n")
         #expect(try await RunnerProcess.run(["run", "--once", bad], logDirectory: s.dir.path).status == 1)
+        // A monitoring probe connects and closes: counted apart, and no error in the log.
+        _ = try RawConnection(port: daemon.port)
         var body = ""
         #expect(
             await eventually {
                 body = (try? httpGet(port: port, "/status").body) ?? ""
                 return body.contains("\"denied\" : 1") && body.contains("\"accepted\" : 1")
+                    && body.contains("\"probe\" : 1")
             }, "\(body)")
+        #expect(!daemon.process.stderr.contains("closed"), "\(daemon.process.stderr)")
         #expect(body.contains("\"applied\" : 1"), "\(body)")
         let metrics = try httpGet(port: port, "/metrics").body
         #expect(metrics.contains("runner_receiver_connections_total{result=\"denied\"} 1"), "\(metrics)")

@@ -8,6 +8,10 @@ public func sh(_ script: String, in directory: String) throws -> (status: Int32,
     p.executableURL = URL(fileURLWithPath: "/bin/sh")
     p.arguments = ["-c", "set -e\n" + script]
     p.currentDirectoryURL = URL(fileURLWithPath: directory)
+    // A `runner` started here keeps its state in the test's directory, never the machine's.
+    var environment = ProcessInfo.processInfo.environment
+    environment["XDG_STATE_HOME"] = directory + "/state"
+    p.environment = environment
     let pipe = Pipe()
     p.standardOutput = pipe
     p.standardError = pipe

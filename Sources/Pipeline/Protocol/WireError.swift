@@ -13,4 +13,7 @@ public struct WireError: Error, Sendable, CustomStringConvertible {
     }
 
     public var description: String { message }
+
+    /// The peer closed the connection before its first frame (a monitoring probe does).
+    public static let closedBeforeHello = WireError("the peer closed the connection before its hello")
 }

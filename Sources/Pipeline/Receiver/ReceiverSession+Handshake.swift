@@ -11,7 +11,9 @@ extension ReceiverSession {
         modules: [ReceiverModule], mode: Mode, reader: FrameReader, writer: FrameWriter,
         logger: Logger, report: SessionReport
     ) throws(WireError) -> ReceiverModule {
-        let hello = try reader.receive()
+        // A connect-and-close (a monitoring probe) is no error: said at debug, counted apart.
+        guard let hello = try reader.next() else { throw WireError.closedBeforeHello }
+        if case .error(let text) = hello { throw WireError("the peer refused: \(text)", refusal: text) }
         guard case let .hello(version, maxFrame, name, user) = hello else {
             throw WireError("expected hello, got \(hello.frameType)")
         }

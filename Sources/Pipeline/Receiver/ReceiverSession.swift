@@ -111,6 +111,11 @@ public final class ReceiverSession {
                 actions: actions, report: report
             ).run()
         } catch {
+            if error.message == WireError.closedBeforeHello.message {
+                logger.debug("connection closed before its hello (a probe)")
+                report.connected(.probe)
+                throw error
+            }
             logger.error("session ended: \(error)")
             try? writer.send(.error(error.message))
             try? writer.flush()

@@ -22,6 +22,8 @@ public final class SessionReport: Codable {
         case authFailed = "auth_failed"
         /// The handshake broke off (protocol error, timeout, peer gone).
         case failed
+        /// Closed before a single byte: a monitoring probe's connect-and-close.
+        case probe
     }
 
     /// One batch the session committed (or refused).

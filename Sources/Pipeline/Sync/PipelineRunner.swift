@@ -41,6 +41,8 @@ public final class PipelineRunner {
     /// When the revisions changed since they were last written must be (see `stateChanged`).
     var stateDue: Double?
     var limitReported = false
+    /// Held while this pipeline runs: one sender per state directory.
+    private var lock: LockFile?
     /// Hears what the pipeline does (its metrics), when the service face is on.
     weak var observer: (any PipelineObserver)?
     /// Revisions not yet applied everywhere: when their first event was seen, and the
@@ -91,6 +93,17 @@ public final class PipelineRunner {
         }
         self.groups = groups
         statePath = Self.stateDirectory(stateDirectory, config.name) + "/state.json"
+        if !dryRun {
+            // One sender per pipeline and state directory: a second would number revisions
+            // over the first's and resync every host.
+            let directory = Self.stateDirectory(stateDirectory, config.name)
+            try FileSystem.makeDirectories(directory, mode: 0o700)
+            do { lock = try LockFile.acquire(directory + "/lock") } catch let busy as LockFile.Busy {
+                throw TransferError(
+                    "pipeline '\(config.name)' is already running: \(busy) (stop it, or give this one another state_dir)",
+                    path: "")
+            }
+        }
         if !dryRun {
             let state = DeliveryState.load(statePath)
             batchNumber = state.revision
