@@ -99,20 +99,21 @@ public enum FileSystem {
         }
     }
 
-    /// Copies the rest of `input` to `output`: `sendfile`, or read and write where the
-    /// file systems refuse it. Returns the bytes copied; `path` is what errors name.
-    public static func copy(from input: Int32, to output: Int32, path: String) throws(SystemError) -> Int64 {
-        var total: Int64 = 0
+    /// Copies `input` from `offset` to its end into `output` (`input`'s own offset is left
+    /// alone): `sendfile`, or read and write where the file systems refuse it. Returns the
+    /// bytes copied; `path` is what errors name.
+    public static func copy(from input: Int32, offset: Int64 = 0, to output: Int32, path: String) throws(SystemError)
+        -> Int64
+    {
+        var position = off_t(offset)
         while true {
-            let n = sendfile(output, input, nil, 1 << 30)
-            if n > 0 {
-                total += Int64(n)
-                continue
-            }
-            if n == 0 { return total }
+            let n = sendfile(output, input, &position, 1 << 30)
+            if n > 0 { continue }
+            if n == 0 { return Int64(position) - offset }
             if errno == EINTR { continue }
             guard errno == EINVAL || errno == ENOSYS else { throw SystemError("copy", path: path) }
-            return total + (try copyByReading(from: input, to: output, path: path))
+            return Int64(position) - offset
+                + (try copyByReading(from: input, at: Int64(position), to: output, path: path))
         }
     }
 
@@ -134,11 +135,13 @@ public enum FileSystem {
         return true
     }
 
-    private static func copyByReading(from input: Int32, to output: Int32, path: String) throws(SystemError) -> Int64 {
+    private static func copyByReading(from input: Int32, at offset: Int64, to output: Int32, path: String)
+        throws(SystemError) -> Int64
+    {
         var buffer = [UInt8](repeating: 0, count: 256 * 1024)
         var total: Int64 = 0
         while true {
-            let n = buffer.withUnsafeMutableBytes { read(input, $0.baseAddress, $0.count) }
+            let n = buffer.withUnsafeMutableBytes { pread(input, $0.baseAddress, $0.count, off_t(offset + total)) }
             if n < 0 {
                 if errno == EINTR { continue }
                 throw SystemError("read", path: path)
@@ -157,18 +160,17 @@ public enum FileSystem {
         }
     }
 
-    /// Whether two regular files hold the same bytes, read side by side without
-    /// following a final symlink; false when either cannot be read.
-    public static func sameContent(_ a: String, _ b: String) -> Bool {
-        let fa = open(a.cPath, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), fb = open(b.cPath, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
-        defer {
-            if fa >= 0 { close(fa) }
-            if fb >= 0 { close(fb) }
-        }
-        guard fa >= 0, fb >= 0 else { return false }
+    /// Whether the open file `a` (read from its start; its offset is left alone) and the
+    /// regular file at `b` (not through a final symlink) hold the same bytes; false when
+    /// either cannot be read.
+    public static func sameContent(_ a: Int32, _ b: String) -> Bool {
+        let fb = open(b.cPath, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        defer { if fb >= 0 { close(fb) } }
+        guard fb >= 0 else { return false }
         var left = [UInt8](repeating: 0, count: 1 << 16), right = left
+        var offset: off_t = 0
         while true {
-            let n = read(fa, &left, left.count)
+            let n = pread(a, &left, left.count, offset)
             guard n >= 0 else { return false }
             var m = 0
             while m < n {
@@ -178,6 +180,7 @@ public enum FileSystem {
             }
             if n == 0 { return read(fb, &right, 1) == 0 }
             if memcmp(left, right, n) != 0 { return false }
+            offset += off_t(n)
         }
     }
 }

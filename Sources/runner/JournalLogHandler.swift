@@ -8,14 +8,14 @@ import RunnerSystem
 /// Messages to systemd's journal as structured entries (its native protocol: one
 /// datagram of `KEY=value` fields to /run/systemd/journal/socket), so that
 /// `journalctl RUNNER_HOST=runner://web-f1:8730/fpm` finds a host's lines. Metadata becomes
-/// `RUNNER_<KEY>` fields (`target` is `RUNNER_HOST`); a batch's result carries a fixed
+/// `RUNNER_<KEY>` fields (`target` is `RUNNER_HOST`); a delivery's result carries a fixed
 /// `MESSAGE_ID`. A message the socket refuses goes to stderr instead.
 struct JournalLogHandler: LogHandler {
     var logLevel: Logger.Level = .info
     var metadata: Logger.Metadata = [:]
     private let socket: UnixDatagramSocket
 
-    /// `MESSAGE_ID` of every batch result (`journalctl MESSAGE_ID=...` lists them all).
+    /// `MESSAGE_ID` of every delivery's result (`journalctl MESSAGE_ID=...` lists them all).
     static let batchResultID = "5e2b0c6f4a7d4b1c9e3f8a2d6c1b7e40"
     static let socketPath = "/run/systemd/journal/socket"
 
@@ -50,7 +50,7 @@ struct JournalLogHandler: LogHandler {
             let name = key == "target" ? "HOST" : key.uppercased().filter { $0.isLetter || $0.isNumber || $0 == "_" }
             fields.append(("RUNNER_" + name, FileName.display("\(value)")))
         }
-        if all["batch"] != nil && all["target"] != nil { fields.append(("MESSAGE_ID", Self.batchResultID)) }
+        if all["revision"] != nil && all["target"] != nil { fields.append(("MESSAGE_ID", Self.batchResultID)) }
         var datagram: [UInt8] = []
         for (name, value) in fields {
             datagram += Array(name.utf8)

@@ -14,7 +14,7 @@ import Testing
         try dir.write("src/big.bin", String(repeating: "x", count: Int(SyncPlanner.blindLimit)))
         try FileManager.default.createSymbolicLink(atPath: dir.at("src/link"), withDestinationPath: "www.conf")
         try FileManager.default.createDirectory(atPath: dir.at("src/pool"), withIntermediateDirectories: true)
-        let source = SourceTree(root: dir.at("src"))
+        let source = SourceDirectory(root: dir.at("src"))
 
         let plan = try #require(
             SyncPlanner.blind(paths: ["www.conf", "link", "gone.conf"], moves: [:], source: source, delete: true))

@@ -10,9 +10,11 @@ import Testing
         throws -> SyncOutcome
     {
         let filter = try Filter(rules: rules.map { IgnoreRule.glob($0) })
-        let plan = try SyncPlanner(source: SourceTree(root: source), target: target, filter: filter, delete: delete)
-            .plan(paths: paths)
-        return try LocalTarget(root: target).apply(plan, from: SourceTree(root: source))
+        let plan = try SyncPlanner(
+            source: SourceDirectory(root: source), target: target, filter: filter, delete: delete
+        )
+        .plan(paths: paths)
+        return try LocalTarget(root: target).apply(plan, from: SourceDirectory(root: source))
     }
 
     @Test func fullSyncCopiesContentModesLinksAndTimes() throws {
@@ -126,12 +128,12 @@ import Testing
         try dir.write("src/a", "1")
         let filter = try Filter(rules: [])
         let plan = try SyncPlanner(
-            source: SourceTree(root: dir.at("src")), target: dir.at("dst"), filter: filter, delete: true
+            source: SourceDirectory(root: dir.at("src")), target: dir.at("dst"), filter: filter, delete: true
         ).plan(
             paths: nil)
         let target = try LocalTarget(root: dir.at("dst"))
         #expect(throws: TransferError.self) {
-            try target.apply(plan, from: SourceTree(root: dir.at("src")), cancelled: { true })
+            try target.apply(plan, from: SourceDirectory(root: dir.at("src")), cancelled: { true })
         }
         #expect(TreeSnapshot(dir.at("dst")).entries.isEmpty)
         // Staging keeps an empty batch directory while the target lives, and goes with it.
@@ -153,9 +155,10 @@ import Testing
         symlink(dir.at("outside"), dir.at("dst/sub"))
         let before = TreeSnapshot(dir.at("outside"))
         let plan = try SyncPlanner(
-            source: SourceTree(root: dir.at("src")), target: dir.at("dst"), filter: try Filter(rules: []), delete: true
+            source: SourceDirectory(root: dir.at("src")), target: dir.at("dst"), filter: try Filter(rules: []),
+            delete: true
         ).plan(paths: nil)
-        try LocalTarget(root: dir.at("dst")).apply(plan, from: SourceTree(root: dir.at("src")))
+        try LocalTarget(root: dir.at("dst")).apply(plan, from: SourceDirectory(root: dir.at("src")))
         #expect(TreeSnapshot(dir.at("outside")) == before)
         #expect(TreeSnapshot(dir.at("src")) == TreeSnapshot(dir.at("dst")))
     }
@@ -193,10 +196,11 @@ import Testing
         symlink(dir.at("outside"), dir.at("dst/sub"))
         let before = TreeSnapshot(dir.at("outside"))
         let plan = try SyncPlanner(
-            source: SourceTree(root: dir.at("src")), target: dir.at("dst"), filter: try Filter(rules: []), delete: true
+            source: SourceDirectory(root: dir.at("src")), target: dir.at("dst"), filter: try Filter(rules: []),
+            delete: true
         )
         .plan(paths: ["sub/x.conf"])
-        try LocalTarget(root: dir.at("dst")).apply(plan, from: SourceTree(root: dir.at("src")))
+        try LocalTarget(root: dir.at("dst")).apply(plan, from: SourceDirectory(root: dir.at("src")))
         #expect(TreeSnapshot(dir.at("dst")) == TreeSnapshot(dir.at("src")))
         #expect(TreeSnapshot(dir.at("outside")) == before)
     }
@@ -208,10 +212,11 @@ import Testing
         chmod(dir.at("src/a"), 0o750)
         try FileManager.default.createDirectory(atPath: dir.at("dst"), withIntermediateDirectories: true)
         let plan = try SyncPlanner(
-            source: SourceTree(root: dir.at("src")), target: dir.at("dst"), filter: try Filter(rules: []), delete: true
+            source: SourceDirectory(root: dir.at("src")), target: dir.at("dst"), filter: try Filter(rules: []),
+            delete: true
         )
         .plan(paths: ["a/b/c.conf"])
-        try LocalTarget(root: dir.at("dst")).apply(plan, from: SourceTree(root: dir.at("src")))
+        try LocalTarget(root: dir.at("dst")).apply(plan, from: SourceDirectory(root: dir.at("src")))
         #expect(TreeSnapshot(dir.at("dst")) == TreeSnapshot(dir.at("src")))
     }
 
@@ -222,9 +227,10 @@ import Testing
         try FileManager.default.createDirectory(atPath: dir.at("real"), withIntermediateDirectories: true)
         symlink(dir.at("real"), dir.at("dst"))
         let plan = try SyncPlanner(
-            source: SourceTree(root: dir.at("src")), target: dir.at("dst"), filter: try Filter(rules: []), delete: true
+            source: SourceDirectory(root: dir.at("src")), target: dir.at("dst"), filter: try Filter(rules: []),
+            delete: true
         ).plan(paths: nil)
-        try LocalTarget(root: dir.at("dst")).apply(plan, from: SourceTree(root: dir.at("src")))
+        try LocalTarget(root: dir.at("dst")).apply(plan, from: SourceDirectory(root: dir.at("src")))
         #expect(TreeSnapshot(dir.at("real")) == TreeSnapshot(dir.at("src")))
     }
 }
@@ -241,18 +247,18 @@ import Testing
         utimensat(AT_FDCWD, dir.at("src/a.conf"), &times, 0)
         let filter = try Filter(rules: [])
         let first = try SyncPlanner(
-            source: SourceTree(root: dir.at("src")), target: dir.at("dst"), filter: filter, delete: true
+            source: SourceDirectory(root: dir.at("src")), target: dir.at("dst"), filter: filter, delete: true
         ).plan(
             paths: nil)
-        try LocalTarget(root: dir.at("dst")).apply(first, from: SourceTree(root: dir.at("src")))
+        try LocalTarget(root: dir.at("dst")).apply(first, from: SourceDirectory(root: dir.at("src")))
         // Same size, same mtime to the nanosecond: what a coarse clock gives two quick writes.
         try dir.write("src/a.conf", "new!")
         utimensat(AT_FDCWD, dir.at("src/a.conf"), &times, 0)
         let second = try SyncPlanner(
-            source: SourceTree(root: dir.at("src")), target: dir.at("dst"), filter: filter, delete: true
+            source: SourceDirectory(root: dir.at("src")), target: dir.at("dst"), filter: filter, delete: true
         ).plan(
             paths: ["a.conf"])
-        try LocalTarget(root: dir.at("dst")).apply(second, from: SourceTree(root: dir.at("src")))
+        try LocalTarget(root: dir.at("dst")).apply(second, from: SourceDirectory(root: dir.at("src")))
         #expect(try String(contentsOfFile: dir.at("dst/a.conf"), encoding: .utf8) == "new!")
     }
 }

@@ -43,7 +43,7 @@ import Testing
         defer { dir.remove() }
         try Self.trees(dir)
         let planner = SyncPlanner(
-            source: SourceTree(root: dir.at("src")), target: dir.at("dst"), filter: try Filter(rules: []),
+            source: SourceDirectory(root: dir.at("src")), target: dir.at("dst"), filter: try Filter(rules: []),
             delete: true)
         let whole = try planner.plan(paths: nil)
         var parts: [SyncPlan] = []
@@ -63,7 +63,7 @@ import Testing
         let target = try LocalTarget(root: dir.at("dst"))
         target.partSize = 3
         let outcome = try target.sync(
-            paths: nil, moves: [:], source: SourceTree(root: dir.at("src")), filter: try Filter(rules: []),
+            paths: nil, moves: [:], source: SourceDirectory(root: dir.at("src")), filter: try Filter(rules: []),
             delete: true, cancelled: { false })
         #expect(TreeSnapshot(dir.at("src")) == TreeSnapshot(dir.at("dst")))
         // Twelve new files and one edited; two paths deleted.
@@ -86,7 +86,7 @@ import Testing
         target.partSize = 3
         #expect(throws: TransferError.self) {
             try target.sync(
-                paths: nil, moves: [:], source: SourceTree(root: dir.at("src")), filter: try Filter(rules: []),
+                paths: nil, moves: [:], source: SourceDirectory(root: dir.at("src")), filter: try Filter(rules: []),
                 delete: true, cancelled: { true })
         }
         #expect(TreeSnapshot(dir.at("dst")) == before)

@@ -35,7 +35,7 @@ import Testing
         let target = RemoteTarget(uri: try TargetURI(parsing: "runner://127.0.0.1:\(daemon.port)/fpm"), command: [])
         target.partSize = 3
         let outcome = try target.sync(
-            paths: nil, moves: [:], source: SourceTree(root: dir.at("src")), filter: try Filter(rules: []),
+            paths: nil, moves: [:], source: SourceDirectory(root: dir.at("src")), filter: try Filter(rules: []),
             delete: true, cancelled: { false })
         target.disconnect()
         _ = await daemon.stop()
@@ -88,7 +88,7 @@ import Testing
         let target = RemoteTarget(uri: try TargetURI(parsing: "runner://127.0.0.1:\(daemon.port)/fpm"), command: [])
         target.partSize = 16
         _ = try target.sync(
-            paths: nil, moves: [:], source: SourceTree(root: dir.at("src")), filter: try Filter(rules: []),
+            paths: nil, moves: [:], source: SourceDirectory(root: dir.at("src")), filter: try Filter(rules: []),
             delete: delete, cancelled: { false })
         target.disconnect()
         _ = await daemon.stop()

@@ -62,7 +62,7 @@ import Testing
         try s.dir.write("src/www.conf", "[www]\nenv[APP_MODE] = broken\n")
         #expect(
             await runner.waitForLog(
-                "group functional: batch 1 held: canary runner://127.0.0.1:\(s.daemon.port)/f1 rolled back: exec"),
+                "group functional: revision 2 held: canary runner://127.0.0.1:\(s.daemon.port)/f1 rolled back: exec"),
             "\(runner.stderr)")
         // The other group goes on; the canary rolled itself back; the rest never saw it.
         #expect(
@@ -106,7 +106,8 @@ import Testing
             "\(runner.stderr)")
         try s.dir.write("src/www.conf", "[www]\nenv[APP_MODE] = broken\n")
         #expect(
-            await runner.waitForLog("group g: batch 1 halted after 2 failures (max_failures = 1)"), "\(runner.stderr)")
+            await runner.waitForLog("group g: revision 2 halted after 2 failures (max_failures = 1)"),
+            "\(runner.stderr)")
         #expect(s.content("m1") == s.source())
         for m in ["m2", "m3", "m4"] { #expect(s.content(m) == "[www]\nenv[APP_MODE] = one\n", "\(m)") }
         runner.signal(SIGTERM)

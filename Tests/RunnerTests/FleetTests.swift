@@ -1,4 +1,5 @@
 import Foundation
+import Pipeline
 import TestSupport
 import Testing
 
@@ -125,25 +126,35 @@ import Testing
         _ = await away.stop()
     }
 
-    @Test func aRestartRemembersTheRevisions() async throws {
+    @Test func aRestartRemembersTheRevisionsAndSendsNothingTwice() async throws {
         let s = try Setup(receivers: ["127.0.0.1:0"])
         defer { s.dir.remove() }
         try s.dir.write("src/www.conf", "[www]\n")
         let daemon = try await s.serve(0)
         let uri = "runner://127.0.0.1:\(daemon.port)/fpm"
         var runner = try await s.run([uri])
-        for i in 1...2 {
+        for i in 2...3 {
             try s.dir.write("src/change\(i).conf", "\(i)\n")
-            #expect(await runner.waitForLog("batch \(i): applied"), "\(runner.stderr)")
+            #expect(await runner.waitForLog("revision \(i): applied"), "\(runner.stderr)")
         }
         runner.signal(SIGTERM)
         #expect(await runner.waitForExit(timeout: 30) == 0)
-        let state = try String(contentsOfFile: s.dir.path + "/state/runner/p/state.json", encoding: .utf8)
-        #expect(state.contains("\"revision\" : 2") && state.contains("\"\(uri)\" : 2"), "\(state)")
+        let saved = try Data(contentsOf: URL(fileURLWithPath: s.dir.path + "/state/runner/p/rollout.json"))
+        let state = try JSONDecoder().decode(RolloutState.self, from: saved)
+        #expect(state.head == 3 && state.hosts[uri]?.applied == 3, "\(String(decoding: saved, as: UTF8.self))")
 
+        // The host has revision 3: the start sends it nothing; the next change goes as revision 4.
+        func committed() -> Int {
+            daemon.process.stderr.split(separator: "\n").count {
+                $0.range(of: #"batch \d+ applied"#, options: .regularExpression) != nil
+            }
+        }
+        let batches = committed()
         runner = try await s.run([uri])
-        try s.dir.write("src/change3.conf", "3\n")
-        #expect(await runner.waitForLog("batch 3: applied"), "\(runner.stderr)")
+        try s.dir.write("src/change4.conf", "4\n")
+        #expect(await runner.waitForLog("revision 4: applied"), "\(runner.stderr)")
+        #expect(!runner.stderr.contains("resync"), "\(runner.stderr)")
+        #expect(committed() == batches + 1, "\(daemon.process.stderr)")
         runner.signal(SIGTERM)
         #expect(await runner.waitForExit(timeout: 30) == 0)
         _ = await daemon.stop()

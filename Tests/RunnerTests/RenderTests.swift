@@ -90,7 +90,8 @@ import Testing
         #expect(refused.status == 1)
         #expect(
             refused.stderr.contains(
-                "group regression: initial sync refused for 2 host(s): pool.d/www.conf:3: undefined variable 'ONLY_F'"),
+                "group regression: revision 2 refused for runner://127.0.0.1:\(s.daemons[0].port)/r: pool.d/www.conf:3: undefined variable 'ONLY_F'"
+            ),
             "\(refused.stderr)")
         #expect((0..<2).map { h in s.file(h, "r", "pool.d/www.conf") } == before.map { $0[1] })
         #expect(s.file(0, "f", "pool.d/www.conf") == "[www]\nenv[APP_MODE] = functional\nenv[X] = x\n")

@@ -141,7 +141,7 @@ import Testing
         #expect(await runner.waitForLog("path=sedK3j9Qa"))
         try f.dir.write("src/b.conf", "b")
         #expect(await eventually { f.inSync() })
-        #expect(await runner.waitForLog("batch 1:"))
+        #expect(await runner.waitForLog("revision 2:"))
         runner.signal(SIGTERM)
         #expect(await runner.waitForExit() == 0)
         let cuts = runner.stderr.split(separator: "\n").filter { $0.contains("batch cut") }

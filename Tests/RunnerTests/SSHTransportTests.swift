@@ -60,7 +60,7 @@ import Testing
         let second = try await RunnerProcess.run(["run", s.dir.at("p.lua"), "--once"], logDirectory: s.dir.path)
         #expect(second.status == 0, "\(second.stderr)")
         #expect(s.inSync())
-        let sent = second.stderr.split(separator: "\n").first { $0.contains("initial sync: applied") }
+        let sent = second.stderr.split(separator: "\n").first { $0.contains("revision 2: applied") }
         let bytes = sent.flatMap { $0.split(separator: " ").first { $0.hasPrefix("bytes=") } }.flatMap {
             Int($0.dropFirst(6))
         }

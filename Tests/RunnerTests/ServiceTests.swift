@@ -234,7 +234,7 @@ import Testing
     /// `--log-format journal` against a journal socket of the test's own, in a mount
     /// namespace where /run/systemd/journal is a fresh tmpfs (skipped where that is not permitted).
     @Test(.enabled(if: (try? sh("unshare -m true", in: "/").status) == 0, "mount namespaces are not permitted here"))
-    func journalEntriesCarryTheHostAndTheBatchAsFields() async throws {
+    func journalEntriesCarryTheHostAndTheRevisionAsFields() async throws {
         let s = try Setup()
         defer { s.dir.remove() }
         let daemon = try await s.serve(0)
@@ -261,10 +261,10 @@ import Testing
             """, in: s.dir.path)
         #expect(run.status == 0, "\(run.output)")
         let entries = run.output.split(separator: "\u{1e}").map(String.init)
-        let result = entries.first { $0.contains("MESSAGE=initial sync: applied") }
+        let result = entries.first { $0.contains("MESSAGE=resync to revision 1: applied") }
         #expect(result?.contains("RUNNER_HOST=\(host)\n") == true, "\(entries)")
         #expect(result?.contains("RUNNER_PIPELINE=p\n") == true)
-        #expect(result?.contains("RUNNER_BATCH=0\n") == true)
+        #expect(result?.contains("RUNNER_REVISION=1\n") == true)
         #expect(result?.contains("PRIORITY=6\n") == true)
         #expect(result?.contains("MESSAGE_ID=5e2b0c6f4a7d4b1c9e3f8a2d6c1b7e40\n") == true)
         _ = await daemon.stop()

@@ -5,7 +5,7 @@ import RunnerSystem
 extension ConfigLoader {
     static let pipelineKeys = [
         "source", "ignore", "delay", "max_delay", "scan_interval", "to", "auth", "delete", "check", "after", "ssh",
-        "max_parallel", "timeout", "retry", "render", "rollout",
+        "max_parallel", "timeout", "retry", "render", "rollout", "keep_revisions",
     ]
     static let pipelineKeysNotYet: [String: String] = [:]
 
@@ -142,6 +142,12 @@ extension ConfigLoader {
             }
             config.maxParallel = Int(n)
         }
+        if let n = try r.seconds("keep_revisions") {
+            guard n >= 1, n == n.rounded(), n <= 1_000_000 else {
+                throw r.error("keep_revisions", "'keep_revisions' must be a whole number from 1 to 1000000")
+            }
+            config.keepRevisions = Int(n)
+        }
         if let t = try r.seconds("timeout") {
             guard t > 0 else { throw r.error("timeout", "'timeout' must be a number of seconds > 0") }
             config.timeout = t
@@ -193,7 +199,7 @@ extension ConfigLoader {
     }
 
     /// `rollout = "all" | "canary" | { canary = N, max_failures = 0, pause = 0 }`.
-    private func rollout(_ r: LuaTableReader) throws -> PipelineConfig.Rollout {
+    private func rollout(_ r: LuaTableReader) throws -> PipelineConfig.RolloutSettings {
         switch r.table["rollout"] {
         case .nil: return .all
         case .string:
@@ -216,7 +222,7 @@ extension ConfigLoader {
                 guard n == n.rounded() else { throw t.error(key, "'\(key)' must be a whole number") }
                 return Int(n)
             }
-            return PipelineConfig.Rollout(
+            return PipelineConfig.RolloutSettings(
                 canaries: try whole("canary") ?? 1, maxFailures: try whole("max_failures") ?? 0,
                 pause: try t.seconds("pause") ?? 0)
         }

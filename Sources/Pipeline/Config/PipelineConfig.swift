@@ -32,7 +32,7 @@ public struct PipelineConfig: Sendable {
     }
 
     /// How a batch rolls out across each group's hosts.
-    public struct Rollout: Sendable, Equatable {
+    public struct RolloutSettings: Sendable, Equatable {
         /// Hosts of a group that get a batch first; the rest get it only once they applied
         /// it with their actions passing (0: all at once).
         public var canaries = 0
@@ -42,9 +42,9 @@ public struct PipelineConfig: Sendable {
         public var pause: Double = 0
 
         /// `rollout = "all"`: every host at once.
-        public static let all = Rollout()
+        public static let all = RolloutSettings()
         /// `rollout = "canary"`: one canary, halt at the first failure.
-        public static let canary = Rollout(canaries: 1, maxFailures: 0)
+        public static let canary = RolloutSettings(canaries: 1, maxFailures: 0)
 
         /// A roll-out.
         public init(canaries: Int = 0, maxFailures: Int? = nil, pause: Double = 0) {
@@ -97,7 +97,7 @@ public struct PipelineConfig: Sendable {
     /// Whether `render` is a Lua function (every file passes through it).
     public var hasRenderFunction = false
     /// How batches roll out across each group.
-    public var rollout = Rollout.all
+    public var rollout = RolloutSettings.all
     /// Hosts served at once (a sliding window).
     public var maxParallel = 16
     /// Seconds each step with a host (connect, handshake, every read and write) may wait for progress.
@@ -106,6 +106,8 @@ public struct PipelineConfig: Sendable {
     public var retryInitial: Double = 1
     /// The longest wait between attempts.
     public var retryMax: Double = 60
+    /// Revisions kept in the log besides those a group or a host still points at.
+    public var keepRevisions = 100
     /// Whether a `check` callback is set.
     public var hasCheck: Bool
     /// Whether an `after` callback is set.

@@ -1,32 +1,37 @@
 import RunnerSystem
 
-/// One delivery: plan a batch against a host and apply it, on a worker thread.
+/// One delivery: bring a host to a revision (plan the paths that differ against what it has,
+/// and apply them as one batch), on the host's worker thread.
 struct DeliveryJob: @unchecked Sendable {
-    // @unchecked: `target` and `filter` are used only by the worker that runs this job;
-    // the run loop does not touch them while the host is busy (`DeliveryHost.busy`), and
-    // takes the host back only after the job posted its result. `filter` calls Lua
-    // predicates through `MainThreadCalls`, so the Lua state stays on the loop's thread.
+    // @unchecked: `target`, `filter` and `tree` are used only by the worker that runs this
+    // job; the run loop does not touch them while the host's delivery is under way, and takes
+    // the host back only after the job posted its result. `filter` calls Lua predicates
+    // through `MainThreadCalls`, so the Lua state stays on the loop's thread; `tree` reads
+    // immutable objects of the content store through a cache of its own.
     let target: any SyncTarget
     let filter: Filter
-    let source: SourceTree
-    let fullSyncPaths: [String]?
+    let tree: any SourceTree
+    /// The paths that differ (nil: compare the whole tree), and moves among them (to → from).
+    let paths: [String]?
+    let moves: [String: String]
+    /// Whether the host's tree is compared whole (what it has is unknown).
+    let whole: Bool
     let delete: Bool
-    /// The last batch number the delivery brings the host up to.
+    /// The revision it brings the host to.
     let revision: Int
     let cancelled: @Sendable () -> Bool
 
-    func run(host: Int, batch: ChangeBatch) -> DeliveryResult {
+    func run(host: Int) -> DeliveryResult {
         let started = MonotonicClock.now
         do {
             let outcome = try target.sync(
-                paths: batch.fullRescan ? fullSyncPaths : batch.paths, moves: batch.fullRescan ? [:] : batch.moves,
-                source: source, filter: filter, delete: delete, cancelled: cancelled)
+                paths: paths, moves: moves, source: tree, filter: filter, delete: delete, cancelled: cancelled)
             return DeliveryResult(
-                host: host, batch: batch, revision: revision, outcome: .success(outcome),
+                host: host, revision: revision, whole: whole, outcome: .success(outcome),
                 seconds: MonotonicClock.now - started)
         } catch {
             return DeliveryResult(
-                host: host, batch: batch, revision: revision,
+                host: host, revision: revision, whole: whole,
                 outcome: .failure(.init("\(error)", lostSession: error is WireError)),
                 seconds: MonotonicClock.now - started)
         }
@@ -47,9 +52,9 @@ struct DeliveryResult: Sendable {
     }
 
     let host: Int
-    let batch: ChangeBatch
-    /// The last batch number this delivery brings the host up to.
+    /// The revision it brought the host to, and whether the whole tree was compared.
     let revision: Int
+    let whole: Bool
     let outcome: Result<SyncOutcome, Failure>
     let seconds: Double
 }

@@ -17,7 +17,7 @@ public enum RenderPreview {
         guard FileInfo.lstat(full)?.kind == .file else {
             throw SystemError("render (not a regular file in the source)", path: full, code: nil)
         }
-        let text = try RenderCache.readTemplate(full)
+        let text = try Renderer.readTemplate(full)
         if config.hasRenderFunction, let hooks {
             let rendered = try hooks.render(
                 pipeline: config.name, path: path, text: text, vars: destination.vars,

@@ -9,8 +9,8 @@ extension ServiceFace {
         tick = { [unowned loop, metrics] now in
             for p in loop.pipelines {
                 if p.observer == nil { p.observer = metrics }
-                for host in p.fleet.hosts {
-                    if host.isCurrent {
+                for (h, host) in p.fleet.hosts.enumerated() {
+                    if p.isCurrent(h) {
                         host.behindSince = nil
                     } else if host.behindSince == nil {
                         host.behindSince = now

@@ -34,7 +34,7 @@ extension ServiceMetrics: PipelineObserver {
                 let labels = [("pipeline", p.name), ("host", h.uri)]
                 set("runner_host_up", labels, to: h.state == "unreachable" ? 0 : 1)
                 set("runner_pending_paths", labels, to: Double(h.pending))
-                set("runner_applied_revision", labels, to: Double(h.applied))
+                set("runner_applied_revision", labels, to: Double(h.applied ?? 0))
             }
         }
     }

@@ -2,56 +2,71 @@ import FoundationEssentials
 import RunnerSystem
 
 extension ServiceStatus {
-    /// A sender's status: every pipeline, group and host as the run loop has them now.
+    /// A sender's status: every pipeline, group and host as its rollout has them now.
     /// `behindLimit`: seconds a host may stay behind before `/healthz` reports it.
     static func sender(pipelines: [PipelineRunner], version: String, behindLimit: Double) -> ServiceStatus {
         let now = MonotonicClock.now
         var status = ServiceStatus(role: "sender", version: version, at: Date().timeIntervalSince1970)
         for p in pipelines {
+            let rollout = p.rollout
             var groups: [Group] = []
-            let hosts = p.fleet.hosts
-            func host(_ h: DeliveryHost) -> Host {
-                Host(
-                    uri: h.uri.description, state: state(of: h, now: now), applied: h.applied,
-                    pending: h.pending.changes.count, fullResync: h.pending.fullResync, lastSeen: h.lastSeen,
-                    lastResult: h.lastResult.map { result($0, at: h.lastResultAt) }, lastError: h.lastError,
-                    nextRetry: h.notBefore.map { max(0, $0 - now) }, behindFor: h.behindSince.map { now - $0 })
-            }
-            var grouped = Set<Int>()
-            for name in p.config.destinations.compactMap(\.group) where !groups.contains(where: { $0.name == name }) {
-                let members = hosts.indices.filter { hosts[$0].destination.group == name }
-                grouped.formUnion(members)
-                let rollout = p.groups.first { $0.name == name }
+            for (g, group) in rollout.groups.enumerated() {
+                let hosts = group.hosts.map { h in
+                    let host = rollout.hosts[h], fleet = p.fleet.hosts[h], desired = rollout.desired(h)
+                    return Host(
+                        uri: host.uri, state: state(of: h, in: rollout, now: now), applied: host.applied,
+                        revision: desired, pending: p.pendingPaths(h), fullResync: host.applied == nil && desired > 0,
+                        lastSeen: fleet.lastSeen,
+                        lastResult: fleet.lastResult.map { result($0, at: fleet.lastResultAt) },
+                        lastError: host.lastError ?? (host.refused == desired ? host.refusal : nil),
+                        nextRetry: host.notBefore.map { max(0, $0 - now) },
+                        behindFor: fleet.behindSince.map { now - $0 })
+                }
+                let waiting = p.waitingReason(g, now: now)
                 groups.append(
                     Group(
-                        name: name, approved: rollout?.approvedRevision, held: rollout?.banner,
-                        hosts: members.map { host(hosts[$0]) }))
+                        name: group.name, approved: group.approved > 0 ? group.approved : nil,
+                        candidate: rollout.candidate(of: g),
+                        held: group.halted.map { "revision \($0.revision) halted after \($0.why)" }
+                            ?? group.held.map { "revision \($0.revision) held: \($0.why)" },
+                        waiting: waiting?.why, waitingFor: waiting?.seconds, hosts: hosts))
+                if let halted = group.halted {
+                    status.problems.append("group \(group.name) halted at revision \(halted.revision): \(halted.why)")
+                } else if let held = group.held {
+                    status.problems.append("group \(group.name) holds revision \(held.revision): \(held.why)")
+                }
+                if let waiting, waiting.seconds > p.config.timeout {
+                    status.problems.append(
+                        "group \(group.name): revision \(rollout.head) waits for \(Int(waiting.seconds)) s: \(waiting.why)"
+                    )
+                }
             }
-            let loose = hosts.indices.filter { !grouped.contains($0) }
-            if !loose.isEmpty { groups.append(Group(name: "", hosts: loose.map { host(hosts[$0]) })) }
             status.pipelines.append(
                 Pipeline(
-                    name: p.config.name, source: p.config.source, revision: p.batchNumber,
-                    watches: p.watchCount, groups: groups))
-            for g in p.groups {
-                if case .halted = g.phase { status.problems.append("group \(g.name) halted: \(g.banner ?? "")") }
-            }
-            for h in hosts {
-                if let since = h.behindSince, now - since > behindLimit {
-                    status.problems.append("\(h.uri) behind for \(Int(now - since)) s")
+                    name: p.config.name, source: p.sourceRoot, revision: rollout.head, watches: p.watchCount,
+                    groups: groups))
+            for host in p.fleet.hosts {
+                if let since = host.behindSince, now - since > behindLimit {
+                    status.problems.append("\(host.uri) behind for \(Int(now - since)) s")
                 }
             }
         }
         return status
     }
 
-    private static func state(of h: DeliveryHost, now: Double) -> String {
-        if h.busy { return "sending" }
-        if h.paused || !(h.render?.held.isEmpty ?? true) { return "held" }
-        if h.isCurrent { return "current" }
-        if h.reachable == false { return "unreachable" }
-        if let at = h.notBefore, at > now { return "backoff" }
-        return "behind"
+    private static func state(of h: Int, in rollout: Rollout, now: Double) -> String {
+        let host = rollout.hosts[h], group = rollout.groups[host.group], desired = rollout.desired(h)
+        if host.sending != nil { return "sending" }
+        if host.reachable == false { return "unreachable" }
+        if host.applied == desired && desired > 0 {
+            if desired == group.approved { return "current" }
+            return desired > group.approved ? "canary" : "behind"
+        }
+        if host.refused == desired || (group.halted != nil && !rollout.canaries(of: host.group).contains(h)) {
+            return "held"
+        }
+        if let at = host.notBefore, at > now { return "backoff" }
+        return rollout.head == 0 ? "current" : "behind"
     }
 
     static func result(_ r: TargetResult, at: Double?) -> Result {

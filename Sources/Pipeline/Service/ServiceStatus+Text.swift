@@ -56,7 +56,8 @@ extension ServiceStatus {
                     for h in g.hosts {
                         let last = h.lastError ?? h.lastResult.map(Self.actionText) ?? "-"
                         rows.append([
-                            p.name, g.name.isEmpty ? "-" : g.name, h.uri, h.state, "\(h.applied)/\(p.revision)",
+                            p.name, g.name.isEmpty ? "-" : g.name, h.uri, h.state,
+                            "\(h.applied.map(String.init) ?? "?")/\(h.revision)",
                             h.fullResync ? "all" : "\(h.pending)", last,
                         ])
                     }

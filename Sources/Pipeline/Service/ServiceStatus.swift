@@ -30,20 +30,29 @@ public struct ServiceStatus: Codable, Sendable {
     /// A group of hosts (hosts named only by a pipeline's `to` make a group named "").
     public struct Group: Codable, Sendable {
         public var name: String
-        /// The last revision its canaries approved (staged roll-outs only).
+        /// The newest revision approved for it (by its canaries, where it has them).
         public var approved: Int?
+        /// The revision waiting for its canaries, if one does.
+        public var candidate: Int?
         /// Held or halted: why, for the page's banner.
         public var held: String?
+        /// What its candidate waits for, and for how many seconds.
+        public var waiting: String?
+        public var waitingFor: Double?
         public var hosts: [Host]
     }
 
     /// One target.
     public struct Host: Codable, Sendable {
         public var uri: String
-        /// `current`, `behind`, `sending`, `backoff`, `unreachable` or `held`.
+        /// `current` (at its group's approved revision), `canary` (at the candidate), `behind`,
+        /// `sending`, `backoff`, `unreachable` or `held` (it refused its revision, or its group halted).
         public var state: String
-        public var applied: Int
-        /// Paths waiting for it; `fullResync` when it needs a whole comparison instead.
+        /// The revision it confirmed (nil: unknown, compared whole next time).
+        public var applied: Int?
+        /// The revision it should have.
+        public var revision: Int
+        /// Paths that differ between the two; `fullResync` when it needs a whole comparison instead.
         public var pending: Int
         public var fullResync: Bool
         /// Wall-clock seconds of the last time it answered.

@@ -34,7 +34,7 @@ enum StatusPage {
                     body +=
                         "<tr><td class=host>\(escape(h.uri))</td><td><span class='badge \(h.state)'>\(h.state)</span></td>"
                     body +=
-                        "<td>\(h.applied)</td><td>\(h.fullResync ? "all" : "\(h.pending)")</td><td class=when>\(seen)</td><td>\(last)</td></tr>\n"
+                        "<td>\(h.applied.map(String.init) ?? "?")\(h.applied == h.revision ? "" : " → \(h.revision)")</td><td>\(h.fullResync ? "all" : "\(h.pending)")</td><td class=when>\(seen)</td><td>\(last)</td></tr>\n"
                 }
                 body += "</table>\n"
             }

@@ -7,16 +7,31 @@ extension PipelineRunner {
         var ignored = batch.ignored
         var ok = true
         var planned: [(String, SyncPlan)] = []
-        var rendered: [(DeliveryHost, SyncPlan)] = []
+        var rendered: [(DeliveryHost, SyncPlan, [String: RenderedFile])] = []
+        // Cut into the dry run's own log, then planned against each target as a run would.
+        let whole = batch.fullRescan || log.head == nil
+        var cut = CutResult()
+        do {
+            cut = try log.cut(
+                CutRequest(
+                    source: sourceRoot, sourceFile: config.sourceFile, paths: whole ? nil : batch.paths,
+                    filter: filter))
+        } catch {
+            ok = false
+            lines.append("  cannot read the source: \(error)")
+        }
+        ignored += cut.ignored
+        let record = cut.record ?? (whole ? log.head : nil)
         for host in fleet.hosts {
+            guard let record, let raw = log.tree(record) else { break }
             do {
-                // Templates are rendered as a run would (into the runner's own cache), then planned.
-                try host.render?.update(batch, source: config.source, filter: filter, rules: renderRules(for: host))
+                let paths = whole ? config.sourceFile.map { [$0] } : cut.diff.paths
+                let overlay = try renderer.overlay(raw, paths: paths, for: host.destination, store: log.store)
                 let plan = try host.target.plan(
-                    paths: batch.fullRescan ? fullSyncPaths : batch.paths, moves: batch.fullRescan ? [:] : batch.moves,
-                    source: host.source, filter: filter, delete: config.delete)
+                    paths: paths, moves: whole ? [:] : cut.diff.moves, source: log.tree(record, overlay: overlay)!,
+                    filter: filter, delete: config.delete)
                 planned.append((host.uri.description, plan))
-                if host.render != nil { rendered.append((host, plan)) }
+                if !overlay.isEmpty { rendered.append((host, plan, overlay)) }
             } catch {
                 ok = false
                 lines.append("  \(host.uri): \(error)")
@@ -41,14 +56,14 @@ extension PipelineRunner {
             }
         }
         for path in order { lines.append("  \(path.isEmpty ? "." : path): \(fates[path]!.joined(separator: "; "))") }
-        for (destination, target) in targets {
-            guard planned.contains(where: { $0.0 == destination.uri.description && !$0.1.operations.isEmpty }) else {
+        for host in fleet.hosts {
+            guard planned.contains(where: { $0.0 == host.uri.description && !$0.1.operations.isEmpty }) else {
                 continue
             }
             do {
-                for action in try target.describeActions() { lines.append("  then on \(destination.uri): \(action)") }
+                for action in try host.target.describeActions() { lines.append("  then on \(host.uri): \(action)") }
             } catch {
-                lines.append("  then on \(destination.uri): actions unknown (\(error))")
+                lines.append("  then on \(host.uri): actions unknown (\(error))")
             }
         }
         for path in batch.paths where fates[path] == nil && !ignored.contains(where: { $0.path == path }) {
@@ -68,7 +83,7 @@ extension PipelineRunner {
 
     /// Per group, a unified diff of each rendered file the batch sends against the
     /// receiver's copy; hosts of a group with the same diff are shown once.
-    private func renderedDiffs(_ rendered: [(DeliveryHost, SyncPlan)]) -> [String] {
+    private func renderedDiffs(_ rendered: [(DeliveryHost, SyncPlan, [String: RenderedFile])]) -> [String] {
         // In first-seen order: a group's file, and each different diff its hosts would see.
         var entries: [(group: String, path: String, diffs: [(hosts: [String], text: String)])] = []
         func add(_ group: String, _ path: String, _ host: DeliveryHost, _ text: String) {
@@ -80,12 +95,9 @@ extension PipelineRunner {
                 entries[e].diffs.append(([host.uri.description], text))
             }
         }
-        for (host, plan) in rendered {
-            let cache = host.render!.directory
+        for (host, plan, overlay) in rendered {
             let paths = plan.operations.compactMap { op -> String? in
-                guard case .copy(let path, _) = op, FileInfo.lstat(cache + "/" + path)?.kind == .file else {
-                    return nil
-                }
+                guard case .copy(let path, _) = op, overlay[path] != nil else { return nil }
                 return path
             }
             guard !paths.isEmpty else { continue }
@@ -96,7 +108,7 @@ extension PipelineRunner {
                 continue
             }
             for (path, their) in zip(paths, theirs) {
-                guard let ours = try? RenderCache.readTemplate(cache + "/" + path) else { continue }
+                guard let ours = try? log.store.read(overlay[path]!.hash) else { continue }
                 switch their {
                 case .tooLarge: add(group, path, host, "(the host's copy is over \(TargetFileContent.limit) bytes)\n")
                 case .absent:

@@ -2,42 +2,40 @@ import Logging
 import RunnerSystem
 
 extension PipelineRunner {
-    /// A stop (SIGTERM, SIGINT): stops watching, sends what the watch already saw and
-    /// what is pending to every host that is up (backoffs are cut short; a host known to be
-    /// down is not waited for), until all is sent or `deadline`; then logs what stayed
-    /// behind, with its count, and ends the sessions.
+    /// A stop (SIGTERM, SIGINT): stops watching, cuts what the watch already saw, and brings
+    /// every host that answers to its revision (backoffs cut short; a host known to be down
+    /// is not waited for), until all are there or `deadline`; then logs who stayed behind,
+    /// and where, and ends the sessions.
     public func flush(control: RunControl, until deadline: Double) {
-        if let batch = stopWatching(now: MonotonicClock.now) {
-            _ = process(batch, initial: false, control: control)
-        }
-        for host in fleet.hosts where host.reachable != false { host.notBefore = nil }
+        if let batch = stopWatching(now: MonotonicClock.now) { process(batch, control: control) }
+        handle(.expedite, control: control)
         // A second stop signal abandons the flush (`isStopRequested` reads the signals).
         while MonotonicClock.now < deadline, !(control.isStopRequested && control.isAbandoned) {
             let now = MonotonicClock.now
-            rolloutDue(now: now)
-            pump(now: now, control: control)
-            let due = fleet.hosts.contains { $0.reachable != false && $0.isDue(at: now) }
-            guard fleet.running > 0 || due || rolloutDeadline.map({ $0 < deadline }) == true else { break }
-            waitForWork(control: control, until: min(deadline, rolloutDeadline ?? deadline))
-            for result in fleet.takeResults() { _ = handle(result, now: MonotonicClock.now, control: control) }
+            let due = rollout.hosts.indices.contains { h in
+                rollout.hosts[h].reachable != false && rollout.hosts[h].sending == nil && !rollout.hosts[h].givenUp
+                    && rollout.wants(h)
+            }
+            guard fleet.running > 0 || due else { break }
+            waitForWork(control: control, until: min(deadline, rollout.deadline ?? deadline))
+            serviceWakeups(now: now, control: control)
+            handle(.tick, control: control)
         }
         if fleet.running > 0 {
             // Past the deadline: the deliveries under way leave their batch uncommitted.
             control.abandon()
-            finish(control: control, timeout: 5)
         }
-        let behind = fleet.hosts.filter { !$0.pending.isEmpty || $0.busy }
+        finish(control: control, timeout: 5)
+        let behind = rollout.hosts.indices.filter { rollout.hosts[$0].applied != rollout.desired($0) }
         if behind.isEmpty {
-            logger.notice("stopped with every host up to date", metadata: ["pipeline": "\(config.name)"])
+            logger.notice("stopped with every host up to date")
         } else {
             let list = behind.map { h in
-                "\(h.uri) (\(h.pending.fullResync ? "a full resync" : "\(h.pending.changes.count) path(s)"))"
+                "\(rollout.hosts[h].uri) (at \(rollout.hosts[h].applied.map { "revision \($0)" } ?? "an unknown revision"), should be at \(rollout.desired(h)))"
             }
             logger.warning(
-                "stopped with \(behind.count) host(s) not up to date, sent at the next start: \(list.joined(separator: ", "))",
-                metadata: ["pipeline": "\(config.name)"])
+                "stopped with \(behind.count) host(s) not up to date, sent at the next start: \(list.joined(separator: ", "))"
+            )
         }
-        saveState()
-        disconnect()
     }
 }

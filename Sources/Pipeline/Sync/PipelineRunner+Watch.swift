@@ -11,13 +11,13 @@ extension PipelineRunner {
     public func startWatching(now: Double = MonotonicClock.now) throws(WatchError) {
         let filter = self.filter
         let singleFile = config.sourceFile != nil
-        watcher = try InotifyWatcher(root: config.source) { path in
+        watcher = try InotifyWatcher(root: sourceRoot) { path in
             !singleFile && !((try? filter.isIgnored(path, isDirectory: true)) ?? false)
         }
         logger.info(
             "watching",
             metadata: [
-                "pipeline": "\(config.name)", "source": "\(config.source)",
+                "source": "\(sourceRoot)",
                 "directories": "\(watcher!.watchCount)",
             ])
         reportUnwatched(now: now)
@@ -39,7 +39,7 @@ extension PipelineRunner {
             inotify watch limit reached (fs.inotify.max_user_watches = \(limit)): this tree needs \(needed) watches. \
             Raise it with: sysctl -w fs.inotify.max_user_watches=\(suggested) (persist it in /etc/sysctl.d/). \
             Until then \(watcher.unwatched.count) unwatched directories are scanned every \(config.scanInterval)s
-            """, metadata: ["pipeline": "\(config.name)"])
+            """)
     }
 
     /// At a stop: reads what inotify already queued, stops watching, and cuts everything
@@ -62,7 +62,7 @@ extension PipelineRunner {
         guard let watcher else { return 0 }
         let events: [WatchEvent]
         do { events = try watcher.read() } catch {
-            logger.error("\(error)", metadata: ["pipeline": "\(config.name)"])
+            logger.error("\(error)")
             coalescer.addRescan(at: now)
             return 0
         }
@@ -70,7 +70,7 @@ extension PipelineRunner {
             switch event.kind {
             case .overflow:
                 logger.warning(
-                    "inotify queue overflowed: rescanning the tree", metadata: ["pipeline": "\(config.name)"])
+                    "inotify queue overflowed: rescanning the tree")
                 observer?.watchTrouble(pipeline: config.name, kind: "overflow")
                 openWrites.forgetAll()
                 coalescer.addRescan(at: now)
@@ -85,7 +85,7 @@ extension PipelineRunner {
             case .created, .modified:
                 // Possibly still being written: wait for close, or for it to stop changing.
                 guard !ignored(event.path, isDirectory: false, now: now) else { continue }
-                if event.kind == .created, let kind = FileInfo.lstat(FileSystem.join(config.source, event.path))?.kind,
+                if event.kind == .created, let kind = FileInfo.lstat(FileSystem.join(sourceRoot, event.path))?.kind,
                     kind != .file
                 {
                     // A symlink or special file is complete when it appears.
@@ -97,7 +97,7 @@ extension PipelineRunner {
             case .written, .deleted, .attributes:
                 if event.path.isEmpty && event.kind == .deleted {
                     logger.error(
-                        "the source directory was deleted or moved away", metadata: ["pipeline": "\(config.name)"])
+                        "the source directory was deleted or moved away")
                     continue
                 }
                 if event.kind != .attributes { openWrites.forget(event.path) }
@@ -126,12 +126,12 @@ extension PipelineRunner {
             if decision.ignored {
                 logger.trace(
                     "ignored",
-                    metadata: ["pipeline": "\(config.name)", "path": "\(path)", "why": "\(decision.explanation)"])
+                    metadata: ["path": "\(path)", "why": "\(decision.explanation)"])
                 coalescer.addIgnored(path, reason: decision.explanation, at: now, startsBatch: dryRun)
                 ignore = true
             }
         } catch {
-            logger.error("ignore rule failed for \(path): \(error)", metadata: ["pipeline": "\(config.name)"])
+            logger.error("ignore rule failed for \(path): \(error)")
         }
         decided[key] = ignore
         return ignore

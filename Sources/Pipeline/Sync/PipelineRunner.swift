@@ -6,30 +6,34 @@ import RunnerSystem
     import Glibc
 #endif
 
-/// Runs one pipeline: watch the source, filter, coalesce into batches, and bring every
-/// target up to date with each batch (`+Batch`; `+DryRun` prints instead). Single-threaded:
-/// the run loop drives it.
+/// Runs one pipeline, as a shell around its control plane: the watch and the filter
+/// (`+Watch`) cut revisions of the source into the log (`+Cut`); the rollout machine says
+/// which host gets which revision; the fleet carries that out, and each answer goes back to
+/// the machine (`+Deliver`). `+DryRun` prints instead; `+Stop` sends what is left at a stop.
+/// Single-threaded: the run loop drives it.
 public final class PipelineRunner {
     /// The pipeline's configuration.
     public let config: PipelineConfig
     /// The pipeline's filter.
     public let filter: Filter
     let hooks: (any PipelineHooks)?
+    /// Every line says which pipeline it is about.
     let logger: Logger
     let dryRun: Bool
     let print: (String) -> Void
-    /// Every target, each served on its own.
+    /// The source's revisions (for `--dry-run`, a throwaway log of its own).
+    public let log: RevisionLog
+    /// Where the rollout's state is remembered (nil for `--dry-run`).
+    let journal: StateJournal?
+    /// Which host gets which revision.
+    public internal(set) var rollout: Rollout
+    /// Every target, each on a thread of its own; indices are the rollout's.
     let fleet: Fleet
+    let renderer: Renderer
     /// Lua calls a delivery's worker hands to this thread (ignore predicates).
     let calls: MainThreadCalls
-    /// Which files are templates (`render = { ... }` patterns).
-    let templates: Filter?
-    /// The groups whose batches roll out staged (canaries, max_failures).
-    let groups: [GroupRollout]
+    /// Batches the `check` hook held, offered again later.
     var retry = RetrySchedule()
-    var batchNumber = 0
-    /// Where the revisions are remembered across restarts.
-    let statePath: String
     var watcher: InotifyWatcher?
     var coalescer: Coalescer
     var openWrites: OpenWrites
@@ -38,25 +42,37 @@ public final class PipelineRunner {
     var decided: [String: Bool] = [:]
     /// When the directories the watch limit left unwatched are scanned next.
     var nextScan: Double?
-    /// When the revisions changed since they were last written must be (see `stateChanged`).
-    var stateDue: Double?
     var limitReported = false
-    /// Held while this pipeline runs: one sender per state directory.
-    private var lock: LockFile?
+    /// The source directory as watched: `config.source`, or where its symlink pointed.
+    var sourceRoot: String
+    /// When a cut that failed (the source directory missing) is tried again.
+    var cutAgainAt: Double?
     /// Hears what the pipeline does (its metrics), when the service face is on.
     weak var observer: (any PipelineObserver)?
-    /// Revisions not yet applied everywhere: when their first event was seen, and the
-    /// hosts still without them (bounded: a host away for long lets the oldest go unmeasured).
-    var unpropagated: [Int: (start: Double, waiting: Set<Int>)] = [:]
+    /// Revisions not yet applied everywhere, and when their first event was seen (bounded).
+    var unpropagated: [Int: Double] = [:]
+    /// Hosts whose last answer was not a success (`--once` fails with any).
+    var failing = Set<Int>()
+    /// Paths between two revisions, counted for the status (bounded).
+    var pendingCounts: [PendingKey: Int] = [:]
+    /// Set when this pipeline gave up on its deliveries under way: they commit nothing.
+    let abandoned = Cancellation()
+    /// Held while this pipeline runs: one sender per state directory.
+    private let lock: LockFile?
+    /// A dry run's state directory, removed when it ends.
+    private let scratch: String?
 
-    /// A runner. A bad `secret_file` is a `ConfigError`; a local target whose
-    /// interrupted batch cannot be rolled back is a `TransferError`.
+    /// A runner with its state under `<stateDirectory>/<pipeline>`. A bad `secret_file` is a
+    /// `ConfigError`; a second sender of the pipeline, or a local target whose interrupted
+    /// batch cannot be rolled back, a `TransferError`.
     public init(
         config: PipelineConfig, hooks: (any PipelineHooks)?, logger: Logger, dryRun: Bool,
         stateDirectory: String = Settings.defaultStateDirectory, print: @escaping (String) -> Void
     ) throws {
         self.config = config
         self.hooks = hooks
+        var logger = logger
+        logger[metadataKey: "pipeline"] = "\(config.name)"
         self.logger = logger
         self.dryRun = dryRun
         self.print = print
@@ -70,104 +86,81 @@ public final class PipelineRunner {
             })
         coalescer = Coalescer(delay: config.delay, maxDelay: config.maxDelay)
         openWrites = OpenWrites(settle: max(config.delay, 0.3), maxDelay: config.maxDelay)
-        let backoff = Backoff(initial: config.retryInitial, maximum: config.retryMax)
-        let renders = !config.render.isEmpty || config.hasRenderFunction
-        fleet = try Fleet(
-            hosts: config.destinations.map { d in
-                let cache =
-                    try renders
-                    ? RenderCache(directory: Self.renderDirectory(stateDirectory, config.name, d.uri), vars: d.vars)
-                    : nil
-                return DeliveryHost(
-                    destination: d, target: try Self.target(d, config: config, dryRun: dryRun),
-                    source: SourceTree(root: config.source, overlay: cache?.directory), render: cache, backoff: backoff)
-            }, maxParallel: config.maxParallel)
-        templates = config.render.isEmpty ? nil : try Filter(rules: config.render)
-        var groups: [GroupRollout] = []
-        if config.rollout.isStaged {
-            for name in config.destinations.compactMap(\.group) where !groups.contains(where: { $0.name == name }) {
-                let members = config.destinations.indices.filter { config.destinations[$0].group == name }
-                let directory = Self.stateDirectory(stateDirectory, config.name) + "/groups/" + Self.safeName(name)
-                groups.append(GroupRollout(name: name, hosts: members, rollout: config.rollout, directory: directory))
-            }
-        }
-        self.groups = groups
-        statePath = Self.stateDirectory(stateDirectory, config.name) + "/state.json"
-        if !dryRun {
-            // One sender per pipeline and state directory: a second would number revisions
-            // over the first's and resync every host.
-            let directory = Self.stateDirectory(stateDirectory, config.name)
+        sourceRoot = config.source
+        let directory: String
+        if dryRun {
+            // Nothing of the service's state is touched: revisions go to a log of its own.
+            var template = Array("/tmp/runner-dry-run.XXXXXX".utf8CString)
+            guard let made = mkdtemp(&template) else { throw SystemError("mkdtemp", path: "/tmp") }
+            directory = String(cString: made)
+            scratch = directory
+            lock = nil
+        } else {
+            directory = Self.stateDirectory(stateDirectory, config.name)
             try FileSystem.makeDirectories(directory, mode: 0o700)
             do { lock = try LockFile.acquire(directory + "/lock") } catch let busy as LockFile.Busy {
                 throw TransferError(
                     "pipeline '\(config.name)' is already running: \(busy) (stop it, or give this one another state_dir)",
                     path: "")
             }
+            scratch = nil
         }
-        if !dryRun {
-            let state = DeliveryState.load(statePath)
-            batchNumber = state.revision
-            for host in fleet.hosts { host.applied = state.applied[host.uri.description] ?? 0 }
-            for group in groups { group.approvedRevision = state.approved[group.name] }
+        log = try RevisionLog(directory: directory, keep: config.keepRevisions)
+        let journal = dryRun ? nil : StateJournal(directory: directory)
+        self.journal = journal
+        renderer = Renderer(
+            templates: config.render.isEmpty ? nil : try Filter(rules: config.render),
+            function: config.hasRenderFunction
+                ? hooks.map { h in
+                    { [weak h] path, text, vars, target in
+                        try h?.render(pipeline: name, path: path, text: text, vars: vars, target: target) ?? text
+                    }
+                } : nil)
+        // Hosts in group order: the rollout and the fleet share their indices.
+        let layout = Self.layout(config)
+        var hosts: [DeliveryHost] = []
+        for group in layout {
+            for d in group.members {
+                hosts.append(
+                    DeliveryHost(destination: d, target: try TargetFactory.make(d, config: config, dryRun: dryRun)))
+            }
         }
+        fleet = try Fleet(hosts: hosts)
+        var keys: [String: String] = [:]
+        for h in hosts { keys[h.uri.description] = renderer.key(for: h.destination) }
+        var state = journal.flatMap { $0.isEmpty ? nil : $0.written }
+        // A state ahead of the log (whose newest records a power cut took) says nothing true.
+        if let s = state, s.head > log.head?.number ?? 0 { state = nil }
+        rollout = Rollout(
+            groups: layout.map { ($0.name, $0.members.map(\.uri.description), $0.staged) },
+            policy: Rollout.Policy(
+                canaries: config.rollout.canaries, maxFailures: config.rollout.maxFailures,
+                pause: config.rollout.pause, maxParallel: config.maxParallel, retryInitial: config.retryInitial,
+                retryMaximum: config.retryMax),
+            state: state, renderKeys: keys, seed: UInt64.random(in: 0...UInt64.max))
         calls = try MainThreadCalls()
     }
 
-    /// Where a pipeline keeps its state: `<state_dir>/<pipeline>`.
-    static func stateDirectory(_ root: String, _ pipeline: String) -> String { root + "/" + safeName(pipeline) }
+    deinit { if let scratch { try? FileSystem.removeTree(scratch) } }
 
-    /// Where a target's rendered templates are kept: its URI made a directory name.
-    static func renderDirectory(_ root: String, _ pipeline: String, _ uri: TargetURI) -> String {
-        stateDirectory(root, pipeline) + "/render/" + safeName(uri.description)
-    }
-
-    /// A name as one directory name: letters, digits, `-` and `.` kept, the rest `_`.
-    static func safeName(_ s: String) -> String {
-        String(s.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "." ? $0 : "_" })
-    }
-
-    /// The targets, in order (for `--dry-run`, which plans on this thread).
-    var targets: [(destination: PipelineConfig.Destination, target: any SyncTarget)] {
-        fleet.hosts.map { ($0.destination, $0.target) }
-    }
-
-    private static func target(_ d: PipelineConfig.Destination, config: PipelineConfig, dryRun: Bool) throws
-        -> any SyncTarget
-    {
-        switch d.uri {
-        case .file(let path):
-            if path == config.source || path.hasPrefix(config.source + "/") || config.source.hasPrefix(path + "/") {
-                throw ConfigError(
-                    "pipeline '\(config.name)': target \(d.uri) overlaps the source \(config.source)",
-                    at: config.location)
-            }
-            // Opening a target rolls back a batch a crash interrupted there.
-            return try LocalTarget(root: path, recover: !dryRun)
-        case let .ssh(user, host, port, module):
-            let ssh = config.ssh
-            return RemoteTarget(
-                uri: d.uri,
-                command: RemoteTarget.sshCommand(
-                    user: user, host: host, port: port, module: module,
-                    ssh: ssh.command, runner: ssh.runner, receiver: ssh.receiver, timeout: config.timeout),
-                timeout: config.timeout, alwaysLists: dryRun)
-        case .rsync:
-            if let auth = config.auth {
-                // Checked as for runner:// (mode 0600, one secret); rsync reads the file itself.
-                _ = try SecretsFile.readSenderSecret(auth.secretFile, user: auth.user, at: config.location)
-            }
-            return RsyncTarget(
-                uri: d.uri, user: config.auth?.user, passwordFile: config.auth?.secretFile, timeout: config.timeout)
-        case .runner:
-            var credentials: (user: String, secret: String)?
-            if let auth = config.auth {
-                credentials = (
-                    auth.user, try SecretsFile.readSenderSecret(auth.secretFile, user: auth.user, at: config.location)
-                )
-            }
-            return RemoteTarget(
-                uri: d.uri, command: [], credentials: credentials, timeout: config.timeout, alwaysLists: dryRun)
+    /// The groups of a pipeline's destinations in the order first named, hosts named
+    /// directly last (group ""); the named ones roll out as `rollout` says.
+    static func layout(_ config: PipelineConfig) -> [(
+        name: String, members: [PipelineConfig.Destination], staged: Bool
+    )] {
+        var names: [String] = []
+        for d in config.destinations { if let g = d.group, !names.contains(g) { names.append(g) } }
+        var layout = names.map { name in
+            (name: name, members: config.destinations.filter { $0.group == name }, staged: config.rollout.isStaged)
         }
+        let loose = config.destinations.filter { $0.group == nil }
+        if !loose.isEmpty { layout.append((name: "", members: loose, staged: false)) }
+        return layout
+    }
+
+    /// Where a pipeline keeps its state: `<state_dir>/<pipeline>`.
+    static func stateDirectory(_ root: String, _ pipeline: String) -> String {
+        root + "/" + String(pipeline.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "." ? $0 : "_" })
     }
 
     /// Directories watched.
@@ -177,7 +170,12 @@ public final class PipelineRunner {
     /// seconds (a hung host must not hold the service's READY for its whole timeout; a
     /// host that is down fails fast); always, for a pipeline that only prints.
     public func initialSyncAttempted(now: Double, grace: Double = 2) -> Bool {
-        dryRun || fleet.hosts.allSatisfy { $0.attempted || $0.firstStarted.map { now - $0 >= grace } == true }
+        dryRun
+            || fleet.hosts.indices.allSatisfy { h in
+                let host = fleet.hosts[h]
+                return host.attempted || host.firstStarted.map { now - $0 >= grace } == true
+                    || (rollout.hosts[h].sending == nil && !rollout.wants(h))
+            }
     }
 
     /// The inotify descriptor to poll, once watching.
@@ -185,48 +183,10 @@ public final class PipelineRunner {
 
     /// When this pipeline next needs the loop's attention.
     public var deadline: Double? {
-        [coalescer.deadline, retry.due, nextScan, openWrites.deadline, fleet.deadline, rolloutDeadline, stateDue]
-            .compactMap { $0 }.min()
-    }
-
-    /// Cuts and processes a batch if one is due.
-    public func flushIfDue(now: Double, control: RunControl) {
-        let earlier = now - coalescer.delay
-        for path in openWrites.settled(at: now, info: { FileInfo.lstat(FileSystem.join(config.source, $0)) }) {
-            coalescer.add(path, .written, at: earlier)
-        }
-        if let at = nextScan, now >= at, let watcher {
-            for path in watcher.rewatchUnwatched() {
-                if path.isEmpty { coalescer.addRescan(at: earlier) } else { coalescer.add(path, .written, at: earlier) }
-            }
-            nextScan = watcher.unwatched.isEmpty ? nil : now + config.scanInterval
-        }
-        if let at = retry.due, now >= at {
-            let (changes, fullRescan) = retry.take()
-            for (path, change) in changes { coalescer.add(path, change, at: earlier) }
-            if fullRescan { coalescer.addRescan(at: earlier) }
-        }
-        rolloutDue(now: now)
-        if let due = stateDue, now >= due { saveState() }
-        guard let batch = coalescer.cut(at: now) else {
-            pump(now: now, control: control)
-            return
-        }
-        decided.removeAll(keepingCapacity: true)
-        observer?.batchCut(pipeline: config.name, paths: batch.changes.count)
-        if batch.fullRescan { observer?.watchTrouble(pipeline: config.name, kind: "rescan") }
-        if let first = batch.firstEvent, !fleet.hosts.isEmpty {
-            unpropagated[batchNumber + 1] = (first, Set(fleet.hosts.indices))
-            if unpropagated.count > 256, let oldest = unpropagated.keys.min() { unpropagated[oldest] = nil }
-        }
-        // The monotonic time lets `make bench` measure event-to-batch latency from outside.
-        logger.debug(
-            "batch cut",
-            metadata: [
-                "pipeline": "\(config.name)", "paths": "\(batch.changes.count)",
-                "full": "\(batch.fullRescan)", "mono": "\(MonotonicClock.now)",
-            ])
-        if process(batch, initial: false, control: control) && retry.isEmpty { retry.succeeded() }
+        [
+            coalescer.deadline, retry.due, nextScan, openWrites.deadline, dryRun ? nil : rollout.deadline, cutAgainAt,
+        ]
+        .compactMap { $0 }.min()
     }
 
     /// The descriptors that wake the loop for this pipeline besides the watch: results of
@@ -235,6 +195,6 @@ public final class PipelineRunner {
 
     /// Ends remote sessions (at shutdown).
     public func disconnect() {
-        for (_, target) in targets { target.disconnect() }
+        for host in fleet.hosts { host.target.disconnect() }
     }
 }

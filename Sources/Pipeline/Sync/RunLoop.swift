@@ -104,22 +104,24 @@ public final class RunLoop {
         for p in runners where !control.isStopRequested { p.initialSync(control: control) }
     }
 
-    /// SIGHUP: the new configuration takes over only if it loads and its watches
-    /// start; otherwise the running one goes on. Changes pending in the old
-    /// pipelines are covered by the new ones' initial sync.
+    /// SIGHUP: the new configuration takes over only if it loads and its watches start;
+    /// otherwise the running one goes on. The running pipelines first finish what is under
+    /// way and remember where every host is, so the new ones start from there; changes the
+    /// old ones saw and had not cut are in the new ones' start-up comparison.
     private func reloadConfiguration() {
         guard let reload else { return }
         logger.notice("SIGHUP: reloading the configuration")
         companion?.moment(.reloading)
+        for p in pipelines { p.finish(control: control, timeout: 10) }
         do {
             let fresh = try reload()
             try start(fresh)
-            for p in pipelines { p.finish(control: control, timeout: 10) }
             pipelines = fresh
             logger.notice("reloaded", metadata: ["pipelines": "\(fresh.count)"])
             companion?.moment(.reloaded(refused: nil))
         } catch {
             logger.error("reload failed; the running configuration stays: \(error)")
+            for p in pipelines { p.resume(control: control) }
             companion?.moment(.reloaded(refused: "\(error)"))
         }
     }

@@ -30,7 +30,7 @@ public final class LocalTarget: SyncTarget {
     public var uri: TargetURI { .file(path: root) }
     public var resyncsAfterFailure: Bool { false }
 
-    public func plan(paths: [String]?, moves: [String: String], source: SourceTree, filter: Filter, delete: Bool)
+    public func plan(paths: [String]?, moves: [String: String], source: any SourceTree, filter: Filter, delete: Bool)
         throws -> SyncPlan
     {
         var planner = SyncPlanner(source: source, target: root, filter: filter, delete: delete)
@@ -53,7 +53,7 @@ public final class LocalTarget: SyncTarget {
 
     /// Plans and applies as one batch, staging each part of the plan as the walk makes it.
     public func sync(
-        paths: [String]?, moves: [String: String], source: SourceTree, filter: Filter, delete: Bool,
+        paths: [String]?, moves: [String: String], source: any SourceTree, filter: Filter, delete: Bool,
         cancelled: () -> Bool
     ) throws -> SyncOutcome {
         var planner = SyncPlanner(source: source, target: root, filter: filter, delete: delete)
@@ -65,7 +65,7 @@ public final class LocalTarget: SyncTarget {
 
     /// Applies a plan as one batch. `cancelled` is asked before the commit: a
     /// cancelled batch leaves the target untouched and no staging behind.
-    public func apply(_ plan: SyncPlan, from source: SourceTree, cancelled: () -> Bool = { false }) throws
+    public func apply(_ plan: SyncPlan, from source: any SourceTree, cancelled: () -> Bool = { false }) throws
         -> SyncOutcome
     {
         try applyParts(from: source, cancelled: cancelled) { stage in try stage(plan) }
@@ -73,12 +73,11 @@ public final class LocalTarget: SyncTarget {
 
     /// Stages every part `parts` hands over, then commits them as one batch.
     private func applyParts(
-        from source: SourceTree, cancelled: () -> Bool, _ parts: ((SyncPlan) throws -> Void) throws -> Void
+        from source: any SourceTree, cancelled: () -> Bool, _ parts: ((SyncPlan) throws -> Void) throws -> Void
     ) throws -> SyncOutcome {
         var outcome = SyncOutcome()
-        try TransferError.wrapping { () throws(SystemError) in
-            try FileSystem.makeDirectories(root, mode: source.info("")?.mode ?? 0o755)
-        }
+        let mode = (try? source.info(""))?.mode ?? 0o755
+        try TransferError.wrapping { () throws(SystemError) in try FileSystem.makeDirectories(root, mode: mode) }
         let stager = try staging.begin()
         try parts { part in
             try stage(part, from: source, into: stager, &outcome)
@@ -93,7 +92,7 @@ public final class LocalTarget: SyncTarget {
     }
 
     private func stage(
-        _ plan: SyncPlan, from source: SourceTree, into stager: BatchStager, _ outcome: inout SyncOutcome
+        _ plan: SyncPlan, from source: any SourceTree, into stager: BatchStager, _ outcome: inout SyncOutcome
     )
         throws(TransferError)
     {
@@ -104,20 +103,24 @@ public final class LocalTarget: SyncTarget {
             }
             let path = try RelativePath(validating: op.path)
             switch op {
-            case .copy(let p, let info):
+            case .copy(let p, _):
+                guard let content = try TransferError.wrapping({ () throws(SystemError) in try open(source, p) }) else {
+                    outcome.retry.append(p)
+                    continue
+                }
                 if let current = FileInfo.lstat(FileSystem.join(root, p)), current.kind == .file,
-                    current.size == info.size, directoriesAll(the: path),
-                    FileSystem.sameContent(source.contentPath(p), FileSystem.join(root, p))
+                    current.size == content.info.size, directoriesAll(the: path),
+                    FileSystem.sameContent(content.file.raw, FileSystem.join(root, p))
                 {
                     // The same bytes are not written again: only the mode and times are set.
-                    stager.attributes(path, info: info)
+                    stager.attributes(path, info: content.info)
                 } else if let from = plan.bases[p], directoriesAll(the: try RelativePath(validating: from)),
-                    FileSystem.sameContent(source.contentPath(p), FileSystem.join(root, from))
+                    FileSystem.sameContent(content.file.raw, FileSystem.join(root, from))
                 {
                     // Moved, unchanged, too recently for size and time to prove it: renamed.
-                    try stager.placeLink(path, from: try RelativePath(validating: from), info: info)
+                    try stager.placeLink(path, from: try RelativePath(validating: from), info: content.info)
                     outcome.renamed += 1
-                } else if let bytes = try stageCopy(from: source.contentPath(p), to: path, stager) {
+                } else if let bytes = try stageCopy(content, to: path, stager) {
                     outcome.bytes += bytes
                 } else {
                     outcome.retry.append(p)
@@ -145,35 +148,28 @@ public final class LocalTarget: SyncTarget {
         return true
     }
 
-    /// Copies a file into staging with the source's mode and times. Returns nil when
-    /// the source changed while it was read (or vanished): it must not be shipped torn.
-    private func stageCopy(from source: String, to path: RelativePath, _ stager: BatchStager) throws(TransferError)
-        -> Int64?
+    /// Copies a file into staging with the source's mode and times. Returns nil when a live
+    /// source changed while it was read: it must not be shipped torn.
+    private func stageCopy(_ content: borrowing SourceContent, to path: RelativePath, _ stager: BatchStager)
+        throws(TransferError) -> Int64?
     {
-        guard let input = try Self.openIfPresent(source) else { return nil }
-        var before = stat()
-        fstat(input.raw, &before)
-        let output = try stager.createFile(for: path, mode: UInt32(before.st_mode))
+        let output = try stager.createFile(for: path, mode: content.info.mode)
         let total = try TransferError.wrapping { () throws(SystemError) in
-            try FileSystem.copy(from: input.raw, to: output.raw, path: source)
+            try FileSystem.copy(from: content.file.raw, offset: 0, to: output.raw, path: content.shown)
         }
-        var after = stat()
-        fstat(input.raw, &after)
-        let info = FileInfo(after)
-        guard FileInfo(before) == info, info.size == total else {
+        guard content.heldStill(), total == content.info.size else {
             stager.discardFile(path)
             return nil
         }
-        stager.placeFile(path, output, info: info)
+        stager.placeFile(path, output, info: content.info)
         return total
     }
 
-    /// The source file, read-only and not through a symlink; nil when it is gone (or was
-    /// replaced by a symlink) since the plan: a later batch has it.
-    private static func openIfPresent(_ path: String) throws(TransferError) -> FileDescriptor? {
-        do { return try FileDescriptor(opening: path, O_RDONLY | O_NOFOLLOW) } catch {
-            if error.code == ENOENT || error.code == ELOOP { return nil }
-            throw TransferError(error)
+    /// A file's content; nil when it is gone (or was replaced by a symlink) since the plan:
+    /// a later batch has it.
+    private func open(_ source: any SourceTree, _ path: String) throws(SystemError) -> SourceContent? {
+        do { return try source.open(path) } catch let error as SystemError { throw error } catch {
+            throw SystemError("read (\(error))", path: path, code: nil)
         }
     }
 }

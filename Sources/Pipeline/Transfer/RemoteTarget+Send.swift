@@ -19,7 +19,7 @@ extension RemoteTarget {
     /// Its sums and signatures are asked first: the receiver answers them between two parts
     /// of a batch as it does before one.
     func send(
-        _ plan: SyncPlan, from source: SourceTree, over c: RemoteConnection,
+        _ plan: SyncPlan, from source: any SourceTree, over c: RemoteConnection,
         _ sending: inout Sending, cancelled: () -> Bool
     ) throws {
         // Same size at the receiver, large: block sums first; the same bytes are not sent at
@@ -88,7 +88,8 @@ extension RemoteTarget {
     /// Commits the batch sent, sends again whole what the receiver asks for, and returns
     /// what it committed. A shutdown before the commit drops the session: the receiver
     /// discards what it staged.
-    func finish(_ sending: inout Sending, over c: RemoteConnection, cancelled: () -> Bool, source: SourceTree) throws
+    func finish(_ sending: inout Sending, over c: RemoteConnection, cancelled: () -> Bool, source: any SourceTree)
+        throws
         -> SyncOutcome
     {
         try begin(&sending, cancelled: cancelled, over: c)
@@ -135,15 +136,12 @@ extension RemoteTarget {
     /// whole; returns the delta's figures, or nil when the file is gone or changed while it
     /// was read (a later batch sends it).
     func sendFile(
-        _ path: String, from source: SourceTree, signature: Signature?, edit: BlockComparison.Edit? = nil,
+        _ path: String, from source: any SourceTree, signature: Signature?, edit: BlockComparison.Edit? = nil,
         over c: RemoteConnection
     ) throws -> DeltaStats? {
-        let full = source.contentPath(path)
         // Gone or replaced since the plan: a later batch has it.
-        guard let input = try? FileDescriptor(opening: full, O_RDONLY | O_NOFOLLOW) else { return nil }
-        var before = stat()
-        fstat(input.raw, &before)
-        let info = FileInfo(before)
+        guard let content = try source.open(path) else { return nil }
+        let info = content.info, full = content.shown
         try c.writer.send(.file(path: path, info: info, hasBasis: signature != nil || edit != nil))
         let writer = c.writer
         var failure: WireError?
@@ -157,7 +155,7 @@ extension RemoteTarget {
         }
         var stats: DeltaStats
         do throws(DeltaError) {
-            let reader = ByteReader(fd: input.raw, name: full, capacity: ByteReader.capacity(for: info.size))
+            let reader = ByteReader(fd: content.file.raw, name: full, capacity: ByteReader.capacity(for: info.size))
             if let edit {
                 stats = try DeltaEncoder.inPlace(
                     reading: reader, basisSize: info.size, blockLength: edit.blockLength, differing: edit.differing,
@@ -171,10 +169,8 @@ extension RemoteTarget {
             if let failure { throw failure }
             throw TransferError(error.message, path: full)
         }
-        var after = stat()
-        fstat(input.raw, &after)
         // A file that changed while it was read is discarded by the receiver and sent again later.
-        let keep = FileInfo(after) == info && stats.newSize == info.size
+        let keep = content.heldStill() && stats.newSize == info.size
         try c.writer.send(.fileEnd(keep: keep))
         return keep ? stats : nil
     }

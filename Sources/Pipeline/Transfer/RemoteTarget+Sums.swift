@@ -9,7 +9,7 @@ extension RemoteTarget {
     /// source's size: those it has byte for byte, and those edited in place (at most half
     /// their blocks differ), with the blocks to send. Both ends sum at once: the request
     /// goes first, ours are computed while the receiver computes its own. One round trip.
-    func compareBlocks(_ plan: SyncPlan, source: SourceTree, over c: RemoteConnection)
+    func compareBlocks(_ plan: SyncPlan, source: any SourceTree, over c: RemoteConnection)
         throws -> BlockComparison
     {
         var candidates: [String] = []
@@ -26,14 +26,9 @@ extension RemoteTarget {
         try c.request(.sums(seed: seed, paths: candidates))
         // Ours from descriptors that did not change while they were read.
         let ours: [BlockSums?] = candidates.map { path in
-            guard let file = try? FileDescriptor(opening: source.contentPath(path), O_RDONLY | O_NOFOLLOW) else {
-                return nil
-            }
-            var before = stat(), after = stat()
-            fstat(file.raw, &before)
-            let sums = BlockSums.of(file.raw, seed: seed)
-            fstat(file.raw, &after)
-            return FileInfo(before) == FileInfo(after) ? sums : nil
+            guard let content = try? source.open(path) else { return nil }
+            let sums = BlockSums.of(content.file.raw, seed: seed)
+            return content.heldStill() ? sums : nil
         }
         for (index, path) in candidates.enumerated() {
             let reply = try c.reader.receive()

@@ -82,7 +82,7 @@ public final class RemoteTarget: SyncTarget {
 
     /// Asks the receiver for its listing of what the paths touch and plans against it
     /// (a batch of small files plans without it: `SyncPlanner.blind`).
-    public func plan(paths: [String]?, moves: [String: String], source: SourceTree, filter: Filter, delete: Bool)
+    public func plan(paths: [String]?, moves: [String: String], source: any SourceTree, filter: Filter, delete: Bool)
         throws -> SyncPlan
     {
         if let plan = blindPlan(paths: paths, moves: moves, source: source, delete: delete) { return plan }
@@ -99,7 +99,7 @@ public final class RemoteTarget: SyncTarget {
     /// Plans against the receiver's listing and sends the plan part by part as the walk
     /// makes it, in one batch.
     public func sync(
-        paths: [String]?, moves: [String: String], source: SourceTree, filter: Filter, delete: Bool,
+        paths: [String]?, moves: [String: String], source: any SourceTree, filter: Filter, delete: Bool,
         cancelled: () -> Bool
     ) throws -> SyncOutcome {
         if let plan = blindPlan(paths: paths, moves: moves, source: source, delete: delete) {
@@ -125,7 +125,7 @@ public final class RemoteTarget: SyncTarget {
 
     /// Sends a planned batch (deltas against the receiver's files where it has them)
     /// and returns what the receiver committed.
-    public func apply(_ plan: SyncPlan, from source: SourceTree, cancelled: () -> Bool) throws -> SyncOutcome {
+    public func apply(_ plan: SyncPlan, from source: any SourceTree, cancelled: () -> Bool) throws -> SyncOutcome {
         try session { c in
             var sending = Sending()
             try send(plan, from: source, over: c, &sending, cancelled: cancelled)
@@ -134,14 +134,15 @@ public final class RemoteTarget: SyncTarget {
     }
 
     /// The plan of a batch of small files, made without the listing, unless every plan lists.
-    private func blindPlan(paths: [String]?, moves: [String: String], source: SourceTree, delete: Bool) -> SyncPlan? {
+    private func blindPlan(paths: [String]?, moves: [String: String], source: any SourceTree, delete: Bool) -> SyncPlan?
+    {
         guard !alwaysLists, let paths else { return nil }
         return SyncPlanner.blind(paths: paths, moves: moves, source: source, delete: delete)
     }
 
     /// The receiver's tree as a plan for `paths` sees it: for the whole module (nil), listed
     /// directory by directory as the walk goes; for a batch's paths, the listing of what they touch.
-    private func view(of paths: [String]?, source: SourceTree, over c: RemoteConnection) throws -> any TargetView {
+    private func view(of paths: [String]?, source: any SourceTree, over c: RemoteConnection) throws -> any TargetView {
         guard let paths else { return RemoteTreeView(over: c, source: source) }
         c.clock.step = "waiting for the listing"
         try c.request(.scan(paths: paths))

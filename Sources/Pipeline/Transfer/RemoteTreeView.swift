@@ -16,7 +16,7 @@ final class RemoteTreeView: TargetView {
     static let directoriesAhead = 64
 
     private let connection: RemoteConnection
-    private let source: SourceTree
+    private let source: any SourceTree
     /// Listed directories by path; `info` nil: nothing there, or not a directory.
     private var listed: [String: Listed] = [:]
     private var bytes = 0
@@ -33,7 +33,7 @@ final class RemoteTreeView: TargetView {
         var bytes = 0
     }
 
-    init(over connection: RemoteConnection, source: SourceTree) {
+    init(over connection: RemoteConnection, source: any SourceTree) {
         self.connection = connection
         self.source = source
     }
@@ -112,7 +112,7 @@ final class RemoteTreeView: TargetView {
                 let child = directory.isEmpty ? name : directory + "/" + name
                 if listed[child] != nil {
                     collect(in: child, from: 0)
-                } else if !askedSet.contains(child), source.info(child)?.kind == .directory {
+                } else if !askedSet.contains(child), (try? source.info(child))?.kind == .directory {
                     found.append(child)
                 }
             }

@@ -36,7 +36,7 @@ public final class RsyncTarget: SyncTarget {
     var moduleURL: String { uri.description + "/" }
 
     /// Moves are sent as what they are at the new path (an rsync daemon renames nothing).
-    public func plan(paths: [String]?, moves: [String: String], source: SourceTree, filter: Filter, delete: Bool)
+    public func plan(paths: [String]?, moves: [String: String], source: any SourceTree, filter: Filter, delete: Bool)
         throws -> SyncPlan
     {
         planIsFull = paths == nil
@@ -49,10 +49,10 @@ public final class RsyncTarget: SyncTarget {
         guard delete else { return plan }
         var gone: [(path: String, isDirectory: Bool)] = []
         if let paths {
-            gone = paths.filter { source.info($0) == nil }.map { ($0, false) }
+            gone = try paths.filter { try source.info($0) == nil }.map { ($0, false) }
         } else {
             // A full sync: what the daemon has and the source does not, outermost only.
-            let missing = try RsyncListing.read(self, timeout: timeout).filter { source.info($0.path) == nil }
+            let missing = try RsyncListing.read(self, timeout: timeout).filter { try source.info($0.path) == nil }
             let missingDirectories = Set(missing.filter(\.isDirectory).map(\.path))
             gone = missing.filter { !Self.ancestors(of: $0.path).contains(where: missingDirectories.contains) }
                 .map { ($0.path, $0.isDirectory) }
@@ -78,17 +78,27 @@ public final class RsyncTarget: SyncTarget {
         return result
     }
 
-    public func apply(_ plan: SyncPlan, from source: SourceTree, cancelled: () -> Bool) throws -> SyncOutcome {
+    public func apply(_ plan: SyncPlan, from source: any SourceTree, cancelled: () -> Bool) throws -> SyncOutcome {
         guard !plan.isEmpty else { return SyncOutcome() }
         if cancelled() { throw TransferError("batch abandoned before it started (shutdown)", path: "\(uri)") }
-        // A host's rendered templates are sent from its render cache, in a second run
-        // (each run's files land together; the two runs one after the other).
         let paths = plan.operations.map(\.path)
-        let rendered = Set(paths.filter { source.contentPath($0) != FileSystem.join(source.root, $0) })
+        // A revision is no directory: what the batch sends is laid out in a scratch one first.
+        var scratch: String?
+        defer { if let scratch { try? FileSystem.removeTree(scratch) } }
+        let root: String
+        if let directory = source.directory {
+            root = directory
+        } else {
+            let made = try RsyncRun.scratchDirectory()
+            scratch = made
+            try source.export(paths, into: made)
+            root = made
+        }
+        // A host's rendered templates keep their template's times: their bytes are compared,
+        // in a second run (each run's files land together; the two runs one after the other).
+        let compared = Set(paths.filter(source.comparesContent))
         var outcome = SyncOutcome()
-        for (root, list) in [
-            (source.root, paths.filter { !rendered.contains($0) }), (source.overlay ?? "", rendered.sorted()),
-        ]
+        for (list, forced) in [(paths.filter { !compared.contains($0) }, !planIsFull), (compared.sorted(), true)]
         where !list.isEmpty {
             let file = try RsyncRun.pathList(list)
             defer { unlink(file) }
@@ -96,7 +106,7 @@ public final class RsyncTarget: SyncTarget {
                 "-a", "--from0", "--files-from=\(file)", "--delete-missing-args", "--force", "--delay-updates",
                 "--stats", "--sockopts=TCP_NODELAY",
             ]
-            if !planIsFull { arguments.append("--ignore-times") }
+            if forced { arguments.append("--ignore-times") }
             let run = try RsyncRun(self, arguments: arguments + [root + "/", moduleURL], timeout: timeout)
             outcome.written += run.stat("Number of regular files transferred")
             outcome.deleted += run.stat("Number of deleted files")
@@ -150,9 +160,9 @@ public final class RsyncTarget: SyncTarget {
 /// directory, a directory whose attributes differ (so that it is listed and walked), and
 /// nothing else (rsync's quick check decides about files).
 private struct SourceDirectories: TargetView {
-    let source: SourceTree
-    func info(_ path: String) -> FileInfo? {
-        guard source.info(path)?.kind == .directory else { return nil }
+    let source: any SourceTree
+    func info(_ path: String) throws -> FileInfo? {
+        guard try source.info(path)?.kind == .directory else { return nil }
         return FileInfo(kind: .directory, mode: 0, size: 0, mtimeSeconds: 0, mtimeNanoseconds: 0)
     }
     func list(_ path: String) -> [String] { [] }

@@ -11,7 +11,7 @@ import RunnerSystem
 /// whole subtree, a file is sent when its size or modification time differ.
 public struct SyncPlanner {
     /// The source tree (with a target's rendered templates over it).
-    public let source: SourceTree
+    public let source: any SourceTree
     /// The target tree.
     public let target: any TargetView
     /// Decides what is ignored; ignored paths are neither sent nor deleted.
@@ -22,12 +22,12 @@ public struct SyncPlanner {
     public var moves: [String: String] = [:]
 
     /// A planner for a target directory on this host.
-    public init(source: SourceTree, target: String, filter: Filter, delete: Bool) {
+    public init(source: any SourceTree, target: String, filter: Filter, delete: Bool) {
         self.init(source: source, view: LocalTreeView(root: target), filter: filter, delete: delete)
     }
 
     /// A planner for any target tree.
-    public init(source: SourceTree, view: any TargetView, filter: Filter, delete: Bool) {
+    public init(source: any SourceTree, view: any TargetView, filter: Filter, delete: Bool) {
         self.source = source
         self.target = view
         self.filter = filter
@@ -52,7 +52,7 @@ public struct SyncPlanner {
             var sink = Sink(size: partSize, take: take)
             var deletes: [SyncPlan.Operation] = []
             for root in SyncPlanner.outermost(try (paths ?? [""]).map(syncRoot)) {
-                try visit(root, source.info(root), into: &sink, deletes: &deletes, targetParentIsDirectory: true)
+                try visit(root, try source.info(root), into: &sink, deletes: &deletes, targetParentIsDirectory: true)
             }
             for op in deletes { try sink.add(op) }
             try sink.flush(last: true)
@@ -88,19 +88,22 @@ public struct SyncPlanner {
     /// compares what it gets with what it has, so nothing is rewritten for nothing. Nil when
     /// the batch needs the listing: a directory (compared whole), a file large enough for a
     /// delta, or a move (renamed only where the target has the old path).
-    public static func blind(paths: [String], moves: [String: String], source: SourceTree, delete: Bool)
+    public static func blind(paths: [String], moves: [String: String], source: any SourceTree, delete: Bool)
         -> SyncPlan?
     {
         guard moves.isEmpty, !paths.isEmpty, !paths.contains("") else { return nil }
         var plan = SyncPlan()
         for path in paths.sorted() {
-            switch source.info(path) {
+            let found: FileInfo?
+            // A tree that cannot be read is planned with the listing, which says why.
+            do { found = try source.info(path) } catch { return nil }
+            switch found {
             case nil:
                 if delete { plan.operations.append(.delete(path: path)) }
             case let info? where info.kind == .file && info.size < Self.blindLimit:
                 plan.operations.append(.copy(path: path, info: info))
             case let info? where info.kind == .symlink:
-                guard let link = source.readLink(path) else { return nil }
+                guard let link = try? source.readLink(path) else { return nil }
                 plan.operations.append(.symlink(path: path, destination: link, info: info))
             default:
                 return nil
@@ -179,7 +182,7 @@ public struct SyncPlanner {
                 try plan.add(.directory(path: path, info: src))
             }
             var children: [String: FileInfo] = [:]
-            for entry in source.entries(path) { children[entry.name] = entry.info }
+            for entry in try source.entries(path) { children[entry.name] = entry.info }
             var names = Set(children.keys)
             if delete, dst?.kind == .directory { names.formUnion(try target.list(path)) }
             for name in names.sorted() {
@@ -195,12 +198,13 @@ public struct SyncPlanner {
                     child, childSrc, into: &plan, deletes: &deletes, targetParentIsDirectory: dst?.kind == .directory)
             }
         case .file:
-            if let dst, dst.kind == .file, dst.sameContent(as: src), src.mtimeSeconds < racySince {
+            let quick = src.mtimeSeconds < racySince && !source.comparesContent(path)
+            if let dst, dst.kind == .file, dst.sameContent(as: src), quick {
                 if dst.mode != src.mode { try plan.add(.attributes(path: path, info: src)) }
             } else if dst == nil, let from = origin(of: path), let was = try target.info(from), was.kind == .file {
                 // Moved in the source: the target's file at the old path is renamed, or is the
                 // basis of the delta when the file was edited too.
-                if was.sameContent(as: src), src.mtimeSeconds < racySince {
+                if was.sameContent(as: src), quick {
                     try plan.add(.link(path: path, from: from, info: src))
                 } else {
                     try plan.add(.copy(path: path, info: src), base: from, basis: was)
@@ -209,7 +213,7 @@ public struct SyncPlanner {
                 try plan.add(.copy(path: path, info: src), basis: dst)
             }
         case .symlink:
-            let link = source.readLink(path) ?? ""
+            let link = try source.readLink(path) ?? ""
             if try dst?.kind != .symlink || target.readLink(path) != link {
                 try plan.add(.symlink(path: path, destination: link, info: src))
             }

@@ -9,15 +9,15 @@ public protocol SyncTarget: AnyObject {
     var resyncsAfterFailure: Bool { get }
     /// Plans what the target needs so that `paths` (the whole tree for nil) equal the source;
     /// `moves` (to → from) lets a target rename what it has rather than receive it again.
-    func plan(paths: [String]?, moves: [String: String], source: SourceTree, filter: Filter, delete: Bool) throws
+    func plan(paths: [String]?, moves: [String: String], source: any SourceTree, filter: Filter, delete: Bool) throws
         -> SyncPlan
     /// Applies the plan last made, as one batch; `cancelled` is asked before the commit.
-    func apply(_ plan: SyncPlan, from source: SourceTree, cancelled: () -> Bool) throws -> SyncOutcome
+    func apply(_ plan: SyncPlan, from source: any SourceTree, cancelled: () -> Bool) throws -> SyncOutcome
     /// Plans and applies in one pass, as one batch: a target that can takes the plan part
     /// by part as the walk goes (`SyncPlanner.partSize` operations at a time), so that a
     /// first sync of a million files holds a part, not the tree.
     func sync(
-        paths: [String]?, moves: [String: String], source: SourceTree, filter: Filter, delete: Bool,
+        paths: [String]?, moves: [String: String], source: any SourceTree, filter: Filter, delete: Bool,
         cancelled: () -> Bool
     ) throws -> SyncOutcome
     /// What runs at the target after each batch, one line each (for `--dry-run`).
@@ -31,7 +31,7 @@ public protocol SyncTarget: AnyObject {
 extension SyncTarget {
     /// Plans whole, then applies.
     public func sync(
-        paths: [String]?, moves: [String: String], source: SourceTree, filter: Filter, delete: Bool,
+        paths: [String]?, moves: [String: String], source: any SourceTree, filter: Filter, delete: Bool,
         cancelled: () -> Bool
     ) throws -> SyncOutcome {
         let plan = try self.plan(paths: paths, moves: moves, source: source, filter: filter, delete: delete)

@@ -1,0 +1,58 @@
+import RunnerSystem
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+extension RevisionLog {
+    /// Whether enough revisions were cut since the last collection to make one worth it.
+    public var collectionDue: Bool { cutsSinceCollect >= max(10, keep / 4) }
+
+    /// Drops the records of revisions older than the last `keep` that nothing pins (a
+    /// group's approved revision, a host's applied one), then every object no kept revision
+    /// reaches: its files, its directories, and templates rendered from them (rendered again
+    /// when needed). Only when no delivery reads the store.
+    public func collect(pinned: Set<Int>) throws(SystemError) -> (revisions: Int, objects: Int, bytes: Int64) {
+        cutsSinceCollect = 0
+        let all = numbers()
+        let kept = Set(all.suffix(keep)).union(pinned)
+        var dropped = 0
+        for number in all where !kept.contains(number) {
+            if unlink(directory + "/revisions/\(number)") == 0 { dropped += 1 }
+        }
+        var live = Set<ContentHash>()
+        for number in all where kept.contains(number) {
+            guard let root = record(number)?.rootEntry else { continue }
+            try mark(root.hash, &live)
+        }
+        let removed = store.collect(keeping: live)
+        reader.forget()
+        return (dropped, removed.objects, removed.bytes)
+    }
+
+    /// Marks a directory's objects (its chunks too) and everything below it.
+    private func mark(_ hash: ContentHash, _ live: inout Set<ContentHash>) throws(SystemError) {
+        guard live.insert(hash).inserted else { return }
+        var parts: [TreeObject] = []
+        switch try TreeObject.decode(try store.read(hash), shown: store.path(of: hash)) {
+        case .entries(let tree): parts = [tree]
+        case .index(let chunks):
+            for chunk in chunks where live.insert(chunk.hash).inserted {
+                if case .entries(let tree) = try TreeObject.decode(
+                    try store.read(chunk.hash), shown: store.path(of: chunk.hash))
+                {
+                    parts.append(tree)
+                }
+            }
+        }
+        for tree in parts {
+            for entry in tree.entries {
+                switch entry.kind {
+                case .file: live.insert(entry.hash)
+                case .directory: try mark(entry.hash, &live)
+                case .symlink: break
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,112 @@
+import FoundationEssentials
+import RunnerSystem
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// A pipeline's revisions (`<state_dir>/<pipeline>/`): each an immutable manifest of the
+/// source as the pipeline sends it, kept in `revisions/<number>` with its tree and file
+/// contents in the content store (`objects/`). `cut` (`+Cut`) makes the next revision from
+/// what the watch saw; `diff` (`+Diff`) says what a host at one revision needs to be at
+/// another; `collect` (`+Collect`) keeps the last `keep` revisions and what pins others.
+/// Used on the run loop's thread; a delivery reads a revision through its own `RevisionTree`.
+public final class RevisionLog {
+    /// `<state_dir>/<pipeline>`.
+    public let directory: String
+    public let store: ContentStore
+    let reader: ManifestReader
+    /// Revisions kept besides those something still points at (`keep_revisions`).
+    public let keep: Int
+    /// `user@host` of this sender.
+    public let author: String
+    /// The newest revision, nil before the first cut.
+    public private(set) var head: RevisionRecord?
+    private var records: [Int: RevisionRecord] = [:]
+    /// Revisions cut since the last collection.
+    var cutsSinceCollect = 0
+
+    /// Opens the log in `directory`, or starts one. A head whose manifest cannot be read
+    /// (objects lost to a power cut) is put aside with everything after it: the next cut is
+    /// then a whole one, and every host is compared whole.
+    public init(directory: String, keep: Int = 100) throws(SystemError) {
+        self.directory = directory
+        self.keep = max(1, keep)
+        try FileSystem.makeDirectories(directory + "/revisions", mode: 0o700)
+        store = try ContentStore(directory: directory + "/objects")
+        reader = ManifestReader(store: store)
+        author = Self.whoami()
+        for number in numbers().reversed() {
+            guard let record = try? load(number), let root = record.rootEntry, (try? reader.tree(root.hash)) != nil
+            else {
+                rename((directory + "/revisions/\(number)").cPath, (directory + "/revisions/\(number).lost").cPath)
+                continue
+            }
+            head = record
+            break
+        }
+    }
+
+    /// The numbers of the revisions kept, in order.
+    public func numbers() -> [Int] {
+        DirectoryEntries.sorted(at: directory + "/revisions").compactMap { Int($0) }.sorted()
+    }
+
+    /// Revision `number`, if the log has it.
+    public func record(_ number: Int) -> RevisionRecord? {
+        if let known = records[number] { return known }
+        return try? load(number)
+    }
+
+    private func load(_ number: Int) throws -> RevisionRecord {
+        let path = directory + "/revisions/\(number)"
+        let file = try FileDescriptor(opening: path, O_RDONLY | O_NOFOLLOW)
+        guard let bytes = try ContentStore.readAll(file.raw, limit: 1 << 20, shown: path) else {
+            throw SystemError("read (a revision record over 1 MiB)", path: path, code: nil)
+        }
+        let record = try JSONDecoder().decode(RevisionRecord.self, from: Data(bytes))
+        guard record.number == number else {
+            throw SystemError("read (a record of another number)", path: path, code: nil)
+        }
+        remember(record)
+        return record
+    }
+
+    private func remember(_ record: RevisionRecord) {
+        if records.count > 1024 { records.removeAll(keepingCapacity: true) }
+        records[record.number] = record
+    }
+
+    /// Writes a new revision's record and makes it the head.
+    func append(_ record: RevisionRecord) throws(SystemError) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let path = directory + "/revisions/\(record.number)"
+        guard let data = try? encoder.encode(record) else {
+            throw SystemError("encode revision \(record.number)", path: path, code: nil)
+        }
+        try FileSystem.replace(path, with: Array(data), temporary: path + ".tmp", mode: 0o600)
+        remember(record)
+        head = record
+        cutsSinceCollect += 1
+    }
+
+    /// The entry at `path` in a revision ("" is its root), or nil.
+    public func entry(_ path: String, in record: RevisionRecord) throws(SystemError) -> TreeEntry? {
+        guard let root = record.rootEntry else { return nil }
+        return try reader.entry(path, root: root)
+    }
+
+    /// A revision as a tree to send from, with `overlay` (a host's rendered templates) over it.
+    public func tree(_ record: RevisionRecord, overlay: [String: RenderedFile] = [:]) -> RevisionTree? {
+        record.rootEntry.map { RevisionTree(store: store, root: $0, overlay: overlay) }
+    }
+
+    /// `user@host` of the process.
+    static func whoami() -> String {
+        let user = getpwuid(geteuid()).map { String(cString: $0.pointee.pw_name) } ?? "uid\(geteuid())"
+        var name = [UInt8](repeating: 0, count: 256)
+        gethostname(&name, name.count - 1)
+        return user + "@" + String(decoding: name.prefix { $0 != 0 }, as: UTF8.self)
+    }
+}

@@ -1,0 +1,180 @@
+/// The control plane's decisions, as a value with no I/O: events in (a revision cut, a host's
+/// answer, time passing), actions out (send revision R to host H, approve, hold, halt), given
+/// the time. Level-triggered: after every event each host that is idle and not at the
+/// revision it should have is sent that revision, from wherever it is; no host ever waits for
+/// another. A group's canaries (its first hosts that answer) get each new revision first and
+/// their success moves the group's `approved` pointer; the rest are brought to it.
+///
+/// Tested in-process under thousands of seeded schedules (`RolloutSimulationTests`); the
+/// run loop (`PipelineRunner`) feeds it and carries out what it says.
+public struct Rollout: Sendable {
+    /// How revisions roll out: the pipeline's `rollout`, `max_parallel` and `retry`.
+    public struct Policy: Sendable, Equatable {
+        /// Canaries per named group (0: every host at once).
+        public var canaries = 0
+        /// A named group halts when more hosts than this fail one revision (nil: never).
+        public var maxFailures: Int?
+        /// Seconds between a group's approval and the rest of its hosts.
+        public var pause: Double = 0
+        /// Deliveries under way at once.
+        public var maxParallel = 16
+        /// Backoff after a failure: `initial` doubling up to `maximum`, less up to a fifth.
+        public var retryInitial: Double = 1
+        public var retryMaximum: Double = 60
+        /// False for `--once`: a host that fails is not tried again.
+        public var retries = true
+
+        /// A policy.
+        public init(
+            canaries: Int = 0, maxFailures: Int? = nil, pause: Double = 0, maxParallel: Int = 16,
+            retryInitial: Double = 1, retryMaximum: Double = 60, retries: Bool = true
+        ) {
+            self.canaries = canaries
+            self.maxFailures = maxFailures
+            self.pause = pause
+            self.maxParallel = max(1, maxParallel)
+            self.retryInitial = retryInitial
+            self.retryMaximum = max(retryInitial, retryMaximum)
+            self.retries = retries
+        }
+    }
+
+    /// What happens to the machine.
+    public enum Event: Sendable, Equatable {
+        /// A revision was cut from the source.
+        case cut(revision: Int)
+        /// A host answered the delivery under way to it.
+        case answered(host: Int, Answer)
+        /// Time passed (a backoff or a pause may have ended).
+        case tick
+        /// A stop: hosts that answer and wait out a backoff are tried now.
+        case expedite
+        /// No delivery starts from now on (the sender is going away, or reloading).
+        case quiesce
+        /// Deliveries start again (a reload that failed).
+        case resume
+    }
+
+    /// How a delivery ended.
+    public enum Answer: Sendable, Equatable {
+        /// Committed, every action passed.
+        case applied
+        /// Committed, but an action failed (the files are there; it does not approve).
+        case actionFailed(String)
+        /// Refused: an action rolled the batch back, or the host's templates would not
+        /// render. The host keeps what it had; the revision is not sent to it again.
+        case refused(String)
+        /// An error before the commit: tried again after a backoff.
+        case failed(String)
+        /// The session broke or timed out. `resync`: what the host has is unknown now.
+        case unreachable(String, resync: Bool)
+    }
+
+    /// What the machine decided.
+    public enum Action: Sendable, Equatable {
+        /// Bring `host` from `from` (nil: unknown, compare whole) to `revision`.
+        case send(host: Int, revision: Int, from: Int?)
+        /// The group's canaries applied `revision`.
+        case approved(group: Int, revision: Int)
+        /// The group's other hosts are brought to `revision` now.
+        case released(group: Int, revision: Int)
+        /// A canary refused `revision`: the group waits for the next change.
+        case held(group: Int, revision: Int, why: String)
+        /// More hosts than `max_failures` failed `revision`.
+        case halted(group: Int, revision: Int, why: String)
+        /// The group's canary no longer answers: `next` gets its revisions first.
+        case canaryReplaced(group: Int, host: Int, next: Int?)
+        /// A host stopped answering, or answers again.
+        case down(host: Int, why: String)
+        case back(host: Int)
+    }
+
+    public internal(set) var policy: Policy
+    /// False once the sender is going away: answers still count, nothing new starts.
+    public internal(set) var dispatching = true
+    /// The newest revision cut (0: none yet).
+    public internal(set) var head = 0
+    public internal(set) var groups: [GroupState]
+    public internal(set) var hosts: [HostState]
+    /// The backoff's jitter, seeded (the simulation replays it).
+    var random: SplitMix
+
+    /// A machine for these groups (hosts by URI, in order; `staged` groups follow the policy's
+    /// canaries and `max_failures`), restoring what `state` remembers. `renderKeys`: what each
+    /// host's templates are rendered with.
+    public init(
+        groups layout: [(name: String, hosts: [String], staged: Bool)], policy: Policy, state: RolloutState? = nil,
+        renderKeys: [String: String] = [:], seed: UInt64
+    ) {
+        self.policy = policy
+        random = SplitMix(seed: seed)
+        var groups: [GroupState] = []
+        var hosts: [HostState] = []
+        for (g, layout) in layout.enumerated() {
+            let members = Array(hosts.count..<(hosts.count + layout.hosts.count))
+            hosts += layout.hosts.map { HostState(uri: $0, group: g, renderKey: renderKeys[$0]) }
+            groups.append(
+                GroupState(
+                    name: layout.name, hosts: members, canaries: layout.staged ? policy.canaries : 0,
+                    maxFailures: layout.staged ? policy.maxFailures : nil))
+        }
+        self.groups = groups
+        self.hosts = hosts
+        if let state { restore(state) }
+    }
+
+    /// Handles one event at `now` and returns what to do, sends last.
+    public mutating func handle(_ event: Event, now: Double) -> [Action] {
+        var actions: [Action] = []
+        switch event {
+        case .cut(let revision):
+            guard revision > head else { break }
+            head = revision
+            for g in groups.indices where groups[g].canaries == 0 { approve(g, head, now: now, &actions) }
+        case .answered(let host, let answer):
+            answered(host, answer, now: now, &actions)
+        case .tick:
+            break
+        case .expedite:
+            for h in hosts.indices where hosts[h].reachable != false { hosts[h].notBefore = nil }
+        case .quiesce:
+            dispatching = false
+        case .resume:
+            dispatching = true
+        }
+        for g in groups.indices {
+            release(g, now: now, &actions)
+            groups[g].waitingSince = candidate(of: g) == nil ? nil : groups[g].waitingSince ?? now
+        }
+        if dispatching { dispatch(now: now, &actions) }
+        return actions
+    }
+
+    /// When the machine next needs a tick: a backoff or a pause that ends.
+    public var deadline: Double? {
+        let backoffs = hosts.indices.compactMap { h -> Double? in
+            guard hosts[h].sending == nil, !hosts[h].givenUp, let at = hosts[h].notBefore, wants(h) else { return nil }
+            return at
+        }
+        return (backoffs + groups.compactMap(\.releaseAt)).min()
+    }
+
+    /// Deliveries under way.
+    public var running: Int { hosts.count { $0.sending != nil } }
+
+    /// `--once`: a host that fails is not tried again.
+    public mutating func stopRetrying() { policy.retries = false }
+}
+
+/// A small seeded generator (SplitMix64): the same seed, the same jitter.
+struct SplitMix: Sendable, RandomNumberGenerator {
+    private var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9e37_79b9_7f4a_7c15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
+        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
+        return z ^ (z >> 31)
+    }
+}

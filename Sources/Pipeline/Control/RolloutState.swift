@@ -1,0 +1,74 @@
+/// What a rollout remembers across restarts and reloads, by name: the head, each group's
+/// pointers and each host's revisions. A delivery that was under way when the sender
+/// stopped is not known to have landed: that host is compared whole next time.
+public struct RolloutState: Codable, Sendable, Equatable {
+    /// A group's pointers, and what holds it.
+    public struct Group: Codable, Sendable, Equatable {
+        public var approved = 0
+        public var released = 0
+        public var held: Int?
+        public var heldWhy: String?
+        public var halted: Int?
+        public var haltedWhy: String?
+    }
+
+    /// A host's revisions.
+    public struct Host: Codable, Sendable, Equatable {
+        public var applied: Int?
+        /// The revision under way to it when this was written.
+        public var sending: Int?
+        public var refused: Int?
+        public var refusal: String?
+        /// What its templates were rendered with (its values): when they change, every template
+        /// is compared again.
+        public var renderKey: String?
+    }
+
+    public var head = 0
+    public var groups: [String: Group] = [:]
+    public var hosts: [String: Host] = [:]
+
+    /// An empty state.
+    public init() {}
+}
+
+extension Rollout {
+    /// The state to remember now.
+    public var state: RolloutState {
+        var s = RolloutState()
+        s.head = head
+        for g in groups {
+            s.groups[g.name] = .init(
+                approved: g.approved, released: g.released, held: g.held?.revision, heldWhy: g.held?.why,
+                halted: g.halted?.revision, haltedWhy: g.halted?.why)
+        }
+        for h in hosts {
+            s.hosts[h.uri] = .init(
+                applied: h.applied, sending: h.sending?.revision, refused: h.refused, refusal: h.refusal,
+                renderKey: h.renderKey)
+        }
+        return s
+    }
+
+    /// Takes up what `state` remembers (groups and hosts by name; new ones start afresh).
+    mutating func restore(_ state: RolloutState) {
+        head = state.head
+        for g in groups.indices {
+            guard let saved = state.groups[groups[g].name] else { continue }
+            groups[g].approved = min(saved.approved, head)
+            groups[g].released = min(saved.released, groups[g].approved)
+            groups[g].held = saved.held.map { .init(revision: $0, why: saved.heldWhy ?? "", since: 0) }
+            groups[g].halted = saved.halted.map { .init(revision: $0, why: saved.haltedWhy ?? "", since: 0) }
+            // Approved but not released when it stopped: released at once (the pause was owed before).
+            if groups[g].approved > groups[g].released { groups[g].releaseAt = 0 }
+        }
+        for h in hosts.indices {
+            guard let saved = state.hosts[hosts[h].uri] else { continue }
+            hosts[h].applied = saved.sending == nil ? saved.applied.map { min($0, head) } : nil
+            hosts[h].refused = saved.refused
+            hosts[h].refusal = saved.refusal
+            // Rendered with other values: compared whole.
+            if saved.renderKey != hosts[h].renderKey { hosts[h].applied = nil }
+        }
+    }
+}

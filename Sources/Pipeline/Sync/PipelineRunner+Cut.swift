@@ -1,0 +1,141 @@
+import Logging
+import RunnerSystem
+
+extension PipelineRunner {
+    /// At start: the source compared whole with the log's head (what changed while no sender
+    /// ran), cut if it differs, and every host brought to where its group is. With
+    /// `untilSettled` (`--once`) it waits until every host answered, tries no host twice,
+    /// and returns whether every host has its revision.
+    @discardableResult
+    public func initialSync(control: RunControl, untilSettled: Bool = false) -> Bool {
+        if dryRun { return describe(ChangeBatch(paths: [], fullRescan: true), label: "initial sync") }
+        if untilSettled { rollout.stopRetrying() }
+        cut(paths: nil, note: "start", firstEvent: nil, control: control)
+        if let head = log.head, head.number > rollout.head {
+            handle(.cut(revision: head.number), control: control)
+        } else {
+            handle(.tick, control: control)
+        }
+        guard untilSettled else { return true }
+        while rollout.running > 0 || rollout.deadline.map({ $0 <= MonotonicClock.now }) == true,
+            !control.isStopRequested
+        {
+            waitForWork(control: control, until: rollout.deadline)
+            serviceWakeups(now: MonotonicClock.now, control: control)
+            handle(.tick, control: control)
+        }
+        return !control.isStopRequested && failing.isEmpty
+            && rollout.hosts.indices.allSatisfy { h in
+                rollout.hosts[h].applied == rollout.desired(h) && rollout.desired(h) == rollout.head
+            }
+    }
+
+    /// Cuts a revision if one is due: what the watch saw once the source is quiet (`delay`),
+    /// files that settled, unwatched directories scanned, batches the `check` hook held.
+    public func flushIfDue(now: Double, control: RunControl) {
+        let earlier = now - coalescer.delay
+        for path in openWrites.settled(at: now, info: { FileInfo.lstat(FileSystem.join(sourceRoot, $0)) }) {
+            coalescer.add(path, .written, at: earlier)
+        }
+        if let at = nextScan, now >= at, let watcher {
+            for path in watcher.rewatchUnwatched() {
+                if path.isEmpty { coalescer.addRescan(at: earlier) } else { coalescer.add(path, .written, at: earlier) }
+            }
+            nextScan = watcher.unwatched.isEmpty ? nil : now + config.scanInterval
+        }
+        if let at = retry.due, now >= at {
+            let (changes, fullRescan) = retry.take()
+            for (path, change) in changes { coalescer.add(path, change, at: earlier) }
+            if fullRescan { coalescer.addRescan(at: earlier) }
+        }
+        if let at = cutAgainAt, now >= at {
+            cutAgainAt = nil
+            coalescer.addRescan(at: earlier)
+        }
+        if !dryRun, let due = rollout.deadline, now >= due { handle(.tick, control: control) }
+        guard let batch = coalescer.cut(at: now) else { return }
+        decided.removeAll(keepingCapacity: true)
+        observer?.batchCut(pipeline: config.name, paths: batch.changes.count)
+        if batch.fullRescan { observer?.watchTrouble(pipeline: config.name, kind: "rescan") }
+        // The monotonic time lets `make bench` measure event-to-batch latency from outside.
+        logger.debug(
+            "batch cut",
+            metadata: [
+                "paths": "\(batch.changes.count)", "full": "\(batch.fullRescan)", "mono": "\(MonotonicClock.now)",
+            ])
+        if dryRun {
+            _ = describe(batch, label: "batch")
+            return
+        }
+        process(batch, control: control)
+    }
+
+    /// A batch the watch cut: the `check` hook may hold it; else it becomes the next revision.
+    func process(_ batch: ChangeBatch, control: RunControl) {
+        guard !batch.changes.isEmpty || batch.fullRescan else { return }
+        if let hooks, config.hasCheck {
+            do {
+                if let reason = try hooks.check(pipeline: config.name, batch: batch) {
+                    logger.warning("batch held by check: \(reason)")
+                    retry.add(batch, fullRescan: batch.fullRescan, now: MonotonicClock.now)
+                    for host in fleet.hosts { runAfter(host.destination, TargetResult(status: .held, message: reason)) }
+                    return
+                }
+            } catch {
+                logger.error("batch: check failed: \(error)")
+                retry.add(batch, fullRescan: batch.fullRescan, now: MonotonicClock.now)
+                return
+            }
+        }
+        retry.succeeded()
+        cut(
+            paths: batch.fullRescan ? nil : batch.paths, note: batch.fullRescan ? "rescan" : nil,
+            firstEvent: batch.firstEvent, control: control)
+    }
+
+    /// Cuts the next revision from the source and hands it to the rollout. A cut that fails
+    /// (the source directory gone) is tried again, whole, a second later.
+    func cut(paths: [String]?, note: String?, firstEvent: Double?, control: RunControl) {
+        let request = CutRequest(
+            source: sourceRoot, sourceFile: config.sourceFile, paths: paths, filter: filter, note: note)
+        let result: CutResult
+        do { result = try log.cut(request) } catch {
+            logger.error("cannot cut a revision: \(error); trying again")
+            cutAgainAt = MonotonicClock.now + 1
+            return
+        }
+        for warning in result.warnings { logger.error("\(warning)") }
+        for path in result.skipped {
+            logger.warning("not a file, directory or symlink: skipped", metadata: ["path": "\(path)"])
+        }
+        // Changed while read: cut again once they had a moment to settle.
+        for path in result.unstable { coalescer.add(path, .written, at: MonotonicClock.now) }
+        guard let record = result.record else { return }
+        let shown = record.changed.prefix(5).map { $0.isEmpty ? "." : $0 }.joined(separator: ", ")
+        let more = record.changedCount > 5 ? ", …" : ""
+        logger.info(
+            "revision \(record.number) cut\(note.map { " (\($0))" } ?? ""): \(record.changedCount) path(s): \(shown)\(more)",
+            metadata: ["revision": "\(record.number)", "mono": "\(MonotonicClock.now)"])
+        if let firstEvent, !fleet.hosts.isEmpty {
+            unpropagated[record.number] = firstEvent
+            if unpropagated.count > 256, let oldest = unpropagated.keys.min() { unpropagated[oldest] = nil }
+        }
+        handle(.cut(revision: record.number), control: control)
+        collectIfDue()
+    }
+
+    /// Collects the log's old revisions, when due and no delivery reads the store.
+    func collectIfDue() {
+        guard log.collectionDue, fleet.running == 0 else { return }
+        var pinned = Set<Int>()
+        for g in rollout.groups { pinned.formUnion([g.approved, g.released]) }
+        for h in rollout.hosts { if let a = h.applied { pinned.insert(a) } }
+        do {
+            let done = try log.collect(pinned: pinned)
+            renderer.forget()
+            logger.debug("collected \(done.revisions) revision(s), \(done.objects) object(s), \(done.bytes) bytes")
+        } catch {
+            logger.warning("cannot collect old revisions: \(error)")
+        }
+    }
+}

@@ -1,0 +1,140 @@
+import FoundationEssentials
+import Logging
+import RunnerSystem
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+extension PipelineRunner {
+    /// Feeds the rollout one event and carries out what it decides: its state is remembered
+    /// first, then the deliveries start. A template that will not render for a host is that
+    /// host's answer at once.
+    func handle(_ event: Rollout.Event, control: RunControl) {
+        var events = [event]
+        while !events.isEmpty {
+            let now = MonotonicClock.now
+            let actions = rollout.handle(events.removeFirst(), now: now)
+            saveState()
+            for action in actions {
+                if case .send(let h, let revision, let from) = action {
+                    if let why = start(h, revision, from: from, control: control) {
+                        events.append(.answered(host: h, .refused(why)))
+                    }
+                } else {
+                    say(action, now: now)
+                }
+            }
+        }
+    }
+
+    /// Starts bringing host `h` from `from` to `revision`: the manifests' difference, planned
+    /// against what the host has. Returns why it cannot (a template that will not render).
+    private func start(_ h: Int, _ revision: Int, from: Int?, control: RunControl) -> String? {
+        let host = fleet.hosts[h]
+        let paths: [String]?, moves: [String: String], overlay: [String: RenderedFile]
+        do {
+            guard let to = log.record(revision), let raw = log.tree(to) else {
+                throw SystemError("read (revision \(revision) is gone from the log)", path: log.directory, code: nil)
+            }
+            if from == revision {
+                // Down, and at its revision already: an empty batch asks whether it is back.
+                (paths, moves) = ([], [:])
+            } else if let from, let record = log.record(from) {
+                let diff = try log.diff(from: record, to: to)
+                (paths, moves) = (diff.paths, diff.moves)
+            } else {
+                // Unknown: compared whole (for a single-file source, that file).
+                (paths, moves) = (config.sourceFile.map { [$0] }, [:])
+            }
+            overlay = try renderer.overlay(raw, paths: paths, for: host.destination, store: log.store)
+        } catch let refusal as Renderer.Refusal {
+            let group = host.destination.group.map { "group \($0): " } ?? ""
+            logger.error(
+                "\(group)revision \(revision) refused for \(host.uri): \(refusal)", metadata: ["target": "\(host.uri)"])
+            return "refused: \(refusal)"
+        } catch {
+            logger.error("revision \(revision) for \(host.uri): \(error)", metadata: ["target": "\(host.uri)"])
+            fleet.hosts[h].lastResult = TargetResult(status: .failed, message: "\(error)")
+            return "failed: \(error)"
+        }
+        let g = rollout.hosts[h].group
+        if rollout.hosts[h].sending?.asCanary == true {
+            logger.info("group \(rollout.groups[g].name): revision \(revision) to canary \(host.uri) first")
+        }
+        logger.debug(
+            "revision \(revision) to \(host.uri)",
+            metadata: [
+                "from": "\(from.map(String.init) ?? "unknown")", "paths": "\(paths.map { "\($0.count)" } ?? "all")",
+            ])
+        let name = config.name, hooks = self.hooks, calls = self.calls
+        // The worker's own filter: its Lua predicates run on this thread, through `calls`.
+        let workerFilter = filter.with(
+            evaluate: hooks.map { h in
+                { index, path, isDirectory in
+                    try calls.run {
+                        try h.ignores(pipeline: name, predicate: index, path: path, isDirectory: isDirectory)
+                    }
+                }
+            })
+        fleet.start(
+            h,
+            DeliveryJob(
+                target: host.target, filter: workerFilter, tree: log.tree(log.record(revision)!, overlay: overlay)!,
+                paths: paths, moves: moves, whole: from == nil, delete: config.delete, revision: revision,
+                cancelled: { [abandoned] in control.isAbandoned || abandoned.isCancelled }))
+        return nil
+    }
+
+    /// A reload that failed: the pipeline goes on as it was.
+    public func resume(control: RunControl) { handle(.resume, control: control) }
+
+    /// Results of deliveries, and Lua calls from workers.
+    public func serviceWakeups(now: Double, control: RunControl) {
+        calls.serve()
+        for result in fleet.takeResults() {
+            let answer = report(result)
+            if answer == .applied { failing.remove(result.host) } else { failing.insert(result.host) }
+            handle(.answered(host: result.host, answer), control: control)
+            if answer == .applied, !unpropagated.isEmpty { propagated(now: MonotonicClock.now) }
+        }
+        collectIfDue()
+    }
+
+    /// Remembers the rollout's state (a failure to is logged: the next save may do).
+    func saveState() {
+        guard let journal else { return }
+        do { try journal.save(rollout.state) } catch {
+            logger.warning("cannot remember the rollout in \(journal.journalPath): \(error)")
+        }
+    }
+
+    /// Blocks until a delivery result or a Lua call from a worker is there (serving the
+    /// calls), or until `deadline`.
+    func waitForWork(control: RunControl, until deadline: Double? = nil) {
+        var fds = [
+            pollfd(fd: fleet.wakeup.descriptor, events: Int16(POLLIN), revents: 0),
+            pollfd(fd: calls.wakeup.descriptor, events: Int16(POLLIN), revents: 0),
+            pollfd(fd: control.readDescriptor, events: Int16(POLLIN), revents: 0),
+        ]
+        let wait = deadline.map { max(0, $0 - MonotonicClock.now) } ?? 1
+        _ = poll(&fds, nfds_t(fds.count), Int32(min(wait, 1) * 1000))
+        calls.serve()
+    }
+
+    /// At shutdown, or before a reload: starts no delivery, waits (at most `timeout` seconds)
+    /// for those under way, and remembers where every host is; past `timeout` what is still
+    /// under way is abandoned before its commit. Then ends the sessions.
+    public func finish(control: RunControl, timeout: Double) {
+        let deadline = MonotonicClock.now + timeout
+        defer { if fleet.running > 0 { abandoned.cancel() } }
+        handle(.quiesce, control: control)
+        while fleet.running > 0, MonotonicClock.now < deadline {
+            waitForWork(control: control, until: deadline)
+            for result in fleet.takeResults() { handle(.answered(host: result.host, report(result)), control: control) }
+        }
+        if fleet.running == 0 { disconnect() }
+        saveState()
+        if let journal { try? journal.compact(rollout.state) }
+    }
+}

@@ -1,0 +1,53 @@
+import RunnerSystem
+
+extension PipelineRunner {
+    /// Whether host `h` is at its group's approved revision (or there is none yet).
+    func isCurrent(_ h: Int) -> Bool {
+        let host = rollout.hosts[h], approved = rollout.groups[host.group].approved
+        return rollout.head == 0 || (host.applied == approved && host.sending == nil)
+    }
+
+    /// How many paths host `h` lacks: the difference between what it confirmed and what it
+    /// should have (0 when it needs a whole comparison: `fullResync` says so).
+    func pendingPaths(_ h: Int) -> Int {
+        let desired = rollout.desired(h)
+        guard let applied = rollout.hosts[h].applied, applied != desired, desired > 0 else { return 0 }
+        let key = PendingKey(from: applied, to: desired)
+        if let known = pendingCounts[key] { return known }
+        guard let from = log.record(applied), let to = log.record(desired),
+            let count = try? log.diff(from: from, to: to).paths.count
+        else { return 0 }
+        if pendingCounts.count > 256 { pendingCounts.removeAll() }
+        pendingCounts[key] = count
+        return count
+    }
+
+    /// What group `g`'s candidate waits for, and for how long; nil when none waits.
+    func waitingReason(_ g: Int, now: Double) -> (why: String, seconds: Double)? {
+        guard let since = rollout.groups[g].waitingSince, let candidate = rollout.candidate(of: g) else { return nil }
+        let canaries = rollout.canaries(of: g)
+        let why: String
+        if canaries.isEmpty {
+            why = "no canary within reach (every host of the group is down)"
+        } else {
+            why = canaries.map { c -> String in
+                let host = rollout.hosts[c], uri = host.uri
+                if let sending = host.sending {
+                    return "canary \(uri) is applying revision \(sending.revision) (for \(Int(now - sending.since)) s)"
+                }
+                if (host.applied ?? 0) >= candidate { return "canary \(uri) applied it" }
+                if let at = host.notBefore, at > now {
+                    return "canary \(uri) failed (\(host.lastError ?? "?")); retried in \(Int(at - now)) s"
+                }
+                return "canary \(uri) has not started it"
+            }.joined(separator: "; ")
+        }
+        return (why, now - since)
+    }
+}
+
+/// A pair of revisions whose difference was counted.
+struct PendingKey: Hashable {
+    let from: Int
+    let to: Int
+}
