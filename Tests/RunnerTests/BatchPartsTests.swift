@@ -20,6 +20,10 @@ import Testing
         }
         try Data(old).write(to: URL(fileURLWithPath: dir.at("module/m-edited.bin")))
         try Data(old).write(to: URL(fileURLWithPath: dir.at("module/z-grown.bin")))
+        // Same size as the source's, written within one clock tick: given an old mtime, or the
+        // quick check would pass it as equal once the plan comes two seconds later under load.
+        var older = [timespec(tv_sec: 1_600_000_000, tv_nsec: 0), timespec(tv_sec: 1_600_000_000, tv_nsec: 0)]
+        #expect(utimensat(AT_FDCWD, dir.at("module/m-edited.bin"), &older, 0) == 0)
         try Data(edited).write(to: URL(fileURLWithPath: dir.at("src/m-edited.bin")))
         try Data(grown).write(to: URL(fileURLWithPath: dir.at("src/z-grown.bin")))
         for i in 0..<6 { try dir.write("src/n/d\(i % 2)/e\(i).conf", "[new \(i)]\n") }

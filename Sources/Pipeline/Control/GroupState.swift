@@ -24,6 +24,13 @@ public struct GroupState: Sendable, Equatable {
     public internal(set) var releaseAt: Double?
     /// The newest candidate a canary refused: the group waits for the next change.
     public internal(set) var held: Hold?
+    /// Its canaries now (kept as reachability changes: asked of every host at every step).
+    var canaryHosts: [Int] = []
+    /// Candidates newer than `approved` that a canary refused: never approved.
+    var refusedCandidates = Set<Int>()
+    /// Candidates newer than `approved`, and the canaries that applied each: one is approved
+    /// once every canary of the group applied that very revision.
+    var verdicts: [Int: Set<Int>] = [:]
     /// More hosts than `maxFailures` failed `released`: the rest wait for the next revision.
     public internal(set) var halted: Hold?
     /// Hosts (not canaries) that failed or refused `released`.

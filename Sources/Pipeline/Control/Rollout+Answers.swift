@@ -12,7 +12,9 @@ extension Rollout {
         case .applied:
             reached(h, &actions)
             hosts[h].applied = sent.revision
-            checkApproval(g, now: now, &actions)
+            if sent.revision > groups[g].approved && canaries(of: g).contains(h) {
+                groups[g].verdicts[sent.revision, default: []].insert(h)
+            }
         case .actionFailed(let why):
             reached(h, &actions)
             hosts[h].applied = sent.revision
@@ -23,28 +25,36 @@ extension Rollout {
             hosts[h].refusal = why
             refuse(g, h, sent.revision, why, verdict: verdict, now: now, &actions)
         case .failed(let why):
+            if hosts[h].reachable == false {
+                hosts[h].reachable = true
+                chooseCanaries(g)
+            }
             hosts[h].reachable = true
             hosts[h].lastError = why
             backOff(h, now: now)
             refuse(g, h, sent.revision, "failed: " + why, verdict: verdict, now: now, &actions)
-        case .unreachable(let why, let resync):
+        case .unreachable(let why):
             if hosts[h].reachable != false { actions.append(.down(host: h, why: why)) }
             hosts[h].reachable = false
             hosts[h].lastError = why
-            if resync { hosts[h].applied = nil }
+            hosts[h].applied = nil
             backOff(h, now: now)
+            chooseCanaries(g)
             if canariesBefore.contains(h) {
                 // Passed over: the next host that answers is the canary, and gets the candidate now.
                 let next = canaries(of: g).first { !canariesBefore.contains($0) }
                 actions.append(.canaryReplaced(group: g, host: h, next: next))
-                checkApproval(g, now: now, &actions)
             }
         }
     }
 
     /// The host answered: it is up, and its backoff starts over.
     private mutating func reached(_ h: Int, _ actions: inout [Action]) {
-        if hosts[h].reachable == false { actions.append(.back(host: h)) }
+        if hosts[h].reachable == false {
+            actions.append(.back(host: h))
+            hosts[h].reachable = true
+            chooseCanaries(hosts[h].group)
+        }
         hosts[h].reachable = true
         hosts[h].failures = 0
         hosts[h].notBefore = nil
@@ -57,6 +67,7 @@ extension Rollout {
         _ g: Int, _ h: Int, _ revision: Int, _ why: String, verdict: Bool, now: Double, _ actions: inout [Action]
     ) {
         if verdict {
+            groups[g].refusedCandidates.insert(revision)
             guard revision > (groups[g].held?.revision ?? 0) else { return }
             groups[g].held = .init(revision: revision, why: "canary \(hosts[h].uri) \(why)", since: now)
             actions.append(.held(group: g, revision: revision, why: groups[g].held!.why))

@@ -1,8 +1,22 @@
 extension Rollout {
-    /// A group's canaries now: its first `canaries` hosts not known to be down.
-    public func canaries(of g: Int) -> [Int] {
-        guard groups[g].canaries > 0 else { return [] }
-        return Array(groups[g].hosts.filter { hosts[$0].reachable != false }.prefix(groups[g].canaries))
+    /// A group's canaries now: its first `canaries` hosts that are not passed over. A host that
+    /// did not answer is passed over until it answers again: its retries bring it to what the
+    /// group released, and then it is a canary again if it comes first. A group that released
+    /// nothing yet has nothing to retry a host with but its candidate: there a host is passed
+    /// over only until its next attempt is due. When every host is passed over, the first
+    /// ones are the canaries all the same.
+    public func canaries(of g: Int) -> [Int] { groups[g].canaryHosts }
+
+    /// Chooses group `g`'s canaries again (a host went down or came back, or time passed).
+    mutating func chooseCanaries(_ g: Int) {
+        guard groups[g].canaries > 0 else { return }
+        let fresh = groups[g].released == 0
+        let eligible = groups[g].hosts.filter { h in
+            let host = hosts[h]
+            return host.reachable != false || host.sending?.asCanary == true
+                || (fresh && !host.givenUp && host.notBefore.map { $0 <= clock } ?? true)
+        }
+        groups[g].canaryHosts = Array((eligible.isEmpty ? groups[g].hosts : eligible).prefix(groups[g].canaries))
     }
 
     /// The revision waiting for the group's canaries: the head, when newer than what they
@@ -18,44 +32,56 @@ extension Rollout {
     /// group released (0: nothing yet). A host that has an approved revision newer than what
     /// was released (a canary before) keeps it.
     public func desired(_ h: Int) -> Int {
-        let g = hosts[h].group
-        if canaries(of: g).contains(h) { return candidate(of: g) ?? groups[g].approved }
-        if let applied = hosts[h].applied, applied > groups[g].released, applied <= groups[g].approved {
-            return applied
-        }
-        return groups[g].released
+        let host = hosts[h]
+        return desired(h, host, in: groups[host.group])
     }
 
-    /// Whether `h` needs a delivery (ignoring backoff and the window): it is not at its
-    /// revision, or it is down and must be probed; and nothing keeps it waiting.
-    func wants(_ h: Int) -> Bool {
-        let host = hosts[h], g = host.group, target = desired(h)
-        guard target > 0, host.refused != target else { return false }
-        if let halt = groups[g].halted, halt.revision == groups[g].released, !canaries(of: g).contains(h) {
-            return false
+    /// `desired(h)`, from copies of the host and its group (one copy each: this runs for every
+    /// host at every step).
+    private func desired(_ h: Int, _ host: HostState, in group: GroupState) -> Int {
+        if group.canaryHosts.contains(h) {
+            if group.canaries > 0, head > group.approved, head > (group.held?.revision ?? 0) { return head }
+            // No candidate now: a canary keeps a newer revision it applied, unless one refused it.
+            if let applied = host.applied, applied > group.approved, applied <= head,
+                !group.refusedCandidates.contains(applied)
+            {
+                return applied
+            }
+            return group.approved
         }
-        return host.applied != target || host.reachable == false
+        if let applied = host.applied, applied > group.released, applied <= group.approved { return applied }
+        return group.released
     }
+
+    /// The revision `h` needs now (ignoring backoff and the window): nil when it has its
+    /// revision, or something keeps it waiting (it refused that revision; its group halted).
+    func wanted(_ h: Int) -> Int? {
+        let host = hosts[h], group = groups[host.group]
+        let target = desired(h, host, in: group)
+        guard target > 0, host.refused != target, host.applied != target else { return nil }
+        if let halt = group.halted, halt.revision == group.released, !group.canaryHosts.contains(h) { return nil }
+        return target
+    }
+
+    /// Whether `h` needs a delivery (ignoring backoff and the window).
+    func wants(_ h: Int) -> Bool { wanted(h) != nil }
 
     /// Starts a delivery for every host that wants one and may have it, while the window has
     /// room: hosts that answer first, so that one that is down never takes a healthy one's place.
     mutating func dispatch(now: Double, _ actions: inout [Action]) {
         var running = self.running
-        let order =
-            hosts.indices.filter { hosts[$0].reachable != false }
-            + hosts.indices.filter {
-                hosts[$0].reachable == false
+        for pass in [true, false] {
+            for h in hosts.indices where running < policy.maxParallel && (hosts[h].reachable != false) == pass {
+                let host = hosts[h]
+                guard host.sending == nil, !host.givenUp, host.notBefore.map({ now >= $0 }) ?? true,
+                    let revision = wanted(h)
+                else { continue }
+                let group = groups[host.group]
+                let asCanary = group.canaryHosts.contains(h) && revision > group.approved
+                hosts[h].sending = .init(revision: revision, from: host.applied, since: now, asCanary: asCanary)
+                running += 1
+                actions.append(.send(host: h, revision: revision, from: host.applied))
             }
-        for h in order where running < policy.maxParallel {
-            let host = hosts[h]
-            guard host.sending == nil, !host.givenUp, host.notBefore.map({ now >= $0 }) ?? true, wants(h) else {
-                continue
-            }
-            let revision = desired(h)
-            let asCanary = canaries(of: host.group).contains(h) && revision > groups[host.group].approved
-            hosts[h].sending = .init(revision: revision, from: host.applied, since: now, asCanary: asCanary)
-            running += 1
-            actions.append(.send(host: h, revision: revision, from: host.applied))
         }
     }
 
@@ -64,6 +90,8 @@ extension Rollout {
         guard revision > groups[g].approved else { return }
         groups[g].approved = revision
         if let held = groups[g].held, held.revision <= revision { groups[g].held = nil }
+        groups[g].verdicts = groups[g].verdicts.filter { $0.key > revision }
+        groups[g].refusedCandidates = groups[g].refusedCandidates.filter { $0 > revision }
         groups[g].waitingSince = nil
         if groups[g].canaries > 0 { actions.append(.approved(group: g, revision: revision)) }
         if groups[g].releaseAt == nil {
@@ -76,7 +104,9 @@ extension Rollout {
         guard let at = groups[g].releaseAt, now >= at else { return }
         groups[g].releaseAt = nil
         guard groups[g].approved > groups[g].released else { return }
+        let first = groups[g].released == 0
         groups[g].released = groups[g].approved
+        if first { chooseCanaries(g) }
         groups[g].failed = []
         groups[g].halted = nil
         if groups[g].canaries > 0 || groups[g].maxFailures != nil {
@@ -84,12 +114,17 @@ extension Rollout {
         }
     }
 
-    /// The group's canaries all applied something newer than what it approved: the oldest
-    /// of those is approved.
+    /// Every canary of the group applied one same revision newer than what it approved, none
+    /// refused it, and no canary's verdict on it (or on an older one) is still to come: the
+    /// newest such revision is approved.
     mutating func checkApproval(_ g: Int, now: Double, _ actions: inout [Action]) {
-        let current = canaries(of: g)
+        let current = Set(canaries(of: g))
         guard !current.isEmpty else { return }
-        let reached = current.map { hosts[$0].applied ?? 0 }.min()!
-        if reached <= head { approve(g, reached, now: now, &actions) }
+        let pending = groups[g].hosts.compactMap { h in hosts[h].sending.flatMap { $0.asCanary ? $0.revision : nil } }
+        let approvable = groups[g].verdicts.filter { revision, applied in
+            revision > groups[g].approved && !groups[g].refusedCandidates.contains(revision)
+                && current.isSubset(of: applied) && !pending.contains { $0 <= revision }
+        }
+        if let newest = approvable.keys.max() { approve(g, newest, now: now, &actions) }
     }
 }

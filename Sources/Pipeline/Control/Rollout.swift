@@ -66,8 +66,9 @@ public struct Rollout: Sendable {
         case refused(String)
         /// An error before the commit: tried again after a backoff.
         case failed(String)
-        /// The session broke or timed out. `resync`: what the host has is unknown now.
-        case unreachable(String, resync: Bool)
+        /// The session broke or timed out: what the host has is unknown now (the batch may
+        /// have been committed), so it is compared whole when it answers again.
+        case unreachable(String)
     }
 
     /// What the machine decided.
@@ -98,6 +99,8 @@ public struct Rollout: Sendable {
     public internal(set) var hosts: [HostState]
     /// The backoff's jitter, seeded (the simulation replays it).
     var random: SplitMix
+    /// The time of the last event.
+    var clock = 0.0
 
     /// A machine for these groups (hosts by URI, in order; `staged` groups follow the policy's
     /// canaries and `max_failures`), restoring what `state` remembers. `renderKeys`: what each
@@ -120,12 +123,16 @@ public struct Rollout: Sendable {
         }
         self.groups = groups
         self.hosts = hosts
+        for g in groups.indices { chooseCanaries(g) }
         if let state { restore(state) }
     }
 
     /// Handles one event at `now` and returns what to do, sends last.
     public mutating func handle(_ event: Event, now: Double) -> [Action] {
         var actions: [Action] = []
+        clock = now
+        // Only where nothing was released is a canary's place a matter of time (`canaries(of:)`).
+        for g in groups.indices where groups[g].released == 0 { chooseCanaries(g) }
         switch event {
         case .cut(let revision):
             guard revision > head else { break }
@@ -143,6 +150,8 @@ public struct Rollout: Sendable {
             dispatching = true
         }
         for g in groups.indices {
+            // Level-triggered: what the canaries hold now approves, whatever the event was.
+            if groups[g].canaries > 0 { checkApproval(g, now: now, &actions) }
             release(g, now: now, &actions)
             groups[g].waitingSince = candidate(of: g) == nil ? nil : groups[g].waitingSince ?? now
         }
@@ -152,15 +161,28 @@ public struct Rollout: Sendable {
 
     /// When the machine next needs a tick: a backoff or a pause that ends.
     public var deadline: Double? {
-        let backoffs = hosts.indices.compactMap { h -> Double? in
-            guard hosts[h].sending == nil, !hosts[h].givenUp, let at = hosts[h].notBefore, wants(h) else { return nil }
-            return at
+        var next: Double?
+        for h in hosts.indices {
+            let host = hosts[h]
+            guard let at = host.notBefore, next.map({ at < $0 }) ?? true, host.sending == nil, !host.givenUp,
+                wants(h)
+            else { continue }
+            next = at
         }
-        return (backoffs + groups.compactMap(\.releaseAt)).min()
+        for g in groups where g.releaseAt != nil { next = min(next ?? .infinity, g.releaseAt!) }
+        // A host passed over as canary is one again when its backoff ends.
+        for host in hosts where host.reachable == false && host.sending == nil && !host.givenUp {
+            if let at = host.notBefore, at > clock { next = min(next ?? .infinity, at) }
+        }
+        return next
     }
 
     /// Deliveries under way.
-    public var running: Int { hosts.count { $0.sending != nil } }
+    public var running: Int {
+        var n = 0
+        for h in hosts.indices where hosts[h].sending != nil { n += 1 }
+        return n
+    }
 
     /// `--once`: a host that fails is not tried again.
     public mutating func stopRetrying() { policy.retries = false }

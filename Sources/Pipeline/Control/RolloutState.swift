@@ -70,5 +70,13 @@ extension Rollout {
             // Rendered with other values: compared whole.
             if saved.renderKey != hosts[h].renderKey { hosts[h].applied = nil }
         }
+        // What canaries applied past the approved revision still counts for its approval.
+        for g in groups.indices {
+            if let held = groups[g].held { groups[g].refusedCandidates.insert(held.revision) }
+            for h in canaries(of: g) {
+                guard let applied = hosts[h].applied, applied > groups[g].approved else { continue }
+                groups[g].verdicts[applied, default: []].insert(h)
+            }
+        }
     }
 }

@@ -37,10 +37,7 @@ extension PipelineRunner {
             guard let to = log.record(revision), let raw = log.tree(to) else {
                 throw SystemError("read (revision \(revision) is gone from the log)", path: log.directory, code: nil)
             }
-            if from == revision {
-                // Down, and at its revision already: an empty batch asks whether it is back.
-                (paths, moves) = ([], [:])
-            } else if let from, let record = log.record(from) {
+            if let from, let record = log.record(from) {
                 let diff = try log.diff(from: record, to: to)
                 (paths, moves) = (diff.paths, diff.moves)
             } else {

@@ -33,7 +33,7 @@ extension PipelineRunner {
         case .failure(let failure):
             result = TargetResult(status: .failed, message: failure.message)
             if failure.lostSession {
-                answer = .unreachable(failure.message, resync: host.target.resyncsAfterFailure)
+                answer = .unreachable(failure.message)
                 if wasDown {
                     logger.debug("\(host.uri) still down: \(failure.message)", metadata: metadata)
                     host.lastResult = result

@@ -28,7 +28,6 @@ public final class LocalTarget: SyncTarget {
     }
 
     public var uri: TargetURI { .file(path: root) }
-    public var resyncsAfterFailure: Bool { false }
 
     public func plan(paths: [String]?, moves: [String: String], source: any SourceTree, filter: Filter, delete: Bool)
         throws -> SyncPlan

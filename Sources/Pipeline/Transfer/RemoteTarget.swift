@@ -56,8 +56,6 @@ public final class RemoteTarget: SyncTarget {
         return argv + [host, "--", runner, "receive", receiver, "--module", module]
     }
 
-    public var resyncsAfterFailure: Bool { true }
-
     /// Forgets the connection (after an error, or at shutdown): the receiver sees its input close.
     public func disconnect() {
         connection?.close()

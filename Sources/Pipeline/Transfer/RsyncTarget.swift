@@ -30,8 +30,6 @@ public final class RsyncTarget: SyncTarget {
         self.timeout = timeout
     }
 
-    public var resyncsAfterFailure: Bool { true }
-
     /// The module's URL with a trailing slash: its contents, not the module as a directory.
     var moduleURL: String { uri.description + "/" }
 

@@ -4,9 +4,6 @@
 public protocol SyncTarget: AnyObject {
     /// The target, as logs and hooks name it.
     var uri: TargetURI { get }
-    /// Whether a failed batch may have left the target further behind than that batch
-    /// (a lost session): the next batch is then a full resync.
-    var resyncsAfterFailure: Bool { get }
     /// Plans what the target needs so that `paths` (the whole tree for nil) equal the source;
     /// `moves` (to → from) lets a target rename what it has rather than receive it again.
     func plan(paths: [String]?, moves: [String: String], source: any SourceTree, filter: Filter, delete: Bool) throws
