@@ -34,6 +34,13 @@ if [[ "${1:-}" == "--bench" ]]; then
   )
 fi
 
+# From PyPI: ansible-core, whose ansible-playbook templates files into a watched source (a
+# slow writer, for the burst-aware cut's test).
+if ! command -v ansible-playbook >/dev/null 2>&1; then
+  echo "install-deps: installing ansible-core from PyPI"
+  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore 'ansible-core>=2.19,<2.20'
+fi
+
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

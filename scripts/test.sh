@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# make test: build, run the suites in parallel, then the system-limit suite alone,
-# and close with one summary line over both runs.
+# make test: build, run the suites in parallel, then alone: the system-limit suite, the timed
+# end-to-end suites and the rollout simulation; close with one summary line over the runs.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 log=$(mktemp /tmp/runner-test-log.XXXXXX)
@@ -11,9 +11,15 @@ status=0
 # The house: no cycle between the folders of Sources/Pipeline, and formatted code (make format).
 python3 scripts/folder-arrows.py --quiet || status=1
 swift format lint --strict --recursive Sources Tests Fuzz/Targets Fuzz/Tests Fuzz/Driver Fuzz/Harness Package.swift Fuzz/Package.swift || { echo "unformatted code: run make format"; status=1; }
-swift test --skip-build --skip SystemLimitTests 2>&1 | tee -a "$log" || status=1
+alone="SystemLimitTests|WedgeTests|AnsibleTests|RolloutSimulationTests"
+swift test --skip-build --skip "$alone" 2>&1 | tee -a "$log" || status=1
 # Alone: these lower system-wide inotify limits for a moment.
 swift test --skip-build --filter SystemLimitTests 2>&1 | tee -a "$log" || status=1
+# Alone: what is timed end to end as a user times it (an edit within 2 s, a lone edit within
+# delay + 50 ms, a tool's pace) would measure the other suites' load, not runner.
+swift test --skip-build --filter "WedgeTests|AnsibleTests" 2>&1 | tee -a "$log" || status=1
+# Alone: ten thousand schedules take both cores.
+swift test --skip-build --filter RolloutSimulationTests 2>&1 | tee -a "$log" || status=1
 
 total=$(grep -oE "Test run with [0-9]+ tests?" "$log" | grep -oE "[0-9]+" | awk '{s += $1} END {print s + 0}')
 # One line per failed test ("✘ Test name() failed after …"), not one per failed expectation.

@@ -160,6 +160,13 @@ public enum FileSystem {
         }
     }
 
+    /// Where `path` leads, every symlink on the way followed; nil when it leads nowhere.
+    public static func realPath(_ path: String) -> String? {
+        guard let real = realpath(path.cPath, nil) else { return nil }
+        defer { free(real) }
+        return FileName.decode(UnsafeRawBufferPointer(start: real, count: strlen(real)))
+    }
+
     /// Whether the open file `a` (read from its start; its offset is left alone) and the
     /// regular file at `b` (not through a final symlink) hold the same bytes; false when
     /// either cannot be read.

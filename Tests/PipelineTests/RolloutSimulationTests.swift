@@ -9,7 +9,8 @@ import Testing
 /// The two wedges the machine replaced, planted back around it in the old code's shape,
 /// are found within the same budget.
 @Suite struct RolloutSimulationTests {
-    static let schedules = 10_000
+    /// Schedules per test: ten thousand (`RUNNER_SIM_SCHEDULES` asks for fewer under a sanitizer).
+    static let schedules = ProcessInfo.processInfo.environment["RUNNER_SIM_SCHEDULES"].flatMap(Int.init) ?? 10_000
 
     /// Runs schedules from `seeds` until one breaks an invariant; returns it, with how many ran.
     static func explore<Machine: SimulatedMachine>(_ machine: Machine.Type, seeds: [UInt64]) -> (

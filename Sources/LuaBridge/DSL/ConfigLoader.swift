@@ -225,7 +225,10 @@ public final class ConfigLoader {
             .path
     }
 
-    /// The source as (directory, file name when the source is a single file), symlinks resolved.
+    /// The source as (directory, file name when the source is a single file). A directory
+    /// keeps the path as written (made absolute): a symlink on the way (`current ->
+    /// releases/N`) is followed by the runner, which watches it for a flip. A file's directory
+    /// is resolved.
     func resolveSource(_ raw: String, what: String, at: SourceLocation) throws -> (String, String?) {
         let path = resolvePath(raw)
         let here = index.locateKey("source", after: at)
@@ -236,7 +239,9 @@ public final class ConfigLoader {
         free(real)
         switch FileInfo.lstat(resolved)?.kind {
         case .directory?:
-            return (resolved, nil)
+            var written = URL(fileURLWithPath: path).standardizedFileURL.path
+            while written.count > 1 && written.hasSuffix("/") { written.removeLast() }
+            return (written, nil)
         case .file?:
             let url = URL(fileURLWithPath: resolved)
             return (url.deletingLastPathComponent().path, url.lastPathComponent)

@@ -80,7 +80,8 @@ public struct PipelineConfig: Sendable {
     public var ignore: [IgnoreRule]
     /// Seconds of quiet before a batch is cut.
     public var delay: Double
-    /// Seconds after the first change at which a batch is cut even if changes keep coming.
+    /// Seconds after the first change at which a batch is cut even if changes keep coming, and
+    /// the longest quiet a burst of changes earns (`Coalescer`).
     public var maxDelay: Double
     /// Seconds between scans of directories that could not be watched (watch limit).
     public var scanInterval: Double
@@ -128,7 +129,7 @@ public struct PipelineConfig: Sendable {
         self.scanInterval = scanInterval
         self.ignore = ignore
         self.delay = delay
-        self.maxDelay = maxDelay ?? max(2.0, delay * 10)
+        self.maxDelay = maxDelay ?? max(10, delay * 10)
         self.destinations = destinations
         self.auth = auth
         self.delete = delete

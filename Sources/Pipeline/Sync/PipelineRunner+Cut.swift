@@ -43,11 +43,8 @@ extension PipelineRunner {
             }
             nextScan = watcher.unwatched.isEmpty ? nil : now + config.scanInterval
         }
-        if let at = retry.due, now >= at {
-            let (changes, fullRescan) = retry.take()
-            for (path, change) in changes { coalescer.add(path, change, at: earlier) }
-            if fullRescan { coalescer.addRescan(at: earlier) }
-        }
+        if let at = retry.due, now >= at { offerHeldAgain(at: earlier) }
+        lookAtSource(now: now, control: control)
         if let at = cutAgainAt, now >= at {
             cutAgainAt = nil
             coalescer.addRescan(at: earlier)
@@ -55,6 +52,8 @@ extension PipelineRunner {
         if !dryRun, let due = rollout.deadline, now >= due { handle(.tick, control: control) }
         guard let batch = coalescer.cut(at: now) else { return }
         decided.removeAll(keepingCapacity: true)
+        // Nothing to read: the whole comparison when the source is back covers this batch.
+        guard !source.missing else { return }
         observer?.batchCut(pipeline: config.name, paths: batch.changes.count)
         if batch.fullRescan { observer?.watchTrouble(pipeline: config.name, kind: "rescan") }
         // The monotonic time lets `make bench` measure event-to-batch latency from outside.
@@ -62,12 +61,20 @@ extension PipelineRunner {
             "batch cut",
             metadata: [
                 "paths": "\(batch.changes.count)", "full": "\(batch.fullRescan)", "mono": "\(MonotonicClock.now)",
+                "quiet": "\(coalescer.quiet)",
             ])
         if dryRun {
             _ = describe(batch, label: "batch")
             return
         }
         process(batch, control: control)
+    }
+
+    /// The batches the `check` hook held, back in the next batch under what changed since.
+    func offerHeldAgain(at now: Double) {
+        let (changes, fullRescan) = retry.take()
+        for (path, change) in changes { coalescer.addEarlier(path, change, at: now) }
+        if fullRescan { coalescer.addRescan(at: now) }
     }
 
     /// A batch the watch cut: the `check` hook may hold it; else it becomes the next revision.

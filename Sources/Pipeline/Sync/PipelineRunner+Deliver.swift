@@ -89,6 +89,7 @@ extension PipelineRunner {
     /// Results of deliveries, and Lua calls from workers.
     public func serviceWakeups(now: Double, control: RunControl) {
         calls.serve()
+        sourceParentWoke(now: now)
         for result in fleet.takeResults() {
             let answer = report(result)
             if answer == .applied { failing.remove(result.host) } else { failing.insert(result.host) }

@@ -6,20 +6,17 @@ import RunnerSystem
 #endif
 
 extension PipelineRunner {
-    /// Starts watching the source. Call before the initial sync, so that nothing
-    /// changed during the sync can be missed.
+    /// Starts watching the source (where `config.source` leads). Call before the initial sync,
+    /// so that nothing changed during the sync can be missed.
     public func startWatching(now: Double = MonotonicClock.now) throws(WatchError) {
         let filter = self.filter
         let singleFile = config.sourceFile != nil
         watcher = try InotifyWatcher(root: sourceRoot) { path in
             !singleFile && !((try? filter.isIgnored(path, isDirectory: true)) ?? false)
         }
-        logger.info(
-            "watching",
-            metadata: [
-                "source": "\(sourceRoot)",
-                "directories": "\(watcher!.watchCount)",
-            ])
+        var metadata: Logger.Metadata = ["source": "\(sourceRoot)", "directories": "\(watcher!.watchCount)"]
+        if sourceRoot != config.source { metadata["via"] = "\(config.source)" }
+        logger.info("watching", metadata: metadata)
         reportUnwatched(now: now)
     }
 
@@ -48,11 +45,7 @@ extension PipelineRunner {
         while readEvents(now: now) > 0 {}
         watcher = nil
         for path in openWrites.settled(at: .infinity, info: { _ in nil }) { coalescer.add(path, .written, at: now) }
-        if !retry.isEmpty {
-            let (changes, fullRescan) = retry.take()
-            for (path, change) in changes { coalescer.add(path, change, at: now) }
-            if fullRescan { coalescer.addRescan(at: now) }
-        }
+        if !retry.isEmpty { offerHeldAgain(at: now) }
         return coalescer.cutNow()
     }
 
@@ -96,8 +89,8 @@ extension PipelineRunner {
                 coalescer.touch(at: now)
             case .written, .deleted, .attributes:
                 if event.path.isEmpty && event.kind == .deleted {
-                    logger.error(
-                        "the source directory was deleted or moved away")
+                    // Gone, or moved away with another directory put in its place: looked at now.
+                    source.checkAt = now
                     continue
                 }
                 if event.kind != .attributes { openWrites.forget(event.path) }

@@ -43,8 +43,10 @@ public final class PipelineRunner {
     /// When the directories the watch limit left unwatched are scanned next.
     var nextScan: Double?
     var limitReported = false
-    /// The source directory as watched: `config.source`, or where its symlink pointed.
-    var sourceRoot: String
+    /// Where `config.source` leads, watched for a flip.
+    var source: WatchedSource
+    /// The source directory as watched: `config.source`, or where its symlinks lead.
+    var sourceRoot: String { source.path }
     /// When a cut that failed (the source directory missing) is tried again.
     var cutAgainAt: Double?
     /// Hears what the pipeline does (its metrics), when the service face is on.
@@ -86,7 +88,10 @@ public final class PipelineRunner {
             })
         coalescer = Coalescer(delay: config.delay, maxDelay: config.maxDelay)
         openWrites = OpenWrites(settle: max(config.delay, 0.3), maxDelay: config.maxDelay)
-        sourceRoot = config.source
+        guard let source = WatchedSource(config.source, now: MonotonicClock.now) else {
+            throw TransferError("the source directory is missing", path: config.source)
+        }
+        self.source = source
         let directory: String
         if dryRun {
             // Nothing of the service's state is touched: revisions go to a log of its own.
@@ -185,13 +190,16 @@ public final class PipelineRunner {
     public var deadline: Double? {
         [
             coalescer.deadline, retry.due, nextScan, openWrites.deadline, dryRun ? nil : rollout.deadline, cutAgainAt,
+            source.checkAt,
         ]
         .compactMap { $0 }.min()
     }
 
     /// The descriptors that wake the loop for this pipeline besides the watch: results of
     /// deliveries, and Lua calls a delivery waits for.
-    public var wakeDescriptors: [Int32] { [fleet.wakeup.descriptor, calls.wakeup.descriptor] }
+    public var wakeDescriptors: [Int32] {
+        [fleet.wakeup.descriptor, calls.wakeup.descriptor] + (source.parent.map { [$0.fileDescriptor] } ?? [])
+    }
 
     /// Ends remote sessions (at shutdown).
     public func disconnect() {

@@ -1,3 +1,5 @@
+import RunnerSystem
+
 /// Makes the target a pipeline's destination names: `file://` (a local directory, which must
 /// not overlap the source), `ssh://`, `rsync://` or `runner://`, with the pipeline's auth and
 /// timeout. A bad `secret_file` is a `ConfigError`; a local target whose interrupted batch
@@ -10,7 +12,9 @@ public enum TargetFactory {
     {
         switch destination.uri {
         case .file(let path):
-            if path == config.source || path.hasPrefix(config.source + "/") || config.source.hasPrefix(path + "/") {
+            // As written and as the links lead (a source `current -> releases/N`).
+            let sources = Set([config.source, FileSystem.realPath(config.source) ?? config.source])
+            if sources.contains(where: { path == $0 || path.hasPrefix($0 + "/") || $0.hasPrefix(path + "/") }) {
                 throw ConfigError(
                     "pipeline '\(config.name)': target \(destination.uri) overlaps the source \(config.source)",
                     at: config.location)

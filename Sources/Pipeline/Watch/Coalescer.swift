@@ -1,9 +1,20 @@
-/// Folds watch events into batches: one entry per path, cut after `delay` seconds
-/// without a new event, or `maxDelay` after the first event of the batch.
+/// Folds watch events into batches: one entry per path, cut after a quiet period without a
+/// new event, or `maxDelay` after the first event of the batch.
+///
+/// Burst-aware: a lone change goes out after `delay`. A change that comes soon after the last
+/// cut (within `burstWindow`) is a writer going on — a tool writing one file after another.
+/// The first such change sets the quiet to the writer's pace (the gap between its last two
+/// changes) plus a `delay`, or twice its pause since the cut if that is longer, at most
+/// `maxDelay`; later ones only widen it to twice their pause. So an ansible run writing a file
+/// every 0.5 s (delay 0.2) makes two revisions, not one per file, and reloads its receivers
+/// twice. A writer that waits for each change to arrive before the next (a script) pauses only
+/// as long as the delivery took: its quiet stays near twice `delay`. A change after a longer
+/// pause is lone again.
 public struct Coalescer: Sendable {
-    /// Seconds of quiet before a batch is cut.
+    /// Seconds of quiet before a lone change is cut.
     public let delay: Double
-    /// Seconds after the first event at which the batch is cut regardless.
+    /// Seconds after the first event at which a batch is cut regardless; the longest quiet a
+    /// burst earns.
     public let maxDelay: Double
 
     private var changes: [String: PathChange] = [:]
@@ -11,16 +22,35 @@ public struct Coalescer: Sendable {
     private var fullRescan = false
     private var firstEvent: Double?
     private var lastEvent: Double = 0
+    /// The quiet period of the batch being gathered (of the last one, between batches).
+    public private(set) var quiet: Double
+    /// When the last batch was cut, and its last event.
+    private var lastCut: Double?
+    private var lastCutEvent: Double?
+    /// Whether the last batch was part of a burst.
+    private var inBurst = false
+
+    /// A change this soon after a cut goes on a burst: four `delay`s, and at least 1.5 s (a
+    /// tool's pace on a loaded machine).
+    public var burstWindow: Double { max(4 * delay, 1.5) }
 
     /// A coalescer.
     public init(delay: Double, maxDelay: Double) {
         self.delay = max(0, delay)
         self.maxDelay = max(self.delay, maxDelay)
+        quiet = self.delay
     }
 
     /// Adds a changed path (already filtered).
     public mutating func add(_ path: String, _ change: PathChange = .written, at now: Double) {
         changes.record(path, change)
+        touch(now)
+    }
+
+    /// Adds a change that happened before those gathered already (a batch held back and
+    /// offered again): what came since has the last word (held written, then deleted, is deleted).
+    public mutating func addEarlier(_ path: String, _ change: PathChange, at now: Double) {
+        changes[path] = changes[path].map { change.then($0) } ?? change
         touch(now)
     }
 
@@ -43,24 +73,35 @@ public struct Coalescer: Sendable {
     }
 
     private mutating func touch(_ now: Double) {
-        if firstEvent == nil { firstEvent = now }
+        if firstEvent == nil {
+            firstEvent = now
+            if let cut = lastCut, let last = lastCutEvent, now - cut <= burstWindow {
+                // A burst starts (the writer's pace plus a delay) or goes on (never shorter).
+                let pace = inBurst ? quiet : (now - last) + delay
+                quiet = min(maxDelay, max(pace, 2 * (now - cut)))
+                inBurst = true
+            } else {
+                quiet = delay
+                inBurst = false
+            }
+        }
         lastEvent = now
     }
 
     /// When the pending batch is due, or nil when nothing is pending.
     public var deadline: Double? {
         guard let first = firstEvent else { return nil }
-        return min(lastEvent + delay, first + maxDelay)
+        return min(lastEvent + quiet, first + maxDelay)
     }
 
     /// Cuts the batch if it is due.
     public mutating func cut(at now: Double) -> ChangeBatch? {
         guard let due = deadline, now >= due else { return nil }
-        return cutNow()
+        return cutNow(at: now)
     }
 
     /// Cuts whatever is pending now (for shutdown and tests).
-    public mutating func cutNow() -> ChangeBatch? {
+    public mutating func cutNow(at now: Double? = nil) -> ChangeBatch? {
         guard firstEvent != nil else { return nil }
         var batch = ChangeBatch(
             changes: changes, ignored: ignored.sorted { $0.key < $1.key }.map { ($0.key, $0.value) },
@@ -70,6 +111,8 @@ public struct Coalescer: Sendable {
         ignored.removeAll(keepingCapacity: true)
         fullRescan = false
         firstEvent = nil
+        lastCut = now ?? lastEvent
+        lastCutEvent = lastEvent
         return batch
     }
 }
