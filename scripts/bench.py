@@ -8,8 +8,8 @@ times and memory, > 1 for throughput). Uses the release build of runner.
   setup      10,000 directories and 100,000 files: time to watches established, and RSS
   burst      50,000 new files: time until runner cut batches covering all of them, vs
              inotifywait printing all their events
-  e2e        write in the source -> visible at the receiver (delay = 0), p50/p90/max over
-             30 creates, in-place modifies and `mv tmp file`, and a 2,000-file burst: runner
+  e2e        write in the source -> visible at the receiver (delay = 0), p50/p90/p99/max over
+             100 creates, in-place modifies and `mv tmp file`, and a 2,000-file burst: runner
              run -> runner serve on 127.0.0.1 vs lsyncd 2.2 (default.rsync to an rsync daemon
              on 127.0.0.1), stock and tuned (TCP_NODELAY), and the physical floor
              (../shared/bench/floor: inotify -> read -> TCP -> temp file + rename); RSS
@@ -376,7 +376,7 @@ def content_is(path, data):
 
 
 def e2e_measure(targets, burst=True):
-    """Latency write -> visible at the receiver for create, modify, mv tmp file (30 each),
+    """Latency write -> visible at the receiver for create, modify, mv tmp file (100 each),
     then a 2,000-file burst for the first target (the floor watches one directory: not for
     it); prints p50/p90/max per target. `targets` are (src, dst, label), sampled in turn,
     one change each: a drift of the machine's speed (this VM's varies by half within
@@ -385,7 +385,7 @@ def e2e_measure(targets, burst=True):
     arrivals = {label: Arrivals(dst) for _, dst, label in targets}
     for kind in ("create", "modify", "mv"):
         samples = {label: [] for _, _, label in targets}
-        for i in range(30):
+        for i in range(100):
             for src, dst, label in targets:
                 samples[label].append(e2e_sample(src, dst, arrivals[label], kind, i))
                 time.sleep(0.02)
@@ -393,6 +393,7 @@ def e2e_measure(targets, burst=True):
             results[label][kind] = samples[label]
             out(f"e2e.{label}.{kind}.p50_ms", f"{percentile(samples[label], 0.5) * 1000:.2f}")
             out(f"e2e.{label}.{kind}.p90_ms", f"{percentile(samples[label], 0.9) * 1000:.2f}")
+            out(f"e2e.{label}.{kind}.p99_ms", f"{percentile(samples[label], 0.99) * 1000:.2f}")
             out(f"e2e.{label}.{kind}.max_ms", f"{max(samples[label]) * 1000:.2f}")
     for a in arrivals.values():
         a.close()
@@ -495,7 +496,7 @@ def bench_e2e(work):
     if floor:
         bottom = measured["floor"]
         for kind in ("create", "modify", "mv"):
-            for q in (0.5, 0.9):
+            for q in (0.5, 0.9, 0.99):
                 ratio = percentile(ours[kind], q) / percentile(bottom[kind], q)
                 out(f"e2e.ratio.{kind}.p{int(q * 100)}_vs_floor", f"{ratio:.2f}")
 

@@ -172,7 +172,7 @@ status_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1
 export RUNNER_DEMO_STATUS="127.0.0.1:$status_port"
 cp samples/php_env.lua "$work/"
 cp -r samples/php_env "$work/"
-export XDG_STATE_HOME="$work/fleet-state"  # its revisions and snapshots, apart from the first pipelines
+export XDG_STATE_HOME="$work/fleet-state"  # its revision log and rollout, apart from the first pipelines
 serves() { SCRIPT_FILENAME="$work/fleet/$1/www/env.php" REQUEST_METHOD=GET cgi-fcgi -bind -connect "127.0.0.1:${fpm_port[$1]}" | tail -1; }
 show_fleet() { for h in "${hosts[@]}"; do echo "  $h serves APP_MODE = $(serves "$h")"; done; }
 "$bin" render "$work/php_env.lua" www.conf --group regression | grep APP_MODE

@@ -19,6 +19,8 @@
 extern int posix_spawn_file_actions_addclosefrom_np(posix_spawn_file_actions_t *actions, int from);
 // Likewise: a pipe made close-on-exec atomically (a fork between pipe() and fcntl() would leak it).
 extern int pipe2(int pipefd[2], int flags);
+// Likewise: an anonymous file in memory (content not written to disk yet, read as a file).
+extern int memfd_create(const char *name, unsigned int flags);
 
 /// openat2(2) resolving strictly beneath `dirfd`, never through a symlink or `..`
 /// out of it: -1 with errno set on failure (ENOSYS on kernels before 5.6).

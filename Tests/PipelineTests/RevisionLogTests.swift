@@ -20,9 +20,12 @@ import Testing
 
         func log(keep: Int = 100) throws -> RevisionLog { try RevisionLog(directory: dir.at("state"), keep: keep) }
 
+        /// A cut, written to disk (as the runner does once the revision's deliveries started).
         @discardableResult
         func cut(_ log: RevisionLog, _ paths: [String]? = nil) throws -> CutResult {
-            try log.cut(CutRequest(source: source, paths: paths, filter: filter))
+            let result = try log.cut(CutRequest(source: source, paths: paths, filter: filter))
+            try log.flush()
+            return result
         }
 
         /// The revision, written into a fresh directory by a `file://` target.
@@ -162,6 +165,24 @@ import Testing
                     == .file(mode: 0o644, bytes: Data("[www]\nversion = \(n - 1)\n".utf8)))
         }
         #expect(done.objects == 2 * 4, "a file and a root per dropped revision")
+    }
+
+    @Test func aRevisionIsReadFromMemoryUntilFlushedAndLostWithoutIt() throws {
+        let f = try Fixture()
+        defer { f.dir.remove() }
+        try f.dir.write("src/www.conf", "one\n")
+        let log = try f.log()
+        try f.cut(log)
+        try f.dir.write("src/www.conf", "two\n")
+        // Not flushed: its objects and record are in memory, and a delivery reads them there.
+        let second = try #require(
+            try log.cut(CutRequest(source: f.source, paths: ["www.conf"], filter: f.filter)).record)
+        #expect(f.objects().count == 2, "only the first revision's file and root are on disk")
+        #expect(try f.checkout(log, second)["www.conf"] == .file(mode: 0o644, bytes: Data("two\n".utf8)))
+        // A process killed before the flush: the log goes on from what was written.
+        #expect(try f.log().head?.number == 1)
+        try log.flush()
+        #expect(try f.log().head == second)
     }
 
     @Test func aReopenedLogGoesOnFromItsHeadAndPutsALostOneAside() throws {

@@ -1,5 +1,6 @@
 import Foundation
 import Pipeline
+import TestSupport
 
 /// A rollout machine as the simulation drives it: the real `Rollout`, or one of the test's
 /// wrappers that plant an old wedge around it.
@@ -91,7 +92,7 @@ struct Simulation<Machine: SimulatedMachine> {
     }
 
     let seed: UInt64
-    var random: SplitMix64
+    var random: SplitMix
     let layout: [(name: String, hosts: [String], staged: Bool)]
     /// Each host's group, as the layout says (a wrapper's machines may number them their own way).
     let groupOf: [Int]
@@ -127,7 +128,7 @@ struct Simulation<Machine: SimulatedMachine> {
     init(seed: UInt64, tracing: Bool = false) {
         self.seed = seed
         self.tracing = tracing
-        var r = SplitMix64(seed: seed)
+        var r = SplitMix(state: seed)
         random = r
         timeout = [1.0, 2.0, 3.0].randomElement(using: &r)!
         let groupCount = Int.random(in: 1...3, using: &r)
@@ -430,18 +431,5 @@ struct Simulation<Machine: SimulatedMachine> {
                 }
             }
         }
-    }
-}
-
-/// SplitMix64: every schedule from its seed.
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9e37_79b9_7f4a_7c15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-        return z ^ (z >> 31)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Pipeline
 import TestSupport
 import Testing
 
@@ -156,6 +157,40 @@ import Testing
         #expect(await runner.waitForExit() == 0)
         _ = await up.stop()
         _ = await back.stop()
+    }
+
+    @Test func aGroupWhoseCandidateWaitsPastTheTimeoutIsAProblemThatSaysWhy() async throws {
+        let s = try Setup()
+        defer { s.dir.remove() }
+        let up = try await s.serve(0)
+        // The group's canary refuses connections: the candidate has no canary to go to.
+        let down = "runner://127.0.0.1:\(try freeLoopbackPort())/fpm"
+        try s.dir.write(
+            "p.lua",
+            """
+            settings { status = "127.0.0.1:0" }
+            group "g" { "\(down)" }
+            group "h" { "runner://127.0.0.1:\(up.port)/fpm" }
+            pipeline "p" { source = "src", to = { "g", "h" }, rollout = "canary", timeout = 1, delay = 0.05,
+                           retry = { initial = 0.2, max = 1 } }
+            """)
+        let runner = try RunnerProcess(["run", s.dir.at("p.lua")], logDirectory: s.dir.path)
+        let port = try #require(await Self.statusPort(runner), "\(runner.stderr)")
+        var body = ""
+        #expect(
+            await eventually {
+                body = (try? httpGet(port: port, "/status").body) ?? ""
+                return body.contains("group g: revision 1 waits for") && body.contains("canary \(down) failed")
+            }, "\(body)")
+        #expect(await eventually { (try? httpGet(port: port, "/healthz").status) == 503 })
+        // The other group is not held back, and its host is current.
+        #expect(!body.contains("group h"), "\(body)")
+        let status = try ServiceStatus.decode(Array(body.utf8))
+        #expect(status.pipelines.first?.groups.first { $0.name == "h" }?.hosts.first?.state == "current", "\(body)")
+        #expect(status.pipelines.first?.groups.first { $0.name == "g" }?.candidate == 1, "\(body)")
+        runner.signal(SIGTERM)
+        #expect(await runner.waitForExit() == 0)
+        _ = await up.stop()
     }
 
     @Test func aStatusCommandWithoutAnAddressIsAConfigurationError() async throws {

@@ -8,10 +8,13 @@ public func deterministicBytes(_ count: Int, seed: UInt64) -> [UInt8] {
 }
 
 /// SplitMix64: a small seeded generator, so that a run can be replayed from its seed.
-struct SplitMix: RandomNumberGenerator {
+public struct SplitMix: RandomNumberGenerator {
     var state: UInt64
 
-    mutating func next() -> UInt64 {
+    /// A generator whose first number comes from `state`.
+    public init(state: UInt64) { self.state = state }
+
+    public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9

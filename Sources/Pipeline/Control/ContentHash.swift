@@ -1,5 +1,3 @@
-import CXXHash
-
 /// What a file, a directory of a manifest or a rendered template is called in the content
 /// store: XXH3-128 of its bytes, keyed with the store's own secret seed. Keyed, because
 /// unkeyed XXH3 can be collided on purpose (see `StrongHash`): two files that collided
@@ -38,6 +36,9 @@ public struct ContentHash: Hashable, Sendable, Comparable, CustomStringConvertib
         (0..<16).map { i in UInt8(truncatingIfNeeded: (i < 8 ? high : low) >> (8 * UInt64(7 - i % 8))) }
     }
 
+    /// A digest of the delta engine's XXH3-128 (the same function, keyed with the store's seed).
+    init(_ digest: StrongHash.Digest) { self.init(high: digest.high, low: digest.low) }
+
     /// From 16 bytes as `bytes` writes them.
     init(bytes: some Collection<UInt8>) {
         var high: UInt64 = 0, low: UInt64 = 0
@@ -45,32 +46,5 @@ public struct ContentHash: Hashable, Sendable, Comparable, CustomStringConvertib
             if i < 8 { high = high << 8 | UInt64(b) } else { low = low << 8 | UInt64(b) }
         }
         self.init(high: high, low: low)
-    }
-}
-
-/// XXH3-128 under one secret seed, streaming: a file's content is hashed as it is copied.
-final class ContentHasher {
-    private let state: OpaquePointer
-
-    init(seed: UInt64) {
-        state = XXH3_createState()
-        XXH3_128bits_reset_withSeed(state, seed)
-    }
-
-    deinit { XXH3_freeState(state) }
-
-    func update(_ bytes: UnsafeRawBufferPointer) {
-        if bytes.count > 0 { XXH3_128bits_update(state, bytes.baseAddress, bytes.count) }
-    }
-
-    func finish() -> ContentHash {
-        let h = XXH3_128bits_digest(state)
-        return ContentHash(high: h.high64, low: h.low64)
-    }
-
-    /// The hash of a buffer in one call.
-    static func hash(_ bytes: UnsafeRawBufferPointer, seed: UInt64) -> ContentHash {
-        let h = XXH3_128bits_withSeed(bytes.baseAddress, bytes.count, seed)
-        return ContentHash(high: h.high64, low: h.low64)
     }
 }

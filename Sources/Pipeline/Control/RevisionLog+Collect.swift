@@ -13,6 +13,7 @@ extension RevisionLog {
     /// reaches: its files, its directories, and templates rendered from them (rendered again
     /// when needed). Only when no delivery reads the store.
     public func collect(pinned: Set<Int>) throws(SystemError) -> (revisions: Int, objects: Int, bytes: Int64) {
+        try flush()
         cutsSinceCollect = 0
         let all = numbers()
         let kept = Set(all.suffix(keep)).union(pinned)

@@ -76,7 +76,7 @@ extension RevisionLog {
             time: Date().timeIntervalSince1970, author: author,
             changed: Array(diff.paths.prefix(RevisionRecord.listedPaths)), changedCount: diff.paths.count,
             note: request.note)
-        try append(record)
+        append(record)
         result.record = record
         result.diff = diff
         return result

@@ -23,6 +23,8 @@ public final class RevisionLog {
     /// The newest revision, nil before the first cut.
     public private(set) var head: RevisionRecord?
     private var records: [Int: RevisionRecord] = [:]
+    /// Records cut and not written yet (`flush`).
+    private var unwritten: [RevisionRecord] = []
     /// Revisions cut since the last collection.
     var cutsSinceCollect = 0
 
@@ -49,7 +51,8 @@ public final class RevisionLog {
 
     /// The numbers of the revisions kept, in order.
     public func numbers() -> [Int] {
-        DirectoryEntries.sorted(at: directory + "/revisions").compactMap { Int($0) }.sorted()
+        (DirectoryEntries.sorted(at: directory + "/revisions").compactMap { Int($0) } + unwritten.map(\.number))
+            .sorted()
     }
 
     /// Revision `number`, if the log has it.
@@ -77,18 +80,30 @@ public final class RevisionLog {
         records[record.number] = record
     }
 
-    /// Writes a new revision's record and makes it the head.
-    func append(_ record: RevisionRecord) throws(SystemError) {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let path = directory + "/revisions/\(record.number)"
-        guard let data = try? encoder.encode(record) else {
-            throw SystemError("encode revision \(record.number)", path: path, code: nil)
-        }
-        try FileSystem.replace(path, with: Array(data), temporary: path + ".tmp", mode: 0o600)
+    /// Makes a new revision the head; its record is written at the next `flush`.
+    func append(_ record: RevisionRecord) {
         remember(record)
+        unwritten.append(record)
         head = record
         cutsSinceCollect += 1
+    }
+
+    /// Writes what the last cuts kept in memory: their objects first, then their records (a
+    /// record on disk always finds its manifest). The run loop calls it once the revision's
+    /// deliveries are under way, so that the writes are off a change's way.
+    public func flush() throws(SystemError) {
+        guard !unwritten.isEmpty else { return }
+        try store.flush()
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        while let record = unwritten.first {
+            let path = directory + "/revisions/\(record.number)"
+            guard let data = try? encoder.encode(record) else {
+                throw SystemError("encode revision \(record.number)", path: path, code: nil)
+            }
+            try FileSystem.replace(path, with: Array(data), temporary: path + ".tmp", mode: 0o600)
+            unwritten.removeFirst()
+        }
     }
 
     /// The entry at `path` in a revision ("" is its root), or nil.

@@ -64,7 +64,8 @@ extension Rollout {
         }
         for h in hosts.indices {
             guard let saved = state.hosts[hosts[h].uri] else { continue }
-            hosts[h].applied = saved.sending == nil ? saved.applied.map { min($0, head) } : nil
+            // Under way when it stopped, or at a revision the log lost: what it has is unknown.
+            hosts[h].applied = saved.sending == nil && (saved.applied ?? 0) <= head ? saved.applied : nil
             hosts[h].refused = saved.refused
             hosts[h].refusal = saved.refusal
             // Rendered with other values: compared whole.

@@ -47,7 +47,7 @@ final class Renderer {
         let rules = templates?.rules.map(\.text) ?? []
         let text = Array(
             (values + ["--", function == nil ? "placeholders" : "function"] + rules).joined(separator: "\n").utf8)
-        return text.withUnsafeBytes { ContentHasher.hash($0, seed: 0) }.description
+        return text.withUnsafeBytes { ContentHash(StrongHash.digest($0, seed: 0)) }.description
     }
 
     /// The host's rendered templates among `paths` of `tree` (every one for nil; a directory

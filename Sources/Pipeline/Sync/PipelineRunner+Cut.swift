@@ -128,6 +128,8 @@ extension PipelineRunner {
             if unpropagated.count > 256, let oldest = unpropagated.keys.min() { unpropagated[oldest] = nil }
         }
         handle(.cut(revision: record.number), control: control)
+        // Its deliveries are under way: what the cut kept in memory is written meanwhile.
+        do { try log.flush() } catch { logger.warning("cannot write revision \(record.number) yet: \(error)") }
         collectIfDue()
     }
 

@@ -18,8 +18,9 @@ extension PipelineRunner {
             saveState()
             for action in actions {
                 if case .send(let h, let revision, let from) = action {
-                    if let why = start(h, revision, from: from, control: control) {
-                        events.append(.answered(host: h, .refused(why)))
+                    if let answer = start(h, revision, from: from, control: control) {
+                        failing.insert(h)
+                        events.append(.answered(host: h, answer))
                     }
                 } else {
                     say(action, now: now)
@@ -29,10 +30,12 @@ extension PipelineRunner {
     }
 
     /// Starts bringing host `h` from `from` to `revision`: the manifests' difference, planned
-    /// against what the host has. Returns why it cannot (a template that will not render).
-    private func start(_ h: Int, _ revision: Int, from: Int?, control: RunControl) -> String? {
+    /// against what the host has (the whole tree when what it has is unknown, or a revision
+    /// the log no longer keeps). Returns the host's answer when it cannot start: a template
+    /// that will not render refuses the revision; a log that cannot be read fails it.
+    private func start(_ h: Int, _ revision: Int, from: Int?, control: RunControl) -> Rollout.Answer? {
         let host = fleet.hosts[h]
-        let paths: [String]?, moves: [String: String], overlay: [String: RenderedFile]
+        let paths: [String]?, moves: [String: String], tree: RevisionTree
         do {
             guard let to = log.record(revision), let raw = log.tree(to) else {
                 throw SystemError("read (revision \(revision) is gone from the log)", path: log.directory, code: nil)
@@ -41,19 +44,20 @@ extension PipelineRunner {
                 let diff = try log.diff(from: record, to: to)
                 (paths, moves) = (diff.paths, diff.moves)
             } else {
-                // Unknown: compared whole (for a single-file source, that file).
-                (paths, moves) = (config.sourceFile.map { [$0] }, [:])
+                (paths, moves) = (nil, [:])
             }
-            overlay = try renderer.overlay(raw, paths: paths, for: host.destination, store: log.store)
+            // A single-file source's whole tree is that file.
+            let overlay = try renderer.overlay(
+                raw, paths: paths ?? config.sourceFile.map { [$0] }, for: host.destination, store: log.store)
+            tree = overlay.isEmpty ? raw : log.tree(to, overlay: overlay)!
         } catch let refusal as Renderer.Refusal {
             let group = host.destination.group.map { "group \($0): " } ?? ""
             logger.error(
                 "\(group)revision \(revision) refused for \(host.uri): \(refusal)", metadata: ["target": "\(host.uri)"])
-            return "refused: \(refusal)"
+            return .refused("refused: \(refusal)")
         } catch {
             logger.error("revision \(revision) for \(host.uri): \(error)", metadata: ["target": "\(host.uri)"])
-            fleet.hosts[h].lastResult = TargetResult(status: .failed, message: "\(error)")
-            return "failed: \(error)"
+            return .failed("\(error)")
         }
         let g = rollout.hosts[h].group
         if rollout.hosts[h].sending?.asCanary == true {
@@ -77,8 +81,9 @@ extension PipelineRunner {
         fleet.start(
             h,
             DeliveryJob(
-                target: host.target, filter: workerFilter, tree: log.tree(log.record(revision)!, overlay: overlay)!,
-                paths: paths, moves: moves, whole: from == nil, delete: config.delete, revision: revision,
+                target: host.target, filter: workerFilter, tree: tree,
+                paths: paths ?? config.sourceFile.map { [$0] }, moves: moves, whole: paths == nil,
+                delete: config.delete, revision: revision,
                 cancelled: { [abandoned] in control.isAbandoned || abandoned.isCancelled }))
         return nil
     }
@@ -132,6 +137,7 @@ extension PipelineRunner {
             for result in fleet.takeResults() { handle(.answered(host: result.host, report(result)), control: control) }
         }
         if fleet.running == 0 { disconnect() }
+        do { try log.flush() } catch { logger.warning("cannot write the last revisions: \(error)") }
         saveState()
         if let journal { try? journal.compact(rollout.state) }
     }

@@ -110,6 +110,7 @@ public final class PipelineRunner {
             }
             scratch = nil
         }
+        if !dryRun { Self.dropOldState(directory, logger) }
         log = try RevisionLog(directory: directory, keep: config.keepRevisions)
         let journal = dryRun ? nil : StateJournal(directory: directory)
         self.journal = journal
@@ -134,8 +135,9 @@ public final class PipelineRunner {
         var keys: [String: String] = [:]
         for h in hosts { keys[h.uri.description] = renderer.key(for: h.destination) }
         var state = journal.flatMap { $0.isEmpty ? nil : $0.written }
-        // A state ahead of the log (whose newest records a power cut took) says nothing true.
-        if let s = state, s.head > log.head?.number ?? 0 { state = nil }
+        // A state ahead of the log (its newest revisions lost to a crash before they were
+        // written): taken back to the log's head; hosts said to have more are compared whole.
+        if let s = state, s.head > log.head?.number ?? 0 { state?.head = log.head?.number ?? 0 }
         rollout = Rollout(
             groups: layout.map { ($0.name, $0.members.map(\.uri.description), $0.staged) },
             policy: Rollout.Policy(
@@ -161,6 +163,16 @@ public final class PipelineRunner {
         let loose = config.destinations.filter { $0.group == nil }
         if !loose.isEmpty { layout.append((name: "", members: loose, staged: false)) }
         return layout
+    }
+
+    /// What a runner before the revision log kept (`state.json`, render caches, group
+    /// snapshots) says nothing the log can use: removed, once (every host is compared whole).
+    static func dropOldState(_ directory: String, _ logger: Logger) {
+        let old = ["state.json", "render", "groups"].filter { FileInfo.lstat(directory + "/" + $0) != nil }
+        guard !old.isEmpty else { return }
+        for name in old { try? FileSystem.removeTree(directory + "/" + name) }
+        logger.notice(
+            "state of an earlier runner removed (\(old.joined(separator: ", "))): every host is compared once")
     }
 
     /// Where a pipeline keeps its state: `<state_dir>/<pipeline>`.

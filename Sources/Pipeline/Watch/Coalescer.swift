@@ -2,14 +2,14 @@
 /// new event, or `maxDelay` after the first event of the batch.
 ///
 /// Burst-aware: a lone change goes out after `delay`. A change that comes soon after the last
-/// cut (within `burstWindow`) is a writer going on — a tool writing one file after another.
-/// The first such change sets the quiet to the writer's pace (the gap between its last two
-/// changes) plus a `delay`, or twice its pause since the cut if that is longer, at most
-/// `maxDelay`; later ones only widen it to twice their pause. So an ansible run writing a file
-/// every 0.5 s (delay 0.2) makes two revisions, not one per file, and reloads its receivers
-/// twice. A writer that waits for each change to arrive before the next (a script) pauses only
-/// as long as the delivery took: its quiet stays near twice `delay`. A change after a longer
-/// pause is lone again.
+/// cut (within `burstWindow`) may be a tool writing one file after another: its batch waits
+/// for the writer's pace (the gap between its last two changes) plus a `delay`, or twice its
+/// pause since the cut if that is longer, at most `maxDelay`, so that the tool's next file
+/// joins it. So an ansible run writing a file every 0.5 s (delay 0.2) makes two revisions, not
+/// one per file, and reloads its receivers twice. A widened batch that no later change joined
+/// shows a writer that waits for each change to arrive (a script): the quiet goes back to
+/// `delay`, and is not widened again until a change comes after a longer pause, which is lone.
+/// With `delay = 0` nothing is ever held back.
 public struct Coalescer: Sendable {
     /// Seconds of quiet before a lone change is cut.
     public let delay: Double
@@ -27,12 +27,12 @@ public struct Coalescer: Sendable {
     /// When the last batch was cut, and its last event.
     private var lastCut: Double?
     private var lastCutEvent: Double?
-    /// Whether the last batch was part of a burst.
-    private var inBurst = false
+    /// Whether a batch soon after a cut may be widened (not after a widening nothing joined).
+    private var widening = true
 
     /// A change this soon after a cut goes on a burst: four `delay`s, and at least 1.5 s (a
-    /// tool's pace on a loaded machine).
-    public var burstWindow: Double { max(4 * delay, 1.5) }
+    /// tool's pace on a loaded machine); none with `delay = 0`.
+    public var burstWindow: Double { delay > 0 ? max(4 * delay, 1.5) : 0 }
 
     /// A coalescer.
     public init(delay: Double, maxDelay: Double) {
@@ -75,14 +75,12 @@ public struct Coalescer: Sendable {
     private mutating func touch(_ now: Double) {
         if firstEvent == nil {
             firstEvent = now
-            if let cut = lastCut, let last = lastCutEvent, now - cut <= burstWindow {
-                // A burst starts (the writer's pace plus a delay) or goes on (never shorter).
-                let pace = inBurst ? quiet : (now - last) + delay
-                quiet = min(maxDelay, max(pace, 2 * (now - cut)))
-                inBurst = true
+            if let cut = lastCut, let last = lastCutEvent, now - cut < burstWindow {
+                // A writer going on: wait for its next change, unless waiting did not help.
+                quiet = widening ? min(maxDelay, max((now - last) + delay, 2 * (now - cut))) : delay
             } else {
                 quiet = delay
-                inBurst = false
+                widening = true
             }
         }
         lastEvent = now
@@ -110,6 +108,8 @@ public struct Coalescer: Sendable {
         changes.removeAll(keepingCapacity: true)
         ignored.removeAll(keepingCapacity: true)
         fullRescan = false
+        // Widened, and no later change joined: the writer waits for us, not the other way.
+        if quiet > delay && lastEvent == firstEvent { widening = false }
         firstEvent = nil
         lastCut = now ?? lastEvent
         lastCutEvent = lastEvent
