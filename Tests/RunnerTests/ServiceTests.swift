@@ -188,6 +188,14 @@ import Testing
         let status = try ServiceStatus.decode(Array(body.utf8))
         #expect(status.pipelines.first?.groups.first { $0.name == "h" }?.hosts.first?.state == "current", "\(body)")
         #expect(status.pipelines.first?.groups.first { $0.name == "g" }?.candidate == 1, "\(body)")
+        // The metrics say the same: g waits with nothing approved, h approved revision 1.
+        let metrics = try httpGet(port: port, "/metrics").body
+        let waiting = metrics.split(separator: "\n").first {
+            $0.hasPrefix("runner_group_waiting_seconds{pipeline=\"p\",group=\"g\"}")
+        }
+        #expect((waiting?.split(separator: " ").last.flatMap { Double($0) } ?? 0) > 0, "\(metrics)")
+        #expect(metrics.contains("runner_approved_revision{pipeline=\"p\",group=\"h\"} 1"), "\(metrics)")
+        #expect(metrics.contains("runner_wanted_revision{pipeline=\"p\",host=\"\(down)\"} 1"), "\(metrics)")
         runner.signal(SIGTERM)
         #expect(await runner.waitForExit() == 0)
         _ = await up.stop()

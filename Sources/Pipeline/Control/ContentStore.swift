@@ -26,8 +26,11 @@ public final class ContentStore: Sendable {
     /// The store's secret seed (`objects/seed`, mode 0600).
     let seed: UInt64
     private let counter = Atomic<UInt64>(0)
-    /// Small objects put and not written yet, by hash.
-    private let unwritten = Mutex<[ContentHash: [UInt8]]>([:])
+    /// Small objects put and not written yet, by hash, and their bytes in all.
+    private let unwritten = Mutex<(objects: [ContentHash: [UInt8]], bytes: Int)>(([:], 0))
+
+    /// Bytes kept in memory before a `put` writes them itself (a cut of a large tree).
+    static let unwrittenLimit = 4 << 20
 
     /// Objects under this size are read whole into memory: hashed before anything is written,
     /// so content the store has already costs no write.
@@ -67,7 +70,7 @@ public final class ContentStore: Sendable {
 
     /// Whether the store has the object.
     public func contains(_ hash: ContentHash) -> Bool {
-        unwritten.withLock { $0[hash] != nil } || access(path(of: hash).cPath, F_OK) == 0
+        unwritten.withLock { $0.objects[hash] != nil } || access(path(of: hash).cPath, F_OK) == 0
     }
 
     /// The hash `bytes` would be stored under.
@@ -82,7 +85,12 @@ public final class ContentStore: Sendable {
         let hash = self.hash(of: bytes)
         guard !contains(hash) else { return hash }
         if bytes.count <= Self.smallFile {
-            unwritten.withLock { $0[hash] = bytes }
+            let held = unwritten.withLock { pending in
+                pending.objects[hash] = bytes
+                pending.bytes += bytes.count
+                return pending.bytes
+            }
+            if held > Self.unwrittenLimit { try flush() }
             return hash
         }
         try store(bytes, as: hash)
@@ -91,10 +99,12 @@ public final class ContentStore: Sendable {
 
     /// Writes the objects kept in memory.
     public func flush() throws(SystemError) {
-        let pending = unwritten.withLock { $0 }
+        let pending = unwritten.withLock { $0.objects }
         for (hash, bytes) in pending {
             try store(bytes, as: hash)
-            _ = unwritten.withLock { $0.removeValue(forKey: hash) }
+            unwritten.withLock { held in
+                if held.objects.removeValue(forKey: hash) != nil { held.bytes -= bytes.count }
+            }
         }
     }
 
@@ -160,7 +170,7 @@ public final class ContentStore: Sendable {
 
     /// An object's bytes (a tree or a template: at most `limit` bytes).
     public func read(_ hash: ContentHash, limit: Int = 64 << 20) throws(SystemError) -> [UInt8] {
-        if let bytes = unwritten.withLock({ $0[hash] }) { return bytes }
+        if let bytes = unwritten.withLock({ $0.objects[hash] }) { return bytes }
         let file = try open(hash)
         guard let bytes = try Self.readAll(file.raw, limit: limit, shown: path(of: hash)) else {
             throw SystemError("read (an object over \(limit) bytes)", path: path(of: hash), code: nil)
@@ -170,7 +180,7 @@ public final class ContentStore: Sendable {
 
     /// An object, open for reading (one not written yet, as a file in memory).
     public func open(_ hash: ContentHash) throws(SystemError) -> FileDescriptor {
-        if let bytes = unwritten.withLock({ $0[hash] }) {
+        if let bytes = unwritten.withLock({ $0.objects[hash] }) {
             let fd = memfd_create("runner-object", 1)  // MFD_CLOEXEC
             guard fd >= 0 else { throw SystemError("memfd_create") }
             let file = FileDescriptor(taking: fd)
@@ -188,7 +198,10 @@ public final class ContentStore: Sendable {
     /// Removes every object not in `live`; returns how many and their bytes.
     public func collect(keeping live: Set<ContentHash>) -> (objects: Int, bytes: Int64) {
         var removed = 0, bytes: Int64 = 0
-        unwritten.withLock { pending in pending = pending.filter { live.contains($0.key) } }
+        unwritten.withLock { pending in
+            pending.objects = pending.objects.filter { live.contains($0.key) }
+            pending.bytes = pending.objects.values.reduce(0) { $0 + $1.count }
+        }
         for prefix in DirectoryEntries.sorted(at: directory) where prefix.count == 2 {
             for rest in DirectoryEntries.sorted(at: directory + "/" + prefix) {
                 guard let hash = ContentHash(hex: prefix + rest), !live.contains(hash) else { continue }

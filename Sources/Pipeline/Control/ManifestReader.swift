@@ -8,8 +8,8 @@ final class ManifestReader {
     let store: ContentStore
     private var cache: [ContentHash: TreeObject] = [:]
     private var cached = 0
-    /// Entries kept in the cache before it starts over.
-    static let cacheLimit = 200_000
+    /// Entries kept in the cache before it starts over (a few MB).
+    static let cacheLimit = 20_000
 
     init(store: ContentStore) { self.store = store }
 

@@ -30,11 +30,17 @@ extension ServiceMetrics: PipelineObserver {
         for p in status.pipelines {
             set("runner_revision", [("pipeline", p.name)], to: Double(p.revision))
             set("runner_watches", [("pipeline", p.name)], to: Double(p.watches))
+            for g in p.groups where !g.name.isEmpty {
+                let labels = [("pipeline", p.name), ("group", g.name)]
+                set("runner_approved_revision", labels, to: Double(g.approved ?? 0))
+                set("runner_group_waiting_seconds", labels, to: g.waitingFor ?? 0)
+            }
             for h in p.groups.flatMap(\.hosts) {
                 let labels = [("pipeline", p.name), ("host", h.uri)]
                 set("runner_host_up", labels, to: h.state == "unreachable" ? 0 : 1)
                 set("runner_pending_paths", labels, to: Double(h.pending))
                 set("runner_applied_revision", labels, to: Double(h.applied ?? 0))
+                set("runner_wanted_revision", labels, to: Double(h.revision))
             }
         }
     }
