@@ -67,7 +67,7 @@ let package = Package(
             ]
         ),
         // Shared by the test targets: temp dirs, tree comparison, polling, the built binary.
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["RunnerSystem"], path: "Tests/TestSupport"),
         .testTarget(
             name: "PipelineTests",
             dependencies: [

@@ -1,4 +1,5 @@
 import Pipeline
+import RunnerSystem
 import TestSupport
 import Testing
 

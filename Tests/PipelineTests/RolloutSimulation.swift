@@ -1,5 +1,6 @@
 import Foundation
 import Pipeline
+import RunnerSystem
 import TestSupport
 
 /// A rollout machine as the simulation drives it: the real `Rollout`, or one of the test's

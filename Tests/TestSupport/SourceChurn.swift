@@ -1,4 +1,5 @@
 import Foundation
+import RunnerSystem
 
 /// Random changes to a source tree, as editors, deploy scripts and people make them:
 /// new files, same-size rewrites, appends, renames, replacement by rename, deletes, new and

@@ -1,3 +1,5 @@
+import RunnerSystem
+
 /// The control plane's decisions, as a value with no I/O: events in (a revision cut, a host's
 /// answer, time passing), actions out (send revision R to host H, approve, hold, halt), given
 /// the time. Level-triggered: after every event each host that is idle and not at the
@@ -110,7 +112,7 @@ public struct Rollout: Sendable {
         renderKeys: [String: String] = [:], seed: UInt64
     ) {
         self.policy = policy
-        random = SplitMix(seed: seed)
+        random = SplitMix(state: seed)
         var groups: [GroupState] = []
         var hosts: [HostState] = []
         for (g, layout) in layout.enumerated() {
@@ -186,17 +188,4 @@ public struct Rollout: Sendable {
 
     /// `--once`: a host that fails is not tried again.
     public mutating func stopRetrying() { policy.retries = false }
-}
-
-/// A small seeded generator (SplitMix64): the same seed, the same jitter.
-struct SplitMix: Sendable, RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9e37_79b9_7f4a_7c15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-        return z ^ (z >> 31)
-    }
 }
