@@ -152,7 +152,7 @@ def bench_latency(work, n=200):
             f.write(f"value {i}\n")
         line = lines.until(r"batch cut", 10)
         ours.append(float(re.search(r"mono=([0-9.]+)", line).group(1)) - t0)
-        lines.until(r"batch \d+: applied", 10)  # idle again before the next write
+        lines.until(r"revision \d+: applied", 10)  # idle again before the next write
     stop(p)
 
     peer = []
@@ -300,7 +300,7 @@ def rss_now_kib(pid):
             for line in f:
                 if line.startswith("VmRSS:"):
                     return int(line.split()[1])
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):  # it exited while we looked
         pass
     return 0
 
@@ -313,7 +313,7 @@ def pss_now_kib(pid):
             for line in f:
                 if line.startswith("Pss:"):
                     return int(line.split()[1])
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):  # it exited while we looked
         pass
     return 0
 
@@ -324,7 +324,7 @@ def tree_kib(pid, measure=rss_now_kib):
     try:
         for child in open(f"/proc/{pid}/task/{pid}/children").read().split():
             total += tree_kib(int(child), measure)
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):
         pass
     return total
 

@@ -128,7 +128,8 @@ import Testing
         // file under 6,000 names (hard links: no inode each), so that the test pays for no content.
         try f.dir.write("src/f0.conf", "[pool]\n")
         for i in 1..<6_000 { link(f.at("src/f0.conf"), f.at("src/f\(i).conf")) }
-        let log = try f.log()
+        try f.dir.write("src/sub/x.conf", "[x]\n")
+        let log = try f.log(keep: 1)
         let first = try #require(try f.cut(log).record)
         let before = f.objects()
         try f.dir.write("new", "edited\n")
@@ -145,6 +146,14 @@ import Testing
         #expect(try log.diff(from: first, to: second).paths == ["f4321.conf"])
         let edited = try #require(try log.entry("f4321.conf", in: second))
         #expect(try log.store.read(edited.hash) == Array("edited\n".utf8))
+
+        // Dropping the first revision removes its chunk and index, and nothing the second reaches.
+        let done = try log.collect(pinned: [])
+        #expect(done.revisions == 1 && done.objects == 2, "\(done)")
+        for path in stride(from: 0, to: 6_000, by: 97).map({ "f\($0).conf" }) + ["f4321.conf", "sub/x.conf"] {
+            let entry = try #require(try log.entry(path, in: second), "\(path)")
+            #expect(log.store.contains(entry.hash), "\(path)")
+        }
     }
 
     @Test func collectionKeepsTheLastRevisionsAndThosePointedAt() throws {

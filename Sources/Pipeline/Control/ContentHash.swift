@@ -22,14 +22,18 @@ public struct ContentHash: Hashable, Sendable, Comparable, CustomStringConvertib
     }
 
     /// 32 hexadecimal digits.
-    public var description: String { Self.hex(high) + Self.hex(low) }
+    public var description: String {
+        // Written into the string's own buffer: an object's path is made for every lookup.
+        String(unsafeUninitializedCapacity: 32) { out in
+            for i in 0..<32 {
+                let nibble = Int(((i < 16 ? high : low) >> UInt64(60 - 4 * (i % 16))) & 0xF)
+                out[i] = nibble < 10 ? UInt8(ascii: "0") + UInt8(nibble) : UInt8(ascii: "a") + UInt8(nibble - 10)
+            }
+            return 32
+        }
+    }
 
     public static func < (a: ContentHash, b: ContentHash) -> Bool { (a.high, a.low) < (b.high, b.low) }
-
-    private static func hex(_ value: UInt64) -> String {
-        let digits = String(value, radix: 16)
-        return String(repeating: "0", count: 16 - digits.count) + digits
-    }
 
     /// The 16 bytes, high half first, big-endian (as `description` reads).
     var bytes: [UInt8] {

@@ -83,25 +83,25 @@ public final class ContentStore: Sendable {
     @discardableResult
     public func put(_ bytes: [UInt8]) throws(SystemError) -> ContentHash {
         let hash = self.hash(of: bytes)
-        guard !contains(hash) else { return hash }
         if bytes.count <= Self.smallFile {
+            // Whether the store has it already is asked at the flush: a lookup on disk is
+            // a tenth of a cut.
             let held = unwritten.withLock { pending in
-                pending.objects[hash] = bytes
-                pending.bytes += bytes.count
+                if pending.objects.updateValue(bytes, forKey: hash) == nil { pending.bytes += bytes.count }
                 return pending.bytes
             }
             if held > Self.unwrittenLimit { try flush() }
             return hash
         }
-        try store(bytes, as: hash)
+        if !contains(hash) { try store(bytes, as: hash) }
         return hash
     }
 
-    /// Writes the objects kept in memory.
+    /// Writes the objects kept in memory (those the store did not have).
     public func flush() throws(SystemError) {
         let pending = unwritten.withLock { $0.objects }
         for (hash, bytes) in pending {
-            try store(bytes, as: hash)
+            if access(path(of: hash).cPath, F_OK) != 0 { try store(bytes, as: hash) }
             unwritten.withLock { held in
                 if held.objects.removeValue(forKey: hash) != nil { held.bytes -= bytes.count }
             }
@@ -132,7 +132,8 @@ public final class ContentStore: Sendable {
         hash: ContentHash, size: Int64
     )? {
         if before.size < Self.smallFile {
-            guard let bytes = try Self.readAll(input, limit: Self.smallFile, shown: shown), Self.held(input, before),
+            guard let bytes = try Self.readAll(input, limit: Self.smallFile, expected: Int(before.size), shown: shown),
+                Self.held(input, before),
                 bytes.count == before.size
             else { return nil }
             return (try put(bytes), Int64(bytes.count))
@@ -246,9 +247,12 @@ public final class ContentStore: Sendable {
     }
 
     /// The rest of a file, or nil when it has more than `limit` bytes.
-    static func readAll(_ fd: Int32, limit: Int, shown: String) throws(SystemError) -> [UInt8]? {
+    static func readAll(_ fd: Int32, limit: Int, expected: Int = 1 << 16, shown: String) throws(SystemError)
+        -> [UInt8]?
+    {
         var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        // One byte past what is expected, so that the end is seen without a buffer to clear.
+        var buffer = [UInt8](repeating: 0, count: min(1 << 16, max(512, expected + 1)))
         while true {
             let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
             if n < 0 && errno == EINTR { continue }

@@ -16,6 +16,12 @@ final class ManifestReader {
     /// The directory stored under `hash`.
     func tree(_ hash: ContentHash) throws(SystemError) -> TreeObject {
         if let known = cache[hash] { return known }
+        let tree = try read(hash)
+        remember(tree, as: hash)
+        return tree
+    }
+
+    private func read(_ hash: ContentHash) throws(SystemError) -> TreeObject {
         let shown = store.path(of: hash)
         var tree: TreeObject
         switch try TreeObject.decode(try store.read(hash), shown: shown) {
@@ -29,13 +35,16 @@ final class ManifestReader {
                 try tree.appendChunk(part)
             }
         }
+        return tree
+    }
+
+    private func remember(_ tree: TreeObject, as hash: ContentHash) {
         if cached + tree.count > Self.cacheLimit {
             cache.removeAll(keepingCapacity: true)
             cached = 0
         }
         cache[hash] = tree
         cached += tree.count
-        return tree
     }
 
     /// The entry at `path` under the directory `root` ("" is the root itself), or nil.
@@ -49,15 +58,22 @@ final class ManifestReader {
         return current
     }
 
-    /// Stores a directory (in chunks when it is large) and returns its hash.
+    /// Stores a directory (in chunks when it is large) and returns its hash; it is then in
+    /// the cache, as the next cut and the diff after this one read it first.
     func store(_ tree: TreeObject) throws(SystemError) -> ContentHash {
         let ranges = tree.chunkRanges()
-        if ranges.count == 1 { return try store.put(tree.encode(0..<tree.count)) }
-        var chunks: [(first: String, hash: ContentHash, count: Int)] = []
-        for range in ranges {
-            chunks.append((tree.names[range.lowerBound], try store.put(tree.encode(range)), range.count))
+        let hash: ContentHash
+        if ranges.count == 1 {
+            hash = try store.put(tree.encode(0..<tree.count))
+        } else {
+            var chunks: [(first: String, hash: ContentHash, count: Int)] = []
+            for range in ranges {
+                chunks.append((tree.names[range.lowerBound], try store.put(tree.encode(range)), range.count))
+            }
+            hash = try store.put(TreeObject.encodeIndex(chunks))
         }
-        return try store.put(TreeObject.encodeIndex(chunks))
+        remember(tree, as: hash)
+        return hash
     }
 
     /// Forgets what it read (after objects were collected).

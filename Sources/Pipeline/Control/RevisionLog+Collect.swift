@@ -34,26 +34,8 @@ extension RevisionLog {
     /// Marks a directory's objects (its chunks too) and everything below it.
     private func mark(_ hash: ContentHash, _ live: inout Set<ContentHash>) throws(SystemError) {
         guard live.insert(hash).inserted else { return }
-        var parts: [TreeObject] = []
-        switch try TreeObject.decode(try store.read(hash), shown: store.path(of: hash)) {
-        case .entries(let tree): parts = [tree]
-        case .index(let chunks):
-            for chunk in chunks where live.insert(chunk.hash).inserted {
-                if case .entries(let tree) = try TreeObject.decode(
-                    try store.read(chunk.hash), shown: store.path(of: chunk.hash))
-                {
-                    parts.append(tree)
-                }
-            }
-        }
-        for tree in parts {
-            for entry in tree.entries {
-                switch entry.kind {
-                case .file: live.insert(entry.hash)
-                case .directory: try mark(entry.hash, &live)
-                case .symlink: break
-                }
-            }
-        }
+        let (trees, files) = try TreeObject.references(try store.read(hash), shown: store.path(of: hash))
+        live.formUnion(files)
+        for tree in trees { try mark(tree, &live) }
     }
 }

@@ -20,8 +20,8 @@ final class StateJournal {
     private var journal: Int32 = -1
     private var lines = 0
 
-    /// One line: the head, a group or a host.
-    private struct Line: Codable {
+    /// One line: the head, a group or a host (`+Line`).
+    struct Line: Codable, Equatable {
         var head: Int?
         var group: String?
         var groupState: RolloutState.Group?
@@ -57,21 +57,15 @@ final class StateJournal {
     func save(_ state: RolloutState) throws(SystemError) {
         guard state != written else { return }
         var out: [UInt8] = []
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         func add(_ line: Line) {
-            guard let data = try? encoder.encode(line) else { return }
-            out += data
+            out += line.json
             out.append(10)
             lines += 1
         }
+        // Each line stands alone: they apply in any order.
         if state.head != written.head { add(Line(head: state.head)) }
-        for (name, g) in state.groups.sorted(by: { $0.key < $1.key }) where written.groups[name] != g {
-            add(Line(group: name, groupState: g))
-        }
-        for (uri, h) in state.hosts.sorted(by: { $0.key < $1.key }) where written.hosts[uri] != h {
-            add(Line(host: uri, hostState: h))
-        }
+        for (name, g) in state.groups where written.groups[name] != g { add(Line(group: name, groupState: g)) }
+        for (uri, h) in state.hosts where written.hosts[uri] != h { add(Line(host: uri, hostState: h)) }
         if lines > 1000 { return try compact(state) }
         if journal < 0 {
             journal = open(journalPath.cPath, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)

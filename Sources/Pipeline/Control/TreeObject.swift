@@ -64,6 +64,7 @@ struct TreeObject: Equatable, Sendable {
     /// The directory's entries in `range`, as one object.
     func encode(_ range: Range<Int>) -> [UInt8] {
         var b = PayloadBuilder()
+        b.reserve(8 + range.count * 48)
         b.u8(Self.entriesTag)
         b.varint(UInt64(range.count))
         for i in range {
@@ -75,7 +76,7 @@ struct TreeObject: Equatable, Sendable {
             b.i64(Int64(e.mtimeSeconds))
             b.u32(UInt32(truncatingIfNeeded: e.mtimeNanoseconds))
             switch e.kind {
-            case .file, .directory: b.append(e.hash.bytes)
+            case .file, .directory: b.hash(e.hash)
             case .symlink: b.string(e.link)
             }
         }
@@ -89,7 +90,7 @@ struct TreeObject: Equatable, Sendable {
         b.varint(UInt64(chunks.count))
         for c in chunks {
             b.string(c.first)
-            b.append(c.hash.bytes)
+            b.hash(c.hash)
             b.varint(UInt64(c.count))
         }
         return b.bytes
@@ -115,6 +116,42 @@ struct TreeObject: Equatable, Sendable {
         return h & 1023 == 0
     }
 
+    /// The objects a stored directory points at, read without its names (a collection reads
+    /// the trees of every kept revision): its chunks and subdirectories, and its files.
+    static func references(_ bytes: [UInt8], shown: String) throws(SystemError) -> (
+        trees: [ContentHash], files: [ContentHash]
+    ) {
+        var r = PayloadReader(bytes)
+        var trees: [ContentHash] = [], files: [ContentHash] = []
+        do throws(WireError) {
+            let tag = try r.u8()
+            let count = try r.varint()
+            guard count <= UInt64(r.remaining), tag == indexTag || tag == entriesTag else {
+                throw WireError("tag \(tag), \(count) entries in \(r.remaining) bytes")
+            }
+            for _ in 0..<count {
+                _ = try r.slice(Int(try r.varint()))  // the name
+                if tag == indexTag {
+                    trees.append(ContentHash(bytes: try r.bytes16()))
+                    _ = try r.varint()
+                    continue
+                }
+                let kind = TreeEntry.Kind(rawValue: try r.u8())
+                _ = (try r.varint(), try r.varint(), try r.i64(), try r.u32())  // mode, size, mtime
+                switch kind {
+                case .file: files.append(ContentHash(bytes: try r.bytes16()))
+                case .directory: trees.append(ContentHash(bytes: try r.bytes16()))
+                case .symlink: _ = try r.slice(Int(try r.varint()))
+                case nil: throw WireError("an unknown kind of entry")
+                }
+            }
+            try r.end()
+        } catch {
+            throw SystemError("read (a corrupt tree object: \(error.message))", path: shown, code: nil)
+        }
+        return (trees, files)
+    }
+
     /// An object as stored; `shown` names it in errors.
     static func decode(_ bytes: [UInt8], shown: String) throws(SystemError) -> Stored {
         var r = PayloadReader(bytes)
@@ -138,7 +175,7 @@ struct TreeObject: Equatable, Sendable {
             var tree = TreeObject()
             for _ in 0..<count {
                 let name = try r.string()
-                guard let kind = TreeEntry.Kind(rawValue: try r.u8()), !name.isEmpty, !name.contains("/"),
+                guard let kind = TreeEntry.Kind(rawValue: try r.u8()), !name.isEmpty, !name.utf8.contains(0x2F),
                     name != ".", name != "..", tree.names.last.map({ $0 < name }) ?? true
                 else { throw WireError("a bad entry '\(name)'") }
                 let mode = UInt32(truncatingIfNeeded: try r.varint()) & 0o7777
@@ -174,11 +211,15 @@ struct TreeObject: Equatable, Sendable {
     }
 }
 
+extension PayloadBuilder {
+    /// A hash's 16 bytes, as `ContentHash.bytes` orders them.
+    fileprivate mutating func hash(_ h: ContentHash) {
+        withUnsafeBytes(of: h.high.bigEndian) { raw($0) }
+        withUnsafeBytes(of: h.low.bigEndian) { raw($0) }
+    }
+}
+
 extension PayloadReader {
     /// 16 bytes (a hash).
-    fileprivate mutating func bytes16() throws(WireError) -> [UInt8] {
-        var out: [UInt8] = []
-        for _ in 0..<16 { out.append(try u8()) }
-        return out
-    }
+    fileprivate mutating func bytes16() throws(WireError) -> ArraySlice<UInt8> { try slice(16) }
 }

@@ -217,15 +217,20 @@ final class ByteWriter {
 /// the one varint codec of both.
 enum Varint {
     static func encode(_ value: UInt64) -> [UInt8] {
-        var v = value
         var out: [UInt8] = []
+        append(value, to: &out)
+        return out
+    }
+
+    /// Appends `value`'s encoding to `out` (no array of its own: payloads hold thousands).
+    static func append(_ value: UInt64, to out: inout [UInt8]) {
+        var v = value
         repeat {
             var b = UInt8(v & 0x7f)
             v >>= 7
             if v != 0 { b |= 0x80 }
             out.append(b)
         } while v != 0
-        return out
     }
 
     /// Decodes a varint from `next`, refusing more than 10 bytes and overflow (what is

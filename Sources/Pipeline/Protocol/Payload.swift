@@ -11,7 +11,8 @@ struct PayloadBuilder {
     mutating func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { bytes += $0 } }
     mutating func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { bytes += $0 } }
     mutating func i64(_ v: Int64) { u64(UInt64(bitPattern: v)) }
-    mutating func varint(_ v: UInt64) { bytes += Varint.encode(v) }
+    mutating func varint(_ v: UInt64) { Varint.append(v, to: &bytes) }
+    mutating func reserve(_ count: Int) { bytes.reserveCapacity(bytes.count + count) }
     mutating func string(_ s: String) {
         let b = FileName.encode(s)
         varint(UInt64(b.count))
@@ -36,6 +37,8 @@ struct PayloadReader {
         return bytes[offset..<(offset + n)]
     }
 
+    /// The next `n` bytes.
+    mutating func slice(_ n: Int) throws(WireError) -> ArraySlice<UInt8> { try take(n) }
     mutating func u8() throws(WireError) -> UInt8 { try take(1).first! }
     mutating func u32() throws(WireError) -> UInt32 {
         try take(4).reversed().reduce(0) { ($0 << 8) | UInt32($1) }

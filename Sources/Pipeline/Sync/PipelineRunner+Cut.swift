@@ -50,6 +50,7 @@ extension PipelineRunner {
             coalescer.addRescan(at: earlier)
         }
         if !dryRun, let due = rollout.deadline, now >= due { handle(.tick, control: control) }
+        writeBehind(now: now)
         guard let batch = coalescer.cut(at: now) else { return }
         decided.removeAll(keepingCapacity: true)
         // Nothing to read: the whole comparison when the source is back covers this batch.
@@ -118,30 +119,44 @@ extension PipelineRunner {
         // Changed while read: cut again once they had a moment to settle.
         for path in result.unstable { coalescer.add(path, .written, at: MonotonicClock.now) }
         guard let record = result.record else { return }
-        let shown = record.changed.prefix(5).map { $0.isEmpty ? "." : $0 }.joined(separator: ", ")
-        let more = record.changedCount > 5 ? ", …" : ""
-        logger.info(
-            "revision \(record.number) cut\(note.map { " (\($0))" } ?? ""): \(record.changedCount) path(s): \(shown)\(more)",
-            metadata: ["revision": "\(record.number)", "mono": "\(MonotonicClock.now)"])
         if let firstEvent, !fleet.hosts.isEmpty {
             unpropagated[record.number] = firstEvent
             if unpropagated.count > 256, let oldest = unpropagated.keys.min() { unpropagated[oldest] = nil }
         }
         handle(.cut(revision: record.number), control: control)
-        // Its deliveries are under way: what the cut kept in memory is written meanwhile.
-        do { try log.flush() } catch { logger.warning("cannot write revision \(record.number) yet: \(error)") }
-        collectIfDue()
+        // Said once its deliveries are under way: a log line is a write, not on a change's way.
+        let shown = record.changed.prefix(5).map { $0.isEmpty ? "." : $0 }.joined(separator: ", ")
+        let more = record.changedCount > 5 ? ", …" : ""
+        logger.info(
+            "revision \(record.number) cut\(note.map { " (\($0))" } ?? ""): \(record.changedCount) path(s): \(shown)\(more)",
+            metadata: ["revision": "\(record.number)"])
+        if writeBehindAt == nil { writeBehindAt = MonotonicClock.now + 1 }
+        writeBehind(now: MonotonicClock.now)
+    }
+
+    /// Writes what cuts kept in memory once no delivery runs, or a second after the first
+    /// such cut: a change's way to its hosts shares the machine with no write of the log
+    /// (a crash before loses the revision, and hosts that applied it are compared whole).
+    func writeBehind(now: Double) {
+        guard let due = writeBehindAt, fleet.running == 0 || now >= due else { return }
+        writeBehindAt = nil
+        do { try log.flush() } catch { logger.warning("cannot write the last revisions: \(error)") }
     }
 
     /// Collects the log's old revisions, when due and no delivery reads the store.
     func collectIfDue() {
-        guard log.collectionDue, fleet.running == 0 else { return }
+        let start = MonotonicClock.now
+        guard log.collectionDue, fleet.running == 0, start >= collectAfter else { return }
         var pinned = Set<Int>()
         for g in rollout.groups { pinned.formUnion([g.approved, g.released]) }
         for h in rollout.hosts { if let a = h.applied { pinned.insert(a) } }
         do {
             let done = try log.collect(pinned: pinned)
             renderer.forget()
+            // A collection reads every kept manifest (seconds for a million files): at most
+            // 2% of the loop's time goes to it, however often the source changes.
+            let end = MonotonicClock.now
+            collectAfter = end + 50 * (end - start)
             logger.debug("collected \(done.revisions) revision(s), \(done.objects) object(s), \(done.bytes) bytes")
         } catch {
             logger.warning("cannot collect old revisions: \(error)")

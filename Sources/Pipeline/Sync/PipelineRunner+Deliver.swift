@@ -101,6 +101,7 @@ extension PipelineRunner {
             handle(.answered(host: result.host, answer), control: control)
             if answer == .applied, !unpropagated.isEmpty { propagated(now: MonotonicClock.now) }
         }
+        writeBehind(now: now)
         collectIfDue()
     }
 
@@ -137,7 +138,7 @@ extension PipelineRunner {
             for result in fleet.takeResults() { handle(.answered(host: result.host, report(result)), control: control) }
         }
         if fleet.running == 0 { disconnect() }
-        do { try log.flush() } catch { logger.warning("cannot write the last revisions: \(error)") }
+        writeBehind(now: .infinity)
         saveState()
         if let journal { try? journal.compact(rollout.state) }
     }

@@ -49,6 +49,10 @@ public final class PipelineRunner {
     var sourceRoot: String { source.path }
     /// When a cut that failed (the source directory missing) is tried again.
     var cutAgainAt: Double?
+    /// When what cuts kept in memory is written even if deliveries still run (`writeBehind`).
+    var writeBehindAt: Double?
+    /// When the log's next collection may start (`collectIfDue`).
+    var collectAfter = 0.0
     /// Hears what the pipeline does (its metrics), when the service face is on.
     weak var observer: (any PipelineObserver)?
     /// Revisions not yet applied everywhere, and when their first event was seen (bounded).
@@ -202,7 +206,7 @@ public final class PipelineRunner {
     public var deadline: Double? {
         [
             coalescer.deadline, retry.due, nextScan, openWrites.deadline, dryRun ? nil : rollout.deadline, cutAgainAt,
-            source.checkAt,
+            source.checkAt, writeBehindAt,
         ]
         .compactMap { $0 }.min()
     }
