@@ -79,4 +79,12 @@ public final class WorkerThread: Sendable {
     public func run(_ body: @escaping @Sendable () -> Void) {
         queue.push(body)
     }
+
+    /// Blocks until the work queued before has run.
+    public func waitForQueued() throws(SystemError) {
+        let done = try Wakeup()
+        queue.push { done.signal() }
+        var fd = pollfd(fd: done.descriptor, events: Int16(POLLIN), revents: 0)
+        while poll(&fd, 1, -1) < 0 && errno == EINTR {}
+    }
 }

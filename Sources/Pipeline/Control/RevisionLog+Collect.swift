@@ -5,8 +5,14 @@ import RunnerSystem
 #endif
 
 extension RevisionLog {
-    /// Whether enough revisions were cut since the last collection to make one worth it.
-    public var collectionDue: Bool { cutsSinceCollect >= max(10, keep / 4) }
+    /// Whether enough revisions were cut since the last collection to make one worth it
+    /// (`.due`), or so many that it should not wait for a quiet moment (`.overdue`).
+    public var collection: Collection? {
+        cutsSinceCollect >= max(10, keep) ? .overdue : cutsSinceCollect >= max(10, keep / 4) ? .due : nil
+    }
+
+    /// How much a collection is owed.
+    public enum Collection { case due, overdue }
 
     /// Drops the records of revisions older than the last `keep` that nothing pins (a
     /// group's approved revision, a host's applied one), then every object no kept revision

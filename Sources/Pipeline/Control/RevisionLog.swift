@@ -1,5 +1,6 @@
 import FoundationEssentials
 import RunnerSystem
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -23,8 +24,11 @@ public final class RevisionLog {
     /// The newest revision, nil before the first cut.
     public private(set) var head: RevisionRecord?
     private var records: [Int: RevisionRecord] = [:]
-    /// Records cut and not written yet (`flush`).
-    private var unwritten: [RevisionRecord] = []
+    /// Records cut and not on disk yet: the writer thread's (`writeBehind`), and why its last
+    /// write failed (said at the next `writeBehind`; those records are written again).
+    private let unwritten = RecordsInFlight()
+    /// Writes what cuts kept in memory, off the run loop.
+    private var writer: WorkerThread?
     /// Revisions cut since the last collection.
     var cutsSinceCollect = 0
 
@@ -51,13 +55,17 @@ public final class RevisionLog {
 
     /// The numbers of the revisions kept, in order.
     public func numbers() -> [Int] {
-        (DirectoryEntries.sorted(at: directory + "/revisions").compactMap { Int($0) } + unwritten.map(\.number))
-            .sorted()
+        Set(
+            DirectoryEntries.sorted(at: directory + "/revisions").compactMap { Int($0) }
+                + unwritten.state.withLock { $0.records.map(\.number) }
+        ).sorted()
     }
 
     /// Revision `number`, if the log has it.
     public func record(_ number: Int) -> RevisionRecord? {
-        if let known = records[number] { return known }
+        if let known = records[number] ?? unwritten.state.withLock({ $0.records.first { $0.number == number } }) {
+            return known
+        }
         return try? load(number)
     }
 
@@ -80,30 +88,62 @@ public final class RevisionLog {
         records[record.number] = record
     }
 
-    /// Makes a new revision the head; its record is written at the next `flush`.
+    /// Makes a new revision the head; its record is written by the next `writeBehind`.
     func append(_ record: RevisionRecord) {
         remember(record)
-        unwritten.append(record)
+        unwritten.state.withLock { $0.records.append(record) }
         head = record
         cutsSinceCollect += 1
     }
 
-    /// Writes what the last cuts kept in memory: their objects first, then their records (a
-    /// record on disk always finds its manifest). The run loop calls it once the revision's
-    /// deliveries are under way, so that the writes are off a change's way.
+    /// Has the log's own thread write what the last cuts kept in memory: their objects first,
+    /// then their records (a record on disk always finds its manifest). A created file costs
+    /// up to a millisecond: the run loop goes on meanwhile. Throws why an earlier write failed.
+    public func writeBehind() throws(SystemError) {
+        try throwFailedWrite()
+        let writer: WorkerThread
+        if let running = self.writer {
+            writer = running
+        } else {
+            writer = try WorkerThread()
+            self.writer = writer
+        }
+        writer.run { [store, directory, unwritten] in
+            do throws(SystemError) {
+                try store.flush()
+                for record in unwritten.state.withLock({ $0.records }) {
+                    try Self.write(record, in: directory)
+                    unwritten.state.withLock { u in u.records.removeAll { $0.number == record.number } }
+                }
+            } catch {
+                unwritten.state.withLock { $0.error = error }
+            }
+        }
+    }
+
+    /// Writes what the last cuts kept in memory, and returns once it is on disk.
     public func flush() throws(SystemError) {
-        guard !unwritten.isEmpty else { return }
-        try store.flush()
+        try writeBehind()
+        try writer?.waitForQueued()
+        try throwFailedWrite()
+    }
+
+    private func throwFailedWrite() throws(SystemError) {
+        if let failed = unwritten.state.withLock({ u in
+            defer { u.error = nil }; return u.error
+        }) {
+            throw failed
+        }
+    }
+
+    private static func write(_ record: RevisionRecord, in directory: String) throws(SystemError) {
+        let path = directory + "/revisions/\(record.number)"
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        while let record = unwritten.first {
-            let path = directory + "/revisions/\(record.number)"
-            guard let data = try? encoder.encode(record) else {
-                throw SystemError("encode revision \(record.number)", path: path, code: nil)
-            }
-            try FileSystem.replace(path, with: Array(data), temporary: path + ".tmp", mode: 0o600)
-            unwritten.removeFirst()
+        guard let data = try? encoder.encode(record) else {
+            throw SystemError("encode revision \(record.number)", path: path, code: nil)
         }
+        try FileSystem.replace(path, with: Array(data), temporary: path + ".tmp", mode: 0o600)
     }
 
     /// The entry at `path` in a revision ("" is its root), or nil.
@@ -124,4 +164,9 @@ public final class RevisionLog {
         gethostname(&name, name.count - 1)
         return user + "@" + String(decoding: name.prefix { $0 != 0 }, as: UTF8.self)
     }
+}
+
+/// Records on their way to disk, shared by the log and its writer thread.
+private final class RecordsInFlight: Sendable {
+    let state = Mutex<(records: [RevisionRecord], error: SystemError?)>(([], nil))
 }

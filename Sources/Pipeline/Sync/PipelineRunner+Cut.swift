@@ -51,6 +51,7 @@ extension PipelineRunner {
         }
         if !dryRun, let due = rollout.deadline, now >= due { handle(.tick, control: control) }
         writeBehind(now: now)
+        collectIfDue()
         guard let batch = coalescer.cut(at: now) else { return }
         decided.removeAll(keepingCapacity: true)
         // Nothing to read: the whole comparison when the source is back covers this batch.
@@ -123,6 +124,7 @@ extension PipelineRunner {
             unpropagated[record.number] = firstEvent
             if unpropagated.count > 256, let oldest = unpropagated.keys.min() { unpropagated[oldest] = nil }
         }
+        lastCutAt = MonotonicClock.now
         handle(.cut(revision: record.number), control: control)
         // Said once its deliveries are under way: a log line is a write, not on a change's way.
         let shown = record.changed.prefix(5).map { $0.isEmpty ? "." : $0 }.joined(separator: ", ")
@@ -134,32 +136,42 @@ extension PipelineRunner {
         writeBehind(now: MonotonicClock.now)
     }
 
-    /// Writes what cuts kept in memory once no delivery runs, or a second after the first
-    /// such cut: a change's way to its hosts shares the machine with no write of the log
-    /// (a crash before loses the revision, and hosts that applied it are compared whole).
+    /// Has the log write what cuts kept in memory (on its own thread) once no delivery runs,
+    /// or a second after the first such cut: a change's way to its hosts shares the machine
+    /// with no write of the log (a crash before loses the revision, and hosts that applied
+    /// it are compared whole).
     func writeBehind(now: Double) {
         guard let due = writeBehindAt, fleet.running == 0 || now >= due else { return }
         writeBehindAt = nil
-        do { try log.flush() } catch { logger.warning("cannot write the last revisions: \(error)") }
+        do { try log.writeBehind() } catch { logger.warning("cannot write the last revisions: \(error)") }
+    }
+
+    /// When the log's old revisions are collected next: a collection reads every kept
+    /// manifest on the loop (milliseconds for a pool directory, seconds for a million files),
+    /// so it waits for a second without a cut, unless `keep_revisions` cuts piled up, and
+    /// takes at most 2% of the loop's time however often the source changes. Nil when none is due.
+    var collectAt: Double? {
+        guard let owed = log.collection, fleet.running == 0 else { return nil }
+        return max(collectAfter, owed == .overdue ? 0 : lastCutAt + 1)
     }
 
     /// Collects the log's old revisions, when due and no delivery reads the store.
     func collectIfDue() {
         let start = MonotonicClock.now
-        guard log.collectionDue, fleet.running == 0, start >= collectAfter else { return }
+        guard let at = collectAt, start >= at else { return }
         var pinned = Set<Int>()
         for g in rollout.groups { pinned.formUnion([g.approved, g.released]) }
         for h in rollout.hosts { if let a = h.applied { pinned.insert(a) } }
         do {
             let done = try log.collect(pinned: pinned)
             renderer.forget()
-            // A collection reads every kept manifest (seconds for a million files): at most
-            // 2% of the loop's time goes to it, however often the source changes.
-            let end = MonotonicClock.now
-            collectAfter = end + 50 * (end - start)
-            logger.debug("collected \(done.revisions) revision(s), \(done.objects) object(s), \(done.bytes) bytes")
+            logger.debug(
+                "collected \(done.revisions) revision(s), \(done.objects) object(s), \(done.bytes) bytes",
+                metadata: ["ms": "\(Int((MonotonicClock.now - start) * 1000))"])
         } catch {
             logger.warning("cannot collect old revisions: \(error)")
         }
+        let end = MonotonicClock.now
+        collectAfter = end + max(1, 50 * (end - start))
     }
 }

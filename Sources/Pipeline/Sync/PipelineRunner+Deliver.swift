@@ -138,7 +138,7 @@ extension PipelineRunner {
             for result in fleet.takeResults() { handle(.answered(host: result.host, report(result)), control: control) }
         }
         if fleet.running == 0 { disconnect() }
-        writeBehind(now: .infinity)
+        do { try log.flush() } catch { logger.warning("cannot write the last revisions: \(error)") }
         saveState()
         if let journal { try? journal.compact(rollout.state) }
     }

@@ -51,8 +51,9 @@ public final class PipelineRunner {
     var cutAgainAt: Double?
     /// When what cuts kept in memory is written even if deliveries still run (`writeBehind`).
     var writeBehindAt: Double?
-    /// When the log's next collection may start (`collectIfDue`).
+    /// When the log's next collection may start (`collectAt`), and when the last cut was.
     var collectAfter = 0.0
+    var lastCutAt = 0.0
     /// Hears what the pipeline does (its metrics), when the service face is on.
     weak var observer: (any PipelineObserver)?
     /// Revisions not yet applied everywhere, and when their first event was seen (bounded).
@@ -206,7 +207,7 @@ public final class PipelineRunner {
     public var deadline: Double? {
         [
             coalescer.deadline, retry.due, nextScan, openWrites.deadline, dryRun ? nil : rollout.deadline, cutAgainAt,
-            source.checkAt, writeBehindAt,
+            source.checkAt, writeBehindAt, dryRun ? nil : collectAt,
         ]
         .compactMap { $0 }.min()
     }

@@ -11,8 +11,9 @@ import RunnerSystem
 /// watched for the source's own name, so that a flip is seen at once, and the resolution is
 /// checked again every second for an ancestor replaced further up.
 struct WatchedSource {
-    /// The directory as configured (`/srv/app/current`).
+    /// The directory as configured (`/srv/app/current`), and its last name (`current`).
     let configured: String
+    private let name: String
     /// The directory it led to when last looked at, and that directory's identity.
     private(set) var path: String
     private var device: UInt64
@@ -33,7 +34,8 @@ struct WatchedSource {
         self.configured = configured
         (path, device, inode) = resolved
         checkAt = now + Self.interval
-        let directory = String(configured[..<(configured.lastIndex(of: "/") ?? configured.startIndex)])
+        let directory: String
+        (directory, name) = RelativePath.split(configured)
         // Only the parent itself: its other entries (a release directory each) are not ours to watch.
         parent = try? InotifyWatcher(root: directory.isEmpty ? "/" : directory) { _ in false }
     }
@@ -46,11 +48,18 @@ struct WatchedSource {
         return (path, UInt64(st.st_dev), UInt64(st.st_ino))
     }
 
-    /// Whether anything happened in the parent directory (its events are read and dropped:
-    /// a look at the source says what).
+    /// Whether anything happened to the source's name in the parent directory, or to the
+    /// parent itself (its events are read and dropped: a look at the source says what). The
+    /// parent's other files (a log beside the source) are not a reason to look.
     mutating func parentChanged() -> Bool {
         guard let parent else { return false }
-        return !((try? parent.read()) ?? []).isEmpty
+        return ((try? parent.read()) ?? []).contains { event in
+            switch event.kind {
+            case .moved(let from): event.path == name || from == name
+            case .overflow: true
+            default: event.path == name || event.path.isEmpty
+            }
+        }
     }
 
     /// Looks at where the source leads now: the new directory when it is another one (or the
