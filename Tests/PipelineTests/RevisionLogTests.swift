@@ -50,6 +50,29 @@ import Testing
         }
     }
 
+    @Test func aFileReplacedAfterItWasListedIsNotStoredForIt() throws {
+        let f = try Fixture()
+        defer { f.dir.remove() }
+        let path = try f.dir.write("src/a.conf", "one\n")
+        let listed = try #require(FileInfo.lstat(path))
+        // Another file of the same size and times put in its place, as a replace by rename
+        // between the listing and the read can look: only the inode tells them apart.
+        let other = try f.dir.write("src/a.new", "two\n")
+        var times = [
+            timespec(tv_sec: listed.mtimeSeconds, tv_nsec: listed.mtimeNanoseconds),
+            timespec(tv_sec: listed.mtimeSeconds, tv_nsec: listed.mtimeNanoseconds),
+        ]
+        #expect(utimensat(AT_FDCWD, other, &times, 0) == 0)
+        #expect(rename(other, path) == 0)
+        let log = try f.log()
+        let replaced = try FileDescriptor(opening: path, O_RDONLY)
+        #expect(try log.store.put(file: replaced.raw, before: listed, shown: path) == nil)
+        let now = try #require(FileInfo.lstat(path))
+        let unchanged = try FileDescriptor(opening: path, O_RDONLY)
+        let stored = try #require(try log.store.put(file: unchanged.raw, before: now, shown: path))
+        #expect(try log.store.read(stored.hash) == Array("two\n".utf8))
+    }
+
     @Test func aRevisionHoldsTheSourceAsItIsSent() throws {
         let f = try Fixture(ignore: ["*.swp", "/drafts/"])
         defer { f.dir.remove() }

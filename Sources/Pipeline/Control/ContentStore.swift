@@ -127,7 +127,8 @@ public final class ContentStore: Sendable {
 
     /// Stores the rest of the open file `input` (`shown` in errors), hashing it as it is
     /// copied. Nil when the file changed while it was read (its size or times moved): it must
-    /// not be stored torn. `before` is what `fstat` said when it was opened.
+    /// not be stored torn. `before` is what `lstat` said of it before it was opened: the same
+    /// file (inode and device) with the same size and times.
     public func put(file input: Int32, before: FileInfo, shown: String) throws(SystemError) -> (
         hash: ContentHash, size: Int64
     )? {
@@ -260,6 +261,10 @@ public final class ContentStore: Sendable {
             if n == 0 { return bytes }
             bytes += buffer[..<n]
             if bytes.count > limit { return nil }
+            // A short read of all that was expected is the end (a regular file reads short
+            // only there): the read that would say 0 is spared. The caller's fstat after it
+            // sees a file that grew meanwhile.
+            if n < buffer.count && bytes.count == expected { return bytes }
         }
     }
 

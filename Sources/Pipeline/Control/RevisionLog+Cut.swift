@@ -196,12 +196,22 @@ private struct Cutter {
     }
 
     /// A file's entry: the head's when size, mtime and mode agree (and are not too recent),
-    /// else its content stored anew. Nil when it changed while read (`unstable`).
-    private mutating func file(_ path: String, _ info: FileInfo, old: TreeEntry?) throws(SystemError) -> TreeEntry? {
+    /// else its content stored anew. Nil when it changed while read (`unstable`). Opened by
+    /// name in `directory` when the walk holds it open (no path to look up again).
+    private mutating func file(
+        _ path: String, _ info: FileInfo, old: TreeEntry?, in directory: (fd: Int32, name: String)? = nil
+    ) throws(SystemError) -> TreeEntry? {
         if let old, old.kind == .file, old.matches(info), info.mtimeSeconds < racySince { return old }
         let shown = full(path)
         let input: FileDescriptor
-        do { input = try FileDescriptor(opening: shown, O_RDONLY | O_NOFOLLOW | O_NONBLOCK) } catch {
+        let flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK
+        do {
+            if let directory {
+                input = try FileDescriptor(at: directory.fd, directory.name, flags, shown: shown)
+            } else {
+                input = try FileDescriptor(opening: shown, flags)
+            }
+        } catch {
             // Gone, or replaced by a symlink, since it was listed: the watch reports it again.
             if error.code == ENOENT || error.code == ELOOP {
                 result.unstable.append(path)
@@ -209,18 +219,19 @@ private struct Cutter {
             }
             throw error
         }
-        var st = stat()
-        fstat(input.raw, &st)
-        let before = FileInfo(st)
-        guard before.kind == .file else {
-            result.unstable.append(path)
-            return old
+        // What `lstat` said is what the open file must still be once read (its inode too):
+        // a file replaced or written meanwhile is not stored torn. A directory put in its
+        // place fails the read.
+        let stored: (hash: ContentHash, size: Int64)?
+        do { stored = try log.store.put(file: input.raw, before: info, shown: shown) } catch {
+            guard error.code == EISDIR else { throw error }
+            stored = nil
         }
-        guard let stored = try log.store.put(file: input.raw, before: before, shown: shown) else {
+        guard let stored else {
             result.unstable.append(path)
             return old?.kind == .file ? old : nil
         }
-        return TreeEntry(before, hash: stored.hash)
+        return TreeEntry(info, hash: stored.hash)
     }
 
     private func symlink(_ path: String, _ info: FileInfo) -> TreeEntry? {
@@ -253,7 +264,7 @@ private struct Cutter {
             let oldChild = oldTree?[name]
             let entry: TreeEntry?
             switch childInfo.kind {
-            case .file: entry = try file(child, childInfo, old: oldChild)
+            case .file: entry = try file(child, childInfo, old: oldChild, in: (handle.raw, name))
             case .symlink: entry = symlink(child, childInfo)
             case .directory: entry = try walk(child, childInfo, old: oldChild)
             case .other:
