@@ -12,7 +12,8 @@ struct Runner: ParsableCommand {
         discussion: Runner.manual,
         version: RunnerVersion.current,
         subcommands: [
-            Run.self, Check.self, Explain.self, Render.self, Serve.self, Receive.self, Status.self, Delta.self,
+            Run.self, Check.self, Explain.self, Render.self, Serve.self, Receive.self, Status.self, Log.self,
+            Delta.self,
         ]
     )
 }

@@ -68,6 +68,18 @@ struct LoadedScript {
         return configuration.pipelines
     }
 
+    /// The pipeline `name`, or every pipeline when nil; an unknown name is a configuration error.
+    func pipelines(named name: String?) throws -> [PipelineConfig] {
+        let all = try pipelines()
+        guard let name else { return all }
+        guard let found = all.first(where: { $0.name == name }) else {
+            throw ConfigError(
+                "declares no pipeline '\(name)'", at: SourceLocation(file: file, line: 0),
+                hint: "its pipelines: \(all.map(\.name).joined(separator: ", "))")
+        }
+        return [found]
+    }
+
     /// The script's modules with their actions built (once); none is a configuration error.
     func servedModules() throws -> [ServedModule] {
         guard !configuration.modules.isEmpty else {

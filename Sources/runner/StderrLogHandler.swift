@@ -37,16 +37,10 @@ struct StderrLogHandler: LogHandler {
         Output.err(FileName.display(line) + "\n")
     }
 
-    /// UTC time with milliseconds, `2026-11-27T07:02:16.255Z` (strftime: Foundation's formatter is slow).
+    /// UTC time with milliseconds, `2026-11-27T07:02:16.255Z`.
     static func timestamp() -> String {
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)
-        var t = ts.tv_sec
-        var parts = tm()
-        gmtime_r(&t, &parts)
-        var buf = [CChar](repeating: 0, count: 32)
-        let n = strftime(&buf, buf.count, "%Y-%m-%dT%H:%M:%S", &parts)
-        return String(decoding: buf[..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) + "."
-            + String(1000 + ts.tv_nsec / 1_000_000).dropFirst() + "Z"
+        return WallClock.utc(seconds: ts.tv_sec, nanoseconds: ts.tv_nsec)
     }
 }

@@ -117,6 +117,13 @@ struct Simulation<Machine: SimulatedMachine> {
     /// checked since).
     var lastCut = 0.0
     var bounds: [Double?] = []
+    /// What operators do, and when (`+Operator`).
+    var operations: [(at: Double, operation: Operation)] = []
+    /// The oracle of approvals: the revisions each group may roll out, and the one waiting.
+    var admitted: [Set<Int>] = []
+    var waiting: [Int?] = []
+    /// Revisions cut for each group (the source's, and its own rollbacks).
+    var offered: [Set<Int>] = []
     /// Revisions each group's canaries refused.
     var refusedByCanary: [Set<Int>] = []
     var violations: [String] = []
@@ -145,7 +152,8 @@ struct Simulation<Machine: SimulatedMachine> {
         policy = Rollout.Policy(
             canaries: canaries, maxFailures: [nil, nil, 0, 1, 2].randomElement(using: &r)!,
             pause: [0, 0, 0, 0.5].randomElement(using: &r)!, maxParallel: 64,
-            retryInitial: [0.2, 0.5, 1].randomElement(using: &r)!, retryMaximum: [1, 2, 4].randomElement(using: &r)!)
+            retryInitial: [0.2, 0.5, 1].randomElement(using: &r)!, retryMaximum: [1, 2, 4].randomElement(using: &r)!,
+            approve: Set(layout.map(\.name).filter { _ in Double.random(in: 0...1, using: &r) < 0.2 }))
         machine = Machine(layout: layout, policy: policy, state: nil, seed: r.next())
         coalescer = Coalescer(delay: [0.05, 0.2].randomElement(using: &r)!, maxDelay: 2)
         let total = layout.reduce(0) { $0 + $1.hosts.count }
@@ -190,6 +198,10 @@ struct Simulation<Machine: SimulatedMachine> {
         }
         for _ in 0..<Int.random(in: 0...2, using: &r) { restarts.append(Double.random(in: 1...28, using: &r)) }
         restarts.sort()
+        operations = Self.operations(groups: layout.count, gated: !policy.approve.isEmpty, &r)
+        admitted = Array(repeating: [], count: layout.count)
+        waiting = Array(repeating: nil, count: layout.count)
+        offered = Array(repeating: [], count: layout.count)
         end = 30 + 6 * timeout + 2 * policy.retryMaximum + policy.pause
         refusedByCanary = Array(repeating: [], count: layout.count)
         random = r
@@ -213,11 +225,12 @@ struct Simulation<Machine: SimulatedMachine> {
             var nextFlight = Double.infinity
             for f in flights where f.at < nextFlight { nextFlight = f.at }
             let nextRestart = restarts.first ?? .infinity
+            let nextOperation = operations.first?.at ?? .infinity
             var nextCheck = Double.infinity
             for case let at? in bounds where at < nextCheck { nextCheck = at }
             let next = min(
-                nextEdit, nextFlight, nextRestart, coalescer.deadline ?? .infinity, machine.deadline ?? .infinity,
-                nextCheck, end)
+                nextEdit, nextFlight, nextRestart, nextOperation, coalescer.deadline ?? .infinity,
+                machine.deadline ?? .infinity, nextCheck, end)
             stalled = next <= now ? stalled + 1 : 0
             if stalled > 10_000 {
                 return violation("no progress: the machine asks for the same moment again and again")
@@ -229,6 +242,8 @@ struct Simulation<Machine: SimulatedMachine> {
                 restarts.removeFirst()
                 restartedAt.append(now)
                 restart()
+            } else if next == nextOperation {
+                operate(operations.removeFirst().operation)
             } else if next == nextEdit {
                 let edit = edits.removeFirst()
                 if let b = edit.broken { broken = b }
@@ -261,10 +276,16 @@ struct Simulation<Machine: SimulatedMachine> {
         revisions[revision] = (broken, renderBroken)
         lastCut = now
         bounds = machine.groups.indices.map(bound)
+        // Now and then a guard trips for a group: the revision waits for an operator there.
+        var gates: [Int: String] = [:]
+        for g in layout.indices where Double.random(in: 0...1, using: &random) < 0.05 { gates[g] = "guard tripped" }
+        offer(revision, gates: gates)
         if tracing {
-            log("revision \(revision) cut\(broken ? " (broken)" : "")\(renderBroken ? " (render broken)" : "")")
+            log(
+                "revision \(revision) cut\(broken ? " (broken)" : "")\(renderBroken ? " (render broken)" : "") \(gates)"
+            )
         }
-        step(.cut(revision: revision))
+        step(.cut(revision: revision, gates: gates))
     }
 
     /// One event through the machine, its actions carried out, the invariants checked.
@@ -291,6 +312,9 @@ struct Simulation<Machine: SimulatedMachine> {
             }
             if !asCanary && refusedByCanary[g].contains(revision) {
                 violation("h\(h) got revision \(revision), which its group's canary refused")
+            }
+            if !admitted[g].contains(revision) {
+                violation("h\(h) got revision \(revision), which its group was never let have")
             }
             if let from, from == revision { violation("h\(h) was sent revision \(revision), which it has") }
             if let answer = deliver(h, revision, asCanary: asCanary) { answers.append(.answered(host: h, answer)) }
@@ -359,8 +383,15 @@ struct Simulation<Machine: SimulatedMachine> {
                     "h\(h) restarted at \(String(describing: new.applied)), remembered \(String(describing: expected))")
             }
         }
-        for (g, group) in machine.groups.enumerated() where group.approved != before.groups[g].approved {
-            violation("group \(group.name) restarted at approved \(group.approved), was \(before.groups[g].approved)")
+        for (g, group) in machine.groups.enumerated() {
+            let was = before.groups[g]
+            if group.approved != was.approved || group.admitted != was.admitted
+                || group.waiting?.revision != was.waiting?.revision
+            {
+                violation(
+                    "group \(group.name) restarted at approved \(group.approved), admitted \(group.admitted), waiting \(String(describing: group.waiting?.revision)); was \(was.approved), \(was.admitted), \(String(describing: was.waiting?.revision))"
+                )
+            }
         }
         cutAtStart()
     }
@@ -415,13 +446,14 @@ struct Simulation<Machine: SimulatedMachine> {
 
     /// The end: every host in its group's place.
     mutating func checkEnd() {
-        for group in machine.groups where group.halted == nil {
-            let headHeld = group.held.map { $0.revision == machine.head } ?? false
-            if group.approved != machine.head && !headHeld && group.canaries > 0 {
-                violation("group \(group.name) ends at approved \(group.approved), head \(machine.head), not held")
+        for (g, group) in machine.groups.enumerated() where group.halted == nil {
+            let head = admitted[g].max() ?? 0
+            let headHeld = group.held.map { $0.revision == head } ?? false
+            if group.approved != head && !headHeld && group.canaries > 0 {
+                violation("group \(group.name) ends at approved \(group.approved), admitted \(head), not held")
             }
-            if group.canaries == 0 && group.approved != machine.head {
-                violation("group \(group.name) without canaries ends at \(group.approved), head \(machine.head)")
+            if group.canaries == 0 && group.approved != head {
+                violation("group \(group.name) without canaries ends at \(group.approved), admitted \(head)")
             }
             for h in group.hosts {
                 let host = machine.hosts[h], desired = machine.desired(h)

@@ -85,8 +85,8 @@ import Testing
 /// host that times out and retries holds its group forever. One machine per group.
 struct WaitsForEveryHost: SimulatedMachine {
     var machines: [Rollout]
-    /// A cut a group has not been told of yet.
-    var held: [Int?]
+    /// A cut a group has not been told of yet, and why it waits for an operator there.
+    var held: [(revision: Int, gate: String?)?]
     let offsets: [Int]
 
     init(
@@ -123,15 +123,18 @@ struct WaitsForEveryHost: SimulatedMachine {
         case .answered(let h, let answer):
             let (g, local) = locate(h)
             run(g, .answered(host: local, answer))
-        case .cut(let revision):
-            for g in machines.indices { held[g] = revision }
+        case .cut(let revision, let gates):
+            for g in machines.indices { held[g] = (revision, gates[g]) }
+        case .rollback(let g, let revision): run(g, .rollback(group: 0, revision: revision))
+        case .approve(let g, let revision): run(g, .approve(group: 0, revision: revision))
+        case .reject(let g): run(g, .reject(group: 0))
         default:
             for g in machines.indices { run(g, event) }
         }
         for g in machines.indices where held[g] != nil && settled(g) {
-            let revision = held[g]!
+            let (revision, gate) = held[g]!
             held[g] = nil
-            run(g, .cut(revision: revision))
+            run(g, .cut(revision: revision, gates: gate.map { [0: $0] } ?? [:]))
         }
         return actions
     }
@@ -144,6 +147,7 @@ struct WaitsForEveryHost: SimulatedMachine {
         case .released(_, let r): return .released(group: g, revision: r)
         case .held(_, let r, let why): return .held(group: g, revision: r, why: why)
         case .halted(_, let r, let why): return .halted(group: g, revision: r, why: why)
+        case .waiting(_, let r, let why): return .waiting(group: g, revision: r, why: why)
         case .canaryReplaced(_, let h, let next):
             return .canaryReplaced(group: g, host: h + o, next: next.map { $0 + o })
         case .down(let h, let why): return .down(host: h + o, why: why)

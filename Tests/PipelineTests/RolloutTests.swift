@@ -13,12 +13,14 @@ import Testing
         /// Actions of the last event.
         var actions: [Rollout.Action] = []
 
-        init(hosts: Int = 3, canaries: Int = 1, maxFailures: Int? = nil, pause: Double = 0, state: RolloutState? = nil)
-        {
+        init(
+            hosts: Int = 3, canaries: Int = 1, maxFailures: Int? = nil, pause: Double = 0, approve: Set<String> = [],
+            state: RolloutState? = nil
+        ) {
             m = Rollout(
                 groups: [("g", (0..<hosts).map { "runner://g\($0)/m" }, true), ("other", ["runner://o0/m"], false)],
-                policy: Rollout.Policy(canaries: canaries, maxFailures: maxFailures, pause: pause), state: state,
-                seed: 1)
+                policy: Rollout.Policy(canaries: canaries, maxFailures: maxFailures, pause: pause, approve: approve),
+                state: state, seed: 1)
         }
 
         /// Handles an event; returns the sends to group "g"'s hosts (host → revision).
@@ -140,5 +142,42 @@ import Testing
         #expect(restarted.on(.tick, at: 0) == [0: 2])
         #expect(restarted.actions.contains(.send(host: 3, revision: 2, from: nil)))
         #expect(restarted.on(.tick, at: 0).isEmpty && restarted.actions.isEmpty)
+    }
+
+    @Test func aGatedGroupWaitsForAnOperatorAndASecondApprovalIsANoOp() {
+        var s = Scenario(approve: ["g"])
+        #expect(s.on(.cut(revision: 1), at: 0) == [:])
+        #expect(s.actions.contains(.waiting(group: 0, revision: 1, why: "waiting for approval")))
+        #expect(s.actions.contains(.send(host: s.other, revision: 1, from: nil)), "group other is not gated")
+        // A newer cut waits in its place, since the first one's time.
+        #expect(s.on(.cut(revision: 2), at: 5) == [:])
+        #expect(s.m.groups[0].waiting?.revision == 2 && s.m.groups[0].waiting?.since == 0)
+        #expect(s.on(.approve(group: 0, revision: 2), at: 9) == [0: 2])
+        #expect(s.m.groups[0].waiting == nil)
+        #expect(s.on(.approve(group: 0, revision: 2), at: 9.5) == [:] && s.m.groups[0].admitted == 2)
+        #expect(s.on(.answered(host: 0, .applied), at: 10) == [1: 2, 2: 2])
+    }
+
+    @Test func aTrippedGuardHoldsItsRevisionAndEveryLaterOneUntilApprovedOrRejected() {
+        var s = Scenario()
+        s.start()
+        #expect(s.on(.cut(revision: 2, gates: [0: "300 of 1000 paths deleted"]), at: 10) == [:])
+        // What comes after contains the mass change: it waits too, for the same reason.
+        #expect(s.on(.cut(revision: 3), at: 11) == [:])
+        #expect(s.actions.contains(.waiting(group: 0, revision: 3, why: "300 of 1000 paths deleted")))
+        _ = s.on(.reject(group: 0), at: 12)
+        #expect(s.m.groups[0].waiting == nil && s.m.groups[0].admitted == 1)
+        #expect(s.on(.cut(revision: 4), at: 20) == [0: 4], "a cut after a rejection is a new candidate")
+    }
+
+    @Test func aRollbackGoesToItsGroupAloneThroughItsCanary() {
+        var s = Scenario()
+        s.start()
+        _ = s.on(.cut(revision: 2), at: 10)
+        _ = s.on(.answered(host: 0, .refused("rolled back: php-fpm -t failed")), at: 10.2)
+        #expect(s.on(.rollback(group: 0, revision: 3), at: 20) == [0: 3])
+        #expect(!s.actions.contains { if case .send(s.other, _, _) = $0 { true } else { false } })
+        #expect(s.on(.answered(host: 0, .applied), at: 20.1) == [1: 3, 2: 3])
+        #expect(s.m.groups[0].approved == 3 && s.m.groups[1].approved == 2)
     }
 }

@@ -30,7 +30,8 @@ import Testing
             line.group = text(&r) ?? ""
             line.groupState = .init(
                 approved: number(&r) ?? 0, released: number(&r) ?? 0, held: number(&r), heldWhy: text(&r),
-                halted: number(&r), haltedWhy: text(&r))
+                halted: number(&r), haltedWhy: text(&r), head: number(&r), admitted: number(&r), waiting: number(&r),
+                waitingWhy: text(&r))
         default:
             line.host = text(&r) ?? "runner://127.0.0.1:1/m"
             line.hostState = .init(

@@ -16,6 +16,15 @@ public struct GroupState: Sendable, Equatable {
     public let canaries: Int
     /// The group halts when more of its hosts than this fail one revision (nil: never).
     public let maxFailures: Int?
+    /// Every revision waits for an operator's approval (`approve`).
+    public let gated: Bool
+    /// The newest revision cut for the group (a rollback is cut for its group alone).
+    public internal(set) var head = 0
+    /// The newest revision the group may roll out: each one cut, unless it needs an
+    /// operator's approval (a gated group, a guard that tripped), then the one approved.
+    public internal(set) var admitted = 0
+    /// The newest revision waiting for an operator's approval, why, and since when.
+    public internal(set) var waiting: Hold?
     /// The newest revision its canaries applied (every revision, without canaries); 0: none.
     public internal(set) var approved = 0
     /// What the hosts that are not canaries are brought to: `approved`, once `pause` passed.
@@ -38,8 +47,9 @@ public struct GroupState: Sendable, Equatable {
     /// Since when a revision newer than `approved` waits for its canaries (nil: none waits).
     public internal(set) var waitingSince: Double?
 
-    init(name: String, hosts: [Int], canaries: Int, maxFailures: Int?) {
+    init(name: String, hosts: [Int], canaries: Int, maxFailures: Int?, gated: Bool = false) {
         self.name = name
+        self.gated = gated
         self.hosts = hosts
         self.canaries = canaries
         self.maxFailures = maxFailures

@@ -70,6 +70,12 @@ public final class RevisionLog {
     }
 
     private func load(_ number: Int) throws -> RevisionRecord {
+        let record = try Self.load(number, in: directory)
+        remember(record)
+        return record
+    }
+
+    private static func load(_ number: Int, in directory: String) throws -> RevisionRecord {
         let path = directory + "/revisions/\(number)"
         let file = try FileDescriptor(opening: path, O_RDONLY | O_NOFOLLOW)
         guard let bytes = try ContentStore.readAll(file.raw, limit: 1 << 20, shown: path) else {
@@ -79,8 +85,15 @@ public final class RevisionLog {
         guard record.number == number else {
             throw SystemError("read (a record of another number)", path: path, code: nil)
         }
-        remember(record)
         return record
+    }
+
+    /// The newest `limit` records on disk in the log at `directory`, newest first, read
+    /// without opening the log (a running sender holds it; its last second's cuts may not
+    /// be written yet).
+    public static func records(in directory: String, limit: Int) -> [RevisionRecord] {
+        let numbers = DirectoryEntries.sorted(at: directory + "/revisions").compactMap { Int($0) }.sorted()
+        return numbers.reversed().prefix(limit).compactMap { try? load($0, in: directory) }
     }
 
     private func remember(_ record: RevisionRecord) {

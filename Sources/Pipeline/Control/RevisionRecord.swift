@@ -21,8 +21,11 @@ public struct RevisionRecord: Codable, Sendable, Equatable {
     public var changed: [String]
     /// How many paths changed.
     public var changedCount: Int
-    /// Why it was cut when not by a watched change: `start`, `rescan`, `source replaced`.
+    /// Why it was cut when not by a watched change: `start`, `rescan`, `source replaced`,
+    /// `rollback to N`.
     public var note: String?
+    /// The one group it was cut for (a rollback); nil: every group of the pipeline.
+    public var group: String?
 
     /// Paths a record lists before it only counts them.
     static let listedPaths = 100

@@ -19,13 +19,32 @@ extension Rollout {
         groups[g].canaryHosts = Array((eligible.isEmpty ? groups[g].hosts : eligible).prefix(groups[g].canaries))
     }
 
-    /// The revision waiting for the group's canaries: the head, when newer than what they
-    /// approved and than what they refused last.
+    /// The revision waiting for the group's canaries: the newest one it may roll out, when
+    /// newer than what they approved and than what they refused last.
     public func candidate(of g: Int) -> Int? {
-        guard groups[g].canaries > 0, head > groups[g].approved, head > (groups[g].held?.revision ?? 0) else {
-            return nil
-        }
-        return head
+        let admitted = groups[g].admitted
+        guard groups[g].canaries > 0, admitted > groups[g].approved, admitted > (groups[g].held?.revision ?? 0)
+        else { return nil }
+        return admitted
+    }
+
+    /// Revision `revision` is the group's newest: it may roll out at once, or it waits for an
+    /// operator (the group is gated, `gate` says why, or an older one waits already: a
+    /// newer revision holds what waits).
+    mutating func offer(_ g: Int, _ revision: Int, gate: String?, now: Double, _ actions: inout [Action]) {
+        groups[g].head = revision
+        let waiting = groups[g].waiting
+        guard groups[g].gated || gate != nil || waiting != nil else { return admit(g, revision, now: now, &actions) }
+        let why = gate ?? waiting?.why ?? "waiting for approval"
+        groups[g].waiting = .init(revision: revision, why: why, since: waiting?.since ?? now)
+        actions.append(.waiting(group: g, revision: revision, why: why))
+    }
+
+    /// The group may roll `revision` out: its canaries get it, or without canaries every host.
+    mutating func admit(_ g: Int, _ revision: Int, now: Double, _ actions: inout [Action]) {
+        guard revision > groups[g].admitted else { return }
+        groups[g].admitted = revision
+        if groups[g].canaries == 0 { approve(g, revision, now: now, &actions) }
     }
 
     /// The revision host `h` should have: its group's candidate for a canary, else what the
@@ -40,9 +59,10 @@ extension Rollout {
     /// host at every step).
     private func desired(_ h: Int, _ host: HostState, in group: GroupState) -> Int {
         if group.canaryHosts.contains(h) {
-            if group.canaries > 0, head > group.approved, head > (group.held?.revision ?? 0) { return head }
+            let admitted = group.admitted
+            if group.canaries > 0, admitted > group.approved, admitted > (group.held?.revision ?? 0) { return admitted }
             // No candidate now: a canary keeps a newer revision it applied, unless one refused it.
-            if let applied = host.applied, applied > group.approved, applied <= head,
+            if let applied = host.applied, applied > group.approved, applied <= admitted,
                 !group.refusedCandidates.contains(applied)
             {
                 return applied

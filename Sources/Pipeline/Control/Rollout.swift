@@ -25,11 +25,13 @@ public struct Rollout: Sendable {
         public var retryMaximum: Double = 60
         /// False for `--once`: a host that fails is not tried again.
         public var retries = true
+        /// Groups whose every revision waits for an operator's approval (`approve`).
+        public var approve = Set<String>()
 
         /// A policy.
         public init(
             canaries: Int = 0, maxFailures: Int? = nil, pause: Double = 0, maxParallel: Int = 16,
-            retryInitial: Double = 1, retryMaximum: Double = 60, retries: Bool = true
+            retryInitial: Double = 1, retryMaximum: Double = 60, retries: Bool = true, approve: Set<String> = []
         ) {
             self.canaries = canaries
             self.maxFailures = maxFailures
@@ -38,13 +40,22 @@ public struct Rollout: Sendable {
             self.retryInitial = retryInitial
             self.retryMaximum = max(retryInitial, retryMaximum)
             self.retries = retries
+            self.approve = approve
         }
     }
 
     /// What happens to the machine.
     public enum Event: Sendable, Equatable {
-        /// A revision was cut from the source.
-        case cut(revision: Int)
+        /// A revision was cut from the source; `gates` says why it waits for an operator in
+        /// the groups where it must (a guard that tripped).
+        case cut(revision: Int, gates: [Int: String] = [:])
+        /// An operator's rollback: `revision` (an old one's content, cut anew) for group `group`
+        /// alone, as approved by the operator who asked for it.
+        case rollback(group: Int, revision: Int)
+        /// An operator let group `group` have `revision` (one waiting, or older).
+        case approve(group: Int, revision: Int)
+        /// An operator dropped what waits for approval in group `group`.
+        case reject(group: Int)
         /// A host answered the delivery under way to it.
         case answered(host: Int, Answer)
         /// Time passed (a backoff or a pause may have ended).
@@ -81,6 +92,8 @@ public struct Rollout: Sendable {
         case approved(group: Int, revision: Int)
         /// The group's other hosts are brought to `revision` now.
         case released(group: Int, revision: Int)
+        /// `revision` waits for an operator's approval in the group.
+        case waiting(group: Int, revision: Int, why: String)
         /// A canary refused `revision`: the group waits for the next change.
         case held(group: Int, revision: Int, why: String)
         /// More hosts than `max_failures` failed `revision`.
@@ -95,7 +108,7 @@ public struct Rollout: Sendable {
     public internal(set) var policy: Policy
     /// False once the sender is going away: answers still count, nothing new starts.
     public internal(set) var dispatching = true
-    /// The newest revision cut (0: none yet).
+    /// The newest revision cut, a rollback's too (0: none yet).
     public internal(set) var head = 0
     public internal(set) var groups: [GroupState]
     public internal(set) var hosts: [HostState]
@@ -121,7 +134,7 @@ public struct Rollout: Sendable {
             groups.append(
                 GroupState(
                     name: layout.name, hosts: members, canaries: layout.staged ? policy.canaries : 0,
-                    maxFailures: layout.staged ? policy.maxFailures : nil))
+                    maxFailures: layout.staged ? policy.maxFailures : nil, gated: policy.approve.contains(layout.name)))
         }
         self.groups = groups
         self.hosts = hosts
@@ -133,13 +146,28 @@ public struct Rollout: Sendable {
     public mutating func handle(_ event: Event, now: Double) -> [Action] {
         var actions: [Action] = []
         clock = now
+        // What waited before a restart waits since the restart (the clock began again).
+        for g in groups.indices where groups[g].waiting?.since.isNaN == true { groups[g].waiting!.since = now }
         // Only where nothing was released is a canary's place a matter of time (`canaries(of:)`).
         for g in groups.indices where groups[g].released == 0 { chooseCanaries(g) }
         switch event {
-        case .cut(let revision):
+        case .cut(let revision, let gates):
             guard revision > head else { break }
             head = revision
-            for g in groups.indices where groups[g].canaries == 0 { approve(g, head, now: now, &actions) }
+            for g in groups.indices { offer(g, revision, gate: gates[g], now: now, &actions) }
+        case .rollback(let g, let revision):
+            guard revision > head else { break }
+            head = revision
+            groups[g].head = revision
+            groups[g].waiting = nil
+            admit(g, revision, now: now, &actions)
+        case .approve(let g, let revision):
+            guard let waiting = groups[g].waiting, revision <= waiting.revision, revision > groups[g].admitted
+            else { break }
+            if revision == waiting.revision { groups[g].waiting = nil }
+            admit(g, revision, now: now, &actions)
+        case .reject(let g):
+            groups[g].waiting = nil
         case .answered(let host, let answer):
             answered(host, answer, now: now, &actions)
         case .tick:

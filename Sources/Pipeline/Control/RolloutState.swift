@@ -10,6 +10,13 @@ public struct RolloutState: Codable, Sendable, Equatable {
         public var heldWhy: String?
         public var halted: Int?
         public var haltedWhy: String?
+        /// The group's newest revision and the newest it may roll out (nil in a state written
+        /// before approvals: the pipeline's head, both).
+        public var head: Int?
+        public var admitted: Int?
+        /// A revision waiting for an operator's approval, and why.
+        public var waiting: Int?
+        public var waitingWhy: String?
     }
 
     /// A host's revisions.
@@ -40,7 +47,8 @@ extension Rollout {
         for g in groups {
             s.groups[g.name] = .init(
                 approved: g.approved, released: g.released, held: g.held?.revision, heldWhy: g.held?.why,
-                halted: g.halted?.revision, haltedWhy: g.halted?.why)
+                halted: g.halted?.revision, haltedWhy: g.halted?.why, head: g.head, admitted: g.admitted,
+                waiting: g.waiting?.revision, waitingWhy: g.waiting?.why)
         }
         for h in hosts {
             s.hosts[h.uri] = .init(
@@ -54,7 +62,17 @@ extension Rollout {
     mutating func restore(_ state: RolloutState) {
         head = state.head
         for g in groups.indices {
-            guard let saved = state.groups[groups[g].name] else { continue }
+            guard let saved = state.groups[groups[g].name] else {
+                // A group new to this state: everything so far is its own to roll out.
+                (groups[g].head, groups[g].admitted) = (head, head)
+                continue
+            }
+            groups[g].head = min(saved.head ?? head, head)
+            groups[g].admitted = min(saved.admitted ?? head, groups[g].head)
+            groups[g].waiting = saved.waiting.flatMap { w in
+                w <= groups[g].head && w > groups[g].admitted
+                    ? .init(revision: w, why: saved.waitingWhy ?? "waiting for approval", since: .nan) : nil
+            }
             groups[g].approved = min(saved.approved, head)
             groups[g].released = min(saved.released, groups[g].approved)
             groups[g].held = saved.held.map { .init(revision: $0, why: saved.heldWhy ?? "", since: 0) }

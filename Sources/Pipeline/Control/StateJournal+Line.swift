@@ -13,6 +13,10 @@ extension StateJournal.Line {
             inner.field("held", g.held)
             inner.field("heldWhy", g.heldWhy)
             inner.field("released", g.released)
+            inner.field("head", g.head)
+            inner.field("admitted", g.admitted)
+            inner.field("waiting", g.waiting)
+            inner.field("waitingWhy", g.waitingWhy)
             o.field("groupState", object: inner)
         }
         o.field("head", head)

@@ -29,7 +29,8 @@ extension ServiceStatus {
                         candidate: rollout.candidate(of: g),
                         held: group.halted.map { "revision \($0.revision) halted after \($0.why)" }
                             ?? group.held.map { "revision \($0.revision) held: \($0.why)" },
-                        waiting: waiting?.why, waitingFor: waiting?.seconds, hosts: hosts))
+                        waiting: waiting?.why, waitingFor: waiting?.seconds, approval: p.approvalWaiting(g, now: now),
+                        hosts: hosts))
                 if let halted = group.halted {
                     status.problems.append("group \(group.name) halted at revision \(halted.revision): \(halted.why)")
                 } else if let held = group.held {
@@ -37,7 +38,7 @@ extension ServiceStatus {
                 }
                 if let waiting, waiting.seconds > p.config.timeout {
                     status.problems.append(
-                        "group \(group.name): revision \(rollout.head) waits for \(Int(waiting.seconds)) s: \(waiting.why)"
+                        "group \(group.name): revision \(rollout.candidate(of: g) ?? group.admitted) waits for \(Int(waiting.seconds)) s: \(waiting.why)"
                     )
                 }
             }

@@ -72,6 +72,7 @@ extension ServiceStatus {
             }.joined(separator: "\n") + "\n"
         for p in pipelines {
             for g in p.groups where g.held != nil { text += "group \(g.name): \(g.held!)\n" }
+            for g in p.groups where g.approval != nil { text += "group \(g.name): \(g.approval!.text)\n" }
         }
         for problem in problems { text += "unhealthy: \(problem)\n" }
         return text

@@ -39,7 +39,31 @@ public struct ServiceStatus: Codable, Sendable {
         /// What its candidate waits for, and for how many seconds.
         public var waiting: String?
         public var waitingFor: Double?
+        /// A revision waiting for an operator's approval.
+        public var approval: Approval?
         public var hosts: [Host]
+    }
+
+    /// A revision that waits for `runner approve`: why, for how many seconds, and how many
+    /// paths it changes from what the group may have now.
+    public struct Approval: Codable, Sendable {
+        public var revision: Int
+        public var why: String
+        public var waitingFor: Double
+        public var paths: Int
+
+        /// A revision waiting.
+        public init(revision: Int, why: String, waitingFor: Double, paths: Int) {
+            self.revision = revision
+            self.why = why
+            self.waitingFor = waitingFor
+            self.paths = paths
+        }
+
+        /// As the page's banner and `runner status` say it.
+        public var text: String {
+            "revision \(revision) (\(paths) path(s)) waits for approval for \(Int(waitingFor)) s: \(why)"
+        }
     }
 
     /// One target.

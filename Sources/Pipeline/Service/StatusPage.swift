@@ -17,6 +17,9 @@ enum StatusPage {
                 if let approved = g.approved { body += " <small>approved revision \(approved)</small>" }
                 body += "</h3>\n"
                 if let held = g.held { body += "<div class='banner held'>\(escape(held))</div>\n" }
+                if let approval = g.approval {
+                    body += "<div class='banner waiting'>\(escape(approval.text))</div>\n"
+                }
                 body +=
                     "<table><tr><th>host</th><th>state</th><th>applied</th><th>pending</th><th>last seen</th><th>last result</th></tr>\n"
                 for h in g.hosts {
@@ -72,7 +75,7 @@ enum StatusPage {
             .badge{border-radius:.7em;padding:.1em .6em;color:#fff;background:#888}
             .current,.applied,.unchanged{background:#2a7d2a}.sending,.behind{background:#b08000}
             .backoff,.unreachable,.failed,.rolled_back{background:#b02020}.held{background:#7a3fb0}
-            .banner{padding:.5em 1em;margin:.5em 0;color:#fff}.banner.held{background:#7a3fb0}.banner.bad{background:#b02020}
+            .banner{padding:.5em 1em;margin:.5em 0;color:#fff}.banner.held{background:#7a3fb0}.banner.waiting{background:#a06000}.banner.bad{background:#b02020}
             .action{color:#444;font-family:monospace}.error{color:#b02020}
             </style></head><body>
             \(body)</body></html>

@@ -80,8 +80,10 @@ extension PipelineRunner {
         return (result, .applied)
     }
 
-    /// Logs what the rollout decided for a group or a host.
+    /// Logs what the rollout decided for a group or a host, and keeps a group's verdicts in
+    /// the history.
     func say(_ action: Rollout.Action, now: Double) {
+        remember(action)
         switch action {
         case .send: break
         case .approved(let g, let revision):
@@ -90,6 +92,10 @@ extension PipelineRunner {
             logger.log(
                 level: rollout.policy.pause > 0 ? .info : .debug,
                 "group \(rollout.groups[g].name): revision \(revision) goes to the rest of the group")
+        case .waiting(let g, let revision, let why):
+            logger.notice(
+                "group \(rollout.groups[g].name): revision \(revision) waits for approval: \(why) (runner approve lets it go)"
+            )
         case .held(let g, let revision, let why):
             logger.error("group \(rollout.groups[g].name): revision \(revision) held: \(why)")
         case .halted(let g, let revision, let why):
@@ -110,6 +116,24 @@ extension PipelineRunner {
         case .back(let h):
             logger.notice("\(fleet.hosts[h].uri) is back", metadata: ["target": "\(fleet.hosts[h].uri)"])
         }
+    }
+
+    private func remember(_ action: Rollout.Action) {
+        let event: RolloutEvent
+        let time = Date().timeIntervalSince1970
+        switch action {
+        case .approved(let g, let revision):
+            event = RolloutEvent(time: time, kind: .approved, group: rollout.groups[g].name, revision: revision)
+        case .held(let g, let revision, let why):
+            event = RolloutEvent(time: time, kind: .held, group: rollout.groups[g].name, revision: revision, why: why)
+        case .halted(let g, let revision, let why):
+            event = RolloutEvent(time: time, kind: .halted, group: rollout.groups[g].name, revision: revision, why: why)
+        case .waiting(let g, let revision, let why):
+            event = RolloutEvent(
+                time: time, kind: .waiting, group: rollout.groups[g].name, revision: revision, why: why)
+        default: return
+        }
+        do { try history?.append(event) } catch { logger.warning("the rollout's history is not kept: \(error)") }
     }
 
     /// Revisions every host has now are measured (from their first event).

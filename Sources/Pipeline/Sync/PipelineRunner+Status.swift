@@ -12,10 +12,23 @@ extension PipelineRunner {
     func pendingPaths(_ h: Int) -> Int {
         let desired = rollout.desired(h)
         guard let applied = rollout.hosts[h].applied, applied != desired, desired > 0 else { return 0 }
-        let key = PendingKey(from: applied, to: desired)
+        return changedPaths(from: applied, to: desired)
+    }
+
+    /// A revision waiting for an operator in group `g`: why, since when, and its size.
+    func approvalWaiting(_ g: Int, now: Double) -> ServiceStatus.Approval? {
+        guard let waiting = rollout.groups[g].waiting else { return nil }
+        return ServiceStatus.Approval(
+            revision: waiting.revision, why: waiting.why, waitingFor: max(0, now - waiting.since),
+            paths: changedPaths(from: rollout.groups[g].admitted, to: waiting.revision))
+    }
+
+    /// Paths that differ between two revisions (0 when one is gone), remembered.
+    private func changedPaths(from: Int, to: Int) -> Int {
+        let key = PendingKey(from: from, to: to)
         if let known = pendingCounts[key] { return known }
-        guard let from = log.record(applied), let to = log.record(desired),
-            let count = try? log.diff(from: from, to: to).paths.count
+        guard let old = log.record(from), let new = log.record(to),
+            let count = try? log.diff(from: old, to: new).paths.count
         else { return 0 }
         if pendingCounts.count > 256 { pendingCounts.removeAll() }
         pendingCounts[key] = count
@@ -50,4 +63,14 @@ extension PipelineRunner {
 struct PendingKey: Hashable {
     let from: Int
     let to: Int
+}
+
+extension PipelineRunner {
+    /// `runner log`: the pipeline's newest `limit` revisions and what each group made of them,
+    /// from its state directory under `stateDirectory`.
+    public static func history(_ config: PipelineConfig, stateDirectory: String, limit: Int) -> RevisionHistory {
+        RevisionHistory.read(
+            directory: Self.stateDirectory(stateDirectory, config.name), pipeline: config.name,
+            groups: layout(config).map { ($0.name, $0.members.map(\.uri.description), $0.staged) }, limit: limit)
+    }
 }

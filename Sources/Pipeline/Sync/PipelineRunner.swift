@@ -25,6 +25,8 @@ public final class PipelineRunner {
     public let log: RevisionLog
     /// Where the rollout's state is remembered (nil for `--dry-run`).
     let journal: StateJournal?
+    /// What became of each group's revisions, for `runner log` (nil for a dry run).
+    let history: RolloutHistory?
     /// Which host gets which revision.
     public internal(set) var rollout: Rollout
     /// Every target, each on a thread of its own; indices are the rollout's.
@@ -119,6 +121,7 @@ public final class PipelineRunner {
         log = try RevisionLog(directory: directory, keep: config.keepRevisions)
         let journal = dryRun ? nil : StateJournal(directory: directory)
         self.journal = journal
+        history = dryRun ? nil : RolloutHistory(directory: directory)
         renderer = Renderer(
             templates: config.render.isEmpty ? nil : try Filter(rules: config.render),
             function: config.hasRenderFunction
