@@ -13,12 +13,15 @@
 #include <spawn.h>
 #include <sys/ioctl.h>
 #include <linux/fs.h>
+#include <sys/socket.h>
 
 // glibc 2.34+ has it; its header shows it only under _GNU_SOURCE, which Swift's Glibc
 // module is built without.
 extern int posix_spawn_file_actions_addclosefrom_np(posix_spawn_file_actions_t *actions, int from);
 // Likewise: a pipe made close-on-exec atomically (a fork between pipe() and fcntl() would leak it).
 extern int pipe2(int pipefd[2], int flags);
+// Likewise: a connection taken close-on-exec atomically.
+extern int accept4(int sockfd, struct sockaddr *addr, socklen_t *addrlen, int flags);
 // Likewise: an anonymous file in memory (content not written to disk yet, read as a file).
 extern int memfd_create(const char *name, unsigned int flags);
 
@@ -31,6 +34,14 @@ static inline int runner_openat_beneath(int dirfd, const char *path, int flags, 
         .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
     };
     return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof how);
+}
+
+/// The uid of a Unix socket's peer (SO_PEERCRED; struct ucred needs _GNU_SOURCE), or -1.
+static inline long runner_peer_uid(int fd) {
+    struct { int pid; unsigned int uid; unsigned int gid; } cred;
+    socklen_t length = sizeof cred;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &length) != 0) return -1;
+    return (long)cred.uid;
 }
 
 /// FICLONE: `dst` becomes a copy of `src` sharing its extents (xfs, btrfs): 0, or -1

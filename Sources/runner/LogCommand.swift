@@ -76,7 +76,7 @@ extension Runner {
                 for v in r.groups {
                     let name = v.group.isEmpty ? "hosts" : v.group
                     out +=
-                        "  \(name): \(v.state.rawValue)\(v.why.map { ": \($0)" } ?? ""), \(v.hostsAt) of \(v.hosts) host(s) at it\n"
+                        "  \(name): \(v.state.rawValue)\(v.why.map { ": \($0)" } ?? "")\(v.by.map { " (\($0))" } ?? ""), \(v.hostsAt) of \(v.hosts) host(s) at it\n"
                 }
             }
             return out

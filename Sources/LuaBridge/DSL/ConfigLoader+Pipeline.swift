@@ -5,12 +5,12 @@ import RunnerSystem
 extension ConfigLoader {
     static let pipelineKeys = [
         "source", "ignore", "delay", "max_delay", "scan_interval", "to", "auth", "delete", "check", "after", "ssh",
-        "max_parallel", "timeout", "retry", "render", "rollout", "keep_revisions",
+        "max_parallel", "timeout", "retry", "render", "rollout", "keep_revisions", "approve", "guard",
     ]
     static let pipelineKeysNotYet: [String: String] = [:]
 
     func buildGroup(_ name: String, _ r: LuaTableReader) throws -> HostGroup {
-        try r.checkKeys(["vars"], allowArray: true)
+        try r.checkKeys(["vars", "approve"], allowArray: true)
         var targets: [TargetURI] = []
         for item in r.table.array {
             guard case .string = item, let text = item.stringValue else {
@@ -25,7 +25,9 @@ extension ConfigLoader {
             throw ConfigError(
                 "\(r.what) has no targets", at: r.at, hint: "group \"\(name)\" { \"runner://host/module\" }")
         }
-        return HostGroup(name: name, targets: targets, vars: try vars(r), location: r.at)
+        var group = HostGroup(name: name, targets: targets, vars: try vars(r), location: r.at)
+        group.approve = try r.bool("approve") ?? false
+        return group
     }
 
     /// `host "uri" { vars = { ... } }`: values of one target, beating its group's.
@@ -148,6 +150,8 @@ extension ConfigLoader {
             }
             config.keepRevisions = Int(n)
         }
+        config.approve = try approvals(r, config.destinations)
+        config.massChangeGuard = try massChangeGuard(r)
         if let t = try r.seconds("timeout") {
             guard t > 0 else { throw r.error("timeout", "'timeout' must be a number of seconds > 0") }
             config.timeout = t
@@ -196,6 +200,60 @@ extension ConfigLoader {
             }
         }
         return destinations
+    }
+
+    /// `approve = true` (every group of the pipeline) or `approve = { "regression" }`, and the
+    /// groups declared with `approve = true`.
+    private func approvals(_ r: LuaTableReader, _ destinations: [PipelineConfig.Destination]) throws -> Set<String> {
+        var names: [String] = []
+        for d in destinations where !names.contains(d.group ?? "") { names.append(d.group ?? "") }
+        var approve = Set(groups.filter { $0.approve && names.contains($0.name) }.map(\.name))
+        switch r.table["approve"] {
+        case .nil: break
+        case .boolean(let all): if all { approve.formUnion(names) }
+        default:
+            guard let listed = try r.strings("approve") else { break }
+            for name in listed {
+                guard names.contains(name), !name.isEmpty else {
+                    throw ConfigError(
+                        "\(r.what): 'approve' names '\(name)', a group it does not send to",
+                        at: index.locateLiteral(name, near: r.at) ?? r.line(of: "approve"),
+                        hint: ConfigError.suggestion(for: name, among: names.filter { !$0.isEmpty })
+                            ?? "its groups: \(names.filter { !$0.isEmpty }.joined(separator: ", "))")
+                }
+                approve.insert(name)
+            }
+        }
+        return approve
+    }
+
+    /// `guard = { max_deleted = "20%", max_changed = 500 }`: a count, or a percentage of the tree.
+    private func massChangeGuard(_ r: LuaTableReader) throws -> MassChangeGuard? {
+        guard let t = try r.table("guard", expected: "a table { max_deleted = \"20%\", max_changed = \"50%\" }") else {
+            return nil
+        }
+        try t.checkKeys(["max_deleted", "max_changed"])
+        func limit(_ key: String) throws -> MassChangeGuard.Limit? {
+            switch t.table[key] {
+            case .nil: return nil
+            case .string:
+                let text = t.table[key].stringValue ?? ""
+                guard text.hasSuffix("%"), let p = Double(text.dropLast()), p >= 0, p <= 100 else {
+                    throw t.error(key, "guard.\(key) must be a count or a percentage such as \"20%\", got \"\(text)\"")
+                }
+                return .percent(p)
+            case let v:
+                guard let n = v.numberValue, n >= 0, n == n.rounded(), n < 1e15 else {
+                    throw t.wrongType(key, expected: "a whole count or a percentage such as \"20%\"", got: v)
+                }
+                return .count(Int(n))
+            }
+        }
+        let g = MassChangeGuard(maxDeleted: try limit("max_deleted"), maxChanged: try limit("max_changed"))
+        guard g.maxDeleted != nil || g.maxChanged != nil else {
+            throw r.error("guard", "'guard' sets neither max_deleted nor max_changed")
+        }
+        return g
     }
 
     /// `rollout = "all" | "canary" | { canary = N, max_failures = 0, pause = 0 }`.

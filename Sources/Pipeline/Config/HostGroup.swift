@@ -6,6 +6,8 @@ public struct HostGroup: Sendable, Equatable {
     public var targets: [TargetURI]
     /// The group's values for templates (`vars = { APP_MODE = "functional" }`).
     public var vars: [String: String]
+    /// Every revision for the group waits for `runner approve` (`approve = true`).
+    public var approve = false
     /// Where the group was declared.
     public var location: SourceLocation
 

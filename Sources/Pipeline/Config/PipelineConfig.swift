@@ -109,6 +109,11 @@ public struct PipelineConfig: Sendable {
     public var retryMax: Double = 60
     /// Revisions kept in the log besides those a group or a host still points at.
     public var keepRevisions = 100
+    /// Groups whose every revision waits for `runner approve` (`approve` on the pipeline, or
+    /// on the group).
+    public var approve = Set<String>()
+    /// A revision that changes more than this waits for approval (`guard`).
+    public var massChangeGuard: MassChangeGuard?
     /// Whether a `check` callback is set.
     public var hasCheck: Bool
     /// Whether an `after` callback is set.

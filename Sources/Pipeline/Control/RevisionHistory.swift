@@ -21,6 +21,8 @@ public struct RevisionHistory: Codable, Sendable, Equatable {
         public var group: String
         public var state: State
         public var why: String?
+        /// The operator who approved, rejected or rolled back to it.
+        public var by: String?
         /// Hosts of the group at this revision now, and how many it has.
         public var hostsAt: Int
         public var hosts: Int
@@ -48,7 +50,13 @@ public struct RevisionHistory: Codable, Sendable, Equatable {
     ) {
         self.pipeline = pipeline
         var decided: [String: [Int: RolloutEvent]] = [:]
-        for event in events { decided[event.group, default: [:]][event.revision] = event }
+        var operators: [String: [Int: RolloutEvent]] = [:]
+        for event in events {
+            switch event.kind {
+            case .approval, .rejection, .rollback: operators[event.group, default: [:]][event.revision] = event
+            default: decided[event.group, default: [:]][event.revision] = event
+            }
+        }
         let head = records.map(\.number).max() ?? 0
         revisions = records.sorted { $0.number > $1.number }.map { record in
             let r = record.number
@@ -60,7 +68,7 @@ public struct RevisionHistory: Codable, Sendable, Equatable {
                 case .held?: verdict = .held
                 case .halted?: verdict = .halted
                 case .approved?: verdict = .approved
-                case .waiting?, nil:
+                default:
                     if saved.held == r {
                         verdict = .held
                     } else if let waiting = saved.waiting, r > (saved.admitted ?? 0) {
@@ -73,12 +81,18 @@ public struct RevisionHistory: Codable, Sendable, Equatable {
                         verdict = r == saved.approved ? .approved : .superseded
                     }
                 }
-                let why =
-                    verdict == .superseded
-                    ? nil
-                    : event?.why ?? (verdict == .held ? saved.heldWhy : verdict == .waiting ? saved.waitingWhy : nil)
+                let why: String?
+                switch verdict {
+                case .held, .halted, .waiting:
+                    why =
+                        event?.kind.rawValue == verdict.rawValue
+                        ? event?.why : verdict == .held ? saved.heldWhy : saved.waitingWhy
+                default: why = nil
+                }
                 let at = group.hosts.filter { state.hosts[$0]?.applied == r }.count
-                return Verdict(group: group.name, state: verdict, why: why, hostsAt: at, hosts: group.hosts.count)
+                let by = operators[group.name]?[r].map { "\($0.kind.rawValue) by \($0.by ?? "?")" }
+                return Verdict(
+                    group: group.name, state: verdict, why: why, by: by, hostsAt: at, hosts: group.hosts.count)
             }
             return Entry(
                 number: r, time: record.time, author: record.author, note: record.note, changed: record.changed,

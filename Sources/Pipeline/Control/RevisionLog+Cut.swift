@@ -17,6 +17,8 @@ public struct CutRequest {
     public var filter: Filter
     /// Why the revision is cut, when not by a watched change.
     public var note: String?
+    /// Whether the record counts the tree's files (a mass-change guard weighs changes by it).
+    public var countFiles = false
 
     /// A request.
     public init(source: String, sourceFile: String? = nil, paths: [String]?, filter: Filter, note: String? = nil) {
@@ -66,16 +68,17 @@ extension RevisionLog {
         let root = try cutter.finish()
         var result = cutter.result
         guard root.hash != head?.rootEntry?.hash else { return result }
-        let diff = try self.diff(from: head?.rootEntry, to: root)
+        let diff = try self.diff(from: head?.rootEntry, to: root, counting: request.countFiles)
         // Only directories' times moved (a file came and went): nothing for a host to do. The
         // first revision is cut even empty: it is what every host is brought to.
         guard !diff.paths.isEmpty || head == nil else { return result }
         let record = RevisionRecord(
-            number: (head?.number ?? 0) + 1, parent: head?.number, root: root.hash.description,
+            number: newest + 1, parent: head?.number, root: root.hash.description,
             rootMode: root.mode, rootSeconds: root.mtimeSeconds, rootNanoseconds: root.mtimeNanoseconds,
             time: Date().timeIntervalSince1970, author: author,
             changed: Array(diff.paths.prefix(RevisionRecord.listedPaths)), changedCount: diff.paths.count,
-            note: request.note)
+            note: request.note,
+            files: request.countFiles ? try files(of: head).map { $0 + diff.added - diff.removed } : nil)
         append(record)
         result.record = record
         result.diff = diff

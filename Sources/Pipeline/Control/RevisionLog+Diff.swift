@@ -10,6 +10,11 @@ public struct RevisionDiff: Sendable, Equatable {
     public var paths: [String] = []
     /// New path → old path, for content that moved.
     public var moves: [String: String] = [:]
+    /// Files and symlinks (not directories) that are new, gone, or changed in place, counted
+    /// inside new and gone directories too when asked: what a mass-change guard weighs.
+    public var added = 0
+    public var removed = 0
+    public var modified = 0
 
     /// A diff.
     public init(paths: [String] = [], moves: [String: String] = [:]) {
@@ -19,13 +24,25 @@ public struct RevisionDiff: Sendable, Equatable {
 }
 
 extension RevisionLog {
-    /// The difference between two revisions (nil `from`: everything in `to`).
-    public func diff(from: RevisionRecord?, to: RevisionRecord) throws(SystemError) -> RevisionDiff {
-        try diff(from: from?.rootEntry, to: to.rootEntry)
+    /// The difference between two revisions (nil `from`: everything in `to`); `counting`
+    /// counts the files in new and gone directories too (`added`, `removed`: a walk of them).
+    public func diff(from: RevisionRecord?, to: RevisionRecord, counting: Bool = false) throws(SystemError)
+        -> RevisionDiff
+    {
+        try diff(from: from?.rootEntry, to: to.rootEntry, counting: counting)
     }
 
-    func diff(from: TreeEntry?, to: TreeEntry?) throws(SystemError) -> RevisionDiff {
-        var walk = DiffWalk(reader: reader)
+    /// The files and symlinks in a revision (0 before the first), counted once for a record
+    /// written before records counted them.
+    public func files(of record: RevisionRecord?) throws(SystemError) -> Int? {
+        guard let record else { return 0 }
+        if let known = record.files { return known }
+        guard let root = record.rootEntry else { return nil }
+        return try DiffWalk(reader: reader, counting: true).leaves(root)
+    }
+
+    func diff(from: TreeEntry?, to: TreeEntry?, counting: Bool = false) throws(SystemError) -> RevisionDiff {
+        var walk = DiffWalk(reader: reader, counting: counting)
         try walk.compare("", from, to)
         return walk.finish()
     }
@@ -34,17 +51,27 @@ extension RevisionLog {
 /// Two manifests compared from their roots down, skipping every directory they share.
 private struct DiffWalk {
     let reader: ManifestReader
+    /// Whether new and gone directories are walked for `added` and `removed`.
+    let counting: Bool
     var changed: [String] = []
     var gone: [(path: String, entry: TreeEntry)] = []
     var new: [(path: String, entry: TreeEntry)] = []
+    var added = 0, removed = 0, modified = 0
 
-    init(reader: ManifestReader) { self.reader = reader }
+    init(reader: ManifestReader, counting: Bool) {
+        self.reader = reader
+        self.counting = counting
+    }
 
     mutating func compare(_ path: String, _ a: TreeEntry?, _ b: TreeEntry?) throws(SystemError) {
         switch (a, b) {
         case (nil, nil): return
-        case (let a?, nil): gone.append((path, a))
-        case (nil, let b?): new.append((path, b))
+        case (let a?, nil):
+            gone.append((path, a))
+            removed += try leaves(a)
+        case (nil, let b?):
+            new.append((path, b))
+            added += try leaves(b)
         case (let a?, let b?):
             guard a != b else { return }
             if a.kind == .directory && b.kind == .directory && (a.mode == b.mode || path.isEmpty) {
@@ -66,8 +93,23 @@ private struct DiffWalk {
                 }
             } else {
                 changed.append(path)
+                if a.kind == b.kind {
+                    modified += a.kind == .directory ? 0 : 1
+                } else {
+                    removed += try leaves(a)
+                    added += try leaves(b)
+                }
             }
         }
+    }
+
+    /// The files and symlinks at or under `entry`.
+    func leaves(_ entry: TreeEntry) throws(SystemError) -> Int {
+        guard entry.kind == .directory else { return 1 }
+        guard counting else { return 0 }
+        var n = 0
+        for child in try reader.tree(entry.hash).entries { n += try leaves(child) }
+        return n
     }
 
     private func join(_ parent: String, _ name: String) -> String { parent.isEmpty ? name : parent + "/" + name }
@@ -83,6 +125,7 @@ private struct DiffWalk {
             if let from = goneBy[hash], from.count == 1, !from[0].isEmpty { diff.moves[to[0]] = from[0] }
         }
         diff.paths = (changed + gone.map(\.path) + new.map(\.path)).sorted()
+        (diff.added, diff.removed, diff.modified) = (added, removed, modified)
         return diff
     }
 }

@@ -21,8 +21,11 @@ public final class RevisionLog {
     public let keep: Int
     /// `user@host` of this sender.
     public let author: String
-    /// The newest revision, nil before the first cut.
+    /// The newest revision cut from the source (what the next cut reads changes into), nil
+    /// before the first cut.
     public private(set) var head: RevisionRecord?
+    /// The newest revision number, a rollback's too (0: none).
+    public private(set) var newest = 0
     private var records: [Int: RevisionRecord] = [:]
     /// Records cut and not on disk yet: the writer thread's (`writeBehind`), and why its last
     /// write failed (said at the next `writeBehind`; those records are written again).
@@ -48,6 +51,9 @@ public final class RevisionLog {
                 rename((directory + "/revisions/\(number)").cPath, (directory + "/revisions/\(number).lost").cPath)
                 continue
             }
+            newest = max(newest, number)
+            // A rollback is one group's: the source's newest revision is the one before it.
+            guard record.group == nil else { continue }
             head = record
             break
         }
@@ -101,12 +107,33 @@ public final class RevisionLog {
         records[record.number] = record
     }
 
-    /// Makes a new revision the head; its record is written by the next `writeBehind`.
+    /// Adds a new revision (the head, when cut from the source); its record is written by the
+    /// next `writeBehind`.
     func append(_ record: RevisionRecord) {
         remember(record)
         unwritten.state.withLock { $0.records.append(record) }
-        head = record
+        if record.group == nil { head = record }
+        newest = record.number
         cutsSinceCollect += 1
+    }
+
+    /// Cuts a revision for group `group` alone whose content is revision `to`'s (a rollback,
+    /// asked for by `by`); `changed` lists what it changes from `from`, the revision the group
+    /// may have now.
+    public func rollback(to: RevisionRecord, from: RevisionRecord?, group: String, by: String) throws(SystemError)
+        -> RevisionRecord
+    {
+        guard let root = to.rootEntry, (try? reader.tree(root.hash)) != nil else {
+            throw SystemError("roll back (revision \(to.number)'s manifest is gone)", path: directory, code: nil)
+        }
+        let diff = try self.diff(from: from?.rootEntry, to: root)
+        let record = RevisionRecord(
+            number: newest + 1, parent: from?.number, root: to.root, rootMode: to.rootMode,
+            rootSeconds: to.rootSeconds, rootNanoseconds: to.rootNanoseconds, time: Date().timeIntervalSince1970,
+            author: by, changed: Array(diff.paths.prefix(RevisionRecord.listedPaths)), changedCount: diff.paths.count,
+            note: "rollback to \(to.number)", group: group, files: to.files)
+        append(record)
+        return record
     }
 
     /// Has the log's own thread write what the last cuts kept in memory: their objects first,

@@ -26,6 +26,8 @@ public struct RevisionRecord: Codable, Sendable, Equatable {
     public var note: String?
     /// The one group it was cut for (a rollback); nil: every group of the pipeline.
     public var group: String?
+    /// Files and symlinks in the tree (nil in a record written before they were counted).
+    public var files: Int?
 
     /// Paths a record lists before it only counts them.
     static let listedPaths = 100

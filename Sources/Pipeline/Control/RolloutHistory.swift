@@ -18,6 +18,8 @@ public struct RolloutEvent: Codable, Sendable, Equatable {
         case halted
         /// It waits for an operator's approval.
         case waiting
+        /// An operator let it go, dropped it, or cut it as a rollback (`by` says who).
+        case approval, rejection, rollback
     }
 
     /// Wall-clock seconds since the epoch.
@@ -26,14 +28,17 @@ public struct RolloutEvent: Codable, Sendable, Equatable {
     public var group: String
     public var revision: Int
     public var why: String?
+    /// The operator, for what an operator did.
+    public var by: String?
 
     /// An event.
-    public init(time: Double, kind: Kind, group: String, revision: Int, why: String? = nil) {
+    public init(time: Double, kind: Kind, group: String, revision: Int, why: String? = nil, by: String? = nil) {
         self.time = time
         self.kind = kind
         self.group = group
         self.revision = revision
         self.why = why
+        self.by = by
     }
 }
 

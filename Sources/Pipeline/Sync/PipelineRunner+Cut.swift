@@ -12,7 +12,7 @@ extension PipelineRunner {
         if untilSettled { rollout.stopRetrying() }
         cut(paths: nil, note: "start", firstEvent: nil, control: control)
         if let head = log.head, head.number > rollout.head {
-            handle(.cut(revision: head.number), control: control)
+            handle(.cut(revision: head.number, gates: gates(for: head)), control: control)
         } else {
             handle(.tick, control: control)
         }
@@ -26,7 +26,8 @@ extension PipelineRunner {
         }
         return !control.isStopRequested && failing.isEmpty
             && rollout.hosts.indices.allSatisfy { h in
-                rollout.hosts[h].applied == rollout.desired(h) && rollout.desired(h) == rollout.head
+                rollout.hosts[h].applied == rollout.desired(h)
+                    && rollout.desired(h) == rollout.groups[rollout.hosts[h].group].head
             }
     }
 
@@ -105,8 +106,9 @@ extension PipelineRunner {
     /// Cuts the next revision from the source and hands it to the rollout. A cut that fails
     /// (the source directory gone) is tried again, whole, a second later.
     func cut(paths: [String]?, note: String?, firstEvent: Double?, control: RunControl) {
-        let request = CutRequest(
+        var request = CutRequest(
             source: sourceRoot, sourceFile: config.sourceFile, paths: paths, filter: filter, note: note)
+        request.countFiles = config.massChangeGuard != nil
         let result: CutResult
         do { result = try log.cut(request) } catch {
             logger.error("cannot cut a revision: \(error); trying again")
@@ -125,7 +127,7 @@ extension PipelineRunner {
             if unpropagated.count > 256, let oldest = unpropagated.keys.min() { unpropagated[oldest] = nil }
         }
         lastCutAt = MonotonicClock.now
-        handle(.cut(revision: record.number), control: control)
+        handle(.cut(revision: record.number, gates: gates(for: record)), control: control)
         // Said once its deliveries are under way: a log line is a write, not on a change's way.
         let shown = record.changed.prefix(5).map { $0.isEmpty ? "." : $0 }.joined(separator: ", ")
         let more = record.changedCount > 5 ? ", …" : ""

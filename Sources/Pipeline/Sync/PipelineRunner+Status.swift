@@ -74,3 +74,10 @@ extension PipelineRunner {
             groups: layout(config).map { ($0.name, $0.members.map(\.uri.description), $0.staged) }, limit: limit)
     }
 }
+
+extension PipelineRunner {
+    /// Where a running sender of `config` takes `runner approve`, `reject` and `rollback`.
+    public static func controlSocketPath(_ config: PipelineConfig, stateDirectory: String) -> String {
+        Self.stateDirectory(stateDirectory, config.name) + "/control.sock"
+    }
+}

@@ -26,7 +26,10 @@ extension PipelineRunner {
             control.abandon()
         }
         finish(control: control, timeout: 5)
-        let behind = rollout.hosts.indices.filter { rollout.hosts[$0].applied != rollout.desired($0) }
+        // A host whose group may have nothing yet (its first revision waits for approval) is not behind.
+        let behind = rollout.hosts.indices.filter { h in
+            rollout.desired(h) > 0 && rollout.hosts[h].applied != rollout.desired(h)
+        }
         if behind.isEmpty {
             logger.notice("stopped with every host up to date")
         } else {

@@ -27,6 +27,9 @@ public final class PipelineRunner {
     let journal: StateJournal?
     /// What became of each group's revisions, for `runner log` (nil for a dry run).
     let history: RolloutHistory?
+    /// Where operators approve, reject and roll back (nil for a dry run, or when it could not
+    /// be made: said at start).
+    let operatorSocket: ControlSocket?
     /// Which host gets which revision.
     public internal(set) var rollout: Rollout
     /// Every target, each on a thread of its own; indices are the rollout's.
@@ -118,10 +121,22 @@ public final class PipelineRunner {
             scratch = nil
         }
         if !dryRun { Self.dropOldState(directory, logger) }
+        if !dryRun && config.delete && config.massChangeGuard == nil {
+            logger.warning(
+                "delete = true without a guard: a mass delete in the source reaches every host (guard = { max_deleted = \"20%\" } holds one for approval)"
+            )
+        }
         log = try RevisionLog(directory: directory, keep: config.keepRevisions)
         let journal = dryRun ? nil : StateJournal(directory: directory)
         self.journal = journal
         history = dryRun ? nil : RolloutHistory(directory: directory)
+        var socket: ControlSocket?
+        if !dryRun {
+            do { socket = try ControlSocket(path: directory + "/control.sock") } catch {
+                logger.error("no control socket (runner approve, reject and rollback cannot reach it): \(error)")
+            }
+        }
+        operatorSocket = socket
         renderer = Renderer(
             templates: config.render.isEmpty ? nil : try Filter(rules: config.render),
             function: config.hasRenderFunction
@@ -145,13 +160,13 @@ public final class PipelineRunner {
         var state = journal.flatMap { $0.isEmpty ? nil : $0.written }
         // A state ahead of the log (its newest revisions lost to a crash before they were
         // written): taken back to the log's head; hosts said to have more are compared whole.
-        if let s = state, s.head > log.head?.number ?? 0 { state?.head = log.head?.number ?? 0 }
+        if let s = state, s.head > log.newest { state?.head = log.newest }
         rollout = Rollout(
             groups: layout.map { ($0.name, $0.members.map(\.uri.description), $0.staged) },
             policy: Rollout.Policy(
                 canaries: config.rollout.canaries, maxFailures: config.rollout.maxFailures,
                 pause: config.rollout.pause, maxParallel: config.maxParallel, retryInitial: config.retryInitial,
-                retryMaximum: config.retryMax),
+                retryMaximum: config.retryMax, approve: config.approve),
             state: state, renderKeys: keys, seed: UInt64.random(in: 0...UInt64.max))
         calls = try MainThreadCalls()
     }
@@ -219,6 +234,7 @@ public final class PipelineRunner {
     /// deliveries, and Lua calls a delivery waits for.
     public var wakeDescriptors: [Int32] {
         [fleet.wakeup.descriptor, calls.wakeup.descriptor] + (source.parent.map { [$0.fileDescriptor] } ?? [])
+            + (operatorSocket.map { [$0.descriptor] } ?? [])
     }
 
     /// Ends remote sessions (at shutdown).

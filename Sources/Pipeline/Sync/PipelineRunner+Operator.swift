@@ -1,0 +1,151 @@
+import FoundationEssentials
+import Logging
+import RunnerSystem
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+extension PipelineRunner {
+    /// An operator's command from the control socket, on the run loop: approve or reject what
+    /// waits in a group, or roll a group back. Each one that changes something is logged as
+    /// an audit line with the operator's uid and name.
+    func operate(_ request: ControlRequest, uid: uid_t, control: RunControl) -> ControlReply {
+        guard !dryRun else { return ControlReply(ok: false, message: "a dry run takes no commands") }
+        guard let g = rollout.groups.firstIndex(where: { $0.name == request.group && !$0.name.isEmpty }) else {
+            let names = rollout.groups.map(\.name).filter { !$0.isEmpty }
+            return ControlReply(
+                ok: false,
+                message:
+                    "pipeline '\(config.name)' has no group '\(request.group)' (its groups: \(names.joined(separator: ", ")))"
+            )
+        }
+        let who = Self.operatorName(uid)
+        switch request.command {
+        case .approve: return approve(g, request.revision, by: who, control: control)
+        case .reject: return reject(g, by: who, control: control)
+        case .rollback: return rollback(g, request, by: who, control: control)
+        }
+    }
+
+    private func approve(_ g: Int, _ revision: Int?, by who: String, control: RunControl) -> ControlReply {
+        let group = rollout.groups[g]
+        guard let waiting = group.waiting, (revision ?? waiting.revision) > group.admitted else {
+            if let revision, revision > group.head {
+                return ControlReply(ok: false, message: "group \(group.name) has no revision \(revision) yet")
+            }
+            return ControlReply(
+                ok: true,
+                message: "nothing waits for approval in group \(group.name): revision \(group.admitted) may go already",
+                revision: group.admitted)
+        }
+        let r = revision ?? waiting.revision
+        guard r <= waiting.revision, let record = log.record(r), record.group == nil || record.group == group.name
+        else {
+            return ControlReply(
+                ok: false,
+                message:
+                    "revision \(r) is not one group \(group.name) waits with (revisions \(group.admitted + 1) to \(waiting.revision))"
+            )
+        }
+        audit("group \(group.name): revision \(r) approved by \(who)", .approval, g, r, by: who)
+        handle(.approve(group: g, revision: r), control: control)
+        return ControlReply(ok: true, message: "revision \(r) approved for group \(group.name)", revision: r)
+    }
+
+    private func reject(_ g: Int, by who: String, control: RunControl) -> ControlReply {
+        let group = rollout.groups[g]
+        guard let waiting = group.waiting else {
+            return ControlReply(ok: true, message: "nothing waits for approval in group \(group.name)")
+        }
+        audit(
+            "group \(group.name): revision \(waiting.revision) rejected by \(who); the group stays at revision \(group.admitted)",
+            .rejection, g, waiting.revision, by: who)
+        handle(.reject(group: g), control: control)
+        return ControlReply(ok: true, message: "revision \(waiting.revision) rejected for group \(group.name)")
+    }
+
+    private func rollback(_ g: Int, _ request: ControlRequest, by who: String, control: RunControl) -> ControlReply {
+        let group = rollout.groups[g]
+        guard let to = request.last == true ? previousRevision(g) : request.revision else {
+            return ControlReply(ok: false, message: "group \(group.name) had no revision before \(group.approved)")
+        }
+        guard let record = log.record(to), log.tree(record) != nil, record.group == nil || record.group == group.name
+        else {
+            let kept = log.numbers()
+            return ControlReply(
+                ok: false,
+                message:
+                    "revision \(to) is not one of group \(group.name)'s kept revisions (kept: \(kept.first ?? 0) to \(kept.last ?? 0), keep_revisions = \(config.keepRevisions))"
+            )
+        }
+        let from = log.record(group.admitted)
+        if request.dryRun == true {
+            return ControlReply(
+                ok: true,
+                message: "group \(group.name) would go from revision \(group.admitted) to revision \(to)'s content",
+                diff: changes(from: from, to: record))
+        }
+        let cut: RevisionRecord
+        do { cut = try log.rollback(to: record, from: from, group: group.name, by: who) } catch {
+            return ControlReply(ok: false, message: "cannot roll back: \(error)")
+        }
+        audit(
+            "group \(group.name): rolled back to revision \(to) as revision \(cut.number) by \(who): \(cut.changedCount) path(s)",
+            .rollback, g, cut.number, by: who)
+        lastCutAt = MonotonicClock.now
+        handle(.rollback(group: g, revision: cut.number), control: control)
+        if writeBehindAt == nil { writeBehindAt = MonotonicClock.now + 1 }
+        writeBehind(now: MonotonicClock.now)
+        return ControlReply(
+            ok: true, message: "group \(group.name): revision \(cut.number) has revision \(to)'s content",
+            revision: cut.number)
+    }
+
+    /// The revision group `g` had before its approved one: the newest older one of the group
+    /// that its canaries did not refuse (nil: none kept).
+    private func previousRevision(_ g: Int) -> Int? {
+        let group = rollout.groups[g]
+        let held = Set(
+            RolloutHistory.read(directory: log.directory).filter { $0.group == group.name && $0.kind == .held }.map(
+                \.revision))
+        return log.numbers().reversed().first { n in
+            n < group.approved && !held.contains(n)
+                && (log.record(n).map { $0.group == nil || $0.group == group.name } ?? false)
+        }
+    }
+
+    /// What going from `from` to `to` changes, file by file (unified diffs of their content).
+    func changes(from: RevisionRecord?, to: RevisionRecord) -> String {
+        guard let diff = try? log.diff(from: from, to: to), let new = log.tree(to) else { return "" }
+        let old = from.flatMap { log.tree($0) }
+        var out = ""
+        for path in diff.paths {
+            let before = (try? old?.contentHash(path)).flatMap { $0 }, after = try? new.contentHash(path)
+            let a = before.flatMap { try? log.store.read($0, limit: 256 << 10) } ?? []
+            let b = after.flatMap { try? log.store.read($0, limit: 256 << 10) } ?? []
+            out +=
+                UnifiedDiff.diff(
+                    a, b, oldName: before == nil ? "/dev/null" : "a/\(path)",
+                    newName: after == nil ? "/dev/null" : "b/\(path)")
+                ?? "\(path): changed (not a file's content)\n"
+        }
+        return out
+    }
+
+    /// One line of the audit trail: logged at notice with its kind (`journalctl
+    /// RUNNER_AUDIT=approval`), and kept in the rollout's history for `runner log`.
+    func audit(_ text: String, _ kind: RolloutEvent.Kind, _ g: Int, _ revision: Int, by who: String) {
+        let group = rollout.groups[g].name
+        logger.notice("\(text)", metadata: ["audit": "\(kind.rawValue)", "group": "\(group)"])
+        let event = RolloutEvent(
+            time: Date().timeIntervalSince1970, kind: kind, group: group, revision: revision, by: who)
+        do { try history?.append(event) } catch { logger.warning("the rollout's history is not kept: \(error)") }
+    }
+
+    /// `name (uid N)` of a uid, or `uid N`.
+    static func operatorName(_ uid: uid_t) -> String {
+        guard let entry = getpwuid(uid), let name = entry.pointee.pw_name else { return "uid \(uid)" }
+        return "\(String(cString: name)) (uid \(uid))"
+    }
+}
