@@ -79,11 +79,12 @@ extension PipelineRunner {
                     "revision \(to) is not one of group \(group.name)'s kept revisions (kept: \(kept.first ?? 0) to \(kept.last ?? 0), keep_revisions = \(config.keepRevisions))"
             )
         }
-        let from = log.record(group.admitted)
+        // What the group's hosts have: its approved revision (not one its canary refused).
+        let from = log.record(group.approved)
         if request.dryRun == true {
             return ControlReply(
                 ok: true,
-                message: "group \(group.name) would go from revision \(group.admitted) to revision \(to)'s content",
+                message: "group \(group.name) would go from revision \(group.approved) to revision \(to)'s content",
                 diff: changes(from: from, to: record))
         }
         let cut: RevisionRecord
