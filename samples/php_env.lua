@@ -38,6 +38,7 @@ pipeline "php-env" {
   to      = { "functional", "regression" },
   rollout = "canary",
   delete  = true,
+  guard   = { max_deleted = "50%" },  -- a mass delete waits for runner approve
   delay   = 0.2,
   timeout = 10,
 }

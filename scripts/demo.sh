@@ -206,6 +206,44 @@ done
 grep -E "canary|applied" "$work/fleet.log" | sed 's/^/  /'
 show_fleet
 [[ $(grep -l "FIXED" "$work"/fleet/*/pool.d/www.conf | wc -l) -eq 4 ]] || { echo "demo: the fix did not reach every host" >&2; exit 1; }
+step "look back: runner log (who cut each revision, what changed, each group's verdict)"
+"$bin" log "$work/php_env.lua" -n 3 | sed 's/^/  /'
+
+step "go back: runner rollback --group functional --last (its diff first, then through the canary)"
+: > "$work/fleet.log"
+"$bin" rollback "$work/php_env.lua" --group functional --last --dry-run | sed 's/^/  /'
+"$bin" rollback "$work/php_env.lua" --group functional --last | sed 's/^/  /'
+for _ in $(seq 1 400); do
+  [[ $(grep -l FIXED "$work"/fleet/F*/pool.d/www.conf | wc -l) -eq 0 && $(grep -c ": applied" "$work/fleet.log") -ge 2 ]] && break
+  sleep 0.05
+done
+grep -E "rolled back to|canary|applied" "$work/fleet.log" | sed 's/^/  /'
+[[ $(grep -l FIXED "$work"/fleet/F*/pool.d/www.conf | wc -l) -eq 0 && $(grep -l FIXED "$work"/fleet/R*/pool.d/www.conf | wc -l) -eq 2 ]] \
+  || { echo "demo: the rollback did not give functional its earlier pool (and regression kept its own)" >&2; exit 1; }
+echo "  functional is back to the pool before the fix; regression keeps the fix"
+
+step "hold: regression now waits for runner approve (approve = { \"regression\" }, reloaded with SIGHUP)"
+: > "$work/fleet.log"
+sed -i 's/^  rollout = "canary",$/  rollout = "canary",\n  approve = { "regression" },/' "$work/php_env.lua"
+kill -HUP "$fleet_pid"
+for _ in $(seq 1 400); do grep -q "reloaded" "$work/fleet.log" && break; sleep 0.05; done
+sed -i 's/^env\[FIXED\] = yes$/env[FIXED] = approved/' "$work/php_env/www.conf"
+for _ in $(seq 1 400); do
+  grep -q "group regression: revision [0-9]* waits for approval" "$work/fleet.log" \
+    && [[ $(grep -l "FIXED. = approved" "$work"/fleet/F*/pool.d/www.conf | wc -l) -eq 2 ]] && break
+  sleep 0.05
+done
+grep -E "waits for approval|applied" "$work/fleet.log" | sed 's/^/  /'
+[[ $(grep -l "FIXED. = approved" "$work"/fleet/R*/pool.d/www.conf | wc -l) -eq 0 ]] \
+  || { echo "demo: regression got a revision nobody approved" >&2; exit 1; }
+: > "$work/fleet.log"
+"$bin" approve "$work/php_env.lua" --group regression | sed 's/^/  /'
+for _ in $(seq 1 400); do [[ $(grep -l "FIXED. = approved" "$work"/fleet/*/pool.d/www.conf | wc -l) -eq 4 ]] && break; sleep 0.05; done
+[[ $(grep -l "FIXED. = approved" "$work"/fleet/*/pool.d/www.conf | wc -l) -eq 4 ]] || { echo "demo: the approval did not reach regression" >&2; exit 1; }
+for _ in $(seq 1 400); do [[ $(grep -c ": applied.*/R[12] " "$work/fleet.log") -ge 2 ]] && break; sleep 0.05; done
+grep -E "approved by|applied" "$work/fleet.log" | sed 's/^/  /'
+show_fleet
+
 step "what ops see: runner status (exit 0: every host current), and the page"
 "$bin" status "$work/php_env.lua" | sed 's/^/  /'
 "$bin" status "$work/php_env.lua" > /dev/null || { echo "demo: runner status says a host is not current" >&2; exit 1; }

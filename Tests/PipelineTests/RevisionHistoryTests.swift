@@ -1,3 +1,4 @@
+import TestSupport
 import Testing
 
 @testable import Pipeline
@@ -45,5 +46,20 @@ import Testing
         let history = RevisionHistory(
             pipeline: "p", records: (1...3).map(Self.record), groups: Self.groups, state: state, events: [])
         #expect(history.revisions.map { $0.groups[0].state } == [.trying, .superseded, .approved])
+    }
+
+    @Test func theHistoryForgetsCollectedRevisionsOnceItIsLarge() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let history = RolloutHistory(directory: dir.path)
+        let why = String(repeating: "x", count: 1000)
+        for r in 1...1200 { try history.append(RolloutEvent(time: 0, kind: .held, group: "g", revision: r, why: why)) }
+        try history.trim(before: 1100)
+        try history.append(RolloutEvent(time: 0, kind: .approved, group: "g", revision: 1201))
+        let left = RolloutHistory.read(directory: dir.path)
+        #expect(left.map(\.revision) == Array(1100...1201))
+        // A small history is left alone.
+        try history.trim(before: 1200)
+        #expect(RolloutHistory.read(directory: dir.path).count == 102)
     }
 }

@@ -68,6 +68,22 @@ public final class RolloutHistory {
         guard n == line.count else { throw SystemError("write", path: path) }
     }
 
+    /// Drops the events of revisions older than `revision` (collected ones) once the file
+    /// is over 1 MiB: rewritten beside and renamed over.
+    public func trim(before revision: Int) throws(SystemError) {
+        guard let size = FileInfo.lstat(path)?.size, size > 1 << 20 else { return }
+        let directory = String(path.dropLast("/history".count))
+        var bytes: [UInt8] = []
+        for event in Self.read(directory: directory) where event.revision >= revision {
+            guard let line = try? JSONEncoder().encode(event) else { continue }
+            bytes += line
+            bytes.append(10)
+        }
+        try FileSystem.replace(path, with: bytes, temporary: path + ".tmp", mode: 0o600)
+        if file >= 0 { close(file) }
+        file = -1
+    }
+
     /// Every whole line of the history in `directory`, oldest first (none when it has none).
     public static func read(directory: String) -> [RolloutEvent] {
         let path = directory + "/history"

@@ -162,11 +162,15 @@ extension PipelineRunner {
         let start = MonotonicClock.now
         guard let at = collectAt, start >= at else { return }
         var pinned = Set<Int>()
-        for g in rollout.groups { pinned.formUnion([g.approved, g.released]) }
+        // What a group may roll out or waits to approve is kept as what it has.
+        for g in rollout.groups {
+            pinned.formUnion([g.approved, g.released, g.admitted, g.head, g.waiting?.revision ?? 0])
+        }
         for h in rollout.hosts { if let a = h.applied { pinned.insert(a) } }
         do {
             let done = try log.collect(pinned: pinned)
             renderer.forget()
+            try history?.trim(before: log.numbers().first ?? 0)
             logger.debug(
                 "collected \(done.revisions) revision(s), \(done.objects) object(s), \(done.bytes) bytes",
                 metadata: ["ms": "\(Int((MonotonicClock.now - start) * 1000))"])
