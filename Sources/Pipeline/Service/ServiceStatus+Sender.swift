@@ -29,7 +29,10 @@ extension ServiceStatus {
                         candidate: rollout.candidate(of: g),
                         held: group.halted.map { "revision \($0.revision) halted after \($0.why)" }
                             ?? group.held.map { "revision \($0.revision) held: \($0.why)" },
-                        waiting: waiting?.why, waitingFor: waiting?.seconds, approval: p.approvalWaiting(g, now: now),
+                        waiting: waiting?.why, waitingFor: waiting?.seconds,
+                        approval: p.approvalWaiting(g, now: now).map {
+                            Approval(revision: $0.revision, why: $0.why, waitingFor: $0.seconds, paths: $0.paths)
+                        },
                         hosts: hosts))
                 if let halted = group.halted {
                     status.problems.append("group \(group.name) halted at revision \(halted.revision): \(halted.why)")

@@ -94,7 +94,7 @@ extension PipelineRunner {
     /// Results of deliveries, and Lua calls from workers.
     public func serviceWakeups(now: Double, control: RunControl) {
         calls.serve()
-        operatorSocket?.serve { request, uid in operate(request, uid: uid, control: control) }
+        serveOperators(control: control)
         sourceParentWoke(now: now)
         for result in fleet.takeResults() {
             let answer = report(result)

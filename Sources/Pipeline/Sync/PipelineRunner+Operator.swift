@@ -7,10 +7,30 @@ import RunnerSystem
 #endif
 
 extension PipelineRunner {
+    /// Answers every operator waiting at the control socket (mode 0600; a peer that is
+    /// neither this process's user nor root is refused before its request is read), one
+    /// request line each, read within a second.
+    func serveOperators(control: RunControl) {
+        guard let listener = operatorSocket else { return }
+        while let (fd, uid) = listener.accept() {
+            defer { close(fd) }
+            let reply: ControlReply
+            if uid != geteuid() && uid != 0 {
+                reply = ControlReply(
+                    ok: false, message: "refused: uid \(uid) is not the sender's user (uid \(geteuid()))")
+            } else if let request = ControlClient.readLine(fd, ControlRequest.self, timeout: 1, limit: 64 << 10) {
+                reply = operate(request, uid: uid, control: control)
+            } else {
+                reply = ControlReply(ok: false, message: "refused: no request line (one JSON object) within a second")
+            }
+            ControlClient.writeLine(fd, reply)
+        }
+    }
+
     /// An operator's command from the control socket, on the run loop: approve or reject what
     /// waits in a group, or roll a group back. Each one that changes something is logged as
     /// an audit line with the operator's uid and name.
-    func operate(_ request: ControlRequest, uid: uid_t, control: RunControl) -> ControlReply {
+    private func operate(_ request: ControlRequest, uid: uid_t, control: RunControl) -> ControlReply {
         guard !dryRun else { return ControlReply(ok: false, message: "a dry run takes no commands") }
         guard let g = rollout.groups.firstIndex(where: { $0.name == request.group && !$0.name.isEmpty }) else {
             let names = rollout.groups.map(\.name).filter { !$0.isEmpty }

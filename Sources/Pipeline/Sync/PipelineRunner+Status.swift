@@ -15,12 +15,14 @@ extension PipelineRunner {
         return changedPaths(from: applied, to: desired)
     }
 
-    /// A revision waiting for an operator in group `g`: why, since when, and its size.
-    func approvalWaiting(_ g: Int, now: Double) -> ServiceStatus.Approval? {
+    /// A revision waiting for an operator in group `g`: why, for how long, and how many paths
+    /// it changes from what the group may have now.
+    func approvalWaiting(_ g: Int, now: Double) -> (revision: Int, why: String, seconds: Double, paths: Int)? {
         guard let waiting = rollout.groups[g].waiting else { return nil }
-        return ServiceStatus.Approval(
-            revision: waiting.revision, why: waiting.why, waitingFor: max(0, now - waiting.since),
-            paths: changedPaths(from: rollout.groups[g].admitted, to: waiting.revision))
+        return (
+            waiting.revision, waiting.why, max(0, now - waiting.since),
+            changedPaths(from: rollout.groups[g].admitted, to: waiting.revision)
+        )
     }
 
     /// Paths that differ between two revisions (0 when one is gone), remembered.

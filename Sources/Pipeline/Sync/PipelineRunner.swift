@@ -29,7 +29,7 @@ public final class PipelineRunner {
     let history: RolloutHistory?
     /// Where operators approve, reject and roll back (nil for a dry run, or when it could not
     /// be made: said at start).
-    let operatorSocket: ControlSocket?
+    let operatorSocket: UnixStreamListener?
     /// Which host gets which revision.
     public internal(set) var rollout: Rollout
     /// Every target, each on a thread of its own; indices are the rollout's.
@@ -130,9 +130,9 @@ public final class PipelineRunner {
         let journal = dryRun ? nil : StateJournal(directory: directory)
         self.journal = journal
         history = dryRun ? nil : RolloutHistory(directory: directory)
-        var socket: ControlSocket?
+        var socket: UnixStreamListener?
         if !dryRun {
-            do { socket = try ControlSocket(path: directory + "/control.sock") } catch {
+            do { socket = try UnixStreamListener(path: directory + "/control.sock") } catch {
                 logger.error("no control socket (runner approve, reject and rollback cannot reach it): \(error)")
             }
         }
