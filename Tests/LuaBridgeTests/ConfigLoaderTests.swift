@@ -176,6 +176,49 @@ import Testing
         #expect(e.hint == "did you mean 'functional'?")
     }
 
+    @Test(
+        arguments: [
+            (
+                "approve = { \"regresion\" }", "'approve' names 'regresion', a group it does not send to",
+                "did you mean 'regression'?"
+            ),
+            ("guard = { max_deleted = \"120%\" }", "guard.max_deleted must be a count or a percentage", nil),
+            ("guard = { max_removed = 3 }", "max_removed", nil),
+            ("guard = {}", "'guard' sets neither max_deleted nor max_changed", nil),
+            ("notify = { webhook = \"https://hooks.example/x\" }", "no https", nil),
+            ("notify = { webhook = \"http://127.0.0.1:9/x\", on = { \"aplied\" } }", "unknown event 'aplied'", nil),
+        ] as [(String, String, String?)])
+    func operatorKeyMistakesNameTheirLine(key: String, message: String, hint: String?) throws {
+        let e = try failure(
+            """
+            group "regression" { "file:///tmp/r" }
+            pipeline "p" {
+              source = "src", to = { "regression" },
+              \(key),
+            }
+            """)
+        #expect(e.message.contains(message), "\(e)")
+        #expect(e.location?.line == 4, "\(e)")
+        if let hint { #expect(e.hint == hint) }
+    }
+
+    @Test func approvalsGuardAndNotifyLoad() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        try FileManager.default.createDirectory(atPath: dir.at("src"), withIntermediateDirectories: true)
+        let config = try load(
+            """
+            group "functional" { "file:///tmp/f" }
+            group "regression" { "file:///tmp/r", approve = true }
+            pipeline "p" { source = "src", to = { "functional", "regression" }, guard = { max_deleted = 20, max_changed = "50%" },
+                           notify = { webhook = "http://127.0.0.1:8080/hook", on = { "held" } } }
+            """, in: dir)
+        let p = try #require(config.pipelines.first)
+        #expect(p.approve == ["regression"])
+        #expect(p.massChangeGuard == MassChangeGuard(maxDeleted: .count(20), maxChanged: .percent(50)))
+        #expect(p.notify == NotifySettings(webhook: "http://127.0.0.1:8080/hook", on: [.held]))
+    }
+
     @Test func invalidTargetURINamesTheLine() throws {
         let e = try failure("group \"g\" {\n  \"runner://host:70000/fpm\",\n}\n")
         #expect(e.message.contains("not 1-65535"))

@@ -6,6 +6,7 @@ extension ConfigLoader {
     static let pipelineKeys = [
         "source", "ignore", "delay", "max_delay", "scan_interval", "to", "auth", "delete", "check", "after", "ssh",
         "max_parallel", "timeout", "retry", "render", "rollout", "keep_revisions", "approve", "guard",
+        "notify", "on_group",
     ]
     static let pipelineKeysNotYet: [String: String] = [:]
 
@@ -92,10 +93,15 @@ extension ConfigLoader {
         case let v:
             try collectRules(v, pipeline: name, ruleSet: nil, into: &rules, at: r.line(of: "ignore"), what: r.what)
         }
-        for key in ["check", "after"] {
+        for key in ["check", "after", "on_group"] {
             switch r.table[key] {
             case .nil: break
-            case .function(let f): if key == "check" { hooks.checks[name] = f } else { hooks.afters[name] = f }
+            case .function(let f):
+                switch key {
+                case "check": hooks.checks[name] = f
+                case "after": hooks.afters[name] = f
+                default: hooks.onGroups[name] = f
+                }
             case let v: throw r.wrongType(key, expected: "a function", got: v)
             }
         }
@@ -152,6 +158,8 @@ extension ConfigLoader {
         }
         config.approve = try approvals(r, config.destinations)
         config.massChangeGuard = try massChangeGuard(r)
+        config.notify = try notify(r)
+        config.hasOnGroup = hooks.onGroups[name] != nil
         if let t = try r.seconds("timeout") {
             guard t > 0 else { throw r.error("timeout", "'timeout' must be a number of seconds > 0") }
             config.timeout = t
@@ -254,6 +262,36 @@ extension ConfigLoader {
             throw r.error("guard", "'guard' sets neither max_deleted nor max_changed")
         }
         return g
+    }
+
+    /// `notify = { webhook = "http://host:port/path", on = { "held", "failed", "applied", "waiting" } }`.
+    private func notify(_ r: LuaTableReader) throws -> NotifySettings? {
+        guard let t = try r.table("notify", expected: "a table { webhook = \"http://…\", on = { \"held\" } }") else {
+            return nil
+        }
+        try t.checkKeys(["webhook", "on"])
+        guard let url = try t.string("webhook") else {
+            throw r.error("notify", "notify needs a webhook = \"http://host:port/path\"")
+        }
+        guard WebhookURL(url) != nil else {
+            throw t.error(
+                "webhook",
+                "notify.webhook must be http://host[:port]/path, got \"\(url)\" (no https: send it to a local relay)")
+        }
+        var on = Set(NotifySettings.Event.allCases)
+        if let names = try t.strings("on") {
+            on = []
+            for name in names {
+                guard let event = NotifySettings.Event(rawValue: name) else {
+                    throw t.error(
+                        "on",
+                        "notify.on: unknown event '\(name)' (events: \(NotifySettings.Event.allCases.map(\.rawValue).joined(separator: ", ")))"
+                    )
+                }
+                on.insert(event)
+            }
+        }
+        return NotifySettings(webhook: url, on: on)
     }
 
     /// `rollout = "all" | "canary" | { canary = N, max_failures = 0, pause = 0 }`.

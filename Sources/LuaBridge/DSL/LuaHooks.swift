@@ -10,6 +10,7 @@ final class LuaHooks: PipelineHooks, ActionHooks {
     private var moduleActions: [String: [LuaFunction]] = [:]
     var checks: [String: LuaFunction] = [:]
     var afters: [String: LuaFunction] = [:]
+    var onGroups: [String: LuaFunction] = [:]
     var renders: [String: LuaFunction] = [:]
 
     init(state: LuaState) {
@@ -101,6 +102,35 @@ final class LuaHooks: PipelineHooks, ActionHooks {
         }
         r["actions"] = .table(actions)
         try state.call(f, [.text(target), .table(r)])
+    }
+}
+
+extension LuaHooks {
+    /// `on_group(group, revision, outcome)`: `outcome` is the document `notify` POSTs (event,
+    /// why, author, paths, and `hosts`: `{ host =, state =, message =, actions = { ... } }`).
+    func onGroup(pipeline: String, outcome: GroupOutcome) throws {
+        guard let f = onGroups[pipeline] else { return }
+        var t = LuaTable()
+        t["event"] = .text(outcome.event)
+        if let why = outcome.why { t["why"] = .text(why) }
+        t["author"] = .text(outcome.author)
+        t["changed"] = .integer(Int64(outcome.changed))
+        var paths = LuaTable()
+        for p in outcome.paths { paths.array.append(.path(p)) }
+        t["paths"] = .table(paths)
+        var hosts = LuaTable()
+        for h in outcome.hosts {
+            var line = LuaTable()
+            line["host"] = .text(h.host)
+            line["state"] = .text(h.state)
+            if let m = h.message { line["message"] = .text(m) }
+            var actions = LuaTable()
+            for a in h.actions { actions.array.append(.text(a)) }
+            line["actions"] = .table(actions)
+            hosts.array.append(.table(line))
+        }
+        t["hosts"] = .table(hosts)
+        try state.call(f, [.text(outcome.group), .integer(Int64(outcome.revision)), .table(t)])
     }
 }
 

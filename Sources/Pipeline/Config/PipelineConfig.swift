@@ -114,6 +114,10 @@ public struct PipelineConfig: Sendable {
     public var approve = Set<String>()
     /// A revision that changes more than this waits for approval (`guard`).
     public var massChangeGuard: MassChangeGuard?
+    /// Where each group's outcome of a revision is POSTed (`notify`).
+    public var notify: NotifySettings?
+    /// Whether an `on_group` callback is set.
+    public var hasOnGroup = false
     /// Whether a `check` callback is set.
     public var hasCheck: Bool
     /// Whether an `after` callback is set.

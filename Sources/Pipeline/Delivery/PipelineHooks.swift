@@ -10,4 +10,6 @@ public protocol PipelineHooks: AnyObject {
     func render(pipeline: String, path: String, text: [UInt8], vars: [String: String], target: String) throws -> [UInt8]
     /// `after(host, result)`, once per target after its result came back.
     func after(pipeline: String, target: String, result: TargetResult) throws
+    /// `on_group(group, revision, hosts)`, once per group per revision it came to an end in.
+    func onGroup(pipeline: String, outcome: GroupOutcome) throws
 }

@@ -30,6 +30,10 @@ extension ServiceMetrics: PipelineObserver {
         for p in status.pipelines {
             set("runner_revision", [("pipeline", p.name)], to: Double(p.revision))
             set("runner_watches", [("pipeline", p.name)], to: Double(p.watches))
+            if let n = p.notify {
+                set("runner_notify_queued", [("pipeline", p.name)], to: Double(n.queued))
+                set("runner_notify_failures", [("pipeline", p.name)], to: Double(n.failures))
+            }
             for g in p.groups where !g.name.isEmpty {
                 let labels = [("pipeline", p.name), ("group", g.name)]
                 set("runner_approved_revision", labels, to: Double(g.approved ?? 0))

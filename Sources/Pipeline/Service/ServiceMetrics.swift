@@ -29,6 +29,8 @@ public final class ServiceMetrics {
         "runner_approved_revision": "The last revision a group approved (its canaries applied it).",
         "runner_group_waiting_seconds": "Seconds a group's candidate has waited for its canaries (0: none waits).",
         "runner_watches": "Directories watched.",
+        "runner_notify_queued": "Notifications waiting for the webhook.",
+        "runner_notify_failures": "Webhook POSTs that failed since start (each attempt), and notifications dropped.",
         "runner_receiver_connections_total":
             "Connections to the receiver, by result (accepted, busy, denied, auth_failed, failed, probe).",
         "runner_receiver_batches_total": "Batches a module received, by result.",

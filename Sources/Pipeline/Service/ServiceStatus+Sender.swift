@@ -45,10 +45,20 @@ extension ServiceStatus {
                     )
                 }
             }
+            let notify = p.notifier.map { n in
+                let h = n.health
+                return Notify(
+                    webhook: n.url.description, queued: h.queued, delivered: h.delivered, failures: h.failures,
+                    dropped: h.dropped, lastError: h.lastError)
+            }
+            if let notify, let error = notify.lastError {
+                status.problems.append(
+                    "notify: \(notify.queued) notification(s) waiting for \(notify.webhook): \(error)")
+            }
             status.pipelines.append(
                 Pipeline(
                     name: p.config.name, source: p.sourceRoot, revision: rollout.head, watches: p.watchCount,
-                    groups: groups))
+                    groups: groups, notify: notify))
             for host in p.fleet.hosts {
                 if let since = host.behindSince, now - since > behindLimit {
                     status.problems.append("\(host.uri) behind for \(Int(now - since)) s")

@@ -25,6 +25,19 @@ public struct ServiceStatus: Codable, Sendable {
         /// Directories watched.
         public var watches: Int
         public var groups: [Group]
+        /// The webhook of `notify`, if one is set: what waits, what went, what failed.
+        public var notify: Notify?
+    }
+
+    /// A pipeline's notifications.
+    public struct Notify: Codable, Sendable {
+        public var webhook: String
+        public var queued: Int
+        public var delivered: Int
+        /// POSTs that failed since start (each attempt), and documents dropped from a full queue.
+        public var failures: Int
+        public var dropped: Int
+        public var lastError: String?
     }
 
     /// A group of hosts (hosts named only by a pipeline's `to` make a group named "").

@@ -12,9 +12,12 @@ extension PipelineRunner {
     /// host's answer at once.
     func handle(_ event: Rollout.Event, control: RunControl) {
         var events = [event]
+        var decided: [Rollout.Action] = []
+        defer { notifyOutcomes(decided) }
         while !events.isEmpty {
             let now = MonotonicClock.now
             let actions = rollout.handle(events.removeFirst(), now: now)
+            decided += actions
             saveState()
             for action in actions {
                 if case .send(let h, let revision, let from) = action {

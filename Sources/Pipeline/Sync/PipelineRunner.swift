@@ -30,6 +30,9 @@ public final class PipelineRunner {
     /// Where operators approve, reject and roll back (nil for a dry run, or when it could not
     /// be made: said at start).
     let operatorSocket: UnixStreamListener?
+    /// Where group outcomes are POSTed (`notify`), and per group the newest revision told.
+    let notifier: Notifier?
+    var notified: [Int: Int] = [:]
     /// Which host gets which revision.
     public internal(set) var rollout: Rollout
     /// Every target, each on a thread of its own; indices are the rollout's.
@@ -137,6 +140,7 @@ public final class PipelineRunner {
             }
         }
         operatorSocket = socket
+        notifier = try dryRun ? nil : config.notify?.webhook.flatMap(WebhookURL.init).map { try Notifier(url: $0) }
         renderer = Renderer(
             templates: config.render.isEmpty ? nil : try Filter(rules: config.render),
             function: config.hasRenderFunction
@@ -169,6 +173,8 @@ public final class PipelineRunner {
                 retryMaximum: config.retryMax, approve: config.approve),
             state: state, renderKeys: keys, seed: UInt64.random(in: 0...UInt64.max))
         calls = try MainThreadCalls()
+        // What the rollout had released before this start was told then.
+        for g in rollout.groups.indices { notified[g] = rollout.groups[g].released }
     }
 
     deinit { if let scratch { try? FileSystem.removeTree(scratch) } }
