@@ -18,6 +18,14 @@ struct JournalLogHandler: LogHandler {
     /// `MESSAGE_ID` of every delivery's result (`journalctl MESSAGE_ID=...` lists them all).
     static let batchResultID = "5e2b0c6f4a7d4b1c9e3f8a2d6c1b7e40"
     static let socketPath = "/run/systemd/journal/socket"
+    /// `MESSAGE_ID` of each kind of audit line (`RUNNER_AUDIT`): a revision cut, a group's
+    /// revision held at its canary or waiting for approval (a guard's trip among them), and
+    /// what operators did.
+    static let auditIDs = [
+        "cut": "8d0f3c2a61b54e7f9a4c1e6b2d7f5a30", "held": "2c7e9b14f0a34d6b8e5f1a9c3d2b7e61",
+        "waiting": "6a1d4f8e2b9c47a0b3e5d7c9f1a2b4c8", "approval": "b4e8c2a6d0f14b3e9c7a5d1f8e2b6c04",
+        "rejection": "e1c5a9d3b7f24e6a8c0b2d4f6a8c1e3b", "rollback": "3f9b7d5c1e8a4c2b6d0f4a8e2c6b9d17",
+    ]
 
     init(socket: UnixDatagramSocket) { self.socket = socket }
 
@@ -50,7 +58,11 @@ struct JournalLogHandler: LogHandler {
             let name = key == "target" ? "HOST" : key.uppercased().filter { $0.isLetter || $0.isNumber || $0 == "_" }
             fields.append(("RUNNER_" + name, FileName.display("\(value)")))
         }
-        if all["revision"] != nil && all["target"] != nil { fields.append(("MESSAGE_ID", Self.batchResultID)) }
+        if let kind = all["audit"].map({ "\($0)" }), let id = Self.auditIDs[kind] {
+            fields.append(("MESSAGE_ID", id))
+        } else if all["revision"] != nil && all["target"] != nil {
+            fields.append(("MESSAGE_ID", Self.batchResultID))
+        }
         var datagram: [UInt8] = []
         for (name, value) in fields {
             datagram += Array(name.utf8)

@@ -310,6 +310,10 @@ import Testing
         #expect(result?.contains("RUNNER_REVISION=1\n") == true)
         #expect(result?.contains("PRIORITY=6\n") == true)
         #expect(result?.contains("MESSAGE_ID=5e2b0c6f4a7d4b1c9e3f8a2d6c1b7e40\n") == true)
+        // The audit trail: a revision cut is an entry of its own kind, with its author.
+        let cut = entries.first { $0.contains("MESSAGE=revision 1 cut") }
+        #expect(cut?.contains("MESSAGE_ID=8d0f3c2a61b54e7f9a4c1e6b2d7f5a30\n") == true, "\(entries)")
+        #expect(cut?.contains("RUNNER_AUDIT=cut\n") == true && cut?.contains("RUNNER_AUTHOR=") == true)
         _ = await daemon.stop()
     }
 }

@@ -133,7 +133,7 @@ extension PipelineRunner {
         let more = record.changedCount > 5 ? ", …" : ""
         logger.info(
             "revision \(record.number) cut\(note.map { " (\($0))" } ?? ""): \(record.changedCount) path(s): \(shown)\(more)",
-            metadata: ["revision": "\(record.number)"])
+            metadata: ["revision": "\(record.number)", "audit": "cut", "author": "\(record.author)"])
         if writeBehindAt == nil { writeBehindAt = MonotonicClock.now + 1 }
         writeBehind(now: MonotonicClock.now)
     }

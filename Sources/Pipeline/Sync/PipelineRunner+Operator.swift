@@ -158,7 +158,9 @@ extension PipelineRunner {
     /// RUNNER_AUDIT=approval`), and kept in the rollout's history for `runner log`.
     func audit(_ text: String, _ kind: RolloutEvent.Kind, _ g: Int, _ revision: Int, by who: String) {
         let group = rollout.groups[g].name
-        logger.notice("\(text)", metadata: ["audit": "\(kind.rawValue)", "group": "\(group)"])
+        logger.notice(
+            "\(text)",
+            metadata: ["audit": "\(kind.rawValue)", "group": "\(group)", "revision": "\(revision)", "by": "\(who)"])
         let event = RolloutEvent(
             time: Date().timeIntervalSince1970, kind: kind, group: group, revision: revision, by: who)
         do { try history?.append(event) } catch { logger.warning("the rollout's history is not kept: \(error)") }

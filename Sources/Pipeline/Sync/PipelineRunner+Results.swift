@@ -94,10 +94,12 @@ extension PipelineRunner {
                 "group \(rollout.groups[g].name): revision \(revision) goes to the rest of the group")
         case .waiting(let g, let revision, let why):
             logger.notice(
-                "group \(rollout.groups[g].name): revision \(revision) waits for approval: \(why) (runner approve lets it go)"
-            )
+                "group \(rollout.groups[g].name): revision \(revision) waits for approval: \(why) (runner approve lets it go)",
+                metadata: ["audit": "waiting", "group": "\(rollout.groups[g].name)", "revision": "\(revision)"])
         case .held(let g, let revision, let why):
-            logger.error("group \(rollout.groups[g].name): revision \(revision) held: \(why)")
+            logger.error(
+                "group \(rollout.groups[g].name): revision \(revision) held: \(why)",
+                metadata: ["audit": "held", "group": "\(rollout.groups[g].name)", "revision": "\(revision)"])
         case .halted(let g, let revision, let why):
             logger.error("group \(rollout.groups[g].name): revision \(revision) halted after \(why)")
         case .canaryReplaced(let g, let h, let next):
