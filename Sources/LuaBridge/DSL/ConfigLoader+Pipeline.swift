@@ -6,7 +6,7 @@ extension ConfigLoader {
     static let pipelineKeys = [
         "source", "ignore", "delay", "max_delay", "scan_interval", "to", "auth", "delete", "check", "after", "ssh",
         "max_parallel", "timeout", "retry", "render", "rollout", "keep_revisions", "approve", "guard",
-        "notify", "on_group",
+        "notify", "on_group", "secret",
     ]
     static let pipelineKeysNotYet: [String: String] = [:]
 
@@ -159,6 +159,12 @@ extension ConfigLoader {
         config.approve = try approvals(r, config.destinations)
         config.massChangeGuard = try massChangeGuard(r)
         config.notify = try notify(r)
+        for text in try r.strings("secret") ?? [] {
+            let rule = IgnoreRule.glob(
+                text, ruleSet: "secret", location: index.locateLiteral(text, near: r.at) ?? r.line(of: "secret"))
+            _ = try Filter(rules: [rule])
+            config.secret.append(rule)
+        }
         config.hasOnGroup = hooks.onGroups[name] != nil
         if let t = try r.seconds("timeout") {
             guard t > 0 else { throw r.error("timeout", "'timeout' must be a number of seconds > 0") }

@@ -118,6 +118,9 @@ public struct PipelineConfig: Sendable {
     public var notify: NotifySettings?
     /// Whether an `on_group` callback is set.
     public var hasOnGroup = false
+    /// Files whose content is never shown (`secret = { "*.env" }`): diffs say how many bytes
+    /// changed.
+    public var secret: [IgnoreRule] = []
     /// Whether a `check` callback is set.
     public var hasCheck: Bool
     /// Whether an `after` callback is set.

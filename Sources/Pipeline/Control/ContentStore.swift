@@ -37,8 +37,18 @@ public final class ContentStore: Sendable {
     static let smallFile = 64 << 10
 
     /// Opens the store in `directory` (made 0700), with its seed (made on first use).
-    public init(directory: String) throws(SystemError) {
+    public init(directory: String, readOnly: Bool = false) throws(SystemError) {
         self.directory = directory
+        if readOnly {
+            // Another process's store (a running sender's): read, never changed or cleaned.
+            let seedPath = directory + "/seed"
+            guard let file = try? FileDescriptor(opening: seedPath, O_RDONLY | O_NOFOLLOW),
+                let text = try? Self.readAll(file.raw, limit: 64, shown: seedPath),
+                let seed = UInt64(String(decoding: text, as: UTF8.self), radix: 16)
+            else { throw SystemError("open the content store (no revision yet)", path: directory, code: ENOENT) }
+            self.seed = seed
+            return
+        }
         try FileSystem.makeDirectories(directory + "/tmp", mode: 0o700)
         chmod(directory.cPath, 0o700)
         let seedPath = directory + "/seed"

@@ -35,20 +35,23 @@ public final class RevisionLog {
     /// Revisions cut since the last collection.
     var cutsSinceCollect = 0
 
-    /// Opens the log in `directory`, or starts one. A head whose manifest cannot be read
+    /// Opens the log in `directory`, or starts one (`readOnly`: another process's log, read
+    /// and never changed). A head whose manifest cannot be read
     /// (objects lost to a power cut) is put aside with everything after it: the next cut is
     /// then a whole one, and every host is compared whole.
-    public init(directory: String, keep: Int = 100) throws(SystemError) {
+    public init(directory: String, keep: Int = 100, readOnly: Bool = false) throws(SystemError) {
         self.directory = directory
         self.keep = max(1, keep)
-        try FileSystem.makeDirectories(directory + "/revisions", mode: 0o700)
-        store = try ContentStore(directory: directory + "/objects")
+        if !readOnly { try FileSystem.makeDirectories(directory + "/revisions", mode: 0o700) }
+        store = try ContentStore(directory: directory + "/objects", readOnly: readOnly)
         reader = ManifestReader(store: store)
         author = Self.whoami()
         for number in numbers().reversed() {
             guard let record = try? load(number), let root = record.rootEntry, (try? reader.tree(root.hash)) != nil
             else {
-                rename((directory + "/revisions/\(number)").cPath, (directory + "/revisions/\(number).lost").cPath)
+                if !readOnly {
+                    rename((directory + "/revisions/\(number)").cPath, (directory + "/revisions/\(number).lost").cPath)
+                }
                 continue
             }
             newest = max(newest, number)

@@ -95,6 +95,8 @@ extension PipelineRunner {
                 entries[e].diffs.append(([host.uri.description], text))
             }
         }
+        let secrets = config.secret.isEmpty ? nil : try? Filter(rules: config.secret)
+        func secret(_ path: String) -> Bool { (try? secrets?.isIgnored(path, isDirectory: false)) == true }
         for (host, plan, overlay) in rendered {
             let paths = plan.operations.compactMap { op -> String? in
                 guard case .copy(let path, _) = op, overlay[path] != nil else { return nil }
@@ -112,10 +114,13 @@ extension PipelineRunner {
                 switch their {
                 case .tooLarge: add(group, path, host, "(the host's copy is over \(TargetFileContent.limit) bytes)\n")
                 case .absent:
-                    add(group, path, host, UnifiedDiff.diff([], ours, oldName: "/dev/null", newName: path) ?? "")
+                    add(
+                        group, path, host,
+                        UnifiedDiff.masked([], ours, oldName: "/dev/null", newName: path, secret: secret(path)) ?? "")
                 case .bytes(let bytes):
-                    let text = UnifiedDiff.diff(
-                        bytes, ours, oldName: "\(path) (on the host)", newName: "\(path) (rendered)")
+                    let text = UnifiedDiff.masked(
+                        bytes, ours, oldName: "\(path) (on the host)", newName: "\(path) (rendered)",
+                        secret: secret(path))
                     add(group, path, host, text ?? "")
                 }
             }

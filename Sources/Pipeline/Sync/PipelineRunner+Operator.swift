@@ -105,7 +105,7 @@ extension PipelineRunner {
             return ControlReply(
                 ok: true,
                 message: "group \(group.name) would go from revision \(group.approved) to revision \(to)'s content",
-                diff: changes(from: from, to: record))
+                diff: changes(from: from, to: record, group: g))
         }
         let cut: RevisionRecord
         do { cut = try log.rollback(to: record, from: from, group: group.name, by: who) } catch {
@@ -136,22 +136,15 @@ extension PipelineRunner {
         }
     }
 
-    /// What going from `from` to `to` changes, file by file (unified diffs of their content).
-    func changes(from: RevisionRecord?, to: RevisionRecord) -> String {
-        guard let diff = try? log.diff(from: from, to: to), let new = log.tree(to) else { return "" }
-        let old = from.flatMap { log.tree($0) }
-        var out = ""
-        for path in diff.paths {
-            let before = (try? old?.contentHash(path)).flatMap { $0 }, after = try? new.contentHash(path)
-            let a = before.flatMap { try? log.store.read($0, limit: 256 << 10) } ?? []
-            let b = after.flatMap { try? log.store.read($0, limit: 256 << 10) } ?? []
-            out +=
-                UnifiedDiff.diff(
-                    a, b, oldName: before == nil ? "/dev/null" : "a/\(path)",
-                    newName: after == nil ? "/dev/null" : "b/\(path)")
-                ?? "\(path): changed (not a file's content)\n"
+    /// What going from `from` to `to` changes at group `g`'s first host, file by file.
+    func changes(from: RevisionRecord?, to: RevisionRecord, group g: Int) -> String {
+        guard let first = rollout.groups[g].hosts.first else { return "" }
+        do {
+            return try RevisionDiffText(log: log, config: config, hooks: hooks).text(
+                from: from, to: to, for: fleet.hosts[first].destination)
+        } catch {
+            return "cannot show it: \(error)\n"
         }
-        return out
     }
 
     /// One line of the audit trail: logged at notice with its kind (`journalctl

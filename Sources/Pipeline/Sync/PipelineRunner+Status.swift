@@ -83,3 +83,32 @@ extension PipelineRunner {
         Self.stateDirectory(stateDirectory, config.name) + "/control.sock"
     }
 }
+
+extension PipelineRunner {
+    /// `runner diff`: what revision `to` changes from `from` at group `group`'s first host
+    /// (rendered with its values, secrets masked), from the pipeline's state directory. By
+    /// default from the group's approved revision to what waits for it (a candidate, or a
+    /// revision waiting for approval). Throws a `TransferError` naming what is missing.
+    public static func diff(
+        _ config: PipelineConfig, hooks: (any PipelineHooks)?, stateDirectory: String, group: String,
+        from: Int?, to: Int?
+    ) throws -> (from: Int, to: Int, text: String) {
+        let directory = Self.stateDirectory(stateDirectory, config.name)
+        guard let destination = config.destinations.first(where: { $0.group == group }) else {
+            throw TransferError("pipeline '\(config.name)' sends to no group '\(group)'", path: "")
+        }
+        let log = try RevisionLog(directory: directory, readOnly: true)
+        let saved = StateJournal(directory: directory).written.groups[group] ?? RolloutState.Group()
+        let a = from ?? saved.approved
+        guard let b = to ?? saved.waiting ?? [saved.admitted, saved.head].compactMap({ $0 }).first(where: { $0 > a })
+        else {
+            throw TransferError("group \(group) waits for nothing: it is at revision \(a) (give A..B)", path: "")
+        }
+        guard let new = log.record(b) else { throw TransferError("revision \(b) is not kept", path: directory) }
+        let old = a > 0 ? log.record(a) : nil
+        if a > 0 && old == nil { throw TransferError("revision \(a) is not kept", path: directory) }
+        let text = try RevisionDiffText(log: log, config: config, hooks: hooks).text(
+            from: old, to: new, for: destination)
+        return (a, b, text)
+    }
+}

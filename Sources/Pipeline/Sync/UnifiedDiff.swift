@@ -4,6 +4,22 @@
 enum UnifiedDiff {
     private enum Edit: Equatable { case same(Int, Int), removed(Int), added(Int) }
 
+    /// `diff`, or for a secret only how many bytes changed (the span between the longest
+    /// common prefix and suffix): its content is never shown.
+    static func masked(_ old: [UInt8], _ new: [UInt8], oldName: String, newName: String, secret: Bool) -> String? {
+        guard secret else { return diff(old, new, oldName: oldName, newName: newName) }
+        guard old != new else { return nil }
+        var prefix = 0
+        while prefix < min(old.count, new.count) && old[prefix] == new[prefix] { prefix += 1 }
+        var suffix = 0
+        while suffix < min(old.count, new.count) - prefix && old[old.count - 1 - suffix] == new[new.count - 1 - suffix]
+        {
+            suffix += 1
+        }
+        let changed = max(old.count, new.count) - prefix - suffix
+        return "--- \(oldName)\n+++ \(newName)\n(secret: \(changed) bytes changed)\n"
+    }
+
     static func diff(_ old: [UInt8], _ new: [UInt8], oldName: String, newName: String) -> String? {
         guard old != new else { return nil }
         let a = lines(old), b = lines(new)
