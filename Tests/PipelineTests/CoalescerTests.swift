@@ -114,6 +114,16 @@ import Testing
         #expect(after.last.map { abs($0.cut - 30.2) < 1e-9 } == true)
     }
 
+    @Test func oneSlowStepOfAWriterDoesNotCutItsRunInTwo() {
+        // The same pace on a loaded machine: one step takes 0.94 s, more than the widened quiet
+        // the run started with (0.7 s), less than twice its longest step.
+        let paces = [0.5, 0.5, 0.5, 0.55, 0.5, 0.94, 0.5, 0.5, 0.6, 0.5]
+        let run = paces.reduce(into: [10.0]) { times, pace in times.append(times.last! + pace) }
+        #expect(Self.batches(run).count == 2, "\(Self.batches(run))")
+        // A writer's pause of many times its pace still ends the batch.
+        #expect(Self.batches(run + [run.last! + 5]).count == 3)
+    }
+
     @Test func noChangeWaitsPastMaxDelayUnderAnySchedule() {
         let seed = UInt64.random(in: 0...UInt64.max)
         var generator = SplitMix(state: seed)

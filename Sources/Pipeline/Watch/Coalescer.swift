@@ -82,6 +82,10 @@ public struct Coalescer: Sendable {
                 quiet = delay
                 widening = true
             }
+        } else if quiet > delay {
+            // A widened batch follows its writer's pace: a pause twice its longest so far
+            // ends it, so one slow step (a loaded machine) does not cut a run in two.
+            quiet = min(maxDelay, max(quiet, 2 * (now - lastEvent)))
         }
         lastEvent = now
     }
