@@ -47,7 +47,10 @@ extension Runner {
 
         FILES
           /etc/runner/NAME.lua         the scripts the units run
-          /var/lib/runner              state: revisions, render caches, snapshots
+          /var/lib/runner/PIPELINE     state: revisions/, objects/ (the content
+                                       store), rollout.json and its journal,
+                                       history (runner log), control.sock
+                                       (runner approve, reject, rollback)
                                        (settings { state_dir }; for other users
                                        $XDG_STATE_HOME/runner or
                                        ~/.local/state/runner)
