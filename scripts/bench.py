@@ -12,7 +12,9 @@ times and memory, > 1 for throughput). Uses the release build of runner.
              100 creates, in-place modifies and `mv tmp file`, and a 2,000-file burst: runner
              run -> runner serve on 127.0.0.1 vs lsyncd 2.2 (default.rsync to an rsync daemon
              on 127.0.0.1), stock and tuned (TCP_NODELAY), and the physical floor
-             (../shared/bench/floor: inotify -> read -> TCP -> temp file + rename); RSS
+             (../shared/bench/floor: inotify -> read -> TCP -> temp file + rename); RSS;
+             and the same runner with a notify webhook that is down, sampled in turn
+             (e2e.ratio.*_hook_down_vs_runner: a notification never slows a change)
   delta, deltasize, collision: the delta engine against rdiff and rsync (bench_delta.py)
   fleet      one batch to 1, 4, 16 and 64 receivers, against lsyncd (bench_fleet.py)
   transfer   10,000 small files, a touched and an edited 256 MiB file, against an rsync
@@ -439,9 +441,8 @@ def e2e_sample(src, dst, arrivals, kind, i):
     return time.monotonic() - t0
 
 
-def bench_e2e(work):
-    # runner: runner serve on loopback, runner run to runner://, delay 0.
-    base = os.path.join(work, "e2e-runner")
+def start_e2e_runner(base, extra=""):
+    """runner serve on loopback and runner run to it (delay 0), under `base`: (src, module, run, serve)."""
     src, module = os.path.join(base, "src"), os.path.join(base, "module")
     os.makedirs(src)
     os.makedirs(module)
@@ -461,15 +462,26 @@ def bench_e2e(work):
     wait_for(lambda: "listening on 127.0.0.1:" in open(serve_log).read(), 30)
     port = int(re.search(r"listening on 127\.0\.0\.1:(\d+)", open(serve_log).read()).group(1))
     with open(os.path.join(base, "p.lua"), "w") as f:
-        f.write(f'local tempfiles = require "tempfiles"\n'
+        f.write(f'settings {{ state_dir = "{base}/state" }}\nlocal tempfiles = require "tempfiles"\n'
                 f'pipeline "bench" {{ source = "{src}", to = "runner://127.0.0.1:{port}/bench", delay = 0, delete = true,\n'
-                f'  ignore = {{ tempfiles.all, "*.tmp123" }}, auth = {{ user = "sync", secret_file = "{base}/sync.secret" }} }}\n')
+                f'  ignore = {{ tempfiles.all, "*.tmp123" }}, auth = {{ user = "sync", secret_file = "{base}/sync.secret" }},\n'
+                f'  {extra} }}\n')
     run_log = os.path.join(base, "run.log")
     run = subprocess.Popen([RUNNER, "run", os.path.join(base, "p.lua"), "--log-level", "info"], env=ENV,
                            stdout=subprocess.DEVNULL, stderr=open(run_log, "w"))
     wait_for(lambda: "ready" in open(run_log).read(), 30)
+    return src, module, run, serve
+
+
+def bench_e2e(work):
+    # runner: runner serve on loopback, runner run to runner://, delay 0; and the same with a
+    # webhook that is down (nothing listens on its port): its notifications must not slow a change.
+    src, module, run, serve = start_e2e_runner(os.path.join(work, "e2e-runner"))
+    closed = 18650 + os.getpid() % 50
+    hook = start_e2e_runner(os.path.join(work, "e2e-runner-hook-down"),
+                            f'notify = {{ webhook = "http://127.0.0.1:{closed}/down" }}')
     # The floor beside it, sampled in turn with it (see e2e_measure).
-    targets = [(src, module, "runner")]
+    targets = [(src, module, "runner"), (hook[0], hook[1], "runner_hook_down")]
     floor = floor_binary(work)
     if floor:
         floor_base = os.path.join(work, "e2e-floor")
@@ -493,6 +505,12 @@ def bench_e2e(work):
     out("e2e.runner.pss_kib.receiver_daemon_and_session", memory["receiver"][1])
     stop(run)
     stop(serve)
+    stop(hook[2])
+    stop(hook[3])
+    for kind in ("create", "modify", "mv"):
+        for q in (0.5, 0.99):
+            ratio = percentile(measured["runner_hook_down"][kind], q) / percentile(ours[kind], q)
+            out(f"e2e.ratio.{kind}.p{int(q * 100)}_hook_down_vs_runner", f"{ratio:.2f}")
     if floor:
         bottom = measured["floor"]
         for kind in ("create", "modify", "mv"):

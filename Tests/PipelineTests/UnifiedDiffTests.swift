@@ -12,12 +12,8 @@ import Testing
     static func patched(_ old: String, _ diff: String, in dir: TemporaryDirectory) throws -> String {
         let basis = try dir.write("old", old)
         let patchFile = try dir.write("diff", diff)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/patch")
-        process.arguments = ["--quiet", "--fuzz=0", "-o", dir.at("out"), basis, patchFile]
-        try process.run()
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "patch refused:\n\(diff)")
+        let patch = try sh("patch --quiet --fuzz=0 -o '\(dir.at("out"))' '\(basis)' '\(patchFile)'", in: dir.path)
+        #expect(patch.status == 0, "patch refused:\n\(diff)\n\(patch.output)")
         return try String(contentsOfFile: dir.at("out"), encoding: .utf8)
     }
 

@@ -83,7 +83,6 @@ public final class RunnerProcess: @unchecked Sendable {
             return process.terminationStatus
         }
         kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
         return nil
     }
 

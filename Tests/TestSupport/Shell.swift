@@ -1,23 +1,54 @@
 import Foundation
 
 /// Runs a shell script with real tools (`sed -i`, `rsync`, `git`, `tar`, ...) and
-/// returns its exit status and combined output.
+/// returns its exit status and combined output. Spawned and reaped here (posix_spawn,
+/// waitpid): Foundation's `Process` was seen never noticing a child's exit, and a wait on
+/// it then blocks one of the few threads every test shares.
 @discardableResult
 public func sh(_ script: String, in directory: String) throws -> (status: Int32, output: String) {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/bin/sh")
-    p.arguments = ["-c", "set -e\n" + script]
-    p.currentDirectoryURL = URL(fileURLWithPath: directory)
+    var pipe: [Int32] = [0, 0]
+    guard Foundation.pipe(&pipe) == 0 else { throw POSIXError(.EMFILE) }
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+    posix_spawn_file_actions_adddup2(&actions, pipe[1], 1)
+    posix_spawn_file_actions_adddup2(&actions, pipe[1], 2)
+    posix_spawn_file_actions_addclose(&actions, pipe[0])
+    // Signals as a fresh process has them, whatever the test's threads block.
+    var attributes = posix_spawnattr_t()
+    posix_spawnattr_init(&attributes)
+    defer { posix_spawnattr_destroy(&attributes) }
+    var none = sigset_t(), all = sigset_t()
+    sigemptyset(&none)
+    sigfillset(&all)
+    posix_spawnattr_setsigmask(&attributes, &none)
+    posix_spawnattr_setsigdefault(&attributes, &all)
+    posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
     // A `runner` started here keeps its state in the test's directory, never the machine's.
     var environment = ProcessInfo.processInfo.environment
     environment["XDG_STATE_HOME"] = directory + "/state"
-    p.environment = environment
-    let pipe = Pipe()
-    p.standardOutput = pipe
-    p.standardError = pipe
-    p.standardInput = FileHandle.nullDevice
-    try p.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+    environment["RUNNER_SH_DIRECTORY"] = directory
+    let arguments: [String] = ["/bin/sh", "-c", "set -e\ncd \"$RUNNER_SH_DIRECTORY\"\n" + script]
+    let argv = arguments.map { strdup($0) } + [nil]
+    let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+    defer { (argv + envp).forEach { free($0) } }
+    var pid: pid_t = 0
+    let rc = posix_spawn(&pid, "/bin/sh", &actions, &attributes, argv, envp)
+    close(pipe[1])
+    defer { close(pipe[0]) }
+    guard rc == 0 else { throw POSIXError(.init(rawValue: rc) ?? .EIO) }
+    var output: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let n = read(pipe[0], &chunk, chunk.count)
+        if n < 0 && errno == EINTR { continue }
+        guard n > 0 else { break }
+        output += chunk[..<n]
+    }
+    var raw: Int32 = 0
+    while waitpid(pid, &raw, 0) < 0 && errno == EINTR {}
+    // WEXITSTATUS, or 128 + the signal, as a shell says it.
+    let status = raw & 0x7f == 0 ? (raw >> 8) & 0xff : 128 + (raw & 0x7f)
+    return (status, String(decoding: output, as: UTF8.self))
 }
