@@ -15,6 +15,9 @@ public func sh(_ script: String, in directory: String) throws -> (status: Int32,
     posix_spawn_file_actions_adddup2(&actions, pipe[1], 1)
     posix_spawn_file_actions_adddup2(&actions, pipe[1], 2)
     posix_spawn_file_actions_addclose(&actions, pipe[0])
+    // Nothing else of the test process goes with it (other tests' files and sockets: a
+    // script that runs under `ulimit -n` must find its descriptors free).
+    _ = closeFrom(&actions, 3)
     // Signals as a fresh process has them, whatever the test's threads block.
     var attributes = posix_spawnattr_t()
     posix_spawnattr_init(&attributes)
@@ -52,3 +55,8 @@ public func sh(_ script: String, in directory: String) throws -> (status: Int32,
     let status = raw & 0x7f == 0 ? (raw >> 8) & 0xff : 128 + (raw & 0x7f)
     return (status, String(decoding: output, as: UTF8.self))
 }
+
+/// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34+), which its header shows only
+/// under _GNU_SOURCE.
+@_silgen_name("posix_spawn_file_actions_addclosefrom_np")
+private func closeFrom(_ actions: UnsafeMutablePointer<posix_spawn_file_actions_t>, _ from: Int32) -> Int32
