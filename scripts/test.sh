@@ -12,6 +12,14 @@ status=0
 python3 scripts/folder-arrows.py --quiet || status=1
 swift format lint --strict --recursive Sources Tests Fuzz/Targets Fuzz/Tests Fuzz/Driver Fuzz/Harness Package.swift Fuzz/Package.swift || { echo "unformatted code: run make format"; status=1; }
 alone="SystemLimitTests|WedgeTests|AnsibleTests|RolloutSimulationTests"
+# The parallel run starts dozens of senders at once, each with two inotify instances (its tree
+# and its source's parent): more than the default 128 per user. Raised for the run, as root.
+instances=/proc/sys/fs/inotify/max_user_instances
+old_instances=$(cat "$instances")
+if [[ -w "$instances" && "$old_instances" -lt 1024 ]]; then
+  echo 1024 > "$instances"
+  trap 'rm -f "$log"; echo "$old_instances" > "$instances"' EXIT
+fi
 swift test --skip-build --skip "$alone" 2>&1 | tee -a "$log" || status=1
 # Alone: these lower system-wide inotify limits for a moment.
 swift test --skip-build --filter SystemLimitTests 2>&1 | tee -a "$log" || status=1
