@@ -16,15 +16,9 @@ public final class UnixDatagramSocket: Sendable {
     /// now rather than at each send).
     public init?(path: String, connect: Bool = false) {
         var bytes = Array(path.utf8)
-        var address = sockaddr_un()
-        guard bytes.first == UInt8(ascii: "/") || bytes.first == UInt8(ascii: "@"),
-            bytes.count < MemoryLayout.size(ofValue: address.sun_path)
-        else { return nil }
-        address.sun_family = sa_family_t(AF_UNIX)
+        guard bytes.first == UInt8(ascii: "/") || bytes.first == UInt8(ascii: "@") else { return nil }
         if bytes.first == UInt8(ascii: "@") { bytes[0] = 0 }
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            for (i, b) in bytes.enumerated() { raw[i] = b }
-        }
+        guard var address = sockaddr_un(bytes: bytes) else { return nil }
         // The abstract name is exactly its bytes; a path also counts its terminating NUL.
         let length = socklen_t(MemoryLayout<sa_family_t>.size + bytes.count + (bytes.first == 0 ? 0 : 1))
         let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)

@@ -76,14 +76,8 @@ public final class UnixStreamListener {
     }
 
     private static func address(_ path: String) throws(SystemError) -> sockaddr_un {
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
+        guard let address = sockaddr_un(bytes: Array(path.utf8)) else {
             throw SystemError("bind (a path too long for a Unix socket)", path: path, code: nil)
-        }
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            for (i, b) in bytes.enumerated() { raw[i] = b }
         }
         return address
     }

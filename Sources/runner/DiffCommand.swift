@@ -1,6 +1,5 @@
 import ArgumentParser
 import FoundationEssentials
-import Logging
 import Pipeline
 
 extension Runner {
@@ -43,7 +42,7 @@ extension Runner {
                         throw ValidationError("a range is A..B or B, got '\(range)'")
                     }
                 }
-                let loaded = try LoadedScript(script, logger: Logger(label: "runner") { _ in SwiftLogNoOpLogHandler() })
+                let loaded = try LoadedScript.quiet(script)
                 let pipelines = try loaded.pipelines(named: pipeline).filter {
                     $0.destinations.contains { $0.group == group }
                 }

@@ -1,6 +1,5 @@
 import ArgumentParser
 import FoundationEssentials
-import Logging
 import Pipeline
 import RunnerSystem
 
@@ -32,7 +31,7 @@ extension Runner {
 
         func run() throws {
             try reportingErrors {
-                let loaded = try LoadedScript(script, logger: Logger(label: "runner") { _ in SwiftLogNoOpLogHandler() })
+                let loaded = try LoadedScript.quiet(script)
                 let pipelines = try loaded.pipelines(named: pipeline)
                 var histories: [RevisionHistory] = []
                 for p in pipelines {

@@ -1,6 +1,5 @@
 import ArgumentParser
 import FoundationEssentials
-import Logging
 import Pipeline
 
 /// What `approve`, `reject` and `rollback` share: the script, the pipeline, the group.
@@ -21,7 +20,7 @@ struct OperatorOptions: ParsableArguments {
     /// exits 1; no running sender exits 1 too, saying so.
     func send(_ request: ControlRequest) throws {
         try reportingErrors {
-            let loaded = try LoadedScript(script, logger: Logger(label: "runner") { _ in SwiftLogNoOpLogHandler() })
+            let loaded = try LoadedScript.quiet(script)
             let pipelines = try loaded.pipelines(named: pipeline)
             guard pipelines.count == 1 else {
                 throw ConfigError(

@@ -52,6 +52,12 @@ struct LoadedScript {
     let configuration: Configuration
     let hooks: any PipelineHooks
 
+    /// The script loaded for a command that only reads its settings (`status`, `log`,
+    /// `diff`, `approve`...): what the script logs while it loads is not shown.
+    static func quiet(_ file: String) throws -> LoadedScript {
+        try LoadedScript(file, logger: Logger(label: "runner") { _ in SwiftLogNoOpLogHandler() })
+    }
+
     init(_ file: String, logger: Logger) throws {
         self.file = file
         loader = ConfigLoader(file: file, logger: logger)

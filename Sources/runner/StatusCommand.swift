@@ -1,5 +1,4 @@
 import ArgumentParser
-import Logging
 import Pipeline
 
 extension Runner {
@@ -32,8 +31,7 @@ extension Runner {
             try reportingErrors {
                 var target = address ?? ""
                 if let script {
-                    let loaded = try LoadedScript(
-                        script, logger: Logger(label: "runner") { _ in SwiftLogNoOpLogHandler() })
+                    let loaded = try LoadedScript.quiet(script)
                     guard let status = loaded.configuration.settings.status else {
                         throw ConfigError(
                             "settings have no status address", at: SourceLocation(file: script, line: 0),

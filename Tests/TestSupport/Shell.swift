@@ -1,9 +1,9 @@
 import Foundation
 
 /// Runs a shell script with real tools (`sed -i`, `rsync`, `git`, `tar`, ...) and
-/// returns its exit status and combined output. Spawned and reaped here (posix_spawn,
-/// waitpid): Foundation's `Process` was seen never noticing a child's exit, and a wait on
-/// it then blocks one of the few threads every test shares.
+/// returns its exit status and combined output. Spawned and reaped here (`freshSpawn`,
+/// waitpid): a wait on a `Process` whose exit is never noticed blocks one of the few
+/// threads every test shares.
 @discardableResult
 public func sh(_ script: String, in directory: String) throws -> (status: Int32, output: String) {
     var pipe: [Int32] = [0, 0]
@@ -18,29 +18,19 @@ public func sh(_ script: String, in directory: String) throws -> (status: Int32,
     // Nothing else of the test process goes with it (other tests' files and sockets: a
     // script that runs under `ulimit -n` must find its descriptors free).
     _ = closeFrom(&actions, 3)
-    // Signals as a fresh process has them, whatever the test's threads block.
-    var attributes = posix_spawnattr_t()
-    posix_spawnattr_init(&attributes)
-    defer { posix_spawnattr_destroy(&attributes) }
-    var none = sigset_t(), all = sigset_t()
-    sigemptyset(&none)
-    sigfillset(&all)
-    posix_spawnattr_setsigmask(&attributes, &none)
-    posix_spawnattr_setsigdefault(&attributes, &all)
-    posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
     // A `runner` started here keeps its state in the test's directory, never the machine's.
     var environment = ProcessInfo.processInfo.environment
     environment["XDG_STATE_HOME"] = directory + "/state"
     environment["RUNNER_SH_DIRECTORY"] = directory
     let arguments: [String] = ["/bin/sh", "-c", "set -e\ncd \"$RUNNER_SH_DIRECTORY\"\n" + script]
-    let argv = arguments.map { strdup($0) } + [nil]
-    let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-    defer { (argv + envp).forEach { free($0) } }
-    var pid: pid_t = 0
-    let rc = posix_spawn(&pid, "/bin/sh", &actions, &attributes, argv, envp)
+    let spawned: pid_t
+    do { spawned = try freshSpawn("/bin/sh", arguments, environment: environment, actions: &actions) } catch {
+        close(pipe[0])
+        close(pipe[1])
+        throw error
+    }
     close(pipe[1])
     defer { close(pipe[0]) }
-    guard rc == 0 else { throw POSIXError(.init(rawValue: rc) ?? .EIO) }
     var output: [UInt8] = []
     var chunk = [UInt8](repeating: 0, count: 65536)
     while true {
@@ -50,7 +40,7 @@ public func sh(_ script: String, in directory: String) throws -> (status: Int32,
         output += chunk[..<n]
     }
     var raw: Int32 = 0
-    while waitpid(pid, &raw, 0) < 0 && errno == EINTR {}
+    while waitpid(spawned, &raw, 0) < 0 && errno == EINTR {}
     // WEXITSTATUS, or 128 + the signal, as a shell says it.
     let status = raw & 0x7f == 0 ? (raw >> 8) & 0xff : 128 + (raw & 0x7f)
     return (status, String(decoding: output, as: UTF8.self))

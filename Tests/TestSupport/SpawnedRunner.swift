@@ -19,27 +19,10 @@ public final class SpawnedRunner: @unchecked Sendable {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 2, stderrPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        // Signals as a fresh process has them, whatever this one blocks or handles.
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var none = sigset_t(), all = sigset_t()
-        sigemptyset(&none)
-        sigfillset(&all)
-        posix_spawnattr_setsigmask(&attributes, &none)
-        posix_spawnattr_setsigdefault(&attributes, &all)
-        posix_spawnattr_setpgroup(&attributes, 0)
-        posix_spawnattr_setflags(
-            &attributes,
-            Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | (ownGroup ? POSIX_SPAWN_SETPGROUP : 0)))
-        let environment = RunnerProcess.environment(logDirectory: logDirectory)
-        let argv = ([RunnerProcess.binary] + arguments).map { strdup($0) } + [nil]
-        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer { (argv + envp).forEach { free($0) } }
-        var pid: pid_t = 0
-        let rc = posix_spawn(&pid, RunnerProcess.binary, &actions, &attributes, argv, envp)
-        guard rc == 0 else { throw POSIXError(.init(rawValue: rc) ?? .EIO) }
-        self.pid = pid
+        self.pid = try freshSpawn(
+            RunnerProcess.binary, [RunnerProcess.binary] + arguments,
+            environment: RunnerProcess.environment(logDirectory: logDirectory), actions: &actions,
+            processGroup: ownGroup)
     }
 
     deinit {

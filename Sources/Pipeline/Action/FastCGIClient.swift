@@ -122,13 +122,9 @@ struct FastCGIClient {
         let rc: Int32
         if address.hasPrefix("/") {
             fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-            var sa = sockaddr_un()
-            sa.sun_family = sa_family_t(AF_UNIX)
-            let path = Array(address.utf8)
-            guard path.count < MemoryLayout.size(ofValue: sa.sun_path) else {
+            guard var sa = sockaddr_un(bytes: Array(address.utf8)) else {
                 throw Failure(description: "socket path too long")
             }
-            withUnsafeMutableBytes(of: &sa.sun_path) { for (i, b) in path.enumerated() { $0[i] = b } }
             rc = withUnsafePointer(to: &sa) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
                     Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))

@@ -128,31 +128,13 @@ public final class Notifier: Sendable {
             }
             defer { close(fd) }
             _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
-            var timeout = timeval(tv_sec: 5, tv_usec: 0)
-            setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            SocketLines.setTimeout(fd, seconds: 5)
             let head =
                 "POST \(url.path) HTTP/1.1\r\nHost: \(url.host):\(url.port)\r\nContent-Type: application/json\r\n"
                 + "Content-Length: \(body.count)\r\nUser-Agent: runner\r\nConnection: close\r\n\r\n"
-            let request = Array(head.utf8) + body
-            var done = 0
-            while done < request.count {
-                let n = request.withUnsafeBytes {
-                    Glibc.send(fd, $0.baseAddress! + done, $0.count - done, Int32(MSG_NOSIGNAL))
-                }
-                if n < 0 && errno == EINTR { continue }
-                guard n > 0 else { return "\(url): sending: \(SystemError.text())" }
-                done += n
-            }
-            var answer: [UInt8] = []
-            var chunk = [UInt8](repeating: 0, count: 1024)
-            while !answer.contains(10), answer.count < 8192 {
-                let n = read(fd, &chunk, chunk.count)
-                if n < 0 && errno == EINTR { continue }
-                guard n > 0 else { break }
-                answer += chunk[..<n]
-            }
-            let line = String(decoding: answer.prefix { $0 != 13 && $0 != 10 }, as: UTF8.self)
+            guard SocketLines.send(fd, Array(head.utf8) + body) else { return "\(url): sending: \(SystemError.text())" }
+            let answer = SocketLines.readLine(fd, limit: 8192) ?? []
+            let line = String(decoding: answer.prefix { $0 != 13 }, as: UTF8.self)
             let parts = line.split(separator: " ")
             guard parts.count >= 2, parts[0].hasPrefix("HTTP/"), let status = Int(parts[1]) else {
                 return "\(url): no HTTP answer"

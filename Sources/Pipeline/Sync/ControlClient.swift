@@ -77,34 +77,16 @@ public enum ControlClient {
 
     /// One JSON line from `fd` (within `timeout` seconds, at most `limit` bytes).
     static func readLine<T: Decodable>(_ fd: Int32, _ type: T.Type, timeout: Int, limit: Int) -> T? {
-        var wait = timeval(tv_sec: timeout, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wait, socklen_t(MemoryLayout<timeval>.size))
-        var input: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while !input.contains(10), input.count <= limit {
-            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { break }
-            input += buffer[..<n]
-        }
-        guard let end = input.firstIndex(of: 10) else { return nil }
-        return try? JSONDecoder().decode(T.self, from: Data(input[..<end]))
+        SocketLines.setTimeout(fd, seconds: timeout, sending: false)
+        guard let line = SocketLines.readLine(fd, limit: limit) else { return nil }
+        return try? JSONDecoder().decode(T.self, from: Data(line))
     }
 
     /// `value` as one JSON line to `fd` (within a second).
     static func writeLine<T: Encodable>(_ fd: Int32, _ value: T) {
         guard var line = try? JSONEncoder().encode(value) else { return }
         line.append(10)
-        var timeout = timeval(tv_sec: 1, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var done = 0
-        while done < line.count {
-            let n = line.withUnsafeBytes {
-                Glibc.send(fd, $0.baseAddress! + done, $0.count - done, Int32(MSG_NOSIGNAL))
-            }
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { return }
-            done += n
-        }
+        SocketLines.setTimeout(fd, seconds: 1, receiving: false)
+        _ = SocketLines.send(fd, Array(line))
     }
 }
