@@ -48,15 +48,16 @@ def splitmix(count, seed):
     return bytes(out)
 
 
-mode_times = u32(0o100644) + u64(1_700_000_000) + u32(5)
-entry = lambda path, kind=0, link=b"": string(path) + u8(kind) + u32(0o644) + u64(12) + u64(1_700_000_000) + u32(0) + string(link)
+owner = varint(33) + varint(33)
+mode_times = u32(0o100644) + u64(1_700_000_000) + u32(5) + owner
+entry = lambda path, kind=0, link=b"": string(path) + u8(kind) + u32(0o644) + owner + u64(12) + u64(1_700_000_000) + u32(0) + string(link)
 action = string("reload") + string("ok") + string("reloaded") + u8(1) + u32(0) + string("")
 result = lambda actions=1: u64(7) + u8(0) + varint(3) + varint(1) + string("") + varint(actions) + action * min(actions, 2)
 
 # Each message type, well formed (type byte, payload).
 MESSAGES = {
-    "hello": (0x01, u32(0x50524E52) + u32(2) + u32(1 << 20) + string("php_env") + string("sync")),
-    "welcome": (0x02, u32(2) + u32(1 << 20) + u32(4096)),
+    "hello": (0x01, u32(0x50524E52) + u32(3) + u32(1 << 20) + string("php_env") + string("sync")),
+    "welcome": (0x02, u32(3) + u32(1 << 20) + u32(4096)),
     "error": (0x03, string("access denied")),
     "bye": (0x04, b""),
     "challenge": (0x05, bytes(range(32))),
@@ -70,11 +71,11 @@ MESSAGES = {
     "signature-data": (0x21, varint(0) + b"RNSG\x02"),
     "signature-end": (0x22, varint(0) + u8(1)),
     "batch": (0x30, u64(7)),
-    "directory": (0x31, string("fpm.d") + u32(0o40755) + u64(1_700_000_000) + u32(0)),
+    "directory": (0x31, string("fpm.d") + u32(0o40755) + u64(1_700_000_000) + u32(0) + owner),
     "file": (0x32, string("fpm.d/www.conf") + mode_times + u8(1)),
     "data": (0x33, b"RNDL\x02\x00"),
     "file-end": (0x34, u8(1)),
-    "symlink": (0x35, string("current") + string("releases/1") + u64(1_700_000_000) + u32(0)),
+    "symlink": (0x35, string("current") + string("releases/1") + u64(1_700_000_000) + u32(0) + owner),
     "delete": (0x36, string("old.conf")),
     "attributes": (0x37, string("fpm.d/www.conf") + mode_times),
     "commit": (0x38, b""),
@@ -88,6 +89,7 @@ MESSAGES = {
     "sums": (0x44, u64(99) + varint(1) + string("big.bin")),
     "sum": (0x45, varint(0) + u8(1) + varint(32 << 10) + bytes(16) + bytes(8 * 4)),
     "sum-absent": (0x45, varint(0) + u8(0)),
+    "owners": (0x46, varint(1) + varint(33) + string("www-data") + varint(1) + varint(33) + string("www-data")),
 }
 # Lies and overflows, each named after its case.
 HOSTILE = {
@@ -102,9 +104,13 @@ HOSTILE = {
     "entry-path-dotdot": (0x11, entry("../etc/passwd")),
     "entry-path-nul": (0x11, entry(b"a\x00b")),
     "entry-path-absolute": (0x11, entry("/etc/passwd")),
-    "entry-size-2^64-1": (0x11, string("a") + u8(0) + u32(0o644) + u64((1 << 64) - 1) + u64(0) + u32(0) + string("")),
+    "entry-size-2^64-1": (0x11, string("a") + u8(0) + u32(0o644) + owner + u64((1 << 64) - 1) + u64(0) + u32(0) + string("")),
+    "entry-owner-over-32-bits": (0x11, string("a") + u8(0) + u32(0o644) + varint(1 << 32) + varint(0) + u64(1) + u64(0) + u32(0) + string("")),
+    "owners-count-over-limit": (0x46, varint(4097) + varint(1) + string("u")),
+    "owners-id-2^32-1": (0x46, varint(1) + varint(0xFFFFFFFF) + string("u") + varint(0)),
+    "owners-name-over-256": (0x46, varint(1) + varint(1) + string("u" * 257) + varint(0)),
     "entry-kind-unknown": (0x11, entry("a", 9)),
-    "entry-nanoseconds-over-1e9": (0x11, string("a") + u8(0) + u32(0o644) + u64(1) + u64(0) + u32(0xFFFFFFFF) + string("")),
+    "entry-nanoseconds-over-1e9": (0x11, string("a") + u8(0) + u32(0o644) + owner + u64(1) + u64(0) + u32(0xFFFFFFFF) + string("")),
     "signature-data-index-2^63": (0x21, varint(1 << 63) + b"x"),
     "signature-end-index-huge": (0x22, varint((1 << 64) - 1) + u8(1)),
     "sum-block-length-zero": (0x45, varint(0) + u8(1) + varint(0) + bytes(16)),
@@ -118,8 +124,8 @@ HOSTILE = {
     "content-over-limit": (0x43, varint(0) + u8(1) + bytes(256 * 1024 + 1)),
     "content-state-unknown": (0x43, varint(0) + u8(7)),
     "challenge-short": (0x05, bytes(31)),
-    "hello-bad-magic": (0x01, u32(0) + u32(2) + u32(1 << 20) + string("m") + string("u")),
-    "hello-module-over-64": (0x01, u32(0x50524E52) + u32(2) + u32(1 << 20) + string("m" * 65) + string("u")),
+    "hello-bad-magic": (0x01, u32(0) + u32(3) + u32(1 << 20) + string("m") + string("u")),
+    "hello-module-over-64": (0x01, u32(0x50524E52) + u32(3) + u32(1 << 20) + string("m" * 65) + string("u")),
     "redo-count-2^32": (0x3A, varint(1 << 32)),
     "action-list-string-over-4096": (0x41, varint(1) + string("x" * 4097)),
     "trailing-bytes": (0x04, b"\x00"),

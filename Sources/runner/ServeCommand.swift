@@ -26,6 +26,7 @@ extension Runner {
                     listen: settings.listen, maxConnections: settings.maxConnections, logger: logger)
                 let face = try ServiceFace(settings: settings, version: RunnerVersion.current, logger: logger)
                 face.attach(daemon) { served.modules.map(\.module) }
+                ReceiverSession.noteOwners(served.modules.map(\.module), logger: logger)
                 daemon.run(
                     control: control,
                     refresh: { [logger] forced in

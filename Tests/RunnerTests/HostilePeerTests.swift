@@ -120,8 +120,8 @@ import Testing
                     + Self.batch(
                         WireBytes.frame(
                             0x3B,
-                            WireBytes.string("stolen") + WireBytes.string("../outside/sentinel") + WireBytes.le32(0o644)
-                                + WireBytes.le64(1_700_000_000) + WireBytes.le32(0))), "'..'"
+                            WireBytes.string("stolen") + WireBytes.string("../outside/sentinel") + WireBytes.attrs())),
+                "'..'"
             ),
             (
                 "a move from the module root",
@@ -129,9 +129,7 @@ import Testing
                     + Self.batch(
                         WireBytes.frame(
                             0x3B,
-                            WireBytes.string("stolen") + WireBytes.string(".") + WireBytes.le32(0o644)
-                                + WireBytes.le64(1_700_000_000)
-                                + WireBytes.le32(0))), "'.'"
+                            WireBytes.string("stolen") + WireBytes.string(".") + WireBytes.attrs())), "'.'"
             ),
         ]
         for (name, bytes, expected) in cases {
@@ -155,7 +153,8 @@ import Testing
         let destination = outOfTheModule ? s.dir.at("outside") : "."
         let link = WireBytes.frame(
             0x35,
-            WireBytes.string("d") + WireBytes.string(destination) + WireBytes.le64(1_700_000_000) + WireBytes.le32(0))
+            WireBytes.string("d") + WireBytes.string(destination) + WireBytes.le64(1_700_000_000) + WireBytes.le32(0)
+                + WireBytes.unchangedOwner())
         let (status, stderr) = try await s.feed(
             WireBytes.hello() + Self.batch(link + Self.file("d/sentinel", delta: s.wholeFile)) + WireBytes.frame(0x04))
         #expect(status == 0, "the session itself is fine: \(stderr)")

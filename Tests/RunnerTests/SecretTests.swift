@@ -1,4 +1,5 @@
 import Foundation
+import RunnerSystem
 import TestSupport
 import Testing
 
@@ -55,5 +56,30 @@ import Testing
             .joined() + ((try? String(contentsOfFile: hook.bodies, encoding: .utf8)) ?? "")
         #expect(!everything.contains("hunter"), "a secret was shown")
         await hook.stop()
+    }
+
+    /// At rest and on the wire's far side: a secret arrives with its owner and mode (PHP's
+    /// group may read it, no one else), and neither end's log says its content at any level.
+    @Test func aSecretArrivesWithItsOwnerAndModeAndNeitherEndLogsIt() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        try dir.write("src/app.env", "PASSWORD=hunter2-at-rest\n", mode: 0o640)
+        #expect(chown(dir.at("src/app.env"), 0, 33) == 0)
+        try dir.write(
+            "receiver.lua",
+            "settings { listen = \"127.0.0.1:0\", log = \"trace\" }\nmodule \"m\" { path = \"\(dir.at("m"))\" }\n")
+        try FileManager.default.createDirectory(atPath: dir.at("m"), withIntermediateDirectories: true)
+        let daemon = try await ServeProcess(script: dir.at("receiver.lua"), logDirectory: dir.path)
+        defer { Task { _ = await daemon.stop() } }
+        try dir.write(
+            "p.lua",
+            "pipeline \"p\" { source = \"src\", to = \"runner://127.0.0.1:\(daemon.port)/m\", secret = { \"*.env\" } }\n"
+        )
+        let run = try await RunnerProcess.run(
+            ["run", dir.at("p.lua"), "--once", "--log-level", "trace"], logDirectory: dir.path)
+        #expect(run.status == 0, "\(run.stderr)")
+        let info = try #require(FileInfo.lstat(dir.at("m/app.env")))
+        #expect(info.uid == 0 && info.gid == 33 && info.mode == 0o640)
+        #expect(!(run.stderr + run.stdout + daemon.process.stderr).contains("hunter"), "a secret was logged")
     }
 }

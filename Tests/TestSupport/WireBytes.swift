@@ -13,17 +13,19 @@ public enum WireBytes {
         le32(UInt32(payload.count + 1)) + [type] + payload
     }
     public static func hello(module: String = "fpm", user: String = "", magic: UInt32 = 0x5052_4E52) -> [UInt8] {
-        frame(0x01, le32(magic) + le32(2) + le32(1 << 20) + string(module) + string(user))
+        frame(0x01, le32(magic) + le32(3) + le32(1 << 20) + string(module) + string(user))
     }
-    /// A WELCOME with protocol 2's limits.
-    public static func welcome() -> [UInt8] { frame(0x02, le32(2) + le32((1 << 20) + 256) + le32(4096)) }
-    /// Mode 0644 and a fixed time, as DIRECTORY, FILE and ATTRIBUTES carry them.
-    public static func attrs() -> [UInt8] { le32(0o644) + le64(1_700_000_000) + le32(0) }
+    /// A WELCOME with protocol 3's limits.
+    public static func welcome() -> [UInt8] { frame(0x02, le32(3) + le32((1 << 20) + 256) + le32(4096)) }
+    /// An owner left as it is on the receiver: uid and gid both 2^32 - 1 (`chown`'s -1).
+    public static func unchangedOwner() -> [UInt8] { varint(0xFFFF_FFFF) + varint(0xFFFF_FFFF) }
+    /// Mode 0644, a fixed time and no owner, as DIRECTORY, FILE and ATTRIBUTES carry them.
+    public static func attrs() -> [UInt8] { le32(0o644) + le64(1_700_000_000) + le32(0) + unchangedOwner() }
     /// One ENTRY of a listing: a regular file (kind 0) or a directory (kind 1) of `size` bytes.
     public static func entry(_ path: String, directory: Bool = false, size: UInt64 = 0) -> [UInt8] {
         frame(
             0x11,
-            string(path) + [directory ? 1 : 0] + le32(directory ? 0o755 : 0o644) + le64(size) + le64(1_700_000_000)
-                + le32(0) + string(""))
+            string(path) + [directory ? 1 : 0] + le32(directory ? 0o755 : 0o644) + unchangedOwner() + le64(size)
+                + le64(1_700_000_000) + le32(0) + string(""))
     }
 }

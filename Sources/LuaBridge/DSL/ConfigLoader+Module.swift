@@ -1,10 +1,11 @@
 import LuaKit
 import Pipeline
+import RunnerSystem
 
 extension ConfigLoader {
     static let moduleKeys = [
         "path", "auth_users", "secrets", "hosts_allow", "hosts_deny", "read_only", "fsync", "on_sync",
-        "function_timeout", "symlinks", "on_sync_when",
+        "function_timeout", "symlinks", "on_sync_when", "owner", "group",
     ]
 
     func buildModule(_ name: String, _ r: LuaTableReader) throws -> ReceiverModule {
@@ -38,6 +39,18 @@ extension ConfigLoader {
                     hint: ConfigError.suggestion(for: policy, among: names))
             }
             module.symlinks = parsed
+        }
+        if let owner = try r.string("owner") {
+            guard let uid = UserDatabase.uid(parsing: owner) else {
+                throw r.error("owner", "owner '\(owner)' is no user of this host (a name in /etc/passwd, or a number)")
+            }
+            module.owner = uid
+        }
+        if let group = try r.string("group") {
+            guard let gid = UserDatabase.gid(parsing: group) else {
+                throw r.error("group", "group '\(group)' is no group of this host (a name in /etc/group, or a number)")
+            }
+            module.group = gid
         }
         switch r.table["function_timeout"] {
         case .nil: break

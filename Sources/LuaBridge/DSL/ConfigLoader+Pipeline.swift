@@ -6,7 +6,7 @@ extension ConfigLoader {
     static let pipelineKeys = [
         "source", "ignore", "delay", "max_delay", "scan_interval", "to", "auth", "delete", "check", "after", "ssh",
         "max_parallel", "timeout", "retry", "render", "rollout", "keep_revisions", "approve", "guard",
-        "notify", "on_group", "secret",
+        "notify", "on_group", "secret", "numeric_ids",
     ]
     static let pipelineKeysNotYet: [String: String] = [:]
 
@@ -166,6 +166,7 @@ extension ConfigLoader {
             config.secret.append(rule)
         }
         config.hasOnGroup = hooks.onGroups[name] != nil
+        config.numericIDs = try r.bool("numeric_ids") ?? false
         if let t = try r.seconds("timeout") {
             guard t > 0 else { throw r.error("timeout", "'timeout' must be a number of seconds > 0") }
             config.timeout = t

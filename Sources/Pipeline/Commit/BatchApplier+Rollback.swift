@@ -34,17 +34,17 @@ extension BatchApplier {
                     try TreeDirectory.rename(
                         staging, try RelativePath(validating: "old-\(index)"), to: tree, path, createParents: true)
                 }
-            case let .directory(path, index, created, oldMode, oldSeconds, oldNanoseconds):
+            case let .directory(path, index, created, old):
                 if created {
                     if tree.info(path)?.kind == .directory { try tree.removeTree(path) }
                     if inStaging("old-\(index)") {
                         try TreeDirectory.rename(staging, try RelativePath(validating: "old-\(index)"), to: tree, path)
                     }
                 } else {
-                    try? setAttributes(path, mode: oldMode, seconds: oldSeconds, nanoseconds: oldNanoseconds)
+                    try? setAttributes(path, old)
                 }
-            case let .attributes(path, oldMode, oldSeconds, oldNanoseconds):
-                try? setAttributes(path, mode: oldMode, seconds: oldSeconds, nanoseconds: oldNanoseconds)
+            case let .attributes(path, old):
+                try? setAttributes(path, old)
             }
         }
         unlinkat(staging.rootFD, BatchJournal.fileName, 0)

@@ -79,15 +79,16 @@ final class BatchApplier {
                 let old = tree.info(path)
                 journal.entries.append(
                     .directory(
-                        path: path, index: index, created: old?.kind != .directory, oldMode: old?.mode ?? 0,
-                        oldSeconds: old?.mtimeSeconds ?? 0, oldNanoseconds: old?.mtimeNanoseconds ?? 0))
+                        path: path, index: index, created: old?.kind != .directory,
+                        old: old ?? FileInfo(kind: .directory, mode: 0, size: 0, mtimeSeconds: 0, mtimeNanoseconds: 0)))
                 directories.append((path, info))
             case .attributes(let path, let info):
                 let old = tree.info(path)
                 journal.entries.append(
                     .attributes(
-                        path: path, oldMode: old?.mode ?? info.mode, oldSeconds: old?.mtimeSeconds ?? 0,
-                        oldNanoseconds: old?.mtimeNanoseconds ?? 0))
+                        path: path,
+                        old: old
+                            ?? FileInfo(kind: .file, mode: info.mode, size: 0, mtimeSeconds: 0, mtimeNanoseconds: 0)))
                 attributes.append((path, info))
             }
         }
@@ -127,7 +128,7 @@ final class BatchApplier {
             }
             for entry in journal.entries {
                 switch entry {
-                case let .directory(path, index, created, _, _, _):
+                case let .directory(path, index, created, _):
                     guard created else { continue }
                     forgetParent()
                     if tree.info(path) != nil {
@@ -183,13 +184,11 @@ final class BatchApplier {
                 }
             }
             for (path, info) in attributes {
-                try setAttributes(path, mode: info.mode, seconds: info.mtimeSeconds, nanoseconds: info.mtimeNanoseconds)
+                try setAttributes(path, info)
                 counts.updated += 1
             }
             // Children first: writing a child changes its directory's time.
-            for (path, info) in directories.reversed() {
-                try setAttributes(path, mode: info.mode, seconds: info.mtimeSeconds, nanoseconds: info.mtimeNanoseconds)
-            }
+            for (path, info) in directories.reversed() { try setAttributes(path, info) }
         } catch {
             try? rollback(journal)
             throw error
@@ -249,14 +248,22 @@ final class BatchApplier {
         }
     }
 
-    func setAttributes(_ path: RelativePath, mode: UInt32, seconds: Int, nanoseconds: Int) throws(TransferError) {
+    /// Gives the entry at `path` `info`'s owner (where it says one), then its mode (a chown
+    /// clears set-id bits), then its times; a symlink's own, never its destination's.
+    func setAttributes(_ path: RelativePath, _ info: FileInfo) throws(TransferError) {
         let parent = try tree.openDirectory(path.parent, create: false)
         var st = stat()
         guard fstatat(parent.raw, path.name.cPath, &st, AT_SYMLINK_NOFOLLOW) == 0 else { return }
-        if st.st_mode & S_IFMT != S_IFLNK, fchmodat(parent.raw, path.name.cPath, mode_t(mode), 0) != 0 {
+        if FileInfo(st).ownerDiffers(from: info),
+            fchownat(parent.raw, path.name.cPath, info.uid, info.gid, AT_SYMLINK_NOFOLLOW) != 0
+        {
+            throw TransferError(
+                "chown to \(info.uid):\(info.gid) failed: \(SystemError.text())", path: "\(tree.root)/\(path)")
+        }
+        if st.st_mode & S_IFMT != S_IFLNK, fchmodat(parent.raw, path.name.cPath, mode_t(info.mode), 0) != 0 {
             throw TransferError("chmod failed: \(SystemError.text())", path: "\(tree.root)/\(path)")
         }
-        var times = [timespec(tv_sec: seconds, tv_nsec: nanoseconds), timespec(tv_sec: seconds, tv_nsec: nanoseconds)]
+        var times = [info.timespec, info.timespec]
         if utimensat(parent.raw, path.name.cPath, &times, AT_SYMLINK_NOFOLLOW) != 0 {
             throw TransferError("setting times failed: \(SystemError.text())", path: "\(tree.root)/\(path)")
         }

@@ -16,11 +16,10 @@ struct BatchJournal {
         case replace(path: RelativePath, index: Int)
         /// The path moves to `old-<index>`.
         case remove(path: RelativePath, index: Int)
-        /// A directory made by the batch (absent before), or one whose mode/times change.
-        case directory(
-            path: RelativePath, index: Int, created: Bool, oldMode: UInt32, oldSeconds: Int, oldNanoseconds: Int)
-        /// Only mode and times change; the old ones are kept to restore them.
-        case attributes(path: RelativePath, oldMode: UInt32, oldSeconds: Int, oldNanoseconds: Int)
+        /// A directory made by the batch (absent before), or one whose mode, owner or times change.
+        case directory(path: RelativePath, index: Int, created: Bool, old: FileInfo)
+        /// Only mode, owner and times change; the old ones are kept to restore them.
+        case attributes(path: RelativePath, old: FileInfo)
     }
 
     var entries: [Entry] = []
@@ -33,9 +32,9 @@ struct BatchJournal {
             switch e {
             case let .replace(p, i): return "replace\t\(i)\t\(BatchJournal.hex(p))"
             case let .remove(p, i): return "remove\t\(i)\t\(BatchJournal.hex(p))"
-            case let .directory(p, i, created, m, s, n):
-                return "directory\t\(i)\t\(created ? 1 : 0)\t\(m)\t\(s)\t\(n)\t\(BatchJournal.hex(p))"
-            case let .attributes(p, m, s, n): return "attributes\t\(m)\t\(s)\t\(n)\t\(BatchJournal.hex(p))"
+            case let .directory(p, i, created, old):
+                return "directory\t\(i)\t\(created ? 1 : 0)\t\(BatchJournal.fields(old))\t\(BatchJournal.hex(p))"
+            case let .attributes(p, old): return "attributes\t\(BatchJournal.fields(old))\t\(BatchJournal.hex(p))"
             }
         }.joined(separator: "\n") + "\n"
     }
@@ -49,24 +48,38 @@ struct BatchJournal {
                 guard let v = Int(s) else { throw TransferError("corrupt journal line", path: String(line)) }
                 return v
             }
+            /// Mode, times, and the owner (absent from a journal written before owners).
+            func old(_ at: Int, owner: Bool) throws(TransferError) -> FileInfo {
+                var info = FileInfo(
+                    kind: .file, mode: UInt32(truncatingIfNeeded: try int(f[at])), size: 0,
+                    mtimeSeconds: try int(f[at + 1]), mtimeNanoseconds: try int(f[at + 2]))
+                if owner {
+                    info.uid = UInt32(truncatingIfNeeded: try int(f[at + 3]))
+                    info.gid = UInt32(truncatingIfNeeded: try int(f[at + 4]))
+                }
+                return info
+            }
             switch (f.first, f.count) {
             case ("replace", 3): journal.entries.append(.replace(path: try path(f[2]), index: try int(f[1])))
             case ("remove", 3): journal.entries.append(.remove(path: try path(f[2]), index: try int(f[1])))
-            case ("directory", 7):
+            case ("directory", 7), ("directory", 9):
                 journal.entries.append(
                     .directory(
-                        path: try path(f[6]), index: try int(f[1]), created: f[2] == "1",
-                        oldMode: UInt32(try int(f[3])), oldSeconds: try int(f[4]), oldNanoseconds: try int(f[5])))
-            case ("attributes", 5):
+                        path: try path(f[f.count - 1]), index: try int(f[1]), created: f[2] == "1",
+                        old: try old(3, owner: f.count == 9)))
+            case ("attributes", 5), ("attributes", 7):
                 journal.entries.append(
-                    .attributes(
-                        path: try path(f[4]), oldMode: UInt32(try int(f[1])), oldSeconds: try int(f[2]),
-                        oldNanoseconds: try int(f[3])))
+                    .attributes(path: try path(f[f.count - 1]), old: try old(1, owner: f.count == 7)))
             default:
                 throw TransferError("corrupt journal line", path: String(line))
             }
         }
         return journal
+    }
+
+    /// What a rollback restores: mode, times, owner.
+    private static func fields(_ old: FileInfo) -> String {
+        "\(old.mode)\t\(old.mtimeSeconds)\t\(old.mtimeNanoseconds)\t\(old.uid)\t\(old.gid)"
     }
 
     private static func hex(_ p: RelativePath) -> String {

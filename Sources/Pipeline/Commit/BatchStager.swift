@@ -38,6 +38,15 @@ final class BatchStager {
     private var filesInside = 0, directoriesPlaced = 0
     /// The mode the file just created got (its permission bits less the umask).
     private var createdMode: UInt32?
+    /// The owner an entry made in staging gets: this process's, or the group of a set-group-id
+    /// staging directory. An entry that is to have it is not chowned.
+    private lazy var createdOwner: FileInfo = {
+        var st = stat()
+        let setgid = fstat(staging.rootFD, &st) == 0 && st.st_mode & S_ISGID != 0
+        return FileInfo(
+            kind: .file, mode: 0, size: 0, mtimeSeconds: 0, mtimeNanoseconds: 0, uid: geteuid(),
+            gid: setgid ? st.st_gid : getegid())
+    }()
 
     /// The process's umask, read without setting it (`umask(2)` would, for every thread).
     private static let umask: UInt32? = {
@@ -124,9 +133,18 @@ final class BatchStager {
         }
     }
 
-    /// The file just written goes to `path` with `info`'s mode and times (a mode the
-    /// creation already gave is not set again: one call less per file).
-    func placeFile(_ path: RelativePath, _ file: borrowing FileDescriptor, info: FileInfo) {
+    /// The file just written goes to `path` with `info`'s owner, mode and times, all set
+    /// before it leaves staging (0700): a file no one else may read is never readable by
+    /// another in the tree. A mode the creation already gave is not set again, nor an owner.
+    func placeFile(_ path: RelativePath, _ file: borrowing FileDescriptor, info: FileInfo) throws(TransferError) {
+        if createdOwner.ownerDiffers(from: info) {
+            // Before the mode: a chown clears set-id bits.
+            guard fchown(file.raw, info.uid, info.gid) == 0 else {
+                throw TransferError(
+                    SystemError("chown to \(info.uid):\(info.gid)", path: "\(applier.tree.root)/\(path)"))
+            }
+            createdMode = nil
+        }
         if createdMode != info.mode & 0o7777 { fchmod(file.raw, mode_t(info.mode)) }
         var times = [info.timespec, info.timespec]
         futimens(file.raw, &times)
@@ -157,7 +175,7 @@ final class BatchStager {
         staged(path, inside: at.inside)
         let now = FileInfo(st)
         if now.mode != info.mode || now.mtimeSeconds != info.mtimeSeconds
-            || now.mtimeNanoseconds != info.mtimeNanoseconds
+            || now.mtimeNanoseconds != info.mtimeNanoseconds || now.ownerDiffers(from: info)
         {
             changes.append(.attributes(path, info))
         }
@@ -168,6 +186,11 @@ final class BatchStager {
         let at = slot(path)
         guard symlinkat(destination.cPath, at.directory, at.name.cPath) == 0 else {
             throw TransferError(SystemError("symlink", path: "\(staging.root)/\(at.name) for \(path)"))
+        }
+        if createdOwner.ownerDiffers(from: info),
+            fchownat(at.directory, at.name.cPath, info.uid, info.gid, AT_SYMLINK_NOFOLLOW) != 0
+        {
+            throw TransferError(SystemError("chown to \(info.uid):\(info.gid)", path: "\(applier.tree.root)/\(path)"))
         }
         var times = [info.timespec, info.timespec]
         utimensat(at.directory, at.name.cPath, &times, AT_SYMLINK_NOFOLLOW)
@@ -200,6 +223,8 @@ final class BatchStager {
             changes.append(.directory(path, info))
             return
         }
+        // Its owner at once, before anything is in it; mode and times once its entries are.
+        if createdOwner.ownerDiffers(from: info) { fchown(made.raw, info.uid, info.gid) }
         remember(path.description, made.release())
         if let parentLocation, inside != nil {
             // Its own mode and times once its entries are in: set at the commit.

@@ -91,6 +91,9 @@ public struct PipelineConfig: Sendable {
     public var auth: Auth?
     /// Delete files on the targets that are gone from the source.
     public var delete: Bool
+    /// Owners go as numbers, not names mapped on the receiver (`numeric_ids`, rsync's
+    /// `--numeric-ids`).
+    public var numericIDs = false
     /// How `ssh://` targets are reached.
     public var ssh = SSH()
     /// Which files are templates (`render = { "*.conf" }`, gitignore-style patterns).

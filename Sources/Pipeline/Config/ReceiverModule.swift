@@ -44,6 +44,11 @@ public struct ReceiverModule: Sendable {
     /// `on_sync_when = "always"`: the actions run after every batch, even one that changed
     /// nothing; by default only after one that changed content, a mode, a link or an entry.
     public var onSyncAlways = false
+    /// `owner`: the user every entry the module writes gets, whatever the sender's was
+    /// (rsyncd's `uid`, `rsync --chown`); nil: the sender's, mapped by name.
+    public var owner: UInt32?
+    /// `group`: the group every entry gets; nil: the sender's, mapped by name.
+    public var group: UInt32?
 
     /// Symlinks a sender may put in the module. Whatever reads the module follows them
     /// (php-fpm includes `pool.d/*.conf` as root), so a link out of it is a leak.

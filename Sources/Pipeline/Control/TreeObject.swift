@@ -52,7 +52,9 @@ struct TreeObject: Equatable, Sendable {
 
     // MARK: - Encoding
 
-    private static let entriesTag: UInt8 = 0x54  // "T"
+    /// Entries with their owners; "T" objects (stored before owners) read with none.
+    private static let entriesTag: UInt8 = 0x4F  // "O"
+    private static let ownerlessTag: UInt8 = 0x54  // "T"
     private static let indexTag: UInt8 = 0x49  // "I"
 
     /// One stored object of a directory: its entries, or the index of its chunks.
@@ -72,6 +74,8 @@ struct TreeObject: Equatable, Sendable {
             b.string(names[i])
             b.u8(e.kind.rawValue)
             b.varint(UInt64(e.mode))
+            b.varint(UInt64(e.uid))
+            b.varint(UInt64(e.gid))
             b.varint(UInt64(max(0, e.size)))
             b.i64(Int64(e.mtimeSeconds))
             b.u32(UInt32(truncatingIfNeeded: e.mtimeNanoseconds))
@@ -126,7 +130,7 @@ struct TreeObject: Equatable, Sendable {
         do throws(WireError) {
             let tag = try r.u8()
             let count = try r.varint()
-            guard count <= UInt64(r.remaining), tag == indexTag || tag == entriesTag else {
+            guard count <= UInt64(r.remaining), tag == indexTag || tag == entriesTag || tag == ownerlessTag else {
                 throw WireError("tag \(tag), \(count) entries in \(r.remaining) bytes")
             }
             for _ in 0..<count {
@@ -137,6 +141,7 @@ struct TreeObject: Equatable, Sendable {
                     continue
                 }
                 let kind = TreeEntry.Kind(rawValue: try r.u8())
+                if tag == entriesTag { _ = (try r.varint(), try r.varint()) }  // owner
                 _ = (try r.varint(), try r.varint(), try r.i64(), try r.u32())  // mode, size, mtime
                 switch kind {
                 case .file: files.append(ContentHash(bytes: try r.bytes16()))
@@ -171,7 +176,7 @@ struct TreeObject: Equatable, Sendable {
                 try r.end()
                 return .index(chunks)
             }
-            guard tag == entriesTag else { throw WireError("unknown tag \(tag)") }
+            guard tag == entriesTag || tag == ownerlessTag else { throw WireError("unknown tag \(tag)") }
             var tree = TreeObject()
             for _ in 0..<count {
                 let name = try r.string()
@@ -179,6 +184,11 @@ struct TreeObject: Equatable, Sendable {
                     name != ".", name != "..", tree.names.last.map({ $0 < name }) ?? true
                 else { throw WireError("a bad entry '\(name)'") }
                 let mode = UInt32(truncatingIfNeeded: try r.varint()) & 0o7777
+                var uid = FileInfo.unchanged, gid = FileInfo.unchanged
+                if tag == entriesTag {
+                    uid = UInt32(truncatingIfNeeded: try r.varint())
+                    gid = UInt32(truncatingIfNeeded: try r.varint())
+                }
                 let size = Int64(clamping: try r.varint())
                 let seconds = Int(try r.i64())
                 let nanoseconds = Int(try r.u32() % 1_000_000_000)
@@ -192,7 +202,7 @@ struct TreeObject: Equatable, Sendable {
                     name,
                     TreeEntry(
                         kind: kind, mode: mode, size: size, mtimeSeconds: seconds, mtimeNanoseconds: nanoseconds,
-                        hash: hash, link: link))
+                        hash: hash, link: link, uid: uid, gid: gid))
             }
             try r.end()
             return .entries(tree)

@@ -17,14 +17,16 @@ enum FrameType: UInt8, Sendable {
     /// Files of the module, for `--dry-run`'s diffs: request, and each file's content.
     case read = 0x42, content = 0x43
     case sums = 0x44, sum = 0x45
+    /// Owners' names (`OwnerTable`).
+    case owners = 0x46
 }
 
 /// Limits agreed in the handshake.
 struct WireLimits: Sendable, Equatable {
     /// Largest frame (type + payload) either side sends.
     var maxFrame = (1 << 20) + 256
-    /// Protocol version (2: seeded signatures, the compact delta format, REDO).
-    static let version: UInt16 = 2
+    /// Protocol version (2: seeded signatures, the compact delta format, REDO; 3: owners).
+    static let version: UInt16 = 3
     /// Longest string a message carries unless it says otherwise (paths: the longest a
     /// receiver accepts is as long, `RelativePath.maxLength`).
     static let maxString = 4096
@@ -36,6 +38,8 @@ struct WireLimits: Sendable, Equatable {
 final class FrameReader {
     private let input: ByteReader
     var limits = WireLimits()
+    /// Once the session is open: owners' names are taken in, and entries get this host's ids.
+    var owners: OwnerTable?
 
     init(fd: Int32, name: String) {
         input = ByteReader(fd: fd, name: name, capacity: 1 << 16)
@@ -46,6 +50,18 @@ final class FrameReader {
 
     /// The next message, or nil at a clean end of the stream (between frames).
     func next() throws(WireError) -> WireMessage? {
+        while true {
+            guard let message = try nextFrame() else { return nil }
+            guard let owners else { return message }
+            if case .owners(let names) = message {
+                try owners.learn(names)
+                continue
+            }
+            return message.entryInfo.map { message.with(owners.incoming($0)) } ?? message
+        }
+    }
+
+    private func nextFrame() throws(WireError) -> WireMessage? {
         if try io({ () throws(DeltaError) in try input.atEnd() }) { return nil }
         let length = Int(try io { () throws(DeltaError) in try input.u32() })
         guard length >= 1, length <= limits.maxFrame else {
@@ -83,6 +99,8 @@ final class FrameReader {
 final class FrameWriter {
     private let output: ByteWriter
     var limits = WireLimits()
+    /// Once the session is open: entries go with this end's owners, their names ahead of them.
+    var owners: OwnerTable?
 
     init(fd: Int32, name: String) {
         output = ByteWriter(fd: fd, name: name, capacity: 1 << 16)
@@ -96,6 +114,16 @@ final class FrameWriter {
 
     /// Sends one message (buffered until `flush`).
     func send(_ message: WireMessage) throws(WireError) {
+        if let owners, let info = message.entryInfo {
+            let (info, names) = owners.outgoing(info)
+            if let names { try write(.owners(names)) }
+            try write(message.with(info))
+        } else {
+            try write(message)
+        }
+    }
+
+    private func write(_ message: WireMessage) throws(WireError) {
         var b = PayloadBuilder()
         message.encode(&b)
         precondition(b.bytes.count + 1 <= limits.maxFrame, "frame larger than the negotiated limit")

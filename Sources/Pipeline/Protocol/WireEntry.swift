@@ -10,6 +10,7 @@ struct WireEntry: Equatable {
         b.string(path)
         b.u8(WireEntry.code(info.kind))
         b.u32(info.mode)
+        WireMessage.encodeOwner(&b, info)
         b.u64(UInt64(max(0, info.size)))
         b.i64(Int64(info.mtimeSeconds))
         b.u32(UInt32(truncatingIfNeeded: info.mtimeNanoseconds))
@@ -26,13 +27,16 @@ struct WireEntry: Equatable {
         default: kind = .other
         }
         let mode = try r.u32() & 0o7777
+        let (uid, gid) = try WireMessage.decodeOwner(&r)
         let size = Int64(clamping: try r.u64())
         let seconds = Int(try r.i64())
         let nanoseconds = Int(try r.u32() % 1_000_000_000)
         let link = try r.string()
         return WireEntry(
             path: path,
-            info: FileInfo(kind: kind, mode: mode, size: size, mtimeSeconds: seconds, mtimeNanoseconds: nanoseconds),
+            info: FileInfo(
+                kind: kind, mode: mode, size: size, mtimeSeconds: seconds, mtimeNanoseconds: nanoseconds, uid: uid,
+                gid: gid),
             link: kind == .symlink ? link : nil)
     }
 

@@ -35,10 +35,12 @@ extension WireMessage {
         case .symlink:
             let path = try r.string(), destination = try r.string()
             let seconds = Int(try r.i64()), nanoseconds = Int(try r.u32() % 1_000_000_000)
+            let (uid, gid) = try decodeOwner(&r)
             message = .symlink(
                 path: path, destination: destination,
                 info: FileInfo(
-                    kind: .symlink, mode: 0o777, size: 0, mtimeSeconds: seconds, mtimeNanoseconds: nanoseconds))
+                    kind: .symlink, mode: 0o777, size: 0, mtimeSeconds: seconds, mtimeNanoseconds: nanoseconds,
+                    uid: uid, gid: gid))
         case .delete: message = .delete(path: try r.string())
         case .sums:
             let seed = try r.u64()
@@ -77,6 +79,7 @@ extension WireMessage {
                 throw WireError("content of \(bytes.count) bytes is over the limit")
             }
             message = .content(index: index, state: state, bytes: bytes)
+        case .owners: message = .owners(try OwnerNames.decode(&r))
         case .actionList:
             message = .actionList(try decodeList(&r, what: "action list", limit: maxActions, stringLimit: 4096))
         }
@@ -102,6 +105,8 @@ extension WireMessage {
         let mode = try r.u32() & 0o7777
         let seconds = Int(try r.i64())
         let nanoseconds = Int(try r.u32() % 1_000_000_000)
-        return FileInfo(kind: kind, mode: mode, size: 0, mtimeSeconds: seconds, mtimeNanoseconds: nanoseconds)
+        let (uid, gid) = try decodeOwner(&r)
+        return FileInfo(
+            kind: kind, mode: mode, size: 0, mtimeSeconds: seconds, mtimeNanoseconds: nanoseconds, uid: uid, gid: gid)
     }
 }

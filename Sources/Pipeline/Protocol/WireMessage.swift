@@ -64,6 +64,8 @@ enum WireMessage: Equatable {
     case result(BatchResult)
     /// Receiver → sender, instead of a result: send these files again whole, then COMMIT.
     case redo(paths: [String])
+    /// Either way, before the first entry that has one of these ids: their names.
+    case owners(OwnerNames)
     /// Sender → receiver: describe the module's post-sync actions (`--dry-run`).
     case actions
     /// Receiver → sender: one line per action.
@@ -119,6 +121,7 @@ enum WireMessage: Equatable {
         case .actionList: return .actionList
         case .read: return .read
         case .content: return .content
+        case .owners: return .owners
         }
     }
 
@@ -165,6 +168,7 @@ enum WireMessage: Equatable {
             b.string(destination)
             b.i64(Int64(info.mtimeSeconds))
             b.u32(UInt32(info.mtimeNanoseconds))
+            WireMessage.encodeOwner(&b, info)
         case .delete(let path): b.string(path)
         case let .sums(seed, paths):
             b.u64(seed)
@@ -183,6 +187,7 @@ enum WireMessage: Equatable {
             b.string(from)
             WireMessage.encodeModeAndTimes(&b, info)
         case .result(let result): result.encode(&b)
+        case .owners(let names): names.encode(&b)
         case let .content(index, state, bytes):
             b.varint(UInt64(index))
             b.u8(state.rawValue)
@@ -194,5 +199,20 @@ enum WireMessage: Equatable {
         b.u32(info.mode)
         b.i64(Int64(info.mtimeSeconds))
         b.u32(UInt32(info.mtimeNanoseconds))
+        encodeOwner(&b, info)
+    }
+
+    /// An entry's owner ids (`FileInfo.unchanged`: this end does not set it).
+    static func encodeOwner(_ b: inout PayloadBuilder, _ info: FileInfo) {
+        b.varint(UInt64(info.uid))
+        b.varint(UInt64(info.gid))
+    }
+
+    static func decodeOwner(_ r: inout PayloadReader) throws(WireError) -> (uid: UInt32, gid: UInt32) {
+        let uid = try r.varint(), gid = try r.varint()
+        guard uid <= UInt64(FileInfo.unchanged), gid <= UInt64(FileInfo.unchanged) else {
+            throw WireError("owner \(uid):\(gid) is out of range")
+        }
+        return (UInt32(uid), UInt32(gid))
     }
 }

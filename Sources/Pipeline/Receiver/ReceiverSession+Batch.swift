@@ -41,7 +41,11 @@ extension ReceiverSession {
                         stager.directory(path, info: info)
                     } else {
                         // The applier counts each of these; one that keeps the mode only sets times.
-                        if let now = tree.info(path), now.kind == info.kind, now.mode == info.mode { timesOnly += 1 }
+                        if let now = tree.info(path), now.kind == info.kind, now.mode == info.mode,
+                            !now.ownerDiffers(from: info)
+                        {
+                            timesOnly += 1
+                        }
                         stager.attributes(path, info: info)
                     }
                 } else {

@@ -18,8 +18,8 @@ extension ReceiverSession {
     enum Received {
         /// Rebuilt into staging, this many bytes.
         case staged(Int64)
-        /// The same bytes as the module's copy: not rewritten, only its mode and times set
-        /// (when they differ); `modeChanged` when the mode does.
+        /// The same bytes as the module's copy: not rewritten, only its mode, owner and times
+        /// set (when they differ); `modeChanged` when the mode or the owner does.
         case identical(modeChanged: Bool, timesChanged: Bool)
         /// Moved in the source without a change: the module's file at `from` is renamed.
         case renamed(from: RelativePath)
@@ -95,7 +95,7 @@ extension ReceiverSession {
                 fstat(current, &st)
                 let now = FileInfo(st)
                 return .identical(
-                    modeChanged: now.mode != info.mode,
+                    modeChanged: now.mode != info.mode || now.ownerDiffers(from: info),
                     timesChanged: now.mtimeSeconds != info.mtimeSeconds || now.mtimeNanoseconds != info.mtimeNanoseconds
                 )
             }
@@ -121,7 +121,9 @@ extension ReceiverSession {
         while keep == nil { _ = try nextData() }
         switch (keep, result) {
         case (true, .staged):
-            stager.placeFile(path, out, info: info)
+            do throws(TransferError) { try stager.placeFile(path, out, info: info) } catch {
+                throw WireError("cannot stage \(path): \(error.message)")
+            }
         case (true, .identical(let modeChanged, let timesChanged)):
             stager.discardFile(path)
             if modeChanged || timesChanged { stager.attributes(path, info: info) }

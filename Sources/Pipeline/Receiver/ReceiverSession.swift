@@ -100,11 +100,18 @@ public final class ReceiverSession {
             } catch {
                 throw WireError(error.description)
             }
+            // Owners as the module says, or as sent (mapped by name); a receiver that may not set
+            // them keeps its own (and said so at start).
+            let owners = OwnerTable(
+                user: module.owner ?? (FileInfo.setsOwners ? nil : FileInfo.unchanged),
+                group: module.group ?? (FileInfo.setsOwners ? nil : FileInfo.unchanged))
             try writer.send(
                 .welcome(
                     version: UInt32(WireLimits.version), maxFrame: writer.limits.maxFrame,
                     maxPath: RelativePath.maxLength))
             try writer.flush()
+            reader.owners = owners
+            writer.owners = owners
             report.connected(.accepted, module: module.name)
             try ReceiverSession(
                 module: module, staging: staging, tree: tree, reader: reader, writer: writer, logger: logger,
@@ -121,6 +128,15 @@ public final class ReceiverSession {
             try? writer.flush()
             throw error
         }
+    }
+
+    /// Says once, at start, that files keep this process's ids when it may not set others.
+    public static func noteOwners(_ modules: [ReceiverModule], logger: Logger) {
+        guard !FileInfo.setsOwners else { return }
+        let forced = modules.contains { $0.owner != nil || $0.group != nil }
+        logger.warning(
+            "not running as root: every file written keeps uid \(geteuid()) and gid \(getegid()); owners from the sender\(forced ? " and a module's owner/group" : "") are not applied"
+        )
     }
 
     private func run() throws(WireError) {

@@ -47,7 +47,7 @@ extension PipelineRunner {
                 case .copy(_, let info): what = "send (\(info.size) bytes)"
                 case .link(_, let from, _): what = "rename from \(from)"
                 case .directory: what = "make directory"
-                case .attributes: what = "set mode/times"
+                case .attributes: what = "set mode/owner/times"
                 case .symlink(_, let dest, _): what = "link -> \(dest)"
                 case .delete: what = "delete"
                 }

@@ -129,6 +129,15 @@ public final class PipelineRunner {
                 "delete = true without a guard: a mass delete in the source reaches every host (guard = { max_deleted = \"20%\" } holds one for approval)"
             )
         }
+        if !dryRun && !FileInfo.setsOwners,
+            config.destinations.contains(where: {
+                if case .file = $0.uri { true } else { false }
+            })
+        {
+            logger.warning(
+                "not running as root: files written to file:// targets keep uid \(geteuid()) and gid \(getegid()), not the source's owners"
+            )
+        }
         log = try RevisionLog(directory: directory, keep: config.keepRevisions)
         let journal = dryRun ? nil : StateJournal(directory: directory)
         self.journal = journal

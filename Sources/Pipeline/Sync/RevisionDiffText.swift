@@ -18,6 +18,7 @@ struct RevisionDiffText {
         let old = from.flatMap { log.tree($0) }
         var out = ""
         for path in diff.paths {
+            if let was = try old?.info(path), let now = try new.info(path) { out += Self.attributes(path, was, now) }
             let before = try old?.contentHash(path), after = try new.contentHash(path)
             guard before != nil || after != nil else {
                 out += "\(path): \(try new.info(path) == nil ? "removed" : "changed") (not a file)\n"
@@ -41,6 +42,25 @@ struct RevisionDiffText {
                     secret: try secrets?.isIgnored(path, isDirectory: false) == true) ?? ""
         }
         return out
+    }
+
+    /// A change of mode or owner, as git says a change of mode (`old mode` / `new mode`).
+    static func attributes(_ path: String, _ was: FileInfo, _ now: FileInfo) -> String {
+        var out = ""
+        if was.mode != now.mode, now.kind != .symlink {
+            out += "\(path): mode \(String(was.mode, radix: 8)) -> \(String(now.mode, radix: 8))\n"
+        }
+        if was.uid != now.uid || was.gid != now.gid {
+            out += "\(path): owner \(owner(was)) -> \(owner(now))\n"
+        }
+        return out
+    }
+
+    /// `user:group` by name where this host has one, else by number.
+    static func owner(_ info: FileInfo) -> String {
+        func shown(_ id: UInt32, _ name: String?) -> String { id == FileInfo.unchanged ? "?" : name ?? String(id) }
+        return shown(info.uid, UserDatabase.userName(info.uid)) + ":"
+            + shown(info.gid, UserDatabase.groupName(info.gid))
     }
 
     private func render(_ path: String, _ text: [UInt8], for d: PipelineConfig.Destination) throws -> [UInt8] {

@@ -52,7 +52,7 @@ final class RemoteConnection {
     /// the session; each step gives up after `timeout` seconds.
     static func open(
         _ uri: TargetURI, command: [String], credentials: (user: String, secret: String)?,
-        timeout: Double
+        timeout: Double, numericIDs: Bool = false
     ) throws(WireError) -> RemoteConnection {
         let c: RemoteConnection
         var user = credentials?.user ?? ""
@@ -67,6 +67,10 @@ final class RemoteConnection {
             preconditionFailure("\(uri) is no runner receiver")
         }
         try c.handshake(uri, user: user, credentials: credentials)
+        // Owners by name both ways: the listing's in this host's ids, ours in the receiver's.
+        let owners = OwnerTable(numeric: numericIDs)
+        c.reader.owners = owners
+        c.writer.owners = owners
         return c
     }
 

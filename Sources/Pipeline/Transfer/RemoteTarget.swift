@@ -25,17 +25,20 @@ public final class RemoteTarget: SyncTarget {
     var partSize = SyncPlanner.partSize
     /// Every plan asks for the listing (`--dry-run`: it shows what differs, not what is sent).
     public let alwaysLists: Bool
+    /// Owners go as numbers (`numeric_ids`), not as names.
+    public let numericIDs: Bool
 
     /// A remote target reached by `command` (ssh), or over TCP when `command` is empty.
     public init(
         uri: TargetURI, command: [String], credentials: (user: String, secret: String)? = nil, timeout: Double = 10,
-        alwaysLists: Bool = false
+        alwaysLists: Bool = false, numericIDs: Bool = false
     ) {
         self.uri = uri
         self.command = command
         self.credentials = credentials
         self.timeout = timeout
         self.alwaysLists = alwaysLists
+        self.numericIDs = numericIDs
     }
 
     /// The ssh command line for an `ssh://` target.
@@ -67,7 +70,8 @@ public final class RemoteTarget: SyncTarget {
         do {
             let c =
                 try connection
-                ?? RemoteConnection.open(uri, command: command, credentials: credentials, timeout: timeout)
+                ?? RemoteConnection.open(
+                    uri, command: command, credentials: credentials, timeout: timeout, numericIDs: numericIDs)
             connection = c
             return try body(c)
         } catch {

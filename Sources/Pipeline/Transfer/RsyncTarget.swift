@@ -16,11 +16,13 @@ public final class RsyncTarget: SyncTarget {
     public let uri: TargetURI
     private let passwordFile: String?
     private let timeout: Double
+    /// Owners as numbers (`--numeric-ids`), not names.
+    private let numericIDs: Bool
     /// Whether the last plan was a full sync (the quick check then decides what goes).
     private var planIsFull = false
 
     /// A target; `passwordFile` holds only the secret (rsync's `--password-file`).
-    public init(uri: TargetURI, user: String?, passwordFile: String?, timeout: Double) {
+    public init(uri: TargetURI, user: String?, passwordFile: String?, timeout: Double, numericIDs: Bool = false) {
         if case let .rsync(named, host, port, module) = uri {
             self.uri = .rsync(user: named ?? user, host: host, port: port, module: module)
         } else {
@@ -28,6 +30,7 @@ public final class RsyncTarget: SyncTarget {
         }
         self.passwordFile = passwordFile
         self.timeout = timeout
+        self.numericIDs = numericIDs
     }
 
     /// The module's URL with a trailing slash: its contents, not the module as a directory.
@@ -105,6 +108,7 @@ public final class RsyncTarget: SyncTarget {
                 "--stats", "--sockopts=TCP_NODELAY",
             ]
             if forced { arguments.append("--ignore-times") }
+            if numericIDs { arguments.append("--numeric-ids") }
             let run = try RsyncRun(self, arguments: arguments + [root + "/", moduleURL], timeout: timeout)
             outcome.written += run.stat("Number of regular files transferred")
             outcome.deleted += run.stat("Number of deleted files")

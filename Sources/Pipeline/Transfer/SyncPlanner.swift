@@ -8,7 +8,8 @@ import RunnerSystem
 ///
 /// The planner looks at the source as it is now, so a batch of paths only says
 /// *where* to look: a path that is gone is deleted, a directory is compared as a
-/// whole subtree, a file is sent when its size or modification time differ.
+/// whole subtree, a file is sent when its size or modification time differ (only its
+/// attributes when only its mode or owner do).
 public struct SyncPlanner {
     /// The source tree (with a target's rendered templates over it).
     public let source: any SourceTree
@@ -178,6 +179,7 @@ public struct SyncPlanner {
         case .directory:
             if dst?.kind != .directory || dst?.mode != src.mode
                 || dst?.mtimeSeconds != src.mtimeSeconds || dst?.mtimeNanoseconds != src.mtimeNanoseconds
+                || dst?.ownerDiffers(from: src) == true
             {
                 try plan.add(.directory(path: path, info: src))
             }
@@ -200,7 +202,9 @@ public struct SyncPlanner {
         case .file:
             let quick = src.mtimeSeconds < racySince && !source.comparesContent(path)
             if let dst, dst.kind == .file, dst.sameContent(as: src), quick {
-                if dst.mode != src.mode { try plan.add(.attributes(path: path, info: src)) }
+                if dst.mode != src.mode || dst.ownerDiffers(from: src) {
+                    try plan.add(.attributes(path: path, info: src))
+                }
             } else if dst == nil, let from = origin(of: path), let was = try target.info(from), was.kind == .file {
                 // Moved in the source: the target's file at the old path is renamed, or is the
                 // basis of the delta when the file was edited too.
@@ -216,6 +220,8 @@ public struct SyncPlanner {
             let link = try source.readLink(path) ?? ""
             if try dst?.kind != .symlink || target.readLink(path) != link {
                 try plan.add(.symlink(path: path, destination: link, info: src))
+            } else if let dst, dst.ownerDiffers(from: src) {
+                try plan.add(.attributes(path: path, info: src))
             }
         case .other:
             plan.part.skipped.append(path)

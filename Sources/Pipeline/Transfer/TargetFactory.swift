@@ -28,7 +28,7 @@ public enum TargetFactory {
                 command: RemoteTarget.sshCommand(
                     user: user, host: host, port: port, module: module,
                     ssh: ssh.command, runner: ssh.runner, receiver: ssh.receiver, timeout: config.timeout),
-                timeout: config.timeout, alwaysLists: dryRun)
+                timeout: config.timeout, alwaysLists: dryRun, numericIDs: config.numericIDs)
         case .rsync:
             if let auth = config.auth {
                 // Checked as for runner:// (mode 0600, one secret); rsync reads the file itself.
@@ -36,7 +36,7 @@ public enum TargetFactory {
             }
             return RsyncTarget(
                 uri: destination.uri, user: config.auth?.user, passwordFile: config.auth?.secretFile,
-                timeout: config.timeout)
+                timeout: config.timeout, numericIDs: config.numericIDs)
         case .runner:
             var credentials: (user: String, secret: String)?
             if let auth = config.auth {
@@ -46,7 +46,7 @@ public enum TargetFactory {
             }
             return RemoteTarget(
                 uri: destination.uri, command: [], credentials: credentials, timeout: config.timeout,
-                alwaysLists: dryRun)
+                alwaysLists: dryRun, numericIDs: config.numericIDs)
         }
     }
 }

@@ -12,10 +12,14 @@ public protocol TargetView {
     func readLink(_ path: String) throws -> String?
 }
 
-/// A target directory on this host.
+/// A target directory on this host. Its owners are compared only by a process that may set
+/// them (root).
 struct LocalTreeView: TargetView {
     let root: String
-    func info(_ path: String) -> FileInfo? { FileInfo.lstat(FileSystem.join(root, path)) }
+    func info(_ path: String) -> FileInfo? {
+        let info = FileInfo.lstat(FileSystem.join(root, path))
+        return FileInfo.setsOwners ? info : info?.ownerless
+    }
     func list(_ path: String) -> [String] { DirectoryEntries.sorted(at: FileSystem.join(root, path)) }
     func readLink(_ path: String) -> String? { FileSystem.readLink(FileSystem.join(root, path)) }
 }
