@@ -11,14 +11,20 @@ let package = Package(
         // The parsers fed arbitrary bytes: by the libFuzzer executables of Fuzz/ (`make fuzz`).
         .library(name: "FuzzTargets", targets: ["FuzzTargets"]),
     ],
+    // Exact versions, of what is built in below them too (swift-metrics, swift-atomics):
+    // runner is an application, and a build is what was tested. Package.resolved cannot
+    // carry the pins (its commit ids differ between the package mirror and a fresh machine),
+    // so it stays untracked. (swift-asn1 is resolved for swift-crypto but never built.)
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
-        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
         // 4.x, not 3.x: 3.x imports all of Foundation, which links ICU's 34 MB of data.
-        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
-        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
+        .package(url: "https://github.com/apple/swift-crypto", exact: "4.5.2"),
+        .package(url: "https://github.com/x-sheep/swift-property-based", exact: "2.0.1"),
         // 2.x needs no Foundation (only swift-atomics and swift-metrics' CoreMetrics).
-        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", exact: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-metrics", exact: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-atomics", exact: "1.3.0"),
     ],
     targets: [
         .systemLibrary(
@@ -39,6 +45,9 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                // Built in by Prometheus; named here so that their pins above hold.
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Atomics", package: "swift-atomics"),
             ]
         ),
         // A safe Lua state (values, functions, errors); it knows nothing of Pipeline.

@@ -10,6 +10,8 @@ swift build --build-tests || exit 1
 status=0
 # The house: no cycle between the folders of Sources/Pipeline, and formatted code (make format).
 python3 scripts/folder-arrows.py --quiet || status=1
+# No bench output or generated data in the repository.
+bash scripts/large-files.sh || status=1
 swift format lint --strict --recursive Sources Tests Fuzz/Targets Fuzz/Tests Fuzz/Driver Fuzz/Harness Package.swift Fuzz/Package.swift || { echo "unformatted code: run make format"; status=1; }
 alone="SystemLimitTests|WedgeTests|AnsibleTests|RolloutSimulationTests"
 # The parallel run starts dozens of senders at once, each with two inotify instances (its tree

@@ -16,6 +16,20 @@ struct Runner: ParsableCommand {
             Diff.self, Approve.self, Reject.self, Rollback.self, Delta.self,
         ]
     )
+
+    /// Names an unknown subcommand as one (the parser would call it and the script two
+    /// unexpected arguments), with the nearest known name; then parses as usual.
+    static func main() {
+        let names = configuration.subcommands.map { $0._commandName } + ["help"]
+        if let first = CommandLine.arguments.dropFirst().first, !first.hasPrefix("-"), !names.contains(first) {
+            let hint = ConfigError.suggestion(for: first, among: names).map { " (\($0))" } ?? ""
+            Output.err(
+                "runner: unknown subcommand '\(first)'\(hint); the subcommands are \(names.dropLast().joined(separator: ", "))\n"
+            )
+            Self.exit(withError: ExitCode(64))
+        }
+        Self.main(nil)
+    }
 }
 
 extension Runner {

@@ -72,4 +72,14 @@ import Testing
         let r = try await RunnerProcess.run(["run"], logDirectory: dir.path)
         #expect(r.status == 64)
     }
+
+    @Test func anUnknownSubcommandIsNamedAsOne() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let r = try await RunnerProcess.run(["lgo", "p.lua", "--json"], logDirectory: dir.path)
+        #expect(r.status == 64)
+        #expect(r.stderr.contains("unknown subcommand 'lgo' (did you mean 'log'?)"), "\(r.stderr)")
+        let help = try await RunnerProcess.run(["log", "--help"], logDirectory: dir.path)
+        #expect(help.status == 0 && help.stdout.contains("--json"), "\(help.stdout)")
+    }
 }
