@@ -5,7 +5,7 @@
 SWIFT ?= swift
 BUILD_FLAGS ?=
 
-.PHONY: all deps build release demo test test-tsan test-asan fuzz soak bench format clean install
+.PHONY: all deps build release demo test test-tsan test-asan fuzz soak bench format clean install deb
 
 # Where `make install` puts things; DESTDIR stages them (packaging). BINARY: what is installed.
 PREFIX ?= /usr/local
@@ -77,3 +77,11 @@ format:
 
 clean:
 	rm -rf .build
+
+# The Debian package (debhelper): dpkg-buildpackage writes beside the checkout; the results
+# are moved to .build/deb/.
+deb: deps
+	dpkg-buildpackage -us -uc -b
+	mkdir -p .build/deb
+	mv ../runner_$$(dpkg-parsechangelog -S Version)_* .build/deb/
+	lintian --fail-on error,warning .build/deb/*.changes

@@ -21,6 +21,9 @@ packages=(
   prometheus      # promtool check metrics: /metrics is checked by Prometheus's own tool
   chromium-headless-shell # the status page, rendered by a real browser (--dump-dom)
   systemd         # systemd-analyze verify: the units in dist/systemd
+  debhelper       # make deb (and make test, which builds the package and installs it)
+  help2man        # the package's manual page, from runner --help
+  lintian         # make deb checks the package
 )
 # `make bench` also needs the peers it is measured against.
 if [[ "${1:-}" == "--bench" ]]; then

@@ -14,6 +14,12 @@ python3 scripts/folder-arrows.py --quiet || status=1
 bash scripts/large-files.sh || status=1
 swift format lint --strict --recursive Sources Tests Fuzz/Targets Fuzz/Tests Fuzz/Driver Fuzz/Harness Package.swift Fuzz/Package.swift || { echo "unformatted code: run make format"; status=1; }
 alone="SystemLimitTests|WedgeTests|AnsibleTests|RolloutSimulationTests"
+# The Debian package, which InstallTests installs into a scratch root (where dpkg is).
+if command -v dpkg-buildpackage >/dev/null; then
+  deb_log=$(mktemp /tmp/runner-deb-log.XXXXXX)
+  make deb >"$deb_log" 2>&1 || { tail -40 "$deb_log"; echo "make deb failed"; status=1; }
+  rm -f "$deb_log"
+fi
 # The parallel run starts dozens of senders at once, each with two inotify instances (its tree
 # and its source's parent): more than the default 128 per user. Raised for the run, as root.
 instances=/proc/sys/fs/inotify/max_user_instances

@@ -44,4 +44,18 @@ import Testing
         let verify = try sh("systemd-analyze verify runner@.service runner-serve@.service 2>&1", in: units)
         #expect(verify.status == 0 && verify.output.isEmpty, "\(verify.output)")
     }
+
+    /// The .deb `make test` built (`make deb`), installed into a scratch root (an overlay
+    /// over / in a mount namespace of its own), checked file by file, then purged.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/dpkg")))
+    func thePackageInstallsIntoAScratchRootAndPurgesCleanly() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let built = RunnerProcess.packageRoot + "/.build/deb"
+        let deb = try #require(
+            (try? FileManager.default.contentsOfDirectory(atPath: built))?.first { $0.hasSuffix(".deb") },
+            "no package in \(built): run make deb")
+        let run = try sh("bash \(RunnerProcess.packageRoot)/scripts/test-deb.sh \(built)/\(deb) 2>&1", in: dir.path)
+        #expect(run.status == 0 && run.output.hasSuffix("deb: ok\n"), "\(run.output)")
+    }
 }
