@@ -26,25 +26,19 @@ function M.debian(version)
   }
 end
 
-local known = { binary = true, config = true, pidfile = true, service = true, check_address = true,
-                check_script = true, args = true, timeout = true }
-
+-- The keys are runner's schema's (runner keys receiver): runner.action checks them, with
+-- the nearest name for a misspelt one, at the line of the script that called reload.
 function M.reload(options)
-  options = options or {}
-  for key in pairs(options) do
-    if not known[key] then
-      error("phpfpm.reload: unknown key '" .. tostring(key) .. "'", 2)
-    end
-  end
-  local action = { kind = "phpfpm.reload" }
-  if options.service then
-    local version = options.service:match("^php(%d+%.%d+)%-fpm$")
+  local action = runner.action("phpfpm.reload", options or {}, 2)
+  if action.service then
+    local version = action.service:match("^php(%d+%.%d+)%-fpm$")
     if not version then
-      error("phpfpm.reload: service '" .. options.service .. "' is not a Debian php-fpm service (php8.2-fpm)", 2)
+      error("phpfpm.reload: service '" .. action.service .. "' is not a Debian php-fpm service (php8.2-fpm)", 2)
     end
-    for key, value in pairs(M.debian(version)) do action[key] = value end
+    for key, value in pairs(M.debian(version)) do
+      if action[key] == nil then action[key] = value end
+    end
   end
-  for key, value in pairs(options) do action[key] = value end
   if not action.pidfile then
     error("phpfpm.reload: set pidfile (or service = \"php8.2-fpm\")", 2)
   end

@@ -15,9 +15,12 @@ public struct LuaCall {
     }
 
     /// File and line of the Lua code that called this function, when it came from a file.
-    public var callerLocation: (file: String, line: Int)? {
+    public var callerLocation: (file: String, line: Int)? { location(level: 1) }
+
+    /// File and line `level` frames up (1: the caller; 2: its caller, as `error(msg, 2)`).
+    public func location(level: Int32) -> (file: String, line: Int)? {
         var source: UnsafePointer<CChar>?
-        let line = runner_lua_where(thread, 1, &source)
+        let line = runner_lua_where(thread, level, &source)
         guard line > 0, let source else { return nil }
         let s = String(cString: source)
         return s.hasPrefix("@") ? (String(s.dropFirst()), Int(line)) : nil

@@ -35,11 +35,26 @@ import Testing
 
     @Test(arguments: [
         (#"phpfpm.reload { service = "nginx" }"#, "not a Debian php-fpm service"),
-        (#"phpfpm.reload { pidfle = "/x" }"#, "unknown key 'pidfle'"),
+        (#"phpfpm.reload { pidfle = "/x" }"#, "unknown key 'pidfle' (did you mean 'pidfile'?)"),
+        (#"phpfpm.reload { service = "php8.2-fpm", timeout = "soon" }"#, "'timeout' must be a number"),
         (#"phpfpm.reload { }"#, "set pidfile"),
     ])
     func mistakesAreErrorsWithTheLine(onSync: String, message: String) throws {
         #expect { try Self.load(onSync) } throws: { "\($0)".contains(message) && "\($0)".contains("r.lua:2") }
+    }
+
+    @Test func runnerExecAndSignalMakeActionsWithTheirKeysChecked() throws {
+        let m = try Self.load(
+            #"runner.exec { argv = { "php-fpm8.2", "-t" }, validate = true }, runner.signal { pidfile = "/run/x.pid" }"#
+        )
+        #expect(m.onSync.count == 2)
+        #expect(
+            m.onSync.first
+                == .spec(kind: "exec", parameters: ["argv": .list(["php-fpm8.2", "-t"]), "validate": .flag(true)]))
+        #expect { try Self.load(#"runner.exec { argv = { "true" }, validat = true }"#) } throws: {
+            "\($0)".contains("r.lua:2")
+                && "\($0)".contains("runner.exec: unknown key 'validat' (did you mean 'validate'?)")
+        }
     }
 
     @Test func badNativeParametersNameTheModule() throws {

@@ -3,16 +3,11 @@ import Pipeline
 import RunnerSystem
 
 extension ConfigLoader {
-    static let moduleKeys = [
-        "path", "auth_users", "secrets", "hosts_allow", "hosts_deny", "read_only", "fsync", "on_sync",
-        "function_timeout", "symlinks", "on_sync_when", "owner", "group",
-    ]
-
     func buildModule(_ name: String, _ r: LuaTableReader) throws -> ReceiverModule {
         guard TargetURI.isValidModuleName(name) else {
             throw ConfigError("\(r.what): a module name must be letters, digits, '.', '_' or '-'", at: r.at)
         }
-        try r.checkKeys(ConfigLoader.moduleKeys)
+        try r.checkKeys(ConfigSchema.module)
         guard let path = try r.string("path") else {
             throw ConfigError("\(r.what): 'path' is missing", at: r.at, hint: "path = \"/served/directory\"")
         }

@@ -3,15 +3,8 @@ import Pipeline
 import RunnerSystem
 
 extension ConfigLoader {
-    static let pipelineKeys = [
-        "source", "ignore", "delay", "max_delay", "scan_interval", "to", "auth", "delete", "check", "after", "ssh",
-        "max_parallel", "timeout", "retry", "render", "rollout", "keep_revisions", "approve", "guard",
-        "notify", "on_group", "secret", "numeric_ids",
-    ]
-    static let pipelineKeysNotYet: [String: String] = [:]
-
     func buildGroup(_ name: String, _ r: LuaTableReader) throws -> HostGroup {
-        try r.checkKeys(["vars", "approve"], allowArray: true)
+        try r.checkKeys(ConfigSchema.group, allowArray: true)
         var targets: [TargetURI] = []
         for item in r.table.array {
             guard case .string = item, let text = item.stringValue else {
@@ -33,7 +26,7 @@ extension ConfigLoader {
 
     /// `host "uri" { vars = { ... } }`: values of one target, beating its group's.
     func buildHost(_ name: String, _ r: LuaTableReader) throws -> HostVars {
-        try r.checkKeys(["vars"])
+        try r.checkKeys(ConfigSchema.host)
         let uri: TargetURI
         do { uri = try TargetURI(parsing: name) } catch {
             throw ConfigError("\(r.what): \(error.message)", at: r.at, hint: error.hint)
@@ -80,7 +73,7 @@ extension ConfigLoader {
 
         var auth: PipelineConfig.Auth?
         if let a = try r.table("auth", expected: "a table { user = ..., secret_file = ... }") {
-            try a.checkKeys(["user", "secret_file"])
+            try a.checkKeys(ConfigSchema.auth)
             guard let user = try a.string("user"), let secret = try a.string("secret_file") else {
                 throw r.error("auth", "auth needs both 'user' and 'secret_file'")
             }
@@ -124,7 +117,7 @@ extension ConfigLoader {
 
         var ssh = PipelineConfig.SSH()
         if let o = try r.table("ssh", expected: "a table { command = ..., runner = ..., receiver = ... }") {
-            try o.checkKeys(["command", "runner", "receiver"])
+            try o.checkKeys(ConfigSchema.ssh)
             if let command = try o.strings("command") {
                 // One string is split at white space; a list is taken as it is.
                 ssh.command =
@@ -172,7 +165,7 @@ extension ConfigLoader {
             config.timeout = t
         }
         if let retry = try r.table("retry", expected: "a table { initial = 1, max = 60 }") {
-            try retry.checkKeys(["initial", "max"])
+            try retry.checkKeys(ConfigSchema.retry)
             config.retryInitial = try retry.seconds("initial") ?? config.retryInitial
             config.retryMax = try retry.seconds("max") ?? config.retryMax
             guard config.retryInitial > 0, config.retryMax >= config.retryInitial else {

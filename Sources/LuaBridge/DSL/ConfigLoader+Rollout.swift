@@ -35,7 +35,7 @@ extension ConfigLoader {
         guard let t = try r.table("guard", expected: "a table { max_deleted = \"20%\", max_changed = \"50%\" }") else {
             return nil
         }
-        try t.checkKeys(["max_deleted", "max_changed"])
+        try t.checkKeys(ConfigSchema.massChangeGuard)
         func limit(_ key: String) throws -> MassChangeGuard.Limit? {
             switch t.table[key] {
             case .nil: return nil
@@ -64,7 +64,7 @@ extension ConfigLoader {
         guard let t = try r.table("notify", expected: "a table { webhook = \"http://…\", on = { \"held\" } }") else {
             return nil
         }
-        try t.checkKeys(["webhook", "on"])
+        try t.checkKeys(ConfigSchema.notify)
         guard let url = try t.string("webhook") else {
             throw r.error("notify", "notify needs a webhook = \"http://host:port/path\"")
         }
@@ -107,7 +107,7 @@ extension ConfigLoader {
             else {
                 return .all
             }
-            try t.checkKeys(["canary", "max_failures", "pause"])
+            try t.checkKeys(ConfigSchema.rollout)
             func whole(_ key: String) throws -> Int? {
                 guard let n = try t.seconds(key) else { return nil }
                 guard n == n.rounded() else { throw t.error(key, "'\(key)' must be a whole number") }

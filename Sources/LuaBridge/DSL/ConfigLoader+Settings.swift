@@ -2,14 +2,9 @@ import LuaKit
 import Pipeline
 
 extension ConfigLoader {
-    static let settingsKeys = [
-        "log", "listen", "max_connections", "handshake_timeout", "idle_timeout", "state_dir", "status", "metrics_file",
-        "behind_limit", "stop_timeout",
-    ]
-
     /// `settings { ... }`: each key checked, with its line.
     func applySettings(_ r: LuaTableReader) throws {
-        try r.checkKeys(ConfigLoader.settingsKeys)
+        try r.checkKeys(ConfigSchema.settings)
         if let level = try r.string("log") {
             guard Settings.logLevels.contains(level) else {
                 throw r.error(

@@ -168,6 +168,20 @@ public final class ConfigLoader {
             logger.log(level: l, "\(message)", metadata: m)
             return []
         }
+        // runner.exec { argv = ... } and runner.signal { pidfile = ... }: an on_sync action,
+        // its keys checked against the schema here, at the line that writes them. A plugin
+        // builds its own kind with runner.action(kind, options, level), level 2 naming the
+        // line of the script that called the plugin (phpfpm.reload).
+        for kind in ["exec", "signal"] {
+            runner[kind] = state.function { [unowned self] call in
+                try self.action(kind, call.arguments.first ?? .nil, call, level: 1, what: "runner.\(kind)")
+            }
+        }
+        runner["action"] = state.function { [unowned self] call in
+            let kind = call.arguments.first?.stringValue ?? ""
+            let level = Int32(call.arguments.dropFirst(2).first?.numberValue ?? 1)
+            return try self.action(kind, call.arguments.dropFirst().first ?? .nil, call, level: level, what: kind)
+        }
         try state.setGlobal("runner", .table(runner))
         try state.run("package.loaded.runner = runner", name: "=runner")
     }
@@ -178,6 +192,26 @@ public final class ConfigLoader {
         guard state.loadedSources.count != indexedSources else { return }
         index = SourceIndex(state.loadedSources)
         indexedSources = state.loadedSources.count
+    }
+
+    /// `{ kind = kind, ... }` from a helper's table, its keys checked against the kind's schema.
+    private func action(_ kind: String, _ options: LuaValue, _ call: LuaCall, level: Int32, what: String) throws
+        -> [LuaValue]
+    {
+        refreshIndex()
+        let at =
+            call.location(level: max(1, level)).map { SourceLocation(file: $0.file, line: $0.line) } ?? location(call)
+        guard let schema = ConfigSchema.action(kind) else {
+            throw ConfigError(
+                "unknown on_sync action kind '\(kind)'", at: at,
+                hint: ConfigError.suggestion(for: kind, among: ConfigSchema.actionKinds))
+        }
+        guard case .table(var table) = options else {
+            throw ConfigError("\(what) takes a table: \(what) { ... }", at: at)
+        }
+        try reader(table, what, at: at).checkKeys(schema)
+        table["kind"] = .text(kind)
+        return [.table(table)]
     }
 
     private func location(_ call: LuaCall) -> SourceLocation {
@@ -202,8 +236,7 @@ public final class ConfigLoader {
             if let first = rawPipelines.first(where: { $0.name == name }) {
                 throw ConfigError("pipeline '\(name)' is declared twice (first at \(first.at))", at: at)
             }
-            try reader(table, "pipeline '\(name)'", at: at).checkKeys(
-                ConfigLoader.pipelineKeys, notYet: ConfigLoader.pipelineKeysNotYet)
+            try reader(table, "pipeline '\(name)'", at: at).checkKeys(ConfigSchema.pipeline)
             rawPipelines.append((name, table, at))
         default:
             if let first = modules.first(where: { $0.name == name }) {

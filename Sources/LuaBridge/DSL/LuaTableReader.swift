@@ -20,25 +20,38 @@ struct LuaTableReader {
         ConfigError("\(what): \(message)", at: line(of: key), hint: hint)
     }
 
-    /// Refuses keys outside `known`, keys of `notYet` (accepted by the contract, not by this
-    /// engine yet), and list items unless `allowArray`.
-    func checkKeys(_ known: [String], notYet: [String: String] = [:], allowArray: Bool = false) throws {
+    /// Refuses keys `schema` does not list (with the nearest known name), a value of a type
+    /// the key does not take, and list items unless `allowArray`.
+    func checkKeys(_ schema: ConfigSchema.Table, allowArray: Bool = false) throws {
         for key in table.fields.keys.sorted(by: { $0.description < $1.description }) {
             guard case .string = key else { throw ConfigError("\(what): unexpected key [\(key.description)]", at: at) }
             let name = key.description
-            if let coming = notYet[name] {
-                throw error(name, "'\(name)' is not supported yet", hint: "it comes with \(coming); remove it for now")
-            }
-            if !known.contains(name) {
+            guard let known = schema[name] else {
                 throw error(
                     name, "unknown key '\(name)'",
-                    hint: ConfigError.suggestion(for: name, among: known)
-                        ?? "known keys: \(known.joined(separator: ", "))")
+                    hint: ConfigError.suggestion(for: name, among: schema.names)
+                        ?? "known keys: \(schema.names.joined(separator: ", "))")
+            }
+            let value = table[name]
+            guard Self.fits(value, known.shape) else {
+                throw wrongType(name, expected: "a \(known.shape.described)", got: value)
             }
         }
         if !allowArray && !table.array.isEmpty {
             throw ConfigError(
                 "\(what): unexpected list items (\(table.array.count)); only key = value entries belong here", at: at)
+        }
+    }
+
+    /// Whether a Lua value is of a shape a key takes (what is inside a table is the key's
+    /// own reader's to check).
+    static func fits(_ value: LuaValue, _ shape: ConfigSchema.Shape) -> Bool {
+        switch (shape, value) {
+        case (.string, .string), (.boolean, .boolean), (.table, .table), (.function, .function): return true
+        case (.number, .integer), (.number, .number): return true
+        case (.strings, .string), (.strings, .table): return true
+        case (.either(let shapes), _): return shapes.contains { fits(value, $0) }
+        default: return false
         }
     }
 

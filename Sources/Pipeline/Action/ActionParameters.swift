@@ -61,7 +61,10 @@ struct ActionParameters {
     /// Every key was used: anything left is misspelt.
     func finish() throws(ConfigError) {
         if let key = values.keys.sorted().first {
-            throw error("unknown key '\(key)'", hint: nil)
+            let known = ConfigSchema.action(kind)?.names ?? []
+            throw error(
+                "unknown key '\(key)'",
+                hint: ConfigError.suggestion(for: key, among: known) ?? "known keys: \(known.joined(separator: ", "))")
         }
     }
 }

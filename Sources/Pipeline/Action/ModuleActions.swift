@@ -20,7 +20,7 @@ enum ModuleActions {
                 default:
                     throw ConfigError(
                         "module '\(module.name)': unknown on_sync action kind '\(kind)'", at: module.location,
-                        hint: ConfigError.suggestion(for: kind, among: ["exec", "signal", "phpfpm.reload"]))
+                        hint: ConfigError.suggestion(for: kind, among: ConfigSchema.actionKinds))
                 }
                 try p.finish()
             }
