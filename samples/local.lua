@@ -4,14 +4,12 @@
 --   runner check samples/local.lua
 --   runner run samples/local.lua --dry-run
 --   runner run samples/local.lua
---
--- RUNNER_DEMO_TARGET moves the mirror (make demo uses its own directory).
 
 local tempfiles = require "tempfiles"
 
 settings { log = "info" }
 
-group "local" { "file://" .. (os.getenv("RUNNER_DEMO_TARGET") or "/tmp/runner-demo/fpm.d") }
+group "local" { "file:///tmp/runner-demo/fpm.d" }
 
 pipeline "php-env" {
   source = "fpm.d",

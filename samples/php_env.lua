@@ -6,30 +6,28 @@
 --   runner render samples/php_env.lua www.conf --group regression
 --   runner run samples/php_env.lua
 --
--- The hosts run `runner serve` with a module "fpm" whose on_sync is phpfpm.reload (see
--- plugins/phpfpm.lua). make demo runs four of them on 127.0.0.1: RUNNER_DEMO_* name them.
+-- Each host runs `runner serve` with a module "fpm" whose on_sync reloads php-fpm
+-- (samples/receiver.lua). make demo runs four of them on 127.0.0.1 from a copy of this
+-- file with the addresses and ports replaced.
 
 local tempfiles = require "tempfiles"
 
-local function target(name, default) return os.getenv("RUNNER_DEMO_" .. name) or default end
-
 -- The status page, /status, /metrics and /healthz; `runner status samples/php_env.lua` reads it.
-settings { log = "info", status = os.getenv("RUNNER_DEMO_STATUS") or "127.0.0.1:9873" }
+settings { log = "info", status = "127.0.0.1:9873" }
 
 group "functional" {
-  target("F1", "runner://web-f1.example:8730/fpm"), target("F2", "runner://web-f2.example:8730/fpm"),
+  "runner://web-f1.example:8730/fpm", "runner://web-f2.example:8730/fpm",
   vars = { APP_MODE = "functional", DB = "db-functional.internal" },
 }
 group "regression" {
-  target("R1", "runner://web-r1.example:8730/fpm"), target("R2", "runner://web-r2.example:8730/fpm"),
+  "runner://web-r1.example:8730/fpm", "runner://web-r2.example:8730/fpm",
   vars = { APP_MODE = "regression", DB = "db-regression.internal" },
 }
 -- Each host's own values beat its group's: here, the port its pool listens on.
-for _, name in ipairs({ "F1", "F2", "R1", "R2" }) do
-  host (target(name, "runner://web-" .. name:lower() .. ".example:8730/fpm")) {
-    vars = { PORT = target("PORT_" .. name, "9000") },
-  }
-end
+host "runner://web-f1.example:8730/fpm" { vars = { PORT = 9001 } }
+host "runner://web-f2.example:8730/fpm" { vars = { PORT = 9002 } }
+host "runner://web-r1.example:8730/fpm" { vars = { PORT = 9003 } }
+host "runner://web-r2.example:8730/fpm" { vars = { PORT = 9004 } }
 
 pipeline "php-env" {
   source  = "php_env",

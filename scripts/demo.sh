@@ -41,9 +41,9 @@ wait_synced() {
   return 1
 }
 
-cp samples/local.lua "$work/"
+# The samples as they are, but for where they push: the demo's own directories and ports.
+sed "s|/tmp/runner-demo/fpm.d|$work/mirror|" samples/local.lua > "$work/local.lua"
 cp -r samples/fpm.d "$work/"
-export RUNNER_DEMO_TARGET="$work/mirror"
 export RUNNER_PLUGIN_PATH="$root/plugins"
 export XDG_STATE_HOME="$work/state"  # the demo's own state, not the machine's
 
@@ -165,12 +165,15 @@ printf '%s' "$receiver" > "$work/fleet.lua"
 fleet_serve_pid=$!
 for _ in $(seq 1 200); do grep -q "listening on" "$work/fleet-serve.log" 2>/dev/null && break; sleep 0.05; done
 fleet_port=$(grep -o 'listening on 127.0.0.1:[0-9]*' "$work/fleet-serve.log" | cut -d: -f2)
-for h in "${hosts[@]}"; do
-  export "RUNNER_DEMO_$h=runner://127.0.0.1:$fleet_port/$h" "RUNNER_DEMO_PORT_$h=${fpm_port[$h]}"
-done
 status_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-export RUNNER_DEMO_STATUS="127.0.0.1:$status_port"
-cp samples/php_env.lua "$work/"
+status_address="127.0.0.1:$status_port"
+edits=(-e "s|status = \"127.0.0.1:9873\"|status = \"$status_address\"|")
+for h in "${hosts[@]}"; do
+  lower=$(tr 'A-Z' 'a-z' <<< "$h")
+  edits+=(-e "s|runner://web-$lower.example:8730/fpm|runner://127.0.0.1:$fleet_port/$h|g"
+          -e "s|\(/$h\" { vars = { PORT = \)[0-9]*|\1${fpm_port[$h]}|")
+done
+sed "${edits[@]}" samples/php_env.lua > "$work/php_env.lua"
 cp -r samples/php_env "$work/"
 export XDG_STATE_HOME="$work/fleet-state"  # its revision log and rollout, apart from the first pipelines
 serves() { SCRIPT_FILENAME="$work/fleet/$1/www/env.php" REQUEST_METHOD=GET cgi-fcgi -bind -connect "127.0.0.1:${fpm_port[$1]}" | tail -1; }
@@ -247,5 +250,5 @@ show_fleet
 step "what ops see: runner status (exit 0: every host current), and the page"
 "$bin" status "$work/php_env.lua" | sed 's/^/  /'
 "$bin" status "$work/php_env.lua" > /dev/null || { echo "demo: runner status says a host is not current" >&2; exit 1; }
-echo "  the page, while runner runs: http://$RUNNER_DEMO_STATUS/  (and /status, /metrics, /healthz)"
+echo "  the page, while runner runs: http://$status_address/  (and /status, /metrics, /healthz)"
 echo "demo: done"

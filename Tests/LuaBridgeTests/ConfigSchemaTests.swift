@@ -1,4 +1,6 @@
 import Foundation
+import Logging
+import LuaBridge
 import Pipeline
 import TestSupport
 import Testing
@@ -21,5 +23,18 @@ import Testing
                 #expect(!key.doc.isEmpty && key.example.hasPrefix(key.name + " = "), "\(table.name).\(key.name)")
             }
         }
+    }
+
+    /// The samples shipped as examples load as they are: no environment lookups, no key the
+    /// schema lacks (runner check of receiver.lua also wants its php-fpm running).
+    @Test(arguments: ["local.lua", "php_env.lua", "receiver.lua"])
+    func theSamplesLoadAsTheyAre(_ sample: String) throws {
+        let file = RunnerProcess.packageRoot + "/samples/" + sample
+        let text = try String(contentsOfFile: file, encoding: .utf8)
+        #expect(!text.contains("os.getenv"), "\(sample) reads the environment")
+        let loader = ConfigLoader(
+            file: file, logger: Logger(label: "test"), pluginDirectories: [RunnerProcess.packageRoot + "/plugins"])
+        let configuration = try loader.load().0
+        #expect(!configuration.pipelines.isEmpty || !configuration.modules.isEmpty)
     }
 }
