@@ -19,6 +19,8 @@ if command -v dpkg-buildpackage >/dev/null; then
   deb_log=$(mktemp /tmp/runner-deb-log.XXXXXX)
   make deb >"$deb_log" 2>&1 || { tail -40 "$deb_log"; echo "make deb failed"; status=1; }
   rm -f "$deb_log"
+  # The release binary make deb built: does the link order still fit it?
+  bash scripts/link-order-check.sh || status=1
 fi
 # The parallel run starts dozens of senders at once, each with two inotify instances (its tree
 # and its source's parent): more than the default 128 per user. Raised for the run, as root.
