@@ -46,9 +46,10 @@ getent passwd runner | grep -q ":/var/lib/runner:" || fail "no runner system use
 grep -q '^ConditionPathExists=/etc/runner/%i.lua$' /lib/systemd/system/runner@.service || fail "no condition on the script"
 grep -q '^ExecStart=/usr/bin/runner run ' /lib/systemd/system/runner@.service || fail "the unit does not run /usr/bin/runner"
 [[ "$(/usr/bin/runner --version)" == "$(dpkg-query -W -f='${Version}' runner)" ]] || fail "runner --version is not the package's"
-# The installed plugins are found beside the binary, with no RUNNER_PLUGIN_PATH.
+# The installed plugins are found beside the binary, with no RUNNER_PLUGIN_PATH, and when a
+# shell found runner on PATH (argv[0] is then only "runner").
 printf 'local t = require "tempfiles"\npipeline "p" { source = "/tmp", ignore = { t.all }, to = "file:///srv/x" }\n' > /tmp/p.lua
-env -u RUNNER_PLUGIN_PATH /usr/bin/runner check /tmp/p.lua >/dev/null || fail "runner check of a script using a plugin"
+(cd / && env -u RUNNER_PLUGIN_PATH PATH=/usr/bin:/bin runner check /tmp/p.lua >/dev/null) || fail "runner check of a script using a plugin"
 out=$(cd /lib/systemd/system && systemd-analyze verify runner@.service runner-serve@.service 2>&1) || true
 [[ -z "$out" ]] || fail "systemd-analyze verify: $out"
 dpkg --purge runner >/tmp/dpkg.log 2>&1 || { cat /tmp/dpkg.log; exit 1; }

@@ -43,9 +43,10 @@ public final class ConfigLoader {
             dirs += extra.split(separator: ":").map(String.init).filter { !$0.isEmpty }
         }
         // Installed plugins: <prefix>/share/runner/plugins beside bin/runner; in a
-        // checkout, the repository's plugins/ above .build/.
-        let exe = URL(fileURLWithPath: CommandLine.arguments.first ?? "").resolvingSymlinksInPath()
-            .deletingLastPathComponent()
+        // checkout, the repository's plugins/ above .build/. The executable as the kernel
+        // knows it: argv[0] is only "runner" when a shell found it on PATH.
+        let path = FileSystem.readLink("/proc/self/exe") ?? CommandLine.arguments.first ?? ""
+        let exe = URL(fileURLWithPath: path).resolvingSymlinksInPath().deletingLastPathComponent()
         dirs.append(exe.deletingLastPathComponent().appendingPathComponent("share/runner/plugins").path)
         var dir = exe
         for _ in 0..<5 {
