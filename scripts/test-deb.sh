@@ -41,6 +41,18 @@ expect /usr/share/man/man1/runner.1.gz "644 root:root"
 expect /usr/share/bash-completion/completions/runner "644 root:root"
 expect /usr/share/zsh/vendor-completions/_runner "644 root:root"
 expect /usr/share/fish/vendor_completions.d/runner.fish "644 root:root"
+# Every path the package owns: root's, directories 755, the binary 755, everything else 644.
+while IFS= read -r path; do
+  [[ "$path" == "/." ]] && continue
+  got=$(stat -c '%a %U:%G %F' "$path")
+  case "$got" in
+    "755 root:root directory") ;;
+    "755 root:root regular file") [[ "$path" == /usr/bin/runner ]] || fail "$path is executable" ;;
+    "644 root:root regular file") ;;
+    "777 root:root symbolic link") [[ "$path" == /lib ]] || fail "$path is a symlink" ;;  # merged /usr
+    *) fail "$path is '$got'" ;;
+  esac
+done < <(dpkg -L runner)
 [[ -z "$(ls -A /etc/runner)" ]] || fail "/etc/runner is not empty"
 getent passwd runner | grep -q ":/var/lib/runner:" || fail "no runner system user"
 grep -q '^ConditionPathExists=/etc/runner/%i.lua$' /lib/systemd/system/runner@.service || fail "no condition on the script"
