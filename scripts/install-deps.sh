@@ -24,6 +24,8 @@ packages=(
   debhelper       # make deb (and make test, which builds the package and installs it)
   help2man        # the package's manual page, from runner --help
   lintian         # make deb checks the package
+  etcd-server     # two senders: the leader lease and the revision log in a real etcd cluster
+  etcd-client     # etcdctl: the tests see when a test cluster has a leader
 )
 # `make bench` also needs the peers it is measured against.
 if [[ "${1:-}" == "--bench" ]]; then
