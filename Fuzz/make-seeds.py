@@ -56,7 +56,7 @@ result = lambda actions=1: u64(7) + u8(0) + varint(3) + varint(1) + string("") +
 
 # Each message type, well formed (type byte, payload).
 MESSAGES = {
-    "hello": (0x01, u32(0x50524E52) + u32(3) + u32(1 << 20) + string("php_env") + string("sync")),
+    "hello": (0x01, u32(0x50524E52) + u32(3) + u32(1 << 20) + string("php_env") + string("sync") + u64(7)),
     "welcome": (0x02, u32(3) + u32(1 << 20) + u32(4096)),
     "error": (0x03, string("access denied")),
     "bye": (0x04, b""),
@@ -124,8 +124,8 @@ HOSTILE = {
     "content-over-limit": (0x43, varint(0) + u8(1) + bytes(256 * 1024 + 1)),
     "content-state-unknown": (0x43, varint(0) + u8(7)),
     "challenge-short": (0x05, bytes(31)),
-    "hello-bad-magic": (0x01, u32(0) + u32(3) + u32(1 << 20) + string("m") + string("u")),
-    "hello-module-over-64": (0x01, u32(0x50524E52) + u32(3) + u32(1 << 20) + string("m" * 65) + string("u")),
+    "hello-bad-magic": (0x01, u32(0) + u32(3) + u32(1 << 20) + string("m") + string("u") + u64(0)),
+    "hello-module-over-64": (0x01, u32(0x50524E52) + u32(3) + u32(1 << 20) + string("m" * 65) + string("u") + u64(0)),
     "redo-count-2^32": (0x3A, varint(1 << 32)),
     "action-list-string-over-4096": (0x41, varint(1) + string("x" * 4097)),
     "trailing-bytes": (0x04, b"\x00"),

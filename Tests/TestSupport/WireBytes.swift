@@ -12,8 +12,11 @@ public enum WireBytes {
     public static func frame(_ type: UInt8, _ payload: [UInt8] = []) -> [UInt8] {
         le32(UInt32(payload.count + 1)) + [type] + payload
     }
-    public static func hello(module: String = "fpm", user: String = "", magic: UInt32 = 0x5052_4E52) -> [UInt8] {
-        frame(0x01, le32(magic) + le32(3) + le32(1 << 20) + string(module) + string(user))
+    /// A HELLO; `token` is the sender's leader fencing token (0: no coordination).
+    public static func hello(module: String = "fpm", user: String = "", magic: UInt32 = 0x5052_4E52, token: UInt64 = 0)
+        -> [UInt8]
+    {
+        frame(0x01, le32(magic) + le32(3) + le32(1 << 20) + string(module) + string(user) + le64(token))
     }
     /// A WELCOME with protocol 3's limits.
     public static func welcome() -> [UInt8] { frame(0x02, le32(3) + le32((1 << 20) + 256) + le32(4096)) }

@@ -11,7 +11,7 @@ extension WireMessage {
             guard try r.u32() == magic else { throw WireError("not a runner sender (bad magic)") }
             message = .hello(
                 version: try r.u32(), maxFrame: Int(try r.u32()), module: try r.string(limit: 64),
-                user: try r.string(limit: 64))
+                user: try r.string(limit: 64), token: try r.u64())
         case .welcome: message = .welcome(version: try r.u32(), maxFrame: Int(try r.u32()), maxPath: Int(try r.u32()))
         case .error: message = .error(try r.string())
         case .bye: message = .bye

@@ -5,8 +5,9 @@ import RunnerSystem
 /// drift apart. A frame carries one message; its type byte is `frameType`.
 enum WireMessage: Equatable {
     /// Sender → receiver, first: protocol version, the largest frame it accepts, the
-    /// module it wants and the user it authenticates as.
-    case hello(version: UInt32, maxFrame: Int, module: String, user: String)
+    /// module it wants, the user it authenticates as, and its leader's fencing token (the
+    /// leader key's create_revision in etcd; 0 for a sender without coordination).
+    case hello(version: UInt32, maxFrame: Int, module: String, user: String, token: UInt64)
     /// Receiver → sender: the session is open with these limits.
     case welcome(version: UInt32, maxFrame: Int, maxPath: Int)
     /// Either way: a refusal or failure, in words; the session ends.
@@ -130,12 +131,13 @@ enum WireMessage: Equatable {
 
     func encode(_ b: inout PayloadBuilder) {
         switch self {
-        case let .hello(version, maxFrame, module, user):
+        case let .hello(version, maxFrame, module, user, token):
             b.u32(WireMessage.magic)
             b.u32(version)
             b.u32(UInt32(maxFrame))
             b.string(module)
             b.string(user)
+            b.u64(token)
         case let .welcome(version, maxFrame, maxPath):
             b.u32(version)
             b.u32(UInt32(maxFrame))

@@ -148,6 +148,10 @@ extension ReceiverSession {
     /// Commits a staged batch, runs the module's actions when it changed something
     /// (holding the commit point until they pass), and sends the result.
     private func commit(id: UInt64, _ stager: BatchStager, bytes: Int64, timesOnly: Int) throws(WireError) {
+        // A newer leader may have said hello since this session's: its token fences this one
+        // out. Checked with the tree locked (the stager holds it), so no batch of a deposed
+        // leader lands after one of the new leader's.
+        try fence.check(token)
         let counts: BatchApplier.Counts
         let hold = !actions.isEmpty
         do {

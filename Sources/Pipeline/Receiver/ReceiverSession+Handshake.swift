@@ -5,16 +5,17 @@ import Logging
 #endif
 
 extension ReceiverSession {
-    /// Reads the sender's hello and picks the module. Every refusal a stranger could
-    /// learn from (unknown module, address not allowed) reads the same: access denied.
+    /// Reads the sender's hello and picks the module; returns it with the sender's fencing
+    /// token. Every refusal a stranger could learn from (unknown module, address not
+    /// allowed) reads the same: access denied.
     static func handshake(
         modules: [ReceiverModule], mode: Mode, reader: FrameReader, writer: FrameWriter,
         logger: Logger, report: SessionReport
-    ) throws(WireError) -> ReceiverModule {
+    ) throws(WireError) -> (module: ReceiverModule, token: UInt64) {
         // A connect-and-close (a monitoring probe) is no error: said at debug, counted apart.
         guard let hello = try reader.next() else { throw WireError.closedBeforeHello }
         if case .error(let text) = hello { throw WireError("the peer refused: \(text)", refusal: text) }
-        guard case let .hello(version, maxFrame, name, user) = hello else {
+        guard case let .hello(version, maxFrame, name, user, token) = hello else {
             throw WireError("expected hello, got \(hello.frameType)")
         }
         guard version == UInt32(WireLimits.version) else {
@@ -28,7 +29,7 @@ extension ReceiverSession {
             guard name == fixed, let module = modules.first(where: { $0.name == fixed }) else {
                 throw WireError("unknown module")
             }
-            return module
+            return (module, token)
         case .daemon(let peer, _, _):
             guard let module = modules.first(where: { $0.name == name }) else {
                 logger.warning("refused: no module '\(name)'", metadata: ["peer": "\(peer)", "user": "\(user)"])
@@ -45,7 +46,7 @@ extension ReceiverSession {
                     module: module, user: user, peer: peer, reader: reader, writer: writer, logger: logger,
                     report: report)
             }
-            return module
+            return (module, token)
         }
     }
 

@@ -28,6 +28,9 @@ public final class ReceiverSession {
     lazy var patcher = DeltaPatcher()
     /// What the session did, for the daemon's status and metrics.
     let report: SessionReport
+    /// The sender's leader token, and the module's fence it is checked against before each commit.
+    let token: UInt64
+    let fence: FenceFile
     /// /dev/null, the basis of every file sent whole: opened once for the session.
     private var emptyFile: Int32 = -1
 
@@ -63,9 +66,11 @@ public final class ReceiverSession {
 
     private init(
         module: ReceiverModule, staging: StagingArea, tree: TreeDirectory, reader: FrameReader, writer: FrameWriter,
-        logger: Logger, actions: [any SyncAction], report: SessionReport
+        logger: Logger, actions: [any SyncAction], report: SessionReport, token: UInt64
     ) {
         self.report = report
+        self.token = token
+        fence = FenceFile(module: module)
         self.module = module
         self.staging = staging
         self.tree = tree
@@ -86,9 +91,11 @@ public final class ReceiverSession {
         let writer = FrameWriter(fd: output, name: "sender")
         do throws(WireError) {
             if case .daemon(_, let handshakeTimeout, _) = mode { setReceiveTimeout(input, handshakeTimeout) }
-            let chosen = try handshake(
+            let (chosen, token) = try handshake(
                 modules: modules.map(\.module), mode: mode, reader: reader, writer: writer, logger: logger,
                 report: report)
+            // Only once authenticated may a sender raise the fence.
+            try FenceFile(module: chosen).admit(token)
             if case .daemon(_, _, let idleTimeout) = mode { setReceiveTimeout(input, idleTimeout) }
             let served = modules.first { $0.module.name == chosen.name }!
             let module = served.module, actions = served.actions
@@ -115,7 +122,7 @@ public final class ReceiverSession {
             report.connected(.accepted, module: module.name)
             try ReceiverSession(
                 module: module, staging: staging, tree: tree, reader: reader, writer: writer, logger: logger,
-                actions: actions, report: report
+                actions: actions, report: report, token: token
             ).run()
         } catch {
             if error.message == WireError.closedBeforeHello.message {
