@@ -1,0 +1,79 @@
+import FoundationEssentials
+
+/// The rollout's state (the head, each group's pointers, each host's revisions) in etcd under
+/// `/runner/<pipeline>/`, where a standby finds it when it takes over: `head`, `groups/<name>`
+/// and `hosts/<uri>`, each a JSON value. Every write is fenced: a txn that holds only while
+/// the leader key is still the one this leader made (its create_revision, the token), so a
+/// deposed leader writes nothing. Only what changed since the last save is written, in txns
+/// of at most `opsPerTxn` operations (etcd's `--max-txn-ops` is 128 by default).
+public final class EtcdRolloutStore {
+    public let client: EtcdClient
+    public let prefix: String
+    private let leaderKey: String
+    /// What etcd holds as far as this store knows (after a load or a save).
+    private var known = RolloutState()
+    /// Writes (txns) so far: `make bench` reports them per revision.
+    public private(set) var writes = 0
+
+    /// Operations in one txn, the fence's compare aside.
+    static let opsPerTxn = 100
+
+    /// The store of `pipeline`'s state.
+    public init(client: EtcdClient, pipeline: String) {
+        self.client = client
+        prefix = "/runner/\(pipeline)/"
+        leaderKey = prefix + "leader"
+    }
+
+    /// The state as etcd has it (an empty one when nothing was saved yet).
+    public func load() throws(EtcdError) -> RolloutState {
+        var state = RolloutState()
+        let decoder = JSONDecoder()
+        for kv in try client.range(prefix, prefix: true).kvs {
+            let name = String(kv.key.dropFirst(prefix.count))
+            if name == "head" {
+                state.head = Int(String(decoding: kv.value, as: UTF8.self)) ?? 0
+            } else if name.hasPrefix("groups/") {
+                state.groups[String(name.dropFirst(7))] = try? decoder.decode(
+                    RolloutState.Group.self, from: Data(kv.value))
+            } else if name.hasPrefix("hosts/") {
+                state.hosts[String(name.dropFirst(6))] = try? decoder.decode(
+                    RolloutState.Host.self, from: Data(kv.value))
+            }
+        }
+        known = state
+        return state
+    }
+
+    /// Writes what changed from what etcd holds, fenced by `token`; false when the fence
+    /// failed (another sender leads now) and nothing more was written.
+    public func save(_ state: RolloutState, token: UInt64) throws(EtcdError) -> Bool {
+        var requests: [EtcdClient.Request] = []
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        func json<T: Encodable>(_ value: T) -> [UInt8] { (try? encoder.encode(value)).map(Array.init) ?? [] }
+        if state.head != known.head { requests.append(.put(prefix + "head", Array(String(state.head).utf8))) }
+        for (name, group) in state.groups.sorted(by: { $0.key < $1.key }) where known.groups[name] != group {
+            requests.append(.put(prefix + "groups/" + name, json(group)))
+        }
+        for name in known.groups.keys.sorted() where state.groups[name] == nil {
+            requests.append(.delete(prefix + "groups/" + name))
+        }
+        for (uri, host) in state.hosts.sorted(by: { $0.key < $1.key }) where known.hosts[uri] != host {
+            requests.append(.put(prefix + "hosts/" + uri, json(host)))
+        }
+        for uri in known.hosts.keys.sorted() where state.hosts[uri] == nil {
+            requests.append(.delete(prefix + "hosts/" + uri))
+        }
+        var start = 0
+        while start < requests.count {
+            let part = Array(requests[start..<min(requests.count, start + Self.opsPerTxn)])
+            let result = try client.txn([.createRevision(leaderKey, equals: Int64(token))], success: part)
+            writes += 1
+            guard result.succeeded else { return false }
+            start += part.count
+        }
+        known = state
+        return true
+    }
+}
