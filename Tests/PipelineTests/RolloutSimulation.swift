@@ -90,6 +90,9 @@ struct Simulation<Machine: SimulatedMachine> {
         var at: Double
         var answer: Rollout.Answer
         var commits: Bool
+        /// The leader that sent it (`+Takeover`): one since deposed lands it, and its answer
+        /// reaches nobody.
+        var term = 0
     }
 
     let seed: UInt64
@@ -112,6 +115,11 @@ struct Simulation<Machine: SimulatedMachine> {
     var flights: [Flight] = []
     var restarts: [Double] = []
     var restartedAt: [Double] = []
+    /// When a standby takes over (`+Takeover`), the leader of the moment, and the newest
+    /// leader each host has heard from (its fence refuses an older leader's batch).
+    var takeovers: [Double] = []
+    var term = 0
+    var fence: [Int: Int] = [:]
     var end: Double = 0
     /// When the last revision was cut, and by when each group's hosts must have it (nil:
     /// checked since).
@@ -204,6 +212,7 @@ struct Simulation<Machine: SimulatedMachine> {
         offered = Array(repeating: [], count: layout.count)
         end = 30 + 6 * timeout + 2 * policy.retryMaximum + policy.pause
         refusedByCanary = Array(repeating: [], count: layout.count)
+        takeovers = Self.takeovers(seed)
         random = r
     }
 
@@ -225,11 +234,12 @@ struct Simulation<Machine: SimulatedMachine> {
             var nextFlight = Double.infinity
             for f in flights where f.at < nextFlight { nextFlight = f.at }
             let nextRestart = restarts.first ?? .infinity
+            let nextTakeover = takeovers.first ?? .infinity
             let nextOperation = operations.first?.at ?? .infinity
             var nextCheck = Double.infinity
             for case let at? in bounds where at < nextCheck { nextCheck = at }
             let next = min(
-                nextEdit, nextFlight, nextRestart, nextOperation, coalescer.deadline ?? .infinity,
+                nextEdit, nextFlight, nextRestart, nextTakeover, nextOperation, coalescer.deadline ?? .infinity,
                 machine.deadline ?? .infinity, nextCheck, end)
             stalled = next <= now ? stalled + 1 : 0
             if stalled > 10_000 {
@@ -242,6 +252,10 @@ struct Simulation<Machine: SimulatedMachine> {
                 restarts.removeFirst()
                 restartedAt.append(now)
                 restart()
+            } else if next == nextTakeover {
+                takeovers.removeFirst()
+                restartedAt.append(now)
+                takeover()
             } else if next == nextOperation {
                 operate(operations.removeFirst().operation)
             } else if next == nextEdit {
@@ -251,6 +265,10 @@ struct Simulation<Machine: SimulatedMachine> {
                 coalescer.add("edit\(Int.random(in: 0..<4, using: &random)).conf", at: now)
             } else if next == nextFlight, let i = flights.firstIndex(where: { $0.at == next }) {
                 let flight = flights.remove(at: i)
+                if flight.term < term {
+                    land(orphan: flight)
+                    continue
+                }
                 if flight.commits { hosts[flight.host].actual = flight.revision }
                 if flight.asCanary, case .refused = flight.answer {
                     refusedByCanary[groupOf[flight.host]].insert(flight.revision)
@@ -317,6 +335,7 @@ struct Simulation<Machine: SimulatedMachine> {
                 violation("h\(h) got revision \(revision), which its group was never let have")
             }
             if let from, from == revision { violation("h\(h) was sent revision \(revision), which it has") }
+            fence[h] = term
             if let answer = deliver(h, revision, asCanary: asCanary) { answers.append(.answered(host: h, answer)) }
         }
         checkStep()
@@ -333,7 +352,8 @@ struct Simulation<Machine: SimulatedMachine> {
         let refused = host.refusesBroken && flags.broken
         let answer: Rollout.Answer = refused ? .refused("rolled back: validation failed") : .applied
         var flight = Flight(
-            host: h, revision: revision, asCanary: asCanary, at: now + host.latency, answer: answer, commits: !refused)
+            host: h, revision: revision, asCanary: asCanary, at: now + host.latency, answer: answer, commits: !refused,
+            term: term)
         switch host.behaviour(at: now) {
         case .healthy:
             // Now and then the answer is lost after the commit: the host has it, the sender does not know.
@@ -363,11 +383,19 @@ struct Simulation<Machine: SimulatedMachine> {
     /// and the new machine starts from what the old one remembered.
     mutating func restart() {
         if tracing { log("sender restarts") }
-        let before = machine
-        for flight in flights where flight.commits && Bool.random(using: &random) {
+        // A deposed leader's batch lands only where no newer leader said hello (the fence).
+        for flight in flights
+        where flight.commits && flight.term >= fence[flight.host] ?? 0 && Bool.random(using: &random) {
             hosts[flight.host].actual = flight.revision
         }
         flights.removeAll()
+        adoptRememberedState()
+    }
+
+    /// A new machine from what the one before remembered (as JSON, as it is stored), checked
+    /// against it: a host under way is compared whole, every group's pointers are kept.
+    mutating func adoptRememberedState() {
+        let before = machine
         let saved: RolloutState
         do {
             saved = try JSONDecoder().decode(RolloutState.self, from: JSONEncoder().encode(before.state))

@@ -4,7 +4,8 @@ import Testing
 
 /// The rollout machine under ten thousand seeded schedules of hosts that are down, hung,
 /// slow, flapping, frozen then thawed, refusing, or failing to render, with sender restarts
-/// (`RolloutSimulation`). Every run draws new seeds; a failure names its seed, and
+/// and takeovers by a standby whose deposed leader's batches still land unless fenced
+/// (`RolloutSimulation`, `+Takeover`). Every run draws new seeds; a failure names its seed, and
 /// `RUNNER_SIM_SEED=<seed> swift test --filter RolloutSimulationTests` replays it with a trace.
 /// The two wedges the machine replaced, planted back around it in the old code's shape,
 /// are found within the same budget.
