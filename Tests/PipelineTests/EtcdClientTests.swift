@@ -18,7 +18,7 @@ import Testing
             etcd.stop()
             dir.remove()
         }
-        let client = EtcdClient(endpoints: Self.endpoints(etcd))
+        let client = EtcdClient(endpoints: Self.endpoints(etcd), timeout: 5)
         let binary: [UInt8] = [0, 1, 0xFF, 0x80, 10]
         try client.put("/runner/p/a", binary)
         try client.put("/runner/p/b", Array("two".utf8))
@@ -36,7 +36,7 @@ import Testing
             etcd.stop()
             dir.remove()
         }
-        let client = EtcdClient(endpoints: Self.endpoints(etcd))
+        let client = EtcdClient(endpoints: Self.endpoints(etcd), timeout: 5)
         func claim(_ name: String) throws -> EtcdClient.TxnResult {
             try client.txn(
                 [.createRevision("/runner/p/leader", equals: 0)], success: [.put("/runner/p/leader", Array(name.utf8))],
@@ -65,7 +65,7 @@ import Testing
             etcd.stop()
             dir.remove()
         }
-        let client = EtcdClient(endpoints: Self.endpoints(etcd))
+        let client = EtcdClient(endpoints: Self.endpoints(etcd), timeout: 5)
         let lease = try client.grantLease(ttl: 5)
         #expect(lease.ttl == 5, "TTL in capitals: a lowercase key would give 2 s")
         try client.put("/runner/p/leader", Array("a".utf8), lease: lease.id)
@@ -83,8 +83,8 @@ import Testing
             etcd.stop()
             dir.remove()
         }
-        let client = EtcdClient(endpoints: Self.endpoints(etcd))
-        let watch = try EtcdWatch(endpoints: Self.endpoints(etcd), key: "/runner/p/", prefix: true)
+        let client = EtcdClient(endpoints: Self.endpoints(etcd), timeout: 5)
+        let watch = try EtcdWatch(endpoints: Self.endpoints(etcd), key: "/runner/p/", prefix: true, timeout: 5)
         #expect(try watch.next(until: MonotonicClock.now + 0.3) == .idle)
         let put = try client.put("/runner/p/head", Array("7".utf8))
         guard case .events(let events, let revision) = try watch.next(until: MonotonicClock.now + 5) else {
@@ -102,7 +102,8 @@ import Testing
         for i in 0..<5 { try client.put("/runner/p/n", Array("\(i)".utf8)) }
         let now = try client.range("/runner/p/n").revision
         #expect(try sh("etcdctl --endpoints=\(etcd.endpoints[0]) compact \(now)", in: dir.path).status == 0)
-        let late = try EtcdWatch(endpoints: Self.endpoints(etcd), key: "/runner/p/", prefix: true, from: put)
+        let late = try EtcdWatch(
+            endpoints: Self.endpoints(etcd), key: "/runner/p/", prefix: true, from: put, timeout: 5)
         #expect(try late.next(until: MonotonicClock.now + 5) == .compacted(now))
     }
 

@@ -16,8 +16,10 @@ import Testing
             dir.remove()
         }
         let endpoints = etcd.endpoints.compactMap(EtcdEndpoint.init)
-        let a = LeaderLease(client: EtcdClient(endpoints: endpoints), pipeline: "p", name: "sender-a", ttl: 2)
-        let b = LeaderLease(client: EtcdClient(endpoints: endpoints), pipeline: "p", name: "sender-b", ttl: 2)
+        let a = LeaderLease(
+            client: EtcdClient(endpoints: endpoints, timeout: 5), pipeline: "p", name: "sender-a", ttl: 2)
+        let b = LeaderLease(
+            client: EtcdClient(endpoints: endpoints, timeout: 5), pipeline: "p", name: "sender-b", ttl: 2)
         guard case .leader(let first) = try a.campaign() else { Issue.record("a does not lead"); return }
         #expect(try b.campaign() == .standby(leader: "sender-a"))
         #expect(a.mayPush() && !b.mayPush())
@@ -42,8 +44,10 @@ import Testing
             dir.remove()
         }
         let endpoints = etcd.endpoints.compactMap(EtcdEndpoint.init)
-        let a = LeaderLease(client: EtcdClient(endpoints: endpoints), pipeline: "p", name: "sender-a", ttl: 30)
-        let b = LeaderLease(client: EtcdClient(endpoints: endpoints), pipeline: "p", name: "sender-b", ttl: 30)
+        let a = LeaderLease(
+            client: EtcdClient(endpoints: endpoints, timeout: 5), pipeline: "p", name: "sender-a", ttl: 30)
+        let b = LeaderLease(
+            client: EtcdClient(endpoints: endpoints, timeout: 5), pipeline: "p", name: "sender-b", ttl: 30)
         _ = try a.campaign()
         a.resign()
         #expect(!a.mayPush())
@@ -58,7 +62,8 @@ import Testing
             dir.remove()
         }
         let endpoints = etcd.endpoints.compactMap(EtcdEndpoint.init)
-        let a = LeaderLease(client: EtcdClient(endpoints: endpoints, timeout: 0.5), pipeline: "p", name: "a", ttl: 3)
+        // Deadlines with room for a loaded machine; the lease longer than one.
+        let a = LeaderLease(client: EtcdClient(endpoints: endpoints, timeout: 1.5), pipeline: "p", name: "a", ttl: 4)
         _ = try a.campaign()
         try a.renew()
         let renewed = try #require(a.clock.lastSent)
@@ -66,8 +71,8 @@ import Testing
         defer { etcd.signal(0, SIGCONT) }
         #expect(throws: EtcdError.self) { try a.renew() }
         // It pushes on its last answered renewal, and stops a margin before that lease ends.
-        #expect(a.mayPush(at: renewed + 3 - a.clock.margin - 0.01))
-        #expect(!a.mayPush(at: renewed + 3 - a.clock.margin))
-        #expect(a.clock.validUntil < renewed + 3)
+        #expect(a.mayPush(at: renewed + 4 - a.clock.margin - 0.01))
+        #expect(!a.mayPush(at: renewed + 4 - a.clock.margin))
+        #expect(a.clock.validUntil < renewed + 4)
     }
 }

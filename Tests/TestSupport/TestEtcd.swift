@@ -61,10 +61,22 @@ public final class TestEtcd: @unchecked Sendable {
         processes[i] = p
     }
 
-    /// Sends member `i` a signal (SIGSTOP freezes it, SIGKILL kills it).
+    /// Sends member `i` a signal (SIGSTOP freezes it, SIGKILL kills it); returns once it took
+    /// effect (a signal is delivered after kill(2) returns: a frozen member would otherwise
+    /// still answer a request sent right after).
     public func signal(_ i: Int, _ signal: Int32) {
         guard let p = processes[i], p.isRunning else { return }
         kill(p.processIdentifier, signal)
+        if signal == SIGSTOP || signal == SIGCONT {
+            let stat = "/proc/\(p.processIdentifier)/stat"
+            for _ in 0..<1000 {
+                // The state is the field after the command's closing parenthesis.
+                let text = (try? String(contentsOfFile: stat, encoding: .utf8)) ?? ""
+                let state = text.split(separator: ")").last?.split(separator: " ").first ?? ""
+                if (state == "T") == (signal == SIGSTOP) { break }
+                usleep(1000)
+            }
+        }
         if signal == SIGKILL || signal == SIGTERM {
             p.waitUntilExit()
             processes[i] = nil
