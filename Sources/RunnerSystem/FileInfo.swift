@@ -95,6 +95,9 @@ public struct FileInfo: Sendable, Equatable {
     /// keeps its own ids, as `rsync` run by a user does.
     public static let setsOwners = geteuid() == 0
 
+    /// The entry as this process can give it: with its owner as root, else ownerless.
+    public var ownedAsThisProcessCan: FileInfo { FileInfo.setsOwners ? self : ownerless }
+
     /// The modification time as a `timespec` (for `futimens` and `utimensat`).
     public var timespec: timespec { Glibc.timespec(tv_sec: mtimeSeconds, tv_nsec: mtimeNanoseconds) }
 }

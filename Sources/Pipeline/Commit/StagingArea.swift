@@ -31,10 +31,15 @@ final class StagingArea {
     init(tree: String, durable: Bool, recover: Bool) throws(TransferError) {
         self.tree = tree
         self.durable = durable
+        path = Self.beside(tree, "runner-staging")
+        if recover { try self.recover() }
+    }
+
+    /// `.<name>.<suffix>` in the tree's parent: on its file system, outside it.
+    static func beside(_ tree: String, _ suffix: String) -> String {
         let slash = tree.lastIndex(of: "/")!
         let parent = tree[..<slash].isEmpty ? "" : String(tree[..<slash])
-        path = parent + "/.\(tree[tree.index(after: slash)...]).runner-staging"
-        if recover { try self.recover() }
+        return parent + "/.\(tree[tree.index(after: slash)...]).\(suffix)"
     }
 
     /// Takes the tree's lock, waiting at most `seconds`; true when held (or there is no tree yet).

@@ -5,8 +5,9 @@ public struct WebhookURL: Sendable, Equatable, CustomStringConvertible {
     /// The path and query, from the first `/` (`/` when none is given).
     public var path: String
 
-    /// The URL parsed, or nil when it is not `http://host[:port][/path]`.
-    public init?(_ text: String) {
+    /// The URL parsed, or nil when it is not `http://host[:port][/path]` (the port
+    /// `defaultPort` when left out).
+    public init?(_ text: String, defaultPort: Int = 80) {
         guard text.hasPrefix("http://") else { return nil }
         let rest = text.dropFirst("http://".count)
         let authority = rest.prefix { $0 != "/" }
@@ -20,7 +21,7 @@ public struct WebhookURL: Sendable, Equatable, CustomStringConvertible {
             host = String(authority[authority.index(after: authority.startIndex)..<close])
             let after = authority[authority.index(after: close)...]
             guard after.isEmpty || after.hasPrefix(":") else { return nil }
-            guard let p = after.isEmpty ? 80 : Int(after.dropFirst()) else { return nil }
+            guard let p = after.isEmpty ? defaultPort : Int(after.dropFirst()) else { return nil }
             port = p
         } else if let colon = authority.lastIndex(of: ":") {
             host = String(authority[..<colon])
@@ -28,7 +29,7 @@ public struct WebhookURL: Sendable, Equatable, CustomStringConvertible {
             port = p
         } else {
             host = String(authority)
-            port = 80
+            port = defaultPort
         }
         guard !host.isEmpty, (1...65535).contains(port) else { return nil }
     }

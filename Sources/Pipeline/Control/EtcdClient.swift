@@ -115,7 +115,7 @@ public final class EtcdClient {
             do throws(EtcdError) {
                 let connection = try EtcdHTTP(endpoint, deadline: MonotonicClock.now + timeout)
                 let deadline = MonotonicClock.now + timeout
-                let (status, _) = try connection.request("/health", body: nil, deadline: deadline)
+                let status = try connection.request("/health", body: nil, deadline: deadline)
                 let text = String(decoding: try connection.body(deadline: deadline), as: UTF8.self)
                 let healthy = status == 200 && text.contains("\"true\"")
                 return (endpoint, healthy, healthy ? nil : "answered \(status): \(text.prefix(100))")
@@ -137,7 +137,7 @@ public final class EtcdClient {
             let share = MonotonicClock.now + (deadline - MonotonicClock.now) / Double(endpoints.count - attempt)
             do throws(EtcdError) {
                 let connection = try EtcdHTTP(endpoints[index], deadline: share)
-                let (status, _) = try connection.request(path, body: body, deadline: share)
+                let status = try connection.request(path, body: body, deadline: share)
                 let bytes = try connection.body(deadline: share)
                 guard status == 200 else {
                     throw EtcdError(

@@ -13,7 +13,9 @@ final class EtcdHTTP {
     private let fd: Int32
     private var buffer: [UInt8] = []
     private var start = 0
-    /// A chunked body being read: bytes left in the current chunk, and whether the last one came.
+    /// Whether the answer's body is chunked; bytes left of the current chunk (or of the
+    /// whole body, when not chunked); whether the body has ended.
+    private var chunked = false
     private var chunkLeft = 0
     private var ended = false
 
@@ -33,8 +35,8 @@ final class EtcdHTTP {
     deinit { close(fd) }
 
     /// Sends `POST path` with a JSON body (or `GET` without one) and reads the answer's head;
-    /// the status and whether the body is chunked.
-    func request(_ path: String, body: String?, deadline: Double) throws(EtcdError) -> (status: Int, chunked: Bool) {
+    /// returns its status.
+    func request(_ path: String, body: String?, deadline: Double) throws(EtcdError) -> Int {
         let bytes = Array(body?.utf8 ?? "".utf8)
         var head = "\(body == nil ? "GET" : "POST") \(path) HTTP/1.1\r\nHost: \(endpoint.host):\(endpoint.port)\r\n"
         if body != nil { head += "Content-Type: application/json\r\nContent-Length: \(bytes.count)\r\n" }
@@ -45,7 +47,7 @@ final class EtcdHTTP {
         guard parts.count >= 2, parts[0].hasPrefix("HTTP/1."), let code = Int(parts[1]) else {
             throw EtcdError(endpoint, path, "not an HTTP answer: \(status.prefix(80))")
         }
-        var chunked = false
+        chunked = false
         var length: Int?
         while true {
             let header = try line(deadline: deadline)
@@ -56,11 +58,8 @@ final class EtcdHTTP {
         }
         chunkLeft = chunked ? 0 : (length ?? 0)
         ended = !chunked && (length ?? 0) == 0
-        self.chunked = chunked
-        return (code, chunked)
+        return code
     }
-
-    private var chunked = false
 
     /// The whole body of the answer.
     func body(deadline: Double) throws(EtcdError) -> [UInt8] {

@@ -37,7 +37,7 @@ public final class EtcdWatch {
             do throws(EtcdError) {
                 let deadline = MonotonicClock.now + timeout / Double(endpoints.count)
                 let connection = try EtcdHTTP(endpoint, deadline: deadline)
-                let (status, _) = try connection.request("/v3/watch", body: body, deadline: deadline)
+                let status = try connection.request("/v3/watch", body: body, deadline: deadline)
                 guard status == 200 else { throw EtcdError(endpoint, "watch", "answered \(status)") }
                 self.connection = connection
                 return

@@ -15,9 +15,7 @@ struct FenceFile {
     let module: String
 
     init(module: ReceiverModule) {
-        let slash = module.path.lastIndex(of: "/") ?? module.path.startIndex
-        let parent = String(module.path[..<slash])
-        path = parent + "/." + module.path[module.path.index(after: slash)...] + ".runner-fence"
+        path = StagingArea.beside(module.path, "runner-fence")
         self.module = module.name
     }
 

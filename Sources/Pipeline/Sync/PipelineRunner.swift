@@ -149,7 +149,7 @@ public final class PipelineRunner {
             }
         }
         operatorSocket = socket
-        notifier = try dryRun ? nil : config.notify?.webhook.flatMap(WebhookURL.init).map { try Notifier(url: $0) }
+        notifier = try dryRun ? nil : config.notify?.webhook.flatMap { WebhookURL($0) }.map { try Notifier(url: $0) }
         renderer = Renderer(
             templates: config.render.isEmpty ? nil : try Filter(rules: config.render),
             function: config.hasRenderFunction

@@ -97,7 +97,8 @@ public final class LocalTarget: SyncTarget {
     {
         for op in plan.operations {
             if case .directory(let p, let info) = op, p.isEmpty {
-                stager.rootInfo = owned(info)  // the root exists already: only its mode and times are set, last
+                // The root exists already: only its mode and times are set, last.
+                stager.rootInfo = info.ownedAsThisProcessCan
                 continue
             }
             let path = try RelativePath(validating: op.path)
@@ -112,12 +113,13 @@ public final class LocalTarget: SyncTarget {
                     FileSystem.sameContent(content.file.raw, FileSystem.join(root, p))
                 {
                     // The same bytes are not written again: only the mode and times are set.
-                    stager.attributes(path, info: owned(content.info))
+                    stager.attributes(path, info: content.info.ownedAsThisProcessCan)
                 } else if let from = plan.bases[p], directoriesAll(the: try RelativePath(validating: from)),
                     FileSystem.sameContent(content.file.raw, FileSystem.join(root, from))
                 {
                     // Moved, unchanged, too recently for size and time to prove it: renamed.
-                    try stager.placeLink(path, from: try RelativePath(validating: from), info: owned(content.info))
+                    try stager.placeLink(
+                        path, from: try RelativePath(validating: from), info: content.info.ownedAsThisProcessCan)
                     outcome.renamed += 1
                 } else if let bytes = try stageCopy(content, to: path, stager) {
                     outcome.bytes += bytes
@@ -125,13 +127,13 @@ public final class LocalTarget: SyncTarget {
                     outcome.retry.append(p)
                 }
             case .symlink(_, let destination, let info):
-                try stager.placeSymlink(path, destination: destination, info: owned(info))
+                try stager.placeSymlink(path, destination: destination, info: info.ownedAsThisProcessCan)
             case .link(_, let from, let info):
-                try stager.placeLink(path, from: try RelativePath(validating: from), info: owned(info))
+                try stager.placeLink(path, from: try RelativePath(validating: from), info: info.ownedAsThisProcessCan)
                 outcome.renamed += 1
             case .delete: stager.remove(path)
-            case .directory(_, let info): stager.directory(path, info: owned(info))
-            case .attributes(_, let info): stager.attributes(path, info: owned(info))
+            case .directory(_, let info): stager.directory(path, info: info.ownedAsThisProcessCan)
+            case .attributes(_, let info): stager.attributes(path, info: info.ownedAsThisProcessCan)
             }
         }
     }
@@ -160,13 +162,9 @@ public final class LocalTarget: SyncTarget {
             stager.discardFile(path)
             return nil
         }
-        try stager.placeFile(path, output, info: owned(content.info))
+        try stager.placeFile(path, output, info: content.info.ownedAsThisProcessCan)
         return total
     }
-
-    /// The entry with the source's owner, for a process that may set it (root); otherwise
-    /// this process's own, as `rsync -a` run by a user leaves them.
-    private func owned(_ info: FileInfo) -> FileInfo { FileInfo.setsOwners ? info : info.ownerless }
 
     /// A file's content; nil when it is gone (or was replaced by a symlink) since the plan:
     /// a later batch has it.

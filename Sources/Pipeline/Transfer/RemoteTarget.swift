@@ -27,8 +27,6 @@ public final class RemoteTarget: SyncTarget {
     public let alwaysLists: Bool
     /// Owners go as numbers (`numeric_ids`), not as names.
     public let numericIDs: Bool
-    /// The leader's fencing token each new session's hello carries (0 without coordination).
-    public var fencingToken: UInt64 = 0
 
     /// A remote target reached by `command` (ssh), or over TCP when `command` is empty.
     public init(
@@ -73,8 +71,7 @@ public final class RemoteTarget: SyncTarget {
             let c =
                 try connection
                 ?? RemoteConnection.open(
-                    uri, command: command, credentials: credentials, timeout: timeout, numericIDs: numericIDs,
-                    token: fencingToken)
+                    uri, command: command, credentials: credentials, timeout: timeout, numericIDs: numericIDs)
             connection = c
             return try body(c)
         } catch {

@@ -16,10 +16,7 @@ public protocol TargetView {
 /// them (root).
 struct LocalTreeView: TargetView {
     let root: String
-    func info(_ path: String) -> FileInfo? {
-        let info = FileInfo.lstat(FileSystem.join(root, path))
-        return FileInfo.setsOwners ? info : info?.ownerless
-    }
+    func info(_ path: String) -> FileInfo? { FileInfo.lstat(FileSystem.join(root, path))?.ownedAsThisProcessCan }
     func list(_ path: String) -> [String] { DirectoryEntries.sorted(at: FileSystem.join(root, path)) }
     func readLink(_ path: String) -> String? { FileSystem.readLink(FileSystem.join(root, path)) }
 }
