@@ -25,49 +25,41 @@ import Testing
     }
 
     @Test func aLeaderWritesWhatChangedAndAStandbyReadsItBack() async throws {
-        let dir = try TemporaryDirectory()
-        let etcd = try await TestEtcd(directory: dir.path)
-        defer {
-            etcd.stop()
-            dir.remove()
-        }
-        let endpoints = etcd.endpoints.compactMap(EtcdEndpoint.init)
-        let lease = LeaderLease(client: EtcdClient(endpoints: endpoints, timeout: 5), pipeline: "p", name: "a", ttl: 10)
-        guard case .leader(let token) = try lease.campaign() else { Issue.record("no lead"); return }
-        let store = EtcdRolloutStore(client: EtcdClient(endpoints: endpoints, timeout: 5), pipeline: "p")
-        var state = Self.state(hosts: 250, applied: 3)
-        #expect(try store.save(state, token: token))
-        #expect(store.writes == 3, "250 hosts and 3 more keys go in txns of 100")
-        #expect(try store.save(state, token: token) && store.writes == 3, "nothing changed, nothing written")
-        state.hosts["runner://web-7.example:8730/fpm"]?.applied = 4
-        state.head = 4
-        #expect(try store.save(state, token: token) && store.writes == 4, "one txn for one revision's changes")
+        try await withEtcd { etcd, endpoints in
+            let lease = LeaderLease(
+                client: EtcdClient(endpoints: endpoints, timeout: 5), pipeline: "p", name: "a", ttl: 10)
+            guard case .leader(let token) = try lease.campaign() else { Issue.record("no lead"); return }
+            let store = EtcdRolloutStore(client: EtcdClient(endpoints: endpoints, timeout: 5), pipeline: "p")
+            var state = Self.state(hosts: 250, applied: 3)
+            #expect(try store.save(state, token: token))
+            #expect(store.writes == 3, "250 hosts and 3 more keys go in txns of 100")
+            #expect(try store.save(state, token: token) && store.writes == 3, "nothing changed, nothing written")
+            state.hosts["runner://web-7.example:8730/fpm"]?.applied = 4
+            state.head = 4
+            #expect(try store.save(state, token: token) && store.writes == 4, "one txn for one revision's changes")
 
-        let standby = EtcdRolloutStore(client: EtcdClient(endpoints: endpoints, timeout: 5), pipeline: "p")
-        #expect(try standby.load() == state)
+            let standby = EtcdRolloutStore(client: EtcdClient(endpoints: endpoints, timeout: 5), pipeline: "p")
+            #expect(try standby.load() == state)
+        }
     }
 
     @Test func aDeposedLeaderWritesNothing() async throws {
-        let dir = try TemporaryDirectory()
-        let etcd = try await TestEtcd(directory: dir.path)
-        defer {
-            etcd.stop()
-            dir.remove()
+        try await withEtcd { etcd, endpoints in
+            let a = LeaderLease(client: EtcdClient(endpoints: endpoints, timeout: 5), pipeline: "p", name: "a", ttl: 10)
+            let b = LeaderLease(client: EtcdClient(endpoints: endpoints, timeout: 5), pipeline: "p", name: "b", ttl: 10)
+            guard case .leader(let old) = try a.campaign() else { Issue.record("no lead"); return }
+            let stale = EtcdRolloutStore(client: EtcdClient(endpoints: endpoints, timeout: 5), pipeline: "p")
+            #expect(try stale.save(Self.state(hosts: 2, applied: 1), token: old))
+            a.resign()
+            guard case .leader(let new) = try b.campaign() else { Issue.record("b does not lead"); return }
+            let current = EtcdRolloutStore(client: EtcdClient(endpoints: endpoints, timeout: 5), pipeline: "p")
+            _ = try current.load()
+            let theirs = Self.state(hosts: 2, applied: 2)
+            #expect(try current.save(theirs, token: new))
+            #expect(try !stale.save(Self.state(hosts: 2, applied: 9), token: old), "the old leader is fenced")
+            #expect(
+                try EtcdRolloutStore(client: EtcdClient(endpoints: endpoints, timeout: 5), pipeline: "p").load()
+                    == theirs)
         }
-        let endpoints = etcd.endpoints.compactMap(EtcdEndpoint.init)
-        let a = LeaderLease(client: EtcdClient(endpoints: endpoints, timeout: 5), pipeline: "p", name: "a", ttl: 10)
-        let b = LeaderLease(client: EtcdClient(endpoints: endpoints, timeout: 5), pipeline: "p", name: "b", ttl: 10)
-        guard case .leader(let old) = try a.campaign() else { Issue.record("no lead"); return }
-        let stale = EtcdRolloutStore(client: EtcdClient(endpoints: endpoints, timeout: 5), pipeline: "p")
-        #expect(try stale.save(Self.state(hosts: 2, applied: 1), token: old))
-        a.resign()
-        guard case .leader(let new) = try b.campaign() else { Issue.record("b does not lead"); return }
-        let current = EtcdRolloutStore(client: EtcdClient(endpoints: endpoints, timeout: 5), pipeline: "p")
-        _ = try current.load()
-        let theirs = Self.state(hosts: 2, applied: 2)
-        #expect(try current.save(theirs, token: new))
-        #expect(try !stale.save(Self.state(hosts: 2, applied: 9), token: old), "the old leader is fenced")
-        #expect(
-            try EtcdRolloutStore(client: EtcdClient(endpoints: endpoints, timeout: 5), pipeline: "p").load() == theirs)
     }
 }

@@ -14,47 +14,37 @@ import Testing
     }
 
     @Test func oneLeadsAndOnItsDeathTheOtherTakesOverAfterIt() async throws {
-        let dir = try TemporaryDirectory()
-        let etcd = try await TestEtcd(directory: dir.path)
-        defer {
-            etcd.stop()
-            dir.remove()
-        }
-        let endpoints = etcd.endpoints.compactMap(EtcdEndpoint.init)
-        let a = try LeaderLoop(endpoints: endpoints, pipeline: "p", name: "sender-a", ttl: 2, timeout: 5)
-        #expect(await eventually(timeout: 10) { a.mayPush() }, "\(a.snapshot)")
-        let b = try LeaderLoop(endpoints: endpoints, pipeline: "p", name: "sender-b", ttl: 2, timeout: 5)
-        defer { b.stop(resign: true) }
-        #expect(await eventually(timeout: 10) { b.snapshot.role == .standby(leader: "sender-a") }, "\(b.snapshot)")
-        // a leads through its renewals.
-        let first = try #require(Self.token(a))
-        let granted = a.snapshot.validUntil
-        #expect(await eventually(timeout: 10) { a.snapshot.validUntil > granted + 1 }, "a renews")
-        #expect(a.mayPush() && !b.mayPush())
+        try await withEtcd { etcd, endpoints in
+            let a = try LeaderLoop(endpoints: endpoints, pipeline: "p", name: "sender-a", ttl: 2, timeout: 5)
+            #expect(await eventually(timeout: 10) { a.mayPush() }, "\(a.snapshot)")
+            let b = try LeaderLoop(endpoints: endpoints, pipeline: "p", name: "sender-b", ttl: 2, timeout: 5)
+            defer { b.stop(resign: true) }
+            #expect(await eventually(timeout: 10) { b.snapshot.role == .standby(leader: "sender-a") }, "\(b.snapshot)")
+            // a leads through its renewals.
+            let first = try #require(Self.token(a))
+            let granted = a.snapshot.validUntil
+            #expect(await eventually(timeout: 10) { a.snapshot.validUntil > granted + 1 }, "a renews")
+            #expect(a.mayPush() && !b.mayPush())
 
-        a.stop(resign: false)  // as a process killed: the lease runs out by itself
-        let aUntil = a.snapshot.validUntil
-        #expect(await eventually(timeout: 10) { b.mayPush() }, "\(b.snapshot)")
-        let second = try #require(Self.token(b))
-        #expect(second > first)
-        #expect(MonotonicClock.now > aUntil, "b pushes only once a no longer could")
+            a.stop(resign: false)  // as a process killed: the lease runs out by itself
+            let aUntil = a.snapshot.validUntil
+            #expect(await eventually(timeout: 10) { b.mayPush() }, "\(b.snapshot)")
+            let second = try #require(Self.token(b))
+            #expect(second > first)
+            #expect(MonotonicClock.now > aUntil, "b pushes only once a no longer could")
+        }
     }
 
     @Test func aCleanStopHandsOverAtOnce() async throws {
-        let dir = try TemporaryDirectory()
-        let etcd = try await TestEtcd(directory: dir.path)
-        defer {
-            etcd.stop()
-            dir.remove()
+        try await withEtcd { etcd, endpoints in
+            let a = try LeaderLoop(endpoints: endpoints, pipeline: "p", name: "a", ttl: 9, timeout: 5)
+            #expect(await eventually(timeout: 10) { a.mayPush() })
+            let b = try LeaderLoop(endpoints: endpoints, pipeline: "p", name: "b", ttl: 9, timeout: 5)
+            defer { b.stop(resign: true) }
+            #expect(await eventually(timeout: 10) { b.snapshot.role == .standby(leader: "a") })
+            a.stop(resign: true)
+            // A standby tries every TTL/3 (3 s): b leads before a's 9 s lease could have run out.
+            #expect(await eventually(timeout: 6) { b.mayPush() }, "\(b.snapshot)")
         }
-        let endpoints = etcd.endpoints.compactMap(EtcdEndpoint.init)
-        let a = try LeaderLoop(endpoints: endpoints, pipeline: "p", name: "a", ttl: 9, timeout: 5)
-        #expect(await eventually(timeout: 10) { a.mayPush() })
-        let b = try LeaderLoop(endpoints: endpoints, pipeline: "p", name: "b", ttl: 9, timeout: 5)
-        defer { b.stop(resign: true) }
-        #expect(await eventually(timeout: 10) { b.snapshot.role == .standby(leader: "a") })
-        a.stop(resign: true)
-        // A standby tries every TTL/3 (3 s): b leads before a's 9 s lease could have run out.
-        #expect(await eventually(timeout: 6) { b.mayPush() }, "\(b.snapshot)")
     }
 }

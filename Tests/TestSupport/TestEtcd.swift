@@ -8,7 +8,8 @@ public final class TestEtcd: @unchecked Sendable {
     public let names: [String]
     public let clientPorts: [Int]
     private let peerPorts: [Int]
-    private let directory: String
+    /// Where the members keep their data and logs.
+    public let directory: String
     private var processes: [Process?]
 
     /// The client URLs, as `coordination = { etcd = { ... } }` names them.
