@@ -129,6 +129,8 @@ public final class ConfigLoader {
             guard case .table(let t) = call.arguments.first ?? .nil else {
                 throw ConfigError("settings takes a table: settings { log = \"info\" }", at: at)
             }
+            // Read while the script runs: the index must know its lines already.
+            self.refreshIndex()
             try self.applySettings(self.reader(t, "settings", at: at))
             return []
         }
