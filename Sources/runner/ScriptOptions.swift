@@ -93,6 +93,12 @@ struct LoadedScript {
                 "declares no module", at: SourceLocation(file: file, line: 0),
                 hint: "add module \"name\" { path = ... }")
         }
+        // A sender's setting in a receiver's script is not accepted and then ignored.
+        if configuration.settings.coordination != nil {
+            throw ConfigError(
+                "settings.coordination is a sender's (runner run): a receiver follows whichever sender leads",
+                at: SourceLocation(file: file, line: 0), hint: "remove coordination from this script")
+        }
         return try configuration.modules.map { try ServedModule($0, hooks: hooks as? ActionHooks) }
     }
 }

@@ -46,5 +46,43 @@ extension ConfigLoader {
         if let file = try r.string("metrics_file") { settings.metricsFile = resolvePath(file) }
         if let t = try r.seconds("behind_limit") { settings.behindLimit = max(0, t) }
         if let t = try r.seconds("stop_timeout") { settings.stopTimeout = max(0, t) }
+        settings.coordination = try coordination(r) ?? settings.coordination
+    }
+
+    /// `coordination = { etcd = { "http://host:2379", … }, name = "sender-a", lease = 10 }`.
+    func coordination(_ r: LuaTableReader) throws -> CoordinationSettings? {
+        guard
+            let t = try r.table(
+                "coordination", expected: "a table { etcd = { \"http://host:2379\" }, name = \"sender-a\" }")
+        else { return nil }
+        try t.checkKeys(ConfigSchema.coordination)
+        guard let urls = try t.strings("etcd"), !urls.isEmpty else {
+            throw r.error("coordination", "coordination needs etcd = { \"http://host:2379\", … }")
+        }
+        var endpoints: [EtcdEndpoint] = []
+        for url in urls {
+            guard let endpoint = EtcdEndpoint(url) else {
+                throw t.error(
+                    "etcd", "coordination.etcd: \"\(url)\" is not http://host[:port] (no path; no https: a local proxy)"
+                )
+            }
+            endpoints.append(endpoint)
+        }
+        guard let name = try t.string("name") else {
+            throw r.error("coordination", "coordination needs name = \"…\" (this sender's, e.g. its host name)")
+        }
+        guard CoordinationSettings.isValidName(name) else {
+            throw t.error("name", "coordination.name '\(name)' must be letters, digits, '.', '-' or '_' (at most 64)")
+        }
+        var lease = CoordinationSettings.defaultLease
+        if let seconds = try t.seconds("lease") {
+            let range = CoordinationSettings.leaseRange
+            guard seconds == seconds.rounded(), range.contains(Int(seconds)) else {
+                throw t.error(
+                    "lease", "coordination.lease must be whole seconds from \(range.lowerBound) to \(range.upperBound)")
+            }
+            lease = Int(seconds)
+        }
+        return CoordinationSettings(endpoints: endpoints, name: name, lease: lease)
     }
 }

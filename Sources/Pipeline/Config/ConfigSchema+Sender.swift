@@ -23,6 +23,10 @@ extension ConfigSchema {
                 "stop_timeout", .number, "10", example: "stop_timeout = 30",
                 "Seconds a stop (SIGTERM) may take to send what is pending."),
             Key(
+                "coordination", .table,
+                example: "coordination = { etcd = { \"http://127.0.0.1:2379\" }, name = \"sender-a\" }",
+                "Sender: lead or stand by through etcd (see coordination), with another sender of this script."),
+            Key(
                 "listen", .string, "\"0.0.0.0:8730\"", example: "listen = \"10.0.0.5:8730\"",
                 "Receiver: the address runner serve listens on (port 0: the kernel picks one, logged)."),
             Key(
@@ -180,6 +184,23 @@ extension ConfigSchema {
             Key(
                 "max_changed", .either([.string, .number]), example: "max_changed = \"50%\"",
                 "Files added, changed or deleted: a count or a share."),
+        ])
+
+    /// `coordination = { }` of a sender's settings.
+    public static let coordination = Table(
+        name: "coordination",
+        doc:
+            "Senders that share the pipelines: the one holding a pipeline's leader key in etcd pushes, the others stand by.",
+        keys: [
+            Key(
+                "etcd", .strings, example: "etcd = { \"http://etcd1:2379\", \"http://etcd2:2379\" }",
+                "The etcd members' JSON gateways, http://host[:port]. Required."),
+            Key(
+                "name", .string, example: "name = \"sender-a\"",
+                "This sender's name (letters, digits, . - _), shown as the leader. Required."),
+            Key(
+                "lease", .number, "10", example: "lease = 15",
+                "Seconds of the leader's lease (2 to 3600): a standby takes over within it and 2 s."),
         ])
 
     /// `notify = { }` of a pipeline.

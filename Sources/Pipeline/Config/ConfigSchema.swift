@@ -65,7 +65,7 @@ public enum ConfigSchema {
 
     /// The tables of a sender's script, in the order the reference shows them.
     public static let pipelineTables: [Table] = [
-        settings, group, host, pipeline, auth, ssh, retry, rollout, massChangeGuard, notify,
+        settings, group, host, pipeline, auth, ssh, retry, rollout, massChangeGuard, notify, coordination,
     ]
     /// The tables of a receiver's script.
     public static let receiverTables: [Table] = [settings, module, exec, signal, phpfpmReload]

@@ -27,6 +27,8 @@ public struct Settings: Sendable, Equatable {
     public var behindLimit: Double = 300
     /// Sender: seconds a stop (SIGTERM) may take to send what is pending.
     public var stopTimeout: Double = 10
+    /// Sender: the etcd cluster and this sender's name, when two senders share the pipelines.
+    public var coordination: CoordinationSettings?
 
     /// Default settings.
     public init() {}
