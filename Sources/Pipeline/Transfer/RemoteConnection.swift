@@ -52,7 +52,7 @@ final class RemoteConnection {
     /// the session; each step gives up after `timeout` seconds.
     static func open(
         _ uri: TargetURI, command: [String], credentials: (user: String, secret: String)?,
-        timeout: Double, numericIDs: Bool = false
+        timeout: Double, numericIDs: Bool = false, token: UInt64 = 0
     ) throws(WireError) -> RemoteConnection {
         let c: RemoteConnection
         var user = credentials?.user ?? ""
@@ -66,7 +66,7 @@ final class RemoteConnection {
         case .file, .rsync:
             preconditionFailure("\(uri) is no runner receiver")
         }
-        try c.handshake(uri, user: user, credentials: credentials)
+        try c.handshake(uri, user: user, credentials: credentials, token: token)
         // Owners by name both ways: the listing's in this host's ids, ours in the receiver's.
         let owners = OwnerTable(numeric: numericIDs)
         c.reader.owners = owners
@@ -74,14 +74,14 @@ final class RemoteConnection {
         return c
     }
 
-    private func handshake(_ uri: TargetURI, user: String, credentials: (user: String, secret: String)?)
-        throws(WireError)
-    {
+    private func handshake(
+        _ uri: TargetURI, user: String, credentials: (user: String, secret: String)?, token: UInt64
+    ) throws(WireError) {
         clock.step = "waiting for the receiver's welcome"
         try writer.send(
             .hello(
                 version: UInt32(WireLimits.version), maxFrame: writer.limits.maxFrame, module: uri.module, user: user,
-                token: 0))  // no coordination yet: a sender without a leader
+                token: token))
         try writer.flush()
         var reply: WireMessage
         do { reply = try reader.receive() } catch  where error.refusal == "access denied" {

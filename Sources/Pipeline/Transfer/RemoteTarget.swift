@@ -18,6 +18,9 @@ public final class RemoteTarget: SyncTarget {
     /// Seconds each step (connect, handshake, every read and write) may wait for progress.
     private let timeout: Double
     private var connection: RemoteConnection?
+    /// The token this sender's hellos carry, and the one the open connection said.
+    private let token: FencingToken
+    private var connectionToken: UInt64 = 0
     var batchID: UInt64 = 0
     /// zstd's context, made once rather than per file.
     lazy var compressor = LiteralCompressor()
@@ -31,9 +34,10 @@ public final class RemoteTarget: SyncTarget {
     /// A remote target reached by `command` (ssh), or over TCP when `command` is empty.
     public init(
         uri: TargetURI, command: [String], credentials: (user: String, secret: String)? = nil, timeout: Double = 10,
-        alwaysLists: Bool = false, numericIDs: Bool = false
+        alwaysLists: Bool = false, numericIDs: Bool = false, token: FencingToken = FencingToken()
     ) {
         self.uri = uri
+        self.token = token
         self.command = command
         self.credentials = credentials
         self.timeout = timeout
@@ -68,11 +72,16 @@ public final class RemoteTarget: SyncTarget {
     /// Runs `body` on the open connection; any error drops it.
     private func session<T>(_ body: (RemoteConnection) throws -> T) throws -> T {
         do {
+            let term = token.current
+            // A session of an earlier term would be fenced out: it says hello again.
+            if connection != nil && connectionToken != term { disconnect() }
             let c =
                 try connection
                 ?? RemoteConnection.open(
-                    uri, command: command, credentials: credentials, timeout: timeout, numericIDs: numericIDs)
+                    uri, command: command, credentials: credentials, timeout: timeout, numericIDs: numericIDs,
+                    token: term)
             connection = c
+            connectionToken = term
             return try body(c)
         } catch {
             let said = connection?.lastWords()

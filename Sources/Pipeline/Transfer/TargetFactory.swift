@@ -7,9 +7,10 @@ import RunnerSystem
 public enum TargetFactory {
     /// The target for `destination`; `dryRun` touches nothing and plans every batch against
     /// the target's listing.
-    public static func make(_ destination: PipelineConfig.Destination, config: PipelineConfig, dryRun: Bool) throws
-        -> any SyncTarget
-    {
+    public static func make(
+        _ destination: PipelineConfig.Destination, config: PipelineConfig, dryRun: Bool,
+        token: FencingToken = FencingToken()
+    ) throws -> any SyncTarget {
         switch destination.uri {
         case .file(let path):
             // As written and as the links lead (a source `current -> releases/N`).
@@ -28,7 +29,7 @@ public enum TargetFactory {
                 command: RemoteTarget.sshCommand(
                     user: user, host: host, port: port, module: module,
                     ssh: ssh.command, runner: ssh.runner, receiver: ssh.receiver, timeout: config.timeout),
-                timeout: config.timeout, alwaysLists: dryRun, numericIDs: config.numericIDs)
+                timeout: config.timeout, alwaysLists: dryRun, numericIDs: config.numericIDs, token: token)
         case .rsync:
             if let auth = config.auth {
                 // Checked as for runner:// (mode 0600, one secret); rsync reads the file itself.
@@ -46,7 +47,7 @@ public enum TargetFactory {
             }
             return RemoteTarget(
                 uri: destination.uri, command: [], credentials: credentials, timeout: config.timeout,
-                alwaysLists: dryRun, numericIDs: config.numericIDs)
+                alwaysLists: dryRun, numericIDs: config.numericIDs, token: token)
         }
     }
 }
