@@ -54,7 +54,8 @@ extension Runner {
             try script.pipelines().map { p in
                 try PipelineRunner(
                     config: p, hooks: script.hooks, logger: logger, dryRun: dryRun,
-                    stateDirectory: script.configuration.settings.stateDirectory
+                    stateDirectory: script.configuration.settings.stateDirectory,
+                    coordination: script.configuration.settings.coordination
                 ) { text in Output.out(text + "\n") }
             }
         }

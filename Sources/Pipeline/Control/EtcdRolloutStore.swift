@@ -2,7 +2,9 @@ import FoundationEssentials
 
 /// The rollout's state (the head, each group's pointers, each host's revisions) in etcd under
 /// `/runner/<pipeline>/`, where a standby finds it when it takes over: `head`, `groups/<name>`
-/// and `hosts/<uri>`, each a JSON value. Every write is fenced: a txn that holds only while
+/// and `hosts/<uri>`, each a JSON value, and `revisions/<n>`: the identity of each revision the
+/// state names (`RevisionLog.identity`), by which another sender knows the same content under
+/// its own numbers (`RolloutState.translated`). Every write is fenced: a txn that holds only while
 /// the leader key is still the one this leader made (its create_revision, the token), so a
 /// deposed leader writes nothing. Only what changed since the last save is written, in txns
 /// of at most `opsPerTxn` operations (etcd's `--max-txn-ops` is 128 by default).
@@ -12,6 +14,8 @@ public final class EtcdRolloutStore {
     private let leaderKey: String
     /// What etcd holds as far as this store knows (after a load or a save).
     private var known = RolloutState()
+    /// The identity of each revision etcd names (after a load or a save).
+    public private(set) var identities: [Int: String] = [:]
     /// Writes (txns) so far: `make bench` reports them per revision.
     public private(set) var writes = 0
 
@@ -28,6 +32,7 @@ public final class EtcdRolloutStore {
     /// The state as etcd has it (an empty one when nothing was saved yet).
     public func load() throws(EtcdError) -> RolloutState {
         var state = RolloutState()
+        var identities: [Int: String] = [:]
         let decoder = JSONDecoder()
         for kv in try client.range(prefix, prefix: true).kvs {
             let name = String(kv.key.dropFirst(prefix.count))
@@ -39,16 +44,27 @@ public final class EtcdRolloutStore {
             } else if name.hasPrefix("hosts/") {
                 state.hosts[String(name.dropFirst(6))] = try? decoder.decode(
                     RolloutState.Host.self, from: Data(kv.value))
+            } else if name.hasPrefix("revisions/"), let number = Int(name.dropFirst(10)) {
+                identities[number] = String(decoding: kv.value, as: UTF8.self)
             }
         }
-        known = state
+        (known, self.identities) = (state, identities)
         return state
     }
 
-    /// Writes what changed from what etcd holds, fenced by `token`; false when the fence
+    /// Writes what changed from what etcd holds, fenced by `token`, with the identity of each
+    /// revision the state names (`identities`: those not there are left out); false when the fence
     /// failed (another sender leads now) and nothing more was written.
-    public func save(_ state: RolloutState, token: UInt64) throws(EtcdError) -> Bool {
+    public func save(_ state: RolloutState, identities: [Int: String] = [:], token: UInt64) throws(EtcdError) -> Bool {
         var requests: [EtcdClient.Request] = []
+        let named = state.revisions
+        let wanted = identities.filter { named.contains($0.key) }
+        for (number, identity) in wanted.sorted(by: { $0.key < $1.key }) where self.identities[number] != identity {
+            requests.append(.put(prefix + "revisions/\(number)", Array(identity.utf8)))
+        }
+        for number in self.identities.keys.sorted() where wanted[number] == nil {
+            requests.append(.delete(prefix + "revisions/\(number)"))
+        }
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         func json<T: Encodable>(_ value: T) -> [UInt8] { (try? encoder.encode(value)).map(Array.init) ?? [] }
@@ -73,7 +89,7 @@ public final class EtcdRolloutStore {
             guard result.succeeded else { return false }
             start += part.count
         }
-        known = state
+        (known, self.identities) = (state, wanted)
         return true
     }
 }

@@ -28,6 +28,8 @@ public final class LeaderLoop: Sendable {
 
     private let shared = Shared()
     private let thread: WorkerThread
+    /// Readable when the role or the error changed: the run loop polls it.
+    public let wakeup: Wakeup
 
     /// Starts claiming `pipeline` for `name` with a lease of `ttl` seconds; each call to etcd
     /// waits at most `timeout`.
@@ -35,7 +37,8 @@ public final class LeaderLoop: Sendable {
         throws(SystemError)
     {
         thread = try WorkerThread()
-        thread.run { [shared] in
+        wakeup = try Wakeup()
+        thread.run { [shared, wakeup] in
             // The lease lives on this thread alone.
             let lease = LeaderLease(
                 client: EtcdClient(endpoints: endpoints, timeout: timeout), pipeline: pipeline, name: name, ttl: ttl)
@@ -56,9 +59,12 @@ public final class LeaderLoop: Sendable {
                 } catch {
                     failure = error.description
                 }
-                shared.snapshot.withLock {
-                    $0 = Snapshot(role: lease.role, validUntil: lease.clock.validUntil, error: failure)
+                let fresh = Snapshot(role: lease.role, validUntil: lease.clock.validUntil, error: failure)
+                let changed = shared.snapshot.withLock { old in
+                    defer { old = fresh }
+                    return old.role != fresh.role || old.error != fresh.error
                 }
+                if changed { wakeup.signal() }
                 // A standby tries again a third of a TTL on; a leader renews when due.
                 let next = lease.mayPush() ? lease.clock.nextRenewal() : MonotonicClock.now + Double(ttl) / 3
                 while MonotonicClock.now < next && !shared.stopping.withLock({ $0.stop }) {

@@ -62,6 +62,10 @@ public final class RevisionLog {
         }
     }
 
+    /// Makes the next revision's number at least `number + 1`: a sender taking over numbers
+    /// its revisions after every one the pipeline's state in etcd names.
+    public func reserve(through number: Int) { newest = max(newest, number) }
+
     /// The numbers of the revisions kept, in order.
     public func numbers() -> [Int] {
         Set(

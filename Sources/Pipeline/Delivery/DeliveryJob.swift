@@ -19,6 +19,8 @@ struct DeliveryJob: @unchecked Sendable {
     let delete: Bool
     /// The revision it brings the host to.
     let revision: Int
+    /// The sender's term it was started in (0 without coordination).
+    var term: UInt64 = 0
     let cancelled: @Sendable () -> Bool
 
     func run(host: Int) -> DeliveryResult {
@@ -27,11 +29,11 @@ struct DeliveryJob: @unchecked Sendable {
             let outcome = try target.sync(
                 paths: paths, moves: moves, source: tree, filter: filter, delete: delete, cancelled: cancelled)
             return DeliveryResult(
-                host: host, revision: revision, whole: whole, outcome: .success(outcome),
+                host: host, revision: revision, term: term, whole: whole, outcome: .success(outcome),
                 seconds: MonotonicClock.now - started)
         } catch {
             return DeliveryResult(
-                host: host, revision: revision, whole: whole,
+                host: host, revision: revision, term: term, whole: whole,
                 outcome: .failure(.init("\(error)", lostSession: error is WireError)),
                 seconds: MonotonicClock.now - started)
         }
@@ -54,6 +56,7 @@ struct DeliveryResult: Sendable {
     let host: Int
     /// The revision it brought the host to, and whether the whole tree was compared.
     let revision: Int
+    let term: UInt64
     let whole: Bool
     let outcome: Result<SyncOutcome, Failure>
     let seconds: Double

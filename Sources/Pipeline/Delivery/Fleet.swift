@@ -34,7 +34,7 @@ final class Fleet {
             results.list.withLock {
                 $0.append(
                     DeliveryResult(
-                        host: index, revision: job.revision, whole: job.whole,
+                        host: index, revision: job.revision, term: job.term, whole: job.whole,
                         outcome: .failure(.init("\(error)", lostSession: false)), seconds: 0))
             }
             wakeup.signal()

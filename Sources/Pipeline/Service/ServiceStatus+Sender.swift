@@ -55,10 +55,25 @@ extension ServiceStatus {
                 status.problems.append(
                     "notify: \(notify.queued) notification(s) waiting for \(notify.webhook): \(error)")
             }
+            let lead = p.lead.map { l in
+                let snapshot = l.loop.snapshot
+                var leader: String?
+                if case .standby(let name) = snapshot.role {
+                    leader = name
+                } else if l.term != nil {
+                    leader = l.settings.name
+                }
+                return Lead(
+                    name: l.settings.name, role: l.term == nil ? "standby" : "leader", leader: leader, term: l.term,
+                    validFor: l.term == nil ? nil : max(0, snapshot.validUntil - now), stopped: l.stoppedWhy)
+            }
+            if let lead, let why = lead.stopped {
+                status.problems.append("pipeline \(p.config.name): \(lead.name) does not push: \(why)")
+            }
             status.pipelines.append(
                 Pipeline(
                     name: p.config.name, source: p.sourceRoot, revision: rollout.head, watches: p.watchCount,
-                    groups: groups, notify: notify))
+                    groups: groups, notify: notify, lead: lead))
             for host in p.fleet.hosts {
                 if let since = host.behindSince, now - since > behindLimit {
                     status.problems.append("\(host.uri) behind for \(Int(now - since)) s")

@@ -71,6 +71,7 @@ extension ServiceStatus {
                     .joined(separator: "  ")
             }.joined(separator: "\n") + "\n"
         for p in pipelines {
+            if let lead = p.lead { text += "pipeline \(p.name): \(lead.text)\n" }
             for g in p.groups where g.held != nil { text += "group \(g.name): \(g.held!)\n" }
             for g in p.groups where g.approval != nil { text += "group \(g.name): \(g.approval!.text)\n" }
         }

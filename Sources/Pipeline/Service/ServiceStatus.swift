@@ -27,6 +27,29 @@ public struct ServiceStatus: Codable, Sendable {
         public var groups: [Group]
         /// The webhook of `notify`, if one is set: what waits, what went, what failed.
         public var notify: Notify?
+        /// Its leader election, when senders share it.
+        public var lead: Lead?
+    }
+
+    /// Who leads a pipeline shared by senders (`settings.coordination`).
+    public struct Lead: Codable, Sendable {
+        /// This sender's name, and whether it is the leader or a standby.
+        public var name: String
+        public var role: String
+        /// The leader's name as far as this sender knows (nil: nobody, or unknown).
+        public var leader: String?
+        /// The leader's term (its fencing token), when this sender leads.
+        public var term: UInt64?
+        /// Seconds its pushes may go on without another renewal.
+        public var validFor: Double?
+        /// Why this sender does not push though it should (etcd out of reach, lease lost).
+        public var stopped: String?
+
+        /// "leader sender-a (term 412, lease good for 8 s)", "standby (sender-a leads)".
+        public var text: String {
+            if let term { return "leader \(name) (term \(term), lease good for \(Int(validFor ?? 0)) s)" }
+            return "standby \(name) (\(leader.map { "\($0) leads" } ?? "no leader known"))"
+        }
     }
 
     /// A pipeline's notifications.

@@ -12,6 +12,7 @@ enum StatusPage {
         for p in status.pipelines {
             body +=
                 "<h2>pipeline \(escape(p.name)) <small>\(escape(p.source)) · revision \(p.revision) · \(p.watches) \(p.watches == 1 ? "directory" : "directories") watched</small></h2>\n"
+            if let lead = p.lead { body += "<p class=summary>\(escape(lead.text))</p>\n" }
             for g in p.groups {
                 body += "<h3>\(g.name.isEmpty ? "hosts" : "group " + escape(g.name))"
                 if let approved = g.approved { body += " <small>approved revision \(approved)</small>" }

@@ -9,6 +9,9 @@ extension PipelineRunner {
     @discardableResult
     public func initialSync(control: RunControl, untilSettled: Bool = false) -> Bool {
         if dryRun { return describe(ChangeBatch(paths: [], fullRescan: true), label: "initial sync") }
+        // A standby cuts and sends nothing: it does so when it takes over (`--once` waits to).
+        if untilSettled, !isActive { waitToLead(control: control) }
+        guard isActive else { return false }
         if untilSettled { rollout.stopRetrying() }
         cut(paths: nil, note: "start", firstEvent: nil, control: control)
         if let head = log.head, head.number > rollout.head {
@@ -34,6 +37,8 @@ extension PipelineRunner {
     /// Cuts a revision if one is due: what the watch saw once the source is quiet (`delay`),
     /// files that settled, unwatched directories scanned, batches the `check` hook held.
     public func flushIfDue(now: Double, control: RunControl) {
+        followLeader(now: now, control: control)
+        guard isActive else { return }
         let earlier = now - coalescer.delay
         for path in openWrites.settled(at: now, info: { FileInfo.lstat(FileSystem.join(sourceRoot, $0)) }) {
             coalescer.add(path, .written, at: earlier)
@@ -105,12 +110,17 @@ extension PipelineRunner {
 
     /// Cuts the next revision from the source and hands it to the rollout. A cut that fails
     /// (the source directory gone) is tried again, whole, a second later.
-    func cut(paths: [String]?, note: String?, firstEvent: Double?, control: RunControl) {
+    /// What a cut of `paths` (nil: the whole source) reads.
+    func cutRequest(paths: [String]?, note: String?) -> CutRequest {
         var request = CutRequest(
             source: sourceRoot, sourceFile: config.sourceFile, paths: paths, filter: filter, note: note)
         request.countFiles = config.massChangeGuard != nil
+        return request
+    }
+
+    func cut(paths: [String]?, note: String?, firstEvent: Double?, control: RunControl) {
         let result: CutResult
-        do { result = try log.cut(request) } catch {
+        do { result = try log.cut(cutRequest(paths: paths, note: note)) } catch {
             logger.error("cannot cut a revision: \(error); trying again")
             cutAgainAt = MonotonicClock.now + 1
             return

@@ -18,10 +18,14 @@ extension PipelineRunner {
             let now = MonotonicClock.now
             let actions = rollout.handle(events.removeFirst(), now: now)
             decided += actions
-            saveState()
+            // The state is in etcd before any push of a term (else the push waits: retried).
+            let mayPush = saveState() && (lead?.mayPush ?? true)
             for action in actions {
                 if case .send(let h, let revision, let from) = action {
-                    if let answer = start(h, revision, from: from, control: control) {
+                    if let answer = mayPush
+                        ? start(h, revision, from: from, control: control)
+                        : .failed("not sent: \(lead?.saveError.map { "etcd: \($0)" } ?? "this sender does not lead")")
+                    {
                         failing.insert(h)
                         events.append(.answered(host: h, answer))
                     }
@@ -87,7 +91,11 @@ extension PipelineRunner {
                 target: host.target, filter: workerFilter, tree: tree,
                 paths: paths ?? config.sourceFile.map { [$0] }, moves: moves, whole: paths == nil,
                 delete: config.delete, revision: revision,
-                cancelled: { [abandoned] in control.isAbandoned || abandoned.isCancelled }))
+                term: lead?.term ?? 0,
+                cancelled: { [abandoned, loop = lead?.loop] in
+                    // Nothing commits once this sender's lease may have run out.
+                    control.isAbandoned || abandoned.isCancelled || loop?.mayPush() == false
+                }))
         return nil
     }
 
@@ -97,9 +105,11 @@ extension PipelineRunner {
     /// Results of deliveries, and Lua calls from workers.
     public func serviceWakeups(now: Double, control: RunControl) {
         calls.serve()
+        lead?.loop.wakeup.drain()
+        followLeader(now: now, control: control)
         serveOperators(control: control)
         sourceParentWoke(now: now)
-        for result in fleet.takeResults() {
+        for result in takeResults() {
             let answer = report(result)
             if answer == .applied { failing.remove(result.host) } else { failing.insert(result.host) }
             handle(.answered(host: result.host, answer), control: control)
@@ -109,12 +119,22 @@ extension PipelineRunner {
         collectIfDue()
     }
 
-    /// Remembers the rollout's state (a failure to is logged: the next save may do).
-    func saveState() {
-        guard let journal else { return }
-        do { try journal.save(rollout.state) } catch {
-            logger.warning("cannot remember the rollout in \(journal.journalPath): \(error)")
+    /// The results that came back in this term (those of a term that ended were abandoned:
+    /// the rollout that sent them is gone).
+    func takeResults() -> [DeliveryResult] {
+        fleet.takeResults().filter { $0.term == (lead?.term ?? 0) }
+    }
+
+    /// Remembers the rollout's state (a failure to is logged: the next save may do), and
+    /// while this sender leads, writes it to etcd: false when that failed.
+    @discardableResult
+    func saveState() -> Bool {
+        if let journal {
+            do { try journal.save(rollout.state) } catch {
+                logger.warning("cannot remember the rollout in \(journal.journalPath): \(error)")
+            }
         }
+        return saveToEtcd()
     }
 
     /// Blocks until a delivery result or a Lua call from a worker is there (serving the
@@ -139,7 +159,7 @@ extension PipelineRunner {
         handle(.quiesce, control: control)
         while fleet.running > 0, MonotonicClock.now < deadline {
             waitForWork(control: control, until: deadline)
-            for result in fleet.takeResults() { handle(.answered(host: result.host, report(result)), control: control) }
+            for result in takeResults() { handle(.answered(host: result.host, report(result)), control: control) }
         }
         if fleet.running == 0 { disconnect() }
         do { try log.flush() } catch { logger.warning("cannot write the last revisions: \(error)") }

@@ -7,6 +7,9 @@ extension PipelineRunner {
     /// is not waited for), until all are there or `deadline`; then logs who stayed behind,
     /// and where, and ends the sessions.
     public func flush(control: RunControl, until deadline: Double) {
+        // The lead goes with the process, at once: the standby need not wait out the lease.
+        defer { lead?.loop.stop(resign: true) }
+        guard isActive else { return }
         if let batch = stopWatching(now: MonotonicClock.now) { process(batch, control: control) }
         handle(.expedite, control: control)
         // A second stop signal abandons the flush (`isStopRequested` reads the signals).

@@ -9,6 +9,8 @@ extension PipelineRunner {
     /// Starts watching the source (where `config.source` leads). Call before the initial sync,
     /// so that nothing changed during the sync can be missed.
     public func startWatching(now: Double = MonotonicClock.now) throws(WatchError) {
+        // A standby watches from when it takes over (its start comparison covers what came before).
+        guard isActive else { return }
         let filter = self.filter
         let singleFile = config.sourceFile != nil
         watcher = try InotifyWatcher(root: sourceRoot) { path in

@@ -35,6 +35,8 @@ public final class PipelineRunner {
     var notified: [Int: Int] = [:]
     /// Which host gets which revision.
     public internal(set) var rollout: Rollout
+    /// Each host's values, as its templates were rendered with (by URI).
+    let renderKeys: [String: String]
     /// Every target, each on a thread of its own; indices are the rollout's.
     let fleet: Fleet
     let renderer: Renderer
@@ -70,8 +72,11 @@ public final class PipelineRunner {
     var failing = Set<Int>()
     /// Paths between two revisions, counted for the status (bounded).
     var pendingCounts: [PendingKey: Int] = [:]
-    /// Set when this pipeline gave up on its deliveries under way: they commit nothing.
-    let abandoned = Cancellation()
+    /// Set when this pipeline gave up on its deliveries under way (a stop, or its term
+    /// ended): they commit nothing. A new term has a fresh one.
+    var abandoned = Cancellation()
+    /// Its leader election, when senders share it (`settings.coordination`; nil for a dry run).
+    let lead: SenderLead?
     /// Held while this pipeline runs: one sender per state directory.
     private let lock: LockFile?
     /// A dry run's state directory, removed when it ends.
@@ -82,7 +87,8 @@ public final class PipelineRunner {
     /// batch cannot be rolled back, a `TransferError`.
     public init(
         config: PipelineConfig, hooks: (any PipelineHooks)?, logger: Logger, dryRun: Bool,
-        stateDirectory: String = Settings.defaultStateDirectory, print: @escaping (String) -> Void
+        stateDirectory: String = Settings.defaultStateDirectory, coordination: CoordinationSettings? = nil,
+        print: @escaping (String) -> Void
     ) throws {
         self.config = config
         self.hooks = hooks
@@ -158,35 +164,49 @@ public final class PipelineRunner {
                         try h?.render(pipeline: name, path: path, text: text, vars: vars, target: target) ?? text
                     }
                 } : nil)
+        let lead = try dryRun ? nil : coordination.map { try SenderLead($0, pipeline: name) }
+        self.lead = lead
         // Hosts in group order: the rollout and the fleet share their indices.
         let layout = Self.layout(config)
         var hosts: [DeliveryHost] = []
         for group in layout {
             for d in group.members {
-                hosts.append(
-                    DeliveryHost(destination: d, target: try TargetFactory.make(d, config: config, dryRun: dryRun)))
+                let target = try TargetFactory.make(
+                    d, config: config, dryRun: dryRun, token: lead?.token ?? FencingToken())
+                hosts.append(DeliveryHost(destination: d, target: target))
             }
         }
         fleet = try Fleet(hosts: hosts)
         var keys: [String: String] = [:]
         for h in hosts { keys[h.uri.description] = renderer.key(for: h.destination) }
-        var state = journal.flatMap { $0.isEmpty ? nil : $0.written }
-        // A state ahead of the log (its newest revisions lost to a crash before they were
-        // written): taken back to the log's head; hosts said to have more are compared whole.
-        if let s = state, s.head > log.newest { state?.head = log.newest }
-        rollout = Rollout(
-            groups: layout.map { ($0.name, $0.members.map(\.uri.description), $0.staged) },
-            policy: Rollout.Policy(
-                canaries: config.rollout.canaries, maxFailures: config.rollout.maxFailures,
-                pause: config.rollout.pause, maxParallel: config.maxParallel, retryInitial: config.retryInitial,
-                retryMaximum: config.retryMax, approve: config.approve),
-            state: state, renderKeys: keys, seed: UInt64.random(in: 0...UInt64.max))
+        renderKeys = keys
+        rollout = Self.makeRollout(
+            config, log: log, state: journal.flatMap { $0.isEmpty ? nil : $0.written }, renderKeys: keys)
         calls = try MainThreadCalls()
         // What the rollout had released before this start was told then.
         for g in rollout.groups.indices { notified[g] = rollout.groups[g].released }
     }
 
     deinit { if let scratch { try? FileSystem.removeTree(scratch) } }
+
+    /// The rollout of `config`'s groups from `state` (a start's, or etcd's at a takeover).
+    static func makeRollout(
+        _ config: PipelineConfig, log: RevisionLog, state: RolloutState?, renderKeys: [String: String]
+    )
+        -> Rollout
+    {
+        var state = state
+        // A state ahead of the log (its newest revisions lost to a crash before they were
+        // written): taken back to the log's head; hosts said to have more are compared whole.
+        if let s = state, s.head > log.newest { state?.head = log.newest }
+        return Rollout(
+            groups: layout(config).map { ($0.name, $0.members.map(\.uri.description), $0.staged) },
+            policy: Rollout.Policy(
+                canaries: config.rollout.canaries, maxFailures: config.rollout.maxFailures,
+                pause: config.rollout.pause, maxParallel: config.maxParallel, retryInitial: config.retryInitial,
+                retryMaximum: config.retryMax, approve: config.approve),
+            state: state, renderKeys: renderKeys, seed: UInt64.random(in: 0...UInt64.max))
+    }
 
     /// The groups of a pipeline's destinations in the order first named, hosts named
     /// directly last (group ""); the named ones roll out as `rollout` says.
@@ -225,7 +245,7 @@ public final class PipelineRunner {
     /// seconds (a hung host must not hold the service's READY for its whole timeout; a
     /// host that is down fails fast); always, for a pipeline that only prints.
     public func initialSyncAttempted(now: Double, grace: Double = 2) -> Bool {
-        dryRun
+        dryRun || !isActive
             || fleet.hosts.indices.allSatisfy { h in
                 let host = fleet.hosts[h]
                 return host.attempted || host.firstStarted.map { now - $0 >= grace } == true
@@ -238,9 +258,10 @@ public final class PipelineRunner {
 
     /// When this pipeline next needs the loop's attention.
     public var deadline: Double? {
-        [
+        guard isActive else { return lead?.takeOverAgainAt }
+        return [
             coalescer.deadline, retry.due, nextScan, openWrites.deadline, dryRun ? nil : rollout.deadline, cutAgainAt,
-            source.checkAt, writeBehindAt, dryRun ? nil : collectAt,
+            source.checkAt, writeBehindAt, dryRun ? nil : collectAt, lead.map { $0.loop.snapshot.validUntil },
         ]
         .compactMap { $0 }.min()
     }
@@ -249,7 +270,7 @@ public final class PipelineRunner {
     /// deliveries, and Lua calls a delivery waits for.
     public var wakeDescriptors: [Int32] {
         [fleet.wakeup.descriptor, calls.wakeup.descriptor] + (source.parent.map { [$0.fileDescriptor] } ?? [])
-            + (operatorSocket.map { [$0.descriptor] } ?? [])
+            + (operatorSocket.map { [$0.descriptor] } ?? []) + (lead.map { [$0.loop.wakeup.descriptor] } ?? [])
     }
 
     /// Ends remote sessions (at shutdown).

@@ -1,0 +1,152 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// Two senders of one script sharing a pipeline through a real etcd: the one holding the
+/// leader key pushes; when it dies (`kill -9`) or freezes past its lease, the other takes
+/// over from the state in etcd, sends no host what it confirmed, and the old one, resumed,
+/// pushes nothing.
+@Suite(.serialized) struct TwoSendersTests {
+    /// A real etcd, one `runner serve` with a module per host (each validating its batches),
+    /// and a source per sender (or one they share, as a replicated source is).
+    struct Setup {
+        let dir: TemporaryDirectory
+        let etcd: TestEtcd
+        let daemon: ServeProcess
+        static let hosts = ["h1", "h2", "h3"]
+        static let lease = 3
+
+        init(members: Int = 1) async throws {
+            dir = try TemporaryDirectory()
+            etcd = try await TestEtcd(directory: dir.at("etcd"), members: members)
+            var lua = "settings { listen = \"127.0.0.1:0\" }\n"
+            for h in Self.hosts {
+                try FileManager.default.createDirectory(atPath: dir.at("hosts/\(h)"), withIntermediateDirectories: true)
+                lua += """
+                    module "\(h)" { path = "hosts/\(h)",
+                      on_sync = { { kind = "exec", argv = { "sh", "-c", "! grep -rqs broken \\"$RUNNER_MODULE_PATH\\"" }, validate = true } } }
+
+                    """
+            }
+            try dir.write("receiver.lua", lua)
+            daemon = try await ServeProcess(script: dir.at("receiver.lua"), logDirectory: dir.path)
+        }
+
+        /// Starts sender `name` on `source` (its own state directory, the same pipeline).
+        func sender(_ name: String, source: String = "src", once: Bool = false) throws -> RunnerProcess {
+            let targets = Self.hosts.map { "\"runner://127.0.0.1:\(daemon.port)/\($0)\"" }.joined(separator: ", ")
+            let endpoints = etcd.endpoints.map { "\"\($0)\"" }.joined(separator: ", ")
+            try dir.write(
+                "\(name).lua",
+                """
+                settings { state_dir = "state-\(name)",
+                  coordination = { etcd = { \(endpoints) }, name = "\(name)", lease = \(Self.lease) } }
+                group "web" { \(targets) }
+                pipeline "fpm" { source = "\(source)", to = { "web" }, delay = 0.05, retry = { initial = 0.2, max = 1 } }
+                """)
+            return try RunnerProcess(
+                ["run", dir.at("\(name).lua")] + (once ? ["--once"] : []), logDirectory: dir.path)
+        }
+
+        func content(_ host: String, _ file: String = "www.conf") -> String? {
+            try? String(contentsOfFile: dir.at("hosts/\(host)/\(file)"), encoding: .utf8)
+        }
+
+        /// Batches host `host`'s module committed, as the receiver's log says.
+        func applied(_ host: String) -> Int {
+            daemon.process.stderr.split(separator: "\n").count {
+                $0.contains("module=\(host)") && $0.range(of: #"batch \d+ applied"#, options: .regularExpression) != nil
+            }
+        }
+
+        func everyHost(has text: String, _ file: String = "www.conf") async -> Bool {
+            await eventually(timeout: 20) { Self.hosts.allSatisfy { content($0, file) == text } }
+        }
+
+        func stop() async {
+            _ = await daemon.stop()
+            etcd.stop()
+            dir.remove()
+        }
+    }
+
+    @Test func aKilledLeaderIsTakenOverAndNoHostGetsWhatItConfirmedAgain() async throws {
+        let s = try await Setup()
+        try s.dir.write("src/www.conf", "[www]\nv = 1\n")
+        let a = try s.sender("sender-a")
+        #expect(await a.waitForLog("leading as sender-a"), "\(a.stderr)")
+        #expect(await s.everyHost(has: "[www]\nv = 1\n"), "\(a.stderr)")
+        let b = try s.sender("sender-b")
+        #expect(await b.waitForLog("standing by: sender-a leads"), "\(b.stderr)")
+        try s.dir.write("src/www.conf", "[www]\nv = 2\n")
+        #expect(await s.everyHost(has: "[www]\nv = 2\n"))
+        #expect(await eventually { Setup.hosts.map(s.applied) == [2, 2, 2] }, "\(s.daemon.process.stderr)")
+
+        let killed = Date()
+        a.signal(SIGKILL)
+        _ = await a.waitForExit()
+        #expect(await b.waitForLog("leading as sender-b"), "\(b.stderr)")
+        let takeover = Date().timeIntervalSince(killed)
+        #expect(takeover < Double(Setup.lease) + 2 + 1, "took over after \(takeover) s")
+        // Every host confirmed what the source holds: the new leader sends nobody anything.
+        #expect(await b.waitForLog("ready"))
+        #expect(Setup.hosts.map(s.applied) == [2, 2, 2], "\(b.stderr)\n\(s.daemon.process.stderr)")
+
+        // Its source is the edit point now.
+        try s.dir.write("src/www.conf", "[www]\nv = 3\n")
+        #expect(await s.everyHost(has: "[www]\nv = 3\n"), "\(b.stderr)")
+        #expect(await eventually { Setup.hosts.map(s.applied) == [3, 3, 3] }, "\(b.stderr)")
+        // Every module's fence is the new leader's term.
+        let fences = Setup.hosts.map {
+            try? String(contentsOfFile: s.dir.at("hosts/.\($0).runner-fence"), encoding: .utf8)
+        }
+        #expect(Set(fences).count == 1 && fences[0] != nil, "\(fences)")
+        b.signal(SIGTERM)
+        #expect(await b.waitForExit(timeout: 30) == 0)
+        await s.stop()
+    }
+
+    @Test func aFrozenLeaderResumedPastItsLeasePushesNothing() async throws {
+        let s = try await Setup()
+        try s.dir.write("src-a/www.conf", "[www]\nv = a1\n")
+        try s.dir.write("src-b/www.conf", "[www]\nv = a1\n")
+        let a = try s.sender("sender-a", source: "src-a")
+        #expect(await a.waitForLog("leading as sender-a"), "\(a.stderr)")
+        #expect(await s.everyHost(has: "[www]\nv = a1\n"), "\(a.stderr)")
+        let b = try s.sender("sender-b", source: "src-b")
+        #expect(await b.waitForLog("standing by: sender-a leads"), "\(b.stderr)")
+
+        a.signal(SIGSTOP)
+        #expect(await b.waitForLog("leading as sender-b", timeout: Double(Setup.lease) + 10), "\(b.stderr)")
+        try s.dir.write("src-b/www.conf", "[www]\nv = b2\n")
+        #expect(await s.everyHost(has: "[www]\nv = b2\n"), "\(b.stderr)")
+
+        // Resumed with a change of its own: its lease ran out while it was frozen, so it
+        // stands down before it sends anything.
+        try s.dir.write("src-a/www.conf", "[www]\nv = a2 broken-if-sent\n")
+        a.signal(SIGCONT)
+        #expect(await a.waitForLog("stopped pushing (term"), "\(a.stderr)")
+        #expect(await a.waitForLog("standing by: sender-b leads"), "\(a.stderr)")
+        try s.dir.write("src-b/www.conf", "[www]\nv = b3\n")
+        #expect(await s.everyHost(has: "[www]\nv = b3\n"), "\(b.stderr)")
+        #expect(!a.stderr.contains("revision 2 cut"), "\(a.stderr)")
+        for p in [a, b] { p.signal(SIGTERM) }
+        #expect(await a.waitForExit(timeout: 30) == 0)
+        #expect(await b.waitForExit(timeout: 30) == 0)
+        await s.stop()
+    }
+
+    @Test func aReceiverScriptWithCoordinationIsRefused() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        try dir.write(
+            "r.lua",
+            """
+            settings { listen = "127.0.0.1:0", coordination = { etcd = { "http://127.0.0.1:2379" }, name = "a" } }
+            module "m" { path = "\(dir.at("m"))" }
+            """)
+        let (status, _, stderr) = try await RunnerProcess.run(["serve", dir.at("r.lua")], logDirectory: dir.path)
+        #expect(status == 2)
+        #expect(stderr.contains("settings.coordination is a sender's"), "\(stderr)")
+    }
+}
