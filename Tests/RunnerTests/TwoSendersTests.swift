@@ -33,13 +33,15 @@ import Testing
         }
 
         /// Starts sender `name` on `source` (its own state directory, the same pipeline).
-        func sender(_ name: String, source: String = "src", once: Bool = false) throws -> RunnerProcess {
+        func sender(_ name: String, source: String = "src", once: Bool = false, status: Int? = nil) throws
+            -> RunnerProcess
+        {
             let targets = Self.hosts.map { "\"runner://127.0.0.1:\(daemon.port)/\($0)\"" }.joined(separator: ", ")
             let endpoints = etcd.endpoints.map { "\"\($0)\"" }.joined(separator: ", ")
             try dir.write(
                 "\(name).lua",
                 """
-                settings { state_dir = "state-\(name)",
+                settings { state_dir = "state-\(name)", \(status.map { "status = \"127.0.0.1:\($0)\"," } ?? "")
                   coordination = { etcd = { \(endpoints) }, name = "\(name)", lease = \(Self.lease) } }
                 group "web" { \(targets) }
                 pipeline "fpm" { source = "\(source)", to = { "web" }, delay = 0.05, retry = { initial = 0.2, max = 1 } }
@@ -133,6 +135,38 @@ import Testing
         for p in [a, b] { p.signal(SIGTERM) }
         #expect(await a.waitForExit(timeout: 30) == 0)
         #expect(await b.waitForExit(timeout: 30) == 0)
+        await s.stop()
+    }
+
+    @Test func withoutQuorumTheLeaderStopsWithinItsLeaseAndResumesByItself() async throws {
+        let s = try await Setup(members: 3)
+        try s.dir.write("src/www.conf", "[www]\nv = 1\n")
+        let port = try freeLoopbackPort()
+        let a = try s.sender("sender-a", status: port)
+        #expect(await a.waitForLog("leading as sender-a"), "\(a.stderr)")
+        #expect(await s.everyHost(has: "[www]\nv = 1\n"), "\(a.stderr)")
+        #expect(await eventually { (try? httpGet(port: port, "/healthz").status) == 200 })
+
+        let lost = Date()
+        s.etcd.signal(1, SIGKILL)
+        s.etcd.signal(2, SIGKILL)
+        #expect(await a.waitForLog("stopped pushing (term", timeout: Double(Setup.lease) + 5), "\(a.stderr)")
+        let stopped = Date().timeIntervalSince(lost)
+        #expect(stopped <= Double(Setup.lease) + 0.5, "stopped \(stopped) s after quorum was lost")
+        let health = try httpGet(port: port, "/healthz")
+        #expect(health.status == 503 && health.body.contains("sender-a does not push: etcd"), "\(health)")
+        // A change while it cannot push stays unsent.
+        try s.dir.write("src/www.conf", "[www]\nv = 2\n")
+        try await Task.sleep(for: .seconds(1))
+        #expect(Setup.hosts.allSatisfy { s.content($0) == "[www]\nv = 1\n" })
+
+        try s.etcd.start(1)
+        try s.etcd.start(2)
+        #expect(await s.everyHost(has: "[www]\nv = 2\n"), "\(a.stderr)")
+        #expect(a.stderr.components(separatedBy: "leading as sender-a").count == 3, "\(a.stderr)")
+        #expect(await eventually { (try? httpGet(port: port, "/healthz").status) == 200 })
+        a.signal(SIGTERM)
+        #expect(await a.waitForExit(timeout: 30) == 0)
         await s.stop()
     }
 
