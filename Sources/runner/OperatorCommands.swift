@@ -27,9 +27,17 @@ struct OperatorOptions: ParsableArguments {
                     "declares \(pipelines.count) pipelines", at: SourceLocation(file: script, line: 0),
                     hint: "name one with --pipeline (\(pipelines.map(\.name).joined(separator: ", ")))")
             }
-            let path = PipelineRunner.controlSocketPath(
-                pipelines[0], stateDirectory: loaded.configuration.settings.stateDirectory)
-            let reply = try ControlClient.send(request, to: path)
+            let reply: ControlReply
+            if let coordination = loaded.configuration.settings.coordination {
+                // To whichever sender leads, from any machine.
+                reply = try EtcdOperators.send(
+                    request, pipeline: pipelines[0].name, endpoints: coordination.endpoints, by: EtcdOperators.operator)
+            } else {
+                reply = try ControlClient.send(
+                    request,
+                    to: PipelineRunner.controlSocketPath(
+                        pipelines[0], stateDirectory: loaded.configuration.settings.stateDirectory))
+            }
             if json {
                 Output.out(String(decoding: try JSONEncoder().encode(reply), as: UTF8.self) + "\n")
             } else {

@@ -33,9 +33,9 @@ import Testing
         }
 
         /// Starts sender `name` on `source` (its own state directory, the same pipeline).
-        func sender(_ name: String, source: String = "src", once: Bool = false, status: Int? = nil) throws
-            -> RunnerProcess
-        {
+        func sender(
+            _ name: String, source: String = "src", once: Bool = false, status: Int? = nil, group: String = ""
+        ) throws -> RunnerProcess {
             let targets = Self.hosts.map { "\"runner://127.0.0.1:\(daemon.port)/\($0)\"" }.joined(separator: ", ")
             let endpoints = etcd.endpoints.map { "\"\($0)\"" }.joined(separator: ", ")
             try dir.write(
@@ -43,11 +43,19 @@ import Testing
                 """
                 settings { state_dir = "state-\(name)", \(status.map { "status = \"127.0.0.1:\($0)\"," } ?? "")
                   coordination = { etcd = { \(endpoints) }, name = "\(name)", lease = \(Self.lease) } }
-                group "web" { \(targets) }
+                group "web" { \(targets)\(group) }
                 pipeline "fpm" { source = "\(source)", to = { "web" }, delay = 0.05, retry = { initial = 0.2, max = 1 } }
                 """)
             return try RunnerProcess(
                 ["run", dir.at("\(name).lua")] + (once ? ["--once"] : []), logDirectory: dir.path)
+        }
+
+        /// `runner approve` with sender `name`'s script (from that sender's machine).
+        func approve(_ name: String, _ revision: Int? = nil) async throws -> (status: Int32, output: String) {
+            let r = try await RunnerProcess.run(
+                ["approve", dir.at("\(name).lua"), "--group", "web"] + (revision.map { [String($0)] } ?? []),
+                logDirectory: dir.path)
+            return (r.status, r.stdout + r.stderr)
         }
 
         func content(_ host: String, _ file: String = "www.conf") -> String? {
@@ -167,6 +175,49 @@ import Testing
         #expect(await eventually { (try? httpGet(port: port, "/healthz").status) == 200 })
         a.signal(SIGTERM)
         #expect(await a.waitForExit(timeout: 30) == 0)
+        await s.stop()
+    }
+
+    @Test func twoOperatorsApproveFromEitherMachineAndOneIsToldItWasDone() async throws {
+        let s = try await Setup()
+        try s.dir.write("src/www.conf", "[www]\nv = 1\n")
+        let a = try s.sender("sender-a", group: ", approve = true")
+        #expect(await a.waitForLog("revision 1 waits for approval"), "\(a.stderr)")
+        let first = try await s.approve("sender-a")
+        #expect(first.status == 0 && first.output.contains("sender-a: revision 1 approved"), "\(first)")
+        #expect(await s.everyHost(has: "[www]\nv = 1\n"), "\(a.stderr)")
+        let b = try s.sender("sender-b", group: ", approve = true")
+        #expect(await b.waitForLog("standing by: sender-a leads"), "\(b.stderr)")
+
+        try s.dir.write("src/www.conf", "[www]\nv = 2\n")
+        #expect(await a.waitForLog("revision 2 waits for approval"), "\(a.stderr)")
+        async let one = s.approve("sender-a", 2)
+        async let other = s.approve("sender-b", 2)
+        let answers = try await [one, other]
+        #expect(answers.map(\.status).sorted() == [0, 1], "\(answers)")
+        let refused = try #require(answers.first { $0.status == 1 })
+        #expect(
+            refused.output.contains("has a command waiting for the leader: approve 2 by")
+                || refused.output.contains("head moved to 2 by sender-a at"), "\(refused)")
+        #expect(await s.everyHost(has: "[www]\nv = 2\n"), "\(a.stderr)")
+        #expect(a.stderr.components(separatedBy: "revision 2 approved by").count == 2, "\(a.stderr)")
+
+        // Waiting for approval when the leader dies: the standby takes the wait over.
+        try s.dir.write("src/www.conf", "[www]\nv = 3\n")
+        #expect(await a.waitForLog("revision 3 waits for approval"), "\(a.stderr)")
+        a.signal(SIGKILL)
+        _ = await a.waitForExit()
+        #expect(await b.waitForLog("leading as sender-b"), "\(b.stderr)")
+        let stale = try await s.approve("sender-a", 2)
+        #expect(stale.status == 1, "\(stale)")
+        #expect(stale.output.contains("head moved to 4 by sender-b at"), "\(stale)")
+        #expect(Setup.hosts.allSatisfy { s.content($0) == "[www]\nv = 2\n" }, "not before its approval")
+        let late = try await s.approve("sender-a")
+        #expect(late.status == 0 && late.output.contains("sender-b: revision 4 approved"), "\(late)")
+        #expect(await s.everyHost(has: "[www]\nv = 3\n"), "\(b.stderr)")
+        #expect(await eventually { Setup.hosts.map(s.applied) == [3, 3, 3] }, "\(s.daemon.process.stderr)")
+        b.signal(SIGTERM)
+        #expect(await b.waitForExit(timeout: 30) == 0)
         await s.stop()
     }
 

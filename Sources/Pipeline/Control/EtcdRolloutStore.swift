@@ -9,9 +9,32 @@ import FoundationEssentials
 /// deposed leader writes nothing. Only what changed since the last save is written, in txns
 /// of at most `opsPerTxn` operations (etcd's `--max-txn-ops` is 128 by default).
 public final class EtcdRolloutStore {
+    /// The `head` key's value: the pipeline's newest revision, which sender moved it there
+    /// and when (an operator's stale command is told this).
+    public struct Head: Codable, Sendable, Equatable {
+        public var revision: Int
+        public var by: String
+        /// Wall-clock seconds since the epoch.
+        public var at: Double
+
+        /// The value read back (a bare number from before the author was kept reads as such).
+        public static func read(_ value: [UInt8]) -> Head? {
+            if let head = try? JSONDecoder().decode(Head.self, from: Data(value)) { return head }
+            return Int(String(decoding: value, as: UTF8.self)).map { Head(revision: $0, by: "", at: 0) }
+        }
+
+        /// "6 by sender-b at 2026-12-07T21:05:00Z".
+        public var text: String {
+            "\(revision)\(by.isEmpty ? "" : " by \(by)")\(at > 0 ? " at \(Date(timeIntervalSince1970: at).formatted(.iso8601))" : "")"
+        }
+    }
+
     public let client: EtcdClient
     public let prefix: String
-    private let leaderKey: String
+    /// The sender's name its head writes carry.
+    public let author: String
+    /// The leader key every write is fenced on.
+    public let leaderKey: String
     /// What etcd holds as far as this store knows (after a load or a save).
     private var known = RolloutState()
     /// The identity of each revision etcd names (after a load or a save).
@@ -23,8 +46,9 @@ public final class EtcdRolloutStore {
     static let opsPerTxn = 100
 
     /// The store of `pipeline`'s state.
-    public init(client: EtcdClient, pipeline: String) {
+    public init(client: EtcdClient, pipeline: String, author: String = "") {
         self.client = client
+        self.author = author
         prefix = "/runner/\(pipeline)/"
         leaderKey = prefix + "leader"
     }
@@ -37,7 +61,7 @@ public final class EtcdRolloutStore {
         for kv in try client.range(prefix, prefix: true).kvs {
             let name = String(kv.key.dropFirst(prefix.count))
             if name == "head" {
-                state.head = Int(String(decoding: kv.value, as: UTF8.self)) ?? 0
+                state.head = Head.read(kv.value)?.revision ?? 0
             } else if name.hasPrefix("groups/") {
                 state.groups[String(name.dropFirst(7))] = try? decoder.decode(
                     RolloutState.Group.self, from: Data(kv.value))
@@ -68,7 +92,10 @@ public final class EtcdRolloutStore {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         func json<T: Encodable>(_ value: T) -> [UInt8] { (try? encoder.encode(value)).map(Array.init) ?? [] }
-        if state.head != known.head { requests.append(.put(prefix + "head", Array(String(state.head).utf8))) }
+        if state.head != known.head {
+            requests.append(
+                .put(prefix + "head", json(Head(revision: state.head, by: author, at: Date().timeIntervalSince1970))))
+        }
         for (name, group) in state.groups.sorted(by: { $0.key < $1.key }) where known.groups[name] != group {
             requests.append(.put(prefix + "groups/" + name, json(group)))
         }

@@ -108,6 +108,7 @@ extension PipelineRunner {
         lead?.loop.wakeup.drain()
         followLeader(now: now, control: control)
         serveOperators(control: control)
+        serveEtcdOperators(control: control)
         sourceParentWoke(now: now)
         for result in takeResults() {
             let answer = report(result)

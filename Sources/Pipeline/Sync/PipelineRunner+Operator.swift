@@ -19,7 +19,7 @@ extension PipelineRunner {
                 reply = ControlReply(
                     ok: false, message: "refused: uid \(uid) is not the sender's user (uid \(geteuid()))")
             } else if let request = ControlClient.readLine(fd, ControlRequest.self, timeout: 1, limit: 64 << 10) {
-                reply = operate(request, uid: uid, control: control)
+                reply = operate(request, who: Self.operatorName(uid), control: control)
             } else {
                 reply = ControlReply(ok: false, message: "refused: no request line (one JSON object) within a second")
             }
@@ -30,8 +30,15 @@ extension PipelineRunner {
     /// An operator's command from the control socket, on the run loop: approve or reject what
     /// waits in a group, or roll a group back. Each one that changes something is logged as
     /// an audit line with the operator's uid and name.
-    private func operate(_ request: ControlRequest, uid: uid_t, control: RunControl) -> ControlReply {
+    func operate(_ request: ControlRequest, who: String, control: RunControl) -> ControlReply {
         guard !dryRun else { return ControlReply(ok: false, message: "a dry run takes no commands") }
+        guard isActive else {
+            return ControlReply(
+                ok: false,
+                message:
+                    "this sender stands by: the leader takes commands (runner \(request.command.rawValue) goes to it through etcd)"
+            )
+        }
         guard let g = rollout.groups.firstIndex(where: { $0.name == request.group && !$0.name.isEmpty }) else {
             let names = rollout.groups.map(\.name).filter { !$0.isEmpty }
             return ControlReply(
@@ -40,7 +47,6 @@ extension PipelineRunner {
                     "pipeline '\(config.name)' has no group '\(request.group)' (its groups: \(names.joined(separator: ", ")))"
             )
         }
-        let who = Self.operatorName(uid)
         switch request.command {
         case .approve: return approve(g, request.revision, by: who, control: control)
         case .reject: return reject(g, by: who, control: control)
@@ -160,7 +166,7 @@ extension PipelineRunner {
     }
 
     /// `name (uid N)` of a uid, or `uid N`.
-    static func operatorName(_ uid: uid_t) -> String {
+    public static func operatorName(_ uid: uid_t) -> String {
         guard let entry = getpwuid(uid), let name = entry.pointee.pw_name else { return "uid \(uid)" }
         return "\(String(cString: name)) (uid \(uid))"
     }

@@ -270,7 +270,8 @@ public final class PipelineRunner {
     /// deliveries, and Lua calls a delivery waits for.
     public var wakeDescriptors: [Int32] {
         [fleet.wakeup.descriptor, calls.wakeup.descriptor] + (source.parent.map { [$0.fileDescriptor] } ?? [])
-            + (operatorSocket.map { [$0.descriptor] } ?? []) + (lead.map { [$0.loop.wakeup.descriptor] } ?? [])
+            + (operatorSocket.map { [$0.descriptor] } ?? [])
+            + (lead.map { [$0.loop.wakeup.descriptor, $0.inbox.wakeup.descriptor] } ?? [])
     }
 
     /// Ends remote sessions (at shutdown).

@@ -13,6 +13,9 @@ final class SenderLead {
     let store: EtcdRolloutStore
     /// What this sender's hellos carry: the term while it leads.
     let token: FencingToken
+    /// Operators' commands waiting in etcd, and those this sender answered already.
+    let inbox: OperatorInbox
+    var answered: Set<String> = []
     /// The term this pipeline pushes in; nil while it stands by.
     var term: UInt64?
     /// When a takeover that could not read etcd is tried again.
@@ -37,11 +40,16 @@ final class SenderLead {
             endpoints: settings.endpoints, pipeline: pipeline, name: settings.name, ttl: settings.lease,
             timeout: timeout)
         store = EtcdRolloutStore(
-            client: EtcdClient(endpoints: settings.endpoints, timeout: timeout), pipeline: pipeline)
+            client: EtcdClient(endpoints: settings.endpoints, timeout: timeout), pipeline: pipeline,
+            author: settings.name)
         token = FencingToken()
+        inbox = try OperatorInbox(endpoints: settings.endpoints, pipeline: pipeline, timeout: timeout)
     }
 
-    deinit { loop.stop(resign: true) }
+    deinit {
+        inbox.stop()
+        loop.stop(resign: true)
+    }
 
     /// Whether a push may start (or commit) now: in a term, within its lease.
     var mayPush: Bool { term != nil && loop.mayPush() }
