@@ -58,4 +58,33 @@ import Testing
         #expect(new.readFrame()?.type == 0x39, "the new leader's batch is applied")
         #expect(FileManager.default.fileExists(atPath: s.dir.at("module/fresh.conf")))
     }
+
+    @Test func aFrozenLeadersOpenBatchGivesWayToTheNewLeaderWithinSeconds() async throws {
+        let s = try Peer.Setup()
+        defer { s.dir.remove() }
+        try s.dir.write(
+            "receiver.lua",
+            "settings { listen = \"127.0.0.1:0\" }\nmodule \"fpm\" { path = \"\(s.dir.at("module"))\" }\n")
+        let daemon = try await ServeProcess(script: s.dir.at("receiver.lua"), logDirectory: s.dir.path)
+        defer { Task { _ = await daemon.stop() } }
+        // The old leader begins a batch (the tree's lock is its) and goes silent, as a frozen
+        // sender does; its idle timeout is minutes away.
+        let old = try RawConnection(port: daemon.port)
+        old.write(WireBytes.hello(token: 5))
+        #expect(old.readFrame()?.type == 0x02, "welcomed")
+        old.write(WireBytes.frame(0x30, WireBytes.le64(1)) + Peer.file("half.conf", delta: s.wholeFile))
+        let new = try RawConnection(port: daemon.port)
+        new.write(WireBytes.hello(token: 6))
+        #expect(new.readFrame()?.type == 0x02, "welcomed")
+        let started = Date()
+        new.write(Peer.batch(Peer.file("fresh.conf", delta: s.wholeFile)))
+        #expect(new.readFrame()?.type == 0x39, "the new leader's batch is applied")
+        #expect(Date().timeIntervalSince(started) < 5, "it waited \(Date().timeIntervalSince(started)) s")
+        #expect(FileManager.default.fileExists(atPath: s.dir.at("module/fresh.conf")))
+        #expect(!FileManager.default.fileExists(atPath: s.dir.at("module/half.conf")))
+        let answer = try #require(old.readFrame())
+        #expect(
+            answer.type == 0x03 && String(decoding: answer.payload, as: UTF8.self).contains("has seen leader token 6"))
+        #expect(await daemon.process.waitForLog("fenced: module 'fpm' has seen leader token 6, and this sender's is 5"))
+    }
 }

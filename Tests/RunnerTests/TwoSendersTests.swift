@@ -22,9 +22,10 @@ import Testing
             var lua = "settings { listen = \"127.0.0.1:0\" }\n"
             for h in Self.hosts {
                 try FileManager.default.createDirectory(atPath: dir.at("hosts/\(h)"), withIntermediateDirectories: true)
+                // A batch with "slow" in it marks its start and takes a second to validate.
                 lua += """
                     module "\(h)" { path = "hosts/\(h)",
-                      on_sync = { { kind = "exec", argv = { "sh", "-c", "! grep -rqs broken \\"$RUNNER_MODULE_PATH\\"" }, validate = true } } }
+                      on_sync = { { kind = "exec", argv = { "sh", "-c", "if grep -rqs slow \\"$RUNNER_MODULE_PATH\\"; then touch \(dir.at("started-\(h)")); sleep 1; fi; ! grep -rqs broken \\"$RUNNER_MODULE_PATH\\"" }, validate = true } } }
 
                     """
             }
@@ -34,7 +35,8 @@ import Testing
 
         /// Starts sender `name` on `source` (its own state directory, the same pipeline).
         func sender(
-            _ name: String, source: String = "src", once: Bool = false, status: Int? = nil, group: String = ""
+            _ name: String, source: String = "src", once: Bool = false, status: Int? = nil, group: String = "",
+            rollout: String = "\"all\""
         ) throws -> RunnerProcess {
             let targets = Self.hosts.map { "\"runner://127.0.0.1:\(daemon.port)/\($0)\"" }.joined(separator: ", ")
             let endpoints = etcd.endpoints.map { "\"\($0)\"" }.joined(separator: ", ")
@@ -44,7 +46,8 @@ import Testing
                 settings { state_dir = "state-\(name)", \(status.map { "status = \"127.0.0.1:\($0)\"," } ?? "")
                   coordination = { etcd = { \(endpoints) }, name = "\(name)", lease = \(Self.lease) } }
                 group "web" { \(targets)\(group) }
-                pipeline "fpm" { source = "\(source)", to = { "web" }, delay = 0.05, retry = { initial = 0.2, max = 1 } }
+                pipeline "fpm" { source = "\(source)", to = { "web" }, delay = 0.05, retry = { initial = 0.2, max = 1 },
+                                 rollout = \(rollout) }
                 """)
             return try RunnerProcess(
                 ["run", dir.at("\(name).lua")] + (once ? ["--once"] : []), logDirectory: dir.path)
@@ -116,7 +119,7 @@ import Testing
         await s.stop()
     }
 
-    @Test func aFrozenLeaderResumedPastItsLeasePushesNothing() async throws {
+    @Test func aFrozenLeaderIsFencedOutAndResumedPushesNothing() async throws {
         let s = try await Setup()
         try s.dir.write("src-a/www.conf", "[www]\nv = a1\n")
         try s.dir.write("src-b/www.conf", "[www]\nv = a1\n")
@@ -130,6 +133,14 @@ import Testing
         #expect(await b.waitForLog("leading as sender-b", timeout: Double(Setup.lease) + 10), "\(b.stderr)")
         try s.dir.write("src-b/www.conf", "[www]\nv = b2\n")
         #expect(await s.everyHost(has: "[www]\nv = b2\n"), "\(b.stderr)")
+        // The frozen leader's sessions, open between its batches, are refused by every module,
+        // and each says why.
+        #expect(
+            await eventually {
+                Setup.hosts.allSatisfy { h in
+                    s.daemon.process.stderr.contains("fenced: module '\(h)' has seen leader token")
+                }
+            }, "\(s.daemon.process.stderr)")
 
         // Resumed with a change of its own: its lease ran out while it was frozen, so it
         // stands down before it sends anything.
@@ -214,6 +225,59 @@ import Testing
         #expect(Setup.hosts.allSatisfy { s.content($0) == "[www]\nv = 2\n" }, "not before its approval")
         let late = try await s.approve("sender-a")
         #expect(late.status == 0 && late.output.contains("sender-b: revision 4 approved"), "\(late)")
+        #expect(await s.everyHost(has: "[www]\nv = 3\n"), "\(b.stderr)")
+        #expect(await eventually { Setup.hosts.map(s.applied) == [3, 3, 3] }, "\(s.daemon.process.stderr)")
+        b.signal(SIGTERM)
+        #expect(await b.waitForExit(timeout: 30) == 0)
+        await s.stop()
+    }
+
+    @Test func killedWithTheCanaryAppliedTheRestGetItOnceAndTheCanaryNothing() async throws {
+        let s = try await Setup()
+        try s.dir.write("src/www.conf", "[www]\nv = 1\n")
+        let rollout = "{ canary = 1, pause = 2 }"
+        let a = try s.sender("sender-a", rollout: rollout)
+        #expect(await s.everyHost(has: "[www]\nv = 1\n"), "\(a.stderr)")
+        let b = try s.sender("sender-b", rollout: rollout)
+        #expect(await b.waitForLog("standing by: sender-a leads"), "\(b.stderr)")
+        try s.dir.write("src/www.conf", "[www]\nv = 2\n")
+        // The canary has it; the rest wait out the pause.
+        #expect(
+            await eventually { Setup.hosts.count { s.content($0) == "[www]\nv = 2\n" } == 1 }, "\(a.stderr)")
+        let canary = try #require(Setup.hosts.first { s.content($0) == "[www]\nv = 2\n" })
+        a.signal(SIGKILL)
+        _ = await a.waitForExit()
+        #expect(Setup.hosts.count { s.content($0) == "[www]\nv = 2\n" } == 1, "killed within the pause")
+        #expect(await b.waitForLog("leading as sender-b"), "\(b.stderr)")
+        #expect(await s.everyHost(has: "[www]\nv = 2\n"), "\(b.stderr)")
+        // Each host applied each revision once; the canary got nothing again.
+        #expect(await eventually { Setup.hosts.map(s.applied) == [2, 2, 2] }, "\(s.daemon.process.stderr)")
+        #expect(!s.daemon.process.stderr.contains("module=\(canary) peer=127.0.0.1 written=0"))
+        b.signal(SIGTERM)
+        #expect(await b.waitForExit(timeout: 30) == 0)
+        await s.stop()
+    }
+
+    @Test func killedMidBatchEveryHostEndsAtTheRevisionOnce() async throws {
+        let s = try await Setup()
+        try s.dir.write("src/www.conf", "[www]\nv = 1\n")
+        let a = try s.sender("sender-a")
+        #expect(await s.everyHost(has: "[www]\nv = 1\n"), "\(a.stderr)")
+        let b = try s.sender("sender-b")
+        #expect(await b.waitForLog("standing by: sender-a leads"), "\(b.stderr)")
+        try s.dir.write("src/www.conf", "[www]\nv = 2 slow\n")
+        // Killed while the receivers validate its batch: they commit; it never hears so.
+        #expect(
+            await eventually {
+                Setup.hosts.contains { FileManager.default.fileExists(atPath: s.dir.at("started-\($0)")) }
+            })
+        a.signal(SIGKILL)
+        _ = await a.waitForExit()
+        #expect(await b.waitForLog("leading as sender-b"), "\(b.stderr)")
+        #expect(await s.everyHost(has: "[www]\nv = 2 slow\n"), "\(b.stderr)")
+        // What a host committed for the dead leader is compared, not applied again.
+        #expect(await eventually { Setup.hosts.map(s.applied) == [2, 2, 2] }, "\(s.daemon.process.stderr)")
+        try s.dir.write("src/www.conf", "[www]\nv = 3\n")
         #expect(await s.everyHost(has: "[www]\nv = 3\n"), "\(b.stderr)")
         #expect(await eventually { Setup.hosts.map(s.applied) == [3, 3, 3] }, "\(s.daemon.process.stderr)")
         b.signal(SIGTERM)

@@ -182,8 +182,10 @@ extension ReceiverSession {
             }
         }
         stager.applier.release()
+        // A batch that changed nothing (a whole comparison that found the module as it should
+        // be) says so: the log shows what was applied, once.
         logger.info(
-            "batch \(id) applied",
+            "batch \(id) \(changed ? "applied" : "unchanged")",
             metadata: [
                 "module": "\(module.name)", "written": "\(counts.written)",
                 "deleted": "\(counts.deleted)", "bytes": "\(bytes)",

@@ -87,7 +87,11 @@ public final class ReceiverSession {
         modules: [ServedModule], mode: Mode, input: Int32, output: Int32, logger: Logger,
         report: SessionReport = SessionReport(peer: "")
     ) throws(WireError) {
-        let reader = FrameReader(fd: input, name: "sender")
+        let source = FencedInput(fd: input)
+        let reader = FrameReader(
+            ByteReader(name: "sender", capacity: 1 << 16) { (into) throws(DeltaError) in
+                try source.read(into: into, name: "sender")
+            })
         let writer = FrameWriter(fd: output, name: "sender")
         do throws(WireError) {
             if case .daemon(_, let handshakeTimeout, _) = mode { setReceiveTimeout(input, handshakeTimeout) }
@@ -95,8 +99,13 @@ public final class ReceiverSession {
                 modules: modules.map(\.module), mode: mode, reader: reader, writer: writer, logger: logger,
                 report: report)
             // Only once authenticated may a sender raise the fence.
-            try FenceFile(module: chosen).admit(token)
-            if case .daemon(_, _, let idleTimeout) = mode { setReceiveTimeout(input, idleTimeout) }
+            let fence = FenceFile(module: chosen)
+            try fence.admit(token)
+            source.admit(fence, token: token)
+            if case .daemon(_, _, let idleTimeout) = mode {
+                setReceiveTimeout(input, idleTimeout)
+                source.setIdleTimeout(idleTimeout)
+            }
             let served = modules.first { $0.module.name == chosen.name }!
             let module = served.module, actions = served.actions
             let staging: StagingArea, tree: TreeDirectory
