@@ -19,6 +19,8 @@ times and memory, > 1 for throughput). Uses the release build of runner.
   fleet      one batch to 1, 4, 16 and 64 receivers, against lsyncd (bench_fleet.py)
   transfer   10,000 small files, a touched and an edited 256 MiB file, against an rsync
              daemon, on tmpfs (bench_transfer.py)
+  senders    two senders on etcd: takeover time over 20 kills, etcd writes per revision,
+             latency with and without etcd (bench_senders.py)
 """
 import ctypes, os, re, select, shutil, subprocess, sys, tempfile, time
 
@@ -566,13 +568,15 @@ def main():
     from bench_fleet import bench_fleet
     from bench_transfer import bench_transfer
     from bench_million import bench_million
+    from bench_senders import bench_senders
     if not os.access(RUNNER, os.X_OK):
         sys.exit(f"bench: {RUNNER} is missing: run `make release` first")
     work = tempfile.mkdtemp(prefix="runner-bench.")
     ENV["XDG_STATE_HOME"] = os.path.join(work, "state")  # the bench's own state, not the machine's
     sections = [("latency", bench_latency), ("burst", bench_burst), ("setup", bench_setup), ("e2e", bench_e2e),
                 ("delta", bench_delta), ("deltasize", bench_delta_sizes), ("collision", bench_collision),
-                ("fleet", bench_fleet), ("transfer", bench_transfer), ("million", bench_million)]
+                ("fleet", bench_fleet), ("transfer", bench_transfer), ("million", bench_million),
+                ("senders", bench_senders)]
     try:
         which = sys.argv[1:] or [name for name, _ in sections]
         for name, section in sections:

@@ -18,6 +18,16 @@ extension Runner {
                 let configuration = script.configuration
                 var lines: [String] = []
                 var problems: [String] = []
+                if let c = configuration.settings.coordination {
+                    // Not fatal: a standby starts while etcd is down, and leads once it is back.
+                    lines.append("coordination: sender '\(c.name)', lease \(c.lease) s")
+                    for h in EtcdClient(endpoints: c.endpoints, timeout: 2).health() {
+                        lines.append(
+                            h.healthy
+                                ? "etcd \(h.endpoint): healthy" : "warning: etcd \(h.endpoint): \(h.why ?? "unhealthy")"
+                        )
+                    }
+                }
                 for p in configuration.pipelines {
                     if let auth = p.auth {
                         _ = try SecretsFile.readSenderSecret(auth.secretFile, user: auth.user, at: p.location)

@@ -30,8 +30,10 @@ extension Runner {
         func run() throws {
             try reportingErrors {
                 var target = address ?? ""
+                var coordination: CoordinationSettings?
                 if let script {
                     let loaded = try LoadedScript.quiet(script)
+                    coordination = loaded.configuration.settings.coordination
                     guard let status = loaded.configuration.settings.status else {
                         throw ConfigError(
                             "settings have no status address", at: SourceLocation(file: script, line: 0),
@@ -51,6 +53,12 @@ extension Runner {
                 }
                 let status = try ServiceStatus.decode(answer.body)
                 Output.out(json ? String(decoding: answer.body, as: UTF8.self) : status.table)
+                // Who leads is the service's to say; how etcd is, anyone's who can reach it.
+                if !json, let c = coordination {
+                    for h in EtcdClient(endpoints: c.endpoints, timeout: 2).health() {
+                        Output.out("etcd \(h.endpoint): \(h.healthy ? "healthy" : "unhealthy: \(h.why ?? "?")")\n")
+                    }
+                }
                 guard status.allCurrent && status.problems.isEmpty else { throw Exit.runtimeFailure }
             }
         }

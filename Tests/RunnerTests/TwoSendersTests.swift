@@ -72,6 +72,14 @@ import Testing
             }
         }
 
+        /// Whether etcd holds that `host` confirmed `revision` (what the leader knows when it dies).
+        func confirmed(_ host: String, _ revision: Int) -> Bool {
+            let key = "/runner/fpm/hosts/runner://127.0.0.1:\(daemon.port)/\(host)"
+            let got = try? sh("etcdctl --endpoints=\(etcd.endpoints[0]) get --print-value-only '\(key)'", in: dir.path)
+            let value = got?.output ?? ""
+            return value.contains("\"applied\":\(revision),") || value.contains("\"applied\":\(revision)}")
+        }
+
         func everyHost(has text: String, _ file: String = "www.conf") async -> Bool {
             await eventually(timeout: 20) { Self.hosts.allSatisfy { content($0, file) == text } }
         }
@@ -165,6 +173,10 @@ import Testing
         #expect(await a.waitForLog("leading as sender-a"), "\(a.stderr)")
         #expect(await s.everyHost(has: "[www]\nv = 1\n"), "\(a.stderr)")
         #expect(await eventually { (try? httpGet(port: port, "/healthz").status) == 200 })
+        let check = try await RunnerProcess.run(["check", s.dir.at("sender-a.lua")], logDirectory: s.dir.path)
+        #expect(check.status == 0 && check.stdout.components(separatedBy: ": healthy").count == 4, "\(check)")
+        let status = try await RunnerProcess.run(["status", s.dir.at("sender-a.lua")], logDirectory: s.dir.path)
+        #expect(status.stdout.contains("pipeline fpm: leader sender-a (term "), "\(status)")
 
         let lost = Date()
         s.etcd.signal(1, SIGKILL)
@@ -174,6 +186,11 @@ import Testing
         #expect(stopped <= Double(Setup.lease) + 0.5, "stopped \(stopped) s after quorum was lost")
         let health = try httpGet(port: port, "/healthz")
         #expect(health.status == 503 && health.body.contains("sender-a does not push: etcd"), "\(health)")
+        let without = try await RunnerProcess.run(["status", s.dir.at("sender-a.lua")], logDirectory: s.dir.path)
+        #expect(without.status == 1, "\(without)")
+        // Two members gone, and the third without quorum says so itself.
+        #expect(without.stdout.components(separatedBy: ": unhealthy").count == 4, "\(without)")
+        #expect(without.stdout.contains("\"health\":\"false\""), "\(without)")
         // A change while it cannot push stays unsent.
         try s.dir.write("src/www.conf", "[www]\nv = 2\n")
         try await Task.sleep(for: .seconds(1))
@@ -245,6 +262,9 @@ import Testing
         #expect(
             await eventually { Setup.hosts.count { s.content($0) == "[www]\nv = 2\n" } == 1 }, "\(a.stderr)")
         let canary = try #require(Setup.hosts.first { s.content($0) == "[www]\nv = 2\n" })
+        // Killed once the canary's answer is in etcd: a host it had not heard from yet would
+        // rightly be compared (and log "unchanged").
+        #expect(await eventually { s.confirmed(canary, 2) }, "\(a.stderr)")
         a.signal(SIGKILL)
         _ = await a.waitForExit()
         #expect(Setup.hosts.count { s.content($0) == "[www]\nv = 2\n" } == 1, "killed within the pause")

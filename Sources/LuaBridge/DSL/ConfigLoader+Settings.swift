@@ -68,9 +68,8 @@ extension ConfigLoader {
             }
             endpoints.append(endpoint)
         }
-        guard let name = try t.string("name") else {
-            throw r.error("coordination", "coordination needs name = \"…\" (this sender's, e.g. its host name)")
-        }
+        // The same script on both machines: each is named after its host unless told otherwise.
+        let name = try t.string("name") ?? CoordinationSettings.hostName
         guard CoordinationSettings.isValidName(name) else {
             throw t.error("name", "coordination.name '\(name)' must be letters, digits, '.', '-' or '_' (at most 64)")
         }

@@ -196,8 +196,8 @@ extension ConfigSchema {
                 "etcd", .strings, example: "etcd = { \"http://etcd1:2379\", \"http://etcd2:2379\" }",
                 "The etcd members' JSON gateways, http://host[:port]. Required."),
             Key(
-                "name", .string, example: "name = \"sender-a\"",
-                "This sender's name (letters, digits, . - _), shown as the leader. Required."),
+                "name", .string, "this host's name", example: "name = \"sender-a\"",
+                "This sender's name (letters, digits, . - _), shown as the leader."),
             Key(
                 "lease", .number, "10", example: "lease = 15",
                 "Seconds of the leader's lease (2 to 3600): a standby takes over within it and 2 s."),
