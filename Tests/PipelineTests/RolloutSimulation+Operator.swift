@@ -42,8 +42,9 @@ extension Simulation {
         case .approve(let g, let older):
             guard let newest = waiting[g] else { return step(.tick) }
             let floor = admitted[g].max() ?? 0
-            let earlier = offered[g].filter { $0 > floor && $0 < newest }
-            let revision = older ? earlier.randomElement(using: &random) ?? newest : newest
+            let earlier = offered[g].filter { $0 > floor && $0 < newest && !lost.contains($0) }
+            // Sorted: a seed replays the same draws in another process (a Set's order is not).
+            let revision = older ? earlier.sorted().randomElement(using: &random) ?? newest : newest
             admitted[g].insert(revision)
             if revision == newest { waiting[g] = nil }
             if tracing { log("an operator approves revision \(revision) for g\(g)") }
@@ -54,7 +55,7 @@ extension Simulation {
             if tracing { log("an operator rejects what waits in g\(g)") }
             step(.reject(group: g))
         case .rollback(let g):
-            guard let to = admitted[g].randomElement(using: &random) else { return step(.tick) }
+            guard let to = admitted[g].sorted().randomElement(using: &random) else { return step(.tick) }
             let revision = max(machine.head, revisions.keys.max() ?? 0) + 1
             revisions[revision] = revisions[to]!
             offered[g].insert(revision)

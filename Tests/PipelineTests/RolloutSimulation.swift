@@ -119,6 +119,9 @@ struct Simulation<Machine: SimulatedMachine> {
     /// leader each host has heard from (its fence refuses an older leader's batch).
     var takeovers: [Double] = []
     var term = 0
+    /// Revisions the leader of the moment does not hold (a standby that never had them):
+    /// no operator can approve or roll back to one (the leader refuses: it cannot send it).
+    var lost: Set<Int> = []
     var fence: [Int: Int] = [:]
     var end: Double = 0
     /// When the last revision was cut, and by when each group's hosts must have it (nil:

@@ -19,9 +19,11 @@ import Testing
         return (s, [4: "X", 5: "Y"])
     }
 
+    static let groupOf = ["canary": "web", "rest": "web", "busy": "reg", "refusing": "reg"]
+
     @Test func whatThisSenderHoldsKeepsItsPlaceUnderItsOwnNumber() {
         let (s, ids) = Self.theirs()
-        let t = s.translated(theirs: ids, mine: ["Y": 9])
+        let t = s.translated(theirs: ids, mine: ["Y": 9], groupOf: Self.groupOf)
         #expect(t.head == 9)
         #expect(t.hosts["canary"]?.applied == 9 && t.hosts["canary"]?.renderKey == "k1")
         #expect(t.hosts["refusing"]?.refused == 9 && t.hosts["refusing"]?.refusal == "php-fpm -t failed")
@@ -31,7 +33,7 @@ import Testing
 
     @Test func whatItDoesNotHoldIsNeverTakenAsAppliedOrApproved() {
         let (s, ids) = Self.theirs()
-        let t = s.translated(theirs: ids, mine: ["Y": 9])
+        let t = s.translated(theirs: ids, mine: ["Y": 9], groupOf: Self.groupOf)
         // X is not this sender's: a host at X is compared whole; no group has X approved.
         #expect(t.hosts["rest"]?.applied == nil)
         #expect(t.groups["web"]?.approved == 0 && t.groups["web"]?.released == 0)
@@ -43,7 +45,7 @@ import Testing
 
     @Test func aStateOfContentThisSenderNeverHadKeepsNothing() {
         let (s, ids) = Self.theirs()
-        let t = s.translated(theirs: ids, mine: ["Z": 3])
+        let t = s.translated(theirs: ids, mine: ["Z": 3], groupOf: Self.groupOf)
         #expect(t.head == 0 && t.revisions.isEmpty)
         #expect(t.hosts.values.allSatisfy { $0.applied == nil })
     }
@@ -51,5 +53,23 @@ import Testing
     @Test func revisionsListsEveryNumberTheStateNames() {
         let (s, _) = Self.theirs()
         #expect(s.revisions == [4, 5])
+    }
+
+    @Test func aHostBehindAnApprovedRevisionNotHeldIsNoVerdictForAnOlderOne() {
+        // web approved Y (5); its canary is still at X (4). A standby that holds X, not Y, must
+        // not take the canary's X as a verdict (with nothing approved it would approve X and
+        // roll the group back): the canary becomes unknown.
+        var s = RolloutState()
+        s.head = 5
+        s.groups["web"] = .init(approved: 5, released: 5, head: 5, admitted: 5)
+        s.hosts["canary"] = .init(applied: 4)
+        s.hosts["rest"] = .init(applied: 5)
+        let t = s.translated(theirs: [4: "X", 5: "Y"], mine: ["X": 2], groupOf: ["canary": "web", "rest": "web"])
+        #expect(t.groups["web"]?.approved == 0)
+        #expect(t.hosts["canary"]?.applied == nil && t.hosts["rest"]?.applied == nil)
+        // Held, the same host keeps its place.
+        let u = s.translated(
+            theirs: [4: "X", 5: "Y"], mine: ["X": 2, "Y": 3], groupOf: ["canary": "web", "rest": "web"])
+        #expect(u.hosts["canary"]?.applied == 2 && u.groups["web"]?.approved == 3)
     }
 }

@@ -16,8 +16,11 @@ extension RolloutState {
     /// the same (`theirs` gives the identities of the other's numbers). What this sender does not
     /// hold is taken on the safe side: a host's revision becomes unknown (it is compared
     /// whole), a group's pointers fall back to what it had approved (or nothing), so a
-    /// revision is never taken as approved, applied or admitted unless it was.
-    public func translated(theirs: [Int: String], mine: [String: Int]) -> RolloutState {
+    /// revision is never taken as approved, applied or admitted unless it was. A host behind
+    /// its group's approved revision, where that one is not held, is taken as unknown too:
+    /// with nothing approved, a canary's older revision would count as a verdict for it, and
+    /// the group would go back. `groupOf` names each host's group (by URI).
+    public func translated(theirs: [Int: String], mine: [String: Int], groupOf: [String: String]) -> RolloutState {
         func map(_ n: Int?) -> Int? {
             guard let n else { return nil }
             if n == 0 { return 0 }
@@ -43,6 +46,11 @@ extension RolloutState {
             var t = Host()
             // Under way when the other stopped: what it has is unknown.
             t.applied = h.sending == nil ? map(h.applied) : nil
+            if let name = groupOf[uri], let g = groups[name], g.approved > 0, map(g.approved) == nil,
+                (h.applied ?? 0) < g.approved
+            {
+                t.applied = nil
+            }
             t.refused = map(h.refused)
             t.refusal = t.refused == nil ? nil : h.refusal
             t.renderKey = h.renderKey

@@ -50,7 +50,9 @@ extension PipelineRunner {
         _ = try? log.cut(cutRequest(paths: nil, note: "takeover"))
         var mine: [String: Int] = [:]
         for number in log.numbers() { if let id = identity(number) { mine[id] = number } }
-        let state = theirs.translated(theirs: lead.store.identities, mine: mine)
+        var groupOf: [String: String] = [:]
+        for g in rollout.groups { for h in g.hosts { groupOf[rollout.hosts[h].uri] = g.name } }
+        let state = theirs.translated(theirs: lead.store.identities, mine: mine, groupOf: groupOf)
         lead.term = token
         lead.token.set(token)
         lead.stoppedWhy = nil
