@@ -19,6 +19,9 @@ public final class LeaderLease {
     public let name: String
     public private(set) var clock: LeaseClock
     public private(set) var role: Role = .standby(leader: nil)
+    /// The store's revision when a campaign last found the key held: a standby watches the
+    /// key from the next one, and campaigns again the moment it goes.
+    public private(set) var heldAt: Int64 = 0
     private var lease: Int64?
 
     /// The claim of `name` on `pipeline`'s leader key, with a lease of `ttl` seconds.
@@ -49,6 +52,7 @@ public final class LeaderLease {
             try? client.revoke(granted.id)
             let holder = result.ranges.first?.first.map { String(decoding: $0.value, as: UTF8.self) }
             role = .standby(leader: holder)
+            heldAt = result.revision
             return role
         }
         lease = granted.id

@@ -65,10 +65,28 @@ public final class LeaderLoop: Sendable {
                     return old.role != fresh.role || old.error != fresh.error
                 }
                 if changed { wakeup.signal() }
-                // A standby tries again a third of a TTL on; a leader renews when due.
+                // A leader renews when due; a standby tries again a third of a TTL on, or the
+                // moment the key goes (a watch from when it saw it held).
                 let next = lease.mayPush() ? lease.clock.nextRenewal() : MonotonicClock.now + Double(ttl) / 3
-                while MonotonicClock.now < next && !shared.stopping.withLock({ $0.stop }) {
-                    usleep(UInt32(min(0.05, max(0, next - MonotonicClock.now)) * 1_000_000))
+                var watch: EtcdWatch?
+                if case .standby(_?) = lease.role, failure == nil {
+                    watch = try? EtcdWatch(
+                        endpoints: endpoints, key: lease.key, from: lease.heldAt + 1, timeout: timeout)
+                }
+                waiting: while MonotonicClock.now < next && !shared.stopping.withLock({ $0.stop }) {
+                    let slice = min(MonotonicClock.now + 0.05, next)
+                    guard let w = watch else {
+                        usleep(UInt32(max(0, slice - MonotonicClock.now) * 1_000_000))
+                        continue
+                    }
+                    switch try? w.next(until: slice) {
+                    case .idle: continue
+                    case .events(let events, _):
+                        if events.contains(where: { if case .delete = $0 { true } else { false } }) { break waiting }
+                    // Compacted past it: a campaign reads afresh. Broken: wait out the third.
+                    case .compacted: break waiting
+                    case nil: watch = nil
+                    }
                 }
             }
         }

@@ -39,6 +39,7 @@ extension PipelineRunner {
     public func flushIfDue(now: Double, control: RunControl) {
         followLeader(now: now, control: control)
         guard isActive else { return }
+        if let at = lead?.writeBehindAt, now >= at { _ = saveToEtcd() }
         let earlier = now - coalescer.delay
         for path in openWrites.settled(at: now, info: { FileInfo.lstat(FileSystem.join(sourceRoot, $0)) }) {
             coalescer.add(path, .written, at: earlier)

@@ -16,10 +16,16 @@ extension PipelineRunner {
         defer { notifyOutcomes(decided) }
         while !events.isEmpty {
             let now = MonotonicClock.now
-            let actions = rollout.handle(events.removeFirst(), now: now)
+            let event = events.removeFirst()
+            let actions = rollout.handle(event, now: now)
             decided += actions
-            // The state is in etcd before any push of a term (else the push waits: retried).
-            let mayPush = saveState() && (lead?.mayPush ?? true)
+            // The state is in etcd before any push of a term (else the push waits: retried);
+            // a host's answer that starts nothing goes there a moment later, with the others
+            // of that moment (lost with a dying leader, it costs that host one comparison).
+            let sends = actions.contains { if case .send = $0 { true } else { false } }
+            var answer = false
+            if case .answered = event { answer = true }
+            let mayPush = saveState(behind: answer && !sends) && (lead?.mayPush ?? true)
             for action in actions {
                 if case .send(let h, let revision, let from) = action {
                     if let answer = mayPush
@@ -127,13 +133,18 @@ extension PipelineRunner {
     }
 
     /// Remembers the rollout's state (a failure to is logged: the next save may do), and
-    /// while this sender leads, writes it to etcd: false when that failed.
+    /// while this sender leads, writes it to etcd (`behind`: within a quarter second, with
+    /// what else changes by then): false when that failed.
     @discardableResult
-    func saveState() -> Bool {
+    func saveState(behind: Bool = false) -> Bool {
         if let journal {
             do { try journal.save(rollout.state) } catch {
                 logger.warning("cannot remember the rollout in \(journal.journalPath): \(error)")
             }
+        }
+        if behind, let lead, lead.term != nil {
+            if lead.writeBehindAt == nil { lead.writeBehindAt = MonotonicClock.now + 0.25 }
+            return true
         }
         return saveToEtcd()
     }

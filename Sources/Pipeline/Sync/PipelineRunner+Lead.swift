@@ -118,10 +118,14 @@ extension PipelineRunner {
     /// reach: the push waits; another sender leads: this one stands down).
     func saveToEtcd() -> Bool {
         guard let lead, let term = lead.term else { return lead == nil }
-        guard MonotonicClock.now - lead.saveFailedAt >= 1 else { return false }
+        guard MonotonicClock.now - lead.saveFailedAt >= 1 else {
+            lead.writeBehindAt = lead.saveFailedAt + 1
+            return false
+        }
         let state = rollout.state
         var identities: [Int: String] = [:]
         for n in state.revisions { identities[n] = identity(n) }
+        lead.writeBehindAt = nil
         do {
             guard try lead.store.save(state, identities: identities, token: term) else {
                 standDown(why: "another sender leads (etcd's leader key is no longer term \(term)'s)")
@@ -134,6 +138,7 @@ extension PipelineRunner {
             if lead.saveError == nil { logger.error("cannot write the rollout's state to etcd: \(error)") }
             lead.saveError = "\(error)"
             lead.saveFailedAt = MonotonicClock.now
+            lead.writeBehindAt = MonotonicClock.now + 1
             return false
         }
     }

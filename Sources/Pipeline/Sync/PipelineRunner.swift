@@ -262,6 +262,7 @@ public final class PipelineRunner {
         return [
             coalescer.deadline, retry.due, nextScan, openWrites.deadline, dryRun ? nil : rollout.deadline, cutAgainAt,
             source.checkAt, writeBehindAt, dryRun ? nil : collectAt, lead.map { $0.loop.snapshot.validUntil },
+            lead?.writeBehindAt,
         ]
         .compactMap { $0 }.min()
     }

@@ -25,6 +25,8 @@ final class SenderLead {
     /// once per answer.
     var saveError: String?
     var saveFailedAt = -Double.infinity
+    /// When what changed since the last write goes to etcd (hosts' answers are written behind).
+    var writeBehindAt: Double?
     /// Why this sender stopped pushing last, for the page and /healthz (nil while it pushes,
     /// and while it only stands by behind a leader that is up).
     var stoppedWhy: String?
