@@ -29,6 +29,11 @@ import Testing
 
                     """
             }
+            // Each sender's source, as a module a leader sends its source to (`peers`).
+            for source in ["src-a", "src-b"] {
+                try FileManager.default.createDirectory(atPath: dir.at(source), withIntermediateDirectories: true)
+                lua += "module \"\(source)\" { path = \"\(source)\" }\n"
+            }
             try dir.write("receiver.lua", lua)
             daemon = try await ServeProcess(script: dir.at("receiver.lua"), logDirectory: dir.path)
         }
@@ -36,15 +41,18 @@ import Testing
         /// Starts sender `name` on `source` (its own state directory, the same pipeline).
         func sender(
             _ name: String, source: String = "src", once: Bool = false, status: Int? = nil, group: String = "",
-            rollout: String = "\"all\""
+            rollout: String = "\"all\"", peers: Bool = false
         ) throws -> RunnerProcess {
+            let module = "runner://127.0.0.1:\(daemon.port)"
+            let peerTable =
+                peers ? ", peers = { [\"sender-a\"] = \"\(module)/src-a\", [\"sender-b\"] = \"\(module)/src-b\" }" : ""
             let targets = Self.hosts.map { "\"runner://127.0.0.1:\(daemon.port)/\($0)\"" }.joined(separator: ", ")
             let endpoints = etcd.endpoints.map { "\"\($0)\"" }.joined(separator: ", ")
             try dir.write(
                 "\(name).lua",
                 """
                 settings { state_dir = "state-\(name)", \(status.map { "status = \"127.0.0.1:\($0)\"," } ?? "")
-                  coordination = { etcd = { \(endpoints) }, name = "\(name)", lease = \(Self.lease) } }
+                  coordination = { etcd = { \(endpoints) }, name = "\(name)", lease = \(Self.lease)\(peerTable) } }
                 group "web" { \(targets)\(group) }
                 pipeline "fpm" { source = "\(source)", to = { "web" }, delay = 0.05, retry = { initial = 0.2, max = 1 },
                                  rollout = \(rollout) }
@@ -59,6 +67,10 @@ import Testing
                 ["approve", dir.at("\(name).lua"), "--group", "web"] + (revision.map { [String($0)] } ?? []),
                 logDirectory: dir.path)
             return (r.status, r.stdout + r.stderr)
+        }
+
+        func source(_ name: String, _ file: String = "www.conf") -> String? {
+            try? String(contentsOfFile: dir.at("\(name)/\(file)"), encoding: .utf8)
         }
 
         func content(_ host: String, _ file: String = "www.conf") -> String? {
@@ -302,6 +314,68 @@ import Testing
         #expect(await eventually { Setup.hosts.map(s.applied) == [3, 3, 3] }, "\(s.daemon.process.stderr)")
         b.signal(SIGTERM)
         #expect(await b.waitForExit(timeout: 30) == 0)
+        await s.stop()
+    }
+
+    @Test func theStandbyHoldsTheLeadersSourceAndTakesOverWithIt() async throws {
+        let s = try await Setup()
+        try s.dir.write("src-a/www.conf", "[www]\nv = 1\n")
+        let a = try s.sender("sender-a", source: "src-a", peers: true)
+        #expect(await s.everyHost(has: "[www]\nv = 1\n"), "\(a.stderr)")
+        #expect(await eventually { s.source("src-b") == "[www]\nv = 1\n" }, "\(a.stderr)")
+        let b = try s.sender("sender-b", source: "src-b", peers: true)
+        #expect(await b.waitForLog("standing by: sender-a leads"), "\(b.stderr)")
+        try s.dir.write("src-a/www.conf", "[www]\nv = 2\n")
+        #expect(await s.everyHost(has: "[www]\nv = 2\n"), "\(a.stderr)")
+        #expect(await eventually { s.source("src-b") == "[www]\nv = 2\n" }, "\(a.stderr)")
+        #expect(await eventually { Setup.hosts.allSatisfy { s.confirmed($0, 2) } }, "\(a.stderr)")
+
+        a.signal(SIGKILL)
+        _ = await a.waitForExit()
+        #expect(await b.waitForLog("leading as sender-b"), "\(b.stderr)")
+        // Its copy of the source is what the hosts have, to the file's time: nothing is sent,
+        // not even a comparison.
+        try s.dir.write("src-b/other.conf", "x\n")
+        #expect(await eventually { Setup.hosts.allSatisfy { s.content($0, "other.conf") == "x\n" } }, "\(b.stderr)")
+        #expect(Setup.hosts.map(s.applied) == [3, 3, 3], "\(s.daemon.process.stderr)")
+        #expect(
+            !s.daemon.process.stderr.split(separator: "\n").contains {
+                $0.contains("unchanged") && $0.contains("module=h")
+            }, "\(s.daemon.process.stderr)")
+        // The old leader's source is the standby's now, and gets what the new leader sends.
+        #expect(await eventually { s.source("src-a", "other.conf") == "x\n" }, "\(b.stderr)")
+        b.signal(SIGTERM)
+        #expect(await b.waitForExit(timeout: 30) == 0)
+        await s.stop()
+    }
+
+    @Test func onlyWhatTheStandbyHoldsIsApproved() async throws {
+        let s = try await Setup()
+        try s.dir.write("src-a/www.conf", "[www]\nv = 1\n")
+        let a = try s.sender("sender-a", source: "src-a", group: ", approve = true", peers: true)
+        #expect(await a.waitForLog("revision 1 waits for approval"), "\(a.stderr)")
+        // Approved once the leader heard the standby's source has it.
+        #expect(await eventually { s.source("src-b") == "[www]\nv = 1\n" }, "\(a.stderr)")
+        #expect(await a.waitForLog("revision 1: applied"), "\(a.stderr)")
+        let first = try await s.approve("sender-a")
+        #expect(first.status == 0, "\(first)")
+        #expect(await s.everyHost(has: "[www]\nv = 1\n"), "\(a.stderr)")
+        for v in 2...3 {
+            try s.dir.write("src-a/www.conf", "[www]\nv = \(v)\n")
+            #expect(await a.waitForLog("revision \(v) waits for approval"), "\(a.stderr)")
+        }
+        #expect(await eventually { s.source("src-b") == "[www]\nv = 3\n" }, "\(a.stderr)")
+        #expect(await a.waitForLog("revision 3: applied"), "\(a.stderr)")
+        // The standby's source went on to 3: 2 is nothing it could send after a takeover.
+        let older = try await s.approve("sender-a", 2)
+        #expect(older.status == 1, "\(older)")
+        #expect(older.output.contains("revision 2 cannot be approved: the standby's source"), "\(older)")
+        #expect(older.output.contains("(it is at revision 3)"), "\(older)")
+        let newest = try await s.approve("sender-a")
+        #expect(newest.status == 0 && newest.output.contains("revision 3 approved"), "\(newest)")
+        #expect(await s.everyHost(has: "[www]\nv = 3\n"), "\(a.stderr)")
+        a.signal(SIGTERM)
+        #expect(await a.waitForExit(timeout: 30) == 0)
         await s.stop()
     }
 

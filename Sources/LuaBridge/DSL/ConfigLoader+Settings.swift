@@ -82,6 +82,30 @@ extension ConfigLoader {
             }
             lease = Int(seconds)
         }
-        return CoordinationSettings(endpoints: endpoints, name: name, lease: lease)
+        var settings = CoordinationSettings(endpoints: endpoints, name: name, lease: lease)
+        if let peers = try t.table("peers", expected: "a table { [\"sender-a\"] = \"runner://host:8730/source\" }") {
+            guard peers.table.array.isEmpty else {
+                throw t.error("peers", "coordination.peers must name each sender: { [\"sender-a\"] = \"runner://…\" }")
+            }
+            for (key, value) in peers.table.fields {
+                let peer = key.description
+                guard case .string = key, CoordinationSettings.isValidName(peer), let text = value.stringValue else {
+                    throw t.error("peers", "coordination.peers: '\(peer)' must be a sender's name with a URI string")
+                }
+                let uri: TargetURI
+                do { uri = try TargetURI(parsing: text) } catch {
+                    throw t.error("peers", "coordination.peers.\(peer): \(error.message)")
+                }
+                switch uri {
+                case .runner, .ssh: settings.peers[peer] = uri
+                case .file, .rsync:
+                    throw t.error(
+                        "peers",
+                        "coordination.peers.\(peer): \(uri) has no fence: a sender's source is a runner:// or ssh:// module"
+                    )
+                }
+            }
+        }
+        return settings
     }
 }

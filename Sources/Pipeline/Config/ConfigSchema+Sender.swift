@@ -201,6 +201,12 @@ extension ConfigSchema {
             Key(
                 "lease", .number, "10", example: "lease = 15",
                 "Seconds of the leader's lease (2 to 3600): a standby takes over within it and 2 s."),
+            Key(
+                "peers", .table,
+                example:
+                    "peers = { [\"sender-a\"] = \"runner://10.0.0.1:8730/fpm-source\", [\"sender-b\"] = \"runner://10.0.0.2:8730/fpm-source\" }",
+                "Each sender's source as a runner:// or ssh:// module, by name: the leader sends its source to the others', and no revision is approved before they hold it."
+            ),
         ])
 
     /// `notify = { }` of a pipeline.

@@ -12,6 +12,10 @@ public struct CoordinationSettings: Sendable, Equatable {
     public var name: String
     /// Seconds of the leader's lease: a dead leader's pipelines are taken over within it (and 2 s).
     public var lease: Int
+    /// Each sender's source, as a module of the `runner serve` on its machine, by sender
+    /// name: the leader sends its source to every other one's, so that a standby that takes
+    /// over holds what was sent, and no revision is approved before the standbys have it.
+    public var peers: [String: TargetURI] = [:]
 
     /// The lease a script that names none gets.
     public static let defaultLease = 10

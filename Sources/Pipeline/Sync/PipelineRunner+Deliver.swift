@@ -59,9 +59,13 @@ extension PipelineRunner {
             } else {
                 (paths, moves) = (nil, [:])
             }
-            // A single-file source's whole tree is that file.
-            let overlay = try renderer.overlay(
-                raw, paths: paths ?? config.sourceFile.map { [$0] }, for: host.destination, store: log.store)
+            // A single-file source's whole tree is that file; a standby's source is the source
+            // as it is.
+            let overlay =
+                host.destination.group == Self.standbyGroup
+                ? [:]
+                : try renderer.overlay(
+                    raw, paths: paths ?? config.sourceFile.map { [$0] }, for: host.destination, store: log.store)
             tree = overlay.isEmpty ? raw : log.tree(to, overlay: overlay)!
         } catch let refusal as Renderer.Refusal {
             let group = host.destination.group.map { "group \($0): " } ?? ""
@@ -96,7 +100,7 @@ extension PipelineRunner {
             DeliveryJob(
                 target: host.target, filter: workerFilter, tree: tree,
                 paths: paths ?? config.sourceFile.map { [$0] }, moves: moves, whole: paths == nil,
-                delete: config.delete, revision: revision,
+                delete: config.delete || host.destination.group == Self.standbyGroup, revision: revision,
                 term: lead?.term ?? 0,
                 cancelled: { [abandoned, loop = lead?.loop] in
                     // Nothing commits once this sender's lease may have run out.

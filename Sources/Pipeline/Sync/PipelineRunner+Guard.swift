@@ -9,7 +9,7 @@ extension PipelineRunner {
         var gates: [Int: String] = [:]
         // Groups at the same revision weigh the change once.
         var weighed: [Int: String?] = [:]
-        for g in rollout.groups.indices {
+        for g in rollout.groups.indices where rollout.groups[g].name != Self.standbyGroup {
             let from = rollout.groups[g].admitted
             guard from > 0 else { continue }
             if weighed[from] == nil { weighed[from] = weigh(record, from: from, limit) }

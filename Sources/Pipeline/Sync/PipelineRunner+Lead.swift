@@ -59,7 +59,7 @@ extension PipelineRunner {
         abandoned = Cancellation()
         // Nothing in etcd yet (the first leader of a pipeline that ran alone): its own state.
         rollout = Self.makeRollout(
-            config, log: log, state: state.head == 0 && theirs.head == 0 ? journal?.written : state,
+            config, layout: layout, log: log, state: state.head == 0 && theirs.head == 0 ? journal?.written : state,
             renderKeys: renderKeys)
         logger.notice(
             "leading as \(lead.settings.name) (term \(token)): continuing from etcd's state at revision \(theirs.head)",

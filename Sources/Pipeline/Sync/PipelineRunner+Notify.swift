@@ -35,8 +35,9 @@ extension PipelineRunner {
     }
 
     private func tell(_ g: Int, _ revision: Int, _ event: NotifySettings.Event, why: String?) {
-        // Hosts a pipeline names directly are the group "".
+        // Hosts a pipeline names directly are the group ""; the standbys' sources are no one's.
         let group = rollout.groups[g]
+        guard group.name != Self.standbyGroup else { return }
         let record = log.record(revision)
         let outcome = GroupOutcome(
             pipeline: config.name, group: group.name, revision: revision, event: event.rawValue, why: why,

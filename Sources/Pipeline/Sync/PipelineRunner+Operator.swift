@@ -39,8 +39,12 @@ extension PipelineRunner {
                     "this sender stands by: the leader takes commands (runner \(request.command.rawValue) goes to it through etcd)"
             )
         }
-        guard let g = rollout.groups.firstIndex(where: { $0.name == request.group && !$0.name.isEmpty }) else {
-            let names = rollout.groups.map(\.name).filter { !$0.isEmpty }
+        guard
+            let g = rollout.groups.firstIndex(where: {
+                $0.name == request.group && !$0.name.isEmpty && $0.name != Self.standbyGroup
+            })
+        else {
+            let names = rollout.groups.map(\.name).filter { !$0.isEmpty && $0 != Self.standbyGroup }
             return ControlReply(
                 ok: false,
                 message:
@@ -72,6 +76,17 @@ extension PipelineRunner {
                 ok: false,
                 message:
                     "revision \(r) is not one group \(group.name) waits with (revisions \(group.admitted + 1) to \(waiting.revision))"
+            )
+        }
+        // A standby that takes over holds its source as it is: what is approved must be that.
+        if let s = rollout.groups.firstIndex(where: { $0.name == Self.standbyGroup }),
+            let other = rollout.groups[s].hosts.first(where: { rollout.hosts[$0].applied != r })
+        {
+            let at = rollout.hosts[other].applied.map { "revision \($0)" } ?? "an unknown revision"
+            return ControlReply(
+                ok: false,
+                message:
+                    "revision \(r) cannot be approved: the standby's source \(rollout.hosts[other].uri) does not hold it (it is at \(at)); approve the revision it holds, or again once it has this one"
             )
         }
         audit("group \(group.name): revision \(r) approved by \(who)", .approval, g, r, by: who)

@@ -37,6 +37,8 @@ public final class PipelineRunner {
     public internal(set) var rollout: Rollout
     /// Each host's values, as its templates were rendered with (by URI).
     let renderKeys: [String: String]
+    /// The rollout's groups, as `layout` made them.
+    let layout: [Layout]
     /// Every target, each on a thread of its own; indices are the rollout's.
     let fleet: Fleet
     let renderer: Renderer
@@ -167,7 +169,7 @@ public final class PipelineRunner {
         let lead = try dryRun ? nil : coordination.map { try SenderLead($0, pipeline: name) }
         self.lead = lead
         // Hosts in group order: the rollout and the fleet share their indices.
-        let layout = Self.layout(config)
+        let layout = Self.layout(config, standbys: lead.map { Self.standbys($0.settings) } ?? [])
         var hosts: [DeliveryHost] = []
         for group in layout {
             for d in group.members {
@@ -180,8 +182,10 @@ public final class PipelineRunner {
         var keys: [String: String] = [:]
         for h in hosts { keys[h.uri.description] = renderer.key(for: h.destination) }
         renderKeys = keys
+        self.layout = layout
         rollout = Self.makeRollout(
-            config, log: log, state: journal.flatMap { $0.isEmpty ? nil : $0.written }, renderKeys: keys)
+            config, layout: layout, log: log, state: journal.flatMap { $0.isEmpty ? nil : $0.written },
+            renderKeys: keys)
         calls = try MainThreadCalls()
         // What the rollout had released before this start was told then.
         for g in rollout.groups.indices { notified[g] = rollout.groups[g].released }
@@ -191,16 +195,15 @@ public final class PipelineRunner {
 
     /// The rollout of `config`'s groups from `state` (a start's, or etcd's at a takeover).
     static func makeRollout(
-        _ config: PipelineConfig, log: RevisionLog, state: RolloutState?, renderKeys: [String: String]
-    )
-        -> Rollout
-    {
+        _ config: PipelineConfig, layout: [Layout], log: RevisionLog, state: RolloutState?,
+        renderKeys: [String: String]
+    ) -> Rollout {
         var state = state
         // A state ahead of the log (its newest revisions lost to a crash before they were
         // written): taken back to the log's head; hosts said to have more are compared whole.
         if let s = state, s.head > log.newest { state?.head = log.newest }
         return Rollout(
-            groups: layout(config).map { ($0.name, $0.members.map(\.uri.description), $0.staged) },
+            groups: layout.map { ($0.name, $0.members.map(\.uri.description), $0.staged) },
             policy: Rollout.Policy(
                 canaries: config.rollout.canaries, maxFailures: config.rollout.maxFailures,
                 pause: config.rollout.pause, maxParallel: config.maxParallel, retryInitial: config.retryInitial,
@@ -208,11 +211,24 @@ public final class PipelineRunner {
             state: state, renderKeys: renderKeys, seed: UInt64.random(in: 0...UInt64.max))
     }
 
+    /// A group of the rollout: its name, its hosts, and whether canaries go first.
+    typealias Layout = (name: String, members: [PipelineConfig.Destination], staged: Bool)
+
+    /// The group of the other senders' sources (`coordination.peers`): each gets every
+    /// revision of the source as it is (no template rendered, nothing gated, deletes sent).
+    static let standbyGroup = "(standby)"
+
+    /// The other senders' sources, as the standby group's hosts.
+    static func standbys(_ settings: CoordinationSettings) -> [PipelineConfig.Destination] {
+        settings.peers.filter { $0.key != settings.name }.sorted { $0.key < $1.key }.map {
+            PipelineConfig.Destination(uri: $0.value, group: standbyGroup)
+        }
+    }
+
     /// The groups of a pipeline's destinations in the order first named, hosts named
-    /// directly last (group ""); the named ones roll out as `rollout` says.
-    static func layout(_ config: PipelineConfig) -> [(
-        name: String, members: [PipelineConfig.Destination], staged: Bool
-    )] {
+    /// directly, then the other senders' sources (`standbys`); the named ones roll out as
+    /// `rollout` says.
+    static func layout(_ config: PipelineConfig, standbys: [PipelineConfig.Destination] = []) -> [Layout] {
         var names: [String] = []
         for d in config.destinations { if let g = d.group, !names.contains(g) { names.append(g) } }
         var layout = names.map { name in
@@ -220,6 +236,7 @@ public final class PipelineRunner {
         }
         let loose = config.destinations.filter { $0.group == nil }
         if !loose.isEmpty { layout.append((name: "", members: loose, staged: false)) }
+        if !standbys.isEmpty { layout.append((name: standbyGroup, members: standbys, staged: false)) }
         return layout
     }
 
