@@ -62,4 +62,33 @@ import Testing
                     == theirs)
         }
     }
+
+    @Test func theAuditKeepsBothSendersEventsInOrderAndOnlyTheNewestThousand() async throws {
+        try await withEtcd { etcd, endpoints in
+            let a = LeaderLease(client: EtcdClient(endpoints: endpoints, timeout: 5), pipeline: "p", name: "a", ttl: 10)
+            guard case .leader(let first) = try a.campaign() else { Issue.record("no lead"); return }
+            let store = EtcdRolloutStore(
+                client: EtcdClient(endpoints: endpoints, timeout: 5), pipeline: "p", author: "sender-a")
+            let events = (0..<600).map {
+                RolloutEvent(time: 1_000 + Double($0), kind: .approval, group: "web", revision: $0, by: "alice")
+            }
+            #expect(try store.save(Self.state(hosts: 1, applied: 1), audit: events, token: first))
+            a.resign()
+            let b = LeaderLease(client: EtcdClient(endpoints: endpoints, timeout: 5), pipeline: "p", name: "b", ttl: 10)
+            guard case .leader(let second) = try b.campaign() else { Issue.record("b does not lead"); return }
+            let next = EtcdRolloutStore(
+                client: EtcdClient(endpoints: endpoints, timeout: 5), pipeline: "p", author: "sender-b")
+            _ = try next.load()
+            let later = (600..<1_003).map {
+                RolloutEvent(time: 1_000 + Double($0), kind: .held, group: "web", revision: $0, why: "refused")
+            }
+            #expect(try next.save(Self.state(hosts: 1, applied: 2), audit: later, token: second))
+            let kept = try EtcdClient(endpoints: endpoints, timeout: 5).range("/runner/p/audit/", prefix: true).kvs
+            #expect(kept.count == 1_000)
+            let revisions = kept.compactMap { try? JSONDecoder().decode(RolloutEvent.self, from: Data($0.value)) }
+                .map(\.revision)
+            #expect(revisions == Array(3..<1_003), "in time order, the three oldest dropped")
+            #expect(kept.first?.key.contains("-sender-a-") == true && kept.last?.key.contains("-sender-b-") == true)
+        }
+    }
 }

@@ -41,7 +41,7 @@ extension Simulation {
         switch operation {
         case .approve(let g, let older):
             guard let newest = waiting[g] else { return step(.tick) }
-            let floor = admitted[g].max() ?? 0
+            let floor = max(admitted[g].max() ?? 0, approvalFloor[g] ?? 0)
             let earlier = offered[g].filter { $0 > floor && $0 < newest && !lost.contains($0) }
             // Sorted: a seed replays the same draws in another process (a Set's order is not).
             let revision = older ? earlier.sorted().randomElement(using: &random) ?? newest : newest

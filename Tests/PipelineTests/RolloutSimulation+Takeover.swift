@@ -67,6 +67,7 @@ extension Simulation {
             // The oracle forgets with the standby: what it does not hold, no group may be sent
             // again (a group whose approved revision it lacks waits for its canaries or an
             // operator on what comes next); what waits, waits on.
+            approvalFloor[g] = max(approvalFloor[g] ?? 0, admitted[g].max() ?? 0)
             admitted[g] = admitted[g].filter { held.contains($0) && $0 <= group.admitted }
             waiting[g] = group.waiting?.revision
             if tracing {

@@ -122,6 +122,9 @@ struct Simulation<Machine: SimulatedMachine> {
     /// Revisions the leader of the moment does not hold (a standby that never had them):
     /// no operator can approve or roll back to one (the leader refuses: it cannot send it).
     var lost: Set<Int> = []
+    /// Per group, the newest revision it was let have before a takeover made the standby
+    /// forget it: operators approve nothing older (as they did not before it).
+    var approvalFloor: [Int: Int] = [:]
     var fence: [Int: Int] = [:]
     var end: Double = 0
     /// When the last revision was cut, and by when each group's hosts must have it (nil:

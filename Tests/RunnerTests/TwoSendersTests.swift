@@ -16,7 +16,8 @@ import Testing
         static let hosts = ["h1", "h2", "h3"]
         static let lease = 3
 
-        init(members: Int = 1) async throws {
+        /// Three etcd members, as a cluster that survives one's loss runs.
+        init(members: Int = 3) async throws {
             dir = try TemporaryDirectory()
             etcd = try await TestEtcd(directory: dir.at("etcd"), members: members)
             var lua = "settings { listen = \"127.0.0.1:0\" }\n"
@@ -241,6 +242,11 @@ import Testing
                 || refused.output.contains("head moved to 2 by sender-a at"), "\(refused)")
         #expect(await s.everyHost(has: "[www]\nv = 2\n"), "\(a.stderr)")
         #expect(a.stderr.components(separatedBy: "revision 2 approved by").count == 2, "\(a.stderr)")
+        // The audit is in etcd, for either machine to read.
+        let audit = try sh(
+            "etcdctl --endpoints=\(s.etcd.endpoints[0]) get --prefix --print-value-only /runner/fpm/audit/",
+            in: s.dir.path)
+        #expect(audit.output.contains("\"kind\":\"approval\"") && audit.output.contains("\"revision\":2"), "\(audit)")
 
         // Waiting for approval when the leader dies: the standby takes the wait over.
         try s.dir.write("src/www.conf", "[www]\nv = 3\n")

@@ -41,6 +41,10 @@ public final class EtcdRolloutStore {
     public private(set) var identities: [Int: String] = [:]
     /// Writes (txns) so far: `make bench` reports them per revision.
     public private(set) var writes = 0
+    /// The audit's keys (`audit/<ms>-<sender>-<n>`, oldest first), of which the newest
+    /// `auditKept` stay.
+    private var auditKeys: [String] = []
+    static let auditKept = 1000
 
     /// Operations in one txn, the fence's compare aside.
     static let opsPerTxn = 100
@@ -57,6 +61,7 @@ public final class EtcdRolloutStore {
     public func load() throws(EtcdError) -> RolloutState {
         var state = RolloutState()
         var identities: [Int: String] = [:]
+        var audit: [String] = []
         let decoder = JSONDecoder()
         for kv in try client.range(prefix, prefix: true).kvs {
             let name = String(kv.key.dropFirst(prefix.count))
@@ -70,8 +75,11 @@ public final class EtcdRolloutStore {
                     RolloutState.Host.self, from: Data(kv.value))
             } else if name.hasPrefix("revisions/"), let number = Int(name.dropFirst(10)) {
                 identities[number] = String(decoding: kv.value, as: UTF8.self)
+            } else if name.hasPrefix("audit/") {
+                audit.append(kv.key)
             }
         }
+        auditKeys = audit.sorted()
         (known, self.identities) = (state, identities)
         return state
     }
@@ -79,8 +87,21 @@ public final class EtcdRolloutStore {
     /// Writes what changed from what etcd holds, fenced by `token`, with the identity of each
     /// revision the state names (`identities`: those not there are left out); false when the fence
     /// failed (another sender leads now) and nothing more was written.
-    public func save(_ state: RolloutState, identities: [Int: String] = [:], token: UInt64) throws(EtcdError) -> Bool {
+    public func save(
+        _ state: RolloutState, identities: [Int: String] = [:], audit: [RolloutEvent] = [], token: UInt64
+    ) throws(EtcdError) -> Bool {
         var requests: [EtcdClient.Request] = []
+        // The audit: either sender's events, in time order, the oldest dropped past `auditKept`.
+        var keys = auditKeys
+        for (i, event) in audit.enumerated() {
+            let ms = String(Int64(event.time * 1000))
+            let key = prefix + "audit/" + String(repeating: "0", count: max(0, 15 - ms.count)) + ms + "-\(author)-\(i)"
+            requests.append(.put(key, (try? JSONEncoder().encode(event)).map(Array.init) ?? []))
+            keys.append(key)
+        }
+        let dropped = max(0, keys.count - Self.auditKept)
+        for key in keys.prefix(dropped) { requests.append(.delete(key)) }
+        keys.removeFirst(dropped)
         let named = state.revisions
         let wanted = identities.filter { named.contains($0.key) }
         for (number, identity) in wanted.sorted(by: { $0.key < $1.key }) where self.identities[number] != identity {
@@ -116,7 +137,7 @@ public final class EtcdRolloutStore {
             guard result.succeeded else { return false }
             start += part.count
         }
-        (known, self.identities) = (state, wanted)
+        (known, self.identities, auditKeys) = (state, wanted, keys)
         return true
     }
 }

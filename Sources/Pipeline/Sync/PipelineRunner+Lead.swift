@@ -127,10 +127,11 @@ extension PipelineRunner {
         for n in state.revisions { identities[n] = identity(n) }
         lead.writeBehindAt = nil
         do {
-            guard try lead.store.save(state, identities: identities, token: term) else {
+            guard try lead.store.save(state, identities: identities, audit: lead.audit, token: term) else {
                 standDown(why: "another sender leads (etcd's leader key is no longer term \(term)'s)")
                 return false
             }
+            lead.audit.removeAll()
             if lead.saveError != nil { logger.notice("the rollout's state is written to etcd again") }
             lead.saveError = nil
             return true

@@ -177,7 +177,7 @@ extension PipelineRunner {
             metadata: ["audit": "\(kind.rawValue)", "group": "\(group)", "revision": "\(revision)", "by": "\(who)"])
         let event = RolloutEvent(
             time: Date().timeIntervalSince1970, kind: kind, group: group, revision: revision, by: who)
-        do { try history?.append(event) } catch { logger.warning("the rollout's history is not kept: \(error)") }
+        keep(event)
     }
 
     /// `name (uid N)` of a uid, or `uid N`.

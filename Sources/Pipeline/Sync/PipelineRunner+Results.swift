@@ -135,7 +135,18 @@ extension PipelineRunner {
                 time: time, kind: .waiting, group: rollout.groups[g].name, revision: revision, why: why)
         default: return
         }
+        keep(event)
+    }
+
+    /// An event of the rollout's history: kept in the state directory for `runner log`, and
+    /// while this sender leads, in etcd's audit with the next write (either sender's record).
+    func keep(_ event: RolloutEvent) {
         do { try history?.append(event) } catch { logger.warning("the rollout's history is not kept: \(error)") }
+        if let lead, lead.term != nil, rollout.groups.contains(where: { $0.name == event.group }),
+            event.group != Self.standbyGroup
+        {
+            lead.audit.append(event)
+        }
     }
 
     /// Revisions every host has now are measured (from their first event).

@@ -27,6 +27,8 @@ final class SenderLead {
     var saveFailedAt = -Double.infinity
     /// When what changed since the last write goes to etcd (hosts' answers are written behind).
     var writeBehindAt: Double?
+    /// Events of the rollout's history not in etcd's audit yet.
+    var audit: [RolloutEvent] = []
     /// Why this sender stopped pushing last, for the page and /healthz (nil while it pushes,
     /// and while it only stands by behind a leader that is up).
     var stoppedWhy: String?
