@@ -53,6 +53,11 @@ extension Runner {
                             "note: pipeline '\(p.name)': \(rsyncTargets.count) rsync:// target(s) run no actions after a batch (an rsync daemon has none; applied is rsync's exit status 0)"
                         )
                     }
+                    if configuration.settings.coordination != nil, let first = CoordinationSettings.unfenced(p).first {
+                        lines.append(
+                            "warning: pipeline '\(p.name)': \(first) keeps no fence (with two senders, use runner:// or ssh://)"
+                        )
+                    }
                     problems += try RenderPreview.check(p, hooks: script.hooks)
                     let targets = p.destinations.map { $0.uri.description }.joined(separator: ", ")
                     lines.append(

@@ -28,6 +28,17 @@ public struct CoordinationSettings: Sendable, Equatable {
         self.lease = lease
     }
 
+    /// The targets of `config` that keep no fence (`file://`, `rsync://`): a deposed leader
+    /// could still write there.
+    public static func unfenced(_ config: PipelineConfig) -> [TargetURI] {
+        config.destinations.map(\.uri).filter {
+            switch $0 {
+            case .file, .rsync: true
+            case .runner, .ssh: false
+            }
+        }
+    }
+
     /// This host's name (`gethostname`), the name a script that gives none takes.
     public static var hostName: String {
         var buffer = [CChar](repeating: 0, count: 256)

@@ -168,6 +168,11 @@ public final class PipelineRunner {
                 } : nil)
         let lead = try dryRun ? nil : coordination.map { try SenderLead($0, pipeline: name) }
         self.lead = lead
+        if lead != nil, let first = CoordinationSettings.unfenced(config).first {
+            logger.warning(
+                "\(first) keeps no fence: a deposed leader frozen mid-batch could still write there (runner:// and ssh:// targets refuse it)"
+            )
+        }
         // Hosts in group order: the rollout and the fleet share their indices.
         let layout = Self.layout(config, standbys: lead.map { Self.standbys($0.settings) } ?? [])
         var hosts: [DeliveryHost] = []
