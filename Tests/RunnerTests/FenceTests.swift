@@ -9,6 +9,22 @@ import Testing
 @Suite struct FenceTests {
     typealias Peer = HostilePeerTests
 
+    /// `runner serve` of the setup's module on a port of 127.0.0.1.
+    static func serve(_ s: Peer.Setup) async throws -> ServeProcess {
+        try s.dir.write(
+            "receiver.lua",
+            "settings { listen = \"127.0.0.1:0\" }\nmodule \"fpm\" { path = \"\(s.dir.at("module"))\" }\n")
+        return try await ServeProcess(script: s.dir.at("receiver.lua"), logDirectory: s.dir.path)
+    }
+
+    /// A session that said hello with `token` and was welcomed.
+    static func welcomed(port: Int, token: UInt64) throws -> RawConnection {
+        let c = try RawConnection(port: port)
+        c.write(WireBytes.hello(token: token))
+        #expect(c.readFrame()?.type == 0x02, "welcomed")
+        return c
+    }
+
     @Test func aLowerTokenIsRefusedAndTheFenceOutlivesTheProcess() async throws {
         let s = try Peer.Setup()
         defer { s.dir.remove() }
@@ -36,17 +52,10 @@ import Testing
     @Test func aNewerLeadersHelloFencesAnOpenSessionBeforeItsCommit() async throws {
         let s = try Peer.Setup()
         defer { s.dir.remove() }
-        try s.dir.write(
-            "receiver.lua",
-            "settings { listen = \"127.0.0.1:0\" }\nmodule \"fpm\" { path = \"\(s.dir.at("module"))\" }\n")
-        let daemon = try await ServeProcess(script: s.dir.at("receiver.lua"), logDirectory: s.dir.path)
+        let daemon = try await Self.serve(s)
         defer { Task { _ = await daemon.stop() } }
-        let old = try RawConnection(port: daemon.port)
-        old.write(WireBytes.hello(token: 5))
-        #expect(old.readFrame()?.type == 0x02, "welcomed")
-        let new = try RawConnection(port: daemon.port)
-        new.write(WireBytes.hello(token: 6))
-        #expect(new.readFrame()?.type == 0x02, "welcomed")
+        let old = try Self.welcomed(port: daemon.port, token: 5)
+        let new = try Self.welcomed(port: daemon.port, token: 6)
         // The deposed leader's batch, sent after the new leader said hello.
         old.write(Peer.batch(Peer.file("stale.conf", delta: s.wholeFile)))
         let answer = try #require(old.readFrame())
@@ -62,20 +71,13 @@ import Testing
     @Test func aFrozenLeadersOpenBatchGivesWayToTheNewLeaderWithinSeconds() async throws {
         let s = try Peer.Setup()
         defer { s.dir.remove() }
-        try s.dir.write(
-            "receiver.lua",
-            "settings { listen = \"127.0.0.1:0\" }\nmodule \"fpm\" { path = \"\(s.dir.at("module"))\" }\n")
-        let daemon = try await ServeProcess(script: s.dir.at("receiver.lua"), logDirectory: s.dir.path)
+        let daemon = try await Self.serve(s)
         defer { Task { _ = await daemon.stop() } }
         // The old leader begins a batch (the tree's lock is its) and goes silent, as a frozen
         // sender does; its idle timeout is minutes away.
-        let old = try RawConnection(port: daemon.port)
-        old.write(WireBytes.hello(token: 5))
-        #expect(old.readFrame()?.type == 0x02, "welcomed")
+        let old = try Self.welcomed(port: daemon.port, token: 5)
         old.write(WireBytes.frame(0x30, WireBytes.le64(1)) + Peer.file("half.conf", delta: s.wholeFile))
-        let new = try RawConnection(port: daemon.port)
-        new.write(WireBytes.hello(token: 6))
-        #expect(new.readFrame()?.type == 0x02, "welcomed")
+        let new = try Self.welcomed(port: daemon.port, token: 6)
         let started = Date()
         new.write(Peer.batch(Peer.file("fresh.conf", delta: s.wholeFile)))
         #expect(new.readFrame()?.type == 0x39, "the new leader's batch is applied")
