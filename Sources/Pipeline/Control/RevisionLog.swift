@@ -34,6 +34,8 @@ public final class RevisionLog {
     private var writer: WorkerThread?
     /// Revisions cut since the last collection.
     var cutsSinceCollect = 0
+    /// Each directory's identity across senders, by its tree object (`+Identity`).
+    let identities = Mutex<[ContentHash: [UInt8]]>([:])
 
     /// Opens the log in `directory`, or starts one (`readOnly`: another process's log, read
     /// and never changed). A head whose manifest cannot be read

@@ -48,8 +48,15 @@ extension PipelineRunner {
         // them (cut before the translation: what hosts confirmed is most often just that).
         log.reserve(through: max(theirs.revisions.max() ?? 0, lead.store.identities.keys.max() ?? 0))
         _ = try? log.cut(cutRequest(paths: nil, note: "takeover"))
+        // This log's revisions by identity, newest first, until every one etcd names is found
+        // (at most 32: a revision older than those is taken on the safe side).
         var mine: [String: Int] = [:]
-        for number in log.numbers() { if let id = identity(number) { mine[id] = number } }
+        var wanted = Set(lead.store.identities.values)
+        for number in log.numbers().reversed().prefix(32) where !wanted.isEmpty {
+            guard let id = identity(number) else { continue }
+            if mine[id] == nil { mine[id] = number }
+            wanted.remove(id)
+        }
         var groupOf: [String: String] = [:]
         for g in rollout.groups { for h in g.hosts { groupOf[rollout.hosts[h].uri] = g.name } }
         let state = theirs.translated(theirs: lead.store.identities, mine: mine, groupOf: groupOf)
