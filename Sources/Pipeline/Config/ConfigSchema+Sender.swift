@@ -33,8 +33,8 @@ extension ConfigSchema {
                 "max_connections", .number, "50", example: "max_connections = 200",
                 "Receiver: the most connections served at once."),
             Key(
-                "handshake_timeout", .number, "10", example: "handshake_timeout = 5",
-                "Receiver: seconds a new connection has for its hello and auth."),
+                "handshake_timeout", .number, "5", example: "handshake_timeout = 3",
+                "Receiver: seconds a new connection has for its hello and auth, in all (sshd's LoginGraceTime)."),
             Key(
                 "idle_timeout", .number, "300", example: "idle_timeout = 600",
                 "Receiver: seconds a connection may stay silent between requests."),

@@ -13,8 +13,8 @@ public struct Settings: Sendable, Equatable {
     public var listen: String = "0.0.0.0:\(TargetURI.defaultRunnerPort)"
     /// Receiver: the most connections served at once.
     public var maxConnections: Int = 50
-    /// Receiver: seconds a new connection has to complete its hello (and auth).
-    public var handshakeTimeout: Double = 10
+    /// Receiver: seconds a new connection has to complete its hello (and auth), in all.
+    public var handshakeTimeout: Double = 5
     /// Receiver: seconds a connection may stay silent between requests.
     public var idleTimeout: Double = 300
 

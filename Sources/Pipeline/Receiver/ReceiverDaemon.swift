@@ -16,11 +16,13 @@ public final class ReceiverDaemon {
     private let listener: ListeningSocket
     /// The address actually listened on (`host:port`, the port resolved when 0 was asked).
     public var address: String { listener.address }
-    private let maxConnections: Int
     private let logger: Logger
-    /// Sessions running: their peer, the pipe their records come back on, and what of
-    /// them was read so far (a partial line).
-    private var sessions: [pid_t: (peer: String, reports: Int32, pending: [UInt8])] = [:]
+    /// Sessions running: their peer, the pipe their records come back on, what of them was
+    /// read so far (a partial line), and whether they authenticated.
+    private var sessions: [pid_t: (peer: String, reports: Int32, pending: [UInt8], authenticated: Bool)] = [:]
+    /// Which connection is served (`StartupGate`), and the refusals said once per interval.
+    private let gate: StartupGate
+    private var refusals = RefusalTally()
     /// What watches the daemon from outside: the status address and systemd.
     public var companion: (any LoopCompanion)?
     /// Hears each session's report as it ends, and each connection turned away.
@@ -28,9 +30,11 @@ public final class ReceiverDaemon {
 
     /// Listens on `listen` (`host:port`, `[v6]:port`).
     public init(listen: String, maxConnections: Int, logger: Logger) throws(ConfigError) {
-        self.maxConnections = maxConnections
+        gate = StartupGate(maxConnections: maxConnections)
         self.logger = logger
         do { listener = try ListeningSocket(listen) } catch { throw ConfigError("listen: \(error)") }
+        // Drained whole at each wake: a flood's backlog is turned away in one go.
+        _ = fcntl(listener.descriptor, F_SETFL, fcntl(listener.descriptor, F_GETFL) | O_NONBLOCK)
     }
 
     /// The sessions running now.
@@ -66,49 +70,11 @@ public final class ReceiverDaemon {
                 companion?.moment(.reloading)
                 companion?.moment(.reloaded(refused: refresh(true)))
             }
-            guard fds[0].revents & Int16(POLLIN) != 0, let (client, peer) = listener.accept() else { continue }
-            var one: Int32 = 1
-            setsockopt(client, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-            if sessions.count >= maxConnections {
-                logger.warning(
-                    "refused: too many connections", metadata: ["peer": "\(peer)", "limit": "\(maxConnections)"])
-                ReceiverDaemon.refuse(client, "too many connections; try again later")
-                close(client)
-                reports(SessionReport(peer: peer, connection: .busy))
-                continue
+            if let line = refusals.flush(now: MonotonicClock.now) { logger.warning("\(line)") }
+            guard fds[0].revents & Int16(POLLIN) != 0 else { continue }
+            while !control.isStopRequested, let (client, peer) = listener.accept() {
+                serve(client, peer, control: control, refresh: refresh, session: session)
             }
-            _ = refresh(false)
-            var pipeFDs: [Int32] = [-1, -1]
-            guard pipe2(&pipeFDs, O_CLOEXEC | O_NONBLOCK) == 0 else {
-                logger.error("cannot start a session: pipe: \(SystemError.text())", metadata: ["peer": "\(peer)"])
-                ReceiverDaemon.refuse(client, "the receiver cannot start a session")
-                close(client)
-                continue
-            }
-            switch fork() {
-            case 0:
-                // The session must not keep the daemon's ports open after the daemon is gone:
-                // closed before anything else the child does (a daemon killed and started
-                // again finds its port held by nothing but the sessions still serving).
-                close(listener.descriptor)
-                control.releaseInChild()
-                for request in companion?.pollRequests ?? [] { close(request.fd) }
-                for other in sessions.values { close(other.reports) }
-                close(pipeFDs[0])
-                let report = SessionReport(peer: peer, fd: pipeFDs[1])
-                let status = session(client, peer, report)
-                report.finish()
-                fflush(nil)
-                _exit(status)
-            case -1:
-                logger.error("cannot start a session: fork: \(SystemError.text())", metadata: ["peer": "\(peer)"])
-                ReceiverDaemon.refuse(client, "the receiver cannot start a session")
-                close(pipeFDs[0])
-            case let pid:
-                sessions[pid] = (peer, pipeFDs[0], [])
-            }
-            close(pipeFDs[1])
-            close(client)
         }
         companion?.moment(.stopping(timeout: 5))
         for pid in sessions.keys { kill(pid, SIGTERM) }
@@ -118,6 +84,62 @@ public final class ReceiverDaemon {
             collect(pid)
         }
         logger.notice("stopped")
+    }
+
+    /// A new connection: turned away as `gate` says (said once per interval), or served in
+    /// a child process of its own.
+    private func serve(
+        _ client: Int32, _ peer: String, control: RunControl, refresh: (_ reloadRequested: Bool) -> String?,
+        session: (_ connection: Int32, _ peer: String, _ report: SessionReport) -> Int32
+    ) {
+        let waiting = sessions.values.filter { !$0.authenticated }
+        if let refusal = gate.admit(
+            unauthenticated: waiting.count, fromAddress: waiting.count { $0.peer == peer },
+            authenticated: sessions.count - waiting.count, draw: Double.random(in: 0..<1))
+        {
+            if let line = refusals.refused(refusal.rawValue, address: peer, now: MonotonicClock.now) {
+                logger.warning("\(line)")
+            }
+            // Only a sender turned away for being one too many hears why; a flood is just closed.
+            if refusal == .busy { ReceiverDaemon.refuse(client, "too many connections; try again later") }
+            close(client)
+            reports(SessionReport(peer: peer, connection: .busy))
+            return
+        }
+        var one: Int32 = 1
+        setsockopt(client, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+        _ = refresh(false)
+        var pipeFDs: [Int32] = [-1, -1]
+        guard pipe2(&pipeFDs, O_CLOEXEC | O_NONBLOCK) == 0 else {
+            logger.error("cannot start a session: pipe: \(SystemError.text())", metadata: ["peer": "\(peer)"])
+            ReceiverDaemon.refuse(client, "the receiver cannot start a session")
+            close(client)
+            return
+        }
+        switch fork() {
+        case 0:
+            // The session must not keep the daemon's ports open after the daemon is gone:
+            // closed before anything else the child does (a daemon killed and started
+            // again finds its port held by nothing but the sessions still serving).
+            close(listener.descriptor)
+            control.releaseInChild()
+            for request in companion?.pollRequests ?? [] { close(request.fd) }
+            for other in sessions.values { close(other.reports) }
+            close(pipeFDs[0])
+            let report = SessionReport(peer: peer, fd: pipeFDs[1])
+            let status = session(client, peer, report)
+            report.finish()
+            fflush(nil)
+            _exit(status)
+        case -1:
+            logger.error("cannot start a session: fork: \(SystemError.text())", metadata: ["peer": "\(peer)"])
+            ReceiverDaemon.refuse(client, "the receiver cannot start a session")
+            close(pipeFDs[0])
+        case let pid:
+            sessions[pid] = (peer, pipeFDs[0], [], false)
+        }
+        close(pipeFDs[1])
+        close(client)
     }
 
     /// Sessions that ended: their reports are read (the child wrote it before exiting,
@@ -158,6 +180,7 @@ public final class ReceiverDaemon {
         }
         for record in SessionReport.records(in: &session.pending) {
             if record.connection != nil { told.insert(pid) }
+            if record.connection == .accepted { session.authenticated = true }
             reports(record)
         }
         sessions[pid] = session

@@ -94,7 +94,12 @@ public final class ReceiverSession {
             })
         let writer = FrameWriter(fd: output, name: "sender")
         do throws(WireError) {
-            if case .daemon(_, let handshakeTimeout, _) = mode { setReceiveTimeout(input, handshakeTimeout) }
+            if case .daemon(_, let handshakeTimeout, _) = mode {
+                setReceiveTimeout(input, handshakeTimeout)
+                // The whole handshake's deadline, not each read's: a client that drips a byte
+                // a second must not hold its place (the alarm's default action ends the child).
+                alarm(UInt32(max(1, handshakeTimeout.rounded(.up))))
+            }
             let (chosen, token) = try handshake(
                 modules: modules.map(\.module), mode: mode, reader: reader, writer: writer, logger: logger,
                 report: report)
@@ -102,6 +107,7 @@ public final class ReceiverSession {
             let fence = FenceFile(module: chosen)
             try fence.admit(token)
             source.admit(fence, token: token)
+            alarm(0)
             if case .daemon(_, _, let idleTimeout) = mode {
                 setReceiveTimeout(input, idleTimeout)
                 source.setIdleTimeout(idleTimeout)
