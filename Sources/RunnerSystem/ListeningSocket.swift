@@ -22,7 +22,7 @@ public final class ListeningSocket {
         let fd = socket(parsed.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         var one: Int32 = 1
         if fd >= 0 { setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size)) }
-        guard fd >= 0, parsed.withSockaddr({ bind(fd, $0, $1) }) == 0, Glibc.listen(fd, 128) == 0 else {
+        guard fd >= 0, parsed.withSockaddr({ bind(fd, $0, $1) }) == 0, Glibc.listen(fd, 4096) == 0 else {
             let e = SystemError.text()
             if fd >= 0 { close(fd) }
             throw Failure(description: "cannot listen on \(listen): \(e)")

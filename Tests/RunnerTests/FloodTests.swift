@@ -33,12 +33,16 @@ import Testing
         return ok ? fd : nil
     }
 
-    /// Whether the peer closed `fd` within `seconds`.
+    /// Whether the peer closed `fd` within `seconds` (what it said before is read past).
     static func closedByPeer(_ fd: Int32, within seconds: Double) -> Bool {
-        var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-        guard poll(&p, 1, Int32(seconds * 1000)) > 0 else { return false }
-        var byte: UInt8 = 0
-        return read(fd, &byte, 1) <= 0
+        let deadline = Date().addingTimeInterval(seconds)
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while Date() < deadline {
+            var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            guard poll(&p, 1, Int32(max(1, deadline.timeIntervalSinceNow * 1000))) > 0 else { return false }
+            if read(fd, &buffer, buffer.count) <= 0 { return true }
+        }
+        return false
     }
 
     @Test func aThousandIdleConnectionsAndASlowDripHoldNoPushBack() async throws {
@@ -61,11 +65,13 @@ import Testing
         defer { for fd in flood { close(fd) } }
         for _ in 0..<1_000 { if let fd = Self.connect(from: "127.0.0.2", to: daemon.port) { flood.append(fd) } }
         #expect(flood.count > 900, "\(flood.count) connected")
-        // A client that sends the start of a hello a byte a second, as if it were slow.
+        // A client that announces a 60-byte hello and sends it a byte a second, as if it were slow.
         let drip = try #require(Self.connect(from: "127.0.0.3", to: daemon.port))
         defer { close(drip) }
+        var length: [UInt8] = [60, 0, 0, 0]
+        #expect(write(drip, &length, 4) == 4)
         let dripping = Task.detached {
-            var byte: UInt8 = 0
+            var byte: UInt8 = 0x01
             for _ in 0..<20 where !Task.isCancelled {
                 guard write(drip, &byte, 1) == 1 else { return }
                 try? await Task.sleep(for: .seconds(1))
@@ -91,8 +97,39 @@ import Testing
         #expect(took < 3, "the push took \(took) s beside the flood")
         // The drip is cut at the handshake's deadline, whatever it sends.
         #expect(Self.closedByPeer(drip, within: 5), "the slow client still holds its place")
-        let refusals = daemon.process.stderr.split(separator: "\n").filter { $0.contains("refused") }
-        #expect(refusals.count <= 3, "\(refusals.count) lines: \(refusals.prefix(5))")
-        #expect(refusals.first?.contains("from its address") == true, "\(refusals)")
+        // A few lines for it all: the first refusal, then sums every 10 s.
+        let said = daemon.process.stderr.split(separator: "\n").filter {
+            $0.contains(" warning ") || $0.contains(" error ")
+        }
+        #expect(said.count <= 3, "\(said.count) lines: \(said.prefix(5))")
+        #expect(said.first?.contains("too many unauthenticated connections from its address") == true, "\(said)")
+    }
+
+    @Test func theStatusAddressAnswersBesideTwoHundredIdleConnections() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let port = try freeLoopbackPort()
+        try FileManager.default.createDirectory(atPath: dir.at("module"), withIntermediateDirectories: true)
+        try dir.write(
+            "receiver.lua",
+            """
+            settings { listen = "127.0.0.1:0", status = "127.0.0.1:\(port)" }
+            module "fpm" { path = "module" }
+            """)
+        let daemon = try await ServeProcess(script: dir.at("receiver.lua"), logDirectory: dir.path)
+        defer { Task { _ = await daemon.stop() } }
+        #expect(await eventually { (try? httpGet(port: port, "/healthz").status) == 200 })
+        var idle: [Int32] = []
+        defer { for fd in idle { close(fd) } }
+        // From another address, and from the probe's own.
+        for i in 0..<200 {
+            if let fd = Self.connect(from: i % 2 == 0 ? "127.0.0.2" : "127.0.0.1", to: port) { idle.append(fd) }
+        }
+        #expect(idle.count == 200)
+        for _ in 0..<5 {
+            let asked = Date()
+            #expect(try httpGet(port: port, "/healthz").status == 200)
+            #expect(Date().timeIntervalSince(asked) < 1, "answered after \(Date().timeIntervalSince(asked)) s")
+        }
     }
 }

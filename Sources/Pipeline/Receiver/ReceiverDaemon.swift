@@ -81,7 +81,7 @@ public final class ReceiverDaemon {
         for pid in Array(sessions.keys) {
             var status: Int32 = 0
             waitpid(pid, &status, 0)
-            collect(pid)
+            collect(pid, status: status)
         }
         logger.notice("stopped")
     }
@@ -149,15 +149,23 @@ public final class ReceiverDaemon {
             var status: Int32 = 0
             let pid = waitpid(-1, &status, WNOHANG)
             if pid <= 0 { return }
-            collect(pid)
+            collect(pid, status: status)
         }
     }
 
     /// A session that ended: the last of its records (all in the pipe: the child wrote them
     /// before it exited), and a failed connection if it never told one (it crashed).
-    private func collect(_ pid: pid_t) {
+    private func collect(_ pid: pid_t, status: Int32) {
         readRecords(pid)
         guard let session = sessions.removeValue(forKey: pid) else { return }
+        // Ended by its handshake's alarm: a connection that did not authenticate in time,
+        // counted with the refusals rather than said one by one.
+        if status & 0x7f == SIGALRM, !session.authenticated,
+            let line = refusals.refused(
+                "did not authenticate within handshake_timeout", address: session.peer, now: MonotonicClock.now)
+        {
+            logger.warning("\(line)")
+        }
         close(session.reports)
         if !told.contains(pid) { reports(SessionReport(peer: session.peer, connection: .failed)) }
         told.remove(pid)

@@ -81,6 +81,8 @@ extension ReceiverSession {
         if let reason {
             logger.warning("refused: \(reason)", metadata: ["peer": "\(peer)", "module": "\(module.name)"])
             report.connected(.authFailed, module: module.name)
+            // The refusal is decided: its second of delay is not the handshake's deadline's.
+            alarm(0)
             sleep(1)
             throw WireError("access denied")
         }

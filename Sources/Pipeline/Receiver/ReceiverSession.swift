@@ -95,9 +95,17 @@ public final class ReceiverSession {
         let writer = FrameWriter(fd: output, name: "sender")
         do throws(WireError) {
             if case .daemon(_, let handshakeTimeout, _) = mode {
-                setReceiveTimeout(input, handshakeTimeout)
+                // The alarm below ends a handshake that takes too long; a read does not time
+                // out before it.
+                setReceiveTimeout(input, handshakeTimeout + 1)
                 // The whole handshake's deadline, not each read's: a client that drips a byte
-                // a second must not hold its place (the alarm's default action ends the child).
+                // a second must not hold its place. The alarm's default action ends the child;
+                // made so here, whatever mask or disposition the daemon was started with.
+                signal(SIGALRM, SIG_DFL)
+                var alarmOnly = sigset_t()
+                sigemptyset(&alarmOnly)
+                sigaddset(&alarmOnly, SIGALRM)
+                pthread_sigmask(SIG_UNBLOCK, &alarmOnly, nil)
                 alarm(UInt32(max(1, handshakeTimeout.rounded(.up))))
             }
             let (chosen, token) = try handshake(

@@ -23,6 +23,7 @@ public final class StatusServer {
 
     private struct Connection {
         let fd: Int32
+        let peer: String
         let deadline: Double
         var input: [UInt8] = []
         var output: [UInt8]?
@@ -34,6 +35,8 @@ public final class StatusServer {
     private var connections: [Connection] = []
     static let maxRequest = 8192
     static let maxConnections = 16
+    /// Connections of one address that have sent nothing yet.
+    static let idlePerAddress = 4
     static let readTimeout = 2.0
     static let reasons = [
         200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
@@ -52,12 +55,9 @@ public final class StatusServer {
 
     deinit { for c in connections { close(c.fd) } }
 
-    /// What to poll: the listener while there is room, each connection for its next step.
+    /// What to poll: the listener, each connection for its next step.
     var pollRequests: [pollfd] {
-        var fds: [pollfd] = []
-        if connections.count < StatusServer.maxConnections {
-            fds.append(pollfd(fd: listener.descriptor, events: Int16(POLLIN), revents: 0))
-        }
+        var fds = [pollfd(fd: listener.descriptor, events: Int16(POLLIN), revents: 0)]
         for c in connections {
             fds.append(pollfd(fd: c.fd, events: Int16(c.output == nil ? POLLIN : POLLOUT), revents: 0))
         }
@@ -71,8 +71,23 @@ public final class StatusServer {
     func serve(_ polled: [pollfd], now: Double) {
         let ready = Set(polled.filter { $0.revents != 0 }.map(\.fd))
         if ready.contains(listener.descriptor) {
-            while connections.count < StatusServer.maxConnections, let (fd, _) = listener.accept(nonBlocking: true) {
-                connections.append(Connection(fd: fd, deadline: now + StatusServer.readTimeout))
+            // Every connection is taken: idle ones (nothing sent yet) never keep a probe
+            // waiting. Past a few idle ones of its address, or a full house, the oldest idle
+            // one (of that address, else of any) gives its place to the newcomer, which a
+            // probe uses at once; only a house full of requests under way turns it away.
+            while let (fd, peer) = listener.accept(nonBlocking: true) {
+                let idle = connections.indices.filter { connections[$0].input.isEmpty && connections[$0].output == nil }
+                let theirs = idle.filter { connections[$0].peer == peer }
+                let victim =
+                    theirs.count >= StatusServer.idlePerAddress
+                    ? theirs.first
+                    : connections.count >= StatusServer.maxConnections ? idle.first : nil
+                if let victim { close(connections.remove(at: victim).fd) }
+                guard connections.count < StatusServer.maxConnections else {
+                    close(fd)
+                    continue
+                }
+                connections.append(Connection(fd: fd, peer: peer, deadline: now + StatusServer.readTimeout))
             }
         }
         connections = connections.compactMap { c in
