@@ -13,7 +13,7 @@ python3 scripts/folder-arrows.py --quiet || status=1
 # No bench output or generated data in the repository.
 bash scripts/large-files.sh || status=1
 swift format lint --strict --recursive Sources Tests Fuzz/Targets Fuzz/Tests Fuzz/Driver Fuzz/Harness Package.swift Fuzz/Package.swift || { echo "unformatted code: run make format"; status=1; }
-alone="SystemLimitTests|WedgeTests|AnsibleTests|RolloutSimulationTests"
+alone="SystemLimitTests|WedgeTests|AnsibleTests|FloodTests|RolloutSimulationTests"
 # The Debian package, which InstallTests installs into a scratch root (where dpkg is).
 if command -v dpkg-buildpackage >/dev/null; then
   deb_log=$(mktemp /tmp/runner-deb-log.XXXXXX)
@@ -34,8 +34,9 @@ swift test --skip-build --skip "$alone" 2>&1 | tee -a "$log" || status=1
 # Alone: these lower system-wide inotify limits for a moment.
 swift test --skip-build --filter SystemLimitTests 2>&1 | tee -a "$log" || status=1
 # Alone: what is timed end to end as a user times it (an edit within 2 s, a lone edit within
-# delay + 50 ms, a tool's pace) would measure the other suites' load, not runner.
-swift test --skip-build --filter "WedgeTests|AnsibleTests" 2>&1 | tee -a "$log" || status=1
+# delay + 50 ms, a tool's pace, a push beside a flood) would measure the other suites' load,
+# not runner.
+swift test --skip-build --filter "WedgeTests|AnsibleTests|FloodTests" 2>&1 | tee -a "$log" || status=1
 # Alone: ten thousand schedules take both cores.
 swift test --skip-build --filter RolloutSimulationTests 2>&1 | tee -a "$log" || status=1
 
