@@ -23,7 +23,8 @@ extension Runner {
                 let settings = served.settings
                 let control = RunControl(logger: logger)
                 let daemon = try ReceiverDaemon(
-                    listen: settings.listen, maxConnections: settings.maxConnections, logger: logger)
+                    listen: settings.listen, maxConnections: settings.maxConnections, startups: settings.startups,
+                    logger: logger)
                 let face = try ServiceFace(settings: settings, version: RunnerVersion.current, logger: logger)
                 face.attach(daemon) { served.modules.map(\.module) }
                 ReceiverSession.noteOwners(served.modules.map(\.module), logger: logger)
@@ -83,8 +84,10 @@ final class ServedConfiguration {
             let freshModules = try ServedConfiguration.check(fresh, logger: logger)
             if fresh.configuration.settings.listen != settings.listen
                 || fresh.configuration.settings.maxConnections != settings.maxConnections
+                || fresh.configuration.settings.startups != settings.startups
             {
-                logger.warning("listen and max_connections changes apply at the next start")
+                logger.warning(
+                    "listen, max_connections, max_startups and per_source_startups changes apply at the next start")
             }
             (loaded, modules) = (fresh, freshModules)
             logger.notice("reloaded \(script)")

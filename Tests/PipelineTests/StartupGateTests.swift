@@ -49,4 +49,30 @@ import Testing
         #expect(tally.flush(now: 21) == nil)
         #expect(tally.refused("too many", address: "127.0.0.9", now: 30)?.hasPrefix("refused a connection") == true)
     }
+
+    @Test(arguments: [
+        ("10:30:100", StartupLimits.parts(10, 30, 100)), ("5", StartupLimits.parts(5, 100, 5)),
+        ("20:50:200", StartupLimits.parts(20, 50, 200)),
+    ])
+    func maxStartupsReadsAsSshdWritesIt(text: String, parts: [Int]) throws {
+        let limits = try #require(StartupLimits(parsing: text))
+        #expect([limits.start, limits.rate, limits.full] == parts)
+    }
+
+    @Test(arguments: ["", "10:30", "0", "10:0:100", "10:130:100", "100:30:10", "a:b:c", "10:30:100:1"])
+    func aMalformedMaxStartupsIsRefused(text: String) {
+        #expect(StartupLimits(parsing: text) == nil)
+    }
+
+    @Test func aSingleNumberTurnsAwayPastItWithoutADraw() throws {
+        var limits = try #require(StartupLimits(parsing: "5"))
+        limits.perAddress = 100
+        let gate = StartupGate(limits: limits, maxConnections: 50)
+        #expect(gate.admit(unauthenticated: 4, fromAddress: 4, authenticated: 0, draw: 0) == nil)
+        #expect(gate.admit(unauthenticated: 5, fromAddress: 5, authenticated: 0, draw: 0.999) == .startups)
+    }
+}
+
+extension StartupLimits {
+    static func parts(_ start: Int, _ rate: Int, _ full: Int) -> [Int] { [start, rate, full] }
 }

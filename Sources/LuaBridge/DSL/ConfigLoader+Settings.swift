@@ -30,6 +30,22 @@ extension ConfigLoader {
             }
             settings.maxConnections = Int(n)
         }
+        if let text = try r.string("max_startups") {
+            guard let limits = StartupLimits(parsing: text) else {
+                throw r.error(
+                    "max_startups",
+                    "'max_startups' must be start:rate:full (as \"10:30:100\") or a number, got '\(text)'")
+            }
+            (settings.startups.start, settings.startups.rate, settings.startups.full) = (
+                limits.start, limits.rate, limits.full
+            )
+        }
+        if let n = try r.seconds("per_source_startups") {
+            guard n >= 1, n == n.rounded() else {
+                throw r.error("per_source_startups", "'per_source_startups' must be a whole number >= 1")
+            }
+            settings.startups.perAddress = Int(n)
+        }
         if let t = try r.seconds("handshake_timeout") { settings.handshakeTimeout = max(0.1, t) }
         if let t = try r.seconds("idle_timeout") { settings.idleTimeout = max(0.1, t) }
         if let dir = try r.string("state_dir") { settings.stateDirectory = resolvePath(dir) }

@@ -33,6 +33,13 @@ extension ConfigSchema {
                 "max_connections", .number, "50", example: "max_connections = 200",
                 "Receiver: the most connections served at once."),
             Key(
+                "max_startups", .string, "\"10:30:100\"", example: "max_startups = \"20:50:200\"",
+                "Receiver: connections not yet authenticated, as sshd's MaxStartups start:rate:full (past start, rate% dropped at random, rising to all at full), or N."
+            ),
+            Key(
+                "per_source_startups", .number, "10", example: "per_source_startups = 4",
+                "Receiver: connections not yet authenticated from one address."),
+            Key(
                 "handshake_timeout", .number, "5", example: "handshake_timeout = 3",
                 "Receiver: seconds a new connection has for its hello and auth, in all (sshd's LoginGraceTime)."),
             Key(

@@ -15,6 +15,8 @@ public struct Settings: Sendable, Equatable {
     public var maxConnections: Int = 50
     /// Receiver: seconds a new connection has to complete its hello (and auth), in all.
     public var handshakeTimeout: Double = 5
+    /// Receiver: connections not authenticated yet (sshd's MaxStartups, PerSourceMaxStartups).
+    public var startups = StartupLimits()
     /// Receiver: seconds a connection may stay silent between requests.
     public var idleTimeout: Double = 300
 

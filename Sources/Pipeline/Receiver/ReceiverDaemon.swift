@@ -29,8 +29,10 @@ public final class ReceiverDaemon {
     public var reports: (SessionReport) -> Void = { _ in }
 
     /// Listens on `listen` (`host:port`, `[v6]:port`).
-    public init(listen: String, maxConnections: Int, logger: Logger) throws(ConfigError) {
-        gate = StartupGate(maxConnections: maxConnections)
+    public init(
+        listen: String, maxConnections: Int, startups: StartupLimits = StartupLimits(), logger: Logger
+    ) throws(ConfigError) {
+        gate = StartupGate(limits: startups, maxConnections: maxConnections)
         self.logger = logger
         do { listener = try ListeningSocket(listen) } catch { throw ConfigError("listen: \(error)") }
         // Drained whole at each wake: a flood's backlog is turned away in one go.
