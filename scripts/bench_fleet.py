@@ -6,6 +6,7 @@
              vs lsyncd 2.2 with as many sync{} targets (default.rsync to an rsync daemon,
              tuned with TCP_NODELAY as in e2e), and the physical floor: a floor sender and
              receiver pair (../shared/bench/floor) per receiver
+  identical  the sender's CPU for one 1 MiB edit to 1 and to 100 hosts holding the same file
 """
 import os, re, shutil, subprocess, time
 
@@ -40,6 +41,42 @@ def write_batch(src, n=100):
             f.write(f"[pool{i}]\nlisten = 127.0.0.1:{9000 + i}\nenv[APP_MODE] = functional\n" + "; x\n" * 30)
 
 
+def big_file(src, edit=0):
+    """A 1 MiB file; edit N writes "edit N" (64 bytes) into its middle (same size)."""
+    path = os.path.join(src, "big.conf")
+    if not edit:
+        with open(path, "wb") as f:
+            f.write(bytes((i * 7919) % 251 for i in range(1 << 20)))
+        return
+    with open(path, "r+b") as f:
+        f.seek(1 << 19)
+        f.write(f"edit {edit:04}".encode().ljust(64, b"."))
+
+
+def edit_arrived(modules, edit):
+    def has(m):
+        try:
+            with open(os.path.join(m, "big.conf"), "rb") as f:
+                f.seek(1 << 19)
+                return f.read(9) == f"edit {edit:04}".encode()
+        except FileNotFoundError:
+            return False
+    return all(has(m) for m in modules)
+
+
+def edits(src, modules, sender_pid, rounds=10):
+    """`rounds` edits of the big file, each waited for at every receiver: the sender's CPU
+    and the time per edit, and its peak RSS."""
+    cpu, total = cpu_seconds(sender_pid), 0.0
+    for edit in range(1, rounds + 1):
+        big_file(src, edit)
+        last = time.monotonic()
+        if not wait_for(lambda: edit_arrived(modules, edit), 120):
+            raise TimeoutError("not every receiver got the edit")
+        total += time.monotonic() - last
+    return total / rounds, (cpu_seconds(sender_pid) - cpu) / rounds, rss_kib(sender_pid), 0
+
+
 def measure(src, modules, sender_pid, receiver_pid):
     cpu, receiver_cpu = cpu_seconds(sender_pid), tree_cpu_seconds(receiver_pid)
     write_batch(src)
@@ -50,11 +87,15 @@ def measure(src, modules, sender_pid, receiver_pid):
     return elapsed, cpu_seconds(sender_pid) - cpu, rss_kib(sender_pid), tree_cpu_seconds(receiver_pid) - receiver_cpu
 
 
-def ours(base, n):
+def ours(base, n, big=False):
+    """One batch to n receivers of one `runner serve`; `big`: a 1 MiB file they all hold,
+    then one edit of it (the delta each host gets is the same)."""
     src = os.path.join(base, "src")
     modules = [os.path.join(base, f"m{i}") for i in range(n)]
     for d in [src] + modules:
         os.makedirs(d)
+    if big:
+        big_file(src)
     with open(os.path.join(base, "receiver.lua"), "w") as f:
         f.write('settings { listen = "127.0.0.1:0", max_connections = 200 }\n')
         for i, m in enumerate(modules):
@@ -74,6 +115,8 @@ def ours(base, n):
                                stdout=subprocess.DEVNULL, stderr=open(run_log, "w"))
         try:
             wait_for(lambda: "ready" in open(run_log).read(), 30)
+            if big:
+                return edits(src, modules, run.pid)
             return measure(src, modules, run.pid, serve.pid)
         finally:
             stop(run)
@@ -143,9 +186,22 @@ def bench_fleet(work, sizes=(1, 4, 16, 64, 100), peers=True):
         f.write("1024")
     try:
         fleet_sizes(work, sizes, peers)
+        identical_hosts(work)
     finally:
         with open(INSTANCES, "w") as f:
             f.write(old_instances)
+
+
+def identical_hosts(work):
+    """The sender's CPU per 1 MiB edit (ten of them) to 1 host and to 100 that hold the same
+    file: the goal is 100 identical hosts at <= 1.5x one host's (one delta per group)."""
+    cpu = {}
+    for n in (1, 100):
+        t, cpu[n], rss, _ = ours(os.path.join(work, f"fleet-identical-{n}"), n, big=True)
+        out(f"fleet.identical.{n}.seconds_per_edit", f"{t:.3f}")
+        out(f"fleet.identical.{n}.sender_cpu_seconds_per_edit", f"{cpu[n]:.4f}")
+        out(f"fleet.identical.{n}.sender_peak_rss_kib", rss)
+    out("fleet.identical.ratio.cpu_100_vs_1", f"{cpu[100] / max(cpu[1], 0.001):.1f}")
 
 
 def fleet_sizes(work, sizes, peers):
