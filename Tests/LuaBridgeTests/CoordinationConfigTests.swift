@@ -1,6 +1,7 @@
 import Foundation
 import LuaBridge
 import Pipeline
+import RunnerSystem
 import TestSupport
 import Testing
 
@@ -20,7 +21,7 @@ import Testing
         let c = try #require(config.settings.coordination)
         #expect(c.endpoints.map(\.description) == ["http://127.0.0.1:2379", "http://[::1]:2379"])
         // Named after this host unless told otherwise: one script serves both machines.
-        #expect(c.name == CoordinationSettings.hostName && c.lease == 10)
+        #expect(c.name == HostName.current && c.lease == 10)
     }
 
     @Test(

@@ -1,5 +1,6 @@
 import LuaKit
 import Pipeline
+import RunnerSystem
 
 extension ConfigLoader {
     /// `settings { ... }`: each key checked, with its line.
@@ -85,7 +86,7 @@ extension ConfigLoader {
             endpoints.append(endpoint)
         }
         // The same script on both machines: each is named after its host unless told otherwise.
-        let name = try t.string("name") ?? CoordinationSettings.hostName
+        let name = try t.string("name") ?? HostName.current
         guard CoordinationSettings.isValidName(name) else {
             throw t.error("name", "coordination.name '\(name)' must be letters, digits, '.', '-' or '_' (at most 64)")
         }

@@ -1,7 +1,3 @@
-#if canImport(Glibc)
-    import Glibc
-#endif
-
 /// `settings { coordination = { etcd = { "http://…:2379", … }, name = "sender-a", lease = 10 } }`:
 /// two or more senders of the same script, of which the one holding each pipeline's leader
 /// key in etcd pushes and the others stand by.
@@ -37,13 +33,6 @@ public struct CoordinationSettings: Sendable, Equatable {
             case .runner, .ssh: false
             }
         }
-    }
-
-    /// This host's name (`gethostname`), the name a script that gives none takes.
-    public static var hostName: String {
-        var buffer = [CChar](repeating: 0, count: 256)
-        gethostname(&buffer, buffer.count - 1)
-        return String(cString: buffer)
     }
 
     /// Whether `name` is usable as a sender's name: letters, digits, `.`, `-`, `_`, at most 64.

@@ -208,10 +208,7 @@ public final class RevisionLog {
 
     /// `user@host` of the process.
     static func whoami() -> String {
-        let user = getpwuid(geteuid()).map { String(cString: $0.pointee.pw_name) } ?? "uid\(geteuid())"
-        var name = [UInt8](repeating: 0, count: 256)
-        gethostname(&name, name.count - 1)
-        return user + "@" + String(decoding: name.prefix { $0 != 0 }, as: UTF8.self)
+        (UserDatabase.userName(geteuid()) ?? "uid\(geteuid())") + "@" + HostName.current
     }
 }
 

@@ -44,11 +44,7 @@ public enum EtcdOperators {
     }
 
     /// Who runs this command: `user (uid N) on host`.
-    public static var `operator`: String {
-        var host = [CChar](repeating: 0, count: 256)
-        gethostname(&host, host.count - 1)
-        return "\(PipelineRunner.operatorName(geteuid())) on \(String(cString: host))"
-    }
+    public static var `operator`: String { "\(PipelineRunner.operatorName(geteuid())) on \(HostName.current)" }
 
     /// Puts `request` to the leader of `pipeline` through etcd and waits (at most `timeout`
     /// seconds) for its answer; a command nobody took by then is withdrawn.
@@ -112,11 +108,7 @@ public enum EtcdOperators {
                 var reply = outcome.reply
                 reply.message = "\(outcome.leader): \(reply.message)"
                 // A refusal says where the pipeline is now.
-                if !reply.ok,
-                    let head = try? client.range(k.head).kvs.first.flatMap({ EtcdRolloutStore.Head.read($0.value) })
-                {
-                    reply.message += " (head moved to \(head.text))"
-                }
+                if !reply.ok, let head = try? self.head(client, k) { reply.message += " (head moved to \(head.text))" }
                 return reply
             }
             usleep(100_000)
@@ -126,12 +118,18 @@ public enum EtcdOperators {
             description: "no sender of pipeline \(pipeline) took the command within \(Int(timeout)) s: withdrawn")
     }
 
+    /// The head key as etcd has it now (nil: none yet).
+    private static func head(_ client: EtcdClient, _ k: (group: String, command: String, done: String, head: String))
+        throws -> EtcdRolloutStore.Head?
+    {
+        try client.range(k.head).kvs.first.flatMap { EtcdRolloutStore.Head.read($0.value) }
+    }
+
     /// "head moved to 6 by sender-b at …; last: approve 5 by … (revision 5 approved …)".
     private static func moved(_ client: EtcdClient, _ k: (group: String, command: String, done: String, head: String))
         throws -> String
     {
-        let head = try client.range(k.head).kvs.first.flatMap { EtcdRolloutStore.Head.read($0.value) }
-        var text = "head moved to \(head?.text ?? "0")"
+        var text = "head moved to \(try head(client, k)?.text ?? "0")"
         if let done = try client.range(k.done).kvs.first,
             let last = try? JSONDecoder().decode(EtcdOperatorOutcome.self, from: Data(done.value))
         {

@@ -182,7 +182,6 @@ extension PipelineRunner {
 
     /// `name (uid N)` of a uid, or `uid N`.
     public static func operatorName(_ uid: uid_t) -> String {
-        guard let entry = getpwuid(uid), let name = entry.pointee.pw_name else { return "uid \(uid)" }
-        return "\(String(cString: name)) (uid \(uid))"
+        UserDatabase.userName(uid).map { "\($0) (uid \(uid))" } ?? "uid \(uid)"
     }
 }
