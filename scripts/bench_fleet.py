@@ -97,7 +97,10 @@ def ours(base, n, big=False):
     if big:
         big_file(src)
     with open(os.path.join(base, "receiver.lua"), "w") as f:
-        f.write('settings { listen = "127.0.0.1:0", max_connections = 200 }\n')
+        # One daemon stands for 100 hosts: the sender opens all 100 sessions at once from
+        # one address, which the flood limits would otherwise thin out.
+        f.write('settings { listen = "127.0.0.1:0", max_connections = 200, max_startups = "200", '
+                'per_source_startups = 200 }\n')
         for i, m in enumerate(modules):
             f.write(f'module "m{i}" {{ path = "{m}" }}\n')
     serve_log = os.path.join(base, "serve.log")

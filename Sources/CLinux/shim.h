@@ -1,9 +1,10 @@
 #ifndef RUNNER_CLINUX_SHIM_H
 #define RUNNER_CLINUX_SHIM_H
 // Linux interfaces Glibc's Swift module leaves out: signalfd, posix_spawn's closefrom,
-// and openat2, which glibc 2.36 has no wrapper for (a variadic syscall() cannot be
-// called from Swift).
+// mallopt, and openat2, which glibc 2.36 has no wrapper for (a variadic syscall() cannot
+// be called from Swift).
 #include <errno.h>
+#include <malloc.h>
 #include <fcntl.h>
 #include <sys/signalfd.h>
 #include <sys/eventfd.h>

@@ -2,6 +2,7 @@ import ArgumentParser
 import LuaBridge
 import LuaKit
 import Pipeline
+import RunnerSystem
 
 /// `runner`: a scriptable sync pipeline (watch -> filter -> transfer -> action).
 @main
@@ -20,6 +21,7 @@ struct Runner: ParsableCommand {
     /// Names an unknown subcommand as one (the parser would call it and the script two
     /// unexpected arguments), with the nearest known name; then parses as usual.
     static func main() {
+        AllocatorTuning.apply()
         let names = configuration.subcommands.map { $0._commandName } + ["help"]
         if let first = CommandLine.arguments.dropFirst().first, !first.hasPrefix("-"), !names.contains(first) {
             let hint = ConfigError.suggestion(for: first, among: names).map { " (\($0))" } ?? ""

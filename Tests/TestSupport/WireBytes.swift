@@ -1,6 +1,8 @@
 /// The wire format, spelled out independently of the implementation: what a raw peer in a
 /// test writes, byte by byte.
 public enum WireBytes {
+    /// The protocol version the frames below are written in.
+    public static let version: UInt32 = 4
     public static func le32(_ v: UInt32) -> [UInt8] { withUnsafeBytes(of: v.littleEndian, Array.init) }
     public static func le64(_ v: UInt64) -> [UInt8] { withUnsafeBytes(of: v.littleEndian, Array.init) }
     public static func varint(_ v: UInt64) -> [UInt8] {
@@ -16,10 +18,10 @@ public enum WireBytes {
     public static func hello(module: String = "fpm", user: String = "", magic: UInt32 = 0x5052_4E52, token: UInt64 = 0)
         -> [UInt8]
     {
-        frame(0x01, le32(magic) + le32(3) + le32(1 << 20) + string(module) + string(user) + le64(token))
+        frame(0x01, le32(magic) + le32(version) + le32(1 << 20) + string(module) + string(user) + le64(token))
     }
-    /// A WELCOME with protocol 3's limits.
-    public static func welcome() -> [UInt8] { frame(0x02, le32(3) + le32((1 << 20) + 256) + le32(4096)) }
+    /// A WELCOME with the protocol's default limits.
+    public static func welcome() -> [UInt8] { frame(0x02, le32(version) + le32((1 << 20) + 256) + le32(4096)) }
     /// An owner left as it is on the receiver: uid and gid both 2^32 - 1 (`chown`'s -1).
     public static func unchangedOwner() -> [UInt8] { varint(0xFFFF_FFFF) + varint(0xFFFF_FFFF) }
     /// Mode 0644, a fixed time and no owner, as DIRECTORY, FILE and ATTRIBUTES carry them.

@@ -10,7 +10,9 @@ final class ByteReader {
 
     let name: String
     private let source: Source
+    /// Empty while released (`release`), allocated again at the next read.
     private var buffer: UnsafeMutableRawBufferPointer
+    private let capacity: Int
     private var start = 0
     private var end = 0
     private var eof = false
@@ -22,6 +24,7 @@ final class ByteReader {
     init(name: String, capacity: Int = 1 << 20, source: @escaping Source) {
         self.name = name
         self.source = source
+        self.capacity = capacity
         buffer = .allocate(byteCount: capacity, alignment: 16)
     }
 
@@ -50,9 +53,20 @@ final class ByteReader {
 
     deinit { buffer.deallocate() }
 
+    /// Gives the buffer back while nothing unread is in it (a session between batches holds
+    /// no buffer); the next read allocates it again.
+    func release() {
+        guard start == end, buffer.count > 0 else { return }
+        buffer.deallocate()
+        buffer = UnsafeMutableRawBufferPointer(start: nil, count: 0)
+        start = 0
+        end = 0
+    }
+
     /// Fills the buffer so that at least `count` bytes are available, unless EOF comes first.
     private func fill(_ count: Int) throws(DeltaError) {
         if end - start >= count || eof { return }
+        if buffer.count == 0 { buffer = .allocate(byteCount: capacity, alignment: 16) }
         if start > 0 {
             buffer.baseAddress!.copyMemory(from: buffer.baseAddress! + start, byteCount: end - start)
             end -= start
@@ -101,7 +115,7 @@ final class ByteReader {
     func bytes(_ count: Int, _ body: (UnsafeRawBufferPointer) throws(DeltaError) -> Void) throws(DeltaError) {
         var left = count
         while left > 0 {
-            try fill(min(left, buffer.count))
+            try fill(min(left, capacity))
             let available = min(left, end - start)
             guard available > 0 else { throw DeltaError("truncated input", path: name) }
             try body(UnsafeRawBufferPointer(rebasing: buffer[start..<(start + available)]))
@@ -114,7 +128,7 @@ final class ByteReader {
     func readUpTo(into destination: UnsafeMutableRawPointer, _ count: Int) throws(DeltaError) -> Int {
         var offset = 0
         while offset < count {
-            try fill(min(count - offset, buffer.count))
+            try fill(min(count - offset, capacity))
             let available = min(count - offset, end - start)
             if available == 0 { break }
             (destination + offset).copyMemory(from: buffer.baseAddress! + start, byteCount: available)
@@ -141,7 +155,9 @@ final class ByteWriter {
 
     let name: String
     private let sink: Sink
+    /// Empty while released (`release`), allocated again at the next write.
     private var buffer: UnsafeMutableRawBufferPointer
+    private let capacity: Int
     private var count = 0
     /// Bytes written so far (flushed or not).
     private(set) var total: Int64 = 0
@@ -149,6 +165,7 @@ final class ByteWriter {
     init(name: String, capacity: Int = 1 << 20, sink: @escaping Sink) {
         self.name = name
         self.sink = sink
+        self.capacity = capacity
         buffer = .allocate(byteCount: capacity, alignment: 16)
     }
 
@@ -168,8 +185,16 @@ final class ByteWriter {
 
     deinit { buffer.deallocate() }
 
+    /// Gives the buffer back while nothing is buffered; the next write allocates it again.
+    func release() {
+        guard count == 0, buffer.count > 0 else { return }
+        buffer.deallocate()
+        buffer = UnsafeMutableRawBufferPointer(start: nil, count: 0)
+    }
+
     func write(_ bytes: UnsafeRawBufferPointer) throws(DeltaError) {
         total += Int64(bytes.count)
+        if buffer.count == 0 { buffer = .allocate(byteCount: capacity, alignment: 16) }
         if count + bytes.count > buffer.count { try flush() }
         if bytes.count >= buffer.count {
             try writeAll(bytes)

@@ -3,7 +3,9 @@ import CZstd
 /// zstd for literal runs, used only where it pays: incompressible data (random,
 /// already compressed) is stored as is, and after repeated misses the compressor
 /// rests for a while instead of burning CPU on every chunk.
-final class LiteralCompressor {
+final class LiteralCompressor: @unchecked Sendable {
+    // @unchecked: a compressor is used by one thread at a time; `DeltaCache`'s pool hands
+    // each to one delta's maker and takes it back after (the Mutex orders the two).
     private let context: OpaquePointer
     private var scratch: UnsafeMutableRawBufferPointer
     private var misses = 0

@@ -15,7 +15,7 @@ import CXXHash
 /// sum. A random seed changes the secret, so no one can aim at it in advance.
 public enum StrongHash {
     /// A 128-bit digest: `low` holds the first 8 bytes of the little-endian encoding.
-    public struct Digest: Sendable, Equatable {
+    public struct Digest: Sendable, Hashable {
         /// The low 64 bits.
         public var low: UInt64
         /// The high 64 bits.

@@ -25,8 +25,9 @@ enum FrameType: UInt8, Sendable {
 struct WireLimits: Sendable, Equatable {
     /// Largest frame (type + payload) either side sends.
     var maxFrame = (1 << 20) + 256
-    /// Protocol version (2: seeded signatures, the compact delta format, REDO; 3: owners).
-    static let version: UInt16 = 3
+    /// Protocol version (2: seeded signatures, the compact delta format, REDO; 3: owners;
+    /// 4: the sender seeds the signatures).
+    static let version: UInt16 = 4
     /// Longest string a message carries unless it says otherwise (paths: the longest a
     /// receiver accepts is as long, `RelativePath.maxLength`).
     static let maxString = 4096
@@ -87,6 +88,9 @@ final class FrameReader {
         do throws(DeltaError) { return try body() } catch { throw WireError("connection: \(error.message)") }
     }
 
+    /// Gives the input buffer back while nothing unread is in it (an idle session).
+    func release() { input.release() }
+
     /// The next message, which must be there; an ERROR from the peer is thrown.
     func receive() throws(WireError) -> WireMessage {
         guard let message = try next() else { throw WireError("the peer closed the connection") }
@@ -136,6 +140,9 @@ final class FrameWriter {
             throw WireError("connection: \(error.message)")
         }
     }
+
+    /// Gives the output buffer back while nothing is buffered (an idle session).
+    func release() { output.release() }
 
     func flush() throws(WireError) {
         do throws(DeltaError) { try output.flush() } catch {

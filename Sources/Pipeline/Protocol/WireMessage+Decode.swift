@@ -21,7 +21,9 @@ extension WireMessage {
         case .entry: message = .entry(try WireEntry.decode(&r))
         case .scanEnd: message = .scanEnd
         case .list: message = .list(paths: try decodeList(&r, what: "list", limit: maxPaths))
-        case .signatures: message = .signatures(paths: try decodeList(&r, what: "signature request", limit: maxPaths))
+        case .signatures:
+            let seed = try r.u64()
+            message = .signatures(seed: seed, paths: try decodeList(&r, what: "signature request", limit: maxPaths))
         case .signatureData: message = .signatureData(index: try r.index(), bytes: Array(r.rest()))
         case .signatureEnd: message = .signatureEnd(index: try r.index(), present: try r.u8() == 1)
         case .batch: message = .batch(id: try r.u64())

@@ -27,8 +27,9 @@ enum WireMessage: Equatable {
     /// Sender → receiver: list each of these directories: its own entry, then the entries
     /// directly in it, then SCAN_END (only SCAN_END when there is nothing there).
     case list(paths: [String])
-    /// Sender → receiver: the signatures of these files, in order.
-    case signatures(paths: [String])
+    /// Sender → receiver: the signatures of these files, in order, their strong sums under
+    /// `seed` (the sender's, so that hosts holding the same file send the same signature).
+    case signatures(seed: UInt64, paths: [String])
     /// Receiver → sender: a piece of signature number `index`.
     case signatureData(index: Int, bytes: [UInt8])
     /// Receiver → sender: signature number `index` is complete (`present` false: no such file).
@@ -145,7 +146,7 @@ enum WireMessage: Equatable {
         case .error(let message): b.string(String(message.prefix(1000)))
         case .bye, .scanEnd, .commit, .actions: break
         case .challenge(let bytes), .auth(let bytes), .data(let bytes): b.append(bytes)
-        case .scan(let paths), .list(let paths), .signatures(let paths), .redo(let paths), .actionList(let paths),
+        case .scan(let paths), .list(let paths), .redo(let paths), .actionList(let paths),
             .read(let paths):
             b.varint(UInt64(paths.count))
             for p in paths { b.string(p) }
@@ -172,7 +173,7 @@ enum WireMessage: Equatable {
             b.u32(UInt32(info.mtimeNanoseconds))
             WireMessage.encodeOwner(&b, info)
         case .delete(let path): b.string(path)
-        case let .sums(seed, paths):
+        case let .sums(seed, paths), let .signatures(seed, paths):
             b.u64(seed)
             b.varint(UInt64(paths.count))
             for p in paths { b.string(p) }

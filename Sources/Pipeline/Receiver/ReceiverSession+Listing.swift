@@ -122,7 +122,7 @@ extension ReceiverSession {
     }
 
     /// Sends the signature of each requested file that exists as a regular file.
-    func signatures(_ raw: [String]) throws(WireError) {
+    func signatures(_ raw: [String], seed: UInt64) throws(WireError) {
         var paths: [RelativePath] = []
         for p in raw {
             guard let path = try Self.path(p) else { throw WireError("empty path") }
@@ -149,7 +149,7 @@ extension ReceiverSession {
             do throws(DeltaError) {
                 let sig = try Signature.compute(
                     reading: ByteReader(fd: file.raw, name: path.description), fileSize: Int64(st.st_size),
-                    seed: Self.signatureSeed())
+                    seed: Self.signatureSeed(seed))
                 try sig.write(to: sink)
                 try sink.flush()
             } catch {
@@ -181,15 +181,16 @@ extension ReceiverSession {
         }
     }
 
-    /// The seed of a signature: random, so that no one can write blocks that collide under
-    /// it in advance. A debug build (the tests') takes it from `RUNNER_DEBUG_SIGNATURE_SEED`
-    /// when set, so that a test can plant such blocks and watch the transfer recover.
-    private static func signatureSeed() -> UInt64 {
+    /// The seed of a signature: the sender's, fresh for each content it sends, so that no
+    /// one can write blocks that collide under it in advance. A debug build (the tests')
+    /// takes it from `RUNNER_DEBUG_SIGNATURE_SEED` when set, so that a test can plant such
+    /// blocks and watch the transfer recover.
+    private static func signatureSeed(_ asked: UInt64) -> UInt64 {
         #if DEBUG
             if let fixed = getenv("RUNNER_DEBUG_SIGNATURE_SEED").flatMap({ UInt64(String(cString: $0)) }) {
                 return fixed
             }
         #endif
-        return StrongHash.randomSeed()
+        return asked
     }
 }

@@ -188,7 +188,7 @@ public final class ReceiverSession {
     func answerQuery(_ message: WireMessage) throws(WireError) -> Bool {
         switch message {
         case .list(let paths): try list(paths)
-        case .signatures(let paths): try signatures(paths)
+        case .signatures(let seed, let paths): try signatures(paths, seed: seed)
         case .sums(let seed, let paths): try sums(seed, paths)
         default: return false
         }

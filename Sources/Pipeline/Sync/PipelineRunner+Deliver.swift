@@ -7,16 +7,26 @@ import RunnerSystem
 #endif
 
 extension PipelineRunner {
-    /// Feeds the rollout one event and carries out what it decides: its state is remembered
-    /// first, then the deliveries start. A template that will not render for a host is that
-    /// host's answer at once.
-    func handle(_ event: Rollout.Event, control: RunControl) {
-        var events = [event]
+    /// Feeds the rollout one event and carries out what it decides.
+    func handle(_ event: Rollout.Event, control: RunControl) { handle([event], control: control) }
+
+    /// Feeds the rollout events in order and carries out what each decides: its state is
+    /// remembered first, then the deliveries start. A template that will not render for a
+    /// host is that host's answer at once. Answers that start nothing are remembered
+    /// together, once (a fleet's answers arrive together: remembering each alone cost
+    /// time in the square of the fleet's size).
+    func handle(_ events: [Rollout.Event], control: RunControl) {
+        var events = events, next = 0
         var decided: [Rollout.Action] = []
-        defer { notifyOutcomes(decided) }
-        while !events.isEmpty {
+        var unsaved = false
+        defer {
+            if unsaved { saveState(behind: true) }
+            notifyOutcomes(decided)
+        }
+        while next < events.count {
             let now = MonotonicClock.now
-            let event = events.removeFirst()
+            let event = events[next]
+            next += 1
             let actions = rollout.handle(event, now: now)
             decided += actions
             // The state is in etcd before any push of a term (else the push waits: retried);
@@ -25,7 +35,13 @@ extension PipelineRunner {
             let sends = actions.contains { if case .send = $0 { true } else { false } }
             var answer = false
             if case .answered = event { answer = true }
-            let mayPush = saveState(behind: answer && !sends) && (lead?.mayPush ?? true)
+            if answer && !sends {
+                unsaved = true
+                actions.forEach { say($0, now: now) }
+                continue
+            }
+            unsaved = false
+            let mayPush = saveState() && (lead?.mayPush ?? true)
             for action in actions {
                 if case .send(let h, let revision, let from) = action {
                     if let answer = mayPush
@@ -120,12 +136,16 @@ extension PipelineRunner {
         serveOperators(control: control)
         serveEtcdOperators(control: control)
         sourceParentWoke(now: now)
+        var answers: [Rollout.Event] = []
+        var applied = false
         for result in takeResults() {
             let answer = report(result)
             if answer == .applied { failing.remove(result.host) } else { failing.insert(result.host) }
-            handle(.answered(host: result.host, answer), control: control)
-            if answer == .applied, !unpropagated.isEmpty { propagated(now: MonotonicClock.now) }
+            answers.append(.answered(host: result.host, answer))
+            applied = applied || answer == .applied
         }
+        if !answers.isEmpty { handle(answers, control: control) }
+        if applied, !unpropagated.isEmpty { propagated(now: MonotonicClock.now) }
         writeBehind(now: now)
         collectIfDue()
     }
@@ -175,7 +195,7 @@ extension PipelineRunner {
         handle(.quiesce, control: control)
         while fleet.running > 0, MonotonicClock.now < deadline {
             waitForWork(control: control, until: deadline)
-            for result in takeResults() { handle(.answered(host: result.host, report(result)), control: control) }
+            handle(takeResults().map { .answered(host: $0.host, report($0)) }, control: control)
         }
         if fleet.running == 0 { disconnect() }
         do { try log.flush() } catch { logger.warning("cannot write the last revisions: \(error)") }

@@ -176,10 +176,11 @@ public final class PipelineRunner {
         // Hosts in group order: the rollout and the fleet share their indices.
         let layout = Self.layout(config, standbys: lead.map { Self.standbys($0.settings) } ?? [])
         var hosts: [DeliveryHost] = []
+        let deltas = DeltaCache()
         for group in layout {
             for d in group.members {
                 let target = try TargetFactory.make(
-                    d, config: config, dryRun: dryRun, token: lead?.token ?? FencingToken())
+                    d, config: config, dryRun: dryRun, token: lead?.token ?? FencingToken(), deltas: deltas)
                 hosts.append(DeliveryHost(destination: d, target: target))
             }
         }

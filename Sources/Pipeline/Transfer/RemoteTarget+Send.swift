@@ -39,8 +39,11 @@ extension RemoteTarget {
                 wanted.append((path, plan.bases[path] ?? path, basis.size))
             }
         }
-        let fetched = try fetchSignatures(wanted.map(\.basis), listedSizes: wanted.map(\.listedSize), over: c)
-        var signatures: [String: Signature] = [:]
+        // One seed for the request: the same for every host that is sent this content.
+        let seed = deltas.seed(for: wanted.first.flatMap { source.identity($0.path) })
+        let fetched = try fetchSignatures(
+            wanted.map(\.basis), listedSizes: wanted.map(\.listedSize), seed: seed, over: c)
+        var signatures: [String: (signature: Signature, digest: StrongHash.Digest)] = [:]
         for w in wanted { signatures[w.path] = fetched[w.basis] }
         sending.redoable.formUnion(signatures.keys)
         sending.redoable.formUnion(blocks.edited.keys)
@@ -134,15 +137,53 @@ extension RemoteTarget {
 
     /// Sends one file as a delta against `signature`, or of the blocks `edit` names, or
     /// whole; returns the delta's figures, or nil when the file is gone or changed while it
-    /// was read (a later batch sends it).
+    /// was read (a later batch sends it). A stored file's delta is made once for every host
+    /// with the same basis (`DeltaCache`).
     func sendFile(
-        _ path: String, from source: any SourceTree, signature: Signature?, edit: BlockComparison.Edit? = nil,
+        _ path: String, from source: any SourceTree,
+        signature: (signature: Signature, digest: StrongHash.Digest)?, edit: BlockComparison.Edit? = nil,
         over c: RemoteConnection
     ) throws -> DeltaStats? {
         // Gone or replaced since the plan: a later batch has it.
         guard let content = try source.open(path) else { return nil }
         let info = content.info, full = content.shown
         try c.writer.send(.file(path: path, info: info, hasBasis: signature != nil || edit != nil))
+        let basis: DeltaCache.Basis =
+            if let edit { .blocks(length: edit.blockLength, differing: edit.differing) } else if let signature {
+                .signature(signature.digest)
+            } else { .none }
+        let encode = { (reader: ByteReader, writer: ByteWriter, compressor: LiteralCompressor) throws(DeltaError) in
+            if let edit {
+                return try DeltaEncoder.inPlace(
+                    reading: reader, basisSize: info.size, blockLength: edit.blockLength, differing: edit.differing,
+                    writer: writer, compressor: compressor)
+            }
+            let encoder = DeltaEncoder(
+                signature: signature?.signature ?? .none, writer: writer, compressor: compressor)
+            try encoder.encode(reading: reader)
+            return encoder.stats
+        }
+        let fd = content.file.raw
+        let made: DeltaCache.Made?
+        do throws(DeltaError) {
+            made = try deltas.delta(of: content, against: basis) { (writer, compressor) throws(DeltaError) in
+                let reader = ByteReader(fd: fd, name: full, capacity: ByteReader.capacity(for: info.size))
+                return try encode(reader, writer, compressor)
+            }
+        } catch {
+            throw TransferError(error.message, path: full)
+        }
+        if let made {
+            let chunk = c.writer.limits.maxFrame - 16
+            var offset = 0
+            while offset < made.bytes.count {
+                let end = min(made.bytes.count, offset + chunk)
+                try c.writer.send(.data(Array(made.bytes[offset..<end])))
+                offset = end
+            }
+            try c.writer.send(.fileEnd(keep: true))
+            return made.stats
+        }
         let writer = c.writer
         var failure: WireError?
         let capacity = min(c.writer.limits.maxFrame - 16, ByteReader.capacity(for: info.size))
@@ -155,16 +196,11 @@ extension RemoteTarget {
         }
         var stats: DeltaStats
         do throws(DeltaError) {
-            let reader = ByteReader(fd: content.file.raw, name: full, capacity: ByteReader.capacity(for: info.size))
-            if let edit {
-                stats = try DeltaEncoder.inPlace(
-                    reading: reader, basisSize: info.size, blockLength: edit.blockLength, differing: edit.differing,
-                    writer: frames, compressor: compressor)
-            } else {
-                let encoder = DeltaEncoder(signature: signature ?? .none, writer: frames, compressor: compressor)
-                try encoder.encode(reading: reader)
-                stats = encoder.stats
+            let reader = ByteReader(fd: fd, name: full, capacity: ByteReader.capacity(for: info.size))
+            stats = try deltas.withCompressor { (compressor) throws(DeltaError) in
+                try encode(reader, frames, compressor)
             }
+            try frames.flush()
         } catch {
             if let failure { throw failure }
             throw TransferError(error.message, path: full)

@@ -21,13 +21,13 @@ extension RemoteTarget {
         }
         var result = BlockComparison()
         guard !candidates.isEmpty else { return result }
-        let seed = StrongHash.randomSeed()
+        let seed = deltas.seed(for: source.identity(candidates[0]))
         c.clock.step = "waiting for sums"
         try c.request(.sums(seed: seed, paths: candidates))
         // Ours from descriptors that did not change while they were read.
         let ours: [BlockSums?] = candidates.map { path in
             guard let content = try? source.open(path) else { return nil }
-            let sums = BlockSums.of(content.file.raw, seed: seed)
+            let sums = deltas.sums(of: content, seed: seed)
             return content.heldStill() ? sums : nil
         }
         for (index, path) in candidates.enumerated() {
@@ -46,16 +46,17 @@ extension RemoteTarget {
         return result
     }
 
-    /// The receiver's signatures of `paths` (those it has as regular files), in one round
-    /// trip. Each is held to the size its file was listed at (it may have grown a little
-    /// since), so a receiver cannot make the sender hold more than the batch asked for.
-    func fetchSignatures(_ paths: [String], listedSizes: [Int64], over c: RemoteConnection) throws -> [String:
-        Signature]
+    /// The receiver's signatures of `paths` (those it has as regular files) under `seed`, in
+    /// one round trip, each with the digest of its bytes. Each is held to the size its file
+    /// was listed at (it may have grown a little since), so a receiver cannot make the
+    /// sender hold more than the batch asked for.
+    func fetchSignatures(_ paths: [String], listedSizes: [Int64], seed: UInt64, over c: RemoteConnection) throws
+        -> [String: (signature: Signature, digest: StrongHash.Digest)]
     {
         guard !paths.isEmpty else { return [:] }
         c.clock.step = "waiting for signatures"
-        try c.request(.signatures(paths: paths))
-        var result: [String: Signature] = [:]
+        try c.request(.signatures(seed: seed, paths: paths))
+        var result: [String: (signature: Signature, digest: StrongHash.Digest)] = [:]
         var current: [UInt8] = []
         var done = 0
         while done < paths.count {
@@ -71,7 +72,10 @@ extension RemoteTarget {
                 if present {
                     let reader = ByteReader(bytes: current, name: "signature of \(paths[done])")
                     // A signature that does not parse is the receiver's fault, as a bad frame is.
-                    do throws(DeltaError) { result[paths[done]] = try Signature.read(from: reader) } catch {
+                    do throws(DeltaError) {
+                        let digest = current.withUnsafeBytes { StrongHash.digest($0, seed: 0) }
+                        result[paths[done]] = (try Signature.read(from: reader), digest)
+                    } catch {
                         throw WireError("the signature of \(paths[done]): \(error.message)")
                     }
                 }

@@ -22,8 +22,8 @@ public final class RemoteTarget: SyncTarget {
     private let token: FencingToken
     private var connectionToken: UInt64 = 0
     var batchID: UInt64 = 0
-    /// zstd's context, made once rather than per file.
-    lazy var compressor = LiteralCompressor()
+    /// Deltas, sums and zstd contexts shared with the pipeline's other hosts.
+    let deltas: DeltaCache
     /// Operations per part of a plan sent as the walk goes.
     var partSize = SyncPlanner.partSize
     /// Every plan asks for the listing (`--dry-run`: it shows what differs, not what is sent).
@@ -34,9 +34,11 @@ public final class RemoteTarget: SyncTarget {
     /// A remote target reached by `command` (ssh), or over TCP when `command` is empty.
     public init(
         uri: TargetURI, command: [String], credentials: (user: String, secret: String)? = nil, timeout: Double = 10,
-        alwaysLists: Bool = false, numericIDs: Bool = false, token: FencingToken = FencingToken()
+        alwaysLists: Bool = false, numericIDs: Bool = false, token: FencingToken = FencingToken(),
+        deltas: DeltaCache = DeltaCache()
     ) {
         self.uri = uri
+        self.deltas = deltas
         self.token = token
         self.command = command
         self.credentials = credentials
@@ -82,7 +84,11 @@ public final class RemoteTarget: SyncTarget {
                     token: term)
             connection = c
             connectionToken = term
-            return try body(c)
+            let result = try body(c)
+            // An idle session holds no buffers: a fleet's hosts wait between batches.
+            c.reader.release()
+            c.writer.release()
+            return result
         } catch {
             let said = connection?.lastWords()
             disconnect()

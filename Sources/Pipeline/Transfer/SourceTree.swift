@@ -25,6 +25,14 @@ public protocol SourceTree {
     var directory: String? { get }
 }
 
+extension SourceTree {
+    /// What names the content of the file at `path` (`SourceContent.identity`).
+    func identity(_ path: String) -> String? {
+        guard let content = try? open(path) else { return nil }
+        return content.identity
+    }
+}
+
 /// A file's content, open for reading, and the entry a target gets for it.
 public struct SourceContent: ~Copyable {
     /// The content.
@@ -43,6 +51,10 @@ public struct SourceContent: ~Copyable {
         self.shown = shown
         self.live = live
     }
+
+    /// What names the content whatever its path, for sharing what is made of it (a delta):
+    /// a stored object's; nil for a live file, whose bytes may change.
+    var identity: String? { live ? nil : shown }
 
     /// Whether the file still has the size and times it had when opened: a live file that
     /// changed while it was read must not be shipped torn.

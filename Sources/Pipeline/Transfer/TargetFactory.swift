@@ -6,10 +6,10 @@ import RunnerSystem
 /// cannot be rolled back is a `TransferError`.
 public enum TargetFactory {
     /// The target for `destination`; `dryRun` touches nothing and plans every batch against
-    /// the target's listing.
+    /// the target's listing. The hosts of a pipeline share `deltas`.
     public static func make(
         _ destination: PipelineConfig.Destination, config: PipelineConfig, dryRun: Bool,
-        token: FencingToken = FencingToken()
+        token: FencingToken = FencingToken(), deltas: DeltaCache = DeltaCache()
     ) throws -> any SyncTarget {
         switch destination.uri {
         case .file(let path):
@@ -29,7 +29,8 @@ public enum TargetFactory {
                 command: RemoteTarget.sshCommand(
                     user: user, host: host, port: port, module: module,
                     ssh: ssh.command, runner: ssh.runner, receiver: ssh.receiver, timeout: config.timeout),
-                timeout: config.timeout, alwaysLists: dryRun, numericIDs: config.numericIDs, token: token)
+                timeout: config.timeout, alwaysLists: dryRun, numericIDs: config.numericIDs, token: token,
+                deltas: deltas)
         case .rsync:
             if let auth = config.auth {
                 // Checked as for runner:// (mode 0600, one secret); rsync reads the file itself.
@@ -47,7 +48,7 @@ public enum TargetFactory {
             }
             return RemoteTarget(
                 uri: destination.uri, command: [], credentials: credentials, timeout: config.timeout,
-                alwaysLists: dryRun, numericIDs: config.numericIDs, token: token)
+                alwaysLists: dryRun, numericIDs: config.numericIDs, token: token, deltas: deltas)
         }
     }
 }
