@@ -569,6 +569,7 @@ def main():
     from bench_transfer import bench_transfer
     from bench_million import bench_million
     from bench_senders import bench_senders
+    from bench_thousand import bench_thousand
     if not os.access(RUNNER, os.X_OK):
         sys.exit(f"bench: {RUNNER} is missing: run `make release` first")
     work = tempfile.mkdtemp(prefix="runner-bench.")
@@ -576,7 +577,7 @@ def main():
     sections = [("latency", bench_latency), ("burst", bench_burst), ("setup", bench_setup), ("e2e", bench_e2e),
                 ("delta", bench_delta), ("deltasize", bench_delta_sizes), ("collision", bench_collision),
                 ("fleet", bench_fleet), ("transfer", bench_transfer), ("million", bench_million),
-                ("senders", bench_senders)]
+                ("senders", bench_senders), ("thousand", bench_thousand)]
     try:
         which = sys.argv[1:] or [name for name, _ in sections]
         for name, section in sections:

@@ -127,7 +127,10 @@ def ours(base, n, big=False):
         stop(serve)
 
 
-def theirs(base, n):
+def theirs(base, n, measured=None, max_processes=None, ready_timeout=60):
+    """lsyncd with n sync{} targets to one rsync daemon, once its first sync of every target
+    finished: `measured(src, modules, lsyncd_pid, rsyncd_pid)` (by default, one 100-file batch)."""
+    measured = measured or measure
     src = os.path.join(base, "src")
     modules = [os.path.join(base, f"m{i}") for i in range(n)]
     for d in [src] + modules:
@@ -144,15 +147,17 @@ def theirs(base, n):
         lconf = os.path.join(base, "lsyncd.lua")
         with open(lconf, "w") as f:
             f.write(f'settings {{ nodaemon = true, logfile = "{base}/lsyncd.log", statusFile = "{base}/lsyncd.status", '
-                    f'maxProcesses = {n} }}\n')
+                    f'maxProcesses = {max_processes or n} }}\n')
             for i in range(n):
                 f.write(f'sync {{ default.rsync, source = "{src}/", target = "rsync://127.0.0.1:{port}/m{i}/", delay = 0,\n'
                         f'  rsync = {{ archive = true, _extra = {{ "--sockopts=TCP_NODELAY" }} }} }}\n')
         lsyncd = subprocess.Popen(["lsyncd", lconf], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             log = os.path.join(base, "lsyncd.log")
-            wait_for(lambda: os.path.exists(log) and open(log).read().count("Normal: Finished") >= n, 60)
-            return measure(src, modules, lsyncd.pid, rsyncd.pid)
+            if not wait_for(lambda: os.path.exists(log) and open(log).read().count("Normal: Finished") >= n,
+                            ready_timeout):
+                raise TimeoutError("lsyncd did not finish its first sync of every target")
+            return measured(src, modules, lsyncd.pid, rsyncd.pid)
         finally:
             stop(lsyncd)
     finally:

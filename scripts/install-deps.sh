@@ -17,6 +17,7 @@ packages=(
   php-fpm         # post-sync action tests and the demo: a real php-fpm to validate and reload
   libfcgi-bin     # cgi-fcgi: the tests' own FastCGI client, independent of runner's
   iproute2        # ip netns: a receiver in a network namespace of its own, cut off and healed
+  nftables        # nft: a dial-in receiver's namespace drops every inbound connection
   patch           # --dry-run diffs are checked by applying them with the real patch
   prometheus      # promtool check metrics: /metrics is checked by Prometheus's own tool
   chromium-headless-shell # the status page, rendered by a real browser (--dump-dom)

@@ -4,7 +4,7 @@
 
 /// A TCP socket listening on `host:port` (`[v6]:port`; port 0 takes a free one): the
 /// receiver daemon's and the status address's. Accepted connections are close-on-exec.
-public final class ListeningSocket {
+public final class ListeningSocket: Sendable {
     /// The descriptor to poll.
     public let descriptor: Int32
     /// The address actually listened on, the port resolved when 0 was asked.

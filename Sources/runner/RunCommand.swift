@@ -25,13 +25,24 @@ extension Runner {
             try reportingErrors {
                 var logger = options.makeLogger()
                 let script = try options.load(&logger)
-                let runners = try makeRunners(script, logger)
+                let board = DialBoard()
+                let runners = try makeRunners(script, logger, board)
                 let control = RunControl(logger: logger)
                 let settings = script.configuration.settings
+                // Receivers that dial in: the listener outlives reloads, as the status address does.
+                var listener: DialListener?
+                if !dryRun, script.configuration.pipelines.contains(where: { !$0.dialTargets.isEmpty }) {
+                    let started = try DialListener(
+                        listen: settings.listen, board: board, handshakeTimeout: settings.handshakeTimeout,
+                        startups: settings.startups, logger: logger)
+                    try started.start()
+                    listener = started
+                }
+                defer { listener?.shutdown() }
                 let loop = RunLoop(
                     pipelines: runners, control: control, logger: logger, stopTimeout: settings.stopTimeout
                 ) { [options] in
-                    try makeRunners(LoadedScript(options.script, logger: logger), logger)
+                    try makeRunners(LoadedScript(options.script, logger: logger), logger, board)
                 }
                 if once {
                     guard loop.runOnce() else { throw Exit.runtimeFailure }
@@ -50,12 +61,15 @@ extension Runner {
             }
         }
 
-        private func makeRunners(_ script: LoadedScript, _ logger: Logger) throws -> [PipelineRunner] {
-            try script.pipelines().map { p in
+        private func makeRunners(_ script: LoadedScript, _ logger: Logger, _ board: DialBoard) throws
+            -> [PipelineRunner]
+        {
+            let settings = script.configuration.settings
+            try board.setSecrets(DialSecrets.read(settings, pipelines: script.configuration.pipelines))
+            return try script.pipelines().map { p in
                 try PipelineRunner(
                     config: p, hooks: script.hooks, logger: logger, dryRun: dryRun,
-                    stateDirectory: script.configuration.settings.stateDirectory,
-                    coordination: script.configuration.settings.coordination
+                    stateDirectory: settings.stateDirectory, coordination: settings.coordination, dialBoard: board
                 ) { text in Output.out(text + "\n") }
             }
         }

@@ -14,7 +14,7 @@ struct Runner: ParsableCommand {
         version: RunnerVersion.current,
         subcommands: [
             Run.self, Check.self, Explain.self, Render.self, Serve.self, Receive.self, Status.self, Log.self,
-            Diff.self, Approve.self, Reject.self, Rollback.self, Keys.self, Delta.self,
+            Diff.self, Approve.self, Reject.self, Rollback.self, Keys.self, Delta.self, Pull.self,
         ]
     )
 

@@ -22,9 +22,11 @@ extension Runner {
                 let served = try ServedConfiguration(options, logger: &logger)
                 let settings = served.settings
                 let control = RunControl(logger: logger)
+                // A host whose modules all dial their sender need not listen at all.
+                let dialOnly = served.modules.allSatisfy { $0.module.upstream != nil }
                 let daemon = try ReceiverDaemon(
-                    listen: settings.listen, maxConnections: settings.maxConnections, startups: settings.startups,
-                    logger: logger)
+                    listen: dialOnly && !settings.listenGiven ? nil : settings.listen,
+                    maxConnections: settings.maxConnections, startups: settings.startups, logger: logger)
                 let face = try ServiceFace(settings: settings, version: RunnerVersion.current, logger: logger)
                 face.attach(daemon) { served.modules.map(\.module) }
                 ReceiverSession.noteOwners(served.modules.map(\.module), logger: logger)
@@ -47,6 +49,18 @@ extension Runner {
                         } catch {
                             return Exit.runtimeFailure.rawValue
                         }
+                    },
+                    upstreams: {
+                        Dictionary(
+                            uniqueKeysWithValues: served.modules.compactMap { m in
+                                m.module.upstream.map { (m.module.name, $0) }
+                            })
+                    },
+                    dial: { [logger] module, upstream, report in
+                        UpstreamDial.serve(
+                            modules: served.modules, module: module, upstream: upstream,
+                            handshakeTimeout: served.settings.handshakeTimeout,
+                            idleTimeout: served.settings.idleTimeout, logger: logger, report: report)
                     })
             }
         }

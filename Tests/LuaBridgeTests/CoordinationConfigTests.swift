@@ -33,7 +33,7 @@ import Testing
             ("etcd = { \"http://e\" }, name = \"a\", lease = 1", "coordination.lease must be whole seconds from 2"),
             ("etcd = { \"http://e\" }, name = \"a\", lease = 2.5", "coordination.lease must be whole seconds"),
             ("etcd = { \"http://e\" }, name = \"a\", ttl = 5", "unknown key 'ttl'"),
-            ("etcd = { \"http://e\" }, peers = { [\"b\"] = \"file:///tmp/b\" }", "has no fence"),
+            ("etcd = { \"http://e\" }, peers = { [\"b\"] = \"file:///tmp/b\" }", "a sender's source is a runner://"),
             ("etcd = { \"http://e\" }, peers = { \"runner://h/m\" }", "must name each sender"),
             ("etcd = { \"http://e\" }, peers = { [\"b\"] = \"runner://h\" }", "coordination.peers.b:"),
         ])

@@ -49,9 +49,11 @@ extension Simulation {
             state: theirs.translated(theirs: identities, mine: mine, groupOf: groupNames), seed: random.next())
         for h in machine.hosts.indices {
             let old = before.hosts[h], new = machine.hosts[h], approved = before.groups[groupOf[h]].approved
-            // Held, and not behind an approved revision that is not.
+            // Held, not behind an approved revision that is not, nor ahead of what its group is
+            // taken as admitted.
             let known = (old.sending == nil ? old.applied : nil).flatMap { held.contains($0) ? $0 : nil }
             let expected = known.flatMap { held.contains(approved) || approved == 0 || $0 >= approved ? $0 : nil }
+                .flatMap { $0 <= machine.groups[groupOf[h]].admitted ? $0 : nil }
             if new.applied != expected {
                 violation(
                     "h\(h) taken over at \(String(describing: new.applied)), etcd said \(String(describing: old.applied)) (held: \(held.sorted()))"

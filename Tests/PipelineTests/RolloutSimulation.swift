@@ -65,6 +65,16 @@ struct Simulation<Machine: SimulatedMachine> {
 
         func behaviour(at t: Double) -> Behaviour { phases.last { $0.from <= t }?.behaviour ?? .healthy }
 
+        /// How many spells of trouble it has in `range` (an answer lost counts as one).
+        func troubles(in range: ClosedRange<Double>) -> Int {
+            lostAnswers.count { range.contains($0) }
+                + phases.indices.count { i in
+                    let end = i + 1 < phases.count ? phases[i + 1].from : .infinity
+                    return phases[i].behaviour != .healthy && phases[i].from <= range.upperBound
+                        && end >= range.lowerBound
+                }
+        }
+
         /// Whether it is in any kind of trouble at some time in `range`.
         func troubled(in range: ClosedRange<Double>) -> Bool {
             lostAnswers.contains { range.contains($0) }
@@ -118,6 +128,8 @@ struct Simulation<Machine: SimulatedMachine> {
     /// When a standby takes over (`+Takeover`), the leader of the moment, and the newest
     /// leader each host has heard from (its fence refuses an older leader's batch).
     var takeovers: [Double] = []
+    /// When each host that dials in connects (`+DialIn`).
+    var dials: [(at: Double, host: Int)] = []
     var term = 0
     /// Revisions the leader of the moment does not hold (a standby that never had them):
     /// no operator can approve or roll back to one (the leader refuses: it cannot send it).
@@ -219,6 +231,7 @@ struct Simulation<Machine: SimulatedMachine> {
         end = 30 + 6 * timeout + 2 * policy.retryMaximum + policy.pause
         refusedByCanary = Array(repeating: [], count: layout.count)
         takeovers = Self.takeovers(seed)
+        dials = Self.dials(seed, hosts: hosts)
         random = r
     }
 
@@ -242,10 +255,12 @@ struct Simulation<Machine: SimulatedMachine> {
             let nextRestart = restarts.first ?? .infinity
             let nextTakeover = takeovers.first ?? .infinity
             let nextOperation = operations.first?.at ?? .infinity
+            let nextDial = dials.first?.at ?? .infinity
             var nextCheck = Double.infinity
             for case let at? in bounds where at < nextCheck { nextCheck = at }
             let next = min(
-                nextEdit, nextFlight, nextRestart, nextTakeover, nextOperation, coalescer.deadline ?? .infinity,
+                nextEdit, nextFlight, nextRestart, nextTakeover, nextOperation, nextDial,
+                coalescer.deadline ?? .infinity,
                 machine.deadline ?? .infinity, nextCheck, end)
             stalled = next <= now ? stalled + 1 : 0
             if stalled > 10_000 {
@@ -264,6 +279,8 @@ struct Simulation<Machine: SimulatedMachine> {
                 takeover()
             } else if next == nextOperation {
                 operate(operations.removeFirst().operation)
+            } else if next == nextDial {
+                dialed(dials.removeFirst().host)
             } else if next == nextEdit {
                 let edit = edits.removeFirst()
                 if let b = edit.broken { broken = b }
@@ -453,9 +470,10 @@ struct Simulation<Machine: SimulatedMachine> {
     var recent: ClosedRange<Double> { (lastCut - timeout - policy.retryMaximum)...end }
 
     /// By when group `g`'s hosts that were well since the source went quiet must have their
-    /// revision: each host in trouble near then may hold the canary's place once.
+    /// revision: each spell of trouble near then may hold the canary's place once (a host
+    /// that comes back is a canary again if it comes first, and may fail again).
     func bound(_ g: Int) -> Double {
-        let troubled = machine.groups[g].hosts.filter { hosts[$0].troubled(in: recent) }.count
+        let troubled = machine.groups[g].hosts.reduce(0) { $0 + hosts[$1].troubles(in: recent) }
         return lastCut + Double(troubled + 1) * timeout + 2 * 0.3 + policy.pause + 0.01
     }
 

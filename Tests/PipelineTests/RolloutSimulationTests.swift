@@ -124,6 +124,9 @@ struct WaitsForEveryHost: SimulatedMachine {
         case .answered(let h, let answer):
             let (g, local) = locate(h)
             run(g, .answered(host: local, answer))
+        case .dialed(let h):
+            let (g, local) = locate(h)
+            run(g, .dialed(host: local))
         case .cut(let revision, let gates):
             for g in machines.indices { held[g] = (revision, gates[g]) }
         case .rollback(let g, let revision): run(g, .rollback(group: 0, revision: revision))

@@ -6,7 +6,8 @@ import Testing
 /// the link is cut while batches are cut, then healed. Nothing is lost, nothing is applied
 /// twice. Where namespaces are not permitted (not root, no iproute2), the test is skipped.
 @Suite(.serialized) struct PartitionTests {
-    /// A namespace and a veth pair: the host end `10.213.<n>.1`, the namespace end `.2`.
+    /// A namespace and a veth pair: the host end `10.<213 + slot>.<n>.1`, the namespace end
+    /// `.2` (`slot`: suites that run at once make links of their own).
     struct Link {
         let namespace: String
         let hostEnd: String
@@ -18,20 +19,21 @@ import Testing
             return (try? sh("ip netns add \(probe)", in: "/").status) == 0
         }
 
-        init() throws {
+        init(slot: Int = 0) throws {
             let n = Int(getpid()) % 250 + 1
-            namespace = "rn-test-\(getpid())"
-            hostEnd = "rv\(getpid())a"
-            peer = "10.213.\(n).2"
+            let tag = "\(getpid())\(slot)"
+            namespace = "rn-test-\(tag)"
+            hostEnd = "rv\(tag)a"
+            peer = "10.\(213 + slot).\(n).2"
             let r = try sh(
                 """
                 ip netns add \(namespace)
-                ip link add \(hostEnd) type veth peer name rv\(getpid())b
-                ip link set rv\(getpid())b netns \(namespace)
-                ip addr add 10.213.\(n).1/30 dev \(hostEnd)
+                ip link add \(hostEnd) type veth peer name rv\(tag)b
+                ip link set rv\(tag)b netns \(namespace)
+                ip addr add 10.\(213 + slot).\(n).1/30 dev \(hostEnd)
                 ip link set \(hostEnd) up
-                ip netns exec \(namespace) ip addr add \(peer)/30 dev rv\(getpid())b
-                ip netns exec \(namespace) ip link set rv\(getpid())b up
+                ip netns exec \(namespace) ip addr add \(peer)/30 dev rv\(tag)b
+                ip netns exec \(namespace) ip link set rv\(tag)b up
                 ip netns exec \(namespace) ip link set lo up
                 """, in: "/")
             guard r.status == 0 else { throw POSIXError(.EPERM) }

@@ -47,6 +47,7 @@ extension ConfigLoader {
             }
             module.group = gid
         }
+        module.upstream = try upstream(r)
         switch r.table["function_timeout"] {
         case .nil: break
         case let v:
@@ -56,6 +57,27 @@ extension ConfigLoader {
             module.functionTimeout = seconds
         }
         return module
+    }
+
+    /// `upstream = { url, name, secret_file }`, each checked at its line; the secret file too.
+    private func upstream(_ r: LuaTableReader) throws -> ReceiverModule.Upstream? {
+        let example = "{ url = \"runner://sender:8731/pipeline\", name = \"web-f1\", secret_file = \"…\" }"
+        guard let t = try r.table("upstream", expected: "a table \(example)") else { return nil }
+        try t.checkKeys(ConfigSchema.upstream)
+        guard let text = try t.string("url"), let name = try t.string("name"), let file = try t.string("secret_file")
+        else { throw r.error("upstream", "upstream needs url, name and secret_file: \(example)") }
+        let url: TargetURI
+        do { url = try TargetURI(parsing: text) } catch { throw t.error("url", "upstream.url: \(error.message)") }
+        guard case .runner = url else {
+            throw t.error(
+                "url", "upstream.url must be runner://HOST:PORT/PIPELINE (the sender's listen address), got \(url)")
+        }
+        guard TargetURI.isValidModuleName(name) else {
+            throw t.error("name", "upstream.name '\(name)' must be letters, digits, '.', '_' or '-'")
+        }
+        let secretFile = resolvePath(file)
+        _ = try SecretsFile.readSenderSecret(secretFile, user: name, at: t.at)
+        return ReceiverModule.Upstream(url: url, name: name, secretFile: secretFile)
     }
 
     /// `on_sync`: action tables (`{ kind = "exec", ... }`) and Lua functions, in order.

@@ -24,6 +24,7 @@ extension ConfigLoader {
                 throw r.error("listen", "'listen' must be host:port, got '\(listen)'")
             }
             settings.listen = listen
+            settings.listenGiven = true
         }
         if let n = try r.seconds("max_connections") {
             guard n >= 1, n == n.rounded() else {
@@ -61,6 +62,7 @@ extension ConfigLoader {
             settings.status = full
         }
         if let file = try r.string("metrics_file") { settings.metricsFile = resolvePath(file) }
+        if let file = try r.string("dial_secrets") { settings.dialSecrets = resolvePath(file) }
         if let t = try r.seconds("behind_limit") { settings.behindLimit = max(0, t) }
         if let t = try r.seconds("stop_timeout") { settings.stopTimeout = max(0, t) }
         settings.coordination = try coordination(r) ?? settings.coordination
@@ -115,10 +117,9 @@ extension ConfigLoader {
                 }
                 switch uri {
                 case .runner, .ssh: settings.peers[peer] = uri
-                case .file, .rsync:
+                case .file, .rsync, .dial:
                     throw t.error(
-                        "peers",
-                        "coordination.peers.\(peer): \(uri) has no fence: a sender's source is a runner:// or ssh:// module"
+                        "peers", "coordination.peers.\(peer): \(uri): a sender's source is a runner:// or ssh:// module"
                     )
                 }
             }

@@ -41,6 +41,29 @@ extension ConfigSchema {
             Key(
                 "group", .string, example: "group = \"www-data\"",
                 "Every entry's group, whatever was sent (rsyncd's gid); a name or a number."),
+            Key(
+                "upstream", .table,
+                example:
+                    "upstream = { url = \"runner://sender.example:8731/php-env\", name = \"web-f1\", secret_file = \"/etc/runner/web-f1.secret\" }",
+                "Dial the sender instead of waiting for it (see upstream): for a host the sender cannot reach."),
+        ])
+
+    /// `upstream = { }` of a module.
+    public static let upstream = Table(
+        name: "upstream",
+        doc:
+            "The sender a module dials, with backoff, and serves over that connection (both ends prove one secret).",
+        keys: [
+            Key(
+                "url", .string, example: "url = \"runner://sender.example:8731/php-env\"",
+                "runner://HOST:PORT/PIPELINE: the sender's listen address and the pipeline that lists this module. Required."
+            ),
+            Key(
+                "name", .string, example: "name = \"web-f1\"",
+                "The name this module dials as: the sender lists it as dial://NAME/MODULE. Required."),
+            Key(
+                "secret_file", .string, example: "secret_file = \"/etc/runner/web-f1.secret\"",
+                "A file, mode 0600, holding the name's secret (the sender's dial_secrets has NAME:secret). Required."),
         ])
 
     /// `runner.exec { }`: `{ kind = "exec" }`.

@@ -28,20 +28,26 @@ extension ConfigSchema {
                 "Sender: lead or stand by through etcd (see coordination), with another sender of this script."),
             Key(
                 "listen", .string, "\"0.0.0.0:8730\"", example: "listen = \"10.0.0.5:8730\"",
-                "Receiver: the address runner serve listens on (port 0: the kernel picks one, logged)."),
+                "Receiver: the address runner serve listens on (port 0: the kernel picks one, logged); a sender with dial:// targets: where those receivers dial in."
+            ),
+            Key(
+                "dial_secrets", .string, example: "dial_secrets = \"/etc/runner/dial.secrets\"",
+                "Sender: a name:secret file, mode 0600, one line per receiver name that dials in (dial://NAME/module)."
+            ),
             Key(
                 "max_connections", .number, "50", example: "max_connections = 200",
                 "Receiver: the most connections served at once."),
             Key(
                 "max_startups", .string, "\"10:30:100\"", example: "max_startups = \"20:50:200\"",
-                "Receiver: connections not yet authenticated, as sshd's MaxStartups start:rate:full (past start, rate% dropped at random, rising to all at full), or N."
+                "Listeners (runner serve, a sender's dial-in): connections not yet authenticated, as sshd's MaxStartups start:rate:full (past start, rate% dropped at random, rising to all at full), or N."
             ),
             Key(
                 "per_source_startups", .number, "10", example: "per_source_startups = 4",
-                "Receiver: connections not yet authenticated from one address."),
+                "Listeners: connections not yet authenticated from one address."),
             Key(
                 "handshake_timeout", .number, "5", example: "handshake_timeout = 3",
-                "Receiver: seconds a new connection has for its hello and auth, in all (sshd's LoginGraceTime)."),
+                "Listeners: seconds a new connection has for its hello (or dial) and auth, in all (sshd's LoginGraceTime)."
+            ),
             Key(
                 "idle_timeout", .number, "300", example: "idle_timeout = 600",
                 "Receiver: seconds a connection may stay silent between requests."),

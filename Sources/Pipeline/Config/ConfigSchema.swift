@@ -68,7 +68,7 @@ public enum ConfigSchema {
         settings, group, host, pipeline, auth, ssh, retry, rollout, massChangeGuard, notify, coordination,
     ]
     /// The tables of a receiver's script.
-    public static let receiverTables: [Table] = [settings, module, exec, signal, phpfpmReload]
+    public static let receiverTables: [Table] = [settings, module, upstream, exec, signal, phpfpmReload]
 
     /// The table of an `on_sync` action kind, or nil for an unknown kind.
     public static func action(_ kind: String) -> Table? {

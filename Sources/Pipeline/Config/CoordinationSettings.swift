@@ -30,7 +30,7 @@ public struct CoordinationSettings: Sendable, Equatable {
         config.destinations.map(\.uri).filter {
             switch $0 {
             case .file, .rsync: true
-            case .runner, .ssh: false
+            case .runner, .ssh, .dial: false
             }
         }
     }

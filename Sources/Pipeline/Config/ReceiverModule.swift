@@ -49,6 +49,24 @@ public struct ReceiverModule: Sendable {
     public var owner: UInt32?
     /// `group`: the group every entry gets; nil: the sender's, mapped by name.
     public var group: UInt32?
+    /// `upstream`: the sender this module dials (it cannot reach the receiver), or nil.
+    public var upstream: Upstream?
+
+    /// A sender a module dials, behind NAT or a firewall that lets only outbound
+    /// connections through: it serves the module over that connection as `runner serve`
+    /// serves one it accepted.
+    public struct Upstream: Sendable, Equatable {
+        /// `runner://host:port/PIPELINE`: the sender's listen address and its pipeline.
+        public var url: TargetURI
+        /// The name the module dials as (the sender's `dial://NAME/module`).
+        public var name: String
+        /// The file holding the name's secret (mode 0600), read at each dial.
+        public var secretFile: String
+
+        public init(url: TargetURI, name: String, secretFile: String) {
+            (self.url, self.name, self.secretFile) = (url, name, secretFile)
+        }
+    }
 
     /// Symlinks a sender may put in the module. Whatever reads the module follows them
     /// (php-fpm includes `pool.d/*.conf` as root), so a link out of it is a leak.

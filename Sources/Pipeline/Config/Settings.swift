@@ -9,8 +9,11 @@ public struct Settings: Sendable, Equatable {
     /// Where a sender keeps its state (revisions, render caches, group snapshots), created
     /// on use (see `defaultStateDirectory`).
     public var stateDirectory: String = Settings.defaultStateDirectory
-    /// Receiver: the address `runner serve` listens on.
+    /// Receiver: the address `runner serve` listens on; a sender with `dial://` targets: the
+    /// address their receivers dial.
     public var listen: String = "0.0.0.0:\(TargetURI.defaultRunnerPort)"
+    /// Whether the script set `listen` (a receiver whose modules all dial listens only then).
+    public var listenGiven = false
     /// Receiver: the most connections served at once.
     public var maxConnections: Int = 50
     /// Receiver: seconds a new connection has to complete its hello (and auth), in all.
@@ -29,6 +32,8 @@ public struct Settings: Sendable, Equatable {
     public var behindLimit: Double = 300
     /// Sender: seconds a stop (SIGTERM) may take to send what is pending.
     public var stopTimeout: Double = 10
+    /// Sender: the `name:secret` file (mode 0600) of the receivers that dial in.
+    public var dialSecrets: String?
     /// Sender: the etcd cluster and this sender's name, when two senders share the pipelines.
     public var coordination: CoordinationSettings?
 

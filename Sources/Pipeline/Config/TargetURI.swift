@@ -1,6 +1,6 @@
 /// Where a pipeline sends its batches: `runner://host[:port]/module`,
 /// `ssh://[user@]host[:port]/module`, `rsync://[user@]host[:port]/module` (an rsync
-/// daemon) or `file:///absolute/path`.
+/// daemon), `dial://name/module` (a receiver that dials in) or `file:///absolute/path`.
 public enum TargetURI: Sendable, Hashable, CustomStringConvertible {
     /// A `runner serve` daemon.
     case runner(host: String, port: Int, module: String)
@@ -10,6 +10,8 @@ public enum TargetURI: Sendable, Hashable, CustomStringConvertible {
     case rsync(user: String?, host: String, port: Int, module: String)
     /// A directory on this host.
     case file(path: String)
+    /// A receiver's module that dials this sender (its `upstream`), under the name it claims.
+    case dial(name: String, module: String)
 
     /// The port an rsync daemon listens on when a URI names none.
     public static let defaultRsyncPort = 873
@@ -23,7 +25,7 @@ public enum TargetURI: Sendable, Hashable, CustomStringConvertible {
             ConfigError(
                 "invalid target '\(text)': \(why)",
                 hint:
-                    "targets look like runner://host[:port]/module, ssh://[user@]host/module, rsync://[user@]host/module or file:///abs/path"
+                    "targets look like runner://host[:port]/module, ssh://[user@]host/module, rsync://[user@]host/module, dial://name/module or file:///abs/path"
             )
         }
         guard let schemeEnd = text.firstRange(of: "://") else { throw bad("no scheme") }
@@ -39,6 +41,16 @@ public enum TargetURI: Sendable, Hashable, CustomStringConvertible {
                 throw bad("the path must not contain '.' or '..'")
             }
             self = .file(path: path)
+        case "dial":
+            let parts = rest.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+            guard parts.count == 2 else { throw bad("dial:// takes a name and a module: dial://web-f1/fpm") }
+            guard TargetURI.isValidModuleName(parts[0]) else {
+                throw bad("name '\(parts[0])' must be letters, digits, '.', '_' or '-'")
+            }
+            guard TargetURI.isValidModuleName(parts[1]) else {
+                throw bad("module name '\(parts[1])' must be letters, digits, '.', '_' or '-'")
+            }
+            self = .dial(name: parts[0], module: parts[1])
         case "runner", "ssh", "rsync":
             guard let slash = rest.firstIndex(of: "/") else { throw bad("no /module after the host") }
             var authority = String(rest[..<slash])
@@ -72,7 +84,8 @@ public enum TargetURI: Sendable, Hashable, CustomStringConvertible {
     /// The host name (`localhost` for `file://`), as templates' `{{ host }}` reads it.
     public var hostName: String {
         switch self {
-        case .runner(let host, _, _), .ssh(_, let host, _, _), .rsync(_, let host, _, _): return host
+        case .runner(let host, _, _), .ssh(_, let host, _, _), .rsync(_, let host, _, _), .dial(let host, _):
+            return host
         case .file: return "localhost"
         }
     }
@@ -80,7 +93,9 @@ public enum TargetURI: Sendable, Hashable, CustomStringConvertible {
     /// The receiver's module (for `file://`, the path).
     public var module: String {
         switch self {
-        case .runner(_, _, let module), .ssh(_, _, _, let module), .rsync(_, _, _, let module): return module
+        case .runner(_, _, let module), .ssh(_, _, _, let module), .rsync(_, _, _, let module),
+            .dial(_, let module):
+            return module
         case .file(let path): return path
         }
     }
@@ -135,6 +150,7 @@ public enum TargetURI: Sendable, Hashable, CustomStringConvertible {
         case let .rsync(user, host, port, module):
             return "rsync://\(user.map { "\($0)@" } ?? "")\(TargetURI.bracket(host)):\(port)/\(module)"
         case let .file(path): return "file://\(path)"
+        case let .dial(name, module): return "dial://\(name)/\(module)"
         }
     }
 

@@ -62,6 +62,9 @@ public struct Rollout: Sendable {
         case tick
         /// A stop: hosts that answer and wait out a backoff are tried now.
         case expedite
+        /// A host that dials in (`dial://`) connected: it is tried now, and one that was away
+        /// (its last attempt failed) is compared whole, since what it holds may have changed.
+        case dialed(host: Int)
         /// No delivery starts from now on (the sender is going away, or reloading).
         case quiesce
         /// Deliveries start again (a reload that failed).
@@ -174,6 +177,12 @@ public struct Rollout: Sendable {
             break
         case .expedite:
             for h in hosts.indices where hosts[h].reachable != false { hosts[h].notBefore = nil }
+        case .dialed(let h):
+            hosts[h].notBefore = nil
+            if hosts[h].reachable == false, hosts[h].sending == nil { hosts[h].applied = nil }
+            // Passed over while its attempt was not due, it may be a canary again now (the
+            // simulation found a group that waited for its next event without this).
+            chooseCanaries(hosts[h].group)
         case .quiesce:
             dispatching = false
         case .resume:

@@ -19,7 +19,10 @@ extension RolloutState {
     /// revision is never taken as approved, applied or admitted unless it was. A host behind
     /// its group's approved revision, where that one is not held, is taken as unknown too:
     /// with nothing approved, a canary's older revision would count as a verdict for it, and
-    /// the group would go back. `groupOf` names each host's group (by URI).
+    /// the group would go back. A host ahead of what its group is taken as admitted (a
+    /// canary of a candidate this sender does not hold as offered) is unknown as well: its
+    /// revision would count as a verdict for a revision the group was never let have here.
+    /// `groupOf` names each host's group (by URI).
     public func translated(theirs: [Int: String], mine: [String: Int], groupOf: [String: String]) -> RolloutState {
         func map(_ n: Int?) -> Int? {
             guard let n else { return nil }
@@ -40,6 +43,8 @@ extension RolloutState {
             t.heldWhy = t.held == nil ? nil : g.heldWhy
             t.halted = map(g.halted)
             t.haltedWhy = t.halted == nil ? nil : g.haltedWhy
+            let refused = (g.refusedCandidates ?? []).compactMap(map).filter { $0 > t.approved }
+            t.refusedCandidates = refused.isEmpty ? nil : refused.sorted()
             s.groups[name] = t
         }
         for (uri, h) in hosts {
@@ -48,6 +53,11 @@ extension RolloutState {
             t.applied = h.sending == nil ? map(h.applied) : nil
             if let name = groupOf[uri], let g = groups[name], g.approved > 0, map(g.approved) == nil,
                 (h.applied ?? 0) < g.approved
+            {
+                t.applied = nil
+            }
+            if let name = groupOf[uri], let tg = s.groups[name], let applied = t.applied,
+                applied > min(tg.admitted ?? s.head, tg.head ?? s.head)
             {
                 t.applied = nil
             }

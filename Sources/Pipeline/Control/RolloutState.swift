@@ -17,6 +17,10 @@ public struct RolloutState: Codable, Sendable, Equatable {
         /// A revision waiting for an operator's approval, and why.
         public var waiting: Int?
         public var waitingWhy: String?
+        /// Candidates newer than the approved revision that a canary refused (nil in a state
+        /// written before they were kept: the held one alone). Kept so that, after a restart,
+        /// another canary's verdict never approves what one refused.
+        public var refusedCandidates: [Int]?
     }
 
     /// A host's revisions.
@@ -48,7 +52,8 @@ extension Rollout {
             s.groups[g.name] = .init(
                 approved: g.approved, released: g.released, held: g.held?.revision, heldWhy: g.held?.why,
                 halted: g.halted?.revision, haltedWhy: g.halted?.why, head: g.head, admitted: g.admitted,
-                waiting: g.waiting?.revision, waitingWhy: g.waiting?.why)
+                waiting: g.waiting?.revision, waitingWhy: g.waiting?.why,
+                refusedCandidates: g.refusedCandidates.isEmpty ? nil : g.refusedCandidates.sorted())
         }
         for h in hosts {
             s.hosts[h.uri] = .init(
@@ -77,6 +82,7 @@ extension Rollout {
             groups[g].released = min(saved.released, groups[g].approved)
             groups[g].held = saved.held.map { .init(revision: $0, why: saved.heldWhy ?? "", since: 0) }
             groups[g].halted = saved.halted.map { .init(revision: $0, why: saved.haltedWhy ?? "", since: 0) }
+            groups[g].refusedCandidates = Set((saved.refusedCandidates ?? []).filter { $0 > groups[g].approved })
             // Approved but not released when it stopped: released at once (the pause was owed before).
             if groups[g].approved > groups[g].released { groups[g].releaseAt = 0 }
         }

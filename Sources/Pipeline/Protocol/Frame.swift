@@ -7,6 +7,8 @@
 /// negotiated limit before anything is allocated.
 enum FrameType: UInt8, Sendable {
     case hello = 0x01, welcome = 0x02, error = 0x03, bye = 0x04, challenge = 0x05, auth = 0x06
+    /// A receiver dialing its sender (`upstream`): who it is, and the sender's proof.
+    case dial = 0x07, dialProof = 0x08
     case scan = 0x10, entry = 0x11, scanEnd = 0x12, list = 0x13
     case signatures = 0x20, signatureData = 0x21, signatureEnd = 0x22
     case batch = 0x30, directory = 0x31, file = 0x32, data = 0x33, fileEnd = 0x34

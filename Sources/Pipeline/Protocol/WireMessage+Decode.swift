@@ -17,6 +17,15 @@ extension WireMessage {
         case .bye: message = .bye
         case .challenge: message = .challenge(nonce: try r.bytes(exactly: 32, what: "challenge"))
         case .auth: message = .auth(proof: try r.bytes(exactly: 32, what: "auth answer"))
+        case .dial:
+            guard try r.u32() == magic else { throw WireError("not a runner receiver (bad magic)") }
+            message = .dial(
+                version: try r.u32(), pipeline: try r.string(limit: 64), name: try r.string(limit: 64),
+                module: try r.string(limit: 64), once: try r.u8() == 1,
+                nonce: try r.bytes(exactly: 32, what: "dial nonce"))
+        case .dialProof:
+            let both = try r.bytes(exactly: 64, what: "dial proof")
+            message = .dialProof(proof: Array(both[..<32]), nonce: Array(both[32...]))
         case .scan: message = .scan(paths: try decodeList(&r, what: "scan", limit: maxPaths))
         case .entry: message = .entry(try WireEntry.decode(&r))
         case .scanEnd: message = .scanEnd

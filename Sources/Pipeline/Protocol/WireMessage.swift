@@ -18,6 +18,15 @@ enum WireMessage: Equatable {
     case challenge(nonce: [UInt8])
     /// Sender → receiver: the 32-byte answer.
     case auth(proof: [UInt8])
+    /// Receiver → sender, first on a connection the receiver dialed: the protocol version,
+    /// the sender's pipeline it wants, the name it claims and its module there, whether it
+    /// wants only to be brought to its approved revision (`runner pull --once`: the sender
+    /// then ends the session, with BYE or the reason), and a fresh 32-byte nonce the sender
+    /// must answer first (`AuthProof.dial`).
+    case dial(version: UInt32, pipeline: String, name: String, module: String, once: Bool, nonce: [UInt8])
+    /// Sender → receiver: its answer to the dialer's nonce, and a nonce of its own that the
+    /// dialer answers with AUTH. Then the session goes on as one the sender opened: HELLO.
+    case dialProof(proof: [UInt8], nonce: [UInt8])
     /// Sender → receiver: list these paths (their ancestors, and what is below them).
     case scan(paths: [String])
     /// Receiver → sender: one entry of the listing.
@@ -98,6 +107,8 @@ enum WireMessage: Equatable {
         case .bye: return .bye
         case .challenge: return .challenge
         case .auth: return .auth
+        case .dial: return .dial
+        case .dialProof: return .dialProof
         case .scan: return .scan
         case .entry: return .entry
         case .scanEnd: return .scanEnd
@@ -146,6 +157,17 @@ enum WireMessage: Equatable {
         case .error(let message): b.string(String(message.prefix(1000)))
         case .bye, .scanEnd, .commit, .actions: break
         case .challenge(let bytes), .auth(let bytes), .data(let bytes): b.append(bytes)
+        case let .dial(version, pipeline, name, module, once, nonce):
+            b.u32(WireMessage.magic)
+            b.u32(version)
+            b.string(pipeline)
+            b.string(name)
+            b.string(module)
+            b.u8(once ? 1 : 0)
+            b.append(nonce)
+        case let .dialProof(proof, nonce):
+            b.append(proof)
+            b.append(nonce)
         case .scan(let paths), .list(let paths), .redo(let paths), .actionList(let paths),
             .read(let paths):
             b.varint(UInt64(paths.count))

@@ -13,10 +13,11 @@ import RunnerSystem
 /// Forking is safe because the daemon is single-threaded (`RunControl` reads signals
 /// from a signalfd; nothing else starts a thread).
 public final class ReceiverDaemon {
-    private let listener: ListeningSocket
+    /// Nil when every module dials its sender and no `listen` was asked for.
+    private let listener: ListeningSocket?
     /// The address actually listened on (`host:port`, the port resolved when 0 was asked).
-    public var address: String { listener.address }
-    private let logger: Logger
+    public var address: String { listener?.address ?? "nowhere" }
+    let logger: Logger
     /// Sessions running: their peer, the pipe their records come back on, what of them was
     /// read so far (a partial line), and whether they authenticated.
     private var sessions: [pid_t: (peer: String, reports: Int32, pending: [UInt8], authenticated: Bool)] = [:]
@@ -27,16 +28,25 @@ public final class ReceiverDaemon {
     public var companion: (any LoopCompanion)?
     /// Hears each session's report as it ends, and each connection turned away.
     public var reports: (SessionReport) -> Void = { _ in }
+    /// Modules that dial their sender (`upstream`): when each dials next, and its dial's
+    /// process while it runs (`+Dial`).
+    var dialers: [String: (schedule: DialSchedule, pid: pid_t?)] = [:]
 
-    /// Listens on `listen` (`host:port`, `[v6]:port`).
+    /// Listens on `listen` (`host:port`, `[v6]:port`); nil: listens nowhere (every module dials).
     public init(
-        listen: String, maxConnections: Int, startups: StartupLimits = StartupLimits(), logger: Logger
+        listen: String?, maxConnections: Int, startups: StartupLimits = StartupLimits(), logger: Logger
     ) throws(ConfigError) {
         gate = StartupGate(limits: startups, maxConnections: maxConnections)
         self.logger = logger
-        do { listener = try ListeningSocket(listen) } catch { throw ConfigError("listen: \(error)") }
-        // Drained whole at each wake: a flood's backlog is turned away in one go.
-        _ = fcntl(listener.descriptor, F_SETFL, fcntl(listener.descriptor, F_GETFL) | O_NONBLOCK)
+        if let listen {
+            let socket: ListeningSocket
+            do { socket = try ListeningSocket(listen) } catch { throw ConfigError("listen: \(error)") }
+            // Drained whole at each wake: a flood's backlog is turned away in one go.
+            _ = fcntl(socket.descriptor, F_SETFL, fcntl(socket.descriptor, F_GETFL) | O_NONBLOCK)
+            listener = socket
+        } else {
+            listener = nil
+        }
     }
 
     /// The sessions running now.
@@ -49,18 +59,23 @@ public final class ReceiverDaemon {
     /// the forked child, fills the report, and returns its exit status.
     public func run(
         control: RunControl, refresh: (_ reloadRequested: Bool) -> String?,
-        session: (_ connection: Int32, _ peer: String, _ report: SessionReport) -> Int32
+        session: (_ connection: Int32, _ peer: String, _ report: SessionReport) -> Int32,
+        upstreams: () -> [String: ReceiverModule.Upstream] = { [:] },
+        dial: (_ module: String, _ upstream: ReceiverModule.Upstream, _ report: SessionReport) -> Int32 = { _, _, _ in 1
+        }
     ) {
-        logger.notice("listening on \(address)")
+        if listener != nil { logger.notice("listening on \(address)") }
         companion?.moment(.ready)
         while !control.isStopRequested {
+            dialDue(upstreams(), control: control, refresh: refresh, dial: dial)
             var fds = [
-                pollfd(fd: listener.descriptor, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: listener?.descriptor ?? -1, events: Int16(POLLIN), revents: 0),
                 pollfd(fd: control.readDescriptor, events: Int16(POLLIN), revents: 0),
             ]
             fds += sessions.values.map { pollfd(fd: $0.reports, events: Int16(POLLIN), revents: 0) }
             fds += companion?.pollRequests ?? []
-            let wait = companion?.deadline.map { max(0, min(1, $0 - MonotonicClock.now)) } ?? 1
+            let due = [companion?.deadline, nextDial].compactMap { $0 }.min()
+            let wait = due.map { max(0, min(1, $0 - MonotonicClock.now)) } ?? 1
             _ = poll(&fds, nfds_t(fds.count), Int32((wait * 1000).rounded(.up)))
             for (pid, session) in sessions where fds.contains(where: { $0.fd == session.reports && $0.revents != 0 }) {
                 readRecords(pid)
@@ -73,7 +88,7 @@ public final class ReceiverDaemon {
                 companion?.moment(.reloaded(refused: refresh(true)))
             }
             if let line = refusals.flush(now: MonotonicClock.now) { logger.warning("\(line)") }
-            guard fds[0].revents & Int16(POLLIN) != 0 else { continue }
+            guard let listener, fds[0].revents & Int16(POLLIN) != 0 else { continue }
             while !control.isStopRequested, let (client, peer) = listener.accept() {
                 serve(client, peer, control: control, refresh: refresh, session: session)
             }
@@ -111,37 +126,44 @@ public final class ReceiverDaemon {
         var one: Int32 = 1
         setsockopt(client, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
         _ = refresh(false)
+        if fork(peer: peer, control: control, { report in session(client, peer, report) }) == nil {
+            ReceiverDaemon.refuse(client, "the receiver cannot start a session")
+        }
+        close(client)
+    }
+
+    /// Runs `body` in a child process of its own, with a pipe for its report; nil when it
+    /// could not be started (said in the log).
+    func fork(peer: String, control: RunControl, _ body: (SessionReport) -> Int32) -> pid_t? {
         var pipeFDs: [Int32] = [-1, -1]
         guard pipe2(&pipeFDs, O_CLOEXEC | O_NONBLOCK) == 0 else {
             logger.error("cannot start a session: pipe: \(SystemError.text())", metadata: ["peer": "\(peer)"])
-            ReceiverDaemon.refuse(client, "the receiver cannot start a session")
-            close(client)
-            return
+            return nil
         }
-        switch fork() {
+        defer { close(pipeFDs[1]) }
+        switch Glibc.fork() {
         case 0:
             // The session must not keep the daemon's ports open after the daemon is gone:
             // closed before anything else the child does (a daemon killed and started
             // again finds its port held by nothing but the sessions still serving).
-            close(listener.descriptor)
+            if let listener { close(listener.descriptor) }
             control.releaseInChild()
             for request in companion?.pollRequests ?? [] { close(request.fd) }
             for other in sessions.values { close(other.reports) }
             close(pipeFDs[0])
             let report = SessionReport(peer: peer, fd: pipeFDs[1])
-            let status = session(client, peer, report)
+            let status = body(report)
             report.finish()
             fflush(nil)
             _exit(status)
         case -1:
             logger.error("cannot start a session: fork: \(SystemError.text())", metadata: ["peer": "\(peer)"])
-            ReceiverDaemon.refuse(client, "the receiver cannot start a session")
             close(pipeFDs[0])
+            return nil
         case let pid:
             sessions[pid] = (peer, pipeFDs[0], [], false)
+            return pid
         }
-        close(pipeFDs[1])
-        close(client)
     }
 
     /// Sessions that ended: their reports are read (the child wrote it before exiting,
@@ -159,10 +181,11 @@ public final class ReceiverDaemon {
     /// before it exited), and a failed connection if it never told one (it crashed).
     private func collect(_ pid: pid_t, status: Int32) {
         readRecords(pid)
+        let dialed = dialEnded(pid, status: status)
         guard let session = sessions.removeValue(forKey: pid) else { return }
         // Ended by its handshake's alarm: a connection that did not authenticate in time,
         // counted with the refusals rather than said one by one.
-        if status & 0x7f == SIGALRM, !session.authenticated,
+        if status & 0x7f == SIGALRM, !session.authenticated, !dialed,
             let line = refusals.refused(
                 "did not authenticate within handshake_timeout", address: session.peer, now: MonotonicClock.now)
         {

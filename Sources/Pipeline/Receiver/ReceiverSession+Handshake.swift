@@ -25,7 +25,7 @@ extension ReceiverSession {
         reader.limits.maxFrame = agreed
         writer.limits.maxFrame = agreed
         switch mode {
-        case .ssh(let fixed):
+        case .ssh(let fixed), .dialed(let fixed, _, _):
             guard name == fixed, let module = modules.first(where: { $0.name == fixed }) else {
                 throw WireError("unknown module")
             }

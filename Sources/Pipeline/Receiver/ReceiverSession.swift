@@ -62,6 +62,16 @@ public final class ReceiverSession {
         /// A connection accepted by `runner serve`: the module comes from the sender's
         /// hello and is checked against the peer's address (and, with auth, the user).
         case daemon(peer: String, handshakeTimeout: Double, idleTimeout: Double)
+        /// A connection the module dialed (`upstream`): the module is fixed, the dial
+        /// authenticated both ends; the sender's hello must come within the timeout.
+        case dialed(module: String, handshakeTimeout: Double, idleTimeout: Double)
+
+        var timeouts: (handshake: Double, idle: Double)? {
+            switch self {
+            case .ssh: nil
+            case .daemon(_, let handshake, let idle), .dialed(_, let handshake, let idle): (handshake, idle)
+            }
+        }
     }
 
     private init(
@@ -80,13 +90,14 @@ public final class ReceiverSession {
         self.actions = actions
     }
 
-    /// Serves one sender on the given descriptors until it says goodbye or closes; a
-    /// protocol violation or a refusal is answered with an error frame and thrown.
+    /// Serves one sender on the given descriptors until it says goodbye (true) or closes
+    /// (false); a protocol violation or a refusal is answered with an error frame and thrown.
     /// `report` learns how the connection went and what each batch did.
+    @discardableResult
     public static func serve(
         modules: [ServedModule], mode: Mode, input: Int32, output: Int32, logger: Logger,
         report: SessionReport = SessionReport(peer: "")
-    ) throws(WireError) {
+    ) throws(WireError) -> Bool {
         let source = FencedInput(fd: input)
         let reader = FrameReader(
             ByteReader(name: "sender", capacity: 1 << 16) { (into) throws(DeltaError) in
@@ -94,7 +105,7 @@ public final class ReceiverSession {
             })
         let writer = FrameWriter(fd: output, name: "sender")
         do throws(WireError) {
-            if case .daemon(_, let handshakeTimeout, _) = mode {
+            if let handshakeTimeout = mode.timeouts?.handshake {
                 // The alarm below ends a handshake that takes too long; a read does not time
                 // out before it.
                 setReceiveTimeout(input, handshakeTimeout + 1)
@@ -116,7 +127,7 @@ public final class ReceiverSession {
             try fence.admit(token)
             source.admit(fence, token: token)
             alarm(0)
-            if case .daemon(_, _, let idleTimeout) = mode {
+            if let idleTimeout = mode.timeouts?.idle {
                 setReceiveTimeout(input, idleTimeout)
                 source.setIdleTimeout(idleTimeout)
             }
@@ -143,7 +154,7 @@ public final class ReceiverSession {
             reader.owners = owners
             writer.owners = owners
             report.connected(.accepted, module: module.name)
-            try ReceiverSession(
+            return try ReceiverSession(
                 module: module, staging: staging, tree: tree, reader: reader, writer: writer, logger: logger,
                 actions: actions, report: report, token: token
             ).run()
@@ -169,18 +180,21 @@ public final class ReceiverSession {
         )
     }
 
-    private func run() throws(WireError) {
+    /// Serves requests until the sender says goodbye (true) or closes (false).
+    private func run() throws(WireError) -> Bool {
         while let message = try reader.next() {
             switch message {
             case .scan(let paths): try scan(paths)
             case .batch(let id): try batch(id)
             case .actions: try writer.send(.actionList(ModuleActions.describe(actions)))
             case .read(let paths): try read(paths)
-            case .bye: return
+            case .bye: return true
+            case .error(let text): throw WireError("the sender ended the session: \(text)", refusal: text)
             default: guard try answerQuery(message) else { throw WireError("unexpected \(message.frameType) frame") }
             }
             try writer.flush()
         }
+        return false
     }
 
     /// Answers a question about the module as it is (a directory's listing, signatures, block

@@ -136,6 +136,7 @@ extension PipelineRunner {
         serveOperators(control: control)
         serveEtcdOperators(control: control)
         sourceParentWoke(now: now)
+        if let dialIn { dialedIn(dialIn.board.arrivals(pipeline: config.name), control: control) }
         var answers: [Rollout.Event] = []
         var applied = false
         for result in takeResults() {
@@ -146,6 +147,7 @@ extension PipelineRunner {
         }
         if !answers.isEmpty { handle(answers, control: control) }
         if applied, !unpropagated.isEmpty { propagated(now: MonotonicClock.now) }
+        if !answers.isEmpty { settleDialedOnce() }
         writeBehind(now: now)
         collectIfDue()
     }

@@ -79,6 +79,10 @@ public final class PipelineRunner {
     var abandoned = Cancellation()
     /// Its leader election, when senders share it (`settings.coordination`; nil for a dry run).
     let lead: SenderLead?
+    /// Where the receivers that dial in wait, and what wakes this pipeline when one did.
+    let dialIn: (board: DialBoard, wakeup: Wakeup)?
+    /// Hosts that dialed once (`runner pull --once`): their session ends when they settle.
+    var dialedOnce = Set<Int>()
     /// Held while this pipeline runs: one sender per state directory.
     private let lock: LockFile?
     /// A dry run's state directory, removed when it ends.
@@ -90,7 +94,7 @@ public final class PipelineRunner {
     public init(
         config: PipelineConfig, hooks: (any PipelineHooks)?, logger: Logger, dryRun: Bool,
         stateDirectory: String = Settings.defaultStateDirectory, coordination: CoordinationSettings? = nil,
-        print: @escaping (String) -> Void
+        dialBoard: DialBoard? = nil, print: @escaping (String) -> Void
     ) throws {
         self.config = config
         self.hooks = hooks
@@ -175,12 +179,17 @@ public final class PipelineRunner {
         }
         // Hosts in group order: the rollout and the fleet share their indices.
         let layout = Self.layout(config, standbys: lead.map { Self.standbys($0.settings) } ?? [])
+        dialIn = try dialBoard.flatMap { board in
+            try config.dialTargets.isEmpty
+                ? nil : (board, board.expect(pipeline: config.name, targets: config.dialTargets))
+        }
         var hosts: [DeliveryHost] = []
         let deltas = DeltaCache()
         for group in layout {
             for d in group.members {
                 let target = try TargetFactory.make(
-                    d, config: config, dryRun: dryRun, token: lead?.token ?? FencingToken(), deltas: deltas)
+                    d, config: config, dryRun: dryRun, token: lead?.token ?? FencingToken(), deltas: deltas,
+                    dialBoard: dialIn?.board)
                 hosts.append(DeliveryHost(destination: d, target: target))
             }
         }
@@ -249,6 +258,7 @@ public final class PipelineRunner {
         [fleet.wakeup.descriptor, calls.wakeup.descriptor] + (source.parent.map { [$0.fileDescriptor] } ?? [])
             + (operatorSocket.map { [$0.descriptor] } ?? [])
             + (lead.map { [$0.loop.wakeup.descriptor, $0.inbox.wakeup.descriptor] } ?? [])
+            + (dialIn.map { [$0.wakeup.descriptor] } ?? [])
     }
 
     /// Ends remote sessions (at shutdown).

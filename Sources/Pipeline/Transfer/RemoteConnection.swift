@@ -52,7 +52,7 @@ final class RemoteConnection {
     /// the session; each step gives up after `timeout` seconds.
     static func open(
         _ uri: TargetURI, command: [String], credentials: (user: String, secret: String)?,
-        timeout: Double, numericIDs: Bool = false, token: UInt64 = 0
+        timeout: Double, numericIDs: Bool = false, token: UInt64 = 0, dialed: Int32? = nil
     ) throws(WireError) -> RemoteConnection {
         let c: RemoteConnection
         var user = credentials?.user ?? ""
@@ -63,6 +63,12 @@ final class RemoteConnection {
         case .ssh(let sshUser, _, _, _):
             user = sshUser ?? ""
             c = try spawn(command, uri: uri, timeout: timeout)
+        case .dial:
+            // The receiver's connection, authenticated when it dialed; the session opens on it
+            // as on one the sender made.
+            guard let fd = dialed else { preconditionFailure("\(uri) without its connection") }
+            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+            c = RemoteConnection(pid: nil, input: fd, output: dup(fd), uri: uri, timeout: timeout)
         case .file, .rsync:
             preconditionFailure("\(uri) is no runner receiver")
         }
@@ -112,6 +118,9 @@ final class RemoteConnection {
         reader.limits.maxFrame = maxFrame
         writer.limits.maxFrame = maxFrame
     }
+
+    /// Whether the receiver closed its end (its session ended while this one idled).
+    var peerHungUp: Bool { SocketPeer.hasHungUp(input) }
 
     /// Sends a message and flushes.
     func request(_ message: WireMessage) throws(WireError) {

@@ -24,6 +24,10 @@ public final class RemoteTarget: SyncTarget {
     var batchID: UInt64 = 0
     /// Deltas, sums and zstd contexts shared with the pipeline's other hosts.
     let deltas: DeltaCache
+    /// For a `dial://` target: where its connections wait, under which pipeline, and the one
+    /// the open connection came as.
+    private let dialing: (board: DialBoard, pipeline: String)?
+    private var dialed: Int32?
     /// Operations per part of a plan sent as the walk goes.
     var partSize = SyncPlanner.partSize
     /// Every plan asks for the listing (`--dry-run`: it shows what differs, not what is sent).
@@ -35,10 +39,11 @@ public final class RemoteTarget: SyncTarget {
     public init(
         uri: TargetURI, command: [String], credentials: (user: String, secret: String)? = nil, timeout: Double = 10,
         alwaysLists: Bool = false, numericIDs: Bool = false, token: FencingToken = FencingToken(),
-        deltas: DeltaCache = DeltaCache()
+        deltas: DeltaCache = DeltaCache(), dialing: (board: DialBoard, pipeline: String)? = nil
     ) {
         self.uri = uri
         self.deltas = deltas
+        self.dialing = dialing
         self.token = token
         self.command = command
         self.credentials = credentials
@@ -69,6 +74,8 @@ public final class RemoteTarget: SyncTarget {
     public func disconnect() {
         connection?.close()
         connection = nil
+        if let dialing, let fd = dialed { dialing.board.dropped(pipeline: dialing.pipeline, target: uri, fd: fd) }
+        dialed = nil
     }
 
     /// Runs `body` on the open connection; any error drops it.
@@ -77,11 +84,19 @@ public final class RemoteTarget: SyncTarget {
             let term = token.current
             // A session of an earlier term would be fenced out: it says hello again.
             if connection != nil && connectionToken != term { disconnect() }
+            // A session the receiver ended (its idle timeout): a new one, not a failed write.
+            if let c = connection, c.peerHungUp { disconnect() }
+            if connection == nil, let dialing {
+                guard let (fd, _) = dialing.board.take(pipeline: dialing.pipeline, target: uri) else {
+                    throw WireError("\(uri) has not dialed in")
+                }
+                dialed = fd
+            }
             let c =
                 try connection
                 ?? RemoteConnection.open(
                     uri, command: command, credentials: credentials, timeout: timeout, numericIDs: numericIDs,
-                    token: term)
+                    token: term, dialed: dialed)
             connection = c
             connectionToken = term
             let result = try body(c)
@@ -95,6 +110,16 @@ public final class RemoteTarget: SyncTarget {
             if let said { throw WireError("the peer refused: \(said)", refusal: said) }
             throw error
         }
+    }
+
+    /// Opens the session now if none is open (a receiver that dialed waits for its hello).
+    public func open() throws { try session { _ in } }
+
+    /// Ends the open session, telling the receiver why when it is a failure (`runner pull
+    /// --once` exits with it).
+    public func end(failure: String?) {
+        if let failure, let connection { try? connection.request(.error(failure)) }
+        disconnect()
     }
 
     /// Asks the receiver for its listing of what the paths touch and plans against it

@@ -9,7 +9,7 @@ public enum TargetFactory {
     /// the target's listing. The hosts of a pipeline share `deltas`.
     public static func make(
         _ destination: PipelineConfig.Destination, config: PipelineConfig, dryRun: Bool,
-        token: FencingToken = FencingToken(), deltas: DeltaCache = DeltaCache()
+        token: FencingToken = FencingToken(), deltas: DeltaCache = DeltaCache(), dialBoard: DialBoard? = nil
     ) throws -> any SyncTarget {
         switch destination.uri {
         case .file(let path):
@@ -39,6 +39,15 @@ public enum TargetFactory {
             return RsyncTarget(
                 uri: destination.uri, user: config.auth?.user, passwordFile: config.auth?.secretFile,
                 timeout: config.timeout, numericIDs: config.numericIDs)
+        case .dial:
+            guard let dialBoard else {
+                throw ConfigError(
+                    "pipeline '\(config.name)': \(destination.uri) needs settings { listen = \"host:port\", dial_secrets = \"…\" }",
+                    at: config.location)
+            }
+            return RemoteTarget(
+                uri: destination.uri, command: [], timeout: config.timeout, alwaysLists: dryRun,
+                numericIDs: config.numericIDs, token: token, deltas: deltas, dialing: (dialBoard, config.name))
         case .runner:
             var credentials: (user: String, secret: String)?
             if let auth = config.auth {
