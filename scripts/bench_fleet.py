@@ -154,7 +154,8 @@ def theirs(base, n, measured=None, max_processes=None, ready_timeout=60):
         lsyncd = subprocess.Popen(["lsyncd", lconf], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             log = os.path.join(base, "lsyncd.log")
-            if not wait_for(lambda: os.path.exists(log) and open(log).read().count("Normal: Finished") >= n,
+            # Each target's first sync ends with "Normal: Startup of SRC -> TARGET finished."
+            if not wait_for(lambda: os.path.exists(log) and open(log).read().count(" finished.") >= n,
                             ready_timeout):
                 raise TimeoutError("lsyncd did not finish its first sync of every target")
             return measured(src, modules, lsyncd.pid, rsyncd.pid)
