@@ -131,5 +131,9 @@ import Testing
             #expect(try httpGet(port: port, "/healthz").status == 200)
             #expect(Date().timeIntervalSince(asked) < 1, "answered after \(Date().timeIntervalSince(asked)) s")
         }
+        // Said, and summed: not a line per connection shed.
+        #expect(await daemon.process.waitForLog("status address: refused a connection from"))
+        let said = daemon.process.stderr.split(separator: "\n").filter { $0.contains("status address:") }
+        #expect(said.count <= 3, "\(said.count) lines: \(said.prefix(5))")
     }
 }

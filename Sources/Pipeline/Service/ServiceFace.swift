@@ -41,7 +41,9 @@ public final class ServiceFace: LoopCompanion {
         if let address = settings.status {
             var respond: (String) -> StatusServer.Response = { _ in StatusServer.Response(contentType: "", body: "") }
             do {
-                server = try StatusServer(address: address) { respond($0) }
+                server = try StatusServer(address: address, said: { [logger] in logger.warning("\($0)") }) {
+                    respond($0)
+                }
             } catch {
                 throw ConfigError("status: \(error)")
             }

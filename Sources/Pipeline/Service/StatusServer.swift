@@ -33,6 +33,9 @@ public final class StatusServer {
     private let listener: ListeningSocket
     private let respond: (_ path: String) -> Response
     private var connections: [Connection] = []
+    /// Connections shed or turned away, said once per interval with a count (`said`).
+    private var refusals = RefusalTally()
+    private let said: (String) -> Void
     static let maxRequest = 8192
     static let maxConnections = 16
     /// Connections of one address that have sent nothing yet.
@@ -46,11 +49,16 @@ public final class StatusServer {
     /// The address listened on, the port resolved.
     public var address: String { listener.address }
 
-    /// Listens on `address` (`host:port`; a bare port means 127.0.0.1); `respond` answers a GET of a path.
-    public init(address: String, respond: @escaping (_ path: String) -> Response) throws(ListeningSocket.Failure) {
+    /// Listens on `address` (`host:port`; a bare port means 127.0.0.1); `respond` answers a
+    /// GET of a path; `said` hears the lines that sum up connections shed under a flood.
+    public init(
+        address: String, said: @escaping (String) -> Void = { _ in },
+        respond: @escaping (_ path: String) -> Response
+    ) throws(ListeningSocket.Failure) {
         let full = address.contains(":") ? address : "127.0.0.1:\(address)"
         listener = try ListeningSocket(full, nonBlocking: true)
         self.respond = respond
+        self.said = said
     }
 
     deinit { for c in connections { close(c.fd) } }
@@ -82,14 +90,20 @@ public final class StatusServer {
                     theirs.count >= StatusServer.idlePerAddress
                     ? theirs.first
                     : connections.count >= StatusServer.maxConnections ? idle.first : nil
-                if let victim { close(connections.remove(at: victim).fd) }
+                if let victim {
+                    let shed = connections.remove(at: victim)
+                    close(shed.fd)
+                    tell(refusals.refused("idle, its place given to a newer one", address: shed.peer, now: now))
+                }
                 guard connections.count < StatusServer.maxConnections else {
                     close(fd)
+                    tell(refusals.refused("every place busy with a request", address: peer, now: now))
                     continue
                 }
                 connections.append(Connection(fd: fd, peer: peer, deadline: now + StatusServer.readTimeout))
             }
         }
+        tell(refusals.flush(now: now))
         connections = connections.compactMap { c in
             var c = c
             let open = now < c.deadline && (!ready.contains(c.fd) || step(&c))
@@ -97,6 +111,8 @@ public final class StatusServer {
             return open ? c : nil
         }
     }
+
+    private func tell(_ line: String?) { if let line { said("status address: \(line)") } }
 
     /// Reads or writes what the connection is ready for; false once it is done.
     private func step(_ c: inout Connection) -> Bool {
