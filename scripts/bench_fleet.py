@@ -165,7 +165,9 @@ def theirs(base, n, measured=None, max_processes=None, ready_timeout=60):
         stop(rsyncd)
 
 
-def floor(base, n, binary):
+def floor(base, n, binary, measured=None, spread=128):
+    """A floor pair per receiver, ports `spread` apart per bench process; `measured(src,
+    modules)` (by default, one 100-file batch's time)."""
     src = os.path.join(base, "src")
     modules = [os.path.join(base, f"m{i}") for i in range(n)]
     for d in [src] + modules:
@@ -174,7 +176,9 @@ def floor(base, n, binary):
     try:
         # Below the ephemeral ports (32768 and up), which the bench's own connections take.
         for i, m in enumerate(modules):
-            pairs.append(start_floor(binary, 21000 + os.getpid() % 80 * 128 + i, src, m))
+            pairs.append(start_floor(binary, 21000 + os.getpid() % (10240 // spread) * spread + i, src, m))
+        if measured:
+            return measured(src, modules)
         t, _, _, _ = measure(src, modules, os.getpid(), os.getpid())
         return t
     finally:

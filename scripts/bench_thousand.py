@@ -9,7 +9,7 @@
 """
 import os, re, resource, subprocess, time
 
-from bench import ENV, RUNNER, floor_binary, out, percentile, rss_kib, start_floor, stop, wait_for
+from bench import ENV, RUNNER, floor_binary, out, percentile, rss_kib, stop, wait_for
 import bench_fleet
 from bench_fleet import INSTANCES, cpu_seconds
 
@@ -136,24 +136,14 @@ def theirs(base, n):
 
 
 def floor(base, n, binary):
-    src = os.path.join(base, "src")
-    modules = [os.path.join(base, f"m{i}") for i in range(n)]
-    for d in [src] + modules:
-        os.makedirs(d)
-    pairs = []
-    try:
-        for i, m in enumerate(modules):
-            pairs.append(start_floor(binary, 21000 + os.getpid() % 8 * 1100 + i, src, m))
+    def measured(src, modules):
         t0 = time.monotonic()
         with open(os.path.join(src, "change.conf"), "w") as f:
             f.write(PAYLOAD)
         times = arrival_times(modules, t0)
         report("floor", times)
         return times
-    finally:
-        for recv, send in pairs:
-            stop(send)
-            stop(recv)
+    return bench_fleet.floor(base, n, binary, measured=measured, spread=1100)
 
 
 def bench_thousand(work, n=1000):
