@@ -48,7 +48,8 @@ extension Runner {
                 signal(SIGPIPE, SIG_IGN)
                 if let failure = UpstreamDial.pullOnce(
                     modules: modules, module: module, upstream: upstream,
-                    timeout: script.configuration.settings.handshakeTimeout, logger: logger)
+                    timeout: script.configuration.settings.handshakeTimeout,
+                    idleTimeout: script.configuration.settings.idleTimeout, logger: logger)
                 {
                     Output.err("runner pull: module '\(module)': \(failure)\n")
                     throw Exit.runtimeFailure

@@ -44,7 +44,7 @@ import Testing
         }
         // Taken by its delivery, it still holds the name while its peer is there.
         let taken = try #require(board.take(pipeline: "p", target: target))
-        #expect(taken.fd == a && board.take(pipeline: "p", target: target) == nil)
+        #expect(taken == a && board.take(pipeline: "p", target: target) == nil)
         #expect(throws: DialBoard.Refusal.self) {
             try board.park(b, pipeline: "p", target: target, peer: "two", once: true)
         }

@@ -10,16 +10,12 @@ enum AuthProof {
     }
 
     static func response(secret: String, nonce: [UInt8], module: String, user: String) -> [UInt8] {
-        let key = SymmetricKey(data: Array(secret.utf8))
-        return Array(
-            HMAC<SHA256>.authenticationCode(for: message(nonce: nonce, module: module, user: user), using: key))
+        code(message(nonce: nonce, module: module, user: user), secret: secret)
     }
 
     /// Constant-time check of an answer.
     static func verify(_ answer: [UInt8], secret: String, nonce: [UInt8], module: String, user: String) -> Bool {
-        let key = SymmetricKey(data: Array(secret.utf8))
-        return HMAC<SHA256>.isValidAuthenticationCode(
-            answer, authenticating: message(nonce: nonce, module: module, user: user), using: key)
+        isValid(answer, message(nonce: nonce, module: module, user: user), secret: secret)
     }
 
     /// The proof of a side of a dialed connection (`upstream`): HMAC-SHA256(secret,
@@ -30,10 +26,7 @@ enum AuthProof {
     static func dial(
         secret: String, side: String, nonce: [UInt8], pipeline: String, name: String, module: String
     ) -> [UInt8] {
-        let key = SymmetricKey(data: Array(secret.utf8))
-        let message =
-            Array("runner-dial-v1\u{0}\(side)\u{0}\(pipeline)\u{0}\(name)\u{0}\(module)\u{0}".utf8) + nonce
-        return Array(HMAC<SHA256>.authenticationCode(for: message, using: key))
+        code(dialMessage(side: side, nonce: nonce, pipeline: pipeline, name: name, module: module), secret: secret)
     }
 
     /// Constant-time check of a dial proof.
@@ -41,9 +34,24 @@ enum AuthProof {
         _ answer: [UInt8], secret: String, side: String, nonce: [UInt8], pipeline: String, name: String,
         module: String
     ) -> Bool {
-        let expected = dial(secret: secret, side: side, nonce: nonce, pipeline: pipeline, name: name, module: module)
-        guard answer.count == expected.count else { return false }
-        return zip(answer, expected).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
+        isValid(
+            answer, dialMessage(side: side, nonce: nonce, pipeline: pipeline, name: name, module: module),
+            secret: secret)
+    }
+
+    private static func dialMessage(side: String, nonce: [UInt8], pipeline: String, name: String, module: String)
+        -> [UInt8]
+    {
+        Array("runner-dial-v1\u{0}\(side)\u{0}\(pipeline)\u{0}\(name)\u{0}\(module)\u{0}".utf8) + nonce
+    }
+
+    private static func code(_ message: [UInt8], secret: String) -> [UInt8] {
+        Array(HMAC<SHA256>.authenticationCode(for: message, using: SymmetricKey(data: Array(secret.utf8))))
+    }
+
+    private static func isValid(_ answer: [UInt8], _ message: [UInt8], secret: String) -> Bool {
+        HMAC<SHA256>.isValidAuthenticationCode(
+            answer, authenticating: message, using: SymmetricKey(data: Array(secret.utf8)))
     }
 
     /// A fresh nonce from the system's random source.

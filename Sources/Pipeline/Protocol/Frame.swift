@@ -143,6 +143,13 @@ final class FrameWriter {
         }
     }
 
+    /// Says `text` as an ERROR and flushes, best effort: the peer may be gone already (SIGPIPE
+    /// is ignored; a failed write is nothing more).
+    func sayError(_ text: String) {
+        try? send(.error(text))
+        try? flush()
+    }
+
     /// Gives the output buffer back while nothing is buffered (an idle session).
     func release() { output.release() }
 

@@ -222,8 +222,6 @@ public final class ReceiverDaemon {
     /// An error frame, best effort, for a connection turned away before a session
     /// (SIGPIPE is ignored: a peer already gone is a failed write, nothing more).
     private static func refuse(_ fd: Int32, _ message: String) {
-        let writer = FrameWriter(fd: fd, name: "peer")
-        try? writer.send(.error(message))
-        try? writer.flush()
+        FrameWriter(fd: fd, name: "peer").sayError(message)
     }
 }

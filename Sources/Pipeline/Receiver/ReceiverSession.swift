@@ -165,8 +165,7 @@ public final class ReceiverSession {
                 throw error
             }
             logger.error("session ended: \(error)")
-            try? writer.send(.error(error.message))
-            try? writer.flush()
+            writer.sayError(error.message)
             throw error
         }
     }

@@ -45,7 +45,7 @@ public enum UpstreamDial {
     /// approved revision, else why not.
     public static func pullOnce(
         modules: [ServedModule], module: String, upstream: ReceiverModule.Upstream, timeout: Double,
-        logger: Logger
+        idleTimeout: Double, logger: Logger
     ) -> String? {
         let fd: Int32
         do { fd = try connect(upstream, module: module, timeout: timeout, once: true) } catch {
@@ -54,7 +54,7 @@ public enum UpstreamDial {
         defer { close(fd) }
         do {
             let done = try ReceiverSession.serve(
-                modules: modules, mode: .dialed(module: module, handshakeTimeout: timeout, idleTimeout: 300),
+                modules: modules, mode: .dialed(module: module, handshakeTimeout: timeout, idleTimeout: idleTimeout),
                 input: fd, output: fd, logger: logger)
             return done ? nil : "the sender closed the session before the module was at its approved revision"
         } catch {

@@ -163,12 +163,12 @@ public final class DialListener: Sendable {
             return true
         } catch let refusal as DialBoard.Refusal {
             logger.warning("refused a dial-in from \(p.peer): \(refusal)")
-            if case .inUse = refusal { say(writer, "\(refusal)") } else { say(writer, "access denied") }
+            if case .inUse = refusal { writer.sayError("\(refusal)") } else { writer.sayError("access denied") }
         } catch let wrong as WrongSecret {
             logger.warning(
                 "refused a dial-in from \(p.peer): wrong secret for '\(wrong.name)' (its secret and dial_secrets' differ)"
             )
-            say(writer, "access denied")
+            writer.sayError("access denied")
         } catch {
             logger.info("a dial-in from \(p.peer) ended: \(error)\(claimed.isEmpty ? "" : " (claiming \(claimed))")")
         }
@@ -177,11 +177,5 @@ public final class DialListener: Sendable {
 
     private struct WrongSecret: Error {
         let name: String
-    }
-
-    /// A refusal in words, best effort (the dialer may be gone).
-    private func say(_ writer: FrameWriter, _ text: String) {
-        try? writer.send(.error(text))
-        try? writer.flush()
     }
 }

@@ -94,14 +94,14 @@ public final class DialBoard: Sendable {
     }
 
     /// The parked connection of `target`, handed to its delivery (which closes it when done).
-    func take(pipeline: String, target: TargetURI) -> (fd: Int32, peer: String)? {
+    func take(pipeline: String, target: TargetURI) -> Int32? {
         state.withLock { s in
             let key = Self.key(pipeline, target)
             guard var slot = s.slots[key], let fd = slot.parked else { return nil }
             slot.parked = nil
             slot.inUse = fd
             s.slots[key] = slot
-            return (fd, slot.peer)
+            return fd
         }
     }
 

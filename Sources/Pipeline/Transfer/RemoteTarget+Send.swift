@@ -152,7 +152,9 @@ extension RemoteTarget {
             if let edit { .blocks(length: edit.blockLength, differing: edit.differing) } else if let signature {
                 .signature(signature.digest)
             } else { .none }
-        let encode = { (reader: ByteReader, writer: ByteWriter, compressor: LiteralCompressor) throws(DeltaError) in
+        let fd = content.file.raw
+        let encode = { (writer: ByteWriter, compressor: LiteralCompressor) throws(DeltaError) -> DeltaStats in
+            let reader = ByteReader(fd: fd, name: full, capacity: ByteReader.capacity(for: info.size))
             if let edit {
                 return try DeltaEncoder.inPlace(
                     reading: reader, basisSize: info.size, blockLength: edit.blockLength, differing: edit.differing,
@@ -162,27 +164,6 @@ extension RemoteTarget {
                 signature: signature?.signature ?? .none, writer: writer, compressor: compressor)
             try encoder.encode(reading: reader)
             return encoder.stats
-        }
-        let fd = content.file.raw
-        let made: DeltaCache.Made?
-        do throws(DeltaError) {
-            made = try deltas.delta(of: content, against: basis) { (writer, compressor) throws(DeltaError) in
-                let reader = ByteReader(fd: fd, name: full, capacity: ByteReader.capacity(for: info.size))
-                return try encode(reader, writer, compressor)
-            }
-        } catch {
-            throw TransferError(error.message, path: full)
-        }
-        if let made {
-            let chunk = c.writer.limits.maxFrame - 16
-            var offset = 0
-            while offset < made.bytes.count {
-                let end = min(made.bytes.count, offset + chunk)
-                try c.writer.send(.data(Array(made.bytes[offset..<end])))
-                offset = end
-            }
-            try c.writer.send(.fileEnd(keep: true))
-            return made.stats
         }
         let writer = c.writer
         var failure: WireError?
@@ -196,9 +177,14 @@ extension RemoteTarget {
         }
         var stats: DeltaStats
         do throws(DeltaError) {
-            let reader = ByteReader(fd: fd, name: full, capacity: ByteReader.capacity(for: info.size))
-            stats = try deltas.withCompressor { (compressor) throws(DeltaError) in
-                try encode(reader, frames, compressor)
+            if let made = try deltas.delta(of: content, against: basis, make: encode) {
+                // Made once for every host with this basis: its bytes, a frame's worth at a time.
+                for start in stride(from: 0, to: made.bytes.count, by: capacity) {
+                    try frames.write(Array(made.bytes[start..<min(made.bytes.count, start + capacity)]))
+                }
+                stats = made.stats
+            } else {
+                stats = try deltas.withCompressor { (compressor) throws(DeltaError) in try encode(frames, compressor) }
             }
             try frames.flush()
         } catch {

@@ -87,7 +87,7 @@ public final class RemoteTarget: SyncTarget {
             // A session the receiver ended (its idle timeout): a new one, not a failed write.
             if let c = connection, c.peerHungUp { disconnect() }
             if connection == nil, let dialing {
-                guard let (fd, _) = dialing.board.take(pipeline: dialing.pipeline, target: uri) else {
+                guard let fd = dialing.board.take(pipeline: dialing.pipeline, target: uri) else {
                     throw WireError("\(uri) has not dialed in")
                 }
                 dialed = fd
@@ -118,7 +118,7 @@ public final class RemoteTarget: SyncTarget {
     /// Ends the open session, telling the receiver why when it is a failure (`runner pull
     /// --once` exits with it).
     public func end(failure: String?) {
-        if let failure, let connection { try? connection.request(.error(failure)) }
+        if let failure { connection?.writer.sayError(failure) }
         disconnect()
     }
 
