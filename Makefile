@@ -5,7 +5,7 @@
 SWIFT ?= swift
 BUILD_FLAGS ?=
 
-.PHONY: all deps build release demo test test-tsan test-asan fuzz soak bench format clean install deb link-order
+.PHONY: all deps build release release-binary demo test test-tsan test-asan fuzz soak bench format clean install deb link-order
 
 # Where `make install` puts things; DESTDIR stages them (packaging). BINARY: what is installed.
 PREFIX ?= /usr/local
@@ -21,8 +21,16 @@ build: deps
 	$(SWIFT) build $(BUILD_FLAGS)
 
 # The Swift runtime linked in: one file to copy to the receivers, and ~5 MB less RSS per process.
+# Every function in a section of its own (ours and the packages'), so that the link can lay
+# the ones runner runs side by side (scripts/link-order.txt); Swift otherwise puts a file's
+# internal functions in one section, and the linker can only move the section whole.
+RELEASE_FLAGS = -Xswiftc -Xfrontend -Xswiftc -function-sections -Xcc -ffunction-sections
 release: deps
-	$(SWIFT) build -c release --static-swift-stdlib --product runner $(BUILD_FLAGS)
+	$(MAKE) release-binary
+
+# The same without installing anything first (debian/rules builds with it).
+release-binary:
+	$(SWIFT) build -c release --static-swift-stdlib --product runner $(RELEASE_FLAGS) $(BUILD_FLAGS)
 
 # The binary, the plugins (found beside it: no RUNNER_PLUGIN_PATH needed), the samples, the
 # systemd units (their paths rewritten for PREFIX) and `runner help` as a page.

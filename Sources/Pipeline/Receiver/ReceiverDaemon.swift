@@ -66,6 +66,7 @@ public final class ReceiverDaemon {
     ) {
         if listener != nil { logger.notice("listening on \(address)") }
         companion?.moment(.ready)
+        CodePages.releaseStartup()
         while !control.isStopRequested {
             dialDue(upstreams(), control: control, refresh: refresh, dial: dial)
             var fds = [

@@ -54,6 +54,7 @@ public final class RunLoop {
                 ready = true
                 logger.info("ready", metadata: ["pipelines": "\(pipelines.count)"])
                 companion?.moment(.ready)
+                CodePages.releaseStartup()
             }
             var fds = [pollfd(fd: control.readDescriptor, events: Int16(POLLIN), revents: 0)]
             for p in pipelines {
