@@ -71,4 +71,29 @@ import Testing
         try torn.close()
         #expect(StateJournal(directory: dir.path).written == state)
     }
+
+    /// Answers saved host by host (the head, the groups and the answering host) read back
+    /// as the whole state, across the compaction every thousand lines.
+    @Test func answersSavedHostByHostReadBackAsTheWholeState() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        var r = SplitMix(state: 27)
+        var state = RolloutState()
+        let uris = (0..<40).map { "runner://127.0.0.1:\($0 + 1)/m" }
+        for uri in uris { state.hosts[uri] = .init(applied: 1) }
+        state.groups["g"] = .init(approved: 1, released: 1)
+        let journal = StateJournal(directory: dir.path)
+        try journal.save(state)
+        for step in 0..<1_500 {
+            let uri = uris[Int(r.next() % UInt64(uris.count))]
+            state.hosts[uri] = .init(applied: Self.number(&r), refused: Self.number(&r), refusal: Self.text(&r))
+            if r.next() % 5 == 0 { state.groups["g"]?.approved = step }
+            if r.next() % 7 == 0 { state.head = step }
+            var partial = state
+            partial.hosts = [uri: state.hosts[uri]!]
+            try journal.save(changedHosts: partial)
+            #expect(journal.written == state, "step \(step)")
+        }
+        #expect(StateJournal(directory: dir.path).written == state)
+    }
 }

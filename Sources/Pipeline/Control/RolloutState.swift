@@ -45,7 +45,11 @@ public struct RolloutState: Codable, Sendable, Equatable {
 
 extension Rollout {
     /// The state to remember now.
-    public var state: RolloutState {
+    public var state: RolloutState { state(ofHosts: hosts.indices) }
+
+    /// The state to remember now, with only the hosts `indices` (and every group): what an
+    /// answer can change without starting a delivery (the answering host and its group).
+    func state(ofHosts indices: some Sequence<Int>) -> RolloutState {
         var s = RolloutState()
         s.head = head
         for g in groups {
@@ -55,7 +59,7 @@ extension Rollout {
                 waiting: g.waiting?.revision, waitingWhy: g.waiting?.why,
                 refusedCandidates: g.refusedCandidates.isEmpty ? nil : g.refusedCandidates.sorted())
         }
-        for h in hosts {
+        for h in indices.lazy.map({ hosts[$0] }) {
             s.hosts[h.uri] = .init(
                 applied: h.applied, sending: h.sending?.revision, refused: h.refused, refusal: h.refusal,
                 renderKey: h.renderKey)

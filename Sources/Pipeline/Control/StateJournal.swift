@@ -56,6 +56,17 @@ final class StateJournal {
     /// Appends what changed since the last save.
     func save(_ state: RolloutState) throws(SystemError) {
         guard state != written else { return }
+        try save(state, hostsOnly: false)
+    }
+
+    /// Appends what changed in the head, the groups and the hosts `partial` holds, when no
+    /// other host changed since the last save: a fleet's answers cost each its own host,
+    /// not the fleet.
+    func save(changedHosts partial: RolloutState) throws(SystemError) {
+        try save(partial, hostsOnly: true)
+    }
+
+    private func save(_ state: RolloutState, hostsOnly: Bool) throws(SystemError) {
         var out: [UInt8] = []
         func add(_ line: Line) {
             out += line.json
@@ -66,14 +77,30 @@ final class StateJournal {
         if state.head != written.head { add(Line(head: state.head)) }
         for (name, g) in state.groups where written.groups[name] != g { add(Line(group: name, groupState: g)) }
         for (uri, h) in state.hosts where written.hosts[uri] != h { add(Line(host: uri, hostState: h)) }
-        if lines > 1000 { return try compact(state) }
+        guard !out.isEmpty else { return }
+        // What the files will say: the partial state over the rest, changed in place (a copy
+        // would cost the fleet again).
+        func remember() {
+            guard hostsOnly else { return written = state }
+            written.head = state.head
+            written.groups = state.groups
+            for (uri, h) in state.hosts { written.hosts[uri] = h }
+        }
+        if lines > 1000 {
+            let before = written
+            remember()
+            do { return try compact(written) } catch {
+                written = before
+                throw error
+            }
+        }
         if journal < 0 {
             journal = open(journalPath.cPath, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
             guard journal >= 0 else { throw SystemError("open", path: journalPath) }
         }
         let n = out.withUnsafeBytes { write(journal, $0.baseAddress, $0.count) }
         guard n == out.count else { throw SystemError("write", path: journalPath) }
-        written = state
+        remember()
     }
 
     /// Writes the whole state as the snapshot and starts an empty journal.

@@ -25,7 +25,7 @@ final class ByteReader {
         self.name = name
         self.source = source
         self.capacity = capacity
-        buffer = .allocate(byteCount: capacity, alignment: 16)
+        buffer = BufferPool.frames.take(capacity)
     }
 
     convenience init(fd: Int32, name: String, capacity: Int = 1 << 20) {
@@ -51,13 +51,13 @@ final class ByteReader {
         }
     }
 
-    deinit { buffer.deallocate() }
+    deinit { BufferPool.frames.give(buffer) }
 
     /// Gives the buffer back while nothing unread is in it (a session between batches holds
     /// no buffer); the next read allocates it again.
     func release() {
         guard start == end, buffer.count > 0 else { return }
-        buffer.deallocate()
+        BufferPool.frames.give(buffer)
         buffer = UnsafeMutableRawBufferPointer(start: nil, count: 0)
         start = 0
         end = 0
@@ -66,7 +66,7 @@ final class ByteReader {
     /// Fills the buffer so that at least `count` bytes are available, unless EOF comes first.
     private func fill(_ count: Int) throws(DeltaError) {
         if end - start >= count || eof { return }
-        if buffer.count == 0 { buffer = .allocate(byteCount: capacity, alignment: 16) }
+        if buffer.count == 0 { buffer = BufferPool.frames.take(capacity) }
         if start > 0 {
             buffer.baseAddress!.copyMemory(from: buffer.baseAddress! + start, byteCount: end - start)
             end -= start
@@ -166,7 +166,7 @@ final class ByteWriter {
         self.name = name
         self.sink = sink
         self.capacity = capacity
-        buffer = .allocate(byteCount: capacity, alignment: 16)
+        buffer = BufferPool.frames.take(capacity)
     }
 
     convenience init(fd: Int32, name: String, capacity: Int = 1 << 20) {
@@ -183,18 +183,18 @@ final class ByteWriter {
         }
     }
 
-    deinit { buffer.deallocate() }
+    deinit { BufferPool.frames.give(buffer) }
 
     /// Gives the buffer back while nothing is buffered; the next write allocates it again.
     func release() {
         guard count == 0, buffer.count > 0 else { return }
-        buffer.deallocate()
+        BufferPool.frames.give(buffer)
         buffer = UnsafeMutableRawBufferPointer(start: nil, count: 0)
     }
 
     func write(_ bytes: UnsafeRawBufferPointer) throws(DeltaError) {
         total += Int64(bytes.count)
-        if buffer.count == 0 { buffer = .allocate(byteCount: capacity, alignment: 16) }
+        if buffer.count == 0 { buffer = BufferPool.frames.take(capacity) }
         if count + bytes.count > buffer.count { try flush() }
         if bytes.count >= buffer.count {
             try writeAll(bytes)

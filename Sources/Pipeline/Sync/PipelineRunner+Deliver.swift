@@ -18,9 +18,11 @@ extension PipelineRunner {
     func handle(_ events: [Rollout.Event], control: RunControl) {
         var events = events, next = 0
         var decided: [Rollout.Action] = []
-        var unsaved = false
+        // The hosts whose answers started nothing since the state was last saved: only they
+        // (and the groups) can have changed since (`Rollout.answered`).
+        var unsaved: [Int] = []
         defer {
-            if unsaved { saveState(behind: true) }
+            if !unsaved.isEmpty { saveState(behind: true, onlyHosts: unsaved) }
             notifyOutcomes(decided)
         }
         while next < events.count {
@@ -32,16 +34,22 @@ extension PipelineRunner {
             // The state is in etcd before any push of a term (else the push waits: retried);
             // a host's answer that starts nothing goes there a moment later, with the others
             // of that moment (lost with a dying leader, it costs that host one comparison).
-            let sends = actions.contains { if case .send = $0 { true } else { false } }
-            var answer = false
-            if case .answered = event { answer = true }
-            if answer && !sends {
-                unsaved = true
+            let sent = actions.compactMap { if case .send(let h, _, _) = $0 { h } else { nil } }
+            if case .answered(let host, _) = event, sent.isEmpty {
+                unsaved.append(host)
                 actions.forEach { say($0, now: now) }
                 continue
             }
-            unsaved = false
-            let mayPush = saveState() && (lead?.mayPush ?? true)
+            // A host's answer or dial changes that host, and those it starts deliveries to
+            // (`Rollout.dispatch`): saving them alone keeps a fleet's answers from costing
+            // each the whole fleet (a window of deliveries starts one per answer).
+            var changed: [Int]?
+            switch event {
+            case .answered(let host, _), .dialed(let host): changed = unsaved + [host] + sent
+            default: changed = nil
+            }
+            unsaved = []
+            let mayPush = saveState(onlyHosts: changed) && (lead?.mayPush ?? true)
             for action in actions {
                 if case .send(let h, let revision, let from) = action {
                     if let answer = mayPush
@@ -162,9 +170,15 @@ extension PipelineRunner {
     /// while this sender leads, writes it to etcd (`behind`: within a quarter second, with
     /// what else changes by then): false when that failed.
     @discardableResult
-    func saveState(behind: Bool = false) -> Bool {
+    func saveState(behind: Bool = false, onlyHosts: [Int]? = nil) -> Bool {
         if let journal {
-            do { try journal.save(rollout.state) } catch {
+            do {
+                if let onlyHosts {
+                    try journal.save(changedHosts: rollout.state(ofHosts: onlyHosts))
+                } else {
+                    try journal.save(rollout.state)
+                }
+            } catch {
                 logger.warning("cannot remember the rollout in \(journal.journalPath): \(error)")
             }
         }
