@@ -14,4 +14,10 @@ public enum AllocatorTuning {
     public static func apply() {
         _ = mallopt(M_MMAP_THRESHOLD, 64 << 10)
     }
+
+    /// Returns the heap's free pages to the system (glibc keeps what a burst freed in its
+    /// arenas: 4 of a sender's 10 MB after 20,000 files). For a process that just went idle.
+    public static func giveBackFreeMemory() {
+        _ = malloc_trim(0)
+    }
 }

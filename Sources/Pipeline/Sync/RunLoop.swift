@@ -47,6 +47,9 @@ public final class RunLoop {
     public func run() throws(WatchError) {
         try start(pipelines)
         var ready = false
+        // A second after the last event, the heap's free memory goes back (a burst of
+        // changes leaves megabytes freed in malloc's arenas).
+        var giveBackAt: Double?
         while !control.isStopRequested {
             if !ready, pipelines.allSatisfy({ $0.initialSyncAttempted(now: MonotonicClock.now) }) {
                 // Every host's first sync came back (a host that is down fails fast, a hung
@@ -66,7 +69,8 @@ public final class RunLoop {
             let now = MonotonicClock.now
             // Until ready, a look every quarter second (a hung host's grace runs out).
             let next =
-                (pipelines.compactMap(\.deadline) + [companion?.deadline, ready ? nil : now + 0.25].compactMap { $0 })
+                (pipelines.compactMap(\.deadline)
+                + [companion?.deadline, ready ? nil : now + 0.25, giveBackAt].compactMap { $0 })
                 .min()
             let timeout: Int32 = next.map { Int32(max(0, min(60_000, ceil(($0 - now) * 1000)))) } ?? 60_000
             let n = poll(&fds, nfds_t(fds.count), timeout)
@@ -80,6 +84,12 @@ public final class RunLoop {
                 continue
             }
             let after = MonotonicClock.now
+            if n > 0 {
+                giveBackAt = after + 1
+            } else if let at = giveBackAt, after >= at {
+                AllocatorTuning.giveBackFreeMemory()
+                giveBackAt = nil
+            }
             for p in pipelines {
                 if let fd = p.fileDescriptor, fds.contains(where: { $0.fd == fd && $0.revents != 0 }) {
                     p.readEvents(now: after)
