@@ -1,5 +1,5 @@
-import FoundationEssentials
 import RunnerSystem
+import TestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -8,13 +8,6 @@ import Testing
 
 /// What a burst freed goes back to the system once the process is idle.
 @Suite struct AllocatorTuningTests {
-    private func residentAnonymousKiB() -> Int? {
-        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("RssAnon:") })
-        else { return nil }
-        return line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first.flatMap { Int($0) }
-    }
-
     @Test func freedHeapGoesBackToTheSystem() throws {
         // 48 MiB in blocks below the mmap threshold (as a burst's paths and frames are),
         // each touched, then all freed: glibc keeps them in its arena.
@@ -24,11 +17,11 @@ import Testing
             memset(block, 1, size)
             return block
         }
-        let held = try #require(residentAnonymousKiB())
+        let held = try #require(ProcessStatus.kib("RssAnon"))
         blocks.forEach { free($0) }
-        let freed = try #require(residentAnonymousKiB())
+        let freed = try #require(ProcessStatus.kib("RssAnon"))
         AllocatorTuning.giveBackFreeMemory()
-        let after = try #require(residentAnonymousKiB())
+        let after = try #require(ProcessStatus.kib("RssAnon"))
         #expect(freed > after + 16 * 1024, "RssAnon \(held) KiB held, \(freed) freed, \(after) after")
     }
 }

@@ -1,21 +1,13 @@
-import FoundationEssentials
 import RunnerSystem
+import TestSupport
 import Testing
 
 /// A process that is up gives back the code pages it mapped to start, and goes on.
 @Suite struct CodePagesTests {
-    /// The file-backed part of this process's resident set, in KiB.
-    private func residentFileKiB() -> Int? {
-        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("RssFile:") })
-        else { return nil }
-        return line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first.flatMap { Int($0) }
-    }
-
     @Test func startupPagesAreGivenBackAndCodeStillRuns() throws {
-        let before = try #require(residentFileKiB())
+        let before = try #require(ProcessStatus.kib("RssFile"))
         let released = CodePages.releaseStartup()
-        let after = try #require(residentFileKiB())
+        let after = try #require(ProcessStatus.kib("RssFile"))
         // The test binary and the Swift runtime's libraries are mapped and were touched.
         #expect(released > 1 << 20)
         // Tests running beside this one map some of it again at once, but far from all.
