@@ -42,6 +42,10 @@ final class FencedInput: Sendable {
         while true {
             let n = Glibc.read(fd, into.baseAddress, into.count)
             if n >= 0 { return n }
+            if errno == EAGAIN || errno == EWOULDBLOCK {
+                // The socket's receive timeout (`SO_RCVTIMEO`) ran out.
+                throw DeltaError("read failed: nothing came in time", path: name)
+            }
             if errno != EINTR { throw DeltaError("read failed: \(String(cString: strerror(errno)))", path: name) }
         }
     }

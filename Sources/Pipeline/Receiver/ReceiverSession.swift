@@ -105,7 +105,12 @@ public final class ReceiverSession {
             })
         let writer = FrameWriter(fd: output, name: "sender")
         do throws(WireError) {
-            if let handshakeTimeout = mode.timeouts?.handshake {
+            if case .dialed(_, let handshakeTimeout, _) = mode {
+                // The sender proved the secret before this end dialed on: no stranger holds
+                // the place, so a late hello is an error to say (`runner pull` says it), not
+                // the alarm's silent end of the process.
+                setReceiveTimeout(input, handshakeTimeout)
+            } else if let handshakeTimeout = mode.timeouts?.handshake {
                 // The alarm below ends a handshake that takes too long; a read does not time
                 // out before it.
                 setReceiveTimeout(input, handshakeTimeout + 1)
