@@ -29,20 +29,37 @@ extension Runner {
                 let runners = try makeRunners(script, logger, board)
                 let control = RunControl(logger: logger)
                 let settings = script.configuration.settings
-                // Receivers that dial in: the listener outlives reloads, as the status address does.
+                // Receivers that dial in: the listener outlives reloads, as the status address
+                // does; a reload that adds the first `dial://` target starts it.
                 var listener: DialListener?
-                if !dryRun, script.configuration.pipelines.contains(where: { !$0.dialTargets.isEmpty }) {
+                var listenedFor = settings.listen
+                func listen(for script: LoadedScript) throws {
+                    let settings = script.configuration.settings
+                    guard !dryRun, script.configuration.pipelines.contains(where: { !$0.dialTargets.isEmpty }) else {
+                        return
+                    }
+                    if let listener {
+                        guard settings.listen == listenedFor else {
+                            throw ConfigError(
+                                "settings.listen is \(settings.listen) now, but dial-ins are taken on "
+                                    + "\(listener.address)", hint: "the address changes at a restart")
+                        }
+                        return
+                    }
                     let started = try DialListener(
                         listen: settings.listen, board: board, handshakeTimeout: settings.handshakeTimeout,
                         startups: settings.startups, logger: logger)
                     try started.start()
-                    listener = started
+                    (listener, listenedFor) = (started, settings.listen)
                 }
+                try listen(for: script)
                 defer { listener?.shutdown() }
                 let loop = RunLoop(
                     pipelines: runners, control: control, logger: logger, stopTimeout: settings.stopTimeout
                 ) { [options] in
-                    try makeRunners(LoadedScript(options.script, logger: logger), logger, board)
+                    let fresh = try LoadedScript(options.script, logger: logger)
+                    try listen(for: fresh)
+                    return try makeRunners(fresh, logger, board)
                 }
                 if once {
                     guard loop.runOnce() else { throw Exit.runtimeFailure }

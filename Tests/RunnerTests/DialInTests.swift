@@ -224,4 +224,41 @@ import Testing
         #expect(refused.stderr.contains("revision 3 did not apply"), "\(refused.stderr)")
         #expect(s.content("web-f1") == "[www]\nlisten = 9000\n")
     }
+
+    /// A sender started without `dial://` targets listens once a reload adds one; a reload
+    /// that moves the address it listens on is refused, and the running script stays.
+    @Test func aReloadThatAddsTheFirstDialTargetListens() async throws {
+        let s = try Setup(names: ["web-f1"])
+        defer { s.dir.remove() }
+        try s.dir.write("src/www.conf", "[www]\n")
+        let script = { (listen: String, to: String) in
+            try s.dir.write(
+                "p.lua",
+                """
+                settings { state_dir = "state", listen = "\(listen)", dial_secrets = "dial.secrets" }
+                pipeline "p" { source = "src", to = { \(to) }, delay = 0.05, delete = true }
+                """)
+        }
+        try script("127.0.0.1:0", "\"file://\(s.dir.at("local"))\"")
+        let runner = try RunnerProcess(["run", s.dir.at("p.lua")], logDirectory: s.dir.path)
+        defer { runner.signal(SIGTERM) }
+        #expect(await runner.waitForLog("ready"), "\(runner.stderr)")
+        #expect(!runner.stderr.contains("listening for dial-in"))
+
+        try script("127.0.0.1:0", "\"file://\(s.dir.at("local"))\", \"dial://web-f1/fpm\"")
+        runner.signal(SIGHUP)
+        #expect(await runner.waitForLog("listening for dial-in receivers on 127.0.0.1:"), "\(runner.stderr)")
+        let line = runner.stderr.split(separator: "\n").first { $0.contains("listening for dial-in") } ?? ""
+        let port = Int(line.split(separator: ":").last ?? "") ?? 0
+        try s.receiver("r.lua", port: port, modules: [("web-f1", "fpm", "")])
+        let pull = try await RunnerProcess.run(
+            ["pull", s.dir.at("r.lua"), "--module", "fpm", "--once"], logDirectory: s.dir.path)
+        #expect(pull.status == 0, "\(pull.stderr)\n\(runner.stderr)")
+        #expect(s.content("web-f1") == "[www]\n")
+
+        try script("127.0.0.2:0", "\"dial://web-f1/fpm\"")
+        runner.signal(SIGHUP)
+        #expect(await runner.waitForLog("reload failed"), "\(runner.stderr)")
+        #expect(runner.stderr.contains("dial-ins are taken on 127.0.0.1:\(port)"), "\(runner.stderr)")
+    }
 }
