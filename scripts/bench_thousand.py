@@ -3,7 +3,8 @@
   thousand   one 10 KB change applied on 1,000 receivers on 127.0.0.1, half of them
              reached by the sender (runner://, four `runner serve` daemons) and half
              dialing in (`upstream`, four more daemons): p50, p99 and max from the last
-             write until each module has it, and the sender's CPU and peak RSS; lsyncd 2.2
+             write until each module has it, the sender's CPU and peak RSS and the
+             receivers' CPU; lsyncd 2.2
              with as many sync{} targets (default.rsync to one rsync daemon), and the
              floor's pairs (../shared/bench/floor), on the same count
 """
@@ -11,7 +12,7 @@ import os, re, resource, subprocess, time
 
 from bench import ENV, RUNNER, floor_binary, out, percentile, rss_kib, stop, wait_for
 import bench_fleet
-from bench_fleet import INSTANCES, cpu_seconds
+from bench_fleet import INSTANCES, cpu_seconds, tree_cpu_seconds
 
 DAEMONS = 4  # of each kind: each serves a quarter of its half as modules (sessions are forked)
 PAYLOAD = ("; 10 KB of pool settings\n" + "pm.max_children = 50\n" * 480)[:10240]
@@ -105,12 +106,16 @@ def ours(base, n):
                 raise TimeoutError("not every host synced the first file")
             time.sleep(2)  # quiet: the status of the first round settles
             cpu = cpu_seconds(run.pid)
+            receivers = sum(tree_cpu_seconds(d.pid) for d in daemons)
             t0 = time.monotonic()
             with open(os.path.join(src, "change.conf"), "w") as f:
                 f.write(PAYLOAD)
             times = arrival_times(push + dial, t0)
             report("runner", times)
             out("thousand.runner.sender_cpu_seconds", f"{cpu_seconds(run.pid) - cpu:.3f}")
+            # Where the rest of the time goes: the thousand sessions, on the same two cores.
+            receivers = sum(tree_cpu_seconds(d.pid) for d in daemons) - receivers
+            out("thousand.runner.receivers_cpu_seconds", f"{receivers:.3f}")
             out("thousand.runner.sender_peak_rss_kib", rss_kib(run.pid))
             return times
         finally:
@@ -121,14 +126,16 @@ def ours(base, n):
 
 
 def theirs(base, n):
-    def measured(src, modules, pid, _):
-        cpu = cpu_seconds(pid)
+    def measured(src, modules, pid, rsyncd):
+        cpu, receivers = cpu_seconds(pid), tree_cpu_seconds(rsyncd)
         t0 = time.monotonic()
         with open(os.path.join(src, "change.conf"), "w") as f:
             f.write(PAYLOAD)
         times = arrival_times(modules, t0, timeout=600)
         report("lsyncd", times)
+        # lsyncd's own and its rsync clients' (reaped children); the daemon's forks apart.
         out("thousand.lsyncd.sender_cpu_seconds", f"{cpu_seconds(pid) - cpu:.3f}")
+        out("thousand.lsyncd.receivers_cpu_seconds", f"{tree_cpu_seconds(rsyncd) - receivers:.3f}")
         out("thousand.lsyncd.sender_peak_rss_kib", rss_kib(pid))
         return times
     # lsyncd's own default spawns at most one rsync at a time; 64 at once is what 2 cores bear.
