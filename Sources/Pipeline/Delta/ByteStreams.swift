@@ -155,8 +155,10 @@ final class ByteWriter {
 
     let name: String
     private let sink: Sink
-    /// Empty while released (`release`), allocated again at the next write.
-    private var buffer: UnsafeMutableRawBufferPointer
+    /// Allocated at the first write that is buffered, empty again once released
+    /// (`release`): a writer given only whole chunks (a shared delta's bytes, a frame at a
+    /// time) never maps one.
+    private var buffer = UnsafeMutableRawBufferPointer(start: nil, count: 0)
     private let capacity: Int
     private var count = 0
     /// Bytes written so far (flushed or not).
@@ -166,7 +168,6 @@ final class ByteWriter {
         self.name = name
         self.sink = sink
         self.capacity = capacity
-        buffer = BufferPool.frames.take(capacity)
     }
 
     convenience init(fd: Int32, name: String, capacity: Int = 1 << 20) {
@@ -194,12 +195,12 @@ final class ByteWriter {
 
     func write(_ bytes: UnsafeRawBufferPointer) throws(DeltaError) {
         total += Int64(bytes.count)
-        if buffer.count == 0 { buffer = BufferPool.frames.take(capacity) }
-        if count + bytes.count > buffer.count { try flush() }
-        if bytes.count >= buffer.count {
+        if count + bytes.count > capacity { try flush() }
+        if bytes.count >= capacity {
             try writeAll(bytes)
             return
         }
+        if buffer.count == 0 { buffer = BufferPool.frames.take(capacity) }
         (buffer.baseAddress! + count).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
         count += bytes.count
     }
@@ -209,6 +210,18 @@ final class ByteWriter {
         var failure: DeltaError?
         bytes.withUnsafeBytes { raw in
             do throws(DeltaError) { try write(raw) } catch { failure = error }
+        }
+        if let failure { throw failure }
+    }
+
+    /// Writes `bytes` to the sink now, after what is buffered, without copying them into
+    /// the buffer (bytes already whole: a shared delta).
+    func writeThrough(_ bytes: ArraySlice<UInt8>) throws(DeltaError) {
+        try flush()
+        total += Int64(bytes.count)
+        var failure: DeltaError?
+        bytes.withUnsafeBytes { raw in
+            do throws(DeltaError) { try writeAll(raw) } catch { failure = error }
         }
         if let failure { throw failure }
     }

@@ -180,7 +180,7 @@ extension RemoteTarget {
             if let made = try deltas.delta(of: content, against: basis, make: encode) {
                 // Made once for every host with this basis: its bytes, a frame's worth at a time.
                 for start in stride(from: 0, to: made.bytes.count, by: capacity) {
-                    try frames.write(Array(made.bytes[start..<min(made.bytes.count, start + capacity)]))
+                    try frames.writeThrough(made.bytes[start..<min(made.bytes.count, start + capacity)])
                 }
                 stats = made.stats
             } else {
