@@ -341,6 +341,23 @@ def wait_for(predicate, timeout=10.0):
     return False
 
 
+def start_logged(argv, log, ready, timeout=30):
+    """`runner ARGV` with its log in the file `log` (a pipe nobody reads would stall it once
+    full), once a line matches the regex `ready`: the process and the match. One whose line
+    never comes is stopped, and TimeoutError raised."""
+    p = subprocess.Popen([RUNNER, *argv], env=ENV, stdout=subprocess.DEVNULL, stderr=open(log, "w"))
+    match = None
+
+    def seen():
+        nonlocal match
+        match = re.search(ready, open(log).read())
+        return match is not None
+    if not wait_for(seen, timeout):
+        stop(p)
+        raise TimeoutError(f"runner {argv[0]}: no '{ready}' in {log}")
+    return p, match
+
+
 class Arrivals:
     """Waits for files in a directory on inotify, asleep: a harness that spins on a 2-core
     machine takes a core from what it measures, and the scheduler then delays the watched
@@ -457,21 +474,16 @@ def start_e2e_runner(base, extra=""):
     with open(os.path.join(base, "receiver.lua"), "w") as f:
         f.write('settings { listen = "127.0.0.1:0", log = "warning" }\n'
                 f'module "bench" {{ path = "{module}", auth_users = {{ "sync" }}, secrets = "{base}/secrets" }}\n')
-    # Logs go to files: a pipe nobody reads would stall a process once it is full.
-    serve_log = os.path.join(base, "serve.log")
-    serve = subprocess.Popen([RUNNER, "serve", os.path.join(base, "receiver.lua"), "--log-level", "notice"], env=ENV,
-                             stdout=subprocess.DEVNULL, stderr=open(serve_log, "w"))
-    wait_for(lambda: "listening on 127.0.0.1:" in open(serve_log).read(), 30)
-    port = int(re.search(r"listening on 127\.0\.0\.1:(\d+)", open(serve_log).read()).group(1))
+    serve, listening = start_logged(["serve", os.path.join(base, "receiver.lua"), "--log-level", "notice"],
+                                    os.path.join(base, "serve.log"), r"listening on 127\.0\.0\.1:(\d+)")
+    port = int(listening.group(1))
     with open(os.path.join(base, "p.lua"), "w") as f:
         f.write(f'settings {{ state_dir = "{base}/state" }}\nlocal tempfiles = require "tempfiles"\n'
                 f'pipeline "bench" {{ source = "{src}", to = "runner://127.0.0.1:{port}/bench", delay = 0, delete = true,\n'
                 f'  ignore = {{ tempfiles.all, "*.tmp123" }}, auth = {{ user = "sync", secret_file = "{base}/sync.secret" }},\n'
                 f'  {extra} }}\n')
-    run_log = os.path.join(base, "run.log")
-    run = subprocess.Popen([RUNNER, "run", os.path.join(base, "p.lua"), "--log-level", "info"], env=ENV,
-                           stdout=subprocess.DEVNULL, stderr=open(run_log, "w"))
-    wait_for(lambda: "ready" in open(run_log).read(), 30)
+    run, _ = start_logged(["run", os.path.join(base, "p.lua"), "--log-level", "info"], os.path.join(base, "run.log"),
+                          "ready")
     return src, module, run, serve
 
 

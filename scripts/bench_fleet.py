@@ -8,9 +8,9 @@
              receiver pair (../shared/bench/floor) per receiver
   identical  the sender's CPU for one 1 MiB edit to 1 and to 100 hosts holding the same file
 """
-import os, re, shutil, subprocess, time
+import os, shutil, subprocess, time
 
-from bench import ENV, RUNNER, floor_binary, out, rss_kib, start_floor, stop, wait_for
+from bench import floor_binary, out, rss_kib, start_floor, start_logged, stop, wait_for
 
 
 def cpu_seconds(pid):
@@ -103,21 +103,17 @@ def ours(base, n, big=False):
                 'per_source_startups = 200 }\n')
         for i, m in enumerate(modules):
             f.write(f'module "m{i}" {{ path = "{m}" }}\n')
-    serve_log = os.path.join(base, "serve.log")
-    serve = subprocess.Popen([RUNNER, "serve", os.path.join(base, "receiver.lua"), "--log-level", "notice"], env=ENV,
-                             stdout=subprocess.DEVNULL, stderr=open(serve_log, "w"))
+    serve, listening = start_logged(["serve", os.path.join(base, "receiver.lua"), "--log-level", "notice"],
+                                    os.path.join(base, "serve.log"), r"listening on 127\.0\.0\.1:(\d+)")
     try:
-        wait_for(lambda: "listening on 127.0.0.1:" in open(serve_log).read(), 30)
-        port = int(re.search(r"listening on 127\.0\.0\.1:(\d+)", open(serve_log).read()).group(1))
+        port = int(listening.group(1))
         targets = ", ".join(f'"runner://127.0.0.1:{port}/m{i}"' for i in range(n))
         with open(os.path.join(base, "p.lua"), "w") as f:
             f.write(f'settings {{ state_dir = "{base}/state" }}\n'
                     f'pipeline "fleet" {{ source = "{src}", to = {{ {targets} }}, delay = 0, delete = true }}\n')
-        run_log = os.path.join(base, "run.log")
-        run = subprocess.Popen([RUNNER, "run", os.path.join(base, "p.lua"), "--log-level", "notice"], env=ENV,
-                               stdout=subprocess.DEVNULL, stderr=open(run_log, "w"))
+        run, _ = start_logged(["run", os.path.join(base, "p.lua"), "--log-level", "info"],
+                              os.path.join(base, "run.log"), "ready")
         try:
-            wait_for(lambda: "ready" in open(run_log).read(), 30)
             if big:
                 return edits(src, modules, run.pid)
             return measure(src, modules, run.pid, serve.pid)

@@ -8,9 +8,9 @@
              with as many sync{} targets (default.rsync to one rsync daemon), and the
              floor's pairs (../shared/bench/floor), on the same count
 """
-import os, re, resource, subprocess, time
+import os, resource, subprocess, time
 
-from bench import ENV, RUNNER, floor_binary, out, percentile, rss_kib, stop, wait_for
+from bench import ENV, RUNNER, floor_binary, out, percentile, rss_kib, start_logged, stop, wait_for
 import bench_fleet
 from bench_fleet import INSTANCES, cpu_seconds, tree_cpu_seconds
 
@@ -73,23 +73,20 @@ def ours(base, n):
                         f'per_source_startups = {n} }}\n')
                 for i in range(k, half, DAEMONS):
                     f.write(f'module "m{i}" {{ path = "{push[i]}" }}\n')
-            log = os.path.join(base, f"push{k}.log")
-            daemons.append(subprocess.Popen([RUNNER, "serve", script, "--log-level", "notice"], env=ENV,
-                                            stdout=subprocess.DEVNULL, stderr=open(log, "w")))
-            wait_for(lambda: "listening on 127.0.0.1:" in open(log).read(), 30)
-            ports.append(int(re.search(r"listening on 127\.0\.0\.1:(\d+)", open(log).read()).group(1)))
+            serve, listening = start_logged(["serve", script, "--log-level", "notice"],
+                                            os.path.join(base, f"push{k}.log"), r"listening on 127\.0\.0\.1:(\d+)")
+            daemons.append(serve)
+            ports.append(int(listening.group(1)))
         targets = [f'"runner://127.0.0.1:{ports[i % DAEMONS]}/m{i}"' for i in range(half)]
         targets += [f'"dial://d{i}/m{i}"' for i in range(len(dial))]
         with open(os.path.join(base, "p.lua"), "w") as f:
             f.write(f'settings {{ state_dir = "{base}/state", listen = "127.0.0.1:0", dial_secrets = "{secrets}", '
                     f'max_startups = "{n}", per_source_startups = {n} }}\n'
                     f'pipeline "p" {{ source = "{src}", to = {{ {", ".join(targets)} }}, delay = 0, delete = true }}\n')
-        run_log = os.path.join(base, "run.log")
-        run = subprocess.Popen([RUNNER, "run", os.path.join(base, "p.lua"), "--log-level", "notice"], env=ENV,
-                               stdout=subprocess.DEVNULL, stderr=open(run_log, "w"))
+        run, listening = start_logged(["run", os.path.join(base, "p.lua"), "--log-level", "notice"],
+                                      os.path.join(base, "run.log"), r"dial-in receivers on 127\.0\.0\.1:(\d+)")
         try:
-            wait_for(lambda: "listening for dial-in receivers on" in open(run_log).read(), 30)
-            port = int(re.search(r"dial-in receivers on 127\.0\.0\.1:(\d+)", open(run_log).read()).group(1))
+            port = int(listening.group(1))
             for k in range(DAEMONS):
                 script = os.path.join(base, f"dial{k}.lua")
                 with open(script, "w") as f:
